@@ -1,0 +1,144 @@
+"""Secrets redaction, applied to headers, query strings and JSON bodies before anything is stored.
+
+Names are compared after normalisation (lower case, separators removed), so `X-API-Key`,
+`api_key` and `apiKey` are the same name.  Exact secret names are always redacted; names that
+merely contain a secret word (`next_page_token`, `max_tokens`) are redacted only when the
+value is a string, so numeric counters keep their values.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+REDACTED = "[REDACTED]"
+
+_EXACT_NAMES = frozenset({
+    "password", "passwd", "pwd", "pass", "passphrase", "secret", "token",
+    "accesstoken", "refreshtoken", "idtoken", "authtoken", "xauthtoken", "sessiontoken",
+    "apikey", "xapikey", "clientsecret", "privatekey", "secretkey",
+    "auth", "authorization", "proxyauthorization", "cookie", "setcookie",
+    "sessionid", "sid", "signature", "sig",
+    "ssn", "cardnumber", "creditcard", "creditcardnumber", "ccnumber", "cvv", "cvv2", "cvc",
+    "pin", "otp",
+})
+_NAME_FRAGMENTS = (
+    "password", "passwd", "secret", "token", "apikey", "privatekey", "credential",
+    "session", "signature", "cookie",
+)
+# Headers also treat anything with "auth" in the name as secret; JSON keys do not ("author").
+_HEADER_FRAGMENTS = _NAME_FRAGMENTS + ("auth",)
+_HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate"})
+# Too generic for JSON keys, but in a query string they carry credentials.
+_QUERY_NAMES = frozenset({"key", "code"})
+
+_NAME_SEPARATORS = str.maketrans("", "", "-_ .")
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
+_SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
+
+
+def _normalise(name: str) -> str:
+    return name.lower().translate(_NAME_SEPARATORS)
+
+
+def _is_exact_secret(normalised: str) -> bool:
+    return normalised in _EXACT_NAMES
+
+
+def _has_fragment(normalised: str, fragments: tuple[str, ...]) -> bool:
+    return any(f in normalised for f in fragments)
+
+
+def is_sensitive_name(name: str) -> bool:
+    """True for names that hold or contain a secret word (password, token, api key, ...)."""
+    n = _normalise(name)
+    return _is_exact_secret(n) or _has_fragment(n, _NAME_FRAGMENTS)
+
+
+def _scrub(text: str) -> str:
+    """Replace embedded JWTs and `Bearer <token>` credentials inside free text."""
+    if len(text) < 10 or not ("eyJ" in text or "earer" in text or "EARER" in text):
+        return text
+    text = _JWT.sub(REDACTED, text)
+    return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+
+
+def _redact_authorization(value: str) -> str:
+    scheme, sep, _ = value.strip().partition(" ")
+    return f"{scheme} {REDACTED}" if sep and _SCHEME.fullmatch(scheme) else REDACTED
+
+
+def _redact_cookie(value: str) -> str:
+    """Keep cookie names, drop their values: `sid=[REDACTED]; theme=[REDACTED]`."""
+    out = []
+    for part in value.split(";"):
+        name, sep, _ = part.strip().partition("=")
+        out.append(f"{name}={REDACTED}" if sep else REDACTED)
+    return "; ".join(out)
+
+
+def _redact_set_cookie(value: str) -> str:
+    """Redact the cookie's value but keep its attributes (Path, Expires, HttpOnly, ...)."""
+    first, sep, attributes = value.partition(";")
+    name, eq, _ = first.strip().partition("=")
+    redacted = f"{name}={REDACTED}" if eq else REDACTED
+    return f"{redacted};{attributes}" if sep else redacted
+
+
+def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    out = []
+    for name, value in headers:
+        n = _normalise(name)
+        if n in ("authorization", "proxyauthorization"):
+            value = _redact_authorization(value)
+        elif n == "cookie":
+            value = _redact_cookie(value)
+        elif n == "setcookie":
+            value = _redact_set_cookie(value)
+        elif n not in _HARMLESS_HEADERS and (_is_exact_secret(n) or _has_fragment(n, _HEADER_FRAGMENTS)):
+            value = REDACTED
+        else:
+            value = _scrub(value)
+        out.append((name, value))
+    return out
+
+
+def redact_query(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Redact credential parameters; counters such as `max_tokens=100` keep their value."""
+    out = []
+    for name, value in pairs:
+        n = _normalise(name)
+        if _is_exact_secret(n) or n in _QUERY_NAMES:
+            value = REDACTED
+        elif _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None:
+            value = REDACTED
+        else:
+            value = _scrub(value)
+        out.append((name, value))
+    return out
+
+
+def redact_json(value: Any, max_depth: int = 32) -> Any:
+    """A redacted copy of a decoded JSON value; anything nested deeper than `max_depth` is
+    replaced wholesale, since it was not inspected."""
+    if isinstance(value, str):
+        return _scrub(value)
+    if isinstance(value, dict):
+        if max_depth <= 0:
+            return REDACTED
+        return {k: _redact_member(k, v, max_depth - 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        if max_depth <= 0:
+            return REDACTED
+        return [redact_json(v, max_depth - 1) for v in value]
+    return value
+
+
+def _redact_member(key: Any, value: Any, max_depth: int) -> Any:
+    if isinstance(key, str) and value is not None and not isinstance(value, bool):
+        n = _normalise(key)
+        if _is_exact_secret(n) or (isinstance(value, str) and _has_fragment(n, _NAME_FRAGMENTS)):
+            return REDACTED
+    return redact_json(value, max_depth)

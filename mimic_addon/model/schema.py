@@ -1,0 +1,521 @@
+"""Mergeable JSON-schema inference: a bounded summary of every JSON value seen at one place.
+
+A `SchemaNode` counts types and keeps per-type facets (ranges, lengths, formats, enum
+candidates, object properties, array items).  Every facet is a monotone function of the
+multiset of observed values, so merging two summaries equals observing both streams.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+MAX_DEPTH = 12
+MAX_PROPERTIES = 200
+MAX_ENUM_TRACKED = 32
+MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
+ENUM_EMIT_MAX = 10
+ENUM_MAX_LEN = 40
+ENUM_MIN_RATIO = 3
+
+# Type slots, in the order a union type is emitted.
+_OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
+_TYPE_NAMES = ("object", "array", "string", "integer", "number", "boolean", "null")
+_TYPE_CODES = ("o", "a", "s", "i", "f", "b", "z")  # compact keys for to_dict
+_CODE_SLOT = {c: i for i, c in enumerate(_TYPE_CODES)}
+
+_UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s.]+")
+_DATE = re.compile(r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])")
+_DATE_TIME = re.compile(
+    r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])[Tt]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)"
+    r"(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d)"
+)
+_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+[^\s]*")
+_ENUM_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*")
+_LONG_DIGITS = re.compile(r"\d{5}")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?([eE][+-]?\d{1,3})?")
+
+
+def _is_uuid(s: str) -> bool:
+    return len(s) == 36 and s[8] == "-" and _UUID.fullmatch(s) is not None
+
+
+def _is_email(s: str) -> bool:
+    return "@" in s and len(s) <= 254 and _EMAIL.fullmatch(s) is not None
+
+
+def _is_date(s: str) -> bool:
+    return len(s) == 10 and s[4] == "-" and _DATE.fullmatch(s) is not None
+
+
+def _is_date_time(s: str) -> bool:
+    return 20 <= len(s) <= 40 and s[4] == "-" and _DATE_TIME.fullmatch(s) is not None
+
+
+def _is_uri(s: str) -> bool:
+    return "://" in s and len(s) <= 2048 and _URI.fullmatch(s) is not None
+
+
+def _is_ipv4(s: str) -> bool:
+    if not 7 <= len(s) <= 15 or not s[0].isdigit():
+        return False
+    parts = s.split(".")
+    return len(parts) == 4 and all(
+        p.isascii() and p.isdigit() and len(p) <= 3 and (p == "0" or p[0] != "0") and int(p) <= 255
+        for p in parts
+    )
+
+
+# Emission priority when several formats survive (they are practically disjoint).
+_FORMAT_CHECKS = {
+    "uuid": _is_uuid,
+    "email": _is_email,
+    "date-time": _is_date_time,
+    "date": _is_date,
+    "uri": _is_uri,
+    "ipv4": _is_ipv4,
+}
+_ALL_FORMATS = frozenset(_FORMAT_CHECKS)
+_NO_FORMATS: frozenset[str] = frozenset()
+
+
+def _surviving_formats(s: str, candidates: frozenset[str]) -> frozenset[str]:
+    if len(candidates) == 1:
+        (name,) = candidates
+        return candidates if _FORMAT_CHECKS[name](s) else _NO_FORMATS
+    return frozenset(name for name in candidates if _FORMAT_CHECKS[name](s))
+
+
+def _enum_candidate(s: str) -> bool:
+    """Short identifier-like words (or ""): not free text, ids, numbers or addresses."""
+    return not s or (
+        len(s) <= ENUM_MAX_LEN
+        and _ENUM_VALUE.fullmatch(s) is not None
+        and _LONG_DIGITS.search(s) is None
+    )
+
+
+def _id_like_key(key: str) -> bool:
+    """Keys that are data (numeric ids, UUIDs, hashes) mark an object as a map."""
+    if key.isascii() and key.isdigit():
+        return True
+    if len(key) == 36:
+        return _is_uuid(key)
+    return len(key) >= 16 and all(c in _HEX for c in key) and any(c.isdigit() for c in key)
+
+
+def json_type(value: object) -> str:
+    """The JSON Schema type name of a decoded JSON value (bool before int; float is number)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, (list, tuple)):
+        return "array"
+    if isinstance(value, dict):
+        return "object"
+    raise TypeError(f"not a JSON value: {type(value).__name__}")
+
+
+def coerce_scalar(text: str) -> object:
+    """Interpret a query-string value: "42" -> 42, "3.5" -> 3.5, "true" -> True, else the text.
+
+    Numbers with leading zeros ("007") or more than 15 integer digits stay strings: they are
+    codes or ids, not quantities.
+    """
+    if text == "true":
+        return True
+    if text == "false":
+        return False
+    if not text or text[0] not in "-0123456789" or _NUMBER_TEXT.fullmatch(text) is None:
+        return text
+    if "." in text or "e" in text or "E" in text:
+        number = float(text)
+        return number if math.isfinite(number) else text
+    return int(text)
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    max_depth: int
+    max_properties: int
+    max_enum: int
+    max_array_items: int
+
+
+_DEFAULT_LIMITS = _Limits(MAX_DEPTH, MAX_PROPERTIES, MAX_ENUM_TRACKED, MAX_ARRAY_ITEMS)
+_PLAIN_TYPES = {"boolean": bool, "integer": int, "number": float, "string": str, "array": list, "object": dict}
+
+
+def _plain(value: object) -> object:
+    """The plain JSON value behind a subclass (IntEnum, OrderedDict, tuple); TypeError otherwise."""
+    return _PLAIN_TYPES[json_type(value)](value)
+
+
+class SchemaNode:
+    """Summary of every JSON value observed at one place in a document."""
+
+    __slots__ = (
+        "count", "types", "depth", "limits",
+        "props", "additional", "items", "arr_min", "arr_max",
+        "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
+    )
+
+    def __init__(
+        self,
+        *,
+        max_depth: int = MAX_DEPTH,
+        max_properties: int = MAX_PROPERTIES,
+        max_enum: int = MAX_ENUM_TRACKED,
+        max_array_items: int = MAX_ARRAY_ITEMS,
+    ) -> None:
+        limits = _Limits(max_depth, max_properties, max_enum, max_array_items)
+        self._reset(0, _DEFAULT_LIMITS if limits == _DEFAULT_LIMITS else limits)
+
+    def _reset(self, depth: int, limits: _Limits) -> None:
+        self.count = 0
+        self.types = [0] * 7
+        self.depth = depth
+        self.limits = limits
+        self.props: dict[str, SchemaNode] | None = None
+        self.additional: SchemaNode | None = None  # set once the object is treated as a map
+        self.items: SchemaNode | None = None
+        self.arr_min: int | None = None
+        self.arr_max: int | None = None
+        self.num_min: int | float | None = None
+        self.num_max: int | float | None = None
+        self.str_min: int | None = None
+        self.str_max: int | None = None
+        self.formats: frozenset[str] | None = None  # formats every string had; None: no strings
+        self.enum: set[str] | None = None
+        self.enum_overflow = False
+
+    def _child(self) -> SchemaNode:
+        node = SchemaNode.__new__(SchemaNode)
+        node._reset(self.depth + 1, self.limits)
+        return node
+
+    # -- observing ---------------------------------------------------------------------------
+
+    def observe(self, value: Any) -> None:
+        """Add one decoded JSON value to the summary."""
+        # Hot path: exact-type dispatch, string handling inlined (it runs on every sampled body).
+        t = type(value)
+        if t is str:
+            self.count += 1
+            self.types[_STR] += 1
+            n = len(value)
+            if self.str_min is None:
+                self.str_min = self.str_max = n
+            elif n < self.str_min:
+                self.str_min = n
+            elif n > self.str_max:  # type: ignore[operator]
+                self.str_max = n
+            formats = self.formats
+            if formats is None:
+                self.formats = _surviving_formats(value, _ALL_FORMATS)
+            elif formats:
+                self.formats = _surviving_formats(value, formats)
+            if not self.enum_overflow:
+                self._track_enum(value)
+        elif t is dict:
+            self.count += 1
+            self.types[_OBJ] += 1
+            if self.depth < self.limits.max_depth:
+                self._observe_obj(value)
+        elif t is int or t is float:
+            self.count += 1
+            if t is int:
+                self.types[_INT] += 1
+            else:
+                self.types[_NUM] += 1
+                if not math.isfinite(value):
+                    return
+            if self.num_min is None:
+                self.num_min = self.num_max = value
+            elif value < self.num_min:
+                self.num_min = value
+            elif value > self.num_max:  # type: ignore[operator]
+                self.num_max = value
+        elif t is list:
+            self.count += 1
+            self.types[_ARR] += 1
+            self._observe_arr(value)
+        elif t is bool:
+            self.count += 1
+            self.types[_BOOL] += 1
+        elif value is None:
+            self.count += 1
+            self.types[_NULL] += 1
+        else:
+            self.observe(_plain(value))
+
+    def _track_enum(self, value: str) -> None:
+        enum = self.enum
+        if enum is None:
+            enum = self.enum = set()
+        if value not in enum:
+            if len(enum) >= self.limits.max_enum or not _enum_candidate(value):
+                self.enum = None
+                self.enum_overflow = True
+            else:
+                enum.add(value)
+
+    def _observe_obj(self, value: dict[str, Any]) -> None:
+        if self.additional is not None:
+            additional = self.additional
+            for v in value.values():
+                additional.observe(v)
+            return
+        props = self.props
+        if props is None:
+            props = self.props = {}
+        entries = iter(value.items())
+        for key, v in entries:
+            child = props.get(key)
+            if child is None:
+                if len(props) >= self.limits.max_properties or _id_like_key(key):
+                    additional = self._become_map()
+                    additional.observe(v)
+                    for _, rest in entries:
+                        additional.observe(rest)
+                    return
+                child = props[key] = self._child()
+            child.observe(v)
+
+    def _observe_arr(self, value: list[Any]) -> None:
+        n = len(value)
+        if self.arr_min is None:
+            self.arr_min = self.arr_max = n
+        elif n < self.arr_min:
+            self.arr_min = n
+        elif n > self.arr_max:  # type: ignore[operator]
+            self.arr_max = n
+        if self.depth >= self.limits.max_depth or not n:
+            return
+        items = self.items
+        if items is None:
+            items = self.items = self._child()
+        cap = self.limits.max_array_items
+        if n <= cap:
+            for v in value:
+                items.observe(v)
+            return
+        # Evenly spaced sample from first to last item: sorted data keeps its range.
+        last, span = n - 1, max(cap - 1, 1)
+        for i in range(cap):
+            items.observe(value[i * last // span])
+
+    def _become_map(self) -> SchemaNode:
+        """Fold every property into one `additionalProperties` node."""
+        additional = self._child()
+        for child in (self.props or {}).values():
+            additional.merge(child)
+        self.props = None
+        self.additional = additional
+        return additional
+
+    # -- merging -----------------------------------------------------------------------------
+
+    def merge(self, other: SchemaNode) -> None:
+        """Fold `other` into this node; `other` is left unchanged and shares nothing with it."""
+        self.count += other.count
+        self.types = [a + b for a, b in zip(self.types, other.types)]
+        self.arr_min, self.arr_max = _merge_range(self.arr_min, self.arr_max, other.arr_min, other.arr_max)
+        self.num_min, self.num_max = _merge_range(self.num_min, self.num_max, other.num_min, other.num_max)
+        self.str_min, self.str_max = _merge_range(self.str_min, self.str_max, other.str_min, other.str_max)
+        if other.formats is not None:
+            self.formats = other.formats if self.formats is None else self.formats & other.formats
+        self._merge_enum(other)
+        if self.depth >= self.limits.max_depth:
+            return
+        self._merge_object(other)
+        if other.items is not None:
+            if self.items is None:
+                self.items = self._child()
+            self.items.merge(other.items)
+
+    def _merge_enum(self, other: SchemaNode) -> None:
+        if self.enum_overflow:
+            return
+        if other.enum_overflow:
+            self.enum, self.enum_overflow = None, True
+        elif other.enum:
+            union = other.enum if self.enum is None else self.enum | other.enum
+            if len(union) > self.limits.max_enum:
+                self.enum, self.enum_overflow = None, True
+            else:
+                self.enum = set(union)
+
+    def _merge_object(self, other: SchemaNode) -> None:
+        if other.additional is not None:
+            additional = self.additional or self._become_map()
+            additional.merge(other.additional)
+            return
+        if not other.props:
+            return
+        if self.additional is not None:
+            for child in other.props.values():
+                self.additional.merge(child)
+            return
+        props = self.props
+        if props is None:
+            props = self.props = {}
+        for key, theirs in other.props.items():
+            mine = props.get(key)
+            if mine is None:
+                mine = props[key] = self._child()
+            mine.merge(theirs)
+        if len(props) > self.limits.max_properties:
+            self._become_map()
+
+    # -- storage -----------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact JSON-serialisable state; `from_dict` restores it exactly."""
+        d: dict[str, Any] = {"n": self.count}
+        d["t"] = {code: c for code, c in zip(_TYPE_CODES, self.types) if c}
+        if self.props:
+            d["p"] = {k: child.to_dict() for k, child in self.props.items()}
+        if self.additional is not None:
+            d["ap"] = self.additional.to_dict()
+        if self.items is not None:
+            d["it"] = self.items.to_dict()
+        if self.arr_min is not None:
+            d["al"] = [self.arr_min, self.arr_max]
+        if self.num_min is not None:
+            d["nr"] = [self.num_min, self.num_max]
+        if self.str_min is not None:
+            d["sl"] = [self.str_min, self.str_max]
+        if self.formats is not None:
+            d["fm"] = sorted(self.formats)
+        if self.enum_overflow:
+            d["eo"] = 1
+        elif self.enum is not None:
+            d["ev"] = sorted(self.enum)
+        return d
+
+    @classmethod
+    def from_dict(
+        cls,
+        d: dict[str, Any],
+        *,
+        max_depth: int = MAX_DEPTH,
+        max_properties: int = MAX_PROPERTIES,
+        max_enum: int = MAX_ENUM_TRACKED,
+        max_array_items: int = MAX_ARRAY_ITEMS,
+    ) -> SchemaNode:
+        node = cls(
+            max_depth=max_depth,
+            max_properties=max_properties,
+            max_enum=max_enum,
+            max_array_items=max_array_items,
+        )
+        node._load(d)
+        return node
+
+    def _load(self, d: dict[str, Any]) -> None:
+        self.count = d["n"]
+        for code, c in d.get("t", {}).items():
+            self.types[_CODE_SLOT[code]] = c
+        if self.depth < self.limits.max_depth:  # stored state cannot exceed the depth bound
+            if "p" in d:
+                self.props = {k: self._loaded_child(v) for k, v in d["p"].items()}
+            if "ap" in d:
+                self.additional = self._loaded_child(d["ap"])
+            if "it" in d:
+                self.items = self._loaded_child(d["it"])
+        if "al" in d:
+            self.arr_min, self.arr_max = d["al"]
+        if "nr" in d:
+            self.num_min, self.num_max = d["nr"]
+        if "sl" in d:
+            self.str_min, self.str_max = d["sl"]
+        if "fm" in d:
+            self.formats = frozenset(d["fm"]) & _ALL_FORMATS
+        self.enum_overflow = bool(d.get("eo"))
+        if "ev" in d:
+            self.enum = set(d["ev"])
+
+    def _loaded_child(self, d: dict[str, Any]) -> SchemaNode:
+        child = self._child()
+        child._load(d)
+        return child
+
+    # -- output ------------------------------------------------------------------------------
+
+    def to_json_schema(self) -> dict[str, Any]:
+        """JSON Schema 2020-12 (the OpenAPI 3.1 dialect) describing every observed value."""
+        t = self.types
+        names = [name for name, c in zip(_TYPE_NAMES[:_NULL], t) if c]
+        if t[_INT] and t[_NUM]:
+            names.remove("integer")
+        nullable = t[_NULL] > 0
+        if not names and not nullable:
+            return {}
+        if nullable:
+            names.append("null")
+        schema: dict[str, Any] = {"type": names[0] if len(names) == 1 else names}
+        if t[_OBJ]:
+            self._object_keywords(schema)
+        if t[_ARR]:
+            if self.items is not None and self.items.count:
+                schema["items"] = self.items.to_json_schema()
+            schema["minItems"], schema["maxItems"] = self.arr_min, self.arr_max
+        if (t[_INT] or t[_NUM]) and self.num_min is not None:
+            schema["minimum"], schema["maximum"] = self.num_min, self.num_max
+        if t[_STR]:
+            schema["minLength"], schema["maxLength"] = self.str_min, self.str_max
+            if self.formats:
+                schema["format"] = next(f for f in _FORMAT_CHECKS if f in self.formats)
+            elif names[0] == "string" and names[-1] in ("string", "null") and len(names) <= 2:
+                enum = self._emitted_enum()
+                if enum is not None:
+                    schema["enum"] = enum + [None] if nullable else enum
+        return schema
+
+    def _object_keywords(self, schema: dict[str, Any]) -> None:
+        if self.additional is not None:
+            schema["additionalProperties"] = self.additional.to_json_schema()
+        elif self.props:
+            schema["properties"] = {k: child.to_json_schema() for k, child in self.props.items()}
+            objects = self.types[_OBJ]
+            required = sorted(k for k, child in self.props.items() if child.count >= objects)
+            if required:
+                schema["required"] = required
+
+    def _emitted_enum(self) -> list[str] | None:
+        enum = self.enum
+        if self.enum_overflow or not enum or len(enum) > ENUM_EMIT_MAX:
+            return None
+        if self.types[_STR] < ENUM_MIN_RATIO * len(enum):
+            return None
+        return sorted(enum)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"SchemaNode(count={self.count}, types={self.types})"
+
+
+def _merge_range(
+    lo: Any, hi: Any, other_lo: Any, other_hi: Any
+) -> tuple[Any, Any]:
+    if other_lo is None:
+        return lo, hi
+    if lo is None:
+        return other_lo, other_hi
+    return min(lo, other_lo), max(hi, other_hi)

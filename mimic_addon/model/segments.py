@@ -1,0 +1,108 @@
+"""Classify one path segment: does it look like a value (an id, a hash, a token) or a name?
+
+The detectors are only the first signal the path learner uses; a segment that none of them
+recognises can still be learned as a parameter from how the traffic varies (see `paths.py`).
+"""
+from __future__ import annotations
+
+import re
+
+INT = "int"
+UUID = "uuid"
+HEX = "hex"
+TOKEN = "token"
+PREFIXED = "prefixed"
+EMAIL = "email"
+DATE = "date"
+SLUG = "slug"
+WORD = "word"
+VERSION = "version"
+
+#: kinds that on their own make a segment a parameter value
+STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE})
+
+_INT = re.compile(r"-?\d+(?:\.\d+)?")
+_UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+_HEX = re.compile(r"[0-9a-fA-F]{10,}")
+_JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
+_B64 = re.compile(r"[A-Za-z0-9+/_=~.-]{24,}")
+_PREFIXED = re.compile(r"[A-Za-z]{1,16}(?:[_-][A-Za-z]{1,16})*[_:-]+([A-Za-z0-9]{6,})")
+_RANDOM = re.compile(r"[A-Za-z0-9]{8,}")
+_EMAIL = re.compile(r"[^@/\s]+@[^@/\s]+\.[A-Za-z]{2,}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
+_SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
+_VERSION = re.compile(r"v\d+(?:\.\d+)*(?:(?:alpha|beta|rc)\d*)?|\d+\.\d+(?:\.\d+)?")
+
+
+def _looks_random(text: str) -> bool:
+    """Mixed letters and digits, or mixed case: what generated ids look like, unlike words."""
+    has_digit = any(c.isdigit() for c in text)
+    has_alpha = any(c.isalpha() for c in text)
+    if has_digit and has_alpha:
+        digits = sum(c.isdigit() for c in text)
+        return digits >= 2 or len(text) >= 12
+    if has_alpha and not has_digit:
+        uppers = sum(c.isupper() for c in text)
+        # camelCase words have few capitals; base62 ids have many, scattered
+        return len(text) >= 12 and 0.25 <= uppers / len(text) <= 0.75
+    return False
+
+
+def classify(segment: str) -> str:
+    """Return the kind of a (percent-decoded) segment."""
+    if not segment:
+        return WORD
+    if _VERSION.fullmatch(segment):
+        return VERSION
+    if _INT.fullmatch(segment):
+        return INT
+    if _UUID.fullmatch(segment):
+        return UUID
+    if _HEX.fullmatch(segment) and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment):
+        return HEX
+    if _DATE.fullmatch(segment):
+        return DATE
+    if "@" in segment and _EMAIL.fullmatch(segment):
+        return EMAIL
+    if _JWT.fullmatch(segment):
+        return TOKEN
+    m = _PREFIXED.fullmatch(segment)
+    if m and _looks_random(m.group(1)):
+        return PREFIXED
+    if _RANDOM.fullmatch(segment) and _looks_random(segment):
+        return TOKEN
+    if _B64.fullmatch(segment) and _looks_random(segment.replace("-", "").replace("_", "")):
+        return TOKEN
+    if _SLUG.fullmatch(segment):
+        return SLUG
+    return WORD
+
+
+def is_strong(kind: str) -> bool:
+    return kind in STRONG_KINDS
+
+
+_IRREGULAR = {"people": "person", "children": "child", "men": "man", "women": "woman", "data": "data", "media": "media"}
+
+
+def singular(word: str) -> str:
+    """Cheap English singular of a collection name (`users` -> `user`, `categories` -> `category`)."""
+    low = word.lower()
+    if low in _IRREGULAR:
+        return _IRREGULAR[low]
+    if low.endswith("ies") and len(low) > 4:
+        return low[:-3] + "y"
+    if low.endswith(("sses", "xes", "ches", "shes", "zes")):
+        return low[:-2]
+    if low.endswith("s") and not low.endswith(("ss", "us", "is")) and len(low) > 2:
+        return low[:-1]
+    return low
+
+
+def identifier(text: str) -> str:
+    """`pal-park-area` -> `pal_park_area`; empty when nothing identifier-like is left."""
+    out = re.sub(r"[^0-9A-Za-z]+", "_", text).strip("_")
+    out = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", out).lower()
+    if out and out[0].isdigit():
+        out = "p_" + out
+    return out

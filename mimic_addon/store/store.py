@@ -1,0 +1,167 @@
+"""Persistence of the learned API model in SQLite or PostgreSQL."""
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, create_engine, event, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from mimic_addon.store.migrate import upgrade
+from mimic_addon.store.tables import Endpoint, PathTree, Setting
+from mimic_addon.store.urls import database_url
+
+_INSERTS: dict[str, Callable[..., Any]] = {
+    "sqlite": sqlite.insert,
+    "postgresql": postgresql.insert,
+}
+
+
+class StoreError(Exception):
+    """The database could not be written; the caller keeps its data and retries later."""
+
+
+class Store:
+    """Loads and saves the learned model; schema is migrated to head on start-up.
+
+    Every call opens its own session, so the learner's worker thread may save
+    while other threads load.
+    """
+
+    def __init__(self, db: str, *, busy_timeout_ms: int = 5000, retries: int = 4) -> None:
+        self.url = database_url(db)
+        self._retries = retries
+        if self.url.startswith("sqlite"):
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
+            event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        self._insert = _INSERTS.get(self.engine.dialect.name)
+        if self._insert is None:
+            self.engine.dispose()
+            raise StoreError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
+        self._sessions = sessionmaker(self.engine)
+        upgrade(self.engine)
+
+    def load(self) -> dict[str, Any]:
+        """Everything stored: ``{"trees": {host: data}, "endpoints": [...], "settings": {key: value}}``."""
+        with self._sessions() as session:
+            trees = {t.host: t.data for t in session.scalars(select(PathTree))}
+            endpoints = [
+                {
+                    "host": e.host,
+                    "method": e.method,
+                    "template": e.template,
+                    "data": e.data,
+                    "count": e.sample_count,
+                    "first_seen": e.first_seen,
+                    "last_seen": e.last_seen,
+                }
+                for e in session.scalars(select(Endpoint).order_by(Endpoint.id))
+            ]
+            settings = {s.key: s.value for s in session.scalars(select(Setting))}
+        return {"trees": trees, "endpoints": endpoints, "settings": settings}
+
+    def save(
+        self,
+        trees: dict[str, dict],
+        endpoints: list[dict],
+        deleted: Iterable[tuple[str, str, str]] = (),
+    ) -> None:
+        """Upsert trees and endpoints and delete superseded endpoints, in one transaction.
+
+        Raises StoreError when the database stays locked after the retries.
+        """
+        now = time.time()
+        tree_rows = [{"host": h, "data": d, "updated_at": now} for h, d in trees.items()]
+        endpoint_rows = [_endpoint_row(e, now) for e in endpoints]
+        deleted_rows = [{"h": h, "m": m, "t": t} for h, m, t in deleted]
+        self._write(lambda session: self._save(session, tree_rows, endpoint_rows, deleted_rows))
+
+    def get_setting(self, key: str, default: Any = None) -> Any:
+        with self._sessions() as session:
+            setting = session.get(Setting, key)
+        return default if setting is None else setting.value
+
+    def put_setting(self, key: str, value: Any) -> None:
+        stmt = self._insert(Setting.__table__)
+        stmt = stmt.on_conflict_do_update(index_elements=["key"], set_={"value": stmt.excluded.value})
+        self._write(lambda session: session.execute(stmt, [{"key": key, "value": value}]))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _save(
+        self,
+        session: Session,
+        tree_rows: list[dict[str, Any]],
+        endpoint_rows: list[dict[str, Any]],
+        deleted_rows: list[dict[str, str]],
+    ) -> None:
+        if tree_rows:
+            stmt = self._insert(PathTree.__table__)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["host"],
+                set_={"data": stmt.excluded.data, "updated_at": stmt.excluded.updated_at},
+            )
+            session.execute(stmt, tree_rows)
+        if deleted_rows:
+            table = Endpoint.__table__
+            stmt = table.delete().where(
+                and_(
+                    table.c.host == bindparam("h"),
+                    table.c.method == bindparam("m"),
+                    table.c.template == bindparam("t"),
+                )
+            )
+            session.execute(stmt, deleted_rows)
+        if endpoint_rows:
+            stmt = self._insert(Endpoint.__table__)
+            updated = ("data", "sample_count", "first_seen", "last_seen", "updated_at")
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["host", "method", "template"],
+                set_={c: stmt.excluded[c] for c in updated},
+            )
+            session.execute(stmt, endpoint_rows)
+
+    def _write(self, work: Callable[[Session], object]) -> None:
+        """Run ``work`` in a transaction, retrying while SQLite reports a lock."""
+        delay = 0.05
+        for attempt in range(self._retries + 1):
+            try:
+                with self._sessions.begin() as session:
+                    work(session)
+                return
+            except OperationalError as e:
+                if "locked" not in str(e.orig) or attempt == self._retries:
+                    raise StoreError(f"could not write to {self.engine.url!r}: {e.orig}") from e
+            time.sleep(delay)
+            delay *= 2
+
+
+def _endpoint_row(endpoint: dict[str, Any], now: float) -> dict[str, Any]:
+    return {
+        "host": endpoint["host"],
+        "method": endpoint["method"],
+        "template": endpoint["template"],
+        "data": endpoint["data"],
+        "sample_count": endpoint.get("count", 0),
+        "first_seen": endpoint.get("first_seen", 0),
+        "last_seen": endpoint.get("last_seen", 0),
+        "updated_at": now,
+    }
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
+    """Connect hook: WAL lets readers run beside the writer; busy_timeout waits for locks."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return on_connect

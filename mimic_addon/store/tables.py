@@ -1,0 +1,55 @@
+"""SQLAlchemy models of the learned API model.
+
+The store keeps the learner's data opaque (JSON columns); only the keys it
+looks rows up by are real columns. Schema changes go through a new Alembic
+revision in ``migrations/versions``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class PathTree(Base):
+    """The path-template trie of one host."""
+
+    __tablename__ = "path_trees"
+
+    host: Mapped[str] = mapped_column(String, primary_key=True)
+    data: Mapped[Any] = mapped_column(JSON, nullable=False)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class Endpoint(Base):
+    """One learned (host, method, path template) with its opaque model data."""
+
+    __tablename__ = "endpoints"
+    __table_args__ = (
+        UniqueConstraint("host", "method", "template", name="uq_endpoints_host_method_template"),
+        Index("ix_endpoints_host", "host"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String, nullable=False)
+    method: Mapped[str] = mapped_column(String, nullable=False)
+    template: Mapped[str] = mapped_column(String, nullable=False)
+    data: Mapped[Any] = mapped_column(JSON, nullable=False)
+    sample_count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    first_seen: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    last_seen: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    updated_at: Mapped[float] = mapped_column(Float, nullable=False)
+
+
+class Setting(Base):
+    """A small run-time setting (mode, ...) kept across restarts."""
+
+    __tablename__ = "settings"
+
+    key: Mapped[str] = mapped_column(String, primary_key=True)
+    value: Mapped[Any] = mapped_column(JSON, nullable=True)

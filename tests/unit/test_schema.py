@@ -1,0 +1,308 @@
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from mimic_addon.model.schema import SchemaNode, coerce_scalar, json_type
+
+
+def observed(*values: object, **limits: int) -> SchemaNode:
+    node = SchemaNode(**limits)
+    for v in values:
+        node.observe(v)
+    return node
+
+
+USERS = [
+    {"id": "6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "email": "ann@example.com", "age": 31,
+     "status": "active", "created": "2024-05-01T10:00:00Z", "tags": ["a", "b"], "score": 1.5},
+    {"id": "7f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "email": "bob@example.org", "age": 40,
+     "status": "inactive", "created": "2024-05-02T11:30:00.123+02:00", "tags": [], "nick": None},
+    {"id": "8f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "email": "cy@example.net", "age": None,
+     "status": "active", "created": "2024-06-01T00:00:00Z", "tags": ["c"], "nick": "cy"},
+]
+REALISTIC_BODIES = [
+    USERS,
+    [{"data": USERS, "page": {"next": "https://api.example.com/users?page=2", "size": 3}},
+     {"data": [], "page": {"next": None, "size": 0}, "warnings": ["slow"]}],
+    [{"ok": True, "ip": "10.0.0.1", "day": "2024-01-31"}, {"ok": False, "ip": "192.168.1.20", "day": "2023-12-01"}],
+    [1, 2.5, "x", None, [1, [2, {"a": 3}]], {"b": False}],
+    [{"items": [{"sku": f"SKU-{i}", "qty": i, "price": i * 1.25} for i in range(80)]}],
+]
+
+
+@pytest.mark.parametrize("values", REALISTIC_BODIES)
+def test_every_observed_value_validates_against_the_emitted_schema(values):
+    schema = observed(*values).to_json_schema()
+    Draft202012Validator.check_schema(schema)
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for v in values:
+        validator.validate(v)
+
+
+@pytest.mark.parametrize("values", REALISTIC_BODIES)
+def test_merge_equals_observing_everything(values):
+    whole = observed(*values)
+    for cut in range(len(values) + 1):
+        left, right = observed(*values[:cut]), observed(*values[cut:])
+        right.merge(left)  # order must not matter either
+        assert right.to_json_schema() == whole.to_json_schema()
+        assert right.to_dict() == whole.to_dict()
+
+
+@pytest.mark.parametrize("values", REALISTIC_BODIES)
+def test_to_dict_round_trips_exactly_through_json(values):
+    node = observed(*values)
+    stored = json.loads(json.dumps(node.to_dict()))
+    restored = SchemaNode.from_dict(stored)
+    assert restored.to_dict() == node.to_dict()
+    assert restored.to_json_schema() == node.to_json_schema()
+    assert restored.count == node.count == len(values)
+
+
+def test_merge_leaves_the_other_node_independent():
+    a, b = observed({"x": 1}), observed({"x": "s", "y": [1]})
+    before = b.to_dict()
+    a.merge(b)
+    a.observe({"x": None, "y": [2, 3]})
+    assert b.to_dict() == before
+
+
+def test_required_versus_optional_properties():
+    schema = observed({"a": 1, "b": 2}, {"a": 3}, {"a": 4, "c": "x"}).to_json_schema()
+    assert schema["required"] == ["a"]
+    assert set(schema["properties"]) == {"a", "b", "c"}
+
+
+def test_required_list_is_sorted():
+    schema = observed({"z": 1, "m": 1, "a": 1}).to_json_schema()
+    assert schema["required"] == ["a", "m", "z"]
+
+
+@pytest.mark.parametrize(
+    ("values", "expected_type"),
+    [
+        ([1, 2], "integer"),
+        ([1, 2.5], "number"),
+        ([1.0], "number"),
+        ([True, False], "boolean"),
+        (["a", None], ["string", "null"]),
+        ([1, "a"], ["string", "integer"]),
+        ([1, 2.5, "a", None], ["string", "number", "null"]),
+        ([None, None], "null"),
+        ([{}, []], ["object", "array"]),
+    ],
+)
+def test_type_unions_and_nullability(values, expected_type):
+    assert observed(*values).to_json_schema()["type"] == expected_type
+
+
+def test_nothing_observed_gives_the_empty_schema():
+    assert SchemaNode().to_json_schema() == {}
+    assert SchemaNode().count == 0
+
+
+def test_ranges_and_lengths():
+    schema = observed({"n": 3, "s": "abc", "l": [1]}, {"n": -1.5, "s": "a", "l": [1, 2, 3]}).to_json_schema()
+    props = schema["properties"]
+    assert (props["n"]["minimum"], props["n"]["maximum"]) == (-1.5, 3)
+    assert (props["s"]["minLength"], props["s"]["maxLength"]) == (1, 3)
+    assert (props["l"]["minItems"], props["l"]["maxItems"]) == (1, 3)
+
+
+def test_non_finite_numbers_do_not_become_bounds():
+    schema = observed(1, float("nan"), float("inf"), 5).to_json_schema()
+    assert (schema["minimum"], schema["maximum"]) == (1, 5)
+
+
+@pytest.mark.parametrize(
+    ("values", "fmt"),
+    [
+        (["6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f", "00000000-0000-0000-0000-000000000000"], "uuid"),
+        (["a@b.io", "first.last+tag@example.co.uk"], "email"),
+        (["2024-05-01T10:00:00Z", "2024-05-01t10:00:00.5-07:00"], "date-time"),
+        (["2024-05-01", "1999-12-31"], "date"),
+        (["https://example.com/a?b=c", "ftp://host/file"], "uri"),
+        (["10.0.0.1", "255.255.255.255"], "ipv4"),
+        (["a@b.io", None], "email"),
+    ],
+)
+def test_formats_are_detected(values, fmt):
+    assert observed(*values).to_json_schema()["format"] == fmt
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["a@b.io", "not an email"],
+        ["2024-05-01", "2024-13-01"],
+        ["2024-05-01", "2024-05-01T10:00:00Z"],
+        ["10.0.0.1", "10.0.0.256"],
+        ["01.2.3.4"],
+        ["example.com"],
+        ["6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5g"],
+    ],
+)
+def test_format_needs_every_string_to_match(values):
+    assert "format" not in observed(*values).to_json_schema()
+
+
+def test_enum_for_low_cardinality_status_field():
+    schema = observed(*(["active", "inactive", "pending"] * 3)).to_json_schema()
+    assert schema["enum"] == ["active", "inactive", "pending"]
+
+
+def test_nullable_enum_includes_null():
+    schema = observed("on", "off", "on", "off", "on", "off", None).to_json_schema()
+    assert schema["enum"] == ["off", "on", None]
+    Draft202012Validator(schema).validate(None)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        ["active", "inactive", "pending"] * 2 + ["active"] * 2,  # 8 < 3 x 3 observations
+        [f"state{i}" for i in range(11)] * 5,  # too many distinct values
+        ["Ann Smith", "Bob Jones"] * 10,  # people's names / free text
+        ["this is some free text", "and another sentence"] * 10,
+        ["a@b.io", "c@d.io"] * 10,  # emails have a format instead
+        ["6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"] * 10,
+        ["usr_1234567", "usr_7654321"] * 10,  # ids
+        ["12345", "67890"] * 10,
+        ["x" * 41, "y"] * 10,  # long values
+        [f"v{i}" for i in range(40)] + ["v1"] * 200,  # overflowed the tracker once
+    ],
+)
+def test_enum_not_emitted(values):
+    assert "enum" not in observed(*values).to_json_schema()
+
+
+def test_enum_not_emitted_when_other_types_are_mixed_in():
+    assert "enum" not in observed(*(["a", "b"] * 5), 1).to_json_schema()
+
+
+def test_enum_overflow_survives_merge_and_storage():
+    a = observed(*[f"v{i}" for i in range(20)])
+    b = observed(*[f"w{i}" for i in range(20)])
+    a.merge(b)
+    assert a.to_dict()["eo"] == 1
+    assert "ev" not in a.to_dict()
+    assert SchemaNode.from_dict(a.to_dict()).to_dict() == a.to_dict()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("42", 42), ("-7", -7), ("0", 0), ("3.5", 3.5), ("1e3", 1000.0), ("true", True), ("false", False),
+        ("007", "007"), ("abc", "abc"), ("", ""), ("1.2.3", "1.2.3"), ("True", "True"),
+        ("12345678901234567890", "12345678901234567890"), ("nan", "nan"), ("1e999", "1e999"), ("+5", "+5"),
+    ],
+)
+def test_coerce_scalar(text, expected):
+    result = coerce_scalar(text)
+    assert result == expected and type(result) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "name"),
+    [(None, "null"), (True, "boolean"), (1, "integer"), (1.0, "number"), ("s", "string"),
+     ([], "array"), ((), "array"), ({}, "object")],
+)
+def test_json_type(value, name):
+    assert json_type(value) == name
+
+
+def test_json_type_rejects_non_json():
+    with pytest.raises(TypeError):
+        json_type(object())
+    with pytest.raises(TypeError):
+        SchemaNode().observe({1, 2})
+
+
+def test_query_parameters_learn_coerced_types():
+    node = observed(*(coerce_scalar(t) for t in ["1", "20", "3"]))
+    assert node.to_json_schema() == {"type": "integer", "minimum": 1, "maximum": 20}
+
+
+# -- hostile input ------------------------------------------------------------------------
+
+
+def test_many_distinct_keys_fold_into_a_map():
+    body = {f"key{i}": {"v": i} for i in range(10_000)}
+    node = observed(body)
+    schema = node.to_json_schema()
+    assert "properties" not in schema
+    assert schema["additionalProperties"]["properties"]["v"]["type"] == "integer"
+    assert schema["additionalProperties"]["required"] == ["v"]
+    assert len(json.dumps(node.to_dict())) < 1000
+    Draft202012Validator(schema).validate(body)
+
+
+def test_property_cap_is_configurable_and_merge_consistent():
+    a = observed({f"k{i}": i for i in range(3)}, max_properties=4)
+    b = observed({f"k{i}": i for i in range(3, 6)}, max_properties=4)
+    assert "properties" in a.to_json_schema()
+    a.merge(b)
+    whole = observed({f"k{i}": i for i in range(3)}, {f"k{i}": i for i in range(3, 6)}, max_properties=4)
+    assert a.to_json_schema() == whole.to_json_schema() == {
+        "type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 5}
+    }
+
+
+@pytest.mark.parametrize(
+    "keys",
+    [["1", "2", "3"], ["6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"], ["5f2b9c1d3e4a5b6c7d8e9f00"]],
+)
+def test_id_like_keys_make_a_map(keys):
+    schema = observed({k: {"name": "x"} for k in keys}).to_json_schema()
+    assert "additionalProperties" in schema and "properties" not in schema
+
+
+def test_map_conversion_midway_keeps_earlier_values():
+    schema = observed({"name": "x", "count": 2}, {"name": "y", "123": True}).to_json_schema()
+    assert schema["additionalProperties"]["type"] == ["string", "integer", "boolean"]
+
+
+def test_deep_nesting_is_bounded_and_does_not_recurse_forever():
+    deep: object = 1
+    for _ in range(5000):
+        deep = {"a": [deep]}
+    node = observed(deep, deep)
+    schema = node.to_json_schema()
+    depth = 0
+    while "properties" in schema or "items" in schema:
+        schema = schema["properties"]["a"] if "properties" in schema else schema["items"]
+        depth += 1
+    assert depth == 12
+    assert schema["type"] in ("object", "array")
+    restored = SchemaNode.from_dict(json.loads(json.dumps(node.to_dict())))
+    restored.merge(node)
+    assert restored.count == 4
+
+
+def test_depth_limit_is_configurable():
+    schema = observed({"a": {"b": {"c": 1}}}, max_depth=1).to_json_schema()
+    assert schema["properties"]["a"] == {"type": "object"}
+
+
+def test_huge_array_is_fast_and_only_samples_items():
+    body = list(range(100_000)) + ["last"]
+    start = time.perf_counter()
+    node = observed(body)
+    elapsed = time.perf_counter() - start
+    schema = node.to_json_schema()
+    assert schema["minItems"] == schema["maxItems"] == 100_001
+    assert node.items is not None and node.items.count == 50
+    assert schema["items"]["type"] == ["string", "integer"]  # first and last item are sampled
+    assert schema["items"]["minimum"] == 0
+    assert elapsed < 0.05
+
+
+@pytest.mark.parametrize(("length", "sampled"), [(4, 2), (5, 2), (3, 3), (100, 2)])
+def test_array_item_cap_is_configurable(length, sampled):
+    node = observed(list(range(length)), max_array_items=2 if length > 3 else 3)
+    assert node.items is not None and node.items.count == sampled
+    assert node.items.num_max == length - 1

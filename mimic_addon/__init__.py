@@ -1,0 +1,1 @@
+"""Mimic: a learning API proxy built as a mitmproxy addon (`mitmdump -s mimic_addon/addon.py`)."""

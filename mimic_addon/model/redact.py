@@ -9,6 +9,7 @@ value is a string, so numeric counters keep their values.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -34,7 +35,7 @@ _QUERY_NAMES = frozenset({"key", "code"})
 
 _NAME_SEPARATORS = str.maketrans("", "", "-_ .")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
-_BEARER = re.compile(r"(?i)\b(bearer)\s+[^\s,;\"']+")
+_BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
 
@@ -136,9 +137,18 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
     return value
 
 
+@lru_cache(maxsize=4096)
+def _key_class(key: str) -> int:
+    """0: harmless, 1: redact string values, 2: redact any value. Cached: keys repeat a lot."""
+    n = _normalise(key)
+    if _is_exact_secret(n):
+        return 2
+    return 1 if _has_fragment(n, _NAME_FRAGMENTS) else 0
+
+
 def _redact_member(key: Any, value: Any, max_depth: int) -> Any:
     if isinstance(key, str) and value is not None and not isinstance(value, bool):
-        n = _normalise(key)
-        if _is_exact_secret(n) or (isinstance(value, str) and _has_fragment(n, _NAME_FRAGMENTS)):
+        kind = _key_class(key)
+        if kind == 2 or (kind == 1 and isinstance(value, str)):
             return REDACTED
     return redact_json(value, max_depth)

@@ -153,7 +153,6 @@ class _Limits:
     max_array_items: int
 
 
-_DEFAULT_LIMITS = _Limits(MAX_DEPTH, MAX_PROPERTIES, MAX_ENUM_TRACKED, MAX_ARRAY_ITEMS)
 _PLAIN_TYPES = {"boolean": bool, "integer": int, "number": float, "string": str, "array": list, "object": dict}
 
 
@@ -179,8 +178,7 @@ class SchemaNode:
         max_enum: int = MAX_ENUM_TRACKED,
         max_array_items: int = MAX_ARRAY_ITEMS,
     ) -> None:
-        limits = _Limits(max_depth, max_properties, max_enum, max_array_items)
-        self._reset(0, _DEFAULT_LIMITS if limits == _DEFAULT_LIMITS else limits)
+        self._reset(0, _Limits(max_depth, max_properties, max_enum, max_array_items))
 
     def _reset(self, depth: int, limits: _Limits) -> None:
         self.count = 0

@@ -58,6 +58,7 @@ def test_to_dict_round_trips_exactly_through_json(values):
     node = observed(*values)
     stored = json.loads(json.dumps(node.to_dict()))
     restored = SchemaNode.from_dict(stored)
+    assert restored == node
     assert restored.to_dict() == node.to_dict()
     assert restored.to_json_schema() == node.to_json_schema()
     assert restored.count == node.count == len(values)

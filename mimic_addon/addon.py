@@ -1,0 +1,107 @@
+"""Mimic as a mitmproxy addon: `mitmdump -s mimic_addon/addon.py`.
+
+A thin adapter: it declares the `mimic_*` options, copies each finished exchange into an
+Observation for the learner thread, and flushes everything learned when mitmproxy stops.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+from mitmproxy import command, ctx, exceptions, http
+
+from mimic_addon.learn.brain import Brain
+from mimic_addon.learn.learner import Learner
+from mimic_addon.learn.observation import from_flow
+from mimic_addon.store import Store, StoreError
+
+logger = logging.getLogger(__name__)
+
+MODES = ("learn", "passthrough")
+DEFAULT_DB = os.path.join("~", ".mimic", "mimic.db")
+
+
+class Mimic:
+    def __init__(self) -> None:
+        self.brain = Brain()
+        self.store: Store | None = None
+        self.learner: Learner | None = None
+
+    def load(self, loader) -> None:
+        loader.add_option("mimic_db", str, DEFAULT_DB,
+                          "Where Mimic keeps what it learned: a SQLite file path or a SQLAlchemy URL "
+                          "(postgresql://user@host/db for teams running several proxies).")
+        loader.add_option("mimic_mode", str, "learn",
+                          "Global mode: learn (proxy and learn) or passthrough (plain proxy, learn nothing).",
+                          choices=MODES)
+        loader.add_option("mimic_seed", int, 0,
+                          "Seed for every random choice Mimic makes, so runs can be repeated.")
+        loader.add_option("mimic_max_body", int, 1024 * 1024,
+                          "Bodies larger than this many bytes are learned by size and content type only.")
+        loader.add_option("mimic_flush_interval", float, 2.0,
+                          "Seconds between write-behind saves of what was learned.")
+        loader.add_option("mimic_queue_size", int, 10_000,
+                          "Observations waiting for the learner; beyond this they are dropped and counted.")
+
+    def configure(self, updated: set[str]) -> None:
+        if "mimic_max_body" in updated and ctx.options.mimic_max_body < 0:
+            raise exceptions.OptionsError("mimic_max_body must be >= 0")
+        if "mimic_flush_interval" in updated and ctx.options.mimic_flush_interval <= 0:
+            raise exceptions.OptionsError("mimic_flush_interval must be > 0")
+        if "mimic_db" in updated or self.learner is None:
+            self._open(ctx.options.mimic_db)
+
+    def _open(self, db: str) -> None:
+        """Open (migrating) the store, reload the model, and start a learner on it."""
+        try:
+            store = Store(db)
+            snapshot = store.load()
+        except StoreError as e:
+            raise exceptions.OptionsError(f"mimic_db {db!r}: {e}") from e
+        self._close()
+        self.store = store
+        self.brain = Brain()
+        self.brain.load(snapshot)
+        self.learner = Learner(self.brain, store, flush_interval=ctx.options.mimic_flush_interval,
+                               queue_size=ctx.options.mimic_queue_size)
+        self.learner.start()
+        logger.info(f"Mimic: {len(self.brain.endpoints())} endpoints loaded from {store.url}")
+
+    def _close(self) -> None:
+        if self.learner is not None:
+            self.learner.stop()
+            self.learner = None
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        if ctx.options.mimic_mode == "passthrough" or self.learner is None:
+            return
+        obs = from_flow(flow, ctx.options.mimic_max_body)
+        if obs is not None:
+            self.learner.submit(obs)
+
+    def done(self) -> None:
+        if self.learner is not None:
+            logger.info(f"Mimic: saving {self.brain.observed} observations' worth of learning")
+        self._close()
+
+    @command.command("mimic.flush")
+    def flush(self) -> None:
+        """Learn everything queued and save it to the store now."""
+        if self.learner is None:
+            raise exceptions.CommandError("Mimic has no store open")
+        self.learner.stop()
+        self.learner.start()
+
+    @command.command("mimic.stats")
+    def stats(self) -> str:
+        """Observations learned, queued, dropped and failed, and endpoints known."""
+        lr = self.learner
+        return (f"observed={self.brain.observed} endpoints={len(self.brain.endpoints())} "
+                f"queued={lr.queue.qsize() if lr else 0} dropped={lr.dropped if lr else 0} "
+                f"failed={lr.failed if lr else 0}")
+
+
+addons = [Mimic()]

@@ -1,0 +1,185 @@
+"""The `mimic` command: run the proxy, learn from captures, export and inspect what was learned.
+
+    mimic [mitmdump args...]            mitmdump with the Mimic addon loaded (also: mimic run ...)
+    mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files
+    mimic export openapi --db DB [-o FILE]
+    mimic endpoints --db DB
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import BinaryIO
+
+from mitmproxy import exceptions, http, io
+
+from .learn.brain import Brain
+from .learn.learner import Learner
+from .learn.observation import from_flow
+from .store import Store, StoreError
+
+ADDON = Path(__file__).with_name("addon.py")
+SUBCOMMANDS = ("run", "learn", "export", "endpoints")
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def _open_brain(db: str) -> tuple[Store, Brain]:
+    store = Store(db)
+    brain = Brain()
+    brain.load(store.load())
+    return store, brain
+
+
+class _Progress:
+    """A one-line progress bar on stderr, by bytes read (no second pass over the files)."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.total = max(total, 1)
+        self.enabled = enabled
+        self.last = 0.0
+        self.start = time.monotonic()
+
+    def show(self, done: int, flows: int, final: bool = False) -> None:
+        now = time.monotonic()
+        if not self.enabled or (not final and now - self.last < 0.2):
+            return
+        self.last = now
+        frac = min(done / self.total, 1.0)
+        bar = "#" * int(frac * 30)
+        rate = flows / max(now - self.start, 1e-9)
+        sys.stderr.write(f"\r[{bar:<30}] {frac:6.1%} {flows} flows {rate:,.0f}/s")
+        if final:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _stream(f: BinaryIO):
+    try:
+        yield from io.FlowReader(f).stream()
+    except exceptions.FlowReadException as e:
+        raise SystemExit(f"mimic learn: {f.name}: {e}") from e
+
+
+def cmd_learn(args: argparse.Namespace) -> int:
+    files = [Path(p) for p in args.files]
+    for p in files:
+        if not p.is_file():
+            print(f"mimic learn: no such file: {p}", file=sys.stderr)
+            return 2
+    store, brain = _open_brain(args.db)
+    learner = Learner(brain, store)
+    progress = _Progress(sum(p.stat().st_size for p in files), enabled=not args.quiet)
+    done_bytes = flows = 0
+    batch = []
+    for p in files:
+        with p.open("rb") as f:
+            for flow in _stream(f):
+                if isinstance(flow, http.HTTPFlow):
+                    obs = from_flow(flow, args.max_body)
+                    if obs is not None:
+                        batch.append(obs)
+                        flows += 1
+                if len(batch) >= 512:
+                    learner.learn_batch(batch)
+                    batch.clear()
+                    progress.show(done_bytes + f.tell(), flows)
+        done_bytes += p.stat().st_size
+    learner.learn_batch(batch)
+    progress.show(done_bytes, flows, final=True)
+    ok = learner.flush()
+    store.close()
+    n = len(brain.endpoints())
+    print(f"learned {flows} flows: {n} endpoints on {len(brain.hosts)} host(s) -> {store.url}", file=sys.stderr)
+    return 0 if ok else 1
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import openapi
+
+    store, brain = _open_brain(args.db)
+    store.close()
+    doc = openapi.from_brain(brain, args.host)
+    text = json.dumps(doc, indent=2, ensure_ascii=False) if not args.yaml else _yaml(doc)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {len(doc['paths'])} paths to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text + "\n")
+    return 0
+
+
+def _yaml(doc: dict) -> str:
+    import yaml
+
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+
+
+def cmd_endpoints(args: argparse.Namespace) -> int:
+    store, brain = _open_brain(args.db)
+    store.close()
+    rows = []
+    for ep in sorted(brain.endpoints(), key=lambda e: (e.host, brain.template(e), e.method)):
+        s = ep.stats.summary()
+        st = ep.stats.statuses
+        mix = "/".join(str(sum(c for code, c in st.items() if lo <= code < lo + 100)) for lo in (200, 300, 400, 500))
+        lat = s["latency"]
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        rows.append((ep.host, ep.method, brain.template(ep), str(ep.stats.count), mix,
+                     fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"])))
+    header = ("HOST", "METHOD", "TEMPLATE", "COUNT", "2xx/3xx/4xx/5xx", "P50ms", "P95ms", "P99ms")
+    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    for r in [header] + rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    print(f"{len(rows)} endpoints", file=sys.stderr)
+    return 0
+
+
+def run_mitmdump(args: list[str]) -> int:
+    """mitmdump with the addon loaded; every argument is mitmdump's own."""
+    from mitmproxy.tools.main import mitmdump
+
+    return mitmdump(["-s", str(ADDON), *args]) or 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="mimic", description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    default_db = os.path.join("~", ".mimic", "mimic.db")
+    p = sub.add_parser("learn", help="learn from mitmproxy flow files or HAR files")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
+    p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_learn)
+    p = sub.add_parser("export", help="export what was learned")
+    p.add_argument("kind", choices=["openapi"])
+    p.add_argument("--db", default=default_db)
+    p.add_argument("-o", "--output", help="file to write (default: stdout)")
+    p.add_argument("--host", help="only this host")
+    p.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("endpoints", help="table of learned endpoints")
+    p.add_argument("--db", default=default_db)
+    p.set_defaults(func=cmd_endpoints)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] not in SUBCOMMANDS or argv[0] == "run":
+        return run_mitmdump(argv[1:] if argv and argv[0] == "run" else argv)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StoreError as e:
+        print(f"mimic: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

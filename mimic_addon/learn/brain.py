@@ -1,0 +1,132 @@
+"""The Brain: the in-memory model of every host and endpoint, fed one observation at a time.
+
+Only the learner thread writes to it; readers (exports, the admin app) take `lock` too.
+"""
+from __future__ import annotations
+
+import threading
+import urllib.parse
+from dataclasses import dataclass, field
+
+from ..model.paths import PathTree, split_path
+from .endpoint import Endpoint
+from .features import echo_values, shape_of
+from .observation import Observation, decode_body
+
+SAMPLE_ALL_UNTIL = 200
+
+
+@dataclass
+class HostModel:
+    name: str
+    scheme: str = "https"
+    tree: PathTree = field(default_factory=PathTree)
+    endpoints: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+
+
+class Brain:
+    def __init__(self) -> None:
+        self.hosts: dict[str, HostModel] = {}
+        self.lock = threading.RLock()
+        self._dirty_hosts: set[str] = set()
+        self._dirty: set[tuple[str, str, str]] = set()
+        self._deleted: set[tuple[str, str, str]] = set()
+        self.observed = 0
+
+    # -- learning -------------------------------------------------------------------------------
+    def learn(self, obs: Observation) -> Endpoint:
+        request_json, request_is_json = decode_body(obs.request)
+        response_json, response_is_json = decode_body(obs.response)
+        parts = [urllib.parse.unquote(p) for p in split_path(obs.path)]
+        shape = shape_of(obs.status, [k for k, _ in obs.query], request_json, response_json,
+                         obs.response.content_type, obs.response.size, request_is_json)
+        echo = echo_values(request_json, response_json)
+        with self.lock:
+            host = self.hosts.get(obs.host)
+            if host is None:
+                host = self.hosts[obs.host] = HostModel(obs.host, obs.scheme)
+            learned = host.tree.learn(obs.method, parts, echo, shape)
+            if learned.moved:
+                self._regroup(host)
+            ep = host.endpoints.get((obs.method, learned.skeleton))
+            if ep is None:
+                ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
+                self._deleted.discard(ep.key)
+            ep.observe(
+                status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=obs.query,
+                request_type=obs.request.content_type, request_size=obs.request.size,
+                request_json=request_json, request_is_json=request_is_json,
+                response_type=obs.response.content_type, response_size=obs.response.size,
+                response_json=response_json, response_is_json=response_is_json,
+                sample=ep.should_sample(obs.status, SAMPLE_ALL_UNTIL),
+            )
+            self._dirty.add(ep.key)
+            self._dirty_hosts.add(obs.host)
+            self.observed += 1
+        return ep
+
+    def _regroup(self, host: HostModel) -> None:
+        """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home."""
+        for (method, skeleton), ep in list(host.endpoints.items()):
+            target = host.tree.match(method, split_path(skeleton))
+            if target is None or target == skeleton:
+                continue
+            del host.endpoints[(method, skeleton)]
+            self._dirty.discard(ep.key)
+            self._deleted.add(ep.key)
+            home = host.endpoints.get((method, target))
+            if home is None:
+                ep.skeleton = target
+                host.endpoints[(method, target)] = ep
+                home = ep
+            else:
+                home.merge(ep)
+            self._deleted.discard(home.key)
+            self._dirty.add(home.key)
+
+    # -- reading ------------------------------------------------------------------------------------
+    def endpoints(self) -> list[Endpoint]:
+        with self.lock:
+            return [ep for h in self.hosts.values() for ep in h.endpoints.values()]
+
+    def template(self, ep: Endpoint) -> str:
+        """Display template of an endpoint (`/users/{user_id}`)."""
+        with self.lock:
+            return self.hosts[ep.host].tree.named(ep.skeleton)
+
+    # -- persistence --------------------------------------------------------------------------------
+    def take_changes(self) -> tuple[dict[str, dict], list[dict], list[tuple[str, str, str]]]:
+        """Snapshot what changed since the last call (to hand to the store) and reset the marks."""
+        with self.lock:
+            trees = {h: {"scheme": self.hosts[h].scheme, "tree": self.hosts[h].tree.to_dict()}
+                     for h in self._dirty_hosts}
+            eps = []
+            for host, method, skeleton in self._dirty:
+                ep = self.hosts[host].endpoints.get((method, skeleton))
+                if ep is not None:
+                    eps.append(ep.to_dict())
+            deleted = sorted(self._deleted)
+            self._dirty_hosts.clear()
+            self._dirty.clear()
+            self._deleted.clear()
+        return trees, eps, deleted
+
+    def restore_changes(self, trees: dict[str, dict], eps: list[dict], deleted: list[tuple[str, str, str]]) -> None:
+        """A save failed: mark the same things dirty again so the next save retries them."""
+        with self.lock:
+            self._dirty_hosts.update(trees)
+            self._dirty.update((e["host"], e["method"], e["template"]) for e in eps)
+            self._deleted.update(k for k in deleted if k not in self._dirty)
+
+    def load(self, snapshot: dict) -> None:
+        """Replace the model with what the store holds."""
+        with self.lock:
+            self.hosts.clear()
+            for name, data in snapshot.get("trees", {}).items():
+                self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]))
+            for row in snapshot.get("endpoints", []):
+                ep = Endpoint.from_dict(row)
+                host = self.hosts.get(ep.host)
+                if host is None:
+                    host = self.hosts[ep.host] = HostModel(ep.host)
+                host.endpoints[(ep.method, ep.skeleton)] = ep

@@ -1,0 +1,158 @@
+"""What Mimic knows about one endpoint (host, method, path template): mergeable, serialisable."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from typing import Any
+
+from ..model.redact import redact_json, redact_query
+from ..model.schema import SchemaNode, coerce_scalar
+from ..model.stats import EndpointStats
+
+MAX_EXAMPLE_BYTES = 4096
+MAX_QUERY_PARAMS = 64
+MAX_CONTENT_TYPES = 8
+
+
+def _example(value: Any) -> Any:
+    """A redacted example, dropped when too big to be useful in a document."""
+    safe = redact_json(value)
+    try:
+        text = json.dumps(safe, separators=(",", ":"))
+    except (TypeError, ValueError):
+        return None
+    return safe if len(text) <= MAX_EXAMPLE_BYTES else None
+
+
+class Endpoint:
+    def __init__(self, host: str, method: str, skeleton: str) -> None:
+        self.host = host
+        self.method = method
+        self.skeleton = skeleton
+        self.stats = EndpointStats()
+        self.query: dict[str, SchemaNode] = {}
+        self.request: SchemaNode | None = None
+        self.request_types: Counter[str] = Counter()
+        self.responses: dict[str, SchemaNode] = {}
+        self.response_types: dict[str, Counter[str]] = {}
+        self.examples: dict[str, Any] = {}
+        self.request_example: Any = None
+        self.sampled: Counter[str] = Counter()  # bodies observed per status (sampling)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return self.host, self.method, self.skeleton
+
+    # -- learning ------------------------------------------------------------------------------
+    def observe(self, *, status: int, latency_ms: float | None, ts: float,
+                query: list[tuple[str, str]], request_type: str, request_size: int,
+                request_json: Any, request_is_json: bool,
+                response_type: str, response_size: int, response_json: Any, response_is_json: bool,
+                sample: bool) -> None:
+        self.stats.add(status, latency_ms, response_size, request_size, ts)
+        code = str(status)
+        if response_size:
+            _count_type(self.response_types.setdefault(code, Counter()), response_type)
+        if request_size:
+            _count_type(self.request_types, request_type)
+        seen: dict[str, str] = {}
+        for name, value in redact_query(query):
+            seen.setdefault(name, value)
+        for name, value in seen.items():
+            node = self.query.get(name)
+            if node is None:
+                if len(self.query) >= MAX_QUERY_PARAMS:
+                    continue
+                node = self.query[name] = SchemaNode()
+            node.observe(coerce_scalar(value))
+        if not sample:
+            return
+        self.sampled[code] += 1
+        if request_is_json:
+            safe = redact_json(request_json)
+            if self.request is None:
+                self.request = SchemaNode()
+            self.request.observe(safe)
+            if self.request_example is None and 200 <= status < 300:
+                self.request_example = _example(safe)
+        if response_is_json:
+            safe = redact_json(response_json)
+            self.responses.setdefault(code, SchemaNode()).observe(safe)
+            if code not in self.examples:
+                example = _example(safe)
+                if example is not None:
+                    self.examples[code] = example
+
+    def should_sample(self, status: int, every_after: int) -> bool:
+        """Every body until `every_after` were seen for this status, then one in ten."""
+        n = self.sampled[str(status)]
+        return n < every_after or self.stats.count % 10 == 0
+
+    def merge(self, other: Endpoint) -> None:
+        self.stats.merge(other.stats)
+        for name, node in other.query.items():
+            if name in self.query:
+                self.query[name].merge(node)
+            elif len(self.query) < MAX_QUERY_PARAMS:
+                self.query[name] = node
+        if other.request is not None:
+            if self.request is None:
+                self.request = other.request
+            else:
+                self.request.merge(other.request)
+        self.request_types.update(other.request_types)
+        for code, node in other.responses.items():
+            if code in self.responses:
+                self.responses[code].merge(node)
+            else:
+                self.responses[code] = node
+        for code, types in other.response_types.items():
+            self.response_types.setdefault(code, Counter()).update(types)
+        for code, ex in other.examples.items():
+            self.examples.setdefault(code, ex)
+        if self.request_example is None:
+            self.request_example = other.request_example
+        self.sampled.update(other.sampled)
+
+    # -- persistence -----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "host": self.host, "method": self.method, "template": self.skeleton,
+            "count": self.stats.count, "first_seen": self.stats.first_seen, "last_seen": self.stats.last_seen,
+            "data": {
+                "stats": self.stats.to_dict(),
+                "query": {k: v.to_dict() for k, v in self.query.items()},
+                "request": self.request.to_dict() if self.request is not None else None,
+                "request_types": dict(self.request_types),
+                "responses": {k: v.to_dict() for k, v in self.responses.items()},
+                "response_types": {k: dict(v) for k, v in self.response_types.items()},
+                "examples": self.examples,
+                "request_example": self.request_example,
+                "sampled": dict(self.sampled),
+            },
+        }
+
+    @classmethod
+    def from_dict(cls, row: dict) -> Endpoint:
+        ep = cls(row["host"], row["method"], row["template"])
+        d = row["data"]
+        ep.stats = EndpointStats.from_dict(d["stats"])
+        ep.query = {k: SchemaNode.from_dict(v) for k, v in d.get("query", {}).items()}
+        ep.request = SchemaNode.from_dict(d["request"]) if d.get("request") else None
+        ep.request_types = Counter(d.get("request_types", {}))
+        ep.responses = {k: SchemaNode.from_dict(v) for k, v in d.get("responses", {}).items()}
+        ep.response_types = {k: Counter(v) for k, v in d.get("response_types", {}).items()}
+        ep.examples = d.get("examples", {})
+        ep.request_example = d.get("request_example")
+        ep.sampled = Counter(d.get("sampled", {}))
+        return ep
+
+
+def _media(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower() or "application/octet-stream"
+
+
+def _count_type(types: Counter[str], content_type: str) -> None:
+    media = _media(content_type)
+    if media in types or len(types) < MAX_CONTENT_TYPES:
+        types[media] += 1

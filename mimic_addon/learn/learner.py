@@ -1,0 +1,118 @@
+"""The Learner: drains observations off the proxy's hot path, in batches, in a worker thread.
+
+It feeds the Brain and persists what changed write-behind to the store every `flush_interval`
+seconds. A failed save keeps the changes pending (nothing is lost); `stop()` drains the queue
+and flushes everything before returning.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Iterable
+
+from ..store import Store, StoreError
+from .brain import Brain
+from .observation import Observation
+
+logger = logging.getLogger(__name__)
+
+BATCH = 256
+_STOP = object()
+
+
+class Learner:
+    def __init__(self, brain: Brain, store: Store | None, *, flush_interval: float = 2.0,
+                 queue_size: int = 10_000) -> None:
+        self.brain = brain
+        self.store = store
+        self.flush_interval = flush_interval
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self.failed = 0
+        self._thread: threading.Thread | None = None
+
+    # -- producer side (hot path) ---------------------------------------------------------------
+    def submit(self, obs: Observation) -> bool:
+        """Queue an observation; under overload drop it (and count) rather than slow traffic."""
+        try:
+            self.queue.put_nowait(obs)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    # -- consumer side ------------------------------------------------------------------------------
+    def learn_batch(self, batch: Iterable[Observation]) -> None:
+        for obs in batch:
+            try:
+                self.brain.learn(obs)
+            except Exception:  # one bad exchange must not stop learning
+                self.failed += 1
+                logger.exception("could not learn from %s %s", obs.method, obs.path)
+
+    def flush(self) -> bool:
+        """Persist what changed. False (changes kept for the next try) if the store refused."""
+        if self.store is None:
+            return True
+        trees, eps, deleted = self.brain.take_changes()
+        if not (trees or eps or deleted):
+            return True
+        try:
+            self.store.save(trees, eps, deleted)
+            return True
+        except StoreError as e:
+            self.brain.restore_changes(trees, eps, deleted)
+            logger.warning("Mimic could not save (will retry): %s", e)
+            return False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="mimic-learner", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Drain everything queued, flush, and end the thread."""
+        if self._thread is not None:
+            self.queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        else:
+            self._drain_now()
+        self.flush()
+
+    def _drain_now(self) -> None:
+        batch = []
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is not _STOP:
+                batch.append(item)
+        self.learn_batch(batch)
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            batch: list[Observation] = []
+            stop = False
+            try:
+                item = self.queue.get(timeout=self.flush_interval)
+                while True:
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                    if len(batch) >= BATCH:
+                        break
+                    item = self.queue.get_nowait()
+            except queue.Empty:
+                pass
+            self.learn_batch(batch)
+            if stop:
+                return
+            if time.monotonic() - last_flush >= self.flush_interval:
+                self.flush()
+                last_flush = time.monotonic()

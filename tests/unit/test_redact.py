@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import pytest
+
+from mimic_addon.model.redact import REDACTED, is_sensitive_name, redact_headers, redact_json, redact_query
+
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+
+@pytest.mark.parametrize(
+    ("name", "sensitive"),
+    [
+        ("password", True), ("Password", True), ("user_password", True), ("api_key", True), ("apiKey", True),
+        ("X-API-Key", True), ("access_token", True), ("refreshToken", True), ("client-secret", True),
+        ("card_number", True), ("CVV", True), ("ssn", True), ("session_id", True), ("sig", True),
+        ("username", False), ("email", False), ("accept", False), ("author", False), ("id", False),
+        ("key", False), ("status", False), ("description", False),
+    ],
+)
+def test_is_sensitive_name(name, sensitive):
+    assert is_sensitive_name(name) is sensitive
+
+
+@pytest.mark.parametrize(
+    ("header", "value", "expected"),
+    [
+        ("Authorization", "Bearer abc.def", f"Bearer {REDACTED}"),
+        ("authorization", "Basic dXNlcjpwYXNz", f"Basic {REDACTED}"),
+        ("Authorization", "rawtokenwithoutscheme", REDACTED),
+        ("Proxy-Authorization", "Digest username=x", f"Digest {REDACTED}"),
+        ("Cookie", "sid=abc; theme=dark", f"sid={REDACTED}; theme={REDACTED}"),
+        ("Set-Cookie", "sid=abc; Path=/; HttpOnly", f"sid={REDACTED}; Path=/; HttpOnly"),
+        ("X-API-Key", "k-123", REDACTED),
+        ("X-Auth-Token", "t", REDACTED),
+        ("X-Amz-Security-Token", "t", REDACTED),
+        ("X-Session", "s", REDACTED),
+        ("X-Client-Secret", "s", REDACTED),
+        ("X-Custom-Auth", "s", REDACTED),
+        ("Accept", "application/json", "application/json"),
+        ("Content-Type", "application/json", "application/json"),
+        ("User-Agent", "curl/8.0", "curl/8.0"),
+        ("WWW-Authenticate", 'Bearer realm="api"', 'Bearer realm="api"'),
+        ("X-Forwarded-Credentials", "c", REDACTED),
+        ("X-Debug", f"forwarded Bearer {JWT}", f"forwarded Bearer {REDACTED}"),
+    ],
+)
+def test_redact_headers(header, value, expected):
+    assert redact_headers([(header, value)]) == [(header, expected)]
+
+
+def test_redact_headers_keeps_order_and_duplicates():
+    headers = [("Accept", "*/*"), ("Cookie", "a=1"), ("Cookie", "b=2"), ("Host", "x")]
+    assert redact_headers(headers) == [("Accept", "*/*"), ("Cookie", f"a={REDACTED}"), ("Cookie", f"b={REDACTED}"), ("Host", "x")]
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("token", "abc", REDACTED), ("access_token", "abc", REDACTED), ("api_key", "abc", REDACTED),
+        ("apikey", "abc", REDACTED), ("key", "abc", REDACTED), ("secret", "s", REDACTED),
+        ("password", "p", REDACTED), ("pwd", "p", REDACTED), ("sig", "p", REDACTED),
+        ("X-Amz-Signature", "abc", REDACTED), ("X-Amz-Credential", "AKIA/x", REDACTED),
+        ("code", "oauth-code", REDACTED), ("page_token", "opaque", REDACTED),
+        ("max_tokens", "100", "100"), ("page", "2", "2"), ("q", "shoes", "shoes"),
+        ("redirect", f"https://x/?t={JWT}", f"https://x/?t={REDACTED}"),
+    ],
+)
+def test_redact_query(name, value, expected):
+    assert redact_query([(name, value)]) == [(name, expected)]
+
+
+def test_redact_json_nested_secrets():
+    body = {
+        "user": {"name": "Ann", "password": "hunter2", "apiKey": "k", "author": "Bob"},
+        "auth": {"access_token": "a", "refresh_token": "r", "expires_in": 3600},
+        "items": [{"card_number": "4111111111111111", "cvv": 123, "amount": 5}],
+        "usage": {"max_tokens": 100, "total_tokens": 42, "token_count": 7, "prompt_tokens": 3},
+        "next_page_token": "opaque",
+        "flags": {"password_set": True, "secret": None},
+        "pin": 1234,
+    }
+    assert redact_json(body) == {
+        "user": {"name": "Ann", "password": REDACTED, "apiKey": REDACTED, "author": "Bob"},
+        "auth": REDACTED,
+        "items": [{"card_number": REDACTED, "cvv": REDACTED, "amount": 5}],
+        "usage": {"max_tokens": 100, "total_tokens": 42, "token_count": 7, "prompt_tokens": 3},
+        "next_page_token": REDACTED,
+        "flags": {"password_set": True, "secret": None},
+        "pin": REDACTED,
+    }
+
+
+def test_redact_json_does_not_mutate_its_input():
+    body = {"a": [{"password": "x"}]}
+    redact_json(body)
+    assert body == {"a": [{"password": "x"}]}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (JWT, REDACTED),
+        (f"Bearer {JWT}", f"Bearer {REDACTED}"),
+        ("use bearer abc123 to log in", f"use bearer {REDACTED} to log in"),
+        ("plain text with no secrets", "plain text with no secrets"),
+        ("eyJ but not a jwt", "eyJ but not a jwt"),
+        ("www.example.com", "www.example.com"),
+        (42, 42),
+        (None, None),
+    ],
+)
+def test_redact_json_scrubs_secret_looking_values_anywhere(value, expected):
+    assert redact_json({"note": value}) == {"note": expected}
+    assert redact_json([value]) == [expected]
+
+
+def test_redact_json_bounds_depth():
+    deep: object = {"password": "x"}
+    for _ in range(5000):
+        deep = {"a": deep}
+    out = redact_json(deep, max_depth=10)
+    for _ in range(10):
+        out = out["a"]
+    assert out == REDACTED
+
+
+def test_redact_json_keeps_shallow_structure_within_depth():
+    assert redact_json({"a": {"b": [1, {"c": "d"}]}}, max_depth=4) == {"a": {"b": [1, {"c": "d"}]}}
+    assert redact_json({"a": {"b": [1, {"c": "d"}]}}, max_depth=3) == {"a": {"b": [1, REDACTED]}}

@@ -44,6 +44,8 @@ class Mimic:
                           "Observations waiting for the learner; beyond this they are dropped and counted.")
 
     def configure(self, updated: set[str]) -> None:
+        if "mimic_mode" in updated and ctx.options.mimic_mode not in MODES:
+            raise exceptions.OptionsError(f"mimic_mode must be one of {', '.join(MODES)}")
         if "mimic_max_body" in updated and ctx.options.mimic_max_body < 0:
             raise exceptions.OptionsError("mimic_max_body must be >= 0")
         if "mimic_flush_interval" in updated and ctx.options.mimic_flush_interval <= 0:

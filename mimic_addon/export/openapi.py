@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import urllib.parse
 from http import HTTPStatus
 from typing import Iterable
 
@@ -10,24 +9,12 @@ from ..learn.endpoint import Endpoint
 from ..model import segments as seg
 from ..model.paths import PARAM, split_path
 
-_SAFE = "-._~!$&'()*+,;=:@"
 _PARAM_SCHEMAS = {
     seg.INT: {"type": "integer"},
     seg.UUID: {"type": "string", "format": "uuid"},
     seg.DATE: {"type": "string", "format": "date"},
     seg.EMAIL: {"type": "string", "format": "email"},
 }
-
-
-def _path_key(named: str) -> str:
-    """Percent-encode literal segments (a hostile `{` in traffic must not become a parameter)."""
-    out = []
-    for part in split_path(named):
-        if part.startswith("{") and part.endswith("}") and part.count("{") == 1:
-            out.append(part)
-        else:
-            out.append(urllib.parse.quote(part, safe=_SAFE))
-    return "/" + "/".join(out)
 
 
 def _operation_id(method: str, named: str, taken: set[str]) -> str:
@@ -107,7 +94,7 @@ def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[st
     taken: set[str] = set()
     rows = sorted(endpoints, key=lambda r: (r[1], r[0].method, -r[0].stats.count))
     for ep, named, kinds in rows:
-        key = _path_key(named)
+        key = named
         item = paths.setdefault(key, {})
         method = ep.method.lower()
         if method in item or method not in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):

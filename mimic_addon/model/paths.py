@@ -23,6 +23,7 @@ and a display form with names (`{user_id}`) computed from the evidence.
 """
 from __future__ import annotations
 
+import urllib.parse
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -170,6 +171,18 @@ def _keeps_literal(child: Node, param: Node) -> bool:
     return sim is None or sim < SIMILAR
 
 
+_WIRE_SAFE = "-._~!$&'()*+,;=:@"
+
+
+def wire(value: str) -> str:
+    """A literal segment as it goes on the wire (`{` in traffic must never read as a parameter)."""
+    return urllib.parse.quote(value, safe=_WIRE_SAFE)
+
+
+def _is_version(value: str) -> bool:
+    return seg.classify(value) == seg.VERSION
+
+
 def split_path(path: str) -> list[str]:
     """`/a/b/` -> ['a', 'b', '']; at most MAX_SEGMENTS (the tail is kept as one segment)."""
     parts = path.split("?", 1)[0].split("/")[1:] if path.startswith("/") else path.split("/")
@@ -215,7 +228,7 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and (evidence or self._fits(node.param, key, shape)):
+            elif node.param is not None and kind != seg.VERSION and (evidence or self._fits(node.param, key, shape)):
                 child = node.param
                 out.append(PARAM)
             else:
@@ -280,7 +293,7 @@ class PathTree:
         for v in movers:
             param.merge(node.literals.pop(v))
         # literals without evidence that look like the parameter's requests join it
-        for v in [v for v, c in node.literals.items() if not _keeps_literal(c, param)]:
+        for v in [v for v, c in node.literals.items() if not _keeps_literal(c, param) and not _is_version(v)]:
             param.merge(node.literals.pop(v))
             movers.append(v)
         node.param = param
@@ -291,7 +304,7 @@ class PathTree:
         """Non-leaf siblings without parameters of their own that continue the same way."""
         groups: dict[frozenset[str], list[str]] = {}
         for v, c in node.literals.items():
-            if c.param is not None or c.ends or not c.literals or any(g.value_like for g in c.literals.values()):
+            if _is_version(v) or c.param is not None or c.ends or not c.literals or any(g.value_like for g in c.literals.values()):
                 continue
             if "" in c.literals and c.literals[""].ends:
                 continue  # `/things/` answers by itself: a collection, not a value
@@ -336,7 +349,7 @@ class PathTree:
             for method in sorted(node.ends):
                 yield method, skeleton_of(parts), skeleton_of(names)
             for v in sorted(node.literals):
-                yield from walk(node.literals[v], parts + [v], names + [v])
+                yield from walk(node.literals[v], parts + [v], names + [wire(v)])
             if node.param is not None:
                 name = self._name(node.param, names)
                 yield from walk(node.param, parts + [PARAM], names + ["{" + name + "}"])
@@ -352,14 +365,14 @@ class PathTree:
                 names.append("{" + self._name(node.param, names) + "}")
                 node = node.param
             else:
-                names.append(value)
+                names.append(wire(value))
                 node = node.literals.get(value) if node is not None else None
         return skeleton_of(names)
 
     @staticmethod
     def _name(param: Node, before: list[str]) -> str:
         taken = {b[1:-1] for b in before if b.startswith("{")}
-        prev = next((b for b in reversed(before) if b and not b.startswith("{")), "")
+        prev = urllib.parse.unquote(next((b for b in reversed(before) if b and not b.startswith("{")), ""))
         base = seg.identifier(seg.singular(prev)) if prev and seg.classify(prev) in (seg.WORD, seg.SLUG) else ""
         kinds = param.kinds
         top_kind = kinds.most_common(1)[0][0] if kinds else seg.WORD

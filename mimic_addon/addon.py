@@ -38,8 +38,9 @@ class Mimic:
                           "Seed for every random choice Mimic makes, so runs can be repeated.")
         loader.add_option("mimic_max_body", int, 1024 * 1024,
                           "Bodies larger than this many bytes are learned by size and content type only.")
-        loader.add_option("mimic_flush_interval", float, 2.0,
-                          "Seconds between write-behind saves of what was learned.")
+        # mitmproxy options cannot be floats (`--set` only parses str/int/bool): seconds as a string.
+        loader.add_option("mimic_flush_interval", str, "2.0",
+                          "Seconds between write-behind saves of what was learned (e.g. 0.5).")
         loader.add_option("mimic_queue_size", int, 10_000,
                           "Observations waiting for the learner; beyond this they are dropped and counted.")
 
@@ -48,8 +49,10 @@ class Mimic:
             raise exceptions.OptionsError(f"mimic_mode must be one of {', '.join(MODES)}")
         if "mimic_max_body" in updated and ctx.options.mimic_max_body < 0:
             raise exceptions.OptionsError("mimic_max_body must be >= 0")
-        if "mimic_flush_interval" in updated and ctx.options.mimic_flush_interval <= 0:
-            raise exceptions.OptionsError("mimic_flush_interval must be > 0")
+        if "mimic_flush_interval" in updated:
+            interval = _flush_interval()
+            if self.learner is not None:
+                self.learner.flush_interval = interval
         if "mimic_db" in updated or self.learner is None:
             self._open(ctx.options.mimic_db)
 
@@ -64,7 +67,7 @@ class Mimic:
         self.store = store
         self.brain = Brain()
         self.brain.load(snapshot)
-        self.learner = Learner(self.brain, store, flush_interval=ctx.options.mimic_flush_interval,
+        self.learner = Learner(self.brain, store, flush_interval=_flush_interval(),
                                queue_size=ctx.options.mimic_queue_size)
         self.learner.start()
         logger.info(f"Mimic: {len(self.brain.endpoints())} endpoints loaded from {store.url}")
@@ -104,6 +107,17 @@ class Mimic:
         return (f"observed={self.brain.observed} endpoints={len(self.brain.endpoints())} "
                 f"queued={lr.queue.qsize() if lr else 0} dropped={lr.dropped if lr else 0} "
                 f"failed={lr.failed if lr else 0}")
+
+
+def _flush_interval() -> float:
+    value = ctx.options.mimic_flush_interval
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise exceptions.OptionsError(f"mimic_flush_interval must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise exceptions.OptionsError("mimic_flush_interval must be > 0")
+    return seconds
 
 
 addons = [Mimic()]

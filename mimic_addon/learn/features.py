@@ -1,6 +1,7 @@
 """Cheap features of one exchange that the path learner compares between sibling segments."""
 from __future__ import annotations
 
+from itertools import islice
 from typing import Any
 
 from ..model.paths import UNKNOWN, Shape
@@ -52,7 +53,7 @@ def echo_values(*documents: Any, limit: int = MAX_ECHO_VALUES) -> dict[str, str]
             if 3 <= len(value) <= 200 and value not in out:
                 out[value] = key
         elif isinstance(value, dict):
-            stack.extend((v, k) for k, v in list(value.items())[:200])
+            stack.extend((v, k) for k, v in islice(value.items(), 200))
         elif isinstance(value, list):
             stack.extend((v, key) for v in value[:50])
     return out

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field
+import urllib.parse
+from dataclasses import dataclass
 from typing import Any
 
 from mitmproxy import http
 from mitmproxy.net import encoding
+from mitmproxy.net.http import url
 
 logger = logging.getLogger(__name__)
 
@@ -38,20 +40,33 @@ class Observation:
     response: Body
     latency_ms: float | None
     ts: float
-    headers: list[tuple[str, str]] = field(default_factory=list)  # request headers (redacted on learning)
 
 
 def host_key(scheme: str, host: str, port: int) -> str:
     return host if DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
 
 
-def _body(message: http.Message, max_body: int) -> Body:
-    raw = message.raw_content or b""
-    return Body(
-        raw=raw if len(raw) <= max_body else None,
-        encoding=message.headers.get("content-encoding", ""),
-        content_type=message.headers.get("content-type", ""),
-        size=len(raw),
+def _body(raw: bytes | None, content_encoding: str, content_type: str, max_body: int) -> Body:
+    raw = raw or b""
+    return Body(raw=raw if len(raw) <= max_body else None, encoding=content_encoding,
+                content_type=content_type, size=len(raw))
+
+
+def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
+                 query: list[tuple[str, str]], request: Body, status: int, response: Body,
+                 start: float | None, end: float | None) -> Observation:
+    latency = (end - start) * 1000 if start and end and end >= start else None
+    return Observation(
+        host=host_key(scheme, host, port),
+        scheme=scheme,
+        method=method.upper(),
+        path=path.split("?", 1)[0],
+        query=query,
+        request=request,
+        status=status,
+        response=response,
+        latency_ms=latency,
+        ts=start or 0.0,
     )
 
 
@@ -60,22 +75,55 @@ def from_flow(flow: http.HTTPFlow, max_body: int) -> Observation | None:
     req, resp = flow.request, flow.response
     if resp is None:
         return None
-    start = req.timestamp_start
-    end = resp.timestamp_end or resp.timestamp_start
-    latency = (end - start) * 1000 if start and end and end >= start else None
-    return Observation(
-        host=host_key(req.scheme, req.host, req.port),
-        scheme=req.scheme,
-        method=req.method.upper(),
-        path=req.path.split("?", 1)[0],
+    return _observation(
+        scheme=req.scheme, host=req.host, port=req.port, method=req.method, path=req.path,
         query=list(req.query.items(multi=True)),
-        request=_body(req, max_body),
+        request=_body(req.raw_content, req.headers.get("content-encoding", ""),
+                      req.headers.get("content-type", ""), max_body),
         status=resp.status_code,
-        response=_body(resp, max_body),
-        latency_ms=latency,
-        ts=start or 0.0,
-        headers=list(req.headers.items(multi=True)),
+        response=_body(resp.raw_content, resp.headers.get("content-encoding", ""),
+                       resp.headers.get("content-type", ""), max_body),
+        start=req.timestamp_start, end=resp.timestamp_end or resp.timestamp_start,
     )
+
+
+def from_state(state: dict[str, Any], max_body: int) -> Observation | None:
+    """`from_flow(HTTPFlow.from_state(state))` without building the flow (for reading flow files fast).
+
+    `state` is a current-format HTTP flow state (after `mitmproxy.io.compat.migrate_flow`).
+    """
+    req, resp = state["request"], state["response"]
+    if resp is None:
+        return None
+    scheme = req["scheme"].decode("utf-8", "surrogateescape")
+    method = req["method"].decode("utf-8", "surrogateescape").upper()
+    path = req["path"].decode("utf-8", "surrogateescape")
+    req_headers, resp_headers = req["headers"], resp["headers"]
+    return _observation(
+        scheme=scheme, host=req["host"], port=req["port"], method=method, path=path,
+        query=_query(scheme, req["host"], req["port"], method, path),
+        request=_body(req["content"], _header(req_headers, b"content-encoding"),
+                      _header(req_headers, b"content-type"), max_body),
+        status=resp["status_code"],
+        response=_body(resp["content"], _header(resp_headers, b"content-encoding"),
+                       _header(resp_headers, b"content-type"), max_body),
+        start=req["timestamp_start"], end=resp["timestamp_end"] or resp["timestamp_start"],
+    )
+
+
+def _header(fields: list[list[bytes]], name: bytes) -> str:
+    """`Headers.get(name, "")` on raw header fields: case-insensitive, repeated fields folded."""
+    return ", ".join(v.decode("utf-8", "surrogateescape") for k, v in fields if k.lower() == name)
+
+
+def _query(scheme: str, host: str, port: int, method: str, path: str) -> list[tuple[str, str]]:
+    """`Request.query.items(multi=True)`: the query of `Request.url`, decoded the same way."""
+    if method == "CONNECT":  # authority-form: the URL is host:port
+        return []
+    full = url.unparse(scheme, host, port, path if path != "*" else "")
+    if "?" not in full:
+        return []
+    return url.decode(urllib.parse.urlparse(full).query)
 
 
 def decode_body(body: Body) -> tuple[Any, bool]:

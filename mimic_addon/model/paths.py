@@ -195,6 +195,11 @@ def skeleton_of(parts: list[str]) -> str:
     return "/" + "/".join(parts)
 
 
+def _suffix(masked: list[str], start: int) -> str:
+    """The (masked) path after position `start`: the context a segment is learned in."""
+    return "/" + "/".join(masked[start:]) if start < len(masked) else ""
+
+
 @dataclass(slots=True)
 class Learned:
     """Result of learning one path: its skeleton, and skeleton renames caused by re-grouping."""
@@ -220,9 +225,11 @@ class PathTree:
         out: list[str] = []
         touched: list[Node] = []
         n = len(parts)
+        kinds = [seg.classify(value) for value in parts]
+        masked = self._masked(parts, kinds, echo)
         for i, value in enumerate(parts):
-            key = method + " " + self._suffix(parts, i + 1, echo)
-            kind = seg.classify(value)
+            key = method + " " + _suffix(masked, i + 1)
+            kind = kinds[i]
             echoed = echo.get(value) if len(value) >= 3 and kind != seg.VERSION else None
             evidence = kind != seg.VERSION and (seg.is_strong(kind) or echoed is not None)
             child = node.literals.get(value)
@@ -264,12 +271,9 @@ class PathTree:
         return Learned(skeleton_of(out))
 
     @staticmethod
-    def _suffix(parts: list[str], start: int, echo: dict[str, str]) -> str:
-        rest = []
-        for value in parts[start:]:
-            kind = seg.classify(value)
-            rest.append(PARAM if seg.is_strong(kind) or value in echo else value)
-        return "/" + "/".join(rest) if rest else ""
+    def _masked(parts: list[str], kinds: list[str], echo: dict[str, str]) -> list[str]:
+        """`parts` with value-like segments (strong kinds or echoed in a body) replaced by PARAM."""
+        return [PARAM if seg.is_strong(kind) or value in echo else value for value, kind in zip(parts, kinds)]
 
     @staticmethod
     def _fits(param: Node, key: str, shape: Shape) -> bool:

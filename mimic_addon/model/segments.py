@@ -6,6 +6,7 @@ recognises can still be learned as a parameter from how the traffic varies (see 
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 INT = "int"
 UUID = "uuid"
@@ -48,8 +49,9 @@ def _looks_random(text: str) -> bool:
     return False
 
 
+@lru_cache(maxsize=8192)
 def classify(segment: str) -> str:
-    """Return the kind of a (percent-decoded) segment."""
+    """Return the kind of a (percent-decoded) segment. Cached: segments repeat a lot."""
     if not segment:
         return WORD
     if _VERSION.fullmatch(segment):

@@ -43,7 +43,7 @@ DEEP_LEVELS = 2000
 DEEP = b'{"a":' * DEEP_LEVELS + b"1" + b"}" * DEEP_LEVELS
 HUGE_ITEMS = 40_000  # ~1.6 MB of JSON: far above the mimic_max_body the tests set
 HUGE = json.dumps([{"id": i, "name": f"item-{i}", "tags": ["a", "b"]} for i in range(HUGE_ITEMS)]).encode()
-GZIP_PAYLOAD = {"compressed": True, "values": [1, 2, 3], "meta": {"encoding": "gzip", "ratio": 0.5}}
+GZIP_PAYLOAD = {"compressed": True, "values": [1, 2, 3], "meta": {"format": "json", "ratio": 0.5}}
 GZIPPED = gzip.compress(json.dumps(GZIP_PAYLOAD).encode(), mtime=0)
 
 

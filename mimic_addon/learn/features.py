@@ -42,7 +42,7 @@ def shape_of(status: int, query_keys: list[str], request_json: Any, response_jso
 
 
 def echo_values(*documents: Any, limit: int = MAX_ECHO_VALUES) -> dict[str, str]:
-    """String values found in JSON documents -> the key they were under (bounded walk)."""
+    """String and integer values found in JSON documents -> the key they were under (bounded walk)."""
     out: dict[str, str] = {}
     stack: list[tuple[Any, str]] = [(d, "") for d in documents if d is not None]
     seen = 0
@@ -52,6 +52,10 @@ def echo_values(*documents: Any, limit: int = MAX_ECHO_VALUES) -> dict[str, str]
         if isinstance(value, str):
             if 3 <= len(value) <= 200 and value not in out:
                 out[value] = key
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = str(value)
+            if text not in out:
+                out[text] = key
         elif isinstance(value, dict):
             stack.extend((v, k) for k, v in islice(value.items(), 200))
         elif isinstance(value, list):

@@ -38,6 +38,8 @@ MAX_SHAPES = 48             # distinct (operation, suffix) keys remembered per n
 SIMILAR = 0.5               # Jaccard similarity of shapes that counts as "the same kind of answer"
 FAMILY_MIN = 3              # non-leaf siblings with one continuation that make a parameter
 ECHO_MIN = 2                # echoed sightings before a segment alone counts as a value
+ECHOING = 0.8               # share of a parameter's answers echoing its value that makes it "echoing"
+ECHOING_MIN = 5             # ... once it has at least this many informative sightings
 GENERIC_ECHO_KEYS = frozenset({"id", "name", "slug", "key", "value", "code", "title", "url", "href", "type"})
 
 
@@ -64,7 +66,7 @@ class Node:
     shapes: dict[str, set[str]] = field(default_factory=dict)  # "METHOD suffix" -> tokens
     evidence: int = 0                                        # detector hits (literal nodes)
     echoes: int = 0                                          # echoed in a body (literal nodes)
-    informative: int = 0                                     # sightings with a known shape
+    informative: int = 0                                     # sightings whose body could echo
     kinds: Counter = field(default_factory=Counter)          # segment kinds (parameter nodes)
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
 
@@ -73,7 +75,6 @@ class Node:
         self.count += 1
         if not shape.tokens:
             return
-        self.informative += 1
         known = self.shapes.get(key)
         if known is None:
             if len(self.shapes) >= MAX_SHAPES:
@@ -142,6 +143,11 @@ class Node:
         if "p" in d:
             node.param = cls.from_dict(d["p"])
         return node
+
+    @property
+    def echoing(self) -> bool:
+        """A parameter whose values nearly always come back in the body (`GET /users/42` -> `"id": 42`)."""
+        return self.informative >= ECHOING_MIN and self.echoes >= ECHOING * self.informative
 
     @property
     def value_like(self) -> bool:
@@ -230,22 +236,29 @@ class PathTree:
         for i, value in enumerate(parts):
             key = method + " " + _suffix(masked, i + 1)
             kind = kinds[i]
-            echoed = echo.get(value) if len(value) >= 3 and kind != seg.VERSION else None
-            evidence = kind != seg.VERSION and (seg.is_strong(kind) or echoed is not None)
+            echoed = echo.get(value) if kind != seg.VERSION else None
+            chance = bool(shape.tokens) and bool(echo)  # a body that could have named the value
+            evidence = kind != seg.VERSION and (seg.is_strong(kind) or (echoed is not None and len(value) >= 3))
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and kind != seg.VERSION and (evidence or self._fits(node.param, key, shape)):
+            elif node.param is not None and kind != seg.VERSION and (
+                    evidence or self._fits(node.param, key, shape, chance)):
                 child = node.param
                 out.append(PARAM)
             else:
                 child = node.literals[value] = Node()
                 out.append(value)
                 touched.append(node)
+            if chance:
+                child.informative += 1
             if child is node.param:
                 child.kinds[kind] += 1
-                if echoed:
+                if echoed is not None and chance:
+                    child.echoes += 1
                     child.echo_keys[echoed] += 1
+            elif evidence and node.param is not None and node not in touched:
+                touched.append(node)  # a literal beside a parameter showed evidence: reconsider it
             child.record(key, shape)
             if child is not node.param and evidence:
                 was = child.value_like
@@ -276,9 +289,12 @@ class PathTree:
         return [PARAM if seg.is_strong(kind) or value in echo else value for value, kind in zip(parts, kinds)]
 
     @staticmethod
-    def _fits(param: Node, key: str, shape: Shape) -> bool:
+    def _fits(param: Node, key: str, shape: Shape, chance: bool) -> bool:
+        """Does an unremarkable value (no detector, no echo) look like the parameter's others?"""
         if not shape.tokens:
             return True
+        if param.echoing and chance:
+            return False  # its siblings name themselves in such answers; this one did not
         known = param.shapes.get(key)
         if not known:
             return False
@@ -286,7 +302,12 @@ class PathTree:
 
     def _regroup(self, node: Node) -> bool:
         """Create or grow the parameter of `node` from its literal children. True if anything moved."""
-        movers = [v for v, c in node.literals.items() if c.value_like]
+        if node.param is not None:  # beside a parameter, any evidence is enough
+            movers = [v for v, c in node.literals.items() if c.evidence or c.echoes]
+        else:
+            movers = [v for v, c in node.literals.items() if c.value_like]
+            if len(movers) == 1 and not node.literals[movers[0]].evidence:
+                movers = []  # one echoing value is a coincidence (`GET /gzip` -> `"encoding": "gzip"`), two a pattern
         if node.param is None and not movers:
             movers = self._family(node)
             if not movers and len(node.literals) > MAX_LITERALS:
@@ -296,8 +317,12 @@ class PathTree:
         param = node.param or Node()
         for v in movers:
             param.merge(node.literals.pop(v))
-        # literals without evidence that look like the parameter's requests join it
-        for v in [v for v, c in node.literals.items() if not _keeps_literal(c, param) and not _is_version(v)]:
+        # literals without evidence that look like the parameter's requests join it -- except a
+        # lone word beside values that name themselves (`/users/me` beside `/users/42` -> "id": 42)
+        alike = [v for v, c in node.literals.items() if not _keeps_literal(c, param) and not _is_version(v)]
+        if param.echoing and len(alike) == 1 and node.literals[alike[0]].informative:
+            alike = []
+        for v in alike:
             param.merge(node.literals.pop(v))
             movers.append(v)
         node.param = param

@@ -126,3 +126,42 @@ def test_round_trip_keeps_what_was_learned() -> None:
     assert again.match("GET", split_path("/users/77/orders")) == "/users/{}/orders"
     assert again.match("GET", split_path("/users/me")) == "/users/me"
     assert again.match("DELETE", split_path("/users/me")) is None
+
+
+def test_one_coincidental_echo_does_not_make_a_parameter() -> None:
+    tree = PathTree()
+    gz = Shape(frozenset({"encoding", "data"}))
+    for _ in range(3):
+        learn(tree, "/gzip", gz, echo={"gzip": "encoding"})
+        learn(tree, "/users", USER_LIST, echo={"ada": "name"})
+    assert named(tree) == {"GET /gzip", "GET /users"}
+
+
+def ids_that_echo(tree: PathTree, n: int = 6) -> None:
+    for i in range(1, n + 1):
+        learn(tree, f"/users/{i}", USER, echo={str(i): "id", "Ada": "name"})
+
+
+def test_a_lone_word_beside_self_naming_ids_stays_literal() -> None:
+    tree = PathTree()
+    ids_that_echo(tree)
+    for _ in range(3):
+        assert learn(tree, "/users/me", USER, echo={"1": "id", "Ada": "name"}) == "/users/me"
+    assert learn(tree, "/users/7", USER, echo={"7": "id"}) == "/users/{}"
+
+
+def test_several_words_beside_ids_are_values_even_without_echo() -> None:
+    tree = PathTree()
+    ids_that_echo(tree)
+    for word in ("kanto", "johto", "hoenn"):
+        learn(tree, f"/users/{word}", USER, echo={"99": "id"})
+    assert named(tree) == {"GET /users/{user_id}"}
+
+
+def test_a_literal_that_later_shows_evidence_joins_the_parameter() -> None:
+    tree = PathTree()
+    ids_that_echo(tree)
+    empty = Shape(frozenset({"<empty>"}))
+    learn(tree, "/users/alice", empty, method="PUT")            # nothing to echo: undecided
+    learn(tree, "/users/alice", USER, echo={"alice": "login"})  # now it names itself
+    assert tree.match("GET", split_path("/users/alice")) == "/users/{}"

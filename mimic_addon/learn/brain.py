@@ -35,9 +35,37 @@ class Brain:
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
+        parts = [urllib.parse.unquote(p) for p in split_path(obs.path)]
+        return self._count_only(obs, parts) or self._learn(obs, parts)
+
+    def _count_only(self, obs: Observation, parts: list[str]) -> Endpoint | None:
+        """The cheap path for a stable endpoint: nothing new in the path and no body sample due,
+        so only statistics and query parameters are updated (bodies are not even decoded)."""
+        with self.lock:
+            host = self.hosts.get(obs.host)
+            skeleton = host.tree.known(obs.method, parts) if host is not None else None
+            ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
+            if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL):
+                return None
+            self._observe(ep, obs, None, False, None, False, sample=False)
+        return ep
+
+    def _observe(self, ep: Endpoint, obs: Observation, request_json, request_is_json: bool,
+                 response_json, response_is_json: bool, sample: bool) -> None:
+        ep.observe(
+            status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=obs.query,
+            request_type=obs.request.content_type, request_size=obs.request.size,
+            request_json=request_json, request_is_json=request_is_json,
+            response_type=obs.response.content_type, response_size=obs.response.size,
+            response_json=response_json, response_is_json=response_is_json, sample=sample,
+        )
+        self._dirty.add(ep.key)
+        self._dirty_hosts.add(obs.host)
+        self.observed += 1
+
+    def _learn(self, obs: Observation, parts: list[str]) -> Endpoint:
         request_json, request_is_json = decode_body(obs.request)
         response_json, response_is_json = decode_body(obs.response)
-        parts = [urllib.parse.unquote(p) for p in split_path(obs.path)]
         shape = shape_of(obs.status, [k for k, _ in obs.query], request_json, response_json,
                          obs.response.content_type, obs.response.size, request_is_json)
         echo = echo_values(request_json, response_json)
@@ -52,17 +80,8 @@ class Brain:
             if ep is None:
                 ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
                 self._deleted.discard(ep.key)
-            ep.observe(
-                status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=obs.query,
-                request_type=obs.request.content_type, request_size=obs.request.size,
-                request_json=request_json, request_is_json=request_is_json,
-                response_type=obs.response.content_type, response_size=obs.response.size,
-                response_json=response_json, response_is_json=response_is_json,
-                sample=ep.should_sample(obs.status, SAMPLE_ALL_UNTIL),
-            )
-            self._dirty.add(ep.key)
-            self._dirty_hosts.add(obs.host)
-            self.observed += 1
+            self._observe(ep, obs, request_json, request_is_json, response_json, response_is_json,
+                          sample=ep.should_sample(obs.status, SAMPLE_ALL_UNTIL))
         return ep
 
     def _regroup(self, host: HostModel) -> None:

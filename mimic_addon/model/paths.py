@@ -348,6 +348,23 @@ class PathTree:
         return alike if len(alike) >= FAMILY_MIN else []
 
     # -- lookup ----------------------------------------------------------------------------
+    def known(self, method: str, parts: list[str]) -> str | None:
+        """Skeleton of a path that holds nothing new: every segment is a known literal or a detected
+        value at a parameter, and the endpoint exists. None means "learn it properly"."""
+        node = self.root
+        out: list[str] = []
+        for value in parts:
+            child = node.literals.get(value)
+            if child is not None:
+                out.append(value)
+            elif node.param is not None and seg.is_strong(seg.classify(value)):
+                child = node.param
+                out.append(PARAM)
+            else:
+                return None
+            node = child
+        return skeleton_of(out) if method in node.ends else None
+
     def match(self, method: str | None, parts: list[str]) -> str | None:
         """Skeleton for a concrete path (or a skeleton's parts), literal segments first."""
         out: list[str] = []

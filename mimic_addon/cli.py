@@ -13,13 +13,11 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import BinaryIO
-
-from mitmproxy import exceptions, http, io
 
 from .learn.brain import Brain
+from .learn.capture import CaptureError
 from .learn.learner import Learner
-from .learn.observation import from_flow
+from .learn.readahead import batches
 from .store import Store, StoreError
 
 ADDON = Path(__file__).with_name("addon.py")
@@ -57,13 +55,6 @@ class _Progress:
         sys.stderr.flush()
 
 
-def _stream(f: BinaryIO):
-    try:
-        yield from io.FlowReader(f).stream()
-    except exceptions.FlowReadException as e:
-        raise SystemExit(f"mimic learn: {f.name}: {e}") from e
-
-
 def cmd_learn(args: argparse.Namespace) -> int:
     files = [Path(p) for p in args.files]
     for p in files:
@@ -74,21 +65,17 @@ def cmd_learn(args: argparse.Namespace) -> int:
     learner = Learner(brain, store)
     progress = _Progress(sum(p.stat().st_size for p in files), enabled=not args.quiet)
     done_bytes = flows = 0
-    batch = []
     for p in files:
-        with p.open("rb") as f:
-            for flow in _stream(f):
-                if isinstance(flow, http.HTTPFlow):
-                    obs = from_flow(flow, args.max_body)
-                    if obs is not None:
-                        batch.append(obs)
-                        flows += 1
-                if len(batch) >= 512:
-                    learner.learn_batch(batch)
-                    batch.clear()
-                    progress.show(done_bytes + f.tell(), flows)
+        try:
+            for batch, offset in batches(p, args.max_body):
+                learner.learn_batch(batch)
+                flows += len(batch)
+                progress.show(done_bytes + offset, flows)
+        except CaptureError as e:
+            store.close()
+            print(f"mimic learn: {e}", file=sys.stderr)
+            return 1
         done_bytes += p.stat().st_size
-    learner.learn_batch(batch)
     progress.show(done_bytes, flows, final=True)
     ok = learner.flush()
     store.close()

@@ -9,11 +9,13 @@ import json
 import logging
 import urllib.parse
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import http
 from mitmproxy.net import encoding
 from mitmproxy.net.http import url
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 logger = logging.getLogger(__name__)
 
@@ -98,22 +100,27 @@ def from_state(state: dict[str, Any], max_body: int) -> Observation | None:
     scheme = req["scheme"].decode("utf-8", "surrogateescape")
     method = req["method"].decode("utf-8", "surrogateescape").upper()
     path = req["path"].decode("utf-8", "surrogateescape")
-    req_headers, resp_headers = req["headers"], resp["headers"]
     return _observation(
         scheme=scheme, host=req["host"], port=req["port"], method=method, path=path,
         query=_query(scheme, req["host"], req["port"], method, path),
-        request=_body(req["content"], _header(req_headers, b"content-encoding"),
-                      _header(req_headers, b"content-type"), max_body),
+        request=_state_body(req, max_body),
         status=resp["status_code"],
-        response=_body(resp["content"], _header(resp_headers, b"content-encoding"),
-                       _header(resp_headers, b"content-type"), max_body),
+        response=_state_body(resp, max_body),
         start=req["timestamp_start"], end=resp["timestamp_end"] or resp["timestamp_start"],
     )
 
 
-def _header(fields: list[list[bytes]], name: bytes) -> str:
-    """`Headers.get(name, "")` on raw header fields: case-insensitive, repeated fields folded."""
-    return ", ".join(v.decode("utf-8", "surrogateescape") for k, v in fields if k.lower() == name)
+def _state_body(message: dict[str, Any], max_body: int) -> Body:
+    """`_body` of a message state; headers are looked up like `Headers.get(name, "")` does it:
+    case-insensitive, repeated fields folded with ", "."""
+    encodings, types = [], []
+    for name, value in message["headers"]:
+        name = name.lower()
+        if name == b"content-type":
+            types.append(value.decode("utf-8", "surrogateescape"))
+        elif name == b"content-encoding":
+            encodings.append(value.decode("utf-8", "surrogateescape"))
+    return _body(message["content"], ", ".join(encodings), ", ".join(types), max_body)
 
 
 def _query(scheme: str, host: str, port: int, method: str, path: str) -> list[tuple[str, str]]:

@@ -122,18 +122,51 @@ def redact_query(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def redact_json(value: Any, max_depth: int = 32) -> Any:
-    """A redacted copy of a decoded JSON value; anything nested deeper than `max_depth` is
-    replaced wholesale, since it was not inspected."""
+    """`value` (decoded JSON) with its secrets redacted; anything nested deeper than `max_depth` is
+    replaced wholesale, since it was not inspected.
+
+    Copy-on-write: containers are copied only along paths where something was redacted, so a
+    document without secrets comes back as the very same object (most do, and copying every
+    body cost more than observing it). Callers must not mutate what they pass or get back.
+    """
     if isinstance(value, str):
         return _scrub(value)
     if isinstance(value, dict):
         if max_depth <= 0:
             return REDACTED
-        return {k: _redact_member(k, v, max_depth - 1) for k, v in value.items()}
+        out = value
+        for k, v in value.items():
+            t = type(v)
+            if v is None or t is bool:
+                continue
+            if isinstance(k, str) and (kind := _key_class(k)) and (kind == 2 or isinstance(v, str)):
+                new = REDACTED
+            elif t is str:  # the common cases inline: this loop runs over every sampled body
+                new = _scrub(v)
+            elif t is int or t is float:
+                continue
+            else:
+                new = redact_json(v, max_depth - 1)
+            if new is not v:
+                if out is value:
+                    out = dict(value)
+                out[k] = new
+        return out
     if isinstance(value, (list, tuple)):
         if max_depth <= 0:
             return REDACTED
-        return [redact_json(v, max_depth - 1) for v in value]
+        items = value if isinstance(value, list) else list(value)
+        out = items
+        for i, v in enumerate(items):
+            t = type(v)
+            if v is None or t is int or t is float or t is bool:
+                continue
+            new = _scrub(v) if t is str else redact_json(v, max_depth - 1)
+            if new is not v:
+                if out is value:
+                    out = list(value)
+                out[i] = new
+        return out
     return value
 
 
@@ -144,11 +177,3 @@ def _key_class(key: str) -> int:
     if _is_exact_secret(n):
         return 2
     return 1 if _has_fragment(n, _NAME_FRAGMENTS) else 0
-
-
-def _redact_member(key: Any, value: Any, max_depth: int) -> Any:
-    if isinstance(key, str) and value is not None and not isinstance(value, bool):
-        kind = _key_class(key)
-        if kind == 2 or (kind == 1 and isinstance(value, str)):
-            return REDACTED
-    return redact_json(value, max_depth)

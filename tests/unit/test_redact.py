@@ -91,9 +91,26 @@ def test_redact_json_nested_secrets():
 
 
 def test_redact_json_does_not_mutate_its_input():
-    body = {"a": [{"password": "x"}]}
+    body = {"a": [{"password": "x"}], "b": [(1, "y")]}
     redact_json(body)
-    assert body == {"a": [{"password": "x"}]}
+    assert body == {"a": [{"password": "x"}], "b": [(1, "y")]}
+
+
+def test_redact_json_copies_only_what_changed():
+    clean = {"id": 1, "tags": ["a", "b"], "owner": {"name": "Ann", "scores": [1.5, None, True]}}
+    assert redact_json(clean) is clean
+    body = {"user": {"password": "x", "name": "Ann"}, "items": [{"id": 1}, {"token": "t"}], "meta": {"n": 2}}
+    out = redact_json(body)
+    assert out == {"user": {"password": REDACTED, "name": "Ann"}, "items": [{"id": 1}, {"token": REDACTED}],
+                   "meta": {"n": 2}}
+    assert list(out["user"]) == ["password", "name"]
+    assert out["meta"] is body["meta"] and out["items"][0] is body["items"][0]
+    assert out["user"] is not body["user"] and out["items"] is not body["items"]
+
+
+def test_redact_json_turns_tuples_into_lists():
+    assert redact_json((1, "x")) == [1, "x"]
+    assert redact_json({"a": ("k", {"secret": "s"})}) == {"a": ["k", {"secret": REDACTED}]}
 
 
 @pytest.mark.parametrize(

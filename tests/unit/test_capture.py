@@ -1,0 +1,145 @@
+"""Reading capture files: the fast flow-file path must see exactly what mitmproxy's FlowReader sees."""
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+
+import pytest
+from mitmproxy import http, io
+from mitmproxy.io import tnetstring
+from mitmproxy.test import tflow, tutils
+
+from mimic_addon.learn import capture
+from mimic_addon.learn.capture import CaptureError, CaptureReader
+from mimic_addon.learn.observation import from_flow, from_state
+
+MAX_BODY = 1 << 20
+CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "traffic"
+
+
+def _flow(path: bytes = b"/path", *, method: bytes = b"GET", scheme: bytes = b"https", port: int = 443,
+          headers: tuple = (), content: bytes = b"", response: bool = True,
+          response_headers: tuple = ((b"Content-Type", b"application/json"),),
+          response_content: bytes = b'{"id": 1}') -> http.HTTPFlow:
+    req = tutils.treq(method=method, scheme=scheme, host="api.example.com", port=port, path=path,
+                      headers=http.Headers(headers), content=content)
+    resp = tutils.tresp(headers=http.Headers(response_headers), content=response_content) if response else False
+    return tflow.tflow(req=req, resp=resp)
+
+
+FLOWS = [
+    _flow(),
+    _flow(b"/search?q=a%20b&q=c+d&empty=&flag&x=%2B%26%3D", port=8443),
+    _flow(b"/items?page=2&page=3&name=%C3%A9t%C3%A9&bad=%ff", scheme=b"http", port=80),
+    _flow(b"/odd?a=1#frag", scheme=b"http", port=8080),
+    _flow(b"/v1/things", method=b"post",
+          headers=((b"content-type", b"application/json"), (b"Content-Encoding", b"gzip")),
+          content=gzip.compress(b'{"name": "x"}')),
+    _flow(b"/folded", response_headers=((b"Content-Type", b"text/plain"), (b"content-type", b"charset=utf-8"))),
+    _flow(b"/big", response_content=b"x" * (MAX_BODY + 1)),
+    _flow(b"/no-response", response=False),
+    _flow(b"*", method=b"OPTIONS"),
+    _flow(b"/tunnel?x=1", method=b"CONNECT"),
+]
+
+
+def _asdicts(observations) -> list[dict]:
+    return [dataclasses.asdict(o) for o in observations if o is not None]
+
+
+def _reference(path: Path) -> list[dict]:
+    with path.open("rb") as f:
+        return _asdicts(from_flow(f, MAX_BODY) for f in io.FlowReader(f).stream() if isinstance(f, http.HTTPFlow))
+
+
+def _write(path: Path, flows) -> Path:
+    with path.open("wb") as f:
+        writer = io.FlowWriter(f)
+        for flow in flows:
+            writer.add(flow)
+    return path
+
+
+@pytest.mark.parametrize("flow", FLOWS, ids=lambda f: f"{f.request.method} {f.request.path}")
+def test_from_state_is_from_flow(flow):
+    assert _asdicts([from_state(flow.get_state(), MAX_BODY)]) == _asdicts([from_flow(flow, MAX_BODY)])
+
+
+def test_flow_file_reads_like_flowreader(tmp_path):
+    path = _write(tmp_path / "flows.mitm", [*FLOWS, tflow.ttcpflow(), tflow.tdnsflow()])
+    reader = CaptureReader(path, MAX_BODY)
+    got = _asdicts(reader)
+    assert got == _reference(path)
+    assert len(got) == len(FLOWS) - 1  # the flow without a response teaches nothing
+    assert reader.offset == path.stat().st_size
+
+
+def test_records_larger_than_the_read_chunk(tmp_path, monkeypatch):
+    monkeypatch.setattr(capture, "CHUNK", 7)
+    path = _write(tmp_path / "flows.mitm", FLOWS)
+    assert _asdicts(CaptureReader(path, MAX_BODY)) == _reference(path)
+
+
+def test_older_flow_format_is_migrated(tmp_path):
+    state = FLOWS[1].get_state()
+    state["version"] = 20
+    state["client_conn"]["tls_version"] = "QUIC"
+    path = tmp_path / "old.mitm"
+    path.write_bytes(tnetstring.dumps(state))
+    assert _asdicts(CaptureReader(path, MAX_BODY)) == _asdicts([from_flow(FLOWS[1], MAX_BODY)])
+
+
+def test_har_file(tmp_path):
+    entry = {
+        "startedDateTime": "2024-01-01T00:00:00.000Z", "time": 12,
+        "request": {"method": "GET", "url": "https://api.example.com/users/7?expand=a%20b", "httpVersion": "HTTP/1.1",
+                    "headers": [{"name": "Accept", "value": "application/json"}], "queryString": [],
+                    "headersSize": -1, "bodySize": 0},
+        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1",
+                     "headers": [{"name": "Content-Type", "value": "application/json"}],
+                     "content": {"size": 9, "mimeType": "application/json", "text": '{"id": 7}'},
+                     "redirectURL": "", "headersSize": -1, "bodySize": 9},
+        "cache": {}, "timings": {"send": 1, "wait": 10, "receive": 1},
+    }
+    path = tmp_path / "capture.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+                                        "entries": [entry]}}))
+    [obs] = CaptureReader(path, MAX_BODY)
+    assert (obs.host, obs.path, obs.query, obs.status) == ("api.example.com", "/users/7", [("expand", "a b")], 200)
+    assert obs.response.raw == b'{"id": 7}'
+    assert _asdicts([obs]) == _reference(path)
+
+
+@pytest.mark.parametrize("data", [
+    b"12:not a flow!", b"99999:}", b"5:abc", b"3:1:x}", b"x" * 20,
+], ids=["not-a-dict", "truncated", "bad-prefix", "bad-inner", "garbage"])
+def test_broken_files_raise_capture_error(tmp_path, data):
+    path = tmp_path / "broken.mitm"
+    path.write_bytes(data)
+    with pytest.raises(CaptureError, match="broken.mitm"):
+        list(CaptureReader(path, MAX_BODY))
+
+
+def test_truncated_after_good_flows(tmp_path):
+    path = _write(tmp_path / "flows.mitm", FLOWS[:2])
+    path.write_bytes(path.read_bytes()[:-10])
+    with pytest.raises(CaptureError, match="invalid flow data at byte"):
+        list(CaptureReader(path, MAX_BODY))
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.mitm"
+    path.write_bytes(b"")
+    assert list(CaptureReader(path, MAX_BODY)) == []
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason=f"no traffic corpus at {CORPUS}")
+def test_corpus_file_reads_like_flowreader():
+    path = CORPUS / "openai" / "flows.mitm"
+    with path.open("rb") as f:
+        flows = [flow for flow in io.FlowReader(f).stream() if isinstance(flow, http.HTTPFlow)]
+    expected = _asdicts(from_flow(flow, MAX_BODY) for flow in flows)
+    assert _asdicts(from_state(flow.get_state(), MAX_BODY) for flow in flows) == expected
+    assert _asdicts(CaptureReader(path, MAX_BODY)) == expected

@@ -47,13 +47,13 @@ class Brain:
             ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
             if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL):
                 return None
-            self._observe(ep, obs, None, False, None, False, sample=False)
+            self._observe(ep, obs, obs.query, None, False, None, False, sample=False)
         return ep
 
-    def _observe(self, ep: Endpoint, obs: Observation, request_json, request_is_json: bool,
+    def _observe(self, ep: Endpoint, obs: Observation, query: list[tuple[str, str]], request_json, request_is_json: bool,
                  response_json, response_is_json: bool, sample: bool) -> None:
         ep.observe(
-            status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=obs.query,
+            status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=query,
             request_type=obs.request.content_type, request_size=obs.request.size,
             request_json=request_json, request_is_json=request_is_json,
             response_type=obs.response.content_type, response_size=obs.response.size,
@@ -66,7 +66,8 @@ class Brain:
     def _learn(self, obs: Observation, parts: list[str]) -> Endpoint:
         request_json, request_is_json = decode_body(obs.request)
         response_json, response_is_json = decode_body(obs.response)
-        shape = shape_of(obs.status, [k for k, _ in obs.query], request_json, response_json,
+        query = obs.query
+        shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
                          obs.response.content_type, obs.response.size, request_is_json)
         echo = echo_values(request_json, response_json)
         with self.lock:
@@ -80,7 +81,7 @@ class Brain:
             if ep is None:
                 ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
                 self._deleted.discard(ep.key)
-            self._observe(ep, obs, request_json, request_is_json, response_json, response_is_json,
+            self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
                           sample=ep.should_sample(obs.status, SAMPLE_ALL_UNTIL))
         return ep
 

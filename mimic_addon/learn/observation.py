@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -35,13 +34,23 @@ class Observation:
     host: str                  # "api.example.com" or "127.0.0.1:8001" (port only when not default)
     scheme: str
     method: str
-    path: str                  # without the query string
-    query: list[tuple[str, str]]
+    target: str                # path and query string, as on the wire
     request: Body
     status: int
     response: Body
     latency_ms: float | None
     ts: float
+
+    @property
+    def path(self) -> str:
+        return self.target.split("?", 1)[0]
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        """Decoded like mitmproxy's `Request.query.items(multi=True)`; parsed in the learner,
+        not on the hot path."""
+        query = self.target.split("#", 1)[0].partition("?")[2]
+        return url.decode(query) if query else []
 
 
 def host_key(scheme: str, host: str, port: int) -> str:
@@ -55,15 +64,14 @@ def _body(raw: bytes | None, content_encoding: str, content_type: str, max_body:
 
 
 def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
-                 query: list[tuple[str, str]], request: Body, status: int, response: Body,
+                 request: Body, status: int, response: Body,
                  start: float | None, end: float | None) -> Observation:
     latency = (end - start) * 1000 if start and end and end >= start else None
     return Observation(
         host=host_key(scheme, host, port),
         scheme=scheme,
         method=method.upper(),
-        path=path.split("?", 1)[0],
-        query=query,
+        target="" if method.upper() == "CONNECT" else path,
         request=request,
         status=status,
         response=response,
@@ -79,12 +87,9 @@ def from_flow(flow: http.HTTPFlow, max_body: int) -> Observation | None:
         return None
     return _observation(
         scheme=req.scheme, host=req.host, port=req.port, method=req.method, path=req.path,
-        query=list(req.query.items(multi=True)),
-        request=_body(req.raw_content, req.headers.get("content-encoding", ""),
-                      req.headers.get("content-type", ""), max_body),
+        request=_message_body(req.raw_content, req.headers.fields, max_body),
         status=resp.status_code,
-        response=_body(resp.raw_content, resp.headers.get("content-encoding", ""),
-                       resp.headers.get("content-type", ""), max_body),
+        response=_message_body(resp.raw_content, resp.headers.fields, max_body),
         start=req.timestamp_start, end=resp.timestamp_end or resp.timestamp_start,
     )
 
@@ -102,35 +107,24 @@ def from_state(state: dict[str, Any], max_body: int) -> Observation | None:
     path = req["path"].decode("utf-8", "surrogateescape")
     return _observation(
         scheme=scheme, host=req["host"], port=req["port"], method=method, path=path,
-        query=_query(scheme, req["host"], req["port"], method, path),
-        request=_state_body(req, max_body),
+        request=_message_body(req["content"], req["headers"], max_body),
         status=resp["status_code"],
-        response=_state_body(resp, max_body),
+        response=_message_body(resp["content"], resp["headers"], max_body),
         start=req["timestamp_start"], end=resp["timestamp_end"] or resp["timestamp_start"],
     )
 
 
-def _state_body(message: dict[str, Any], max_body: int) -> Body:
-    """`_body` of a message state; headers are looked up like `Headers.get(name, "")` does it:
-    case-insensitive, repeated fields folded with ", "."""
+def _message_body(raw: bytes | None, fields, max_body: int) -> Body:
+    """The body of a message with raw header `fields`, looked up like `Headers.get(name, "")`:
+    case-insensitive, repeated fields folded with ", " (one pass: `Headers.get` costs µs each)."""
     encodings, types = [], []
-    for name, value in message["headers"]:
+    for name, value in fields:
         name = name.lower()
         if name == b"content-type":
             types.append(value.decode("utf-8", "surrogateescape"))
         elif name == b"content-encoding":
             encodings.append(value.decode("utf-8", "surrogateescape"))
-    return _body(message["content"], ", ".join(encodings), ", ".join(types), max_body)
-
-
-def _query(scheme: str, host: str, port: int, method: str, path: str) -> list[tuple[str, str]]:
-    """`Request.query.items(multi=True)`: the query of `Request.url`, decoded the same way."""
-    if method == "CONNECT":  # authority-form: the URL is host:port
-        return []
-    full = url.unparse(scheme, host, port, path if path != "*" else "")
-    if "?" not in full:
-        return []
-    return url.decode(urllib.parse.urlparse(full).query)
+    return _body(raw, ", ".join(encodings), ", ".join(types), max_body)
 
 
 def decode_body(body: Body) -> tuple[Any, bool]:

@@ -34,7 +34,7 @@ def upgrade(engine_or_url: Engine | str) -> None:
     try:
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection
-            command.upgrade(cfg, "head")
+            command.upgrade(cfg, "heads")
     finally:
         if engine is not engine_or_url:
             engine.dispose()

@@ -14,8 +14,9 @@ def obs(method: str, path: str, status: int, body: object | None, query=(), requ
         host: str = "api.example.com") -> Observation:
     raw = json.dumps(body).encode() if body is not None else b""
     req = json.dumps(request).encode() if request is not None else b""
+    target = path + ("?" + "&".join(f"{k}={v}" for k, v in query) if query else "")
     return Observation(
-        host=host, scheme="https", method=method, path=path, query=list(query),
+        host=host, scheme="https", method=method, target=target,
         request=Body(req, "", "application/json" if req else "", len(req)),
         status=status, response=Body(raw, "", "application/json" if raw else "", len(raw)),
         latency_ms=12.5, ts=1_700_000_000.0,

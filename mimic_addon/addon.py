@@ -7,12 +7,15 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 
 from mitmproxy import command, ctx, exceptions, http
 
 from mimic_addon.learn.brain import Brain
 from mimic_addon.learn.learner import Learner
 from mimic_addon.learn.observation import from_flow
+from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER, Watchdog
+from mimic_addon.serve.chaos_addon import ChaosAddon
 from mimic_addon.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
@@ -43,6 +46,11 @@ class Mimic:
                           "Seconds between write-behind saves of what was learned (e.g. 0.5).")
         loader.add_option("mimic_queue_size", int, 10_000,
                           "Observations waiting for the learner; beyond this they are dropped and counted.")
+        loader.add_option("mimic_watch", bool, True,
+                          "Watch the real backend: contract drift alerts, anomaly detection and health scores.")
+        loader.add_option("mimic_drift_after", int, DEFAULT_DRIFT_AFTER,
+                          "Learning phase: responses of an endpoint and status learned before later ones "
+                          "are checked for contract drift.")
 
     def configure(self, updated: set[str]) -> None:
         if "mimic_mode" in updated and ctx.options.mimic_mode not in MODES:
@@ -53,14 +61,19 @@ class Mimic:
             interval = _flush_interval()
             if self.learner is not None:
                 self.learner.flush_interval = interval
+        if "mimic_drift_after" in updated and ctx.options.mimic_drift_after < 1:
+            raise exceptions.OptionsError("mimic_drift_after must be >= 1")
         if "mimic_db" in updated or self.learner is None:
             self._open(ctx.options.mimic_db)
+        self.brain.watch.enabled = ctx.options.mimic_watch
+        self.brain.watch.drift_after = ctx.options.mimic_drift_after
 
     def _open(self, db: str) -> None:
         """Open (migrating) the store, reload the model, and start a learner on it."""
         try:
             store = Store(db)
             snapshot = store.load()
+            snapshot["alerts"] = store.load_alerts()
         except StoreError as e:
             raise exceptions.OptionsError(f"mimic_db {db!r}: {e}") from e
         self._close()
@@ -83,8 +96,13 @@ class Mimic:
     def response(self, flow: http.HTTPFlow) -> None:
         if ctx.options.mimic_mode == "passthrough" or self.learner is None:
             return
+        if flow.metadata.get("mimic_chaos_fault"):
+            return  # injected by the chaos engine: the backend never said this
         obs = from_flow(flow, ctx.options.mimic_max_body)
         if obs is not None:
+            injected = flow.metadata.get("mimic_chaos_delay_ms")
+            if injected and obs.latency_ms is not None:
+                obs.latency_ms = max(0.0, obs.latency_ms - injected)
             self.learner.submit(obs)
 
     def done(self) -> None:
@@ -108,6 +126,29 @@ class Mimic:
                 f"queued={lr.queue.qsize() if lr else 0} dropped={lr.dropped if lr else 0} "
                 f"failed={lr.failed if lr else 0}")
 
+    @command.command("mimic.drift")
+    def drift(self) -> str:
+        """Unresolved contract drift alerts, worst first, with their narration."""
+        from mimic_addon.watch.report import alerts_text
+
+        return alerts_text(self.brain.alert_list(unresolved=True))
+
+    @command.command("mimic.drift.resolve")
+    def drift_resolve(self, alert_id: str, resolution: str) -> str:
+        """Resolve a drift alert: "expected" (the learned schema moves on) or "fixed" (the backend was fixed)."""
+        try:
+            alert = self.brain.resolve_alert(alert_id, resolution, time.time())
+        except (KeyError, ValueError) as e:
+            raise exceptions.CommandError(str(e).strip("'\"")) from None
+        return f"alert {alert['id']} resolved as {resolution}"
+
+    @command.command("mimic.health")
+    def health(self) -> str:
+        """Health score per endpoint and globally (anomalies and unresolved breaking drift)."""
+        from mimic_addon.watch.report import health_text
+
+        return health_text(self.brain.health())
+
 
 def _flush_interval() -> float:
     value = ctx.options.mimic_flush_interval
@@ -120,4 +161,10 @@ def _flush_interval() -> float:
     return seconds
 
 
-addons = [Mimic()]
+def _addons() -> list:
+    """The addons `mitmdump -s` loads; they share the Mimic addon's Brain and Store."""
+    mimic = Mimic()
+    return [mimic, ChaosAddon(brain=lambda: mimic.brain, store=lambda: mimic.store)]
+
+
+addons = _addons()

@@ -4,6 +4,8 @@
     mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files
     mimic export openapi --db DB [-o FILE]
     mimic endpoints --db DB
+    mimic drift --db DB [--json] [--unresolved]     contract drift alerts (mimic drift resolve ID expected|fixed)
+    mimic health --db DB [--json]                   health per endpoint and globally
 """
 from __future__ import annotations
 
@@ -21,14 +23,16 @@ from .learn.readahead import batches
 from .store import Store, StoreError
 
 ADDON = Path(__file__).with_name("addon.py")
-SUBCOMMANDS = ("run", "learn", "export", "endpoints")
+SUBCOMMANDS = ("run", "learn", "export", "endpoints", "drift", "health")
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
 def _open_brain(db: str) -> tuple[Store, Brain]:
     store = Store(db)
     brain = Brain()
-    brain.load(store.load())
+    snapshot = store.load()
+    snapshot["alerts"] = store.load_alerts()
+    brain.load(snapshot)
     return store, brain
 
 
@@ -62,7 +66,21 @@ def cmd_learn(args: argparse.Namespace) -> int:
             print(f"mimic learn: no such file: {p}", file=sys.stderr)
             return 2
     store, brain = _open_brain(args.db)
+    brain.watch.enabled = not args.no_watch
+    brain.watch.drift_after = args.drift_after
     learner = Learner(brain, store)
+    opened = 0
+
+    def report(alert, new, is_new) -> None:  # the same findings the live proxy logs
+        nonlocal opened
+        opened += is_new
+        from .watch.narrator import narrate
+
+        text = alert.narration() if is_new else f"{alert.method} {alert.template}: " + "; ".join(
+            narrate(c)["text"] for c in new)
+        print(f"\ndrift {alert.id}: {text}", file=sys.stderr)
+
+    learner.report = report
     progress = _Progress(sum(p.stat().st_size for p in files), enabled=not args.quiet)
     done_bytes = flows = 0
     for p in files:
@@ -81,6 +99,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     store.close()
     n = len(brain.endpoints())
     print(f"learned {flows} flows: {n} endpoints on {len(brain.hosts)} host(s) -> {store.url}", file=sys.stderr)
+    if opened:
+        print(f"{opened} drift alert(s) opened: see `mimic drift --db {args.db}`", file=sys.stderr)
     return 0 if ok else 1
 
 
@@ -125,6 +145,49 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_drift(args: argparse.Namespace) -> int:
+    from .watch.report import alerts_text
+
+    store, brain = _open_brain(args.db)
+    try:
+        if args.words:
+            if len(args.words) != 3 or args.words[0] != "resolve":
+                print("usage: mimic drift resolve ID expected|fixed --db DB", file=sys.stderr)
+                return 2
+            try:
+                alert = brain.resolve_alert(args.words[1], args.words[2], time.time())
+            except (KeyError, ValueError) as e:
+                print(f"mimic drift: {str(e).strip(chr(39))}", file=sys.stderr)
+                return 1
+            ok = Learner(brain, store).flush()
+            print(f"alert {alert['id']} resolved as {args.words[2]}", file=sys.stderr)
+            return 0 if ok else 1
+        alerts = brain.alert_list(unresolved=args.unresolved)
+    finally:
+        store.close()
+    if args.json:
+        drop = ("pending", "pending_other", "skeleton")
+        sys.stdout.write(json.dumps([{k: v for k, v in a.items() if k not in drop} for a in alerts],
+                                    indent=2, ensure_ascii=False) + "\n")
+    else:
+        print(alerts_text(alerts))
+    return 0
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    from .watch.report import health_text
+
+    store, brain = _open_brain(args.db)
+    history = store.load_health()
+    store.close()
+    health = brain.health()
+    if args.json:
+        sys.stdout.write(json.dumps({**health, "history": history}, indent=2) + "\n")
+    else:
+        print(health_text(health))
+    return 0
+
+
 def run_mitmdump(args: list[str]) -> int:
     """mitmdump with the addon loaded; every argument is mitmdump's own."""
     from mitmproxy.tools.main import mitmdump
@@ -142,6 +205,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--drift-after", type=int, default=50, metavar="N",
+                   help="learning phase before responses are checked for contract drift (default %(default)s)")
+    p.add_argument("--no-watch", action="store_true", help="learn only: no drift checks or anomaly detection")
     p.set_defaults(func=cmd_learn)
     p = sub.add_parser("export", help="export what was learned")
     p.add_argument("kind", choices=["openapi"])
@@ -153,6 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("endpoints", help="table of learned endpoints")
     p.add_argument("--db", default=default_db)
     p.set_defaults(func=cmd_endpoints)
+    p = sub.add_parser("drift", help="contract drift alerts; `drift resolve ID expected|fixed` resolves one")
+    p.add_argument("words", nargs="*", metavar="resolve ID expected|fixed")
+    p.add_argument("--db", default=default_db)
+    p.add_argument("--json", action="store_true", help="a JSON list of alerts on stdout")
+    p.add_argument("--unresolved", action="store_true", help="only alerts not resolved yet")
+    p.set_defaults(func=cmd_drift)
+    p = sub.add_parser("health", help="health score per endpoint and globally")
+    p.add_argument("--db", default=default_db)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_health)
     return ap
 
 

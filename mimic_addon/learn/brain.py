@@ -12,6 +12,7 @@ from ..model.paths import PathTree, split_path
 from .endpoint import Endpoint
 from .features import echo_values, shape_of
 from .observation import Observation, decode_body
+from .watchdog import Watchdog, resolve_into
 
 SAMPLE_ALL_UNTIL = 200
 
@@ -25,7 +26,8 @@ class HostModel:
 
 
 class Brain:
-    def __init__(self) -> None:
+    def __init__(self, watch: Watchdog | None = None) -> None:
+        self.watch = watch or Watchdog()
         self.hosts: dict[str, HostModel] = {}
         self.lock = threading.RLock()
         self._dirty_hosts: set[str] = set()
@@ -47,7 +49,11 @@ class Brain:
             ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
             if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL):
                 return None
-            self._observe(ep, obs, obs.query, None, False, None, False, sample=False)
+            query = obs.query
+            if self.watch.enabled:
+                body, is_json = decode_body(obs.response) if self.watch.wants_body(ep, obs.status) else (None, False)
+                self.watch.check(ep, host.tree.named, obs, query, body, is_json)
+            self._observe(ep, obs, query, None, False, None, False, sample=False)
         return ep
 
     def _observe(self, ep: Endpoint, obs: Observation, query: list[tuple[str, str]], request_json, request_is_json: bool,
@@ -81,8 +87,11 @@ class Brain:
             if ep is None:
                 ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
                 self._deleted.discard(ep.key)
+            sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
+            if self.watch.enabled and self.watch.check(ep, host.tree.named, obs, query, response_json, response_is_json):
+                sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
-                          sample=ep.should_sample(obs.status, SAMPLE_ALL_UNTIL))
+                          sample=sample)
         return ep
 
     def _regroup(self, host: HostModel) -> None:
@@ -95,6 +104,7 @@ class Brain:
             self._dirty.discard(ep.key)
             self._deleted.add(ep.key)
             home = host.endpoints.get((method, target))
+            self.watch.alerts.rekey(host.name, method, skeleton, target, folded=home is not None)
             if home is None:
                 ep.skeleton = target
                 host.endpoints[(method, target)] = ep
@@ -113,6 +123,30 @@ class Brain:
         """Display template of an endpoint (`/users/{user_id}`)."""
         with self.lock:
             return self.hosts[ep.host].tree.named(ep.skeleton)
+
+    def health(self) -> dict:
+        with self.lock:
+            return self.watch.health([(ep, self.template(ep)) for ep in self.endpoints()])
+
+    def alert_list(self, unresolved: bool = False) -> list[dict]:
+        with self.lock:
+            return [a.to_dict() for a in self.watch.alerts.listing(unresolved)]
+
+    def resolve_alert(self, alert_id: str, resolution: str, ts: float) -> dict:
+        """Resolve a drift alert ("expected": the schema moves on; "fixed": the backend was fixed).
+        KeyError / ValueError for an unknown or already resolved alert."""
+        with self.lock:
+            alert = self.watch.alerts.resolve(alert_id, resolution, ts)
+            host = self.hosts.get(alert.host)
+            ep = host.endpoints.get((alert.method, alert.skeleton)) if host is not None else None
+            if resolution == "expected":
+                resolve_into(ep, alert)
+                if ep is not None:
+                    self._dirty.add(ep.key)
+                    self._dirty_hosts.add(ep.host)
+            else:
+                alert.pending, alert.pending_other = None, 0
+            return alert.to_dict()
 
     # -- persistence --------------------------------------------------------------------------------
     def take_changes(self) -> tuple[dict[str, dict], list[dict], list[tuple[str, str, str]]]:
@@ -150,3 +184,4 @@ class Brain:
                 if host is None:
                     host = self.hosts[ep.host] = HostModel(ep.host)
                 host.endpoints[(ep.method, ep.skeleton)] = ep
+            self.watch.alerts.load(snapshot.get("alerts", []))

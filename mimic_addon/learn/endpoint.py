@@ -8,10 +8,12 @@ from typing import Any
 from ..model.redact import redact_json, redact_query
 from ..model.schema import SchemaNode, coerce_scalar
 from ..model.stats import EndpointStats
+from ..watch.anomaly import EndpointMonitor
 
 MAX_EXAMPLE_BYTES = 4096
 MAX_QUERY_PARAMS = 64
 MAX_CONTENT_TYPES = 8
+MAX_SHAPES = 64  # request shapes whose success is tracked (for the drift watchdog)
 
 
 def _example(value: Any) -> Any:
@@ -38,6 +40,8 @@ class Endpoint:
         self.examples: dict[str, Any] = {}
         self.request_example: Any = None
         self.sampled: Counter[str] = Counter()  # bodies observed per status (sampling)
+        self.monitor = EndpointMonitor()  # anomaly baselines (watch/)
+        self.shapes: dict[str, list[int]] = {}  # request shape -> [2xx count, error count]
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -50,6 +54,8 @@ class Endpoint:
                 response_type: str, response_size: int, response_json: Any, response_is_json: bool,
                 sample: bool) -> None:
         self.stats.add(status, latency_ms, response_size, request_size, ts)
+        self.monitor.observe(latency_ms, status, response_size)
+        self._count_shape(query, status)
         code = str(status)
         if response_size:
             _count_type(self.response_types.setdefault(code, Counter()), response_type)
@@ -83,6 +89,21 @@ class Endpoint:
                 if example is not None:
                     self.examples[code] = example
 
+    def _count_shape(self, query: list[tuple[str, str]], status: int) -> None:
+        if not (200 <= status < 300 or status >= 400):
+            return
+        shape = self.shapes.get(request_shape(query))
+        if shape is None:
+            if len(self.shapes) >= MAX_SHAPES:
+                return
+            shape = self.shapes[request_shape(query)] = [0, 0]
+        shape[0 if status < 300 else 1] += 1
+
+    def shape_succeeded(self, query: list[tuple[str, str]], times: int) -> bool:
+        """This request shape was answered 2xx at least `times` times and never with an error."""
+        shape = self.shapes.get(request_shape(query))
+        return shape is not None and shape[0] >= times and shape[1] == 0
+
     def should_sample(self, status: int, every_after: int) -> bool:
         """Every body until `every_after` were seen for this status, then one in ten."""
         n = self.sampled[str(status)]
@@ -113,6 +134,12 @@ class Endpoint:
         if self.request_example is None:
             self.request_example = other.request_example
         self.sampled.update(other.sampled)
+        self.monitor.merge(other.monitor)
+        for shape, (ok, err) in other.shapes.items():
+            mine = self.shapes.setdefault(shape, [0, 0]) if len(self.shapes) < MAX_SHAPES or shape in self.shapes else None
+            if mine is not None:
+                mine[0] += ok
+                mine[1] += err
 
     # -- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -129,6 +156,7 @@ class Endpoint:
                 "examples": self.examples,
                 "request_example": self.request_example,
                 "sampled": dict(self.sampled),
+                "watch": {"monitor": self.monitor.to_dict(), "shapes": self.shapes},
             },
         }
 
@@ -145,6 +173,9 @@ class Endpoint:
         ep.examples = d.get("examples", {})
         ep.request_example = d.get("request_example")
         ep.sampled = Counter(d.get("sampled", {}))
+        watch = d.get("watch") or {}
+        ep.monitor = EndpointMonitor.from_dict(watch.get("monitor"))
+        ep.shapes = {k: list(v) for k, v in watch.get("shapes", {}).items()}
         return ep
 
 
@@ -156,3 +187,8 @@ def _count_type(types: Counter[str], content_type: str) -> None:
     media = _media(content_type)
     if media in types or len(types) < MAX_CONTENT_TYPES:
         types[media] += 1
+
+
+def request_shape(query: list[tuple[str, str]]) -> str:
+    """What distinguishes kinds of requests to one endpoint cheaply: its query parameter names."""
+    return "&".join(sorted({k for k, _ in query})) if query else ""

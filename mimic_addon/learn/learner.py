@@ -10,15 +10,18 @@ import logging
 import queue
 import threading
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 from ..store import Store, StoreError
 from .brain import Brain
 from .observation import Observation
+from ..watch.alerts import Alert
+from ..watch.drift import Change
 
 logger = logging.getLogger(__name__)
 
 BATCH = 256
+HEALTH_EVERY = 60.0  # seconds between health snapshots kept for charts
 GIL_SLICE = 0.001  # seconds of learning between GIL hand-backs
 _STOP = object()
 
@@ -33,6 +36,9 @@ class Learner:
         self.dropped = 0
         self.failed = 0
         self._thread: threading.Thread | None = None
+        self.report: Callable[[Alert, list[Change], bool], None] = log_alert  # new drift, as it is found
+        self.health_every = HEALTH_EVERY
+        self._last_health: float | None = None
 
     # -- producer side (hot path) ---------------------------------------------------------------
     def submit(self, obs: Observation) -> bool:
@@ -52,11 +58,18 @@ class Learner:
             except Exception:  # one bad exchange must not stop learning
                 self.failed += 1
                 logger.exception("could not learn from %s %s", obs.method, obs.path)
+        if self.brain.watch.reports:
+            with self.brain.lock:
+                reports = self.brain.watch.take_reports()
+            for alert, new, opened in reports:
+                self.report(alert, new, opened)
 
     def flush(self) -> bool:
         """Persist what changed. False (changes kept for the next try) if the store refused."""
         if self.store is None:
             return True
+        if not self._flush_watch():
+            return False
         trees, eps, deleted = self.brain.take_changes()
         if not (trees or eps or deleted):
             return True
@@ -67,6 +80,29 @@ class Learner:
             self.brain.restore_changes(trees, eps, deleted)
             logger.warning("Mimic could not save (will retry): %s", e)
             return False
+
+    def _flush_watch(self) -> bool:
+        """Persist changed drift alerts and, every `health_every` seconds, a health snapshot."""
+        with self.brain.lock:
+            alerts, gone = self.brain.watch.alerts.take_changes()
+        try:
+            self.store.save_alerts(alerts, gone)
+        except StoreError as e:
+            with self.brain.lock:
+                self.brain.watch.alerts.restore_changes(alerts, gone)
+            logger.warning("Mimic could not save drift alerts (will retry): %s", e)
+            return False
+        now = time.time()
+        if self._last_health is None or now - self._last_health >= self.health_every:
+            self._last_health = now
+            health = self.brain.health()
+            snap = self.brain.watch.history.add(now, health["score"], {
+                f"{e['method']} {e['host']}{e['template']}": e["score"] for e in health["endpoints"]})
+            try:
+                self.store.add_health(snap)
+            except StoreError as e:
+                logger.warning("Mimic could not save a health snapshot: %s", e)
+        return True
 
     def start(self) -> None:
         if self._thread is None:
@@ -124,3 +160,14 @@ class Learner:
             if time.monotonic() - last_flush >= self.flush_interval:
                 self.flush()
                 last_flush = time.monotonic()
+
+
+def log_alert(alert: Alert, new: list[Change], opened: bool) -> None:
+    """Tell the user about new drift in mitmproxy's log (WARNING: an ERROR at start-up stops mitmdump)."""
+    from ..watch.narrator import narrate
+
+    if opened:
+        logger.warning(f"Mimic drift alert {alert.id}: {alert.narration()}")
+    else:
+        lines = "\n".join("  - " + narrate(c)["text"] for c in new)
+        logger.warning(f"Mimic drift alert {alert.id} ({alert.method} {alert.template}) has new changes:\n{lines}")

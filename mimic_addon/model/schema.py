@@ -83,6 +83,11 @@ _ALL_FORMATS = frozenset(_FORMAT_CHECKS)
 _NO_FORMATS: frozenset[str] = frozenset()
 
 
+def has_format(s: str, name: str) -> bool:
+    """Does the string have this format (a name `SchemaNode.string_format` returns)?"""
+    return _FORMAT_CHECKS[name](s)
+
+
 def _surviving_formats(s: str, candidates: frozenset[str]) -> frozenset[str]:
     if len(candidates) == 1:
         (name,) = candidates
@@ -499,6 +504,38 @@ class SchemaNode:
         if self.types[_STR] < ENUM_MIN_RATIO * len(enum):
             return None
         return sorted(enum)
+
+    # -- reading (for the drift watchdog) ------------------------------------------------------
+
+    def type_counts(self) -> dict[str, int]:
+        """How many observed values had each JSON type ("integer", "null", ...), non-zero only."""
+        return {name: c for name, c in zip(_TYPE_NAMES, self.types) if c}
+
+    def properties(self) -> dict[str, SchemaNode] | None:
+        """Named properties of observed objects (None when the object is a map or never had keys)."""
+        return self.props
+
+    @property
+    def object_count(self) -> int:
+        return self.types[_OBJ]
+
+    @property
+    def is_map(self) -> bool:
+        return self.additional is not None
+
+    @property
+    def item_node(self) -> SchemaNode | None:
+        return self.items
+
+    def string_format(self) -> str | None:
+        """The format every observed string had (uuid, date-time, ...), if any."""
+        if self.formats:
+            return next(f for f in _FORMAT_CHECKS if f in self.formats)
+        return None
+
+    def enum_values(self) -> list[str] | None:
+        """The enum the schema would emit (a small, well-observed set of words), else None."""
+        return self._emitted_enum()
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()

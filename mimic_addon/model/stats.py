@@ -245,3 +245,40 @@ class EndpointStats:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
         }
+
+
+class Moments:
+    """Count, sum and sum of squares of a series (mergeable), for means, deviations and z-scores."""
+
+    __slots__ = ("n", "s", "s2")
+
+    def __init__(self, n: int = 0, s: float = 0.0, s2: float = 0.0) -> None:
+        self.n, self.s, self.s2 = n, s, s2
+
+    def add(self, x: float) -> None:
+        self.n += 1
+        self.s += x
+        self.s2 += x * x
+
+    def merge(self, other: Moments) -> None:
+        self.n += other.n
+        self.s += other.s
+        self.s2 += other.s2
+
+    @property
+    def mean(self) -> float:
+        return self.s / self.n if self.n else 0.0
+
+    @property
+    def std(self) -> float:
+        if self.n < 2:
+            return 0.0
+        var = (self.s2 - self.s * self.s / self.n) / (self.n - 1)
+        return math.sqrt(var) if var > 0 else 0.0
+
+    def to_list(self) -> list[float]:
+        return [self.n, self.s, self.s2]
+
+    @classmethod
+    def from_list(cls, d: list[float] | None) -> Moments:
+        return cls(*d) if d else cls()

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mimic_addon.store.migrate import upgrade
-from mimic_addon.store.tables import Endpoint, PathTree, Setting
+from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Setting
 from mimic_addon.store.urls import database_url
 
 _INSERTS: dict[str, Callable[..., Any]] = {
@@ -93,6 +93,49 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    # -- watching the backend: drift alerts and health history ------------------------------------
+    def save_alerts(self, alerts: list[dict[str, Any]], deleted: Iterable[str] = ()) -> None:
+        """Upsert drift alerts (dicts of `watch.alerts.Alert.to_dict`) and delete dropped ones."""
+        rows = [{"id": a["id"], "host": a["host"], "method": a["method"], "template": a["template"],
+                 "status": a["status"], "label": a["label"], "score": a["score"], "resolved": a["resolved"],
+                 "first_seen": a["first_seen"], "last_seen": a["last_seen"], "data": a} for a in alerts]
+        gone = [{"i": i} for i in deleted]
+
+        def work(session: Session) -> None:
+            if gone:
+                table = DriftAlert.__table__
+                session.execute(table.delete().where(table.c.id == bindparam("i")), gone)
+            if rows:
+                stmt = self._insert(DriftAlert.__table__)
+                stmt = stmt.on_conflict_do_update(
+                    index_elements=["id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "id"})
+                session.execute(stmt, rows)
+
+        if rows or gone:
+            self._write(work)
+
+    def load_alerts(self) -> list[dict[str, Any]]:
+        with self._sessions() as session:
+            return [a.data for a in session.scalars(select(DriftAlert).order_by(DriftAlert.first_seen))]
+
+    def add_health(self, snapshot: dict[str, Any], keep: int = 500) -> None:
+        """Append a health snapshot, keeping only the newest `keep`."""
+        def work(session: Session) -> None:
+            session.add(HealthSnapshot(ts=snapshot["ts"], score=snapshot["score"], data=snapshot))
+            session.flush()
+            old = select(HealthSnapshot.id).order_by(HealthSnapshot.id.desc()).offset(keep).limit(1)
+            cut = session.scalar(old)
+            if cut is not None:
+                session.execute(HealthSnapshot.__table__.delete().where(HealthSnapshot.id <= cut))
+
+        self._write(work)
+
+    def load_health(self, limit: int = 500) -> list[dict[str, Any]]:
+        """The newest `limit` health snapshots, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(select(HealthSnapshot).order_by(HealthSnapshot.id.desc()).limit(limit))
+            return [r.data for r in rows][::-1]
 
     def _save(
         self,

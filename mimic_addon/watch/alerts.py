@@ -1,0 +1,236 @@
+"""Drift alerts: one open alert per (endpoint, status), accumulating its changes.
+
+The same change on the same endpoint is one alert with an occurrence count, first and last seen,
+not thousands. Pure: timestamps are passed in. Bodies that drifted are kept (redacted, as a
+bounded `SchemaNode`) in `pending` so that resolving the alert as "expected" can move the learned
+schema on to the new contract.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.schema import SchemaNode
+from .drift import BREAKING, Change, label_of, score, summary
+from .narrator import alert_paragraph, narrate, narration
+
+RESOLUTIONS = ("expected", "fixed")
+MAX_RESOLVED_KEPT = 1000
+
+
+@dataclass
+class ChangeRecord:
+    change: Change
+    count: int
+    first_seen: float
+    last_seen: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.change.to_dict(), **narrate(self.change), "label": self.change.label,
+                "count": self.count, "first_seen": self.first_seen, "last_seen": self.last_seen}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ChangeRecord:
+        return cls(Change.from_dict(d), d.get("count", 1), d.get("first_seen", 0.0), d.get("last_seen", 0.0))
+
+
+@dataclass
+class Alert:
+    id: str
+    host: str
+    method: str
+    skeleton: str        # endpoint key in the Brain
+    template: str        # display template, with any base path (/v1/users/{user_id})
+    status: int
+    first_seen: float
+    last_seen: float
+    count: int = 0
+    changes: dict[tuple[str, str], ChangeRecord] = field(default_factory=dict)
+    resolution: str | None = None
+    resolved_at: float | None = None
+    pending: SchemaNode | None = None   # drifted bodies withheld from the learned schema
+    pending_other: int = 0              # drifted responses without a JSON body
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return self.host, self.method, self.skeleton, self.status
+
+    @property
+    def resolved(self) -> bool:
+        return self.resolution is not None
+
+    def change_list(self) -> list[Change]:
+        return [r.change for r in self.changes.values()]
+
+    @property
+    def label(self) -> str:
+        return label_of(self.change_list()) or "INFO"
+
+    @property
+    def score(self) -> int:
+        return score(self.change_list())
+
+    @property
+    def summary(self) -> str:
+        return summary(self.change_list())
+
+    @property
+    def breaking(self) -> bool:
+        return self.label == BREAKING
+
+    def narration(self) -> str:
+        return narration(self.method, self.template, self.status, self.change_list())
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public view (the CLI's --json, the admin API) plus what is needed to restore it."""
+        return {
+            "id": self.id, "host": self.host, "method": self.method, "template": self.template,
+            "skeleton": self.skeleton, "status": self.status, "label": self.label, "score": self.score,
+            "summary": self.summary,
+            "narration": alert_paragraph(self.method, self.template, self.status, self.change_list()),
+            "changes": [r.to_dict() for r in self.changes.values()],
+            "count": self.count, "first_seen": self.first_seen, "last_seen": self.last_seen,
+            "resolved": self.resolved, "resolution": self.resolution, "resolved_at": self.resolved_at,
+            "pending": self.pending.to_dict() if self.pending is not None else None,
+            "pending_other": self.pending_other,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Alert:
+        a = cls(d["id"], d["host"], d["method"], d.get("skeleton", d["template"]), d["template"],
+                int(d["status"]), d.get("first_seen", 0.0), d.get("last_seen", 0.0), d.get("count", 0))
+        for c in d.get("changes", []):
+            r = ChangeRecord.from_dict(c)
+            a.changes[r.change.key] = r
+        a.resolution = d.get("resolution")
+        a.resolved_at = d.get("resolved_at")
+        a.pending = SchemaNode.from_dict(d["pending"]) if d.get("pending") else None
+        a.pending_other = d.get("pending_other", 0)
+        return a
+
+
+def _alert_id(host: str, method: str, skeleton: str, status: int, ts: float) -> str:
+    return hashlib.sha1(f"{host} {method} {skeleton} {status} {ts!r}".encode()).hexdigest()[:10]
+
+
+class AlertBook:
+    """Every alert, open ones indexed by (host, method, skeleton, status); tracks what changed."""
+
+    def __init__(self) -> None:
+        self.alerts: dict[str, Alert] = {}
+        self.open: dict[tuple[str, str, str, int], Alert] = {}
+        self.dirty: set[str] = set()
+        self.deleted: set[str] = set()
+
+    def record(self, host: str, method: str, skeleton: str, template: str, status: int,
+               changes: list[Change], ts: float) -> tuple[Alert, list[Change]]:
+        """Count one drifting response; returns its alert and the changes new to it."""
+        key = (host, method, skeleton, status)
+        alert = self.open.get(key)
+        if alert is None:
+            alert = Alert(_alert_id(host, method, skeleton, status, ts), host, method, skeleton, template,
+                          status, ts, ts)
+            while alert.id in self.alerts:  # same key and time (a replayed capture): keep ids unique
+                alert.id = _alert_id(alert.id, method, skeleton, status, ts)
+            self.alerts[alert.id] = alert
+            self.open[key] = alert
+        alert.template = template
+        alert.count += 1
+        alert.first_seen = min(alert.first_seen, ts)
+        alert.last_seen = max(alert.last_seen, ts)
+        new = []
+        for c in changes:
+            r = alert.changes.get(c.key)
+            if r is None:
+                alert.changes[c.key] = ChangeRecord(c, 1, ts, ts)
+                new.append(c)
+            else:
+                r.count += 1
+                r.first_seen = min(r.first_seen, ts)
+                r.last_seen = max(r.last_seen, ts)
+        self.dirty.add(alert.id)
+        return alert, new
+
+    def withhold(self, alert: Alert, body: Any, is_json: bool) -> None:
+        """Keep a drifted (redacted) body out of the learned schema, for a later "expected"."""
+        if is_json:
+            if alert.pending is None:
+                alert.pending = SchemaNode()
+            alert.pending.observe(body)
+        else:
+            alert.pending_other += 1
+
+    def resolve(self, alert_id: str, resolution: str, ts: float) -> Alert:
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+        alert = self.find(alert_id)
+        if alert.resolved:
+            raise ValueError(f"alert {alert.id} is already resolved ({alert.resolution})")
+        alert.resolution = resolution
+        alert.resolved_at = ts
+        self.open.pop(alert.key, None)
+        self.dirty.add(alert.id)
+        self._trim()
+        return alert
+
+    def find(self, alert_id: str) -> Alert:
+        alert = self.alerts.get(alert_id)
+        if alert is None:
+            matches = [a for i, a in self.alerts.items() if i.startswith(alert_id)] if alert_id else []
+            if len(matches) != 1:
+                raise KeyError(f"no such alert: {alert_id}")
+            alert = matches[0]
+        return alert
+
+    def unresolved_breaking(self, host: str, method: str, skeleton: str) -> bool:
+        return any(a.breaking for (h, m, s, _), a in self.open.items() if (h, m, s) == (host, method, skeleton))
+
+    def rekey(self, host: str, method: str, old: str, new: str, folded: bool) -> None:
+        """An endpoint's skeleton changed (template re-grouping). A folded endpoint's open alerts
+        were judged against a schema that no longer exists: they are dropped, not moved."""
+        for key, alert in list(self.open.items()):
+            if key[:3] != (host, method, old):
+                continue
+            del self.open[key]
+            if folded:
+                del self.alerts[alert.id]
+                self.dirty.discard(alert.id)
+                self.deleted.add(alert.id)
+                continue
+            alert.skeleton = new
+            self.dirty.add(alert.id)
+            if (host, method, new, alert.status) not in self.open:
+                self.open[(host, method, new, alert.status)] = alert
+
+    def _trim(self) -> None:
+        resolved = [a for a in self.alerts.values() if a.resolved]
+        if len(resolved) > MAX_RESOLVED_KEPT:
+            resolved.sort(key=lambda a: a.resolved_at or 0)
+            for a in resolved[: len(resolved) - MAX_RESOLVED_KEPT]:
+                del self.alerts[a.id]
+                self.dirty.discard(a.id)  # the store keeps it; memory does not need it
+
+    def take_changes(self) -> tuple[list[dict], list[str]]:
+        rows = [self.alerts[i].to_dict() for i in self.dirty if i in self.alerts]
+        deleted = sorted(self.deleted)
+        self.dirty.clear()
+        self.deleted.clear()
+        return rows, deleted
+
+    def restore_changes(self, rows: list[dict], deleted: list[str]) -> None:
+        self.dirty.update(r["id"] for r in rows if r["id"] in self.alerts)
+        self.deleted.update(deleted)
+
+    def load(self, rows: list[dict]) -> None:
+        self.alerts.clear()
+        self.open.clear()
+        for row in rows:
+            alert = Alert.from_dict(row)
+            self.alerts[alert.id] = alert
+            if not alert.resolved:
+                self.open[alert.key] = alert
+
+    def listing(self, unresolved: bool = False) -> list[Alert]:
+        alerts = [a for a in self.alerts.values() if not (unresolved and a.resolved)]
+        return sorted(alerts, key=lambda a: (a.resolved, -a.score, -a.last_seen))

@@ -1,0 +1,70 @@
+"""Health scores 0-100 per endpoint and globally, from anomaly flags and unresolved drift.
+
+Penalties: latency spike -15 (-22.5 above 4 sigma), error spike -25 (-37.5 above 5x the baseline
+rate), size drift -10, unresolved breaking drift -20. HEALTHY >= 80, DEGRADED 50-79, CRITICAL < 50.
+Global score: 70% the mean of the endpoint scores + 30% the worst one.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from .anomaly import ERROR_SEVERE_FACTOR, Flags
+
+HEALTHY, DEGRADED, CRITICAL = "HEALTHY", "DEGRADED", "CRITICAL"
+HISTORY_MAX = 500
+
+
+def status_of(score: float) -> str:
+    return HEALTHY if score >= 80 else DEGRADED if score >= 50 else CRITICAL
+
+
+@dataclass
+class EndpointHealth:
+    score: float
+    status: str
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"score": round(self.score, 1), "status": self.status, "reasons": self.reasons}
+
+
+def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
+    score = 100.0
+    reasons = []
+    if flags.latency:
+        severe = flags.latency_z > 4
+        score -= 22.5 if severe else 15
+        reasons.append(f"latency spike ({flags.latency_z:.1f} sigma, threshold {flags.latency_threshold:.1f})")
+    if flags.errors:
+        severe = flags.error_factor > ERROR_SEVERE_FACTOR
+        score -= 37.5 if severe else 25
+        reasons.append(f"error spike ({flags.error_factor:.1f}x baseline)")
+    if flags.size:
+        score -= 10
+        reasons.append(f"response size {flags.size_ratio:.2f}x its average")
+    if breaking_drift:
+        score -= 20
+        reasons.append("unresolved breaking drift")
+    score = max(score, 0.0)
+    return EndpointHealth(score, status_of(score), reasons)
+
+
+def global_score(scores: list[float]) -> float:
+    """70% mean + 30% worst; 100 with no endpoints."""
+    if not scores:
+        return 100.0
+    return 0.7 * (sum(scores) / len(scores)) + 0.3 * min(scores)
+
+
+class HealthHistory:
+    """A bounded series of (ts, global score, per-endpoint scores) snapshots for charts."""
+
+    def __init__(self, maxlen: int = HISTORY_MAX) -> None:
+        self.snapshots: deque[dict[str, Any]] = deque(maxlen=maxlen)
+
+    def add(self, ts: float, score: float, endpoints: dict[str, float]) -> dict[str, Any]:
+        snap = {"ts": ts, "score": round(score, 1), "status": status_of(score), "endpoints": endpoints}
+        self.snapshots.append(snap)
+        return snap

@@ -1,0 +1,146 @@
+"""Watching the backend through a real mitmdump: a backend changes its contract or slows down, and
+the drift alert / health change appears in `mimic drift` / `mimic health`."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from .conftest import Backend, ProxyFactory, fetch, run_cli
+
+pytestmark = pytest.mark.e2e
+
+DEADLINE = 15.0
+
+
+class Switchable:
+    """What the backend answers; the test flips it at run time."""
+    contract = "v1"    # v1: the learned contract; v2: avatar_url removed, id a string, a new plan
+    delay = 0.0        # seconds each answer waits (slow mode)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        parts = [p for p in self.path.split("?")[0].split("/") if p]
+        if Switchable.delay:
+            time.sleep(Switchable.delay)  # the backend being slow is what is tested
+        if len(parts) == 3 and parts[:2] == ["v1", "profiles"] and parts[2].isdigit():
+            pid = int(parts[2])
+            body = {"id": pid, "name": f"Profile {pid}", "avatar_url": f"https://img.example.com/{pid}.png",
+                    "plan": ["free", "pro"][pid % 2]}
+            if Switchable.contract == "v2":
+                body = {"id": str(pid), "name": f"Profile {pid}", "plan": "enterprise"}
+        elif parts == ["v1", "ping"]:
+            body = {"ok": True}
+        else:
+            body = {"error": "not found"}
+        raw = json.dumps(body).encode()
+        self.send_response(200 if body.get("error") is None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+@pytest.fixture
+def switchable(tmp_path: Path) -> Iterator[ProxyFactory]:
+    Switchable.contract, Switchable.delay = "v1", 0.0
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    factory = ProxyFactory(tmp_path, Backend(server.server_address[1]))
+    try:
+        yield factory
+    finally:
+        factory.cleanup()
+        server.shutdown()
+        server.server_close()
+
+
+def poll(what, check, deadline: float = DEADLINE):
+    """Run `what()` until `check(result)` holds or the deadline passes (then fail with the last result)."""
+    end = time.monotonic() + deadline
+    while True:
+        result = what()
+        if check(result):
+            return result
+        if time.monotonic() > end:
+            raise AssertionError(f"condition not met in {deadline}s; last: {result!r}")
+        time.sleep(0.1)  # poll interval, bounded by the deadline
+
+
+def drift(db: str, *extra: str) -> list[dict]:
+    return json.loads(run_cli("drift", "--db", db, "--json", *extra).stdout)
+
+
+def health(db: str) -> dict:
+    return json.loads(run_cli("health", "--db", db, "--json").stdout)
+
+
+def test_contract_change_opens_one_narrated_alert_and_resolving_moves_on(switchable: ProxyFactory,
+                                                                        tmp_path: Path) -> None:
+    db = str(tmp_path / "watch.db")
+    proxy = switchable.start(db, "--set", "mimic_drift_after=10")
+    for i in range(1, 16):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200
+    assert drift(db) == []
+    Switchable.contract = "v2"
+    for i in range(1, 6):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200
+    [alert] = poll(lambda: drift(db), lambda alerts: alerts and alerts[0]["count"] == 5)
+    assert alert["method"] == "GET" and alert["template"].startswith("/v1/profiles/{")
+    assert alert["label"] == "BREAKING" and alert["summary"] == "2 breaking, 1 warning"
+    assert 0 < alert["score"] <= 100 and "no longer matches" in alert["narration"]
+    got = {(c["path"], c["kind"], c["label"]) for c in alert["changes"]}
+    assert got == {("$.avatar_url", "missing_field", "BREAKING"), ("$.id", "type_changed", "BREAKING"),
+                   ("$.plan", "new_enum_value", "WARNING")}
+    proxy.stop()
+    assert proxy.returncode == 0
+
+    run_cli("drift", "resolve", alert["id"], "expected", "--db", db)
+    assert drift(db, "--unresolved") == []
+    # the schema moved on to the new contract: the same responses are no longer drift
+    proxy = switchable.start(db, "--set", "mimic_drift_after=10")
+    for i in range(1, 6):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200
+    proxy.stop()
+    assert drift(db, "--unresolved") == []
+    [resolved] = drift(db)
+    assert resolved["resolved"] and resolved["resolution"] == "expected"
+
+
+def test_slow_backend_degrades_health_and_it_recovers(switchable: ProxyFactory, tmp_path: Path) -> None:
+    db = str(tmp_path / "health.db")
+    proxy = switchable.start(db)
+    for _ in range(60):
+        assert fetch(proxy.port, "GET", "/v1/ping")[0] == 200
+
+    def ping_health() -> dict:
+        return {e["template"]: e for e in health(db)["endpoints"]}.get("/v1/ping", {})
+
+    poll(ping_health, lambda e: e.get("count") == 60 and e["status"] == "HEALTHY")
+    Switchable.delay = 0.15
+    for _ in range(10):
+        fetch(proxy.port, "GET", "/v1/ping")
+    slow = poll(ping_health, lambda e: e["flags"]["latency"])
+    assert slow["score"] <= 85 and any("latency spike" in r for r in slow["reasons"])
+    Switchable.delay = 0.0
+    for _ in range(10):
+        fetch(proxy.port, "GET", "/v1/ping")
+    back = poll(ping_health, lambda e: not e["flags"]["latency"])
+    assert back["score"] == 100 and back["status"] == "HEALTHY"
+    report = health(db)
+    assert report["score"] == 100 and report["status"] == "HEALTHY"
+    proxy.stop()
+    assert proxy.returncode == 0

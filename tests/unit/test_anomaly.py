@@ -1,0 +1,102 @@
+"""Anomaly detectors against a learned baseline: latency, error rate, response size."""
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from mimic_addon.model.stats import Moments
+from mimic_addon.watch.anomaly import EndpointMonitor, latency_threshold
+
+
+def baseline(n: int = 300, lat: float = 50.0, jitter: float = 2.0, err_every: int = 0, size: int = 1000,
+             seed: int = 1) -> EndpointMonitor:
+    rng = random.Random(seed)
+    m = EndpointMonitor()
+    for i in range(n):
+        status = 500 if err_every and i % err_every == 0 else 200
+        m.observe(lat + rng.uniform(-jitter, jitter), status, size + rng.randint(-50, 50))
+    return m
+
+
+def test_threshold_adapts_to_volatility() -> None:
+    assert latency_threshold(0.05) == 2.0
+    assert latency_threshold(1.5) == 6.0
+    assert 2.0 < latency_threshold(0.5) < 6.0
+
+
+def test_quiet_baseline_raises_nothing() -> None:
+    f = baseline().flags
+    assert not (f.latency or f.errors or f.size)
+
+
+def test_one_slow_response_is_not_a_spike_but_a_slow_streak_is() -> None:
+    m = baseline()
+    assert not m.observe(500.0, 200, 1000).latency
+    flags = [m.observe(200.0, 200, 1000).latency for _ in range(9)]
+    assert flags[-1] and m.flags.latency_z > 4
+    for _ in range(9):  # traffic back to normal: recovers
+        m.observe(50.0, 200, 1000)
+    assert not m.flags.latency
+
+
+def test_jittery_endpoint_tolerates_more() -> None:
+    rng = random.Random(3)
+    m = EndpointMonitor()
+    for _ in range(500):
+        m.observe(rng.lognormvariate(3.5, 0.8), 200, 1000)
+    assert m.flags.latency_threshold > 4
+    assert not m.flags.latency
+
+
+def test_error_spike_needs_a_minimum_count() -> None:
+    m = baseline()
+    m.observe(50.0, 500, 1000)  # one error on a clean endpoint: not an incident
+    assert not m.flags.errors
+    for _ in range(10):
+        m.observe(50.0, 503, 1000)
+    assert m.flags.errors and m.flags.error_factor > 5
+    for _ in range(100):
+        m.observe(50.0, 200, 1000)
+    assert not m.flags.errors
+
+
+def test_size_drift_both_ways() -> None:
+    m = baseline()
+    for _ in range(9):
+        m.observe(50.0, 200, 100)  # truncated
+    assert m.flags.size and m.flags.size_ratio < 1 / 3
+    m = baseline()
+    for _ in range(9):
+        m.observe(50.0, 200, 5000)  # bloated
+    assert m.flags.size
+
+
+def test_incident_does_not_become_the_baseline() -> None:
+    m = baseline()
+    before = m.latency.n
+    for _ in range(200):
+        m.observe(400.0, 200, 1000)
+    assert m.flags.latency
+    assert m.latency.n - before < 10
+
+
+def test_round_trip_and_merge() -> None:
+    m = baseline(err_every=20)
+    clone = EndpointMonitor.from_dict(m.to_dict())
+    assert clone.to_dict() == m.to_dict()
+    other = baseline(seed=2)
+    m.merge(other)
+    assert m.requests == 600 and m.latency.n == 2 * (300 - 9)  # the newest 9 wait in the window
+    assert EndpointMonitor.from_dict(None).requests == 0
+
+
+def test_moments() -> None:
+    a, b = Moments(), Moments()
+    for x in (1, 2, 3):
+        a.add(x)
+    for x in (4, 5):
+        b.add(x)
+    a.merge(b)
+    assert a.mean == 3 and a.std == pytest.approx(1.5811, rel=1e-3)
+    assert Moments.from_list(a.to_list()).to_list() == a.to_list()

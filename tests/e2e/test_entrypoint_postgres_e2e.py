@@ -2,8 +2,6 @@
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,8 +10,6 @@ from .conftest import MIMIC, Backend, ProxyFactory, fetch
 from .test_proxy_e2e import counts
 
 pytestmark = pytest.mark.e2e
-
-PG_SERVER = "127.0.0.1:5432/test"
 
 
 def _small_traffic(port: int) -> None:
@@ -40,38 +36,16 @@ def test_mimic_command_proxies_and_learns(tmp_path: Path, proxies: ProxyFactory)
     _assert_learned(db)
 
 
-@pytest.fixture
-def pg_db() -> Iterator[str]:
-    psycopg = pytest.importorskip("psycopg")
-    admin = None
-    errors = []
-    for user in ("postgres", "root"):
-        try:
-            admin = psycopg.connect(f"postgresql://{user}@{PG_SERVER}", autocommit=True, connect_timeout=3)
-            break
-        except psycopg.OperationalError as e:
-            errors.append(f"{user}: {e}")
-    if admin is None:
-        pytest.skip(f"PostgreSQL at {PG_SERVER} unreachable: {'; '.join(errors)}")
-    schema = f"mimic_e2e_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql://{user}@{PG_SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
-
-
 @pytest.mark.postgres
-def test_proxy_learns_into_postgres(pg_db: str, proxies: ProxyFactory, backend: Backend) -> None:
-    proxy = proxies.start(pg_db)
+def test_proxy_learns_into_postgres(pg_url: str, proxies: ProxyFactory, backend: Backend) -> None:
+    proxy = proxies.start(pg_url)
     _small_traffic(proxy.port)
     output = proxy.stop()
     assert proxy.returncode == 0, output
     assert "Traceback" not in output, output
-    _assert_learned(pg_db)
-    again = proxies.start(pg_db)  # restart on the same database: reloaded, then accumulated
+    _assert_learned(pg_url)
+    again = proxies.start(pg_url)  # restart on the same database: reloaded, then accumulated
     _small_traffic(again.port)
     assert again.stop() is not None and again.returncode == 0
-    got = counts(pg_db)
+    got = counts(pg_url)
     assert got == {("GET", "/users/{}"): 24, ("POST", "/users"): 2}, got

@@ -1,10 +1,6 @@
 """Store against the real PostgreSQL server, each test in a fresh schema."""
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
-
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -15,32 +11,6 @@ from mimic_addon.store.tables import Base
 from mimic_addon.store.urls import database_url
 
 pytestmark = pytest.mark.postgres
-
-SERVER = "127.0.0.1:5432/test"
-
-
-def _admin() -> tuple[str, psycopg.Connection]:
-    """Connect as ``postgres``, else ``root``; skip when the server is unreachable."""
-    errors = []
-    for user in ("postgres", "root"):
-        try:
-            return user, psycopg.connect(f"postgresql://{user}@{SERVER}", autocommit=True, connect_timeout=3)
-        except psycopg.OperationalError as e:
-            errors.append(f"{user}: {e}")
-    pytest.skip(f"PostgreSQL at {SERVER} unreachable: {'; '.join(errors)}")
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    user, admin = _admin()
-    schema = f"mimic_test_{uuid.uuid4().hex[:12]}"
-    admin.execute(f'CREATE SCHEMA "{schema}"')
-    try:
-        yield f"postgresql://{user}@{SERVER}?options=-csearch_path%3D{schema}"
-    finally:
-        admin.execute(f'DROP SCHEMA "{schema}" CASCADE')
-        admin.close()
-
 
 def endpoint(template: str, **extra: object) -> dict:
     return {"host": "api.example.com", "method": "GET", "template": template, "data": {"n": [1, 2]}, **extra}

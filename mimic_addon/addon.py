@@ -16,11 +16,12 @@ from mimic_addon.learn.learner import Learner
 from mimic_addon.learn.observation import from_flow
 from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER, Watchdog
 from mimic_addon.serve.chaos_addon import ChaosAddon
+from mimic_addon.serve.serve_addon import ServeAddon
 from mimic_addon.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
-MODES = ("learn", "passthrough")
+MODES = ("learn", "mock", "failover", "passthrough")
 DEFAULT_DB = os.path.join("~", ".mimic", "mimic.db")
 
 
@@ -35,7 +36,9 @@ class Mimic:
                           "Where Mimic keeps what it learned: a SQLite file path or a SQLAlchemy URL "
                           "(postgresql://user@host/db for teams running several proxies).")
         loader.add_option("mimic_mode", str, "learn",
-                          "Global mode: learn (proxy and learn) or passthrough (plain proxy, learn nothing).",
+                          "Global mode: learn (proxy and learn), mock (answer from the learned model, never "
+                          "contact the backend), failover (proxy and learn; answer from the model when the "
+                          "backend fails) or passthrough (plain proxy, learn nothing).",
                           choices=MODES)
         loader.add_option("mimic_seed", int, 0,
                           "Seed for every random choice Mimic makes, so runs can be repeated.")
@@ -94,10 +97,12 @@ class Mimic:
             self.store = None
 
     def response(self, flow: http.HTTPFlow) -> None:
-        if ctx.options.mimic_mode == "passthrough" or self.learner is None:
+        if self.learner is None or flow.metadata.get("mimic_mode", ctx.options.mimic_mode) == "passthrough":
             return
         if flow.metadata.get("mimic_chaos_fault"):
             return  # injected by the chaos engine: the backend never said this
+        if flow.metadata.get("mimic_source", "upstream") != "upstream":
+            return  # answered from the model (mock, failover): nothing new about the backend
         obs = from_flow(flow, ctx.options.mimic_max_body)
         if obs is not None:
             injected = flow.metadata.get("mimic_chaos_delay_ms")
@@ -164,7 +169,8 @@ def _flush_interval() -> float:
 def _addons() -> list:
     """The addons `mitmdump -s` loads; they share the Mimic addon's Brain and Store."""
     mimic = Mimic()
-    return [mimic, ChaosAddon(brain=lambda: mimic.brain, store=lambda: mimic.store)]
+    brain, store = (lambda: mimic.brain), (lambda: mimic.store)
+    return [mimic, ChaosAddon(brain=brain, store=store), ServeAddon(brain=brain, store=store)]
 
 
 addons = _addons()

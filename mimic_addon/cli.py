@@ -145,9 +145,17 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
     return 0
 
 
+def _safe_stdout() -> None:
+    """Field names and values come from traffic: a lone surrogate (valid in a JSON body) must not
+    crash the text output. JSON output escapes everything non-ASCII instead."""
+    if hasattr(sys.stdout, "reconfigure"):
+        sys.stdout.reconfigure(errors="backslashreplace")
+
+
 def cmd_drift(args: argparse.Namespace) -> int:
     from .watch.report import alerts_text
 
+    _safe_stdout()
     store, brain = _open_brain(args.db)
     try:
         if args.words:
@@ -168,7 +176,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
     if args.json:
         drop = ("pending", "pending_other", "skeleton")
         sys.stdout.write(json.dumps([{k: v for k, v in a.items() if k not in drop} for a in alerts],
-                                    indent=2, ensure_ascii=False) + "\n")
+                                    indent=2) + "\n")
     else:
         print(alerts_text(alerts))
     return 0
@@ -177,6 +185,7 @@ def cmd_drift(args: argparse.Namespace) -> int:
 def cmd_health(args: argparse.Namespace) -> int:
     from .watch.report import health_text
 
+    _safe_stdout()
     store, brain = _open_brain(args.db)
     history = store.load_health()
     store.close()

@@ -12,6 +12,8 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from ..store import Store, StoreError
 from .brain import Brain
 from .observation import Observation
@@ -83,6 +85,7 @@ class Learner:
 
     def _flush_watch(self) -> bool:
         """Persist changed drift alerts and, every `health_every` seconds, a health snapshot."""
+        self._pick_up_resolutions()
         with self.brain.lock:
             alerts, gone = self.brain.watch.alerts.take_changes()
         try:
@@ -103,6 +106,26 @@ class Learner:
             except StoreError as e:
                 logger.warning("Mimic could not save a health snapshot: %s", e)
         return True
+
+    def _pick_up_resolutions(self) -> None:
+        """Alerts open here but resolved in the store (`mimic drift resolve` from another process,
+        or another proxy on the same database) are resolved here too, "expected" ones moving the
+        learned schema on, so that the next save does not bring them back."""
+        with self.brain.lock:
+            open_ids = [a.id for a in self.brain.watch.alerts.open.values()]
+        if not open_ids:
+            return
+        try:
+            resolved = self.store.resolved_alerts(open_ids)
+        except SQLAlchemyError as e:
+            logger.warning("Mimic could not read drift alert resolutions (will retry): %s", e)
+            return
+        for alert_id, data in resolved.items():
+            try:
+                self.brain.resolve_alert(alert_id, data.get("resolution") or "fixed", data.get("resolved_at") or time.time())
+            except (KeyError, ValueError):
+                continue  # resolved here meanwhile
+            logger.info("Mimic drift alert %s resolved as %s (from the store)", alert_id, data.get("resolution"))
 
     def start(self) -> None:
         if self._thread is None:

@@ -68,11 +68,13 @@ class Watchdog:
     def health(self, endpoints: list[tuple[Endpoint, str]]) -> dict[str, Any]:
         """Per-endpoint and global health from the anomaly flags and unresolved breaking drift."""
         rows = []
+        alerts = self.alerts.per_endpoint()
         for ep, template in endpoints:
             flags = ep.monitor.flags
             h = endpoint_health(flags, self.alerts.unresolved_breaking(ep.host, ep.method, ep.skeleton))
             rows.append({"host": ep.host, "method": ep.method, "template": template, **h.to_dict(),
-                         "count": ep.stats.count, "flags": flags.to_dict()})
+                         "count": ep.stats.count, "flags": flags.to_dict(),
+                         "alerts": alerts.get(ep.key, {"open": 0, "total": 0})})
         rows.sort(key=lambda r: (r["score"], r["host"], r["template"], r["method"]))
         score = global_score([r["score"] for r in rows])
         return {"score": round(score, 1), "status": status_of(score), "endpoints": rows}

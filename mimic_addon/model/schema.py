@@ -537,6 +537,13 @@ class SchemaNode:
         """The enum the schema would emit (a small, well-observed set of words), else None."""
         return self._emitted_enum()
 
+    def enum_seen(self) -> list[str] | None:
+        """Every string value seen, when they were few identifier-like words (not emitted as an enum
+        until observed often enough), else None."""
+        if self.enum_overflow or not self.enum or len(self.enum) > ENUM_EMIT_MAX:
+            return None
+        return sorted(self.enum)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()
 

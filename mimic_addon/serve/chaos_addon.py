@@ -80,6 +80,7 @@ class ChaosAddon:
                 self.from_file, self.file_active = parsed.profiles, parsed.active
         if reload_store or updated & {"mimic_chaos_file", "mimic_chaos_profile", "mimic_seed"}:
             name = ctx.options.mimic_chaos_profile
+            remembered = not name and not self.file_active
             if not name:
                 name = self.file_active or (store.get_setting(KEY_ACTIVE, "") if store is not None else "")
             elif "mimic_chaos_profile" in updated:
@@ -87,7 +88,10 @@ class ChaosAddon:
             try:
                 self._activate(name)
             except ChaosError as e:
-                raise exceptions.OptionsError(f"mimic_chaos_profile: {e}") from e
+                if not remembered:
+                    raise exceptions.OptionsError(f"mimic_chaos_profile: {e}") from e
+                logger.warning(f"Mimic chaos: the last active profile is gone, chaos is off: {e}")
+                self.engine = None
 
     def profiles(self) -> dict[str, Profile]:
         return {**builtin_profiles(), **self.stored, **self.from_file}
@@ -281,8 +285,11 @@ class ChaosAddon:
         self._refresh(profile)
 
     def _refresh(self, profile: str) -> None:
-        if self.engine is not None and self.engine.profile.name == profile:
-            self._activate(profile if profile in self.profiles() else None)
+        active = self.engine is not None and self.engine.profile.name == profile
+        if profile not in self.profiles() and (active or ctx.options.mimic_chaos_profile == profile):
+            ctx.options.update(mimic_chaos_profile="off")  # the active profile is gone: chaos off, remembered
+        elif active:
+            self._activate(profile)
 
     @command.command("mimic.chaos.counts")
     def show_counts(self) -> str:

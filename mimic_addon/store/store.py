@@ -5,7 +5,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, event, select
+from sqlalchemy import Engine, and_, bindparam, create_engine, event, false, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -96,7 +96,11 @@ class Store:
 
     # -- watching the backend: drift alerts and health history ------------------------------------
     def save_alerts(self, alerts: list[dict[str, Any]], deleted: Iterable[str] = ()) -> None:
-        """Upsert drift alerts (dicts of `watch.alerts.Alert.to_dict`) and delete dropped ones."""
+        """Upsert drift alerts (dicts of `watch.alerts.Alert.to_dict`) and delete dropped ones.
+
+        An alert resolved in the store stays resolved: an open copy (a running proxy's, saved
+        before it noticed `mimic drift resolve` from another process) does not overwrite it.
+        """
         rows = [{"id": a["id"], "host": a["host"], "method": a["method"], "template": a["template"],
                  "status": a["status"], "label": a["label"], "score": a["score"], "resolved": a["resolved"],
                  "first_seen": a["first_seen"], "last_seen": a["last_seen"], "data": a} for a in alerts]
@@ -108,8 +112,10 @@ class Store:
                 session.execute(table.delete().where(table.c.id == bindparam("i")), gone)
             if rows:
                 stmt = self._insert(DriftAlert.__table__)
+                table = DriftAlert.__table__
                 stmt = stmt.on_conflict_do_update(
-                    index_elements=["id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "id"})
+                    index_elements=["id"], set_={c: stmt.excluded[c] for c in rows[0] if c != "id"},
+                    where=or_(table.c.resolved == false(), stmt.excluded.resolved == true()))
                 session.execute(stmt, rows)
 
         if rows or gone:
@@ -118,6 +124,15 @@ class Store:
     def load_alerts(self) -> list[dict[str, Any]]:
         with self._sessions() as session:
             return [a.data for a in session.scalars(select(DriftAlert).order_by(DriftAlert.first_seen))]
+
+    def resolved_alerts(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """Those of `ids` resolved in the store (by another process), with their stored data."""
+        ids, out = list(ids), {}
+        with self._sessions() as session:
+            for i in range(0, len(ids), 500):
+                query = select(DriftAlert).where(DriftAlert.id.in_(ids[i:i + 500]), DriftAlert.resolved == true())
+                out.update((a.id, a.data) for a in session.scalars(query))
+        return out
 
     def add_health(self, snapshot: dict[str, Any], keep: int = 500) -> None:
         """Append a health snapshot, keeping only the newest `keep`."""

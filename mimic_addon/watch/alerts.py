@@ -17,6 +17,7 @@ from .narrator import alert_paragraph, narrate, narration
 
 RESOLUTIONS = ("expected", "fixed")
 MAX_RESOLVED_KEPT = 1000
+MAX_CHANGES_PER_ALERT = 200  # distinct (path, kind): random keys in bodies must not grow an alert forever
 
 
 @dataclass
@@ -143,6 +144,8 @@ class AlertBook:
         for c in changes:
             r = alert.changes.get(c.key)
             if r is None:
+                if len(alert.changes) >= MAX_CHANGES_PER_ALERT:
+                    continue
                 alert.changes[c.key] = ChangeRecord(c, 1, ts, ts)
                 new.append(c)
             else:
@@ -182,6 +185,15 @@ class AlertBook:
                 raise KeyError(f"no such alert: {alert_id}")
             alert = matches[0]
         return alert
+
+    def per_endpoint(self) -> dict[tuple[str, str, str], dict[str, int]]:
+        """Alert counts per endpoint (host, method, skeleton): {"open": n, "total": n}."""
+        out: dict[tuple[str, str, str], dict[str, int]] = {}
+        for a in self.alerts.values():
+            c = out.setdefault((a.host, a.method, a.skeleton), {"open": 0, "total": 0})
+            c["total"] += 1
+            c["open"] += not a.resolved
+        return out
 
     def unresolved_breaking(self, host: str, method: str, skeleton: str) -> bool:
         return any(a.breaking for (h, m, s, _), a in self.open.items() if (h, m, s) == (host, method, skeleton))

@@ -163,3 +163,33 @@ def test_invalid_options_are_refused(db, tmp_path):
             tctx.configure(c, mimic_chaos_file=str(tmp_path / "missing.yaml"))
         assert c.engine is None
         m.done()
+
+
+def test_removing_the_active_profiles_last_rule_turns_chaos_off(db):
+    m, c = pair()
+    with taddons.context(m, c) as tctx:
+        tctx.configure(m, mimic_db=db)
+        c.add_rule("mine", "{name: teapot, error: {status: 418}}")
+        c.set_profile("mine")
+        c.remove_rule("mine", "teapot")                # the profile goes with its last rule
+        assert c.engine is None and "mine" not in c.profiles()
+        tctx.configure(c, mimic_seed=3)               # an unrelated option change is not refused
+        assert c.engine is None
+        m.done()
+        c.done()
+    m, c = pair()                                      # nor is the next start
+    with taddons.context(m, c) as tctx:
+        tctx.configure(m, mimic_db=db)
+        assert c.engine is None
+        m.done()
+
+
+def test_a_stale_remembered_profile_is_not_fatal_at_start(db):
+    store = Store(db)                                  # e.g. saved by an older version
+    store.put_setting("chaos.active", "gone")
+    store.close()
+    m, c = pair()
+    with taddons.context(m, c) as tctx:
+        tctx.configure(m, mimic_db=db)
+        assert c.engine is None
+        m.done()

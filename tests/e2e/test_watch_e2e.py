@@ -144,3 +144,24 @@ def test_slow_backend_degrades_health_and_it_recovers(switchable: ProxyFactory, 
     assert report["score"] == 100 and report["status"] == "HEALTHY"
     proxy.stop()
     assert proxy.returncode == 0
+
+
+def test_resolving_while_the_proxy_runs_sticks(switchable: ProxyFactory, tmp_path: Path) -> None:
+    """`mimic drift resolve` from the CLI while the proxy runs on the same database: the proxy
+    picks the resolution up (its own saves do not reopen the alert) and its schema moves on."""
+    db = str(tmp_path / "live.db")
+    proxy = switchable.start(db, "--set", "mimic_drift_after=10")
+    for i in range(1, 16):
+        fetch(proxy.port, "GET", f"/v1/profiles/{i}")
+    Switchable.contract = "v2"
+    for i in range(1, 4):
+        fetch(proxy.port, "GET", f"/v1/profiles/{i}")
+    [alert] = poll(lambda: drift(db), lambda alerts: alerts and alerts[0]["count"] == 3)
+    run_cli("drift", "resolve", alert["id"], "expected", "--db", db)
+    for i in range(4, 9):  # the new contract, now expected: no drift, and the old alert stays resolved
+        fetch(proxy.port, "GET", f"/v1/profiles/{i}")
+    time.sleep(1.0)  # a few of the proxy's flushes (every 0.2 s)
+    proxy.stop()
+    assert proxy.returncode == 0
+    [after] = drift(db)
+    assert after["id"] == alert["id"] and after["resolved"] and after["resolution"] == "expected"

@@ -121,3 +121,13 @@ def test_alert_round_trip() -> None:
     other.load(rows)
     assert other.alerts[alert.id].to_dict() == alert.to_dict()
     assert other.open[alert.key].pending.count == 1
+
+
+def test_an_alert_keeps_a_bounded_number_of_changes() -> None:
+    from mimic_addon.watch.alerts import MAX_CHANGES_PER_ALERT
+
+    book = AlertBook()
+    for i in range(3 * MAX_CHANGES_PER_ALERT):   # random keys in every body: new fields without end
+        alert, _ = book.record("h", "GET", "/u/{}", "/u/{id}", 200,
+                               [Change(f"$.k{i}", "new_field", "absent", "string")], float(i))
+    assert len(alert.changes) == MAX_CHANGES_PER_ALERT and alert.count == 3 * MAX_CHANGES_PER_ALERT

@@ -1,0 +1,121 @@
+"""Answers from the learned model: pick a status (and latency), then a body from the synthesizer.
+
+`Mocker.answer(ep, template, ...)` reads one learned `Endpoint` (the caller holds the Brain's lock)
+and returns a `MockAnswer`. Plans are compiled once per (endpoint, status, schema version).
+`closest(...)` names the learned templates nearest to an unknown request, for the 404.
+"""
+from __future__ import annotations
+
+import difflib
+import json
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from faker import Faker
+
+from ..learn.endpoint import Endpoint
+from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
+from .synth import Context, Plan, compile_plan, generate
+
+REALISM = ("happy", "realistic")
+JSON = "application/json"
+
+
+@dataclass(slots=True)
+class MockAnswer:
+    status: int
+    body: bytes
+    content_type: str
+    delay_s: float = 0.0
+
+
+def context_for(template: str, path_parts: list[str], query: dict[str, str], body: Any) -> Context:
+    """Path parameters by name from the named template (`/users/{user_id}`) and the concrete path."""
+    names = [p for p in template.split("/") if p]
+    params: dict[str, str] = {}
+    for name, value in zip(names, path_parts):
+        if name.startswith("{") and name.endswith("}"):
+            params[name[1:-1]] = value
+    last = names[-1] if names else ""
+    resource = path_parts[len(names) - 1] if last.startswith("{") and len(path_parts) >= len(names) else None
+    return Context(params=params, query=query, body=body, resource_id=resource)
+
+
+def choose_status(ep: Endpoint, realism: str, rng: random.Random) -> int:
+    """happy: the dominant 2xx; realistic: sampled from the learned status distribution."""
+    statuses = ep.stats.statuses
+    if realism == "realistic" and statuses:
+        x = rng.random() * sum(statuses.values())
+        for status in sorted(statuses):
+            x -= statuses[status]
+            if x < 0:
+                return status
+    ok = [(c, s) for s, c in statuses.items() if 200 <= s < 300]
+    if ok:
+        return max(ok)[1]
+    codes = [int(c) for c in ep.responses if c.isdigit() and 200 <= int(c) < 300]
+    if codes:
+        return min(codes)
+    return max(((c, s) for s, c in statuses.items()), default=(0, 200))[1]
+
+
+def sample_latency_ms(ep: Endpoint, rng: random.Random) -> float:
+    """A latency drawn from the learned histogram (0 when none was learned)."""
+    h = ep.stats.latency
+    if not h.count:
+        return 0.0
+    x = rng.random() * h.count
+    for i in sorted(h.buckets):
+        x -= h.buckets[i]
+        if x < 0:
+            lo = HISTOGRAM_BASE_MS * HISTOGRAM_RATIO ** i
+            ms = lo * math.exp(rng.random() * math.log(HISTOGRAM_RATIO))
+            return min(max(ms, h.min or 0.0), h.max or ms)
+    return h.max or 0.0
+
+
+class Mocker:
+    def __init__(self) -> None:
+        self.fake = Faker()
+        self._plans: dict[tuple, tuple[int, Plan]] = {}
+
+    def plan(self, ep: Endpoint, code: str) -> Plan | None:
+        node = ep.responses.get(code)
+        if node is None or not node.count:
+            return None
+        key = (ep.key, code)
+        cached = self._plans.get(key)
+        if cached is not None and cached[0] == node.count:
+            return cached[1]
+        plan = compile_plan(node)
+        self._plans[key] = (node.count, plan)
+        return plan
+
+    def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+        rng = random.Random(seed)
+        status = choose_status(ep, realism, rng)
+        delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0
+        code = str(status)
+        plan = self.plan(ep, code)
+        types = ep.response_types.get(code)
+        ctype = types.most_common(1)[0][0] if types else JSON
+        if plan is None:
+            return MockAnswer(status, b"", ctype if types else "", delay)
+        self.fake.seed_instance(seed)
+        value = generate(plan, ctx, rng, self.fake)
+        if "json" not in ctype:
+            ctype = JSON
+        return MockAnswer(status, json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
+
+
+def closest(method: str, path: str, templates: list[tuple[str, str]], n: int = 3) -> list[str]:
+    """The learned "METHOD /template" strings nearest to a request, same method first."""
+    if not templates:
+        return []
+    scored = []
+    for m, t in templates:
+        ratio = difflib.SequenceMatcher(None, path, t).ratio()
+        scored.append((-(ratio + (0.5 if m == method else 0.0)), f"{m} {t}"))
+    return [label for _, label in sorted(scored)[:n]]

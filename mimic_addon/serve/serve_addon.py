@@ -1,0 +1,347 @@
+"""ServeAddon: serve what was learned — mock, failover, and the mode switches that pick them.
+
+The `request` hook decides the mode of one flow (header `X-Mimic-Mode` / `X-Mock-Enabled: true` >
+per-endpoint mode > `mimic_mode`), records it in `flow.metadata["mimic_mode"]`, and:
+- mock: answers from the learned model and never contacts the backend;
+- failover: forwards the request itself (mitmproxy would answer 502 itself after the `error` hook,
+  too late to step in), and answers from the model when the backend is unreachable, times out or
+  answers 5xx (`mimic_failover_on`);
+- learn / passthrough: lets mitmproxy forward as usual.
+Every answer gets `X-Mimic-Source` (upstream | mock | failover); the learner only learns upstream
+answers. `connection_strategy` is set to lazy so a dead backend cannot close a client connection
+before any hook runs.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+from mitmproxy import command, ctx, exceptions, http
+
+from ..learn.observation import host_key
+from ..model.paths import split_path
+from .mock import REALISM, Mocker, closest, context_for
+from .synth import request_seed
+
+logger = logging.getLogger(__name__)
+
+MODES = ("learn", "mock", "failover", "passthrough")
+FAILOVER_REASONS = ("5xx", "timeout", "unreachable")
+SOURCE = "X-Mimic-Source"
+MODE_HEADER = "X-Mimic-Mode"
+MOCK_HEADER = "X-Mock-Enabled"
+KEY_ENDPOINT_MODES = "serve.endpoint_modes"
+MAX_ECHO_BODY = 64 * 1024
+_HOP = frozenset({b"connection", b"keep-alive", b"transfer-encoding", b"proxy-connection", b"upgrade", b"te"})
+
+
+def parse_failover_on(spec: str) -> frozenset[str]:
+    """"5xx,timeout" -> {"5xx", "timeout"}; ValueError for an unknown reason."""
+    reasons = frozenset(r.strip().lower() for r in spec.split(",") if r.strip())
+    unknown = reasons - set(FAILOVER_REASONS)
+    if unknown:
+        raise ValueError(f"unknown failover reason(s) {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(FAILOVER_REASONS)})")
+    return reasons
+
+
+def parse_timeout(value: str) -> float:
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not a number of seconds: {value!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise ValueError("must be > 0")
+    return seconds
+
+
+def header_mode(headers: http.Headers) -> str | None:
+    """The mode a request asks for (and removes the switch headers); ValueError for an unknown one."""
+    mode = headers.pop(MODE_HEADER, None)
+    mock = headers.pop(MOCK_HEADER, None)
+    if mode is not None:
+        mode = mode.strip().lower()
+        if mode not in MODES:
+            raise ValueError(f"{MODE_HEADER} must be one of {', '.join(MODES)}, not {mode!r}")
+        return mode
+    if mock is not None and mock.strip().lower() in ("true", "1", "yes"):
+        return "mock"
+    return None
+
+
+def _json_response(status: int, obj: Any, source: str) -> http.Response:
+    return http.Response.make(status, json.dumps(obj).encode(),
+                              {"Content-Type": "application/json", SOURCE: source})
+
+
+class ServeAddon:
+    def __init__(self, brain: Callable[[], Any] = lambda: None, store: Callable[[], Any] = lambda: None) -> None:
+        self._brain = brain
+        self._store = store
+        self._store_seen: Any = None
+        self.mocker = Mocker()
+        self.endpoint_modes: dict[str, str] = {}
+        self.failover_on = frozenset(FAILOVER_REASONS)
+        self.timeout = 5.0
+        self._client: Any = None
+        self._names: dict[tuple[str, str], tuple[int, str]] = {}
+        self._fallback: tuple[tuple[int, int], Any] | None = None
+        self._closing: set[asyncio.Task] = set()
+
+    # -- options ---------------------------------------------------------------------------------------
+    def load(self, loader) -> None:
+        loader.add_option("mimic_host", str, "",
+                          "Learned API host that answers requests for hosts never learned (e.g. api.example.com "
+                          "behind a reverse proxy on localhost). Empty: the only learned API host, if there is one.")
+        loader.add_option("mimic_realism", str, "happy",
+                          "Mock realism: happy (the dominant 2xx, no added latency) or realistic (statuses, "
+                          "error bodies and latency sampled from what was learned).", choices=REALISM)
+        loader.add_option("mimic_failover_on", str, ",".join(FAILOVER_REASONS),
+                          "In failover mode, answer from the model when the backend fails this way: "
+                          "comma-separated 5xx, timeout, unreachable.")
+        loader.add_option("mimic_failover_timeout", str, "5",
+                          "In failover mode, seconds to wait for the backend before answering from the model.")
+
+    def configure(self, updated: set[str]) -> None:
+        if "mimic_realism" in updated and ctx.options.mimic_realism not in REALISM:
+            raise exceptions.OptionsError(f"mimic_realism must be one of {', '.join(REALISM)}")
+        if "mimic_failover_on" in updated:
+            try:
+                self.failover_on = parse_failover_on(ctx.options.mimic_failover_on)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"mimic_failover_on: {e}") from e
+        if "mimic_failover_timeout" in updated:
+            try:
+                self.timeout = parse_timeout(ctx.options.mimic_failover_timeout)
+            except ValueError as e:
+                raise exceptions.OptionsError(f"mimic_failover_timeout: {e}") from e
+            self._drop_client()
+        store = self._store()
+        if store is not self._store_seen:
+            self._store_seen = store
+            self.endpoint_modes = dict(store.get_setting(KEY_ENDPOINT_MODES) or {}) if store is not None else {}
+        # With the default eager strategy a reverse proxy whose backend is down closes the client
+        # connection before any hook runs: mock and failover could never answer.
+        if getattr(ctx.options, "connection_strategy", "lazy") != "lazy":
+            ctx.options.update(connection_strategy="lazy")
+
+    # -- hooks -----------------------------------------------------------------------------------------
+    async def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not flow.live:
+            return
+        req = flow.request
+        try:
+            asked = header_mode(req.headers)
+        except ValueError as e:
+            flow.response = _json_response(400, {"error": str(e)}, "mock")
+            flow.metadata["mimic_source"] = "mock"
+            return
+        mode = asked or ctx.options.mimic_mode
+        if mode == "passthrough" and not self.endpoint_modes:
+            flow.metadata["mimic_mode"] = mode
+            return
+        if mode == "learn" and not self.endpoint_modes:
+            flow.metadata["mimic_mode"] = mode
+            return
+        host, ep, template, parts = self._match(req)
+        if asked is None and template is not None and self.endpoint_modes:
+            mode = self.endpoint_modes.get(f"{req.method.upper()} {template}", mode)
+        flow.metadata["mimic_mode"] = mode
+        if mode == "mock":
+            await self._mock(flow, host, ep, template, parts, "mock")
+        elif mode == "failover":
+            await self._failover(flow, host, ep, template, parts)
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if resp is None or flow.metadata.get("mimic_chaos_fault") or SOURCE in resp.headers:
+            return
+        resp.headers[SOURCE] = "upstream"
+        flow.metadata.setdefault("mimic_source", "upstream")
+
+    # -- matching --------------------------------------------------------------------------------------
+    def _match(self, req: http.Request) -> tuple[Any, Any, str | None, list[str]]:
+        """(host model, endpoint or None, named template or None, decoded path parts)."""
+        brain = self._brain()
+        parts = [urllib.parse.unquote(p) for p in split_path(req.path.split("?", 1)[0])]
+        if brain is None:
+            return None, None, None, parts
+        method = req.method.upper()
+        with brain.lock:
+            host = brain.hosts.get(host_key(req.scheme, req.host, req.port)) or self._fallback_host(brain)
+            if host is None:
+                return None, None, None, parts
+            skeleton = host.tree.match(method, parts)
+            ep = host.endpoints.get((method, skeleton)) if skeleton is not None else None
+            if ep is None:
+                return host, None, None, parts
+            key = (host.name, skeleton)
+            named = self._names.get(key)
+            if named is None or named[0] != brain.observed:
+                named = self._names[key] = (brain.observed, host.tree.named(skeleton))
+            return host, ep, named[1], parts
+
+    def _fallback_host(self, brain: Any) -> Any:
+        name = ctx.options.mimic_host
+        if name:
+            return brain.hosts.get(name)
+        version = (len(brain.hosts), brain.observed)
+        if self._fallback is None or self._fallback[0] != version:
+            apis = [h for h in brain.hosts.values() if any(ep.responses for ep in h.endpoints.values())]
+            self._fallback = (version, apis[0] if len(apis) == 1 else None)
+        return self._fallback[1]
+
+    # -- mock ------------------------------------------------------------------------------------------
+    async def _mock(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None,
+                    parts: list[str], source: str) -> None:
+        req = flow.request
+        if ep is None:
+            flow.response = _json_response(404, self._unknown(host, req), source)
+            flow.metadata["mimic_source"] = source
+            return
+        ctx_ = context_for(template or "", parts, _query(req), _body(req))
+        seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
+                            req.path.partition("?")[2], req.raw_content)
+        brain = self._brain()
+        with brain.lock:
+            answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
+        if answer.delay_s > 0:
+            await asyncio.sleep(answer.delay_s)
+            if not flow.live or flow.error:
+                return
+        headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}"}
+        if answer.content_type:
+            headers["Content-Type"] = answer.content_type
+        flow.response = http.Response.make(answer.status, answer.body, headers)
+        flow.metadata["mimic_source"] = source
+        flow.is_replay = "response"
+
+    def _unknown(self, host: Any, req: http.Request) -> dict:
+        brain = self._brain()
+        templates: list[tuple[str, str]] = []
+        if brain is not None:
+            with brain.lock:
+                hosts = [host] if host is not None else list(brain.hosts.values())
+                for h in hosts:
+                    templates += [(m, named) for m, _, named in h.tree.templates()]
+        path = req.path.split("?", 1)[0]
+        return {"error": "Mimic has not learned this endpoint", "method": req.method.upper(), "path": path,
+                "closest": closest(req.method.upper(), path, templates)}
+
+    # -- failover --------------------------------------------------------------------------------------
+    async def _failover(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None,
+                        parts: list[str]) -> None:
+        upstream: http.Response | None = None
+        try:
+            upstream = await self._forward(flow.request)
+            reason = "5xx" if upstream.status_code >= 500 else None
+        except asyncio.TimeoutError:
+            reason = "timeout"
+        except Exception as e:  # httpx.TimeoutException / HTTPError / OSError
+            reason = "timeout" if "Timeout" in type(e).__name__ else "unreachable"
+            logger.debug(f"Mimic failover: {flow.request.url}: {type(e).__name__}: {e}")
+        if not flow.live:
+            return
+        if reason is None or reason not in self.failover_on or ep is None:
+            if upstream is not None:  # the backend's own answer (a 5xx of an endpoint never learned too)
+                upstream.headers[SOURCE] = "upstream"
+                flow.response = upstream
+                flow.metadata["mimic_source"] = "upstream"
+            else:
+                status = 504 if reason == "timeout" else 502
+                flow.response = _json_response(status, {"error": f"backend {reason} and no learned answer",
+                                                        "method": flow.request.method.upper(),
+                                                        "path": flow.request.path.split("?", 1)[0]}, "failover")
+                flow.metadata["mimic_source"] = "failover"
+            return
+        flow.metadata["mimic_failover"] = reason
+        await self._mock(flow, host, ep, template, parts, "failover")
+
+    async def _forward(self, req: http.Request) -> http.Response:
+        import httpx
+
+        if self._client is None:
+            self._client = httpx.AsyncClient(verify=not ctx.options.ssl_insecure, trust_env=False,
+                                             timeout=httpx.Timeout(self.timeout), follow_redirects=False)
+        headers = [(k, v) for k, v in req.headers.fields if k.lower() not in _HOP and k.lower() != b"content-length"]
+        start = time.time()
+        r = await self._client.send(
+            self._client.build_request(req.method, req.url, headers=headers, content=req.raw_content or b""),
+            stream=True)
+        try:
+            raw = b"".join([chunk async for chunk in r.aiter_raw()])
+        finally:
+            await r.aclose()
+        fields = [(k, v) for k, v in r.headers.raw if k.lower() not in _HOP and k.lower() != b"content-length"]
+        fields.append((b"content-length", str(len(raw)).encode()))
+        return http.Response(b"HTTP/1.1", r.status_code, r.reason_phrase.encode(), http.Headers(fields),
+                             raw, None, start, time.time())
+
+    def _drop_client(self) -> None:
+        client, self._client = self._client, None
+        if client is None:
+            return
+        try:
+            task = asyncio.get_running_loop().create_task(client.aclose())
+        except RuntimeError:
+            return
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def done(self) -> None:
+        self._drop_client()
+
+    # -- commands --------------------------------------------------------------------------------------
+    @command.command("mimic.mode.set")
+    def set_mode(self, mode: str) -> None:
+        """Set the global mode: learn, mock, failover or passthrough (no restart)."""
+        if mode not in MODES:
+            raise exceptions.CommandError(f"mode must be one of {', '.join(MODES)}")
+        ctx.options.update(mimic_mode=mode)
+
+    @command.command("mimic.mode.endpoint")
+    def set_endpoint_mode(self, method: str, template: str, mode: str) -> None:
+        """Set the mode of one endpoint (METHOD /template, e.g. GET /users/{user_id}); "inherit" removes it.
+        Remembered across restarts."""
+        key = f"{method.upper()} {template}"
+        if mode == "inherit":
+            self.endpoint_modes.pop(key, None)
+        elif mode in MODES:
+            self.endpoint_modes[key] = mode
+        else:
+            raise exceptions.CommandError(f"mode must be one of {', '.join(MODES)} or inherit")
+        store = self._store()
+        if store is not None:
+            try:
+                store.put_setting(KEY_ENDPOINT_MODES, self.endpoint_modes)
+            except Exception as e:  # StoreError: keep it in memory, say so
+                logger.warning(f"Mimic: could not save endpoint modes: {e}")
+
+    @command.command("mimic.mode.show")
+    def show_modes(self) -> str:
+        """The global mode and every per-endpoint mode."""
+        lines = [f"global: {ctx.options.mimic_mode}"]
+        lines += [f"{key}: {mode}" for key, mode in sorted(self.endpoint_modes.items())]
+        return "\n".join(lines)
+
+
+def _query(req: http.Request) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for k, v in req.query.items(multi=True):
+        out.setdefault(k, v)
+    return out
+
+
+def _body(req: http.Request) -> Any:
+    raw = req.raw_content
+    if not raw or len(raw) > MAX_ECHO_BODY:
+        return None
+    try:
+        return json.loads(req.get_content(strict=False) or b"")
+    except (ValueError, TypeError):
+        return None

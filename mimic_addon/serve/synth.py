@@ -1,0 +1,338 @@
+"""Synthetic JSON bodies from a learned `SchemaNode`: pure, seeded, compiled once per schema version.
+
+`compile_plan(node)` turns a learned schema into a `Plan` (types with their weights, properties
+with their presence frequency, formats, enums, ranges, lengths and the Faker heuristic of each
+property name). `generate(plan, ctx, rng, fake)` makes one value from it: correct types, required
+properties always present, optional ones with their learned frequency, values from Faker through
+the property names, and echo of the request (path parameters and body fields flow into the root
+object's properties of the same name; pagination fields agree with the list they describe).
+
+Randomness comes only from the `random.Random` and the seeded Faker handed in, so the same request
+with the same seed gives the same body (`request_seed`).
+"""
+from __future__ import annotations
+
+import hashlib
+import math
+import random
+import string
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..model.schema import SchemaNode
+from .faker_fields import KINDS, PII, field_kind
+
+# SchemaNode type slots (model/schema.py order)
+_OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
+ARRAY_EXTRA = 8          # generated arrays are at most this much longer than the shortest one seen
+MAP_KEYS = 3             # keys generated for a map-like object
+_COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "total_items", "num_results"})
+_PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
+_PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
+_LETTERS = string.ascii_lowercase
+
+
+@dataclass(slots=True)
+class Context:
+    """What the request says: path parameters by template name, query values, parsed JSON body."""
+    params: dict[str, str] = field(default_factory=dict)
+    query: dict[str, str] = field(default_factory=dict)
+    body: Any = None
+    resource_id: str | None = None   # the last path parameter when the template ends with one
+
+
+@dataclass(slots=True)
+class Plan:
+    weights: list[tuple[int, int]]            # (type slot, count)
+    total: int
+    props: list[tuple[str, Plan, float]]      # name, plan, presence (1.0 = required)
+    additional: Plan | None
+    items: Plan | None
+    arr: tuple[int, int]
+    num: tuple[float, float] | None
+    length: tuple[int, int] | None
+    fmt: str | None
+    enum: list[str] | None
+    kind: str | None
+
+
+def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
+    """Precompute everything `generate` needs from a learned schema node."""
+    t = node.types
+    weights = [(slot, c) for slot, c in enumerate(t) if c]
+    kind = field_kind(name) if name else None
+    props: list[tuple[str, Plan, float]] = []
+    objects = t[_OBJ]
+    for key, child in (node.props or {}).items():
+        presence = 1.0 if child.count >= objects else child.count / objects
+        props.append((key, compile_plan(child, key), presence))
+    enum = node.enum_values() or node.enum_seen()
+    if kind in PII:
+        enum = None  # never replay observed values of PII-like fields
+    return Plan(
+        weights=weights, total=sum(c for _, c in weights), props=props,
+        additional=compile_plan(node.additional) if node.additional is not None else None,
+        items=compile_plan(node.items, _singular(name)) if node.items is not None and node.items.count else None,
+        arr=(node.arr_min or 0, node.arr_max or 0),
+        num=(node.num_min, node.num_max) if node.num_min is not None else None,
+        length=(node.str_min, node.str_max) if node.str_min is not None else None,
+        fmt=node.string_format(), enum=enum, kind=kind,
+    )
+
+
+def _singular(name: str | None) -> str | None:
+    if not name:
+        return None
+    return name[:-1] if name.endswith("s") and not name.endswith("ss") else name
+
+
+def request_seed(seed: int, method: str, path: str, query: str, body: bytes | None) -> int:
+    """A 64-bit seed for one request: the same request and `mimic_seed` give the same mock."""
+    h = hashlib.blake2b(digest_size=8)
+    for part in (str(seed).encode(), method.upper().encode(), path.encode(), query.encode(), body or b""):
+        h.update(len(part).to_bytes(8, "little"))
+        h.update(part)
+    return int.from_bytes(h.digest(), "little")
+
+
+def generate(plan: Plan, ctx: Context, rng: random.Random, fake: Any) -> Any:
+    """One JSON value for the plan (the root of a response body)."""
+    return _value(plan, rng, fake, ctx, root=True)
+
+
+def _pick_type(plan: Plan, rng: random.Random) -> int:
+    if len(plan.weights) == 1:
+        return plan.weights[0][0]
+    x = rng.random() * plan.total
+    for slot, c in plan.weights:
+        x -= c
+        if x < 0:
+            return slot
+    return plan.weights[-1][0]
+
+
+def _value(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None = None, root: bool = False) -> Any:
+    if not plan.weights:
+        return None
+    slot = _pick_type(plan, rng)
+    if slot == _OBJ:
+        return _object(plan, rng, fake, ctx if root else None)
+    if slot == _ARR:
+        return _array(plan, rng, fake, None)
+    if slot == _STR:
+        return _string(plan, rng, fake)
+    if slot == _INT:
+        return int(_number(plan, rng, fake, integer=True))
+    if slot == _NUM:
+        return _number(plan, rng, fake, integer=False)
+    if slot == _BOOL:
+        return True if plan.kind == "true" else rng.random() < 0.5
+    return None
+
+
+def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> dict[str, Any]:
+    if plan.additional is not None:
+        n = rng.randint(1, MAP_KEYS)
+        return {str(rng.randint(1, 99_999)): _value(plan.additional, rng, fake) for _ in range(n)}
+    echo = _echo_values(ctx) if ctx is not None else {}
+    out: dict[str, Any] = {}
+    for name, child, presence in plan.props:
+        present = presence >= 1.0 or rng.random() < presence
+        if name in echo:
+            value = _fit_echo(child, echo[name])
+            if value is not _NO:
+                out[name] = value
+                continue
+        if not present:
+            continue
+        if ctx is not None and child.weights and _pick_type(child, rng) == _ARR and child.items is not None:
+            out[name] = _array(child, rng, fake, _query_int(ctx, _PER_PAGE_NAMES))
+        else:
+            out[name] = _value(child, rng, fake)
+    if ctx is not None:
+        _paginate(plan, out, ctx)
+    return out
+
+
+def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> list[Any]:
+    lo, hi = plan.arr
+    if plan.items is None:
+        return [None] * lo if lo else []
+    if wanted is not None:
+        n = min(max(wanted, lo), hi)
+    else:
+        n = rng.randint(lo, min(hi, lo + ARRAY_EXTRA))
+    return [_value(plan.items, rng, fake) for _ in range(n)]
+
+
+def _number(plan: Plan, rng: random.Random, fake: Any, integer: bool) -> float:
+    lo, hi = plan.num if plan.num is not None else (0, 100)
+    value: Any = None
+    gen = KINDS.get(plan.kind) if plan.kind else None
+    if gen is not None:
+        v = gen(fake, rng)
+        if isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi:
+            value = v
+    if integer:
+        ilo, ihi = math.ceil(lo), math.floor(hi)
+        if ilo > ihi:
+            return lo
+        return int(value) if value is not None and ilo <= int(value) <= ihi else rng.randint(ilo, ihi)
+    if value is None:
+        value = rng.uniform(lo, hi)
+    return min(max(round(value, 2), lo), hi)
+
+
+def _string(plan: Plan, rng: random.Random, fake: Any) -> str:
+    lo, hi = plan.length if plan.length is not None else (0, 64)
+    if plan.fmt is not None:
+        return _formatted(plan.fmt, lo, hi, rng, fake)
+    if plan.enum is not None:
+        return rng.choice(plan.enum)
+    gen = KINDS.get(plan.kind) if plan.kind else None
+    text = None
+    if gen is not None:
+        v = gen(fake, rng)
+        if not isinstance(v, (dict, list)):
+            text = str(v).lower() if isinstance(v, bool) else str(v)
+    if text is None:
+        text = fake.word() if hi < 40 else fake.sentence()
+    return _fit(text, lo, hi, rng)
+
+
+def _fit(text: str, lo: int, hi: int, rng: random.Random) -> str:
+    if len(text) > hi:
+        text = text[:hi].rstrip() if hi else ""
+        if len(text) < lo:
+            text = text.ljust(lo, "x")
+    while len(text) < lo:
+        text += rng.choice(_LETTERS)
+    return text
+
+
+def _formatted(fmt: str, lo: int, hi: int, rng: random.Random, fake: Any) -> str:
+    """A value of the format whose length is within [lo, hi] when the format allows it."""
+    if fmt == "uuid":
+        return str(fake.uuid4())
+    if fmt == "date":
+        return fake.date()
+    if fmt == "date-time":
+        base = fake.date_time_between("-2y", "now").strftime("%Y-%m-%dT%H:%M:%S")
+        top = max(20, min(hi, 40))
+        length = rng.randint(min(max(20, lo), top), top)
+        if length == 21:
+            length = 22 if top >= 22 else 20
+        # 20: "...Z"; 22 and up: "...." + fraction digits + "Z"
+        return base + "Z" if length == 20 else base + "." + "".join(rng.choice("0123456789") for _ in range(length - 21)) + "Z"
+    if fmt == "email":
+        local, domain = fake.user_name(), "example.com"
+        text = f"{local}@{domain}"
+        if len(text) > hi:
+            local = local[: max(1, hi - len(domain) - 1)]
+            if len(local) + len(domain) + 1 > hi:
+                domain = "ex.io"
+            text = f"{local}@{domain}"
+        while len(text) < lo:
+            text = rng.choice(_LETTERS) + text
+        return text
+    if fmt == "uri":
+        text = f"https://example.com/{fake.slug()}"
+        if len(text) > hi:
+            text = "https://ex.io/" + "a" * max(0, hi - 14)
+        while len(text) < lo:
+            text += rng.choice(_LETTERS)
+        return text[: max(hi, 10)] if len(text) > hi >= 10 else text
+    if fmt == "ipv4":
+        octets = [rng.randint(1, 254) for _ in range(4)]
+        text = ".".join(map(str, octets))
+        if not lo <= len(text) <= hi:
+            width = min(max(lo, 7), 15)
+            digits = [1, 1, 1, 1]
+            i = 0
+            while sum(digits) + 3 < width:
+                digits[i % 4] += 1
+                i += 1
+            spans = {1: (0, 9), 2: (10, 99), 3: (100, 255)}
+            text = ".".join(str(rng.randint(*spans[d])) for d in digits)
+        return text
+    return fake.word()
+
+
+_NO = object()
+
+
+def _echo_values(ctx: Context) -> dict[str, Any]:
+    echo: dict[str, Any] = {}
+    if isinstance(ctx.body, dict):
+        for k, v in ctx.body.items():
+            if not isinstance(v, (dict, list)):
+                echo[k] = v
+    echo.update(ctx.params)
+    if ctx.resource_id is not None:
+        echo.setdefault("id", ctx.resource_id)
+    return echo
+
+
+def _fit_echo(plan: Plan, value: Any) -> Any:
+    """The echoed value in a type the learned schema allows, else _NO."""
+    slots = {s for s, _ in plan.weights}
+    if value is None:
+        return None if _NULL in slots else _NO
+    if isinstance(value, bool):
+        return value if _BOOL in slots else _NO
+    if isinstance(value, (int, float)):
+        if _INT in slots and isinstance(value, int) or _NUM in slots:
+            return value
+        return str(value) if _STR in slots and plan.fmt is None and plan.enum is None else _NO
+    if isinstance(value, str):
+        if _INT in slots and value.isascii() and value.lstrip("-").isdigit() and len(value) < 16:
+            return int(value)
+        fits = plan.length is None or plan.length[0] <= len(value) <= plan.length[1]
+        if _STR in slots and plan.enum is None and fits and (plan.fmt is None or _has_format(value, plan.fmt)):
+            return value
+    return _NO
+
+
+def _has_format(value: str, fmt: str) -> bool:
+    from ..model.schema import has_format
+
+    return has_format(value, fmt)
+
+
+def _query_int(ctx: Context, names: frozenset[str]) -> int | None:
+    for k, v in ctx.query.items():
+        if k.lower() in names and v.isdigit():
+            return int(v)
+    return None
+
+
+def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
+    """Page fields agree with the list beside them (and with ?page= / ?per_page= when given)."""
+    items = next((v for v in out.values() if isinstance(v, list)), None)
+    if items is None:
+        return
+    n = len(items)
+    ranges = {name: child for name, child, _ in plan.props}
+
+    def put(name: str, value: int) -> None:
+        child = ranges[name]
+        if not isinstance(out.get(name), int) or isinstance(out.get(name), bool):
+            return
+        lo, hi = child.num if child.num is not None else (value, value)
+        out[name] = int(min(max(value, lo), hi))
+
+    page = _query_int(ctx, _PAGE_NAMES)
+    per_page = _query_int(ctx, _PER_PAGE_NAMES)
+    for name in list(out):
+        low = name.lower()
+        if low in _PER_PAGE_NAMES:
+            put(name, per_page if per_page is not None else max(n, 1))
+        elif low in _PAGE_NAMES and page is not None:
+            put(name, page)
+    per = next((out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
+    pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
+    for name in list(out):
+        if name.lower() in _COUNT_NAMES and isinstance(out[name], int) and not isinstance(out[name], bool):
+            minimum = max(pg - 1, 0) * per + n
+            if out[name] < minimum:
+                put(name, minimum)

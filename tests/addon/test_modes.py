@@ -1,0 +1,113 @@
+"""Modes, switches and mock answers inside mitmproxy's test harness, sharing the learner's Brain."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow, tutils
+
+from mimic_addon.addon import Mimic
+from mimic_addon.learn.observation import from_flow
+from mimic_addon.serve.serve_addon import ServeAddon, parse_failover_on
+from mimic_addon.store import Store
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "mimic.db")
+
+
+def pair() -> tuple[Mimic, ServeAddon]:
+    m = Mimic()
+    return m, ServeAddon(brain=lambda: m.brain, store=lambda: m.store)
+
+
+def flow(path: str, method: str = "GET", body: bytes = b"", status: int | None = None, resp_body: bytes = b"",
+         **headers: str):
+    req = tutils.treq(method=method.encode(), path=path.encode(), content=body,
+                      headers=((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()))
+    f = tflow.tflow(req=req)
+    if status is not None:
+        f.response = tutils.tresp(status_code=status, content=resp_body,
+                                  headers=((b"content-type", b"application/json"),))
+    return f
+
+
+def teach(m: Mimic) -> None:
+    for i in range(1, 30):
+        m.brain.learn(from_flow(flow(f"/users/{i}", status=200,
+                                     resp_body=json.dumps({"id": i, "name": f"U{i}", "ok": True}).encode()), 1 << 20))
+
+
+async def test_mock_answers_from_the_model_and_is_not_learned(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        observed = m.brain.observed
+        f = flow("/users/42")
+        await s.request(f)
+        assert f.response.status_code == 200 and f.response.headers["X-Mimic-Source"] == "mock"
+        assert json.loads(f.response.content)["id"] == 42 and f.metadata["mimic_source"] == "mock"
+        m.response(f)
+        m.learner.stop()
+        assert m.brain.observed == observed  # answers from the model are never learned
+        unknown = flow("/orders/1")
+        await s.request(unknown)
+        body = json.loads(unknown.response.content)
+        assert unknown.response.status_code == 404 and body["closest"] == ["GET /users/{user_id}"]
+
+
+async def test_header_switches_and_endpoint_modes(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db)
+        teach(m)
+        f = flow("/users/3", X_Mimic_Mode="mock")
+        await s.request(f)
+        assert f.response.headers["X-Mimic-Source"] == "mock" and "X-Mimic-Mode" not in f.request.headers
+        f = flow("/users/3", X_Mock_Enabled="true")
+        await s.request(f)
+        assert f.response.headers["X-Mimic-Source"] == "mock"
+        f = flow("/users/3")
+        await s.request(f)
+        assert f.response is None and f.metadata["mimic_mode"] == "learn"
+        f = flow("/users/3", X_Mimic_Mode="nope")
+        await s.request(f)
+        assert f.response.status_code == 400
+        s.set_endpoint_mode("GET", "/users/{user_id}", "mock")
+        f = flow("/users/3")
+        await s.request(f)
+        assert f.response.headers["X-Mimic-Source"] == "mock"
+        assert Store(db).get_setting("serve.endpoint_modes") == {"GET /users/{user_id}": "mock"}
+        assert "GET /users/{user_id}: mock" in s.show_modes()
+        s.set_mode("passthrough")
+        assert tctx.options.mimic_mode == "passthrough"
+        with pytest.raises(exceptions.CommandError):
+            s.set_mode("record")
+
+
+async def test_realistic_and_upstream_header(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock", mimic_realism="realistic")
+        teach(m)
+        f = flow("/users/1")
+        await s.request(f)
+        assert f.response.status_code == 200
+        up = flow("/users/1", status=200, resp_body=b"{}")
+        s.response(up)
+        assert up.response.headers["X-Mimic-Source"] == "upstream"
+
+
+def test_options_are_validated(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(s, mimic_failover_on="5xx,sometimes")
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(s, mimic_failover_timeout="-1")
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(s, mimic_realism="gritty")
+    assert parse_failover_on("5xx, timeout") == {"5xx", "timeout"}

@@ -125,19 +125,22 @@ def timed(port: int, path: str) -> tuple[float, dict]:
 
 def test_added_latency_and_learned_latency_excludes_it(proxies, tmp_path):
     proxy, db = start(proxies, tmp_path, LATENCY)
-    base = [timed(proxy.port, f"/users/{i}") for i in range(60)]
-    orders = [timed(proxy.port, f"/orders/{uuid.UUID(int=i)}") for i in range(60)]
-    me = [timed(proxy.port, "/users/me") for i in range(60)]
+    base, orders, me = [], [], []
+    for i in range(60):  # interleaved, so load on the machine hits the three alike
+        base.append(timed(proxy.port, f"/users/{i}"))
+        orders.append(timed(proxy.port, f"/orders/{uuid.UUID(int=i)}"))
+        me.append(timed(proxy.port, "/users/me"))
     proxy.stop()
-    b = statistics.median(ms for ms, _ in base)
-    added = statistics.median(ms for ms, _ in orders) - b
-    # fixed 40 ms: the median added delay is within -2/+10 ms (timer and scheduling slack)
-    print(f"added median latency {added:.1f} ms (rule 40)")
-    assert 38 <= added <= 50, (added, b)
+    # a delay is never shorter than configured: a hard lower bound per request
     assert min(ms for ms, _ in orders) >= 40
-    me_added = statistics.median(ms for ms, _ in me) - b
+    assert min(ms for ms, _ in me) >= 10
+    # paired differences against the undelayed neighbour: fixed 40 ms within -5/+15 ms of slack
+    added = statistics.median(o - b for (o, _), (b, _) in zip(orders, base))
+    print(f"added median latency {added:.1f} ms (rule 40)")
+    assert 35 <= added <= 55, added
+    me_added = statistics.median(m - b for (m, _), (b, _) in zip(me, base))
     print(f"added median latency {me_added:.1f} ms (rule uniform 10-30)")
-    assert 14 <= me_added <= 30, me_added       # uniform 10-30 ms: median 20
+    assert 12 <= me_added <= 35, me_added       # uniform 10-30 ms: median 20
     assert all(h.get("x-mimic-chaos") == "orders-40ms" for _, h in orders)
     assert all("x-mimic-chaos" not in h for _, h in base)
     # the learner records the backend's own latency, not the injected one
@@ -167,8 +170,8 @@ def test_rate_limit_reset_and_timeout(proxies, tmp_path):
     ok = sum(s == 200 for s, _, _ in results)
     expected = 10 + 20 * elapsed
     print(f"rate limit passed {ok} of 300, expected {expected:.1f}")
-    # token bucket: burst + rate x elapsed requests pass, within 2 either way (bucket edges)
-    assert abs(ok - expected) <= 2, (ok, expected, elapsed)
+    # token bucket: burst + rate x elapsed requests pass, within 3 either way (bucket edges, timing)
+    assert abs(ok - expected) <= 3, (ok, expected, elapsed)
     assert [s for s, _, _ in results[:10]] == [200] * 10
     for s, h, body in results:
         assert s in (200, 429)

@@ -110,7 +110,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     store, brain = _open_brain(args.db)
     store.close()
     doc = openapi.from_brain(brain, args.host)
-    text = json.dumps(doc, indent=2, ensure_ascii=False) if not args.yaml else _yaml(doc)
+    text = json.dumps(doc, indent=2, ensure_ascii=True) if not args.yaml else _yaml(doc)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")
         print(f"wrote {len(doc['paths'])} paths to {args.output}", file=sys.stderr)
@@ -122,7 +122,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _yaml(doc: dict) -> str:
     import yaml
 
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=True)
+    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)
 
 
 def cmd_endpoints(args: argparse.Namespace) -> int:

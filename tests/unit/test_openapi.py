@@ -82,3 +82,21 @@ def test_regrouping_merges_endpoint_statistics() -> None:
     assert ep.skeleton == "/files/{}" and ep.stats.count == 4
     trees, eps, deleted = brain.take_changes()
     assert ("api.example.com", "GET", "/files/readme") in deleted
+
+
+def test_export_survives_lone_surrogates_in_learned_names(tmp_path) -> None:
+    """Field names are strangers' input: a lone surrogate is valid JSON text but not UTF-8."""
+    from mimic_addon.cli import main
+    from mimic_addon.learn.learner import Learner
+    from mimic_addon.store import Store
+
+    db = str(tmp_path / "m.db")
+    store = Store(db)
+    brain = Brain()
+    brain.learn(obs("GET", "/odd", 200, json.loads('{"\\ud800x": "\\udfff"}')))
+    Learner(brain, store).flush()
+    store.close()
+    for extra in ([], ["--yaml"]):
+        out = tmp_path / f"doc{len(extra)}"
+        assert main(["export", "openapi", "--db", db, "-o", str(out), *extra]) == 0
+        assert "/odd" in out.read_text(encoding="utf-8")

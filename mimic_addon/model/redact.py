@@ -58,6 +58,20 @@ def is_sensitive_name(name: str) -> bool:
     return _is_exact_secret(n) or _has_fragment(n, _NAME_FRAGMENTS)
 
 
+# Personal data: kept as values in examples (they are samples), but never learned as an enum.
+_PERSONAL_FRAGMENTS = ("firstname", "lastname", "fullname", "givenname", "familyname", "surname",
+                       "displayname", "realname", "username", "nickname", "screenname", "email", "phone",
+                       "mobile", "telephone", "address", "street", "zip", "postcode", "postalcode",
+                       "birth", "dob", "ssn", "iban", "cardnumber")
+_PERSONAL_EXACT = frozenset({"login", "handle", "ip", "ipaddress"})
+
+
+def is_personal_name(name: str) -> bool:
+    """True for field names that hold personal data (names of people, contacts, addresses, ...)."""
+    n = _normalise(name)
+    return n in _PERSONAL_EXACT or _has_fragment(n, _PERSONAL_FRAGMENTS)
+
+
 def _scrub(text: str) -> str:
     """Replace embedded JWTs and `Bearer <token>` credentials inside free text."""
     if len(text) < 10 or not ("eyJ" in text or "earer" in text or "EARER" in text):

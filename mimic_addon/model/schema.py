@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from .redact import is_personal_name
+
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
 MAX_ENUM_TRACKED = 32
@@ -491,7 +493,8 @@ class SchemaNode:
         if self.additional is not None:
             schema["additionalProperties"] = self.additional.to_json_schema()
         elif self.props:
-            schema["properties"] = {k: child.to_json_schema() for k, child in self.props.items()}
+            schema["properties"] = {k: _without_enum(child.to_json_schema()) if is_personal_name(k)
+                                    else child.to_json_schema() for k, child in self.props.items()}
             objects = self.types[_OBJ]
             required = sorted(k for k, child in self.props.items() if child.count >= objects)
             if required:
@@ -561,3 +564,9 @@ def _merge_range(
     if lo is None:
         return other_lo, other_hi
     return min(lo, other_lo), max(hi, other_hi)
+
+
+def _without_enum(schema: dict[str, Any]) -> dict[str, Any]:
+    """A personal field's observed values are data about people, not a contract: never an enum."""
+    schema.pop("enum", None)
+    return schema

@@ -60,6 +60,9 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     """Precompute everything `generate` needs from a learned schema node."""
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
+    if t[_NULL] and 2 * t[_NULL] < sum(t):
+        # a mostly-present value: mocks show it (null stays valid, but UIs want something to render)
+        weights = [(slot, c) for slot, c in weights if slot != _NULL]
     kind = field_kind(name) if name else None
     props: list[tuple[str, Plan, float]] = []
     objects = t[_OBJ]

@@ -307,3 +307,13 @@ def test_array_item_cap_is_configurable(length, sampled):
     node = observed(list(range(length)), max_array_items=2 if length > 3 else 3)
     assert node.items is not None and node.items.count == sampled
     assert node.items.num_max == length - 1
+
+
+def test_personal_fields_never_become_enums() -> None:
+    node = SchemaNode()
+    for _ in range(30):
+        for first in ("Ada", "Grace"):
+            node.observe({"firstName": first, "status": "active" if first == "Ada" else "away"})
+    props = node.to_json_schema()["properties"]
+    assert "enum" not in props["firstName"]
+    assert props["status"]["enum"] == ["active", "away"]

@@ -11,6 +11,7 @@ schema is the spec's response schema for the status (or `default`), $refs inline
 from __future__ import annotations
 
 import argparse
+import os
 import json
 import random
 import sys
@@ -142,7 +143,7 @@ def main() -> int:
                         else:
                             spec_ok += 1
         rows.append((sid, len(brain.endpoints()), n, learned_ok, spec_n, spec_ok))
-        for f, c in failures.most_common(5):
+        for f, c in failures.most_common(int(os.environ.get("MIMIC_SHOW_FAILURES", "5"))):
             print(f"  {sid} spec failure x{c}: {f}", file=sys.stderr)
     print("| spec | endpoints | mock bodies | valid vs learned schema | with a spec schema | valid vs spec schema |")
     print("|---|---:|---:|---:|---:|---:|")

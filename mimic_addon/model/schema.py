@@ -21,6 +21,29 @@ MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towar
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 40
 ENUM_MIN_RATIO = 3
+MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
+SHAPE_MAX_LEN = 64
+
+# Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
+CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
+CHAR_ALL = 15
+_NO_DIGITS = str.maketrans("", "", "0123456789")
+
+
+def char_classes(s: str) -> int:
+    """Bitmask of the CHAR_* classes in `s` (everything for long text: its shape is not a format)."""
+    if len(s) > SHAPE_MAX_LEN:
+        return CHAR_ALL
+    mask = 0
+    if s.upper() != s:
+        mask |= CHAR_LOWER
+    if s.lower() != s:
+        mask |= CHAR_UPPER
+    if len(s.translate(_NO_DIGITS)) != len(s):
+        mask |= CHAR_DIGIT
+    if s and not s.isalnum():
+        mask |= CHAR_OTHER
+    return mask
 
 # Type slots, in the order a union type is emitted.
 _OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
@@ -175,6 +198,7 @@ class SchemaNode:
         "count", "types", "depth", "limits",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
+        "chars", "firsts",
     )
 
     def __init__(
@@ -204,6 +228,8 @@ class SchemaNode:
         self.formats: frozenset[str] | None = None  # formats every string had; None: no strings
         self.enum: set[str] | None = None
         self.enum_overflow = False
+        self.chars = 0                       # CHAR_* classes seen in strings (their shape)
+        self.firsts: set[str] | None = set() # first characters seen, None once too many
 
     def _child(self) -> SchemaNode:
         node = SchemaNode.__new__(SchemaNode)
@@ -233,6 +259,8 @@ class SchemaNode:
                 self.formats = _surviving_formats(value, formats)
             if not self.enum_overflow:
                 self._track_enum(value)
+            if self.chars != CHAR_ALL or self.firsts is not None:
+                self._track_shape(value)
         elif t is dict:
             self.count += 1
             self.types[_OBJ] += 1
@@ -264,6 +292,13 @@ class SchemaNode:
             self.types[_NULL] += 1
         else:
             self.observe(_plain(value))
+
+    def _track_shape(self, value: str) -> None:
+        self.chars |= char_classes(value)
+        if value and self.firsts is not None:
+            self.firsts.add(value[0])
+            if len(self.firsts) > MAX_FIRSTS:
+                self.firsts = None
 
     def _track_enum(self, value: str) -> None:
         enum = self.enum
@@ -342,6 +377,11 @@ class SchemaNode:
         if other.formats is not None:
             self.formats = other.formats if self.formats is None else self.formats & other.formats
         self._merge_enum(other)
+        self.chars |= other.chars
+        if self.firsts is not None:
+            self.firsts = None if other.firsts is None else self.firsts | other.firsts
+            if self.firsts is not None and len(self.firsts) > MAX_FIRSTS:
+                self.firsts = None
         if self.depth >= self.limits.max_depth:
             return
         self._merge_object(other)
@@ -404,6 +444,9 @@ class SchemaNode:
             d["sl"] = [self.str_min, self.str_max]
         if self.formats is not None:
             d["fm"] = sorted(self.formats)
+        if self.chars:
+            d["cc"] = self.chars
+            d["fc"] = "".join(sorted(self.firsts)) if self.firsts is not None else None
         if self.enum_overflow:
             d["eo"] = 1
         elif self.enum is not None:
@@ -448,6 +491,9 @@ class SchemaNode:
             self.str_min, self.str_max = d["sl"]
         if "fm" in d:
             self.formats = frozenset(d["fm"]) & _ALL_FORMATS
+        if "cc" in d:
+            self.chars = d["cc"]
+            self.firsts = set(d["fc"]) if d.get("fc") is not None else None
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])

@@ -19,7 +19,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.schema import SchemaNode
+from ..model.schema import CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, SchemaNode, char_classes
 from .faker_fields import KINDS, PII, field_kind
 
 # SchemaNode type slots (model/schema.py order)
@@ -54,6 +54,8 @@ class Plan:
     fmt: str | None
     enum: list[str] | None
     kind: str | None
+    chars: int = 0                 # character classes of the observed strings (schema.CHAR_*)
+    firsts: str | None = None      # their first characters, when few
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -80,6 +82,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         num=(node.num_min, node.num_max) if node.num_min is not None else None,
         length=(node.str_min, node.str_max) if node.str_min is not None else None,
         fmt=node.string_format(), enum=enum, kind=kind,
+        chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
     )
 
 
@@ -200,7 +203,29 @@ def _string(plan: Plan, rng: random.Random, fake: Any) -> str:
             text = str(v).lower() if isinstance(v, bool) else str(v)
     if text is None:
         text = fake.word() if hi < 40 else fake.sentence()
-    return _fit(text, lo, hi, rng)
+    text = _fit(text, lo, hi, rng)
+    return text if _has_shape(text, plan) else _shaped(plan, lo, hi, rng)
+
+
+_CLASS_ALPHABETS = ((CHAR_LOWER, string.ascii_lowercase), (CHAR_UPPER, string.ascii_uppercase),
+                    (CHAR_DIGIT, string.digits), (CHAR_OTHER, "-_"))
+
+
+def _has_shape(text: str, plan: Plan) -> bool:
+    """Does a value look like the observed ones (same character classes, a seen first character)?"""
+    if not plan.chars:
+        return True
+    if char_classes(text) & ~plan.chars:
+        return False
+    return plan.firsts is None or not text or text[0] in plan.firsts
+
+
+def _shaped(plan: Plan, lo: int, hi: int, rng: random.Random) -> str:
+    """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics."""
+    alphabet = "".join(chars for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
+    n = rng.randint(max(lo, 1), max(lo, 1, min(hi, 32)))
+    head = rng.choice(plan.firsts) if plan.firsts else rng.choice(alphabet)
+    return head + "".join(rng.choice(alphabet) for _ in range(n - 1))
 
 
 def _fit(text: str, lo: int, hi: int, rng: random.Random) -> str:

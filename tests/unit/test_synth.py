@@ -105,3 +105,23 @@ def test_heuristic_values_are_plausible():
     node = learned([{"email": "a@b.co", "created_at": "2024-01-01T00:00:00Z", "price": 9.5, "city": "Paris"}] * 3)
     v = make(node)
     assert "@" in v["email"] and v["created_at"].startswith("20") and v["price"] == 9.5
+
+
+def test_strings_keep_their_observed_shape() -> None:
+    import random as _random
+
+    from faker import Faker
+
+    from mimic_addon.serve.synth import Context, compile_plan, generate
+
+    node = SchemaNode()
+    for i in range(40):
+        node.observe({"user": f"U{i:03d}AB{i % 7}", "team": f"T{i:04d}"})
+    plan = compile_plan(node)
+    fake = Faker()
+    for seed in range(20):
+        fake.seed_instance(seed)
+        body = generate(plan, Context(), _random.Random(seed), fake)
+        for field, head in (("user", "U"), ("team", "T")):
+            value = body[field]
+            assert value[0] == head and value.isalnum() and value == value.upper(), body

@@ -27,22 +27,24 @@ SHAPE_MAX_LEN = 64
 # Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
 CHAR_ALL = 15
-_NO_DIGITS = str.maketrans("", "", "0123456789")
+_DIGIT = re.compile(r"\d")
 
 
 def char_classes(s: str) -> int:
-    """Bitmask of the CHAR_* classes in `s` (everything for long text: its shape is not a format)."""
-    if len(s) > SHAPE_MAX_LEN:
+    """Bitmask of the CHAR_* classes in `s` (all of them for text)."""
+    if len(s) > SHAPE_MAX_LEN or " " in s:  # text: its shape is no format
         return CHAR_ALL
-    mask = 0
+    if s.isalpha():  # the common cases first, each a single C call
+        return CHAR_LOWER if s.islower() else CHAR_UPPER if s.isupper() else CHAR_LOWER | CHAR_UPPER
+    if s.isdigit():
+        return CHAR_DIGIT
+    mask = 0 if s.isalnum() or not s else CHAR_OTHER
     if s.upper() != s:
         mask |= CHAR_LOWER
     if s.lower() != s:
         mask |= CHAR_UPPER
-    if len(s.translate(_NO_DIGITS)) != len(s):
+    if _DIGIT.search(s):
         mask |= CHAR_DIGIT
-    if s and not s.isalnum():
-        mask |= CHAR_OTHER
     return mask
 
 # Type slots, in the order a union type is emitted.

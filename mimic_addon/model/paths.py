@@ -208,7 +208,7 @@ def _suffix(masked: list[str], start: int) -> str:
 
 @dataclass(slots=True)
 class Learned:
-    """Result of learning one path: its skeleton, and skeleton renames caused by re-grouping."""
+    """Result of learning one path: its skeleton, and whether templates were re-grouped on the way."""
 
     skeleton: str
     moved: bool = False
@@ -219,7 +219,6 @@ class PathTree:
 
     def __init__(self, root: Node | None = None) -> None:
         self.root = root or Node()
-        self.version = 0  # bumped whenever templates were re-grouped
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, method: str, parts: list[str], echo: dict[str, str], shape: Shape) -> Learned:
@@ -279,7 +278,6 @@ class PathTree:
             if self._regroup(parent):
                 moved = True
         if moved:
-            self.version += 1
             return Learned(self.match(method, parts) or skeleton_of(out), True)
         return Learned(skeleton_of(out))
 

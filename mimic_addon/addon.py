@@ -16,12 +16,14 @@ from mimic_addon.learn.learner import Learner
 from mimic_addon.learn.observation import from_flow
 from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER, Watchdog
 from mimic_addon.serve.chaos_addon import ChaosAddon
+from mimic_addon.serve.replay_addon import ReplayAddon
 from mimic_addon.serve.serve_addon import ServeAddon
+from mimic_addon.serve.twins_addon import ServeExtras
 from mimic_addon.store import Store, StoreError
 
 logger = logging.getLogger(__name__)
 
-MODES = ("learn", "mock", "failover", "passthrough")
+MODES = ("learn", "mock", "failover", "record", "replay", "passthrough")
 DEFAULT_DB = os.path.join("~", ".mimic", "mimic.db")
 
 
@@ -38,7 +40,8 @@ class Mimic:
         loader.add_option("mimic_mode", str, "learn",
                           "Global mode: learn (proxy and learn), mock (answer from the learned model, never "
                           "contact the backend), failover (proxy and learn; answer from the model when the "
-                          "backend fails) or passthrough (plain proxy, learn nothing).",
+                          "backend fails), record (learn, and store exact exchanges), replay (answer with the "
+                          "recorded exchange that matches) or passthrough (plain proxy, learn nothing).",
                           choices=MODES)
         loader.add_option("mimic_seed", int, 0,
                           "Seed for every random choice Mimic makes, so runs can be repeated.")
@@ -170,7 +173,12 @@ def _addons() -> list:
     """The addons `mitmdump -s` loads; they share the Mimic addon's Brain and Store."""
     mimic = Mimic()
     brain, store = (lambda: mimic.brain), (lambda: mimic.store)
-    return [mimic, ChaosAddon(brain=brain, store=store), ServeAddon(brain=brain, store=store)]
+    serve, extras = ServeAddon(brain=brain, store=store), ServeExtras(brain=brain, store=store)
+    serve.extras = extras
+    # extras first: its `done` saves the twins' state while Mimic's store is still open
+    # replay after serve: it acts on the mode serve decided, reusing its matching and mock answers
+    return [extras, mimic, ChaosAddon(brain=brain, store=store), serve,
+            ReplayAddon(serve, brain=brain, store=store)]
 
 
 addons = _addons()

@@ -23,6 +23,13 @@ ENUM_MAX_LEN = 40
 ENUM_MIN_RATIO = 3
 MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
 SHAPE_MAX_LEN = 64
+MAX_VARIANTS = 12  # discriminated variants kept per object node
+VARIANT_NESTING = 2  # variants within variants: at most this many levels
+VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are emitted
+# Properties that may tag an object with its variant (`{"type": "text", ...}`), by priority: an
+# object's discriminator is the first of them it has with an identifier-like string value.
+DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "role", "status")
+_DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
 
 # Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
@@ -131,6 +138,15 @@ def _enum_candidate(s: str) -> bool:
     )
 
 
+TAG_MAX_LEN = 64
+
+
+def _tag_candidate(s: object) -> bool:
+    """Could this value name an object's variant (`"text"`, `"organization.usage.images.result"`)?"""
+    return (type(s) is str and 0 < len(s) <= TAG_MAX_LEN  # type: ignore[arg-type]
+            and _ENUM_VALUE.fullmatch(s) is not None and _LONG_DIGITS.search(s) is None)  # type: ignore[arg-type]
+
+
 def _id_like_key(key: str) -> bool:
     """Keys that are data (numeric ids, UUIDs, hashes) mark an object as a map."""
     if key.isascii() and key.isdigit():
@@ -200,7 +216,7 @@ class SchemaNode:
         "count", "types", "depth", "limits",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts",
+        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants",
     )
 
     def __init__(
@@ -213,7 +229,7 @@ class SchemaNode:
     ) -> None:
         self._reset(0, _Limits(max_depth, max_properties, max_enum, max_array_items))
 
-    def _reset(self, depth: int, limits: _Limits) -> None:
+    def _reset(self, depth: int, limits: _Limits, vlevel: int = VARIANT_NESTING, flat: bool = False) -> None:
         self.count = 0
         self.types = [0] * 7
         self.depth = depth
@@ -232,11 +248,36 @@ class SchemaNode:
         self.enum_overflow = False
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
+        # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
+        # value.  `vdead` once an object had none (or another), or there were too many values.
+        # A variant summary is `flat` (it tracks no variants itself); below it, objects may have
+        # variants again, down to `vlevel` levels of variants within variants.
+        self.flat = flat = flat or vlevel <= 0
+        self.vlevel = vlevel
+        self.vdead = flat
+        self.vkey: str | None = None
+        self.variants: dict[str, SchemaNode] | None = None
 
     def _child(self) -> SchemaNode:
         node = SchemaNode.__new__(SchemaNode)
-        node._reset(self.depth + 1, self.limits)
+        node._reset(self.depth + 1, self.limits, self.vlevel)
         return node
+
+    def _variant_node(self) -> SchemaNode:
+        node = SchemaNode.__new__(SchemaNode)
+        node._reset(self.depth, self.limits, self.vlevel - 1, True)
+        return node
+
+    def _objects_copy(self, source: SchemaNode, objects: int) -> SchemaNode:
+        """A variant summary of the `objects` objects `source` has seen (all with one tag)."""
+        node = self._variant_node()
+        node.count = node.types[_OBJ] = objects
+        node._merge_object(source)
+        return node
+
+    def _kill_variants(self) -> None:
+        self.vdead = True
+        self.vkey = self.variants = None
 
     # -- observing ---------------------------------------------------------------------------
 
@@ -313,7 +354,51 @@ class SchemaNode:
             else:
                 enum.add(value)
 
+    def _observe_variant(self, value: dict[str, Any]) -> None:
+        vkey = self.vkey
+        tag = value.get(vkey) if vkey is not None else None
+        if _tag_candidate(tag):
+            # the object's discriminator is vkey unless it has a valid one of higher priority
+            for name in DISCRIMINATORS[:_DISC_RANK[vkey]]:  # type: ignore[index]
+                other = value.get(name)
+                if _tag_candidate(other):
+                    self._kill_variants()
+                    return
+        else:
+            for name in DISCRIMINATORS:
+                tag = value.get(name)
+                if _tag_candidate(tag):
+                    break
+            else:
+                self._kill_variants()
+                return
+            if vkey is not None:  # a different discriminator
+                self._kill_variants()
+                return
+            self.vkey, self.variants = name, {}
+        variants: dict[str, SchemaNode | None] = self.variants  # type: ignore[assignment]
+        if tag in variants:
+            node = variants[tag]
+            if node is None:  # the only tag so far: this node's own properties are its summary
+                return
+        elif not variants:
+            variants[tag] = None
+            return
+        else:
+            if len(variants) >= MAX_VARIANTS:
+                self._kill_variants()
+                return
+            if len(variants) == 1:  # a second tag: the first one gets its own summary now
+                (first,) = variants
+                variants[first] = self._objects_copy(self, self.types[_OBJ] - 1)
+            node = variants[tag] = self._variant_node()
+        node.count += 1
+        node.types[_OBJ] += 1
+        node._observe_obj(value)
+
     def _observe_obj(self, value: dict[str, Any]) -> None:
+        if not self.vdead:
+            self._observe_variant(value)
         if self.additional is not None:
             additional = self.additional
             for v in value.values():
@@ -360,6 +445,8 @@ class SchemaNode:
 
     def _become_map(self) -> SchemaNode:
         """Fold every property into one `additionalProperties` node."""
+        if not self.flat:
+            self._kill_variants()
         additional = self._child()
         for child in (self.props or {}).values():
             additional.merge(child)
@@ -386,6 +473,7 @@ class SchemaNode:
                 self.firsts = None
         if self.depth >= self.limits.max_depth:
             return
+        self._merge_variants(other)
         self._merge_object(other)
         if other.items is not None:
             if self.items is None:
@@ -403,6 +491,44 @@ class SchemaNode:
                 self.enum, self.enum_overflow = None, True
             else:
                 self.enum = set(union)
+
+    def _merge_variants(self, other: SchemaNode) -> None:
+        if self.vdead:
+            return
+        if other.vdead:
+            self._kill_variants()
+            return
+        if other.vkey is None:
+            return
+        if self.vkey is None:
+            self.vkey, self.variants = other.vkey, {}
+        elif self.vkey != other.vkey:
+            self._kill_variants()
+            return
+        variants: dict[str, SchemaNode | None] = self.variants  # type: ignore[assignment]
+        theirs: dict[str, SchemaNode | None] = other.variants  # type: ignore[assignment]
+        tags = variants.keys() | theirs.keys()
+        if len(tags) > MAX_VARIANTS:
+            self._kill_variants()
+            return
+        if len(tags) == 1:  # one tag on both sides: the properties are its summary
+            variants.update(theirs)
+            return
+        # called after the type counts were added up, before the properties are merged
+        own_objects = self.types[_OBJ] - other.types[_OBJ]
+        for tag, node in variants.items():
+            if node is None:
+                variants[tag] = self._objects_copy(self, own_objects)
+        for tag, node in theirs.items():
+            mine = variants.get(tag)
+            if node is None:  # their only tag: a copy of their objects
+                node = self._objects_copy(other, other.types[_OBJ])
+                if mine is None:
+                    variants[tag] = node
+                    continue
+            elif mine is None:
+                mine = variants[tag] = self._variant_node()
+            mine.merge(node)
 
     def _merge_object(self, other: SchemaNode) -> None:
         if other.additional is not None:
@@ -453,6 +579,13 @@ class SchemaNode:
             d["eo"] = 1
         elif self.enum is not None:
             d["ev"] = sorted(self.enum)
+        if not self.flat:
+            if self.vdead:
+                d["vx"] = 1
+            elif self.vkey is not None:
+                d["vk"] = self.vkey
+                d["v"] = {tag: None if node is None else node.to_dict()
+                          for tag, node in sorted(self.variants.items())}  # type: ignore[union-attr]
         return d
 
     @classmethod
@@ -499,6 +632,16 @@ class SchemaNode:
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])
+        if not self.flat:
+            if d.get("vx"):
+                self._kill_variants()
+            elif "vk" in d and self.depth < self.limits.max_depth:
+                self.vkey = d["vk"]
+                self.variants = {}
+                for tag, vd in d["v"].items():
+                    node = self.variants[tag] = None if vd is None else self._variant_node()
+                    if node is not None:
+                        node._load(vd)
 
     def _loaded_child(self, d: dict[str, Any]) -> SchemaNode:
         child = self._child()
@@ -519,6 +662,17 @@ class SchemaNode:
         if nullable:
             names.append("null")
         schema: dict[str, Any] = {"type": names[0] if len(names) == 1 else names}
+        variants = self.active_variants()
+        if variants is not None:
+            branches = []
+            for tag, node in variants:
+                branch = node.to_json_schema()
+                branch.setdefault("properties", {})[self.vkey] = {"type": "string", "const": tag}
+                branches.append(branch)
+            if nullable:
+                branches.append({"type": "null"})
+            schema["oneOf"] = branches
+            return schema
         if t[_OBJ]:
             self._object_keywords(schema)
         if t[_ARR]:
@@ -547,6 +701,31 @@ class SchemaNode:
             required = sorted(k for k, child in self.props.items() if child.count >= objects)
             if required:
                 schema["required"] = required
+
+    def active_variants(self) -> list[tuple[str, SchemaNode]] | None:
+        """The discriminated variants (tag, summary) of this object node, sorted by tag, when it
+        should be described as a `oneOf` of them: only objects (or null) were seen, often enough,
+        all with the same discriminator property, and the variants have clearly different keys
+        (some variant always has a property another never had).  Else None."""
+        variants = self.variants
+        if not variants or len(variants) < 2 or self.additional is not None:
+            return None
+        t = self.types
+        if t[_OBJ] < VARIANT_MIN_OBJECTS or t[_OBJ] + t[_NULL] != self.count:
+            return None
+        keysets = [set(node.props or ()) for node in variants.values()]
+        for node in variants.values():
+            if not node.props:
+                continue
+            always = {k for k, child in node.props.items() if child.count >= node.count}
+            if any(always - keys for keys in keysets):
+                return sorted(variants.items())
+        return None
+
+    @property
+    def variant_key(self) -> str | None:
+        """The discriminator property of the variants (see `active_variants`)."""
+        return self.vkey
 
     def _emitted_enum(self) -> list[str] | None:
         enum = self.enum

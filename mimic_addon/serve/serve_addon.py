@@ -30,7 +30,7 @@ from .synth import request_seed
 
 logger = logging.getLogger(__name__)
 
-MODES = ("learn", "mock", "failover", "passthrough")
+MODES = ("learn", "mock", "failover", "record", "replay", "passthrough")  # record/replay: replay_addon.py
 FAILOVER_REASONS = ("5xx", "timeout", "unreachable")
 SOURCE = "X-Mimic-Source"
 MODE_HEADER = "X-Mimic-Mode"
@@ -92,6 +92,7 @@ class ServeAddon:
         self._names: dict[tuple[str, str], tuple[int, str]] = {}
         self._fallback: tuple[tuple[int, int], Any] | None = None
         self._closing: set[asyncio.Task] = set()
+        self.extras: Any = None  # twins_addon.ServeExtras: overrides and stateful twins
 
     # -- options ---------------------------------------------------------------------------------------
     def load(self, loader) -> None:
@@ -145,7 +146,7 @@ class ServeAddon:
         if mode == "passthrough" and not self.endpoint_modes:
             flow.metadata["mimic_mode"] = mode
             return
-        if mode == "learn" and not self.endpoint_modes:
+        if mode in ("learn", "record") and not self.endpoint_modes:  # record: replay_addon.py
             flow.metadata["mimic_mode"] = mode
             return
         host, ep, template, parts = self._match(req)
@@ -210,11 +211,14 @@ class ServeAddon:
         brain = self._brain()
         with brain.lock:
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
+        extra: dict[str, str] = {}
+        if self.extras is not None:
+            answer, extra = self.extras.adjust(flow, host, ep, template, parts, answer, seed)
         if answer.delay_s > 0:
             await asyncio.sleep(answer.delay_s)
             if not flow.live or flow.error:
                 return
-        headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}"}
+        headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}", **extra}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
         flow.response = http.Response.make(answer.status, answer.body, headers)
@@ -299,7 +303,7 @@ class ServeAddon:
     # -- commands --------------------------------------------------------------------------------------
     @command.command("mimic.mode.set")
     def set_mode(self, mode: str) -> None:
-        """Set the global mode: learn, mock, failover or passthrough (no restart)."""
+        """Set the global mode: learn, mock, failover, record, replay or passthrough (no restart)."""
         if mode not in MODES:
             raise exceptions.CommandError(f"mode must be one of {', '.join(MODES)}")
         ctx.options.update(mimic_mode=mode)

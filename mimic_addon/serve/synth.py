@@ -56,6 +56,7 @@ class Plan:
     kind: str | None
     chars: int = 0                 # character classes of the observed strings (schema.CHAR_*)
     firsts: str | None = None      # their first characters, when few
+    variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -74,6 +75,10 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     enum = node.enum_values() or node.enum_seen()
     if kind in PII:
         enum = None  # never replay observed values of PII-like fields
+    variants = None
+    active = node.active_variants()
+    if active is not None:
+        variants = [(_variant_plan(vnode, name, node.variant_key, tag), vnode.count) for tag, vnode in active]
     return Plan(
         weights=weights, total=sum(c for _, c in weights), props=props,
         additional=compile_plan(node.additional) if node.additional is not None else None,
@@ -83,7 +88,18 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         length=(node.str_min, node.str_max) if node.str_min is not None else None,
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
+        variants=variants,
     )
+
+
+def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str) -> Plan:
+    """The plan of one variant: its own properties, the discriminator fixed to its tag."""
+    plan = compile_plan(node, name)
+    for prop, child, _ in plan.props:
+        if prop == key:
+            child.weights, child.total = [(_STR, 1)], 1
+            child.enum, child.fmt = [tag], None
+    return plan
 
 
 def _singular(name: str | None) -> str | None:
@@ -137,6 +153,8 @@ def _value(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None = None
 
 
 def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> dict[str, Any]:
+    if plan.variants is not None:
+        plan = _pick_variant(plan.variants, rng)
     if plan.additional is not None:
         n = rng.randint(1, MAP_KEYS)
         return {str(rng.randint(1, 99_999)): _value(plan.additional, rng, fake) for _ in range(n)}
@@ -158,6 +176,15 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
     if ctx is not None:
         _paginate(plan, out, ctx)
     return out
+
+
+def _pick_variant(variants: list[tuple[Plan, int]], rng: random.Random) -> Plan:
+    x = rng.random() * sum(c for _, c in variants)
+    for plan, c in variants:
+        x -= c
+        if x < 0:
+            return plan
+    return variants[-1][0]
 
 
 def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> list[Any]:

@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mimic_addon.store.migrate import upgrade
-from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Setting
+from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Recording, Setting
 from mimic_addon.store.urls import database_url
 
 _INSERTS: dict[str, Callable[..., Any]] = {
@@ -151,6 +151,39 @@ class Store:
         with self._sessions() as session:
             rows = session.scalars(select(HealthSnapshot).order_by(HealthSnapshot.id.desc()).limit(limit))
             return [r.data for r in rows][::-1]
+
+    # -- record & replay: recorded exchanges ---------------------------------------------------------
+    def add_recordings(self, rows: list[dict[str, Any]], keep: int | None = None) -> None:
+        """Append recordings (dicts of `serve.replay.Recording.to_row`), keeping only the newest `keep`."""
+        def work(session: Session) -> None:
+            session.execute(Recording.__table__.insert(), rows)
+            if keep is not None:
+                cut = session.scalar(select(Recording.id).order_by(Recording.id.desc()).offset(keep).limit(1))
+                if cut is not None:
+                    session.execute(Recording.__table__.delete().where(Recording.id <= cut))
+
+        if rows:
+            self._write(work)
+
+    def load_recordings(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """The newest `limit` recordings (all when None), oldest first."""
+        with self._sessions() as session:
+            query = select(Recording).order_by(Recording.id.desc())
+            if limit is not None:
+                query = query.limit(limit)
+            rows = [{"id": r.id, "host": r.host, "method": r.method, "path": r.path, "ts": r.ts, "data": r.data}
+                    for r in session.scalars(query)]
+        return rows[::-1]
+
+    def clear_recordings(self) -> int:
+        """Delete every recording; returns how many there were."""
+        deleted: list[int] = []
+
+        def work(session: Session) -> None:
+            deleted.append(session.execute(Recording.__table__.delete()).rowcount or 0)
+
+        self._write(work)
+        return deleted[-1] if deleted else 0
 
     def _save(
         self,

@@ -83,3 +83,17 @@ class HealthSnapshot(Base):
     ts: Mapped[float] = mapped_column(Float, nullable=False)
     score: Mapped[float] = mapped_column(Float, nullable=False)
     data: Mapped[Any] = mapped_column(JSON, nullable=False)
+
+
+class Recording(Base):
+    """One recorded exchange (record mode), redacted; request and response details as JSON."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (Index("ix_recordings_request", "host", "method", "path"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String, nullable=False)
+    method: Mapped[str] = mapped_column(String, nullable=False)
+    path: Mapped[str] = mapped_column(String, nullable=False)
+    ts: Mapped[float] = mapped_column(Float, nullable=False)
+    data: Mapped[Any] = mapped_column(JSON, nullable=False)

@@ -85,7 +85,7 @@ async def test_header_switches_and_endpoint_modes(db):
         s.set_mode("passthrough")
         assert tctx.options.mimic_mode == "passthrough"
         with pytest.raises(exceptions.CommandError):
-            s.set_mode("record")
+            s.set_mode("rewind")
 
 
 async def test_realistic_and_upstream_header(db):

@@ -317,3 +317,55 @@ def test_personal_fields_never_become_enums() -> None:
     props = node.to_json_schema()["properties"]
     assert "enum" not in props["firstName"]
     assert props["status"]["enum"] == ["active", "away"]
+
+
+PARTS = [
+    {"type": "text", "text": "hello"},
+    {"type": "image_url", "image_url": {"url": "https://example.com/a.png", "detail": "low"}},
+    {"type": "text", "text": "bye", "annotations": []},
+    {"type": "image_url", "image_url": {"url": "https://example.com/b.png", "detail": "high"}},
+    {"type": "file", "file": {"id": "f1", "content": [{"kind": "a", "x": 1}, {"kind": "b", "y": "z"}]}},
+]
+
+
+def test_discriminated_variants_become_a_one_of():
+    schema = observed(*PARTS).to_json_schema()
+    branches = {b["properties"]["type"]["const"]: b for b in schema["oneOf"]}
+    assert set(branches) == {"file", "image_url", "text"}
+    assert branches["text"]["required"] == ["text", "type"]
+    assert "image_url" not in branches["text"]["properties"]
+    assert branches["image_url"]["required"] == ["image_url", "type"]
+    validator = Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+    for v in PARTS:
+        validator.validate(v)
+    assert not validator.is_valid({"type": "text", "image_url": {"url": "https://example.com/a.png"}})
+
+
+def test_variants_merge_and_round_trip_exactly():
+    values = PARTS * 3 + [{"type": "text", "text": "more"}]
+    whole = observed(*values)
+    for cut in range(len(values) + 1):
+        left, right = observed(*values[:cut]), observed(*values[cut:])
+        right.merge(left)
+        assert right.to_dict() == whole.to_dict()
+        assert right.to_json_schema() == whole.to_json_schema()
+    restored = SchemaNode.from_dict(json.loads(json.dumps(whole.to_dict())))
+    assert restored.to_dict() == whole.to_dict() and restored.to_json_schema() == whole.to_json_schema()
+
+
+@pytest.mark.parametrize("values", [
+    [{"type": "a", "x": 1}, {"type": "b", "x": 2}, {"type": "a", "x": 3}],  # same keys: no oneOf
+    [{"type": "a", "x": 1}, {"y": 2}],                                    # one object untagged
+    [{"type": "a", "x": 1}, {"kind": "b", "y": 2}],                       # different tag names
+    [{"type": f"t{i}", f"k{i}": i} for i in range(13)],                   # too many variants
+    [{"type": "a", "x": 1}, {"type": "b", "y": 2}, "text"],               # not only objects
+])
+def test_no_variants_without_a_clear_discriminator(values):
+    node = observed(*values)
+    assert node.active_variants() is None
+    assert "oneOf" not in node.to_json_schema()
+
+
+def test_merged_properties_are_still_kept_for_drift():
+    node = observed(*PARTS)
+    assert set(node.properties()) == {"type", "text", "annotations", "image_url", "file"}

@@ -125,3 +125,18 @@ def test_strings_keep_their_observed_shape() -> None:
         for field, head in (("user", "U"), ("team", "T")):
             value = body[field]
             assert value[0] == head and value.isalnum() and value == value.upper(), body
+
+
+def test_discriminated_variants_generate_only_their_own_fields():
+    parts = [{"type": "text", "text": f"t{i}"} for i in range(6)] + \
+            [{"type": "image_url", "image_url": {"url": f"https://example.com/{i}.png"}} for i in range(3)]
+    node = learned(parts)
+    schema = node.to_json_schema()
+    seen = set()
+    for seed in range(40):
+        v = make(node, seed)
+        jsonschema.validate(v, schema)
+        assert set(v) in ({"type", "text"}, {"type", "image_url"})
+        assert ("text" in v) == (v["type"] == "text")
+        seen.add(v["type"])
+    assert seen == {"text", "image_url"}

@@ -1,0 +1,156 @@
+"""Record and replay inside mitmproxy's test harness: record mode stores redacted exchanges (off the
+hot path, saved to the store), replay answers from them through the cascade, then the fallback."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow, tutils
+
+from mimic_addon.addon import Mimic
+from mimic_addon.serve.replay_addon import ReplayAddon
+from mimic_addon.serve.serve_addon import ServeAddon
+from mimic_addon.store import Store
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "mimic.db")
+
+
+def trio() -> tuple[Mimic, ServeAddon, ReplayAddon]:
+    m = Mimic()
+    s = ServeAddon(brain=lambda: m.brain, store=lambda: m.store)
+    return m, s, ReplayAddon(s, brain=lambda: m.brain, store=lambda: m.store)
+
+
+def flow(path: str, method: str = "GET", body: bytes = b"", **headers: str):
+    req = tutils.treq(method=method.encode(), path=path.encode(), content=body,
+                      headers=((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()))
+    return tflow.tflow(req=req)
+
+
+async def exchange(m, s, r, f, status: int = 200, answer: object = None) -> None:
+    """What mitmproxy does with one flow: request hooks, the backend's answer (unless one was given),
+    response hooks."""
+    await s.request(f)
+    await r.request(f)
+    if f.response is None and answer is not None:
+        f.response = tutils.tresp(status_code=status, content=json.dumps(answer).encode(),
+                                  headers=((b"content-type", b"application/json"),))
+    for addon in (s, m, r):
+        addon.response(f)
+
+
+async def record_some(m, s, r) -> None:
+    for n, page in enumerate((1, 1, 2)):
+        await exchange(m, s, r, flow(f"/users?page={page}&token=t0p"), answer={"page": page, "n": n})
+    for i in range(1, 6):
+        await exchange(m, s, r, flow(f"/users/{i}", Authorization="Bearer abc"), answer={"id": i, "secret": "x"})
+    r.flush()
+    m.learner.stop()
+    m.learner.start()
+
+
+async def test_record_then_replay_with_cascade_and_fallbacks(db):
+    m, s, r = trio()
+    with taddons.context(m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="record")
+        await record_some(m, s, r)
+        assert len(r.index) == 8
+        rows = Store(db).load_recordings()
+        assert len(rows) == 8 and ["token", "[REDACTED]"] in rows[0]["data"]["query"]
+        assert json.loads(r.index.find("address:22", *_ask("/users/1"), None).recording.response_body) == \
+            {"id": 1, "secret": "[REDACTED]"}
+        assert m.brain.endpoints()  # record learns too
+
+        tctx.configure(m, mimic_mode="replay")
+        bodies = []
+        for _ in range(3):
+            f = flow("/users?page=1&token=other")
+            await exchange(m, s, r, f)
+            assert f.response.headers["X-Mimic-Source"] == "replay" and f.response.headers["X-Mimic-Replay"] == "exact"
+            bodies.append(json.loads(f.response.content))
+        assert bodies == [{"page": 1, "n": 0}, {"page": 1, "n": 1}, {"page": 1, "n": 1}]  # in order, then the last
+        near = flow("/users?page=2&sort=name")
+        await exchange(m, s, r, near)
+        assert near.response.headers["X-Mimic-Replay"] == "near" and json.loads(near.response.content)["page"] == 2
+        other = flow("/users/42")
+        await exchange(m, s, r, other)
+        assert other.response.headers["X-Mimic-Replay"] == "near" and json.loads(other.response.content)["id"] in range(1, 6)
+
+        unknown = flow("/orders/1")
+        await exchange(m, s, r, unknown)  # fallback mock: the model's 404 for an endpoint never learned
+        assert unknown.response.status_code == 404 and unknown.response.headers["X-Mimic-Source"] == "mock"
+        tctx.configure(r, mimic_replay_fallback="404")
+        unknown = flow("/orders/1")
+        await exchange(m, s, r, unknown)
+        assert unknown.response.status_code == 404 and unknown.response.headers["X-Mimic-Source"] == "replay"
+        tctx.configure(r, mimic_replay_fallback="upstream")
+        unknown = flow("/orders/1")
+        await s.request(unknown)
+        await r.request(unknown)
+        assert unknown.response is None  # mitmproxy forwards it
+
+        tctx.configure(r, mimic_replay_repeat="last")
+        f = flow("/users?page=1")
+        await exchange(m, s, r, f)
+        assert json.loads(f.response.content) == {"page": 1, "n": 1}
+
+        # the header switch and the per-endpoint mode reach replay too
+        tctx.configure(m, mimic_mode="learn")
+        f = flow("/users/3", X_Mimic_Mode="replay")
+        await exchange(m, s, r, f)
+        assert f.response.headers["X-Mimic-Source"] == "replay" and json.loads(f.response.content)["id"] == 3
+        s.set_endpoint_mode("GET", "/users/{user_id}", "replay")
+        f = flow("/users/4")
+        await exchange(m, s, r, f)
+        assert f.response.headers["X-Mimic-Source"] == "replay"
+        assert "recordings=8" in r.stats()
+        assert r.clear() == "8 recordings deleted" and len(r.index) == 0 and Store(db).load_recordings() == []
+
+
+async def test_recordings_survive_a_restart_and_latency_replays(db):
+    m, s, r = trio()
+    with taddons.context(m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="record")
+        f = flow("/slow")
+        f.request.timestamp_start = 100.0
+        await s.request(f)
+        f.response = tutils.tresp(content=b"plain bytes", headers=((b"content-type", b"text/plain"),))
+        f.response.timestamp_end = 100.05
+        for addon in (s, m, r):
+            addon.response(f)
+        r.done()
+        m.done()
+    m, s, r = trio()
+    with taddons.context(m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="replay")
+        tctx.configure(r, mimic_replay_latency=True)
+        assert len(r.index) == 1 and r.index.find("address:22", *_ask("/slow"), None).recording.latency_ms == \
+            pytest.approx(50.0)
+        f = flow("/slow")
+        await exchange(m, s, r, f)
+        assert f.response.content == b"plain bytes" and f.response.headers["X-Mimic-Source"] == "replay"
+        r.done()
+
+
+def test_options_are_validated(db):
+    m, s, r = trio()
+    with taddons.context(m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db)
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(r, mimic_record_max_total=0)
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(r, mimic_replay_fallback="teapot")
+        tctx.configure(m, mimic_mode="replay")
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(m, mimic_mode="rewind")
+        r.done()
+
+
+def _ask(target: str):
+    from mimic_addon.serve.replay import request_parts
+
+    return (request_parts("GET", target, [], b"", 1 << 20),)

@@ -1,0 +1,130 @@
+"""Overrides and stateful twins inside mitmproxy's test harness, on ServeAddon's mock answers."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from mitmproxy import exceptions
+from mitmproxy.test import taddons, tflow, tutils
+
+from mimic_addon.addon import Mimic
+from mimic_addon.learn.observation import from_flow
+from mimic_addon.serve.serve_addon import ServeAddon
+from mimic_addon.serve.twins_addon import ServeExtras
+
+
+
+def flow(path: str, method: str = "GET", body: bytes = b"", status: int | None = None, resp_body: bytes = b"",
+         **headers: str):
+    req = tutils.treq(method=method.encode(), path=path.encode(), content=body,
+                      headers=((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()))
+    f = tflow.tflow(req=req)
+    if status is not None:
+        f.response = tutils.tresp(status_code=status, content=resp_body,
+                                  headers=((b"content-type", b"application/json"),))
+    return f
+
+
+@pytest.fixture
+def db(tmp_path):
+    return str(tmp_path / "mimic.db")
+
+
+def trio() -> tuple[Mimic, ServeAddon, ServeExtras]:
+    m = Mimic()
+    brain, store = (lambda: m.brain), (lambda: m.store)
+    s, x = ServeAddon(brain=brain, store=store), ServeExtras(brain=brain, store=store)
+    s.extras = x
+    return m, s, x
+
+
+def teach(m: Mimic) -> None:
+    def learn(f):
+        m.brain.learn(from_flow(f, 1 << 20))
+    for i in range(1, 30):
+        item = {"id": i, "name": f"N{i}", "done": False}
+        learn(flow(f"/items/{i}", status=200, resp_body=json.dumps(item).encode()))
+        learn(flow(f"/items/{i}", "PUT", json.dumps(item).encode(), status=200, resp_body=json.dumps(item).encode(),
+                   content_type="application/json"))
+        learn(flow(f"/items/{i}", "DELETE", status=204))
+        learn(flow("/items", "POST", json.dumps({"name": f"N{i}"}).encode(), status=201,
+                   resp_body=json.dumps(item).encode(), content_type="application/json"))
+    for p in range(1, 4):
+        learn(flow(f"/items?page={p}", status=200, resp_body=json.dumps(
+            {"data": [{"id": i, "name": f"N{i}", "done": True} for i in range(p, p + 3)], "total": 29}).encode()))
+
+
+async def call(s: ServeAddon, path: str, method: str = "GET", body=None, **headers):
+    f = flow(path, method, json.dumps(body).encode() if body is not None else b"",
+             **({"content_type": "application/json"} if body is not None else {}), **headers)
+    await s.request(f)
+    content = f.response.content
+    return f.response.status_code, (json.loads(content) if content else None), f.response.headers
+
+
+async def test_crud_twin_in_mock_mode_survives_a_restart(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        st, created, h = await call(s, "/items", "POST", {"name": "Ada"}, X_Mimic_Session="one")
+        assert st == 201 and created["name"] == "Ada" and created["id"] == 30 and h["X-Mimic-Twin"] == "create"
+        assert h["X-Mimic-Source"] == "mock"
+        assert (await call(s, "/items/30", X_Mimic_Session="one"))[1] == created
+        assert (await call(s, "/items/30", X_Mimic_Session="two"))[1]["name"] != "Ada"  # other session
+        st, upd, _ = await call(s, "/items/30", "PUT", {"name": "Bo", "done": True}, X_Mimic_Session="one")
+        assert st == 200 and upd == {"name": "Bo", "done": True, "id": 30}
+        st, listing, _ = await call(s, "/items", X_Mimic_Session="one")
+        assert listing["data"][0] == upd and listing["total"] >= len(listing["data"])
+        assert (await call(s, "/items/30", "DELETE", X_Mimic_Session="one"))[0] == 204
+        assert (await call(s, "/items/30", X_Mimic_Session="one"))[0] == 404
+        await call(s, "/items", "POST", {"name": "Cy"}, X_Mimic_Session="one")
+        x.done()
+        m.done()
+    m2, s2, x2 = trio()
+    with taddons.context(x2, m2, s2) as tctx:
+        tctx.configure(m2, mimic_db=db, mimic_mode="mock")
+        st, item, _ = await call(s2, "/items/31", X_Mimic_Session="one")
+        assert item["name"] == "Cy" and (await call(s2, "/items/30", X_Mimic_Session="one"))[0] == 404
+        assert x2.state_reset("session:one") == "reset 1 scope(s)"
+        assert (await call(s2, "/items/31", X_Mimic_Session="one"))[1]["name"] != "Cy"
+        m2.done()
+
+
+async def test_overrides_pin_template_and_persist(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        x.override_set("GET", "/items/{item_id}", '{"template": "{\\"echo\\": \\"{{ request.params.item_id }}\\"}"}')
+        x.override_set("POST", "/items", "body: {pinned: true}\nstatus: 202")
+        st, body, h = await call(s, "/items/77")
+        assert (st, body, h["X-Mimic-Override"], h["X-Mimic-Source"]) == (200, {"echo": "77"}, "GET /items/{item_id}", "mock")
+        assert (await call(s, "/items", "POST", {"a": 1}))[:2] == (202, {"pinned": True})
+        with pytest.raises(exceptions.CommandError):
+            x.override_set("GET", "/items", "{template: '{% if %}'}")
+        assert "POST /items" in x.override_list()
+        x.override_clear("POST", "/items")
+        with pytest.raises(exceptions.CommandError):
+            x.override_clear("POST", "/items")
+        m.done()
+    m2, s2, x2 = trio()
+    with taddons.context(x2, m2, s2) as tctx:
+        tctx.configure(m2, mimic_db=db, mimic_mode="mock")
+        assert x2.override_list().startswith("GET /items/{item_id}:")
+        assert (await call(s2, "/items/5"))[1] == {"echo": "5"}
+        m2.done()
+
+
+async def test_variants_in_failover_answers(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock", mimic_seed=7)
+        teach(m)
+        x.override_set("GET", "/items/{item_id}",
+                       '[{"weight": 1, "status": 200, "body": {"v": "a"}}, {"weight": 1, "status": 503, "body": {"v": "b"}}]')
+        seen = [(await call(s, f"/items/{i}"))[0] for i in range(40)]
+        assert set(seen) == {200, 503}
+        x.calls.clear()
+        assert [(await call(s, f"/items/{i}"))[0] for i in range(40)] == seen  # deterministic with mimic_seed
+        m.done()

@@ -1,0 +1,78 @@
+"""The stateful twin's state machine: collections, ids, CRUD, list splicing, bounds and scopes."""
+from __future__ import annotations
+
+import random
+
+from mimic_addon.serve import twins
+from mimic_addon.serve.twins import Collection, TwinState, apply, find_collection, id_kind_of, list_key_for, splice
+
+C = Collection("h /items", "/items", "/items/{item_id}", "id", "int", 30)
+TEMPLATES = [("GET", "/items"), ("POST", "/items"), ("GET", "/items/{item_id}"), ("DELETE", "/items/{item_id}"),
+             ("GET", "/other/{x}")]
+
+
+def test_collections_are_recognised_from_templates():
+    assert find_collection(TEMPLATES, ["items"]) == ("/items", "/items/{item_id}", False)
+    assert find_collection(TEMPLATES, ["items", "7"]) == ("/items", "/items/{item_id}", True)
+    assert find_collection(TEMPLATES, ["other", "7"]) is None  # no POST /other
+
+
+def test_ids_follow_the_learned_type():
+    assert id_kind_of([1, 5, "12"], None, 30) == ("int", 30, "")
+    assert id_kind_of(["0b5d6c1e-8a4e-4c7a-9a43-3c2b0a0e8f11"], "uuid", None)[0] == "uuid"
+    assert id_kind_of(["usr_ab12", "usr_zz99"], None, None) == ("str", 0, "usr_")
+    assert id_kind_of(["A1", "A22"], None, None) == ("str", 0, "A")
+    s = TwinState()
+    assert [s.new_id("a", C, random.Random(0)) for _ in range(2)] == [31, 32]
+    u = Collection("h /o", "/o", "/o/{id}", "id", "uuid")
+    assert s.new_id("a", u, random.Random(0)) != s.new_id("a", u, random.Random(0))
+    p = Collection("h /p", "/p", "/p/{id}", "id", "str", 0, "usr_")
+    assert s.new_id("a", p, random.Random(0)).startswith("usr_")
+
+
+def crud(s, method, rid=None, body=None, synth=200, synth_body=None, scope="a", query=None):
+    return apply(s, scope, C, method, rid is not None, rid, body, query or {}, synth, synth_body,
+                 random.Random(1), "data")
+
+
+def test_crud_cycle():
+    s = TwinState()
+    created = crud(s, "POST", body={"name": "Ada"}, synth=201, synth_body={"id": 3, "name": "x", "extra": 1})
+    assert created.status == 201 and created.body == {"id": 31, "name": "Ada", "extra": 1}
+    assert crud(s, "GET", "31").body == created.body
+    assert crud(s, "GET", "99") is None  # never created: the model answers
+    assert crud(s, "PUT", "31", {"name": "Bo"}).body == {"id": 31, "name": "Bo"}
+    assert crud(s, "PATCH", "31", {"x": 1}).body == {"id": 31, "name": "Bo", "x": 1}
+    assert crud(s, "GET", "31").body == {"id": 31, "name": "Bo", "x": 1}
+    assert crud(s, "GET", "31", scope="b") is None  # scopes are isolated
+    assert crud(s, "DELETE", "31", synth=204).status == 204
+    assert crud(s, "GET", "31").status == 404
+    # a sampled error of the model does not mutate
+    assert crud(s, "POST", body={"name": "E"}, synth=500) is None
+    assert s.take_changes()[0].keys() == {"a"}
+
+
+def test_list_splices_created_items_and_keeps_counts():
+    s = TwinState()
+    crud(s, "POST", body={"name": "Ada"})
+    crud(s, "DELETE", "5")
+    listing = {"data": [{"id": 5}, {"id": 6}], "total": 2, "per_page": 2}
+    out = crud(s, "GET", synth_body=listing).body
+    assert out["data"] == [{"id": 31, "name": "Ada"}, {"id": 6}] and out["total"] == 2 and out["per_page"] == 2
+    assert splice([{"id": 1}], [{"id": 9}], set(), "id", {}, None) == [{"id": 9}, {"id": 1}]
+    paged = splice({"data": [{"id": 1}, {"id": 2}], "total": 2}, [{"id": 9}], set(), "id", {"per_page": "2"}, "data")
+    assert paged["data"] == [{"id": 9}, {"id": 1}] and paged["total"] == 3
+    assert list_key_for({"meta": [{"a": 1}], "items": [{"id": 1, "name": "x"}]}, {"id", "name"}, {}) == "items"
+
+
+def test_bounds_and_reset(monkeypatch):
+    monkeypatch.setattr(twins, "MAX_ITEMS", 3)
+    monkeypatch.setattr(twins, "MAX_SCOPES", 2)
+    s = TwinState()
+    for i in range(5):
+        crud(s, "POST", body={"n": i})
+    assert [i["n"] for i in s.items("a", C)[0]] == [2, 3, 4]
+    crud(s, "POST", scope="b")
+    crud(s, "POST", scope="c")
+    assert list(s.scopes) == ["b", "c"] and "a" in s.dropped
+    assert s.reset("b") == ["b"] and s.reset() == ["c"] and not s.scopes

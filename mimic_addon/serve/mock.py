@@ -10,6 +10,7 @@ import difflib
 import json
 import math
 import random
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,12 @@ from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
 from .synth import Context, Plan, compile_plan, generate
 
 REALISM = ("happy", "realistic")
+MAX_CACHED_ANSWERS = 4096
+MAX_CACHED_BODY = 64 * 1024
 JSON = "application/json"
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class MockAnswer:
     status: int
     body: bytes
@@ -80,6 +83,7 @@ class Mocker:
     def __init__(self) -> None:
         self.fake = Faker()
         self._plans: dict[tuple, tuple[int, Plan]] = {}
+        self._answers: OrderedDict[tuple, MockAnswer] = OrderedDict()
 
     def plan(self, ep: Endpoint, code: str) -> Plan | None:
         node = ep.responses.get(code)
@@ -94,6 +98,22 @@ class Mocker:
         return plan
 
     def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+        """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
+        is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
+        repeated requests are served from a bounded cache instead of being generated again."""
+        key = (ep.key, ep.stats.count, realism, seed)
+        cached = self._answers.get(key)
+        if cached is not None:
+            self._answers.move_to_end(key)
+            return cached
+        answer = self._generate(ep, ctx, realism, seed)
+        if len(answer.body) <= MAX_CACHED_BODY:
+            self._answers[key] = answer
+            if len(self._answers) > MAX_CACHED_ANSWERS:
+                self._answers.popitem(last=False)
+        return answer
+
+    def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
         rng = random.Random(seed)
         status = choose_status(ep, realism, rng)
         delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0

@@ -1,0 +1,40 @@
+"""Mock answers are generated once per distinct request and learned state, then served from a cache."""
+from __future__ import annotations
+
+import json
+
+from mimic_addon.learn.brain import Brain
+from mimic_addon.learn.observation import Body, Observation
+from mimic_addon.serve.mock import MAX_CACHED_ANSWERS, Mocker
+from mimic_addon.serve.synth import Context
+
+BODY = json.dumps({"id": 1, "name": "Ada", "active": True}).encode()
+
+
+def learn(brain: Brain, n: int) -> None:
+    for i in range(n):
+        brain.learn(Observation("api.test", "http", "GET", f"/users/{i}", Body(b"", "", "", 0), 200,
+                                Body(BODY, "", "application/json", len(BODY)), 5.0, 1.0))
+
+
+def test_repeated_requests_are_served_from_the_cache() -> None:
+    brain = Brain()
+    learn(brain, 5)
+    (ep,) = brain.endpoints()
+    mocker = Mocker()
+    first = mocker.answer(ep, Context(), "happy", 42)
+    assert mocker.answer(ep, Context(), "happy", 42) is first
+    assert mocker.answer(ep, Context(), "happy", 43) is not first
+    learn(brain, 1)  # the model moved on: answers are generated anew
+    assert mocker.answer(ep, Context(), "happy", 42) is not first
+    assert json.loads(mocker.answer(ep, Context(), "happy", 42).body).keys() == {"id", "name", "active"}
+
+
+def test_the_cache_is_bounded() -> None:
+    brain = Brain()
+    learn(brain, 3)
+    (ep,) = brain.endpoints()
+    mocker = Mocker()
+    for seed in range(MAX_CACHED_ANSWERS + 10):
+        mocker.answer(ep, Context(), "happy", seed)
+    assert len(mocker._answers) == MAX_CACHED_ANSWERS

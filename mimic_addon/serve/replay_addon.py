@@ -26,6 +26,7 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key
 from ..store import StoreError
 from .replay import FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, make_recording, request_parts
+from .synth import request_seed
 
 logger = logging.getLogger(__name__)
 
@@ -252,12 +253,28 @@ class ReplayAddon:
             await asyncio.sleep(rec.latency_ms / 1000.0)
             if not flow.live or flow.error:
                 return
+        status, body = rec.status, rec.response_body or b""
         headers = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
                    for k, v in rec.response_headers if k.lower() not in ("x-mimic-source", "x-mimic-replay")]
+        twin = self._twin(flow, host, template, parts, status, body)
+        if twin is not None:  # a mutated resource: the twin's state, not the stale recording
+            status, body, op = twin
+            headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
+            headers += [(b"Content-Type", b"application/json"), (b"X-Mimic-Twin", op.encode())]
         headers += [(SOURCE.encode(), b"replay"), (b"X-Mimic-Replay", found.how.encode())]
-        flow.response = http.Response.make(rec.status, rec.response_body or b"", headers)
+        flow.response = http.Response.make(status, body, headers)
         flow.metadata["mimic_source"] = "replay"
         flow.is_replay = "response"
+
+    def _twin(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
+              status: int, body: bytes) -> tuple[int, bytes, str] | None:
+        extras = getattr(self._serve, "extras", None)
+        if extras is None:
+            return None
+        req = flow.request
+        seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
+                            req.path.partition("?")[2], req.raw_content)
+        return extras.twin_answer(flow, host, template, parts, status, body, seed)
 
     def _host(self, req: http.Request, host: Any) -> str | None:
         """The recorded host a request is replayed from: its own, else `mimic_host`, else the

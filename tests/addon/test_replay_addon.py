@@ -154,3 +154,41 @@ def _ask(target: str):
     from mimic_addon.serve.replay import request_parts
 
     return (request_parts("GET", target, [], b"", 1 << 20),)
+
+
+async def test_replay_reflects_mutations_through_the_stateful_twin(db):
+    from mimic_addon.serve.twins_addon import ServeExtras
+
+    m = Mimic()
+    s = ServeAddon(brain=lambda: m.brain, store=lambda: m.store)
+    x = ServeExtras(brain=lambda: m.brain, store=lambda: m.store)
+    s.extras = x
+    r = ReplayAddon(s, brain=lambda: m.brain, store=lambda: m.store)
+    with taddons.context(x, m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="record")
+        for i in range(1, 8):
+            item = {"id": i, "name": f"N{i}"}
+            await exchange(m, s, r, flow(f"/items/{i}"), answer=item)
+            await exchange(m, s, r, flow(f"/items/{i}", "PUT", json.dumps(item).encode(),
+                                         content_type="application/json"), answer=item)
+            await exchange(m, s, r, flow("/items", "POST", b'{"name": "x"}', content_type="application/json"),
+                           status=201, answer={"id": 100 + i, "name": "x"})
+        r.flush()
+        m.learner.stop()
+        m.learner.start()
+        tctx.configure(m, mimic_mode="replay")
+
+        async def call(path, method="GET", body=None):
+            f = flow(path, method, json.dumps(body).encode() if body else b"",
+                     **({"content_type": "application/json"} if body else {}), X_Mimic_Session="s1")
+            await s.request(f)
+            await r.request(f)
+            return f.response.status_code, json.loads(f.response.content or b"null"), f.response.headers
+
+        st, before, h = await call("/items/3")
+        assert (st, before["name"], h["X-Mimic-Source"]) == (200, "N3", "replay")
+        st, _, h = await call("/items/3", "PUT", {"id": 3, "name": "Renamed"})
+        assert st == 200 and h["X-Mimic-Twin"] == "update"
+        st, after, h = await call("/items/3")
+        assert (st, after["name"], h["X-Mimic-Source"]) == (200, "Renamed", "replay")
+        m.done()

@@ -17,6 +17,7 @@ import random
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Any
 
 import jsonschema
 import yaml
@@ -26,6 +27,7 @@ sys.path.insert(0, str(REPO))
 
 from mimic_addon.learn.brain import Brain  # noqa: E402
 from mimic_addon.learn.capture import CaptureReader  # noqa: E402
+from mimic_addon.learn.observation import decode_body  # noqa: E402
 from mimic_addon.learn.watchdog import Watchdog  # noqa: E402
 from mimic_addon.model.paths import split_path  # noqa: E402
 from mimic_addon.serve.mock import Mocker, context_for  # noqa: E402
@@ -102,10 +104,22 @@ def main() -> int:
         brain = Brain(watch)
         ops: dict[tuple, Counter] = defaultdict(Counter)
         sample: dict[tuple, tuple[str, str]] = {}
+        targets: dict[tuple, Any] = {}
+        traffic_n = traffic_ok = 0  # the traffic's own bodies against the spec: the ceiling for mocks
         for obs, t in zip(CaptureReader(traffic / "flows.mitm", 1 << 20), truth):
             ep = brain.learn(obs)
             ops[ep.key][(t["spec_path"], t["method"])] += 1
             sample.setdefault(ep.key, (obs.path, obs.target.partition("?")[2]))
+            value, is_json = decode_body(obs.response)
+            if not (200 <= obs.status < 300 and is_json):
+                continue
+            key = (t["spec_path"], t["method"].lower(), obs.status)
+            if key not in targets:
+                target = spec_schema(spec, t["spec_path"], t["method"].lower(), obs.status)
+                targets[key] = resolve(target, spec, openapi30) if target is not None else None
+            if targets[key] is not None:
+                traffic_n += 1
+                traffic_ok += validator_cls(targets[key], format_checker=CHECKER).is_valid(value)
         mocker = Mocker()
         n = learned_ok = spec_n = spec_ok = 0
         failures: Counter[str] = Counter()
@@ -142,18 +156,20 @@ def main() -> int:
                             failures[f"{method} {spec_path} {code}: {e.message[:100]} at {list(e.absolute_path)}"] += 1
                         else:
                             spec_ok += 1
-        rows.append((sid, len(brain.endpoints()), n, learned_ok, spec_n, spec_ok))
+        rows.append((sid, len(brain.endpoints()), n, learned_ok, spec_n, spec_ok, traffic_n, traffic_ok))
         for f, c in failures.most_common(int(os.environ.get("MIMIC_SHOW_FAILURES", "5"))):
             print(f"  {sid} spec failure x{c}: {f}", file=sys.stderr)
-    print("| spec | endpoints | mock bodies | valid vs learned schema | with a spec schema | valid vs spec schema |")
-    print("|---|---:|---:|---:|---:|---:|")
-    tot = [0, 0, 0, 0]
-    for sid, eps, n, lok, sn, sok in rows:
-        print(f"| {sid} | {eps} | {n} | {lok / n:.1%} | {sn} | {sok / sn if sn else 0:.1%} |")
-        for j, v in enumerate((n, lok, sn, sok)):
+    print("| spec | endpoints | mock bodies | valid vs learned schema | with a spec schema | valid vs spec schema "
+          "| traffic bodies valid vs spec (ceiling) |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    tot = [0] * 6
+    for sid, eps, n, lok, sn, sok, tn, tok in rows:
+        print(f"| {sid} | {eps} | {n} | {lok / n:.1%} | {sn} | {sok / sn if sn else 0:.1%} | {tok / tn if tn else 0:.1%} |")
+        for j, v in enumerate((n, lok, sn, sok, tn, tok)):
             tot[j] += v
     if rows:
-        print(f"| **all** | | {tot[0]} | {tot[1] / tot[0]:.1%} | {tot[2]} | {tot[3] / tot[2] if tot[2] else 0:.1%} |")
+        print(f"| **all** | | {tot[0]} | {tot[1] / tot[0]:.1%} | {tot[2]} | {tot[3] / tot[2] if tot[2] else 0:.1%} "
+              f"| {tot[5] / tot[4] if tot[4] else 0:.1%} |")
     return 0
 
 

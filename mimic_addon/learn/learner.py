@@ -7,8 +7,6 @@ and flushes everything before returning.
 from __future__ import annotations
 
 import logging
-import queue
-import threading
 import time
 from typing import Callable, Iterable
 
@@ -17,42 +15,39 @@ from sqlalchemy.exc import SQLAlchemyError
 from ..store import Store, StoreError
 from .brain import Brain
 from .observation import Observation
+from .worker import BatchWorker
 from ..watch.alerts import Alert
 from ..watch.drift import Change
 
 logger = logging.getLogger(__name__)
 
-BATCH = 256
 HEALTH_EVERY = 60.0  # seconds between health snapshots kept for charts
 GIL_SLICE = 0.001  # seconds of learning between GIL hand-backs
-_STOP = object()
 
 
-class Learner:
+class Learner(BatchWorker):
+    thread_name = "mimic-learner"
+
     def __init__(self, brain: Brain, store: Store | None, *, flush_interval: float = 2.0,
                  queue_size: int = 10_000) -> None:
+        super().__init__(flush_interval=flush_interval, queue_size=queue_size)
         self.brain = brain
         self.store = store
-        self.flush_interval = flush_interval
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.dropped = 0
         self.failed = 0
-        self._thread: threading.Thread | None = None
         self.report: Callable[[Alert, list[Change], bool], None] = log_alert  # new drift, as it is found
         self.health_every = HEALTH_EVERY
         self._last_health: float | None = None
 
-    # -- producer side (hot path) ---------------------------------------------------------------
-    def submit(self, obs: Observation) -> bool:
-        """Queue an observation; under overload drop it (and count) rather than slow traffic."""
-        try:
-            self.queue.put_nowait(obs)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            return False
+    def process(self, batch: list[Observation]) -> None:
+        held = time.perf_counter()
+        for obs in batch:
+            self.learn_batch((obs,))
+            # Hand the GIL back every millisecond of work: the proxy's event loop would
+            # otherwise wait for it up to a whole switch interval (5 ms), visible in its p99.
+            if time.perf_counter() - held > GIL_SLICE:
+                time.sleep(0)
+                held = time.perf_counter()
 
-    # -- consumer side ------------------------------------------------------------------------------
     def learn_batch(self, batch: Iterable[Observation]) -> None:
         for obs in batch:
             try:
@@ -126,63 +121,6 @@ class Learner:
             except (KeyError, ValueError):
                 continue  # resolved here meanwhile
             logger.info("Mimic drift alert %s resolved as %s (from the store)", alert_id, data.get("resolution"))
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mimic-learner", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Drain everything queued, flush, and end the thread."""
-        if self._thread is not None:
-            self.queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
-        else:
-            self._drain_now()
-        self.flush()
-
-    def _drain_now(self) -> None:
-        batch = []
-        while True:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _STOP:
-                batch.append(item)
-        self.learn_batch(batch)
-
-    def _run(self) -> None:
-        last_flush = time.monotonic()
-        while True:
-            batch: list[Observation] = []
-            stop = False
-            try:
-                item = self.queue.get(timeout=self.flush_interval)
-                while True:
-                    if item is _STOP:
-                        stop = True
-                        break
-                    batch.append(item)
-                    if len(batch) >= BATCH:
-                        break
-                    item = self.queue.get_nowait()
-            except queue.Empty:
-                pass
-            held = time.perf_counter()
-            for obs in batch:
-                self.learn_batch((obs,))
-                # Hand the GIL back every millisecond of work: the proxy's event loop would
-                # otherwise wait for it up to a whole switch interval (5 ms), visible in its p99.
-                if time.perf_counter() - held > GIL_SLICE:
-                    time.sleep(0)
-                    held = time.perf_counter()
-            if stop:
-                return
-            if time.monotonic() - last_flush >= self.flush_interval:
-                self.flush()
-                last_flush = time.monotonic()
 
 
 def log_alert(alert: Alert, new: list[Change], opened: bool) -> None:

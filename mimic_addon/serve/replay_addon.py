@@ -15,8 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import queue
-import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,6 +22,7 @@ from typing import Any
 from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
+from ..learn.worker import BatchWorker
 from ..store import StoreError
 from .replay import FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, make_recording, request_parts
 from .synth import request_seed
@@ -31,57 +30,22 @@ from .synth import request_seed
 logger = logging.getLogger(__name__)
 
 SOURCE = "X-Mimic-Source"
-_STOP = object()
 
 
-class Recorder:
+class Recorder(BatchWorker):
     """Turns captured exchanges into recordings in a worker thread; saves them write-behind."""
+
+    thread_name = "mimic-recorder"
 
     def __init__(self, index: ReplayIndex, store: Any, *, flush_interval: float = 2.0,
                  queue_size: int = 10_000) -> None:
+        super().__init__(flush_interval=flush_interval, queue_size=queue_size)
         self.index = index
         self.store = store
-        self.flush_interval = flush_interval
-        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
-        self.dropped = 0
         self.failed = 0
         self._pending: list[dict[str, Any]] = []
-        self._thread: threading.Thread | None = None
 
-    def submit(self, item: dict[str, Any]) -> bool:
-        try:
-            self.queue.put_nowait(item)
-            return True
-        except queue.Full:
-            self.dropped += 1
-            return False
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="mimic-recorder", daemon=True)
-            self._thread.start()
-
-    def stop(self) -> None:
-        """Record everything queued, save, and end the thread."""
-        if self._thread is not None:
-            self.queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
-        else:
-            self._take(self._drain())
-        self.flush()
-
-    def _drain(self) -> list[dict[str, Any]]:
-        items = []
-        while True:
-            try:
-                item = self.queue.get_nowait()
-            except queue.Empty:
-                return items
-            if item is not _STOP:
-                items.append(item)
-
-    def _take(self, items: list[dict[str, Any]]) -> None:
+    def process(self, items: list[dict[str, Any]]) -> None:
         recs: list[Recording] = []
         for item in items:
             try:
@@ -106,29 +70,6 @@ class Recorder:
             self._pending = rows + self._pending
             logger.warning("Mimic could not save recordings (will retry): %s", e)
             return False
-
-    def _run(self) -> None:
-        last = time.monotonic()
-        while True:
-            items, stop = [], False
-            try:
-                item = self.queue.get(timeout=self.flush_interval)
-                while True:
-                    if item is _STOP:
-                        stop = True
-                        break
-                    items.append(item)
-                    if len(items) >= 256:
-                        break
-                    item = self.queue.get_nowait()
-            except queue.Empty:
-                pass
-            self._take(items)
-            if stop:
-                return
-            if time.monotonic() - last >= self.flush_interval:
-                self.flush()
-                last = time.monotonic()
 
 
 class ReplayAddon:

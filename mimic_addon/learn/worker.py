@@ -1,0 +1,93 @@
+"""One worker thread behind a bounded queue: the shape shared by the learner and the recorder.
+
+The proxy's hooks only `submit` (dropping and counting under overload rather than slowing traffic);
+the thread takes batches, `process`es them, and calls `flush` every `flush_interval` seconds
+(write-behind); `stop()` drains what is queued and flushes before returning.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+BATCH = 256
+_STOP = object()
+
+
+class BatchWorker(ABC):
+    thread_name = "mimic-worker"
+
+    def __init__(self, *, flush_interval: float = 2.0, queue_size: int = 10_000) -> None:
+        self.flush_interval = flush_interval
+        self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
+        self.dropped = 0
+        self._thread: threading.Thread | None = None
+
+    @abstractmethod
+    def process(self, batch: list[Any]) -> None:
+        """Handle a batch of submitted items (in the worker thread, or in `stop` without one)."""
+
+    @abstractmethod
+    def flush(self) -> bool:
+        """Persist what changed; False keeps it pending for the next call."""
+
+    def submit(self, item: Any) -> bool:
+        """Queue an item; under overload drop it (and count) rather than slow traffic."""
+        try:
+            self.queue.put_nowait(item)
+            return True
+        except queue.Full:
+            self.dropped += 1
+            return False
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Process everything queued, flush, and end the thread."""
+        if self._thread is not None:
+            self.queue.put(_STOP)
+            self._thread.join()
+            self._thread = None
+        else:
+            self.process(self._drain_now())
+        self.flush()
+
+    def _drain_now(self) -> list[Any]:
+        items = []
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return items
+            if item is not _STOP:
+                items.append(item)
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        while True:
+            batch: list[Any] = []
+            stop = False
+            try:
+                item = self.queue.get(timeout=self.flush_interval)
+                while True:
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)
+                    if len(batch) >= BATCH:
+                        break
+                    item = self.queue.get_nowait()
+            except queue.Empty:
+                pass
+            if batch:
+                self.process(batch)
+            if stop:
+                return
+            if time.monotonic() - last_flush >= self.flush_interval:
+                self.flush()
+                last_flush = time.monotonic()

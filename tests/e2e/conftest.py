@@ -18,6 +18,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -122,9 +123,10 @@ class Backend:
         return f"http://127.0.0.1:{self.port}"
 
 
-@pytest.fixture(scope="session")
-def backend() -> Iterator[Backend]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+@contextmanager
+def serve_http(handler: type[BaseHTTPRequestHandler]) -> Iterator[Backend]:
+    """A real threaded HTTP server on a free loopback port, for as long as the block runs."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, name="e2e-backend", daemon=True)
     thread.start()
@@ -134,6 +136,12 @@ def backend() -> Iterator[Backend]:
         server.shutdown()
         server.server_close()
         thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def backend() -> Iterator[Backend]:
+    with serve_http(_Handler) as b:
+        yield b
 
 
 def free_port() -> int:

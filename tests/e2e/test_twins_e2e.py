@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from .conftest import Backend, ProxyFactory, fetch, free_port
+from .conftest import Backend, ProxyFactory, fetch, free_port, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -69,16 +69,8 @@ class _Crud(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def crud_backend() -> Iterator[Backend]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Crud)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield Backend(server.server_address[1])
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_http(_Crud) as b:
+        yield b
 
 
 OVERRIDE_SCRIPT = '''

@@ -30,11 +30,6 @@ def exchange(path: str, body: object, *, status: int = 200, method: str = "GET",
     return tflow.tflow(req=req, resp=resp)
 
 
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "mimic.db")
-
-
 def stored(db: str) -> dict[tuple[str, str], dict]:
     snap = Store(db).load()
     return {(e["method"], e["template"]): e for e in snap["endpoints"]}

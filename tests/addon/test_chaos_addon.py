@@ -12,11 +12,6 @@ from mimic_addon.serve.chaos_addon import ChaosAddon
 from mimic_addon.store import Store
 
 
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "mimic.db")
-
-
 def pair() -> tuple[Mimic, ChaosAddon]:
     m = Mimic()
     return m, ChaosAddon(brain=lambda: m.brain, store=lambda: m.store)

@@ -5,7 +5,9 @@ import json
 
 import pytest
 from mitmproxy import exceptions
-from mitmproxy.test import taddons, tflow, tutils
+from mitmproxy.test import taddons
+
+from flowkit import make_flow as flow
 
 from mimic_addon.addon import Mimic
 from mimic_addon.learn.observation import from_flow
@@ -13,25 +15,9 @@ from mimic_addon.serve.serve_addon import ServeAddon, parse_failover_on
 from mimic_addon.store import Store
 
 
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "mimic.db")
-
-
 def pair() -> tuple[Mimic, ServeAddon]:
     m = Mimic()
     return m, ServeAddon(brain=lambda: m.brain, store=lambda: m.store)
-
-
-def flow(path: str, method: str = "GET", body: bytes = b"", status: int | None = None, resp_body: bytes = b"",
-         **headers: str):
-    req = tutils.treq(method=method.encode(), path=path.encode(), content=body,
-                      headers=((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()))
-    f = tflow.tflow(req=req)
-    if status is not None:
-        f.response = tutils.tresp(status_code=status, content=resp_body,
-                                  headers=((b"content-type", b"application/json"),))
-    return f
 
 
 def teach(m: Mimic) -> None:

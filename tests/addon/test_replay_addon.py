@@ -14,11 +14,6 @@ from mimic_addon.serve.serve_addon import ServeAddon
 from mimic_addon.store import Store
 
 
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "mimic.db")
-
-
 def trio() -> tuple[Mimic, ServeAddon, ReplayAddon]:
     m = Mimic()
     s = ServeAddon(brain=lambda: m.brain, store=lambda: m.store)

@@ -5,29 +5,15 @@ import json
 
 import pytest
 from mitmproxy import exceptions
-from mitmproxy.test import taddons, tflow, tutils
+from mitmproxy.test import taddons
+
+from flowkit import make_flow as flow
 
 from mimic_addon.addon import Mimic
 from mimic_addon.learn.observation import from_flow
 from mimic_addon.serve.serve_addon import ServeAddon
 from mimic_addon.serve.twins_addon import ServeExtras
 
-
-
-def flow(path: str, method: str = "GET", body: bytes = b"", status: int | None = None, resp_body: bytes = b"",
-         **headers: str):
-    req = tutils.treq(method=method.encode(), path=path.encode(), content=body,
-                      headers=((k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()))
-    f = tflow.tflow(req=req)
-    if status is not None:
-        f.response = tutils.tresp(status_code=status, content=resp_body,
-                                  headers=((b"content-type", b"application/json"),))
-    return f
-
-
-@pytest.fixture
-def db(tmp_path):
-    return str(tmp_path / "mimic.db")
 
 
 def trio() -> tuple[Mimic, ServeAddon, ServeExtras]:

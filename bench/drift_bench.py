@@ -31,7 +31,6 @@ from mimic_addon.learn.brain import Brain  # noqa: E402
 from mimic_addon.learn.observation import Body, decode_body  # noqa: E402
 from mimic_addon.learn.readahead import batches  # noqa: E402
 from mimic_addon.learn.watchdog import Watchdog  # noqa: E402
-from mimic_addon.watch.drift import KINDS  # noqa: E402
 
 DRIFT_AFTER = 50
 MUTATIONS = ("remove", "rename", "type", "null", "enum", "add")

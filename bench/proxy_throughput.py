@@ -17,7 +17,6 @@ drift of the machine hits both equally. A wrk Lua script spreads requests over /
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import signal

@@ -11,10 +11,16 @@ import time
 
 from mitmproxy import command, ctx, exceptions, http
 
+from admin_app.live import LiveHub
+from mimic_addon.control.admin_server import AdminServer
+from mimic_addon.control.command_queue import CommandQueue
+from mimic_addon.control.inspector_log import InspectorLog
+from mimic_addon.control.status import status_fn
+from mimic_addon.control.target import TargetAddon
 from mimic_addon.learn.brain import Brain
 from mimic_addon.learn.learner import Learner
 from mimic_addon.learn.observation import from_flow
-from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER, Watchdog
+from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER
 from mimic_addon.serve.chaos_addon import ChaosAddon
 from mimic_addon.serve.replay_addon import ReplayAddon
 from mimic_addon.serve.serve_addon import ServeAddon
@@ -175,10 +181,16 @@ def _addons() -> list:
     brain, store = (lambda: mimic.brain), (lambda: mimic.store)
     serve, extras = ServeAddon(brain=brain, store=store), ServeExtras(brain=brain, store=store)
     serve.extras = extras
+    chaos = ChaosAddon(brain=brain, store=store)
+    hub = LiveHub()  # the admin app's live stream
+    status = status_fn(brain, chaos, hub)  # what the deck shows (and a standalone admin reads from the store)
     # extras first: its `done` saves the twins' state while Mimic's store is still open
+    # target before chaos and serve: they (and the learner) see the request as it goes upstream
     # replay after serve: it acts on the mode serve decided, reusing its matching and mock answers
-    return [extras, mimic, ChaosAddon(brain=brain, store=store), serve,
-            ReplayAddon(serve, brain=brain, store=store)]
+    # the inspector last: it logs the answer as the client gets it, whoever made it
+    return [extras, mimic, TargetAddon(), chaos, serve, ReplayAddon(serve, brain=brain, store=store),
+            InspectorLog(brain=brain, store=store, hub=hub), CommandQueue(store=store, status=status),
+            AdminServer(store=store, hub=hub, status=status)]
 
 
 addons = _addons()

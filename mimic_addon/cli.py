@@ -3,9 +3,12 @@
     mimic [mitmdump args...]            mitmdump with the Mimic addon loaded (also: mimic run ...)
     mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files
     mimic export openapi --db DB [-o FILE]
+    mimic export har|flows --db DB -o FILE          recorded exchanges (record mode) as HAR / mitmproxy flows
+    mimic import openapi SPEC --db DB [--host H]    seed endpoints and schemas from an OpenAPI / Swagger spec
     mimic endpoints --db DB
     mimic drift --db DB [--json] [--unresolved]     contract drift alerts (mimic drift resolve ID expected|fixed)
     mimic health --db DB [--json]                   health per endpoint and globally
+    mimic admin --db DB [--bind 127.0.0.1:8081] [--token T]   the admin web app, standalone over the store
 """
 from __future__ import annotations
 
@@ -23,7 +26,8 @@ from .learn.readahead import batches
 from .store import Store, StoreError
 
 ADDON = Path(__file__).with_name("addon.py")
-SUBCOMMANDS = ("run", "learn", "export", "endpoints", "drift", "health")
+SUBCOMMANDS = ("run", "learn", "export", "import", "endpoints", "drift", "health", "admin")
+EXPORT_KINDS = ("openapi", "jsonschema", "typescript", "pydantic", "har", "flows")  # mimic_addon.export.EXPORTERS keys; kept here so --help needs no import
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
@@ -105,24 +109,31 @@ def cmd_learn(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import openapi
+    from .export import EXPORTERS, ExportError, ExportRequest
 
     store, brain = _open_brain(args.db)
-    store.close()
-    doc = openapi.from_brain(brain, args.host)
-    text = json.dumps(doc, indent=2, ensure_ascii=True) if not args.yaml else _yaml(doc)
+    try:
+        result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=args.host, yaml=args.yaml))
+    except ExportError as e:
+        print(f"mimic export {args.kind}: {e}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    data = result.content if isinstance(result.content, bytes) else result.content.encode("utf-8")
     if args.output:
-        Path(args.output).write_text(text + "\n", encoding="utf-8")
-        print(f"wrote {len(doc['paths'])} paths to {args.output}", file=sys.stderr)
+        Path(args.output).write_bytes(data)
+        print(f"wrote {result.summary} to {args.output}", file=sys.stderr)
+    elif isinstance(result.content, bytes):
+        sys.stdout.buffer.write(data)
     else:
-        sys.stdout.write(text + "\n")
+        sys.stdout.write(result.content)
     return 0
 
 
-def _yaml(doc: dict) -> str:
-    import yaml
+def cmd_import(args: argparse.Namespace) -> int:
+    from .imports.openapi_import import cmd_import as run
 
-    return yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)
+    return run(args)
 
 
 def cmd_endpoints(args: argparse.Namespace) -> int:
@@ -135,9 +146,10 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
         mix = "/".join(str(sum(c for code, c in st.items() if lo <= code < lo + 100)) for lo in (200, 300, 400, 500))
         lat = s["latency"]
         fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        source = ("spec+traffic" if ep.stats.count else "spec") if ep.imported else "traffic"
         rows.append((ep.host, ep.method, brain.template(ep), str(ep.stats.count), mix,
-                     fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"])))
-    header = ("HOST", "METHOD", "TEMPLATE", "COUNT", "2xx/3xx/4xx/5xx", "P50ms", "P95ms", "P99ms")
+                     fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"]), source))
+    header = ("HOST", "METHOD", "TEMPLATE", "COUNT", "2xx/3xx/4xx/5xx", "P50ms", "P95ms", "P99ms", "SOURCE")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -197,6 +209,12 @@ def cmd_health(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    from .control.standalone import run
+
+    return run(args.db, args.bind, args.token)
+
+
 def run_mitmdump(args: list[str]) -> int:
     """mitmdump with the addon loaded; every argument is mitmdump's own."""
     from mitmproxy.tools.main import mitmdump
@@ -219,12 +237,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-watch", action="store_true", help="learn only: no drift checks or anomaly detection")
     p.set_defaults(func=cmd_learn)
     p = sub.add_parser("export", help="export what was learned")
-    p.add_argument("kind", choices=["openapi"])
+    p.add_argument("kind", choices=sorted(EXPORT_KINDS))
     p.add_argument("--db", default=default_db)
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p.add_argument("--host", help="only this host")
     p.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     p.set_defaults(func=cmd_export)
+    p = sub.add_parser("import", help="seed the model from an API description (before any traffic)")
+    p.add_argument("kind", choices=("openapi",))
+    p.add_argument("spec", metavar="SPEC", help="OpenAPI 3.0 / 3.1 or Swagger 2.0 document, JSON or YAML")
+    p.add_argument("--db", default=default_db)
+    p.add_argument("--host", help="host the endpoints belong to (default: the spec's servers[0].url)")
+    p.set_defaults(func=cmd_import)
     p = sub.add_parser("endpoints", help="table of learned endpoints")
     p.add_argument("--db", default=default_db)
     p.set_defaults(func=cmd_endpoints)
@@ -238,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=default_db)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_health)
+    p = sub.add_parser("admin", help="the admin web app, standalone over the store of a running proxy")
+    p.add_argument("--db", default=default_db)
+    p.add_argument("--bind", default="127.0.0.1:8081", metavar="HOST:PORT", help="where to listen (default %(default)s)")
+    p.add_argument("--token", default=None,
+                   help="admin token to log in with (else env MIMIC_ADMIN_TOKEN, else generated once and stored hashed)")
+    p.set_defaults(func=cmd_admin)
     return ap
 
 

@@ -114,6 +114,35 @@ class Brain:
             self._deleted.discard(home.key)
             self._dirty.add(home.key)
 
+    # -- importing ----------------------------------------------------------------------------------
+    def declare(self, ep: Endpoint, scheme: str, parts: list[str], names: list[str | None]) -> Endpoint:
+        """Put an endpoint from an imported spec into the model: its template (`parts`, with PARAM where
+        `names` names a parameter) is declared in the host's tree and `ep` becomes the endpoint, or
+        is merged into the one already learned there. Returns the endpoint now in the model."""
+        with self.lock:
+            host = self.hosts.get(ep.host)
+            if host is None:
+                host = self.hosts[ep.host] = HostModel(ep.host, scheme)
+            ep.skeleton = host.tree.declare(ep.method, parts, names)
+            mine = host.endpoints.get((ep.method, ep.skeleton))
+            if mine is None or not mine.stats.count:  # nothing learned yet: the spec's version replaces it
+                mine = host.endpoints[(ep.method, ep.skeleton)] = ep
+            else:
+                mine.merge(ep)
+                mine.imported = ep.imported
+            self._deleted.discard(mine.key)
+            self._dirty.add(mine.key)
+            self._dirty_hosts.add(host.name)
+            return mine
+
+    def fold_declared(self, host_name: str) -> None:
+        """After `declare`: what traffic learned under literals a declared parameter covers joins it."""
+        with self.lock:
+            host = self.hosts.get(host_name)
+            if host is not None and host.tree.fold_declared():
+                self._regroup(host)
+                self._dirty_hosts.add(host_name)
+
     # -- reading ------------------------------------------------------------------------------------
     def endpoints(self) -> list[Endpoint]:
         with self.lock:

@@ -42,6 +42,7 @@ class Endpoint:
         self.sampled: Counter[str] = Counter()  # bodies observed per status (sampling)
         self.monitor = EndpointMonitor()  # anomaly baselines (watch/)
         self.shapes: dict[str, list[int]] = {}  # request shape -> [2xx count, error count]
+        self.imported: dict[str, Any] | None = None  # the spec it came from (imports/openapi_import.py)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -135,6 +136,8 @@ class Endpoint:
             self.request_example = other.request_example
         self.sampled.update(other.sampled)
         self.monitor.merge(other.monitor)
+        if self.imported is None:
+            self.imported = other.imported
         for shape, (ok, err) in other.shapes.items():
             mine = self.shapes.setdefault(shape, [0, 0]) if len(self.shapes) < MAX_SHAPES or shape in self.shapes else None
             if mine is not None:
@@ -157,6 +160,7 @@ class Endpoint:
                 "request_example": self.request_example,
                 "sampled": dict(self.sampled),
                 "watch": {"monitor": self.monitor.to_dict(), "shapes": self.shapes},
+                **({"imported": self.imported} if self.imported is not None else {}),
             },
         }
 
@@ -176,6 +180,7 @@ class Endpoint:
         watch = d.get("watch") or {}
         ep.monitor = EndpointMonitor.from_dict(watch.get("monitor"))
         ep.shapes = {k: list(v) for k, v in watch.get("shapes", {}).items()}
+        ep.imported = d.get("imported")
         return ep
 
 

@@ -31,9 +31,12 @@ class Watchdog:
         self.reports: list[tuple[Alert, list[Change], bool]] = []  # (alert, new changes, opened)
 
     def stable_schema(self, ep: Endpoint, status: int):
-        """The learned response schema of this status once past its learning phase, else None."""
+        """The learned response schema of this status once past its learning phase (at once when an
+        imported spec declared it: the spec is the baseline), else None."""
         node = ep.responses.get(str(status))
-        return node if node is not None and node.count >= self.drift_after else None
+        if node is None:
+            return None
+        return node if node.count >= self.drift_after or declared(ep, status) else None
 
     def wants_body(self, ep: Endpoint, status: int) -> bool:
         return self.enabled and self.stable_schema(ep, status) is not None
@@ -41,7 +44,7 @@ class Watchdog:
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
               query: list[tuple[str, str]], body: Any, is_json: bool) -> bool:
         """Compare one response; record drift. True when the body must not be learned."""
-        if not self.enabled or ep.stats.count < self.drift_after:
+        if not self.enabled or (ep.stats.count < self.drift_after and ep.imported is None):
             return False
         status = obs.status
         code = str(status)
@@ -49,7 +52,8 @@ class Watchdog:
         always_json = schema is not None and schema.count >= ep.sampled[code]
         shape_ok = (status >= 400 and not ep.stats.statuses.get(status)
                     and ep.shape_succeeded(query, min(self.drift_after, SHAPE_MIN_SUCCESSES)))
-        changes = check_response(schema, always_json, body, is_json, status, shape_ok, self.drift_after)
+        min_count = self.drift_after if ep.imported is None else min(self.drift_after, DEFAULT_DRIFT_AFTER)
+        changes = check_response(schema, always_json, body, is_json, status, shape_ok, min_count)
         if not changes:
             return False
         alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, changes, obs.ts)
@@ -78,6 +82,11 @@ class Watchdog:
         rows.sort(key=lambda r: (r["score"], r["host"], r["template"], r["method"]))
         score = global_score([r["score"] for r in rows])
         return {"score": round(score, 1), "status": status_of(score), "endpoints": rows}
+
+
+def declared(ep: Endpoint, status: int) -> bool:
+    """Did an imported spec declare this endpoint's response schema for this status?"""
+    return ep.imported is not None and str(status) in ep.imported.get("statuses", ())
 
 
 def resolve_into(ep: Endpoint | None, alert: Alert) -> None:

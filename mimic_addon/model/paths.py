@@ -69,6 +69,7 @@ class Node:
     informative: int = 0                                     # sightings whose body could echo
     kinds: Counter = field(default_factory=Counter)          # segment kinds (parameter nodes)
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
+    declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
 
     # -- recording -----------------------------------------------------------------------
     def record(self, key: str, shape: Shape) -> None:
@@ -92,6 +93,8 @@ class Node:
         self.informative += other.informative
         self.kinds.update(other.kinds)
         self.echo_keys.update(other.echo_keys)
+        if self.declared is None:
+            self.declared = other.declared
         for key, tokens in other.shapes.items():
             mine = self.shapes.setdefault(key, set()) if len(self.shapes) < MAX_SHAPES or key in self.shapes else None
             if mine is not None and len(mine) < MAX_SHAPE_KEYS:
@@ -126,6 +129,8 @@ class Node:
             d["k"] = dict(self.kinds)
         if self.echo_keys:
             d["x"] = dict(self.echo_keys.most_common(8))
+        if self.declared is not None:
+            d["d"] = self.declared
         if self.literals:
             d["l"] = {k: c.to_dict() for k, c in self.literals.items()}
         if self.param is not None:
@@ -134,7 +139,8 @@ class Node:
 
     @classmethod
     def from_dict(cls, d: dict) -> Node:
-        node = cls(count=d.get("n", 0), evidence=d.get("v", 0), echoes=d.get("o", 0), informative=d.get("i", 0))
+        node = cls(count=d.get("n", 0), evidence=d.get("v", 0), echoes=d.get("o", 0), informative=d.get("i", 0),
+                   declared=d.get("d"))
         node.ends.update(d.get("e", {}))
         node.shapes = {k: set(v) for k, v in d.get("s", {}).items()}
         node.kinds.update(d.get("k", {}))
@@ -169,6 +175,8 @@ def similarity(a: dict[str, set[str]], b: dict[str, set[str]]) -> float | None:
 
 def _keeps_literal(child: Node, param: Node) -> bool:
     """Should a segment without value evidence stay literal beside this parameter?"""
+    if child.declared is not None:
+        return True  # an imported spec has it
     if child.value_like:
         return False
     if not child.shapes:
@@ -195,6 +203,13 @@ def split_path(path: str) -> list[str]:
     if len(parts) > MAX_SEGMENTS:
         parts = parts[: MAX_SEGMENTS - 1] + ["/".join(parts[MAX_SEGMENTS - 1 :])]
     return parts
+
+
+def _unique(name: str, taken: set[str]) -> str:
+    unique, n = name, 2
+    while unique in taken:
+        unique, n = f"{name}{n}", n + 1
+    return unique
 
 
 def skeleton_of(parts: list[str]) -> str:
@@ -241,8 +256,8 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and kind != seg.VERSION and (
-                    evidence or self._fits(node.param, key, shape, chance)):
+            elif node.param is not None and (node.param.declared is not None or kind != seg.VERSION and (
+                    evidence or self._fits(node.param, key, shape, chance))):
                 child = node.param
                 out.append(PARAM)
             else:
@@ -301,15 +316,16 @@ class PathTree:
     def _regroup(self, node: Node) -> bool:
         """Create or grow the parameter of `node` from its literal children. True if anything moved."""
         if node.param is not None:  # beside a parameter, any evidence is enough
-            movers = [v for v, c in node.literals.items() if c.evidence or c.echoes]
+            movers = [v for v, c in node.literals.items() if (c.evidence or c.echoes) and c.declared is None]
         else:
-            movers = [v for v, c in node.literals.items() if c.value_like]
+            movers = [v for v, c in node.literals.items() if c.value_like and c.declared is None]
             if len(movers) == 1 and not node.literals[movers[0]].evidence:
                 movers = []  # one echoing value is a coincidence (`GET /gzip` -> `"encoding": "gzip"`), two a pattern
         if node.param is None and not movers:
             movers = self._family(node)
             if not movers and len(node.literals) > MAX_LITERALS:
-                movers = [v for v, _ in sorted(node.literals.items(), key=lambda kv: kv[1].count)][: len(node.literals) - MAX_LITERALS // 2]
+                movers = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
+                          if c.declared is None][: len(node.literals) - MAX_LITERALS // 2]
         if not movers and node.param is None:
             return False
         param = node.param or Node()
@@ -331,7 +347,7 @@ class PathTree:
         """Non-leaf siblings without parameters of their own that continue the same way."""
         groups: dict[frozenset[str], list[str]] = {}
         for v, c in node.literals.items():
-            if _is_version(v) or c.param is not None or c.ends or not c.literals or any(g.value_like for g in c.literals.values()):
+            if c.declared is not None or _is_version(v) or c.param is not None or c.ends or not c.literals or any(g.value_like for g in c.literals.values()):
                 continue
             if "" in c.literals and c.literals[""].ends:
                 continue  # `/things/` answers by itself: a collection, not a value
@@ -355,7 +371,7 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and seg.is_strong(seg.classify(value)):
+            elif node.param is not None and (node.param.declared is not None or seg.is_strong(seg.classify(value))):
                 child = node.param
                 out.append(PARAM)
             else:
@@ -416,6 +432,8 @@ class PathTree:
     @staticmethod
     def _name(param: Node, before: list[str]) -> str:
         taken = {b[1:-1] for b in before if b.startswith("{")}
+        if param.declared:
+            return _unique(param.declared, taken)
         prev = urllib.parse.unquote(next((b for b in reversed(before) if b and not b.startswith("{")), ""))
         base = seg.identifier(seg.singular(prev)) if prev and seg.classify(prev) in (seg.WORD, seg.SLUG) else ""
         kinds = param.kinds
@@ -433,10 +451,45 @@ class PathTree:
             name = f"{base}_slug" if base else "slug"
         else:
             name = f"{base}_name" if base else "name"
-        unique, n = name, 2
-        while unique in taken:
-            unique, n = f"{name}{n}", n + 1
-        return unique
+        return _unique(name, taken)
+
+    # -- templates from a specification --------------------------------------------------------
+    def declare(self, method: str, parts: list[str], names: list[str | None]) -> str:
+        """Put one template of an imported spec into the tree and return its skeleton: `parts` are its
+        segments (PARAM for a parameter), `names` the parameter names (None for literals). Declared
+        nodes are kept as the spec says: a declared parameter takes every value no literal claims
+        and keeps its name; a declared literal is never folded into a parameter. Call
+        `fold_declared` once every template is declared."""
+        node = self.root
+        for value, name in zip(parts, names):
+            if value == PARAM:
+                if node.param is None:
+                    node.param = Node()
+                node = node.param
+                if node.declared is None:
+                    node.declared = name or "param"
+            else:
+                node = node.literals.setdefault(value, Node())
+                node.declared = value
+        node.ends[method] += 0  # an endpoint, not seen yet
+        return skeleton_of(parts)
+
+    def fold_declared(self) -> bool:
+        """Fold literals learned from traffic (not declared) into the declared parameter beside them
+        (`/users/alice` into a declared `/users/{username}`). True if anything moved."""
+        moved = False
+        stack = [self.root]
+        while stack:
+            node = stack.pop()
+            param = node.param
+            if param is not None and param.declared is not None:
+                for v in [v for v, c in node.literals.items() if c.declared is None]:
+                    param.merge(node.literals.pop(v))
+                    moved = True
+            stack.extend(node.literals.values())
+            if param is not None:
+                stack.append(param)
+        return moved
 
     # -- persistence ---------------------------------------------------------------------------
     def to_dict(self) -> dict:

@@ -19,12 +19,22 @@ MAX_PROPERTIES = 200
 MAX_ENUM_TRACKED = 32
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
-ENUM_MAX_LEN = 40
+ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
 ENUM_MIN_RATIO = 3
+ENUM_MOCK_RATIO = 2  # a larger set of words is still closed for mocks when each was seen twice on average
+MAX_EXAMPLES = 32  # observed values exported as `examples` (a closed set not emitted as an enum)
+DECLARED_ENUM_MAX = 256  # values a declared (imported) enum may keep
+OBSERVED_VALUES_KEY = "x-mimic-observed-values"  # marks `examples` as every value observed, not a contract
+# Hints: how a node's facets came about when not (only) from observation (an imported schema).
+HINT_STR_MIN, HINT_STR_MAX = 1, 2      # length bounds are defaults, never declared nor observed
+HINT_ARR_MIN, HINT_ARR_MAX = 4, 8      # item count bounds likewise
+HINT_NUM_MIN, HINT_NUM_MAX = 16, 32    # value range likewise
+HINT_OPEN_VALUES = 64                  # the string values are samples of an open set: never an enum
+HINT_DECLARED_ENUM = 128               # the string values are a declared enum: emitted however often seen
 MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
 SHAPE_MAX_LEN = 64
-MAX_VARIANTS = 12  # discriminated variants kept per object node
-VARIANT_NESTING = 2  # variants within variants: at most this many levels
+MAX_VARIANTS = 32  # discriminated variants kept per object node
+VARIANT_NESTING = 3  # variants within variants: at most this many levels
 VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are emitted
 # Properties that may tag an object with its variant (`{"type": "text", ...}`), by priority: an
 # object's discriminator is the first of them it has with an identifier-like string value.
@@ -69,6 +79,9 @@ _DATE_TIME = re.compile(
 )
 _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+[^\s]*")
 _ENUM_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*")
+# Enum words may also start with a digit when a letter follows (`1024x1024`, `4g`, `24h`, `2xl`); not
+# numbers, dates, times or versions (`42`, `2024-05-01`, `10:30`, `1.2.3`), which have no letter or a `:`.
+_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*")
 _LONG_DIGITS = re.compile(r"\d{5}")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?([eE][+-]?\d{1,3})?")
@@ -133,7 +146,7 @@ def _enum_candidate(s: str) -> bool:
     """Short identifier-like words (or ""): not free text, ids, numbers or addresses."""
     return not s or (
         len(s) <= ENUM_MAX_LEN
-        and _ENUM_VALUE.fullmatch(s) is not None
+        and _ENUM_WORD.fullmatch(s) is not None
         and _LONG_DIGITS.search(s) is None
     )
 
@@ -213,10 +226,10 @@ class SchemaNode:
     """Summary of every JSON value observed at one place in a document."""
 
     __slots__ = (
-        "count", "types", "depth", "limits",
+        "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants",
+        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints",
     )
 
     def __init__(
@@ -232,6 +245,7 @@ class SchemaNode:
     def _reset(self, depth: int, limits: _Limits, vlevel: int = VARIANT_NESTING, flat: bool = False) -> None:
         self.count = 0
         self.types = [0] * 7
+        self.empty = 0  # objects seen without any key (`{}`), among types[_OBJ]
         self.depth = depth
         self.limits = limits
         self.props: dict[str, SchemaNode] | None = None
@@ -246,6 +260,7 @@ class SchemaNode:
         self.formats: frozenset[str] | None = None  # formats every string had; None: no strings
         self.enum: set[str] | None = None
         self.enum_overflow = False
+        self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
         # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
@@ -307,6 +322,8 @@ class SchemaNode:
         elif t is dict:
             self.count += 1
             self.types[_OBJ] += 1
+            if not value:
+                self.empty += 1
             if self.depth < self.limits.max_depth:
                 self._observe_obj(value)
         elif t is int or t is float:
@@ -460,12 +477,14 @@ class SchemaNode:
         """Fold `other` into this node; `other` is left unchanged and shares nothing with it."""
         self.count += other.count
         self.types = [a + b for a, b in zip(self.types, other.types)]
+        self.empty += other.empty
         self.arr_min, self.arr_max = _merge_range(self.arr_min, self.arr_max, other.arr_min, other.arr_max)
         self.num_min, self.num_max = _merge_range(self.num_min, self.num_max, other.num_min, other.num_max)
         self.str_min, self.str_max = _merge_range(self.str_min, self.str_max, other.str_min, other.str_max)
         if other.formats is not None:
             self.formats = other.formats if self.formats is None else self.formats & other.formats
         self._merge_enum(other)
+        self.hints |= other.hints
         self.chars |= other.chars
         if self.firsts is not None:
             self.firsts = None if other.firsts is None else self.firsts | other.firsts
@@ -487,7 +506,8 @@ class SchemaNode:
             self.enum, self.enum_overflow = None, True
         elif other.enum:
             union = other.enum if self.enum is None else self.enum | other.enum
-            if len(union) > self.limits.max_enum:
+            # a declared enum may hold more values than tracking would: only new ones overflow it
+            if len(union) > max(self.limits.max_enum, len(self.enum or ()), len(other.enum)):
                 self.enum, self.enum_overflow = None, True
             else:
                 self.enum = set(union)
@@ -558,6 +578,8 @@ class SchemaNode:
         """Compact JSON-serialisable state; `from_dict` restores it exactly."""
         d: dict[str, Any] = {"n": self.count}
         d["t"] = {code: c for code, c in zip(_TYPE_CODES, self.types) if c}
+        if self.empty:
+            d["oz"] = self.empty
         if self.props:
             d["p"] = {k: child.to_dict() for k, child in self.props.items()}
         if self.additional is not None:
@@ -579,6 +601,8 @@ class SchemaNode:
             d["eo"] = 1
         elif self.enum is not None:
             d["ev"] = sorted(self.enum)
+        if self.hints:
+            d["h"] = self.hints
         if not self.flat:
             if self.vdead:
                 d["vx"] = 1
@@ -611,6 +635,7 @@ class SchemaNode:
         self.count = d["n"]
         for code, c in d.get("t", {}).items():
             self.types[_CODE_SLOT[code]] = c
+        self.empty = d.get("oz", 0)  # not stored before empty objects were counted
         if self.depth < self.limits.max_depth:  # stored state cannot exceed the depth bound
             if "p" in d:
                 self.props = {k: self._loaded_child(v) for k, v in d["p"].items()}
@@ -632,6 +657,7 @@ class SchemaNode:
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])
+        self.hints = d.get("h", 0)
         if not self.flat:
             if d.get("vx"):
                 self._kill_variants()
@@ -678,18 +704,32 @@ class SchemaNode:
         if t[_ARR]:
             if self.items is not None and self.items.count:
                 schema["items"] = self.items.to_json_schema()
-            schema["minItems"], schema["maxItems"] = self.arr_min, self.arr_max
-        if (t[_INT] or t[_NUM]) and self.num_min is not None:
-            schema["minimum"], schema["maximum"] = self.num_min, self.num_max
+            self._bounds(schema, "minItems", self.arr_min, HINT_ARR_MIN, "maxItems", self.arr_max, HINT_ARR_MAX)
+        if t[_INT] or t[_NUM]:
+            self._bounds(schema, "minimum", self.num_min, HINT_NUM_MIN, "maximum", self.num_max, HINT_NUM_MAX)
         if t[_STR]:
-            schema["minLength"], schema["maxLength"] = self.str_min, self.str_max
+            self._bounds(schema, "minLength", self.str_min, HINT_STR_MIN, "maxLength", self.str_max, HINT_STR_MAX)
             if self.formats:
                 schema["format"] = next(f for f in _FORMAT_CHECKS if f in self.formats)
             elif names[0] == "string" and names[-1] in ("string", "null") and len(names) <= 2:
                 enum = self._emitted_enum()
                 if enum is not None:
                     schema["enum"] = enum + [None] if nullable else enum
+            if "enum" not in schema:
+                values = self.enum_observed()
+                if values is not None:
+                    # a closed set mocks replay, too rarely seen (or too large) for a contract
+                    schema["examples"] = values[:MAX_EXAMPLES]
+                    schema[OBSERVED_VALUES_KEY] = True
         return schema
+
+    def _bounds(self, schema: dict[str, Any], lo_key: str, lo: Any, lo_hint: int,
+                hi_key: str, hi: Any, hi_hint: int) -> None:
+        """The bounds that were observed or declared (not an importer's defaults)."""
+        if lo is not None and not self.hints & lo_hint:
+            schema[lo_key] = lo
+        if hi is not None and not self.hints & hi_hint:
+            schema[hi_key] = hi
 
     def _object_keywords(self, schema: dict[str, Any]) -> None:
         if self.additional is not None:
@@ -702,16 +742,19 @@ class SchemaNode:
             if required:
                 schema["required"] = required
 
-    def active_variants(self) -> list[tuple[str, SchemaNode]] | None:
+    def active_variants(self, mixed: bool = False) -> list[tuple[str, SchemaNode]] | None:
         """The discriminated variants (tag, summary) of this object node, sorted by tag, when it
         should be described as a `oneOf` of them: only objects (or null) were seen, often enough,
         all with the same discriminator property, and the variants have clearly different keys
-        (some variant always has a property another never had).  Else None."""
+        (some variant always has a property another never had).  Else None.
+
+        `mixed`: the variants of the objects even when values of other types were seen beside
+        them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants."""
         variants = self.variants
         if not variants or len(variants) < 2 or self.additional is not None:
             return None
         t = self.types
-        if t[_OBJ] < VARIANT_MIN_OBJECTS or t[_OBJ] + t[_NULL] != self.count:
+        if t[_OBJ] < VARIANT_MIN_OBJECTS or (not mixed and t[_OBJ] + t[_NULL] != self.count):
             return None
         keysets = [set(node.props or ()) for node in variants.values()]
         for node in variants.values():
@@ -729,9 +772,11 @@ class SchemaNode:
 
     def _emitted_enum(self) -> list[str] | None:
         enum = self.enum
-        if self.enum_overflow or not enum or len(enum) > ENUM_EMIT_MAX:
+        if self.enum_overflow or not enum or self.formats or self.hints & HINT_OPEN_VALUES:
             return None
-        if self.types[_STR] < ENUM_MIN_RATIO * len(enum):
+        if self.hints & HINT_DECLARED_ENUM:
+            return sorted(enum)
+        if len(enum) > ENUM_EMIT_MAX or self.types[_STR] < ENUM_MIN_RATIO * len(enum):
             return None
         return sorted(enum)
 
@@ -748,6 +793,19 @@ class SchemaNode:
     @property
     def object_count(self) -> int:
         return self.types[_OBJ]
+
+    @property
+    def empty_object_count(self) -> int:
+        """How many of the observed objects were `{}` (0 for summaries stored before they were counted)."""
+        return self.empty
+
+    def presence(self, key: str) -> float:
+        """The share of the non-empty observed objects that had property `key` (0.0 when none had)."""
+        child = (self.props or {}).get(key)
+        objects = self.types[_OBJ] - self.empty
+        if child is None or objects <= 0:
+            return 0.0
+        return min(child.count / objects, 1.0)
 
     @property
     def is_map(self) -> bool:
@@ -774,6 +832,18 @@ class SchemaNode:
             return None
         return sorted(self.enum)
 
+    def enum_observed(self) -> list[str] | None:
+        """The closed set of string values a mock may pick from: the values seen when they were
+        identifier-like words and either few (`enum_seen`) or each seen ENUM_MOCK_RATIO times on
+        average (up to the tracked maximum: a closed set too large to emit as an enum); else None."""
+        enum = self.enum
+        if self.enum_overflow or not enum or self.formats:
+            return None
+        if (len(enum) > ENUM_EMIT_MAX and self.types[_STR] < ENUM_MOCK_RATIO * len(enum)
+                and not self.hints & (HINT_DECLARED_ENUM | HINT_OPEN_VALUES)):
+            return None
+        return sorted(enum)
+
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()
 
@@ -796,4 +866,6 @@ def _merge_range(
 def _without_enum(schema: dict[str, Any]) -> dict[str, Any]:
     """A personal field's observed values are data about people, not a contract: never an enum."""
     schema.pop("enum", None)
+    if schema.pop(OBSERVED_VALUES_KEY, None):
+        schema.pop("examples", None)
     return schema

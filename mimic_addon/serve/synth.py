@@ -3,7 +3,9 @@
 `compile_plan(node)` turns a learned schema into a `Plan` (types with their weights, properties
 with their presence frequency, formats, enums, ranges, lengths and the Faker heuristic of each
 property name). `generate(plan, ctx, rng, fake)` makes one value from it: correct types, required
-properties always present, optional ones with their learned frequency, values from Faker through
+properties always present (and those of nearly all objects: NEARLY_ALL, counted among the objects
+that had any key), optional ones with their learned frequency, words of a closed set replayed
+rather than invented, tagged objects built from one variant, values from Faker through
 the property names, and echo of the request (path parameters and body fields flow into the root
 object's properties of the same name; pagination fields agree with the list they describe).
 
@@ -26,6 +28,7 @@ from .faker_fields import KINDS, PII, field_kind
 _OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
 ARRAY_EXTRA = 8          # generated arrays are at most this much longer than the shortest one seen
 MAP_KEYS = 3             # keys generated for a map-like object
+NEARLY_ALL = 0.9         # properties of at least this share of the (non-empty) objects are always generated
 _COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "total_items", "num_results"})
 _PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
 _PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
@@ -63,20 +66,20 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     """Precompute everything `generate` needs from a learned schema node."""
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
-    if t[_NULL] and 2 * t[_NULL] < sum(t):
+    if t[_NULL] and 2 * t[_NULL] <= sum(t):
         # a mostly-present value: mocks show it (null stays valid, but UIs want something to render)
         weights = [(slot, c) for slot, c in weights if slot != _NULL]
     kind = field_kind(name) if name else None
     props: list[tuple[str, Plan, float]] = []
-    objects = t[_OBJ]
     for key, child in (node.props or {}).items():
-        presence = 1.0 if child.count >= objects else child.count / objects
-        props.append((key, compile_plan(child, key), presence))
-    enum = node.enum_values() or node.enum_seen()
+        # among the objects that had any key: `{}` items say nothing about which fields go together
+        presence = node.presence(key)
+        props.append((key, compile_plan(child, key), 1.0 if presence >= NEARLY_ALL else presence))
+    enum = node.enum_values() or node.enum_observed()
     if kind in PII:
         enum = None  # never replay observed values of PII-like fields
     variants = None
-    active = node.active_variants()
+    active = node.active_variants(mixed=True)  # only objects are made from them
     if active is not None:
         variants = [(_variant_plan(vnode, name, node.variant_key, tag), vnode.count) for tag, vnode in active]
     return Plan(
@@ -195,7 +198,12 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
         n = min(max(wanted, lo), hi)
     else:
         n = rng.randint(lo, min(hi, lo + ARRAY_EXTRA))
-    return [_value(plan.items, rng, fake) for _ in range(n)]
+    items = plan.items
+    if items.enum is not None and items.fmt is None and items.weights == [(_STR, items.total)] \
+            and 1 < n <= len(items.enum):
+        # a list of words from a closed set (scopes, tags, roles) names each one once
+        return rng.sample(items.enum, n)
+    return [_value(items, rng, fake) for _ in range(n)]
 
 
 def _number(plan: Plan, rng: random.Random, fake: Any, integer: bool) -> float:

@@ -5,11 +5,12 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, create_engine, event, false, or_, select, true
+from sqlalchemy import and_, bindparam, create_engine, event, false, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mimic_addon.store.control_log import ControlLogMixin
 from mimic_addon.store.migrate import upgrade
 from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Recording, Setting
 from mimic_addon.store.urls import database_url
@@ -24,7 +25,7 @@ class StoreError(Exception):
     """The database could not be written; the caller keeps its data and retries later."""
 
 
-class Store:
+class Store(ControlLogMixin):
     """Loads and saves the learned model; schema is migrated to head on start-up.
 
     Every call opens its own session, so the learner's worker thread may save
@@ -240,8 +241,8 @@ def _endpoint_row(endpoint: dict[str, Any], now: float) -> dict[str, Any]:
         "template": endpoint["template"],
         "data": endpoint["data"],
         "sample_count": endpoint.get("count", 0),
-        "first_seen": endpoint.get("first_seen", 0),
-        "last_seen": endpoint.get("last_seen", 0),
+        "first_seen": endpoint.get("first_seen") or 0,  # None: never seen (imported from a spec)
+        "last_seen": endpoint.get("last_seen") or 0,
         "updated_at": now,
     }
 

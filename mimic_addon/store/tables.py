@@ -33,6 +33,8 @@ class Endpoint(Base):
     __table_args__ = (
         UniqueConstraint("host", "method", "template", name="uq_endpoints_host_method_template"),
         Index("ix_endpoints_host", "host"),
+        Index("ix_endpoints_sample_count", "sample_count"),
+        Index("ix_endpoints_last_seen", "last_seen"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -97,3 +99,43 @@ class Recording(Base):
     path: Mapped[str] = mapped_column(String, nullable=False)
     ts: Mapped[float] = mapped_column(Float, nullable=False)
     data: Mapped[Any] = mapped_column(JSON, nullable=False)
+
+
+class RequestLog(Base):
+    """One answered request of the admin inspector's bounded log (control/inspector_log.py): summary columns
+    to filter on, the redacted headers and truncated bodies in `data`."""
+
+    __tablename__ = "request_log"
+    __table_args__ = (
+        Index("ix_request_log_endpoint", "host", "method", "template"),
+        Index("ix_request_log_session", "session"),
+        Index("ix_request_log_status", "status"),
+        Index("ix_request_log_source", "source"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    ts: Mapped[float] = mapped_column(Float, nullable=False)
+    host: Mapped[str] = mapped_column(String, nullable=False)
+    method: Mapped[str] = mapped_column(String, nullable=False)
+    path: Mapped[str] = mapped_column(String, nullable=False)
+    template: Mapped[str | None] = mapped_column(String, nullable=True)
+    status: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    latency_ms: Mapped[float | None] = mapped_column(Float, nullable=True)
+    source: Mapped[str] = mapped_column(String, nullable=False)
+    session: Mapped[str | None] = mapped_column(String, nullable=True)
+    data: Mapped[Any] = mapped_column(JSON, nullable=False)
+
+
+class AdminCommand(Base):
+    """A mitmproxy command queued by a standalone admin app (`mimic admin`) for the proxy on this store."""
+
+    __tablename__ = "admin_commands"
+    __table_args__ = (Index("ix_admin_commands_state", "state"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    command: Mapped[str] = mapped_column(String, nullable=False)
+    args: Mapped[Any] = mapped_column(JSON, nullable=False)
+    state: Mapped[str] = mapped_column(String, nullable=False)  # pending | running | done | failed | cancelled
+    result: Mapped[str | None] = mapped_column(String, nullable=True)
+    created: Mapped[float] = mapped_column(Float, nullable=False)
+    updated: Mapped[float] = mapped_column(Float, nullable=False)

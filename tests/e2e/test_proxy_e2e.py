@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import uuid
 from collections import Counter
 from pathlib import Path

@@ -100,3 +100,15 @@ def test_export_survives_lone_surrogates_in_learned_names(tmp_path) -> None:
         out = tmp_path / f"doc{len(extra)}"
         assert main(["export", "openapi", "--db", db, "-o", str(out), *extra]) == 0
         assert "/odd" in out.read_text(encoding="utf-8")
+
+
+def test_observed_values_are_valid_marked_examples() -> None:
+    brain = Brain()
+    for i, region in enumerate(["eu-west", "us-east", "ap-south"]):  # each seen once: no enum
+        brain.learn(obs("GET", f"/v1/zones/{i}", 200, {"id": i, "region": region}))
+    doc = from_brain(brain)
+    validate(doc)
+    [item] = doc["paths"].values()
+    region = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["region"]
+    assert "enum" not in region
+    assert region["examples"] == ["ap-south", "eu-west", "us-east"] and region["x-mimic-observed-values"] is True

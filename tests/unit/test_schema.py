@@ -173,7 +173,7 @@ def test_nullable_enum_includes_null():
         ["6f1c2d3e-1a2b-4c3d-8e9f-0a1b2c3d4e5f"] * 10,
         ["usr_1234567", "usr_7654321"] * 10,  # ids
         ["12345", "67890"] * 10,
-        ["x" * 41, "y"] * 10,  # long values
+        ["x" * 65, "y"] * 10,  # long values
         [f"v{i}" for i in range(40)] + ["v1"] * 200,  # overflowed the tracker once
     ],
 )
@@ -357,7 +357,7 @@ def test_variants_merge_and_round_trip_exactly():
     [{"type": "a", "x": 1}, {"type": "b", "x": 2}, {"type": "a", "x": 3}],  # same keys: no oneOf
     [{"type": "a", "x": 1}, {"y": 2}],                                    # one object untagged
     [{"type": "a", "x": 1}, {"kind": "b", "y": 2}],                       # different tag names
-    [{"type": f"t{i}", f"k{i}": i} for i in range(13)],                   # too many variants
+    [{"type": f"t{i}", f"k{i}": i} for i in range(33)],                   # too many variants (> 32)
     [{"type": "a", "x": 1}, {"type": "b", "y": 2}, "text"],               # not only objects
 ])
 def test_no_variants_without_a_clear_discriminator(values):
@@ -369,3 +369,109 @@ def test_no_variants_without_a_clear_discriminator(values):
 def test_merged_properties_are_still_kept_for_drift():
     node = observed(*PARTS)
     assert set(node.properties()) == {"type", "text", "annotations", "image_url", "file"}
+
+
+# -- closed sets of words, empty objects, deeper variants (mock validity against original specs) ---------
+
+
+@pytest.mark.parametrize("values", [
+    ["1024x1024", "512x512", "256x256"],  # sizes start with a digit
+    ["1g", "4g", "16g"],
+    ["in_memory", "24h"],
+    ["organization.project.service_account.api_key"],  # a long dotted constant
+])
+def test_enum_words_may_start_with_a_digit_or_be_long(values):
+    node = observed(*(values * 3))
+    assert node.to_json_schema()["enum"] == sorted(values)
+    assert node.enum_values() == sorted(values)
+
+
+@pytest.mark.parametrize("values", [
+    ["42", "17", "3"],                          # numbers in strings are data
+    ["2024-05-01", "2024-06-01"],               # dates
+    ["10:30", "11:45"],                         # times
+    ["1.2.3", "2.0.1"],                         # versions
+    ["12345abc", "67890xyz"],                   # ids with long digit runs
+    ["1b4e28ba-2fa1-11d2-883f-0016d3cca427"],   # a uuid has its format, not an enum
+])
+def test_digit_led_values_without_a_letter_or_with_a_format_are_no_enum(values):
+    node = observed(*(values * 5))
+    assert "enum" not in node.to_json_schema()
+    assert node.enum_values() is None
+
+
+def test_empty_objects_are_counted_and_stored_compatibly():
+    full = {"id": "a", "status": "ok"}
+    node = observed(*([full] * 9 + [{}]))
+    assert node.empty_object_count == 1 and node.object_count == 10
+    assert node.presence("id") == 1.0 and node.presence("missing") == 0.0
+    assert node.to_json_schema().get("required") is None  # `{}` lacked them: the schema still says so
+    d = node.to_dict()
+    assert d["oz"] == 1
+    assert SchemaNode.from_dict(json.loads(json.dumps(d))).to_dict() == d
+    old = dict(d)
+    del old["oz"]  # stored before empty objects were counted
+    assert SchemaNode.from_dict(old).empty_object_count == 0
+    other = observed({}, {}, full)
+    other.merge(node)
+    assert other.empty_object_count == 3 and "oz" not in observed(full).to_dict()
+
+
+def test_enum_observed_keeps_a_larger_closed_set_for_mocks():
+    words = [f"REGION_{c}" for c in "ABCDEFGHIJKL"]  # 12 words: too many to emit as an enum
+    node = observed(*(words * 2))
+    assert node.enum_values() is None and node.enum_seen() is None
+    assert node.enum_observed() == sorted(words)
+    assert observed(*words).enum_observed() is None  # each seen once: no closed set
+
+
+def test_mixed_variants_for_objects_beside_other_types():
+    values = ["auto", {"type": "a", "x": 1}, {"type": "b", "y": 2}, {"type": "a", "x": 3}]
+    node = observed(*values)
+    assert node.active_variants() is None
+    assert [tag for tag, _ in node.active_variants(mixed=True)] == ["a", "b"]
+
+
+def test_variants_three_levels_deep():
+    """Tagged unions in tagged unions in tagged unions (items > content parts > annotations)."""
+    notes = [{"type": "cite", "url": "https://a.io"}, {"type": "path", "file": "f"}]
+    message = {"type": "message", "content": [{"type": "text", "text": "hi", "notes": notes},
+                                              {"type": "refusal", "refusal": "no"}]}
+    node = observed(*([message, {"type": "call", "name": "f"}] * 3))
+    content = dict(node.active_variants())["message"].properties()["content"].item_node
+    text = dict(content.active_variants())["text"]
+    assert [tag for tag, _ in text.properties()["notes"].item_node.active_variants()] == ["cite", "path"]
+
+
+def test_observed_values_not_emitted_as_an_enum_are_exported_as_marked_examples():
+    rare = observed("alpha", "beta", "gamma")  # each seen once: too few sightings for an enum
+    schema = rare.to_json_schema()
+    assert "enum" not in schema
+    assert schema["examples"] == ["alpha", "beta", "gamma"]
+    assert schema["x-mimic-observed-values"] is True
+    words = [f"REGION_{c}" for c in "ABCDEFGHIJKL"] * 2  # 12 words seen twice: a closed set, too large for an enum
+    many = observed(*words).to_json_schema()
+    assert "enum" not in many and many["examples"] == sorted(set(words))
+    assert "examples" not in observed(*(["on", "off"] * 5)).to_json_schema()  # an enum says it already
+    assert "examples" not in observed("a sentence of text", "another one").to_json_schema()
+
+
+def test_personal_fields_never_export_observed_values():
+    node = observed({"firstName": "Ada", "status": "away"}, {"firstName": "Bob", "status": "active"})
+    props = node.to_json_schema()["properties"]
+    assert "examples" not in props["firstName"] and "x-mimic-observed-values" not in props["firstName"]
+    assert props["status"]["examples"] == ["active", "away"]
+
+
+def test_hinted_bounds_are_not_exported_and_hints_survive_merge_and_storage():
+    from mimic_addon.model.schema import HINT_ARR_MAX, HINT_STR_MAX
+    node = SchemaNode.from_dict({"n": 4, "t": {"a": 2, "s": 2}, "al": [1, 5], "sl": [0, 64], "eo": 1,
+                                 "it": {"n": 3, "t": {"i": 3}, "nr": [1, 9]}, "h": HINT_ARR_MAX | HINT_STR_MAX})
+    schema = node.to_json_schema()
+    assert schema["minItems"] == 1 and "maxItems" not in schema
+    assert schema["minLength"] == 0 and "maxLength" not in schema
+    merged = observed(["x"], "abc")
+    merged.merge(node)
+    assert "maxItems" not in merged.to_json_schema()
+    assert SchemaNode.from_dict(json.loads(json.dumps(merged.to_dict()))) == merged
+    assert "maxLength" in observed("abc").to_json_schema()  # observed bounds are still exported

@@ -98,7 +98,7 @@ def test_migrations_create_schema_and_are_idempotent(tmp_path: Path) -> None:
         assert {"path_trees", "endpoints", "settings", "alembic_version"} <= set(inspect(engine).get_table_names())
         with engine.connect() as conn:
             heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert "0003" in heads and not {"0001", "0002"} & set(heads)  # at the head (0003: recordings)
+            assert "0004" in heads and not {"0001", "0002", "0003"} & set(heads)  # at the head (0004: admin)
     finally:
         engine.dispose()
 

@@ -140,3 +140,70 @@ def test_discriminated_variants_generate_only_their_own_fields():
         assert ("text" in v) == (v["type"] == "text")
         seen.add(v["type"])
     assert seen == {"text", "image_url"}
+
+
+# -- what the original spec most likely says: closed sets, fields that go together, variants ---------------
+
+
+def test_digit_led_enum_values_are_replayed_not_invented():
+    node = learned([{"size": s, "memory_limit": m} for s, m in
+                    [("1024x1024", "1g"), ("512x512", "4g"), ("256x256", "16g")] * 3])
+    for seed in range(20):
+        v = make(node, seed)
+        assert v["size"] in ("1024x1024", "512x512", "256x256") and v["memory_limit"] in ("1g", "4g", "16g")
+
+
+def test_long_constant_is_replayed():
+    tag = "organization.project.service_account.api_key"
+    node = learned([{"object": tag, "id": f"k{i}"} for i in range(4)])
+    assert all(make(node, seed)["object"] == tag for seed in range(10))
+
+
+def test_larger_closed_sets_are_replayed():
+    regions = [f"REGION_{c}" for c in "ABCDEFGHIJKL"]  # 12 words, each seen twice
+    node = learned([{"residency": r} for r in regions * 2])
+    assert all(make(node, seed)["residency"] in regions for seed in range(20))
+
+
+def test_empty_objects_do_not_make_fields_optional():
+    run = {"id": "run_1", "status": "queued", "assistant_id": "asst_1", "model": "m", "created_at": 1}
+    node = learned([{"data": [run] * 12 + [{}] * 2}] * 3)  # some items were `{}`
+    for seed in range(30):
+        for item in make(node, seed)["data"]:
+            assert set(item) == set(run), item
+
+
+def test_fields_in_nearly_all_objects_are_always_generated():
+    rows = [{"id": i, "name": f"n{i}", "extra": 1} for i in range(19)] + [{"id": 19, "name": "n19"}]
+    rows += [{"id": 20 + i, "name": "x", "rare": True} for i in range(2)]
+    node = learned(rows)  # extra: 19/22 = 86% -> as learned; name: 100%; rare: 9%
+    bodies = [make(node, seed) for seed in range(60)]
+    assert all({"id", "name"} <= set(b) for b in bodies)
+    assert 0 < sum("rare" in b for b in bodies) < 30
+    rows = [{"id": i, "name": f"n{i}"} for i in range(19)] + [{"id": 19}]  # name: 95%
+    assert all("name" in make(learned(rows), seed) for seed in range(60))
+
+
+def test_variant_objects_beside_strings():
+    values = ["auto"] * 2 + [{"type": "allowed", "mode": "required", "tools": [{"name": "a"}]},
+                             {"type": "patch"}, {"type": "allowed", "mode": "auto", "tools": []}]
+    node = learned([{"tool_choice": v} for v in values])
+    seen = set()
+    for seed in range(40):
+        v = make(node, seed)["tool_choice"]
+        if isinstance(v, dict):
+            seen.add(v["type"])
+            assert set(v) == ({"type", "mode", "tools"} if v["type"] == "allowed" else {"type"}), v
+    assert seen == {"allowed", "patch"}
+
+
+def test_a_value_null_half_the_time_is_shown():
+    node = learned([{"next": None}, {"next": "https://api.example.com/items?page=2"}])
+    assert all(make(node, seed)["next"] is not None for seed in range(20))
+
+
+def test_lists_of_words_from_a_closed_set_do_not_repeat():
+    node = learned([{"scopes": ["read", "write", "admin", "billing"][: 1 + i % 4]} for i in range(12)])
+    for seed in range(30):
+        scopes = make(node, seed)["scopes"]
+        assert len(scopes) == len(set(scopes)) and set(scopes) <= {"read", "write", "admin", "billing"}

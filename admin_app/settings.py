@@ -1,0 +1,51 @@
+"""How the admin app is configured: bind address, authentication, session lifetime."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+DEFAULT_BIND = "127.0.0.1:8081"
+
+
+@dataclass(frozen=True)
+class AdminSettings:
+    """Everything the app needs to know besides the store.
+
+    With no Firebase project configured, the local admin token is the way in: `token` when given
+    (option `mimic_admin_token` or env MIMIC_ADMIN_TOKEN), else one generated on first start and
+    stored hashed. With `firebase_project` set, users sign in with Firebase (optionally restricted to
+    `allowed_emails` / `allowed_domains`) and the token still works for scripts (Bearer).
+    """
+
+    bind: str = DEFAULT_BIND
+    token: str | None = None
+    firebase_project: str | None = None
+    firebase_api_key: str | None = None
+    firebase_auth_domain: str | None = None
+    allowed_emails: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    session_max_age: int = 12 * 3600
+    secure_cookies: bool = False
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def host_port(self) -> tuple[str, int]:
+        host, _, port = self.bind.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+    @classmethod
+    def from_env(cls, **overrides: object) -> AdminSettings:
+        """Settings from MIMIC_ADMIN_* / MIMIC_FIREBASE_* environment variables, then explicit overrides
+        (None values in overrides are ignored)."""
+        env = os.environ
+        split = lambda v: tuple(x.strip().lower() for x in (v or "").split(",") if x.strip())  # noqa: E731
+        values: dict[str, object] = {
+            "token": env.get("MIMIC_ADMIN_TOKEN") or None,
+            "firebase_project": env.get("MIMIC_FIREBASE_PROJECT") or None,
+            "firebase_api_key": env.get("MIMIC_FIREBASE_API_KEY") or None,
+            "firebase_auth_domain": env.get("MIMIC_FIREBASE_AUTH_DOMAIN") or None,
+            "allowed_emails": split(env.get("MIMIC_ADMIN_ALLOWED_EMAILS")),
+            "allowed_domains": split(env.get("MIMIC_ADMIN_ALLOWED_DOMAINS")),
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)  # type: ignore[arg-type]

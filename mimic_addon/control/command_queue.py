@@ -1,0 +1,95 @@
+"""CommandQueue: how a standalone admin app (`mimic admin --db DB`, another process) controls this proxy.
+
+Every `POLL` seconds a background task claims the commands queued in the store (admin_app/control.py
+QueuedControl), runs them on mitmproxy's command manager (here, on the event loop) and writes back the
+result; every `HEARTBEAT` seconds it writes the proxy's status (mode, target, chaos profile, ...) with a
+heartbeat into the `proxy.status` setting, which tells the admin app a proxy is alive. Database calls
+run in worker threads, never on the event loop.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from mitmproxy import ctx, exceptions
+
+logger = logging.getLogger(__name__)
+
+STATUS_KEY = "proxy.status"  # admin_app/control.py STATUS_KEY
+POLL = 0.5
+HEARTBEAT = 1.0
+MAX_AGE = 10.0  # a queued command older than this is cancelled, not run (its caller gave up long ago)
+MAX_RESULT = 10_000
+
+
+def run_command(command: str, args: list[str]) -> tuple[bool, str]:
+    """Run a mitmproxy command by name with string arguments: (ok, result or error message)."""
+    try:
+        result = ctx.master.commands.call_strings(command, args)
+    except exceptions.CommandError as e:
+        return False, str(e)
+    except Exception as e:  # a bug in a command must not stop the queue
+        logger.exception(f"Mimic: queued command {command} failed")
+        return False, f"{type(e).__name__}: {e}"
+    return True, ("" if result is None else str(result))[:MAX_RESULT]
+
+
+class CommandQueue:
+    def __init__(self, store: Callable[[], Any] = lambda: None, status: Callable[[], dict[str, Any]] = dict) -> None:
+        self._store = store
+        self._status = status
+        self._task: asyncio.Task | None = None
+        self.ran = 0
+
+    def running(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._loop())
+
+    def done(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+    async def _loop(self) -> None:
+        last_beat = 0.0
+        while True:
+            store = self._store()
+            if store is not None:
+                try:
+                    await self.sync(store)
+                    if time.monotonic() - last_beat >= HEARTBEAT:
+                        await self.heartbeat(store)
+                        last_beat = time.monotonic()
+                except asyncio.CancelledError:
+                    raise
+                except Exception as e:  # StoreError, a database gone for a moment: try again next tick
+                    logger.warning(f"Mimic: admin command queue: {e}")
+            await asyncio.sleep(POLL)  # the queue's poll interval (another process writes to it)
+
+    async def sync(self, store: Any) -> int:
+        """Claim and run the queued commands, in order; returns how many ran. The status is written before
+        the results, so an admin app that sees a command done also sees its effect."""
+        claimed = await asyncio.to_thread(store.claim_commands, MAX_AGE)
+        if not claimed:
+            return 0
+        results = []
+        for cmd in claimed:
+            ok, result = run_command(cmd["command"], cmd["args"])
+            logger.info(f"Mimic: ran {cmd['command']} {' '.join(cmd['args'])} for the admin app: "
+                        f"{'ok' if ok else 'failed: ' + result}")
+            results.append((cmd["id"], ok, result))
+            self.ran += 1
+        try:
+            await self.heartbeat(store)
+        finally:
+            for command_id, ok, result in results:
+                await asyncio.to_thread(store.finish_command, command_id, ok, result)
+        return len(claimed)
+
+    async def heartbeat(self, store: Any) -> None:
+        """Write the proxy's status and a heartbeat for admin apps running elsewhere."""
+        status = {**self._status(), "heartbeat": time.time()}
+        await asyncio.to_thread(store.put_setting, STATUS_KEY, status)

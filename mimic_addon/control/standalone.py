@@ -1,0 +1,109 @@
+"""`mimic admin --db DB`: the admin app in its own process, over the store a running proxy uses.
+
+Commands go through the store's queue (admin_app/control.py QueuedControl; the proxy's CommandQueue runs
+them within a second); the live stream is fed by polling the inspector's request log every `POLL`
+seconds; uvicorn runs in the foreground with its own signal handling (Ctrl-C stops it).
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sys
+import time
+from typing import Any
+
+from .admin_server import GRACEFUL_S, Bind, listen, parse_bind
+from .entries import event_of
+
+logger = logging.getLogger(__name__)
+
+POLL = 0.5
+HEALTH_EVERY = 2.0
+
+
+async def feed_hub(store: Any, hub: Any, brains: Any, *, poll: float = POLL) -> None:
+    """Publish every request the proxy logs from now on to `hub`, with its endpoint's health band."""
+    newest = await asyncio.to_thread(store.recent_requests, limit=1)
+    last = newest[0]["id"] if newest else 0
+    bands: dict[tuple[str, str, str], str] = {}
+    bands_at = 0.0
+    while True:
+        try:
+            rows = await asyncio.to_thread(store.recent_requests, after_id=last, limit=1000)
+            if rows and time.monotonic() - bands_at > HEALTH_EVERY:
+                brain = await brains.get()
+                health = await asyncio.to_thread(brain.health)
+                bands = {(e["host"], e["method"], e["template"]): e["status"] for e in health["endpoints"]}
+                bands_at = time.monotonic()
+            for row in reversed(rows):  # oldest first, like the proxy publishes them
+                hub.publish(event_of(row, bands.get((row["host"], row["method"], row["template"]))))
+            if rows:
+                last = rows[0]["id"]
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:  # the database gone for a moment: try again next tick
+            logger.warning(f"mimic admin: live stream: {e}")
+        await asyncio.sleep(poll)  # polling another process's writes to the shared store
+
+
+def run(db: str, bind_spec: str, token: str | None) -> int:
+    """Serve the admin app for the store at `db` until interrupted; returns the exit status."""
+    import uvicorn
+
+    from admin_app.app import create_app
+    from admin_app.auth import ensure_token
+    from admin_app.control import QueuedControl
+    from admin_app.live import LiveHub
+    from admin_app.settings import AdminSettings
+
+    from ..store import Store
+
+    try:
+        bind = parse_bind(bind_spec)
+    except ValueError as e:
+        print(f"mimic admin: --bind: {e}", file=sys.stderr)
+        return 2
+    if bind is None:
+        print("mimic admin: --bind needs HOST:PORT", file=sys.stderr)
+        return 2
+    store = Store(db)
+    try:
+        settings = AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None)
+        generated = ensure_token(store, settings.token)
+        hub = LiveHub()
+        app = create_app(settings, store, QueuedControl(store), hub)
+        try:
+            sock = listen(bind)
+        except OSError as e:
+            print(f"mimic admin: cannot listen on {bind.host}:{bind.port}: {e.strerror or e} "
+                  f"(choose another with --bind 127.0.0.1:PORT)", file=sys.stderr)
+            return 1
+        _announce(bind, store.url, generated)
+        config = uvicorn.Config(app, log_level="warning", ws="wsproto", lifespan="off", access_log=False,
+                                timeout_graceful_shutdown=GRACEFUL_S)
+        asyncio.run(_serve(uvicorn.Server(config), sock, store, hub, app.state.ctx.brains))
+        return 0
+    finally:
+        store.close()
+
+
+async def _serve(server: Any, sock: Any, store: Any, hub: Any, brains: Any) -> None:
+    feeder = asyncio.create_task(feed_hub(store, hub, brains))
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        feeder.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await feeder
+        sock.close()
+
+
+def _announce(bind: Bind, store_url: str, generated: str | None) -> None:
+    from sqlalchemy.engine import make_url
+
+    shown = make_url(store_url).render_as_string(hide_password=True)
+    print(f"Mimic admin: dashboard at {bind.url}/ over {shown}", file=sys.stderr, flush=True)
+    if generated:
+        print(f"Mimic admin: generated admin token (shown once, stored hashed): {generated}", file=sys.stderr,
+              flush=True)

@@ -1,0 +1,1 @@
+"""Seeding the learned model from existing API descriptions (OpenAPI)."""

@@ -34,4 +34,5 @@ def create_app(settings: AdminSettings, store: Any, control: Control, hub: LiveH
     ]
     app = Starlette(routes=routes, middleware=auth.middleware)
     app.state.ctx = ctx
+    app.state.auth = auth.auth  # close() it when the app is done (its token-hashing thread, Firebase app)
     return app

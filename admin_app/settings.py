@@ -5,6 +5,7 @@ import os
 from dataclasses import dataclass, field
 
 DEFAULT_BIND = "127.0.0.1:8081"
+TRUE = frozenset({"1", "true", "yes", "on"})
 
 
 @dataclass(frozen=True)
@@ -13,8 +14,13 @@ class AdminSettings:
 
     With no Firebase project configured, the local admin token is the way in: `token` when given
     (option `mimic_admin_token` or env MIMIC_ADMIN_TOKEN), else one generated on first start and
-    stored hashed. With `firebase_project` set, users sign in with Firebase (optionally restricted to
-    `allowed_emails` / `allowed_domains`) and the token still works for scripts (Bearer).
+    stored hashed. With `firebase_project` set, users sign in with Firebase, restricted to
+    `allowed_emails` / `allowed_domains` (required: `*` in either admits any user of the project whose
+    email is verified) and the token still works for scripts (Bearer).
+
+    Requests must name the app in their Host header: the bind address, localhost / 127.0.0.1 / ::1 on
+    the bind port, or one of `allowed_hosts` (env MIMIC_ADMIN_ALLOWED_HOSTS: `host` for any port,
+    `host:port`, `*` for any; e.g. the public name behind a reverse proxy). This blocks DNS rebinding.
     """
 
     bind: str = DEFAULT_BIND
@@ -26,6 +32,7 @@ class AdminSettings:
     allowed_domains: tuple[str, ...] = ()
     session_max_age: int = 12 * 3600
     secure_cookies: bool = False
+    allowed_hosts: tuple[str, ...] = ()
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -38,7 +45,7 @@ class AdminSettings:
         """Settings from MIMIC_ADMIN_* / MIMIC_FIREBASE_* environment variables, then explicit overrides
         (None values in overrides are ignored)."""
         env = os.environ
-        split = lambda v: tuple(x.strip().lower() for x in (v or "").split(",") if x.strip())  # noqa: E731
+        split = lambda v: tuple(x.strip().lower() for x in (v or "").split(",") if x.strip())
         values: dict[str, object] = {
             "token": env.get("MIMIC_ADMIN_TOKEN") or None,
             "firebase_project": env.get("MIMIC_FIREBASE_PROJECT") or None,
@@ -46,6 +53,8 @@ class AdminSettings:
             "firebase_auth_domain": env.get("MIMIC_FIREBASE_AUTH_DOMAIN") or None,
             "allowed_emails": split(env.get("MIMIC_ADMIN_ALLOWED_EMAILS")),
             "allowed_domains": split(env.get("MIMIC_ADMIN_ALLOWED_DOMAINS")),
+            "allowed_hosts": split(env.get("MIMIC_ADMIN_ALLOWED_HOSTS")),
+            "secure_cookies": env.get("MIMIC_ADMIN_SECURE_COOKIES", "").strip().lower() in TRUE,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mimic_addon.serve.twins_addon import KEY_SCOPE, KEY_SCOPES
@@ -85,12 +85,19 @@ def page_routes(ctx: AdminContext) -> list[BaseRoute]:
     async def state_page(request: Request) -> Response:
         raw = request.query_params.get("offset", "")
         offset = min(int(raw), 10**6) if raw.isdigit() else 0
-        page = await asyncio.to_thread(load_page, ctx.store, offset, DEFAULT_LIMIT, None)
-        for s in page["items"]:
-            for c in s["collections"]:
-                c["_json"] = [json.dumps(item, indent=2, ensure_ascii=False, sort_keys=True) for item in c["items"]]
-            s["_kv"] = json.dumps(s["kv"], indent=2, ensure_ascii=False, sort_keys=True) if s["kv"] else ""
-        return ctx.templates.TemplateResponse(request, "state.html", page_context(request, "state", page=page))
+        template = ctx.templates.get_template("state.html")
+
+        def render() -> str:
+            """Loading, pretty-printing and rendering run in a worker thread: twins can hold many items,
+            and the event loop is the proxy's."""
+            page = load_page(ctx.store, offset, DEFAULT_LIMIT, None)
+            for s in page["items"]:
+                for c in s["collections"]:
+                    c["_json"] = [json.dumps(item, indent=2, ensure_ascii=False, sort_keys=True) for item in c["items"]]
+                s["_kv"] = json.dumps(s["kv"], indent=2, ensure_ascii=False, sort_keys=True) if s["kv"] else ""
+            return template.render(page_context(request, "state", page=page))
+
+        return HTMLResponse(await asyncio.to_thread(render))
 
     return [Route("/state", state_page, name="state")]
 
@@ -118,7 +125,9 @@ def api_routes(ctx: AdminContext) -> list[BaseRoute]:
         offset = int_param(request, "offset", 0, 0, 10**6)
         limit = int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
         scope = request.query_params.get("scope") or None
-        return JSONResponse(await asyncio.to_thread(load_page, ctx.store, offset, limit, scope))
+        page = await asyncio.to_thread(load_page, ctx.store, offset, limit, scope)
+        body = await asyncio.to_thread(json.dumps, page, separators=(",", ":"))  # ASCII: lone surrogates from traffic stay valid
+        return Response(body, media_type="application/json")
 
     @json_api
     async def reset(request: Request) -> Response:

@@ -8,7 +8,8 @@
     mimic endpoints --db DB
     mimic drift --db DB [--json] [--unresolved]     contract drift alerts (mimic drift resolve ID expected|fixed)
     mimic health --db DB [--json]                   health per endpoint and globally
-    mimic admin --db DB [--bind 127.0.0.1:8081] [--token T]   the admin web app, standalone over the store
+    mimic admin --db DB [--bind 127.0.0.1:8081] [--secure-cookies]   the admin web app, standalone over the store
+    mimic admin --db DB --reset-token               new admin token (printed once); logs everyone out
 """
 from __future__ import annotations
 
@@ -145,7 +146,7 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
         st = ep.stats.statuses
         mix = "/".join(str(sum(c for code, c in st.items() if lo <= code < lo + 100)) for lo in (200, 300, 400, 500))
         lat = s["latency"]
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
+        fmt = lambda v: "-" if v is None else f"{v:.1f}"
         source = ("spec+traffic" if ep.stats.count else "spec") if ep.imported else "traffic"
         rows.append((ep.host, ep.method, brain.template(ep), str(ep.stats.count), mix,
                      fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"]), source))
@@ -210,9 +211,11 @@ def cmd_health(args: argparse.Namespace) -> int:
 
 
 def cmd_admin(args: argparse.Namespace) -> int:
-    from .control.standalone import run
+    from .control.standalone import reset, run
 
-    return run(args.db, args.bind, args.token)
+    if args.reset_token:
+        return reset(args.db)
+    return run(args.db, args.bind, args.token, args.secure_cookies)
 
 
 def run_mitmdump(args: list[str]) -> int:
@@ -265,8 +268,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("admin", help="the admin web app, standalone over the store of a running proxy")
     p.add_argument("--db", default=default_db)
     p.add_argument("--bind", default="127.0.0.1:8081", metavar="HOST:PORT", help="where to listen (default %(default)s)")
-    p.add_argument("--token", default=None,
-                   help="admin token to log in with (else env MIMIC_ADMIN_TOKEN, else generated once and stored hashed)")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--token", default=None,
+                       help="admin token to log in with (else env MIMIC_ADMIN_TOKEN, else generated once and stored "
+                            "hashed). Prefer MIMIC_ADMIN_TOKEN: a command-line argument is visible to every user "
+                            "of the machine (ps, /proc)")
+    which.add_argument("--reset-token", action="store_true",
+                       help="generate a new admin token, print it once, rotate the session secret (every "
+                            "session on the store ends within a second) and exit")
+    p.add_argument("--secure-cookies", action="store_true",
+                   help="mark cookies Secure (HTTPS only), e.g. behind a TLS reverse proxy "
+                        "(also env MIMIC_ADMIN_SECURE_COOKIES=1)")
     p.set_defaults(func=cmd_admin)
     return ap
 

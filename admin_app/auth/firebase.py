@@ -20,6 +20,7 @@ from ..settings import AdminSettings
 from .sessions import User
 
 EMULATOR_ENV = "FIREBASE_AUTH_EMULATOR_HOST"
+ANY = "*"  # in the allow-list: any user of the project whose email is verified
 _apps = itertools.count(1)
 
 
@@ -73,8 +74,18 @@ class FirebaseLogin:
         assert settings.firebase_project
         check_emulator_guard(settings)
         self.project = settings.firebase_project
-        self.allowed_emails = frozenset(e.lower() for e in settings.allowed_emails)
-        self.allowed_domains = frozenset(d.lower().lstrip("@") for d in settings.allowed_domains)
+        emails = frozenset(e.lower() for e in settings.allowed_emails)
+        domains = frozenset(d.lower().lstrip("@") for d in settings.allowed_domains)
+        # anyone holding the project's public web API key can create an account: never admit them all
+        # by default. "*" says so explicitly (any user whose email is verified).
+        self.any_verified = ANY in emails or ANY in domains
+        self.allowed_emails, self.allowed_domains = emails - {ANY}, domains - {ANY}
+        if not (self.any_verified or self.allowed_emails or self.allowed_domains):
+            raise AuthConfigError(
+                f"Firebase project {self.project!r} is configured without an allow-list, which would let anyone "
+                "who signs up to the project in: set who may sign in with --set mimic_admin_allowed="
+                "'ada@example.com,@example.org' (or MIMIC_ADMIN_ALLOWED_EMAILS / MIMIC_ADMIN_ALLOWED_DOMAINS), "
+                "or '*' to admit every user of the project whose email is verified")
         host = emulator_host()
         api_key = settings.firebase_api_key or ("demo-api-key" if host else "")
         if not api_key:
@@ -106,17 +117,16 @@ class FirebaseLogin:
         return self.admit(claims)
 
     def admit(self, claims: dict[str, Any]) -> User:
-        """Apply the allow-lists to verified claims. With lists configured, the email must be verified:
-        anyone can sign up with an address they do not own."""
+        """Apply the allow-lists to verified claims. The email must always be verified: anyone can sign
+        up with an address they do not own."""
         email = str(claims.get("email") or "").lower()
         name = str(claims.get("name") or email or claims.get("uid") or claims.get("sub") or "firebase user")
-        if self.allowed_emails or self.allowed_domains:
-            if not email:
-                raise FirebaseLoginError(403, "this Firebase account has no email address, and only listed "
-                                              "emails or domains may sign in")
-            if claims.get("email_verified") is not True:
-                raise FirebaseLoginError(403, f"the email address {email} is not verified yet")
-            domain = email.rpartition("@")[2]
-            if email not in self.allowed_emails and domain not in self.allowed_domains:
-                raise FirebaseLoginError(403, f"{email} is not allowed to use this Mimic admin")
+        if not email:
+            raise FirebaseLoginError(403, "this Firebase account has no email address, and only accounts with "
+                                          "a verified email may sign in")
+        if claims.get("email_verified") is not True:
+            raise FirebaseLoginError(403, f"the email address {email} is not verified yet")
+        domain = email.rpartition("@")[2]
+        if not self.any_verified and email not in self.allowed_emails and domain not in self.allowed_domains:
+            raise FirebaseLoginError(403, f"{email} is not allowed to use this Mimic admin")
         return User(name=name, email=email, method="firebase")

@@ -1,6 +1,11 @@
 """Pure ASGI middleware (not BaseHTTPMiddleware, which breaks streaming and WebSockets): who is asking,
 may they, and the security headers on every answer.
 
+Every request must name this app in its Host header (the bind address, or localhost / 127.0.0.1 / ::1
+on its port, or a configured extra host), else 421: a page of another site whose name was rebound to
+this address (DNS rebinding) is refused. While another bearer token is being hashed, a request whose
+token has not been checked before gets 429 at once (core.TokenCheckBusy): wrong tokens never queue.
+
 Sets `request.state.user` (a User, None when anonymous) and `request.state.csrf_token` (the session's,
 or before login the pre-session cookie's) for every request, then:
 - refuses anonymous requests to non-public paths: pages 303 to /login?next=..., /api/* 401 JSON
@@ -23,7 +28,7 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import policy
-from .core import Auth
+from .core import Auth, TokenCheckBusy
 from .sessions import (
     PRESESSION_COOKIE,
     PRESESSION_MAX_AGE,
@@ -73,8 +78,16 @@ class AuthMiddleware:
         headers = Headers(scope=scope)
         public = policy.is_public(path)
         send = self._with_headers(scope, headers, send)
+        if not self.auth.hosts.allows(headers.get("host"), scope.get("scheme", "http")):
+            await self._refuse(scope, send, 421, "this admin app does not answer to that Host header")
+            return
+        await self.auth.refresh()
 
-        bearer = await self._bearer(headers)
+        try:
+            bearer = await self._bearer(headers)
+        except TokenCheckBusy:
+            await self._refuse(scope, send, 429, "too many token checks at once: try again in a moment")
+            return
         if bearer is False and not public:
             await self._refuse(scope, send, 401, "the bearer token is not the admin token")
             return
@@ -156,13 +169,23 @@ class AuthMiddleware:
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="mimic-admin"'))
+        elif status == 429:
+            headers.append((b"retry-after", b"1"))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
     # -- WebSocket -------------------------------------------------------------------------------------
     async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> None:
         headers = Headers(scope=scope)
-        bearer = await self._bearer(headers)
+        if not self.auth.hosts.allows(headers.get("host"), scope.get("scheme", "ws")):
+            await send({"type": "websocket.close", "code": 4421, "reason": "wrong Host header"})
+            return
+        await self.auth.refresh()
+        try:
+            bearer = await self._bearer(headers)
+        except TokenCheckBusy:
+            await send({"type": "websocket.close", "code": 4429, "reason": "too many token checks at once"})
+            return
         user: User | None = BEARER_USER if bearer else None
         csrf = ""
         if user is None and bearer is None:

@@ -1,9 +1,11 @@
 """Which paths are public, what counts as same-origin, and the security headers every response gets."""
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 PUBLIC_EXACT = frozenset({"/", "/login", "/favicon.ico"})
 PUBLIC_PREFIXES = ("/auth/", "/static/")
@@ -25,6 +27,74 @@ def is_api(path: str) -> bool:
 def clean_host(host: str | None) -> str | None:
     """The Host header when it is a plain host[:port] (it is reflected into the CSP), else None."""
     return host if host and _HOST.match(host) else None
+
+
+LOOPBACK_NAMES = ("localhost", "127.0.0.1", "::1")
+WILDCARD_BINDS = ("0.0.0.0", "::", "")
+DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def split_host(value: str, scheme: str) -> tuple[str, int | None] | None:
+    """"Host:port" (or "[v6]:port", or no port: the scheme's default) -> (lowercased host, port); None if malformed."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            return None
+        port = rest[1:]
+    elif value.count(":") > 1:  # a bare IPv6 address (as in a bind spec)
+        host, port = value, ""
+    else:
+        host, _, port = value.partition(":")
+    if not host or (port and not port.isdigit()):
+        return None
+    return host, int(port) if port else DEFAULT_PORTS.get(scheme)
+
+
+class HostCheck:
+    """Which Host headers name this app (DNS-rebinding protection): the bind host and the loopback names on
+    the bind port; with a wildcard bind, any IP address and this machine's name too; plus `extra`
+    entries (`host` = any port, `host:port`, `*` = anything)."""
+
+    def __init__(self, bind_host: str, bind_port: int, extra: Iterable[str] = ()) -> None:
+        bind_host = bind_host.strip("[]").lower()
+        self.port = bind_port
+        self.wildcard = bind_host in WILDCARD_BINDS
+        names = {bind_host, *LOOPBACK_NAMES}
+        if self.wildcard:
+            names.add(socket.gethostname().lower())
+        self.exact = {(name, bind_port) for name in names}
+        self.anything = False
+        self.any_port: set[str] = set()
+        for entry in extra:
+            if entry.strip() == "*":
+                self.anything = True
+                continue
+            parsed = split_host(entry, "")
+            if parsed is None:
+                continue
+            host, port = parsed
+            if port is None:
+                self.any_port.add(host)
+            else:
+                self.exact.add((host, port))
+
+    def allows(self, host_header: str | None, scheme: str) -> bool:
+        if self.anything:
+            return True
+        parsed = split_host(host_header or "", scheme)
+        if parsed is None:
+            return False
+        host, port = parsed
+        if (host, port) in self.exact or host in self.any_port:
+            return True
+        if self.wildcard and port == self.port:
+            try:
+                ipaddress.ip_address(host)  # an address, not a name someone's DNS could point here
+                return True
+            except ValueError:
+                return False
+        return False
 
 
 def own_origin(scheme: str, host: str | None) -> str | None:

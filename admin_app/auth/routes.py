@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..context import AdminContext
-from .core import Auth
+from .core import Auth, TokenCheckBusy
 from .firebase import FirebaseLoginError
 from .sessions import PRESESSION_COOKIE, SESSION_COOKIE, Session, User, new_csrf
 
@@ -52,7 +52,13 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
     async def login_post(request: Request) -> Response:
         async with request.form() as form:
             token, target = form.get("token"), safe_next(form.get("next"))
-        if not isinstance(token, str) or not await auth.check_token(token.strip()):
+        try:
+            ok = isinstance(token, str) and await auth.check_token(token.strip())
+        except TokenCheckBusy:
+            busy = login_page(request, "Too many login attempts at once: try again in a moment.", 429, target)
+            busy.headers["retry-after"] = "1"
+            return busy
+        if not ok:
             return login_page(request, "That is not the admin token.", 401, target)
         response = RedirectResponse(target, status_code=303)
         start_session(response, auth, User(name="admin", method="token"))

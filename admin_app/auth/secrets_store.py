@@ -47,14 +47,17 @@ def new_token() -> str:
 def ensure_token(store: Any, explicit: str | None) -> str | None:
     """Make sure the store holds the admin token's hash.
 
-    An explicit token (option / environment) replaces the stored hash when it differs. With none
-    and nothing stored yet, a token is generated: it is returned (once, to be shown to the user)
-    and only its hash is kept. Returns None when no new token was generated now.
+    An explicit token (option / environment) replaces the stored hash when it differs, and then
+    rotates the session-signing secret: sessions opened with the old token end. With none and
+    nothing stored yet, a token is generated: it is returned (once, to be shown to the user) and
+    only its hash is kept. Returns None when no new token was generated now.
     """
     record = store.get_setting(TOKEN_KEY, None)
     if explicit:
         if not token_matches(explicit, record):
             store.put_setting(TOKEN_KEY, hash_token(explicit))
+            if record:
+                rotate_secret(store)
         return None
     if record:
         return None
@@ -67,8 +70,14 @@ def reset_token(store: Any) -> str:
     """Rotate: a new token (returned once) and a new signing secret, which ends every session."""
     token = new_token()
     store.put_setting(TOKEN_KEY, hash_token(token))
-    store.put_setting(SECRET_KEY, secrets.token_urlsafe(32))
+    rotate_secret(store)
     return token
+
+
+def rotate_secret(store: Any) -> None:
+    """A new session-signing secret: every session and pre-session cookie signed before stops working
+    (on every admin app sharing the store, within its re-read interval, core.STORE_CACHE_S)."""
+    store.put_setting(SECRET_KEY, secrets.token_urlsafe(32))
 
 
 def session_secret(store: Any) -> str:

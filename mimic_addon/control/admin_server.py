@@ -22,7 +22,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BIND = "127.0.0.1:8081"
 OFF = ("off", "none", "")
-OPTIONS = frozenset({"mimic_admin", "mimic_admin_token", "mimic_firebase_project", "mimic_admin_allowed"})
+OPTIONS = frozenset({"mimic_admin", "mimic_admin_token", "mimic_firebase_project", "mimic_admin_allowed",
+                     "mimic_admin_secure_cookies"})
 GRACEFUL_S = 2
 
 
@@ -76,6 +77,7 @@ class EmbeddedServer:
         config = uvicorn.Config(app, log_level="warning", ws="wsproto", lifespan="off", log_config=None,
                                 access_log=False, timeout_graceful_shutdown=GRACEFUL_S)
         self.server = Server(config)
+        self.app = app
         self.sock = sock
         self.task: asyncio.Task | None = None
 
@@ -89,6 +91,9 @@ class EmbeddedServer:
             logger.warning(f"Mimic admin: the dashboard stopped: {e!r}")
         finally:
             self.sock.close()
+            auth = getattr(getattr(self.app, "state", None), "auth", None)
+            if auth is not None:
+                auth.close()
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -120,8 +125,15 @@ class AdminServer:
                           "Firebase project id: users sign in with Firebase instead of the token (the token still "
                           "works for scripts). Also env MIMIC_FIREBASE_PROJECT.")
         loader.add_option("mimic_admin_allowed", str, "",
-                          "With Firebase: who may sign in, comma-separated e-mails and @domains "
-                          "(ada@example.com,@example.org). Empty: any verified user of the project.")
+                          "With Firebase (required): who may sign in, comma-separated e-mails and @domains "
+                          "(ada@example.com,@example.org), or * for any user of the project whose e-mail is "
+                          "verified (anyone can sign up with the public API key). Listed accounts need a verified "
+                          "e-mail too. Also env MIMIC_ADMIN_ALLOWED_EMAILS / MIMIC_ADMIN_ALLOWED_DOMAINS. Empty "
+                          "with Firebase: the dashboard refuses to start.")
+        loader.add_option("mimic_admin_secure_cookies", bool, False,
+                          "Mark the admin app's cookies Secure (send them over HTTPS only): turn on when the "
+                          "dashboard is reached through HTTPS, e.g. behind a TLS reverse proxy. Also env "
+                          "MIMIC_ADMIN_SECURE_COOKIES=1.")
 
     def configure(self, updated: set[str]) -> None:
         if "mimic_admin" in updated:
@@ -181,7 +193,8 @@ class AdminServer:
                            f"dashboard is off, the proxy runs on. Choose another port with "
                            f"--set mimic_admin=127.0.0.1:PORT (or off).")
             return
-        options = (ctx.options.mimic_admin_token, ctx.options.mimic_firebase_project, ctx.options.mimic_admin_allowed)
+        options = (ctx.options.mimic_admin_token, ctx.options.mimic_firebase_project, ctx.options.mimic_admin_allowed,
+                   ctx.options.mimic_admin_secure_cookies)
         try:
             app, generated = await asyncio.to_thread(self._build, store, bind, *options)
         except asyncio.CancelledError:
@@ -200,22 +213,23 @@ class AdminServer:
         if generated:
             logger.log(ALERT, f"Mimic admin: generated admin token (shown once, stored hashed): {generated}")
 
-    def _build(self, store: Any, bind: Bind, token: str, firebase: str, allowed: str) -> tuple[Any, str | None]:
+    def _build(self, store: Any, bind: Bind, token: str, firebase: str, allowed: str,
+               secure_cookies: bool) -> tuple[Any, str | None]:
         from admin_app.app import create_app
         from admin_app.auth import ensure_token
         from admin_app.control import EmbeddedControl
 
-        settings = self.settings(bind, token, firebase, allowed)
+        settings = self.settings(bind, token, firebase, allowed, secure_cookies)
         generated = ensure_token(store, settings.token)
         app = create_app(settings, store, EmbeddedControl(ctx.master, self._status), self.hub)
         return app, generated
 
     @staticmethod
-    def settings(bind: Bind, token: str, firebase: str, allowed: str) -> Any:
-        """AdminSettings from the options (empty ones leave the MIMIC_ADMIN_* / MIMIC_FIREBASE_* environment)."""
+    def settings(bind: Bind, token: str, firebase: str, allowed: str, secure_cookies: bool = False) -> Any:
+        """AdminSettings from the options (empty / off ones leave the MIMIC_ADMIN_* / MIMIC_FIREBASE_* environment)."""
         from admin_app.settings import AdminSettings
 
         emails, domains = parse_allowed(allowed)
         return AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None,
                                       firebase_project=firebase or None, allowed_emails=emails or None,
-                                      allowed_domains=domains or None)
+                                      allowed_domains=domains or None, secure_cookies=secure_cookies or None)

@@ -1,13 +1,12 @@
 """The inspector's log entries: what the proxy's hook copies (`Captured`) and the redacted row built from it.
 
 The hook only copies references (`Captured`, microseconds); `build_row` runs in the inspector's worker
-thread: it decodes, redacts (headers, query, JSON and form bodies: model/redact.py) and truncates bodies,
+thread: it decodes, redacts (headers, query, JSON, form and text bodies: model/redact.py) and truncates bodies,
 so secrets never reach the store and every row stays small. Pure: no mitmproxy, no database.
 """
 from __future__ import annotations
 
 import json
-import urllib.parse
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -16,7 +15,7 @@ from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
 from ..learn.observation import host_key
-from ..model.redact import REDACTED, redact_headers, redact_json, redact_query
+from ..model.redact import is_textual, redact_form, redact_headers, redact_json, redact_query, redact_text_body
 
 CAPTURE_LIMIT = 64 * 1024       # bodies above this (on the wire) are logged by size and type only
 DECODED_LIMIT = 1024 * 1024     # a decompressed body above this is not shown
@@ -26,7 +25,6 @@ BUSY = "busy"  # in place of a body: not rendered, the writer's budget for bodie
 SESSION_HEADER = b"x-mimic-session"
 TEMPLATE_HEADER = b"x-mimic-template"
 _REFINED = {b"x-mimic-override": "override", b"x-mimic-twin": "twin"}  # mock answers made by these
-_TEXTUAL = ("text/", "xml", "javascript", "html", "csv", "yaml", "graphql")
 
 
 # What the hook queues (a plain tuple: building it costs well under a microsecond): references only.
@@ -197,14 +195,14 @@ def _render(body: bytes, ctype: str) -> tuple[str | None, str | None]:
             return None, "not logged: malformed JSON"
         return _safe(json.dumps(redact_json(value), ensure_ascii=False, separators=(",", ":"))), None
     if "x-www-form-urlencoded" in ctype:
-        text = body.decode("utf-8", "replace")
-        return urllib.parse.urlencode(redact_query(url.decode(text)), safe=REDACTED + "[]"), None
-    if not ctype or ctype.startswith(_TEXTUAL) or any(t in ctype for t in _TEXTUAL):
+        return _safe(redact_form(body.decode("utf-8", "replace"))), None
+    if is_textual(ctype):
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return None, f"binary: {len(body)} bytes"
-        return _safe(redact_json(text)), None
+        # form-shaped bodies field by field, other text by masking `name=value`, `<name>value</name>`, ...
+        return _safe(redact_text_body(text, ctype)), None
     return None, f"binary ({ctype}): {len(body)} bytes"
 
 

@@ -47,12 +47,35 @@ async def feed_hub(store: Any, hub: Any, brains: Any, *, poll: float = POLL) -> 
         await asyncio.sleep(poll)  # polling another process's writes to the shared store
 
 
-def run(db: str, bind_spec: str, token: str | None) -> int:
+def reset(db: str) -> int:
+    """`mimic admin --reset-token`: a new admin token (printed once on stdout) and a new session-signing
+    secret, which logs everyone out of every admin app on the store within a second."""
+    import os
+
+    from admin_app.auth import reset_token
+
+    from ..store import Store
+
+    store = Store(db)
+    try:
+        token = reset_token(store)
+    finally:
+        store.close()
+    print("Mimic admin: new admin token (shown once, stored hashed); every session has ended:", file=sys.stderr,
+          flush=True)
+    print(token, flush=True)
+    if os.environ.get("MIMIC_ADMIN_TOKEN"):
+        print("mimic admin: MIMIC_ADMIN_TOKEN is set: an admin app started with it replaces this token again",
+              file=sys.stderr)
+    return 0
+
+
+def run(db: str, bind_spec: str, token: str | None, secure_cookies: bool = False) -> int:
     """Serve the admin app for the store at `db` until interrupted; returns the exit status."""
     import uvicorn
 
     from admin_app.app import create_app
-    from admin_app.auth import ensure_token
+    from admin_app.auth import AuthConfigError, ensure_token
     from admin_app.control import QueuedControl
     from admin_app.live import LiveHub
     from admin_app.settings import AdminSettings
@@ -69,10 +92,17 @@ def run(db: str, bind_spec: str, token: str | None) -> int:
         return 2
     store = Store(db)
     try:
-        settings = AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None)
+        settings = AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None,
+                                          secure_cookies=secure_cookies or None)
         generated = ensure_token(store, settings.token)
         hub = LiveHub()
-        app = create_app(settings, store, QueuedControl(store), hub)
+        try:
+            app = create_app(settings, store, QueuedControl(store), hub)
+        except AuthConfigError as e:
+            print(f"mimic admin: {e}", file=sys.stderr)
+            if generated:  # stored already: show it, or nobody ever could
+                print(f"Mimic admin: generated admin token (shown once, stored hashed): {generated}", file=sys.stderr)
+            return 2
         try:
             sock = listen(bind)
         except OSError as e:
@@ -82,7 +112,10 @@ def run(db: str, bind_spec: str, token: str | None) -> int:
         _announce(bind, store.url, generated)
         config = uvicorn.Config(app, log_level="warning", ws="wsproto", lifespan="off", access_log=False,
                                 timeout_graceful_shutdown=GRACEFUL_S)
-        asyncio.run(_serve(uvicorn.Server(config), sock, store, hub, app.state.ctx.brains))
+        try:
+            asyncio.run(_serve(uvicorn.Server(config), sock, store, hub, app.state.ctx.brains))
+        finally:
+            app.state.auth.close()
         return 0
     finally:
         store.close()

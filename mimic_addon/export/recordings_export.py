@@ -6,8 +6,9 @@ flow writer (`io.FlowWriter`) serialise. A flow file replays with `mitmdump --se
 HAR file is read back by `mimic learn` and by mitmproxy itself.
 
 What a recording cannot give back: redacted secrets stay redacted (headers, query values, JSON
-fields); a JSON request body is re-serialised compactly (its original spacing is not kept); a body
-over `mimic_max_body` was not recorded and is exported empty.
+fields, form fields and secret-named fields of other text request bodies); a JSON request body is
+re-serialised compactly (its original spacing is not kept); a body over `mimic_max_body` was not
+recorded and is exported empty.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ value is a string, so numeric counters keep their values.
 from __future__ import annotations
 
 import re
+import urllib.parse
 from functools import lru_cache
 from typing import Any
 
@@ -191,3 +192,84 @@ def _key_class(key: str) -> int:
     if _is_exact_secret(n):
         return 2
     return 1 if _has_fragment(n, _NAME_FRAGMENTS) else 0
+
+
+# -- text bodies ---------------------------------------------------------------------------------------
+# Content types whose bodies are text (and so shown / masked rather than treated as binary).
+TEXTUAL = ("text/", "xml", "javascript", "html", "csv", "yaml", "graphql", "x-www-form-urlencoded")
+_FORM_SHAPE = re.compile(r"[^=&\s]+=[^&\s]*(?:&[^=&\s]+(?:=[^&\s]*)?)*&?")
+# `<password>v</password>`, `<ns:Token attr="x"><![CDATA[v]]></ns:Token>`: the element's text is masked.
+_XML_ELEMENT = re.compile(
+    r"<(?P<tag>(?:[\w.\-]+:)?(?P<name>[A-Za-z_][\w.\-]*))(?:\s[^<>]*)?>"
+    r"(?P<value>(?:<!\[CDATA\[.*?\]\]>|[^<])*)</(?P=tag)\s*>", re.DOTALL)
+_NAME = r"""(?<![\w.\-])(?P<q>["']?)(?P<name>[A-Za-z_][\w.\-]*)(?P=q)"""
+_QUOTED = r""""(?:[^"\\\r\n]|\\.)*"|'(?:[^'\\\r\n]|\\.)*'"""
+# `"name": value`, `name: value` (the value runs to the end of the line or the next , ; & } ])
+_COLON_PAIR = re.compile(_NAME + r"(?P<sep>[ \t]*:[ \t]*)"
+                         r"(?P<value>" + _QUOTED + r"""|[^\s,;&"'<>{}]+(?:[ \t]+[^\s,;&"'<>{}]+)*)""")
+# `name=value`, `name = "value"` (the value runs to the next blank or &)
+_EQUALS_PAIR = re.compile(_NAME + r"(?P<sep>[ \t]*=[ \t]*)(?P<value>" + _QUOTED + r"""|[^\s&"'<>]+)""")
+
+
+def _masks(name: str, value: str) -> bool:
+    """Is `value` of the field `name` a secret? As for query strings: secret names always, names with a
+    secret word unless the value is a plain short number (`max_tokens: 100`)."""
+    n = _normalise(name)
+    if _is_exact_secret(n):
+        return True
+    return _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value.strip()) is None
+
+
+def _mask_match(m: re.Match[str]) -> str:
+    value = m.group("value")
+    if not _masks(m.group("name"), value.strip("\"'")):
+        return m.group(0)
+    if value[:1] in ("'", '"') and m.re is not _XML_ELEMENT:
+        masked = value[0] + REDACTED + value[0]
+    else:
+        masked = REDACTED
+    start, end = m.start("value") - m.start(), m.end("value") - m.start()
+    return m.group(0)[:start] + masked + m.group(0)[end:]
+
+
+def redact_text(text: str) -> str:
+    """Free text (plain, XML, YAML, logfmt, malformed JSON, ...) with the values of secret-named fields
+    masked -- `name=value`, `"name": value`, `name: value`, `<name>value</name>` -- and embedded JWTs and
+    Bearer credentials scrubbed. Idempotent; the very same string when nothing was masked."""
+    if "<" in text:
+        text = _XML_ELEMENT.sub(_mask_match, text)
+    if ":" in text:
+        text = _COLON_PAIR.sub(_mask_match, text)
+    if "=" in text:
+        text = _EQUALS_PAIR.sub(_mask_match, text)
+    return _scrub(text)
+
+
+def is_form_body(text: str, content_type: str) -> bool:
+    """An application/x-www-form-urlencoded body: by its content type, or by its shape (`a=1&b=2`) when the
+    type is missing or text/*."""
+    ctype = content_type.lower()
+    if "x-www-form-urlencoded" in ctype:
+        return True
+    return (not ctype.strip() or ctype.startswith("text/")) and _FORM_SHAPE.fullmatch(text.strip()) is not None
+
+
+def redact_form(text: str) -> str:
+    """A form-encoded body with its fields redacted as query parameters are (`redact_query`); the very same
+    string when nothing was redacted (so its original encoding is kept)."""
+    pairs = urllib.parse.parse_qsl(text.strip(), keep_blank_values=True, errors="surrogateescape")
+    redacted = redact_query(pairs)
+    if redacted == pairs:
+        return text
+    return urllib.parse.urlencode(redacted, safe="[]", errors="surrogateescape")
+
+
+def redact_text_body(text: str, content_type: str) -> str:
+    """A textual (non-JSON) body, redacted: form-encoded ones field by field, others by `redact_text`."""
+    return redact_form(text) if is_form_body(text, content_type) else redact_text(text)
+
+
+def is_textual(content_type: str) -> bool:
+    """Is a body of this content type text (a missing type counts: it may well be)?"""
+    ctype = content_type.lower()
+    return not ctype.strip() or any(t in ctype for t in TEXTUAL)

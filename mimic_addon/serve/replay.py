@@ -1,8 +1,9 @@
 """Record & replay, the pure part: recorded exchanges, their redaction, and the matching cascade.
 
-A `Recording` is one exchange as stored (redacted like learning: headers, query, JSON bodies;
-other bodies kept as bytes up to `mimic_max_body`). A `ReplayIndex` holds the recordings in memory,
-bounded per request key and in total, and answers a request through a cascade:
+A `Recording` is one exchange as stored (redacted like learning: headers, query, JSON bodies; form and
+other text request bodies redacted as text; other bodies kept as bytes up to `mimic_max_body`). A
+`ReplayIndex` holds the recordings in memory, bounded per request key and in total, and answers a
+request through a cascade:
 
 1. exact: method, path, query, body and the chosen headers, with ignore lists like mitmproxy's
    server replay (`Rules`); repeated recordings of one request replay in their recorded order
@@ -25,7 +26,7 @@ from typing import Any
 from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
-from ..model.redact import redact_headers, redact_json, redact_query
+from ..model.redact import is_textual, redact_headers, redact_json, redact_query, redact_text_body
 
 REPEAT = ("sequence", "last")
 FALLBACKS = ("mock", "upstream", "404")
@@ -52,7 +53,7 @@ class Recording:
     headers: list[tuple[str, str]]     # request headers, redacted
     body: Any                          # request body: JSON value (redacted), bytes, or None
     body_json: bool
-    body_hash: str                     # sha256 of the raw request body (matching bodies over the size cap)
+    body_hash: str                     # sha256 of the redacted request body (raw when over the size cap)
     status: int
     response_headers: list[tuple[str, str]]  # redacted, without framing / encoding headers
     response_body: bytes | None        # decoded, JSON redacted; None when over the size cap
@@ -78,13 +79,18 @@ class Recording:
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> Recording:
         d = row["data"]
-        return cls(host=row["host"], method=row["method"], path=row["path"],
-                   query=[tuple(p) for p in d["query"]], headers=[tuple(h) for h in d["headers"]],
-                   body=d["body"] if d["body_json"] else _unb64(d["body"]), body_json=d["body_json"],
-                   body_hash=d["body_hash"], status=d["status"],
-                   response_headers=[tuple(h) for h in d["response_headers"]],
-                   response_body=_unb64(d["response_body"]), latency_ms=d["latency_ms"], ts=row["ts"],
-                   id=row.get("id", 0))
+        rec = cls(host=row["host"], method=row["method"], path=row["path"],
+                  query=[tuple(p) for p in d["query"]], headers=[tuple(h) for h in d["headers"]],
+                  body=d["body"] if d["body_json"] else _unb64(d["body"]), body_json=d["body_json"],
+                  body_hash=d["body_hash"], status=d["status"],
+                  response_headers=[tuple(h) for h in d["response_headers"]],
+                  response_body=_unb64(d["response_body"]), latency_ms=d["latency_ms"], ts=row["ts"],
+                  id=row.get("id", 0))
+        if not rec.body_json and rec.body:
+            # stored before text bodies were redacted: redact (and re-hash) them now, as they would be today
+            body = redact_bytes(rec.body, _header(rec.headers, "content-type"))
+            rec.body, rec.body_hash = body, _redacted_digest(body, False, rec.body, rec.body_hash)
+        return rec
 
 
 def _b64(raw: bytes | None) -> str | None:
@@ -128,11 +134,37 @@ def _json(raw: bytes, content_type: str) -> tuple[Any, bool]:
 
 
 def parse_body(raw: bytes | None, content_type: str) -> tuple[Any, bool]:
-    """(redacted JSON value, True) for a JSON body; (raw bytes, False) otherwise."""
+    """(redacted JSON value, True) for a JSON body; (bytes, False) otherwise: redacted for a text one
+    (`redact_bytes`), as they are for a binary one."""
     if not raw:
         return None, False
     value, is_json = _json(raw, content_type)
-    return (redact_json(value), True) if is_json else (raw, False)
+    return (redact_json(value), True) if is_json else (redact_bytes(raw, content_type), False)
+
+
+def redact_bytes(raw: bytes, content_type: str) -> bytes:
+    """A non-JSON body with its secrets redacted when it is UTF-8 text: form fields as query parameters are,
+    other text by masking secret-named fields (`password=`, `<token>`, ...); the very same bytes when
+    nothing was redacted or the body is binary."""
+    if not (is_textual(content_type) or "json" in content_type.lower()):  # malformed JSON is text too
+        return raw
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    redacted = redact_text_body(text, content_type)
+    return raw if redacted == text else redacted.encode("utf-8")
+
+
+def _redacted_digest(body: Any, is_json: bool, original: bytes, digest: str) -> str:
+    """The body hash to store: that of the redacted body when redaction may have changed it, so no hash
+    of a secret is kept and a request with other secrets (redacted alike) still matches exactly. JSON
+    bodies match on their (redacted) value; their hash is of its canonical form."""
+    if is_json:
+        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+    if body is None or body is original:
+        return digest
+    return hashlib.sha256(body).hexdigest()
 
 
 def request_parts(method: str, target: str, header_fields: Iterable[tuple[bytes, bytes]], raw: bytes | None,
@@ -147,6 +179,7 @@ def request_parts(method: str, target: str, header_fields: Iterable[tuple[bytes,
     body, is_json = (None, False)
     if decoded is not None and len(decoded) <= max_body:
         body, is_json = parse_body(decoded, _header(headers, "content-type"))
+        digest = _redacted_digest(body, is_json, decoded, digest)
     return {"method": method.upper(), "path": target.split("?", 1)[0], "query": query, "headers": headers,
             "body": body, "body_json": is_json, "body_hash": digest}
 

@@ -108,6 +108,38 @@ async def test_upstream_answer_is_logged_redacted_and_published(db):
         s.mimic.done()
 
 
+@pytest.mark.parametrize(
+    ("body", "headers", "expected"),
+    [
+        (b"client_id=x&client_secret=s3cr3t&password=hunter2", {},  # no Content-Type: a form by its shape
+         "client_id=x&client_secret=[REDACTED]&password=[REDACTED]"),
+        (b"username=ada&password=hunter2", {"content_type": "application/x-www-form-urlencoded"},
+         "username=ada&password=[REDACTED]"),
+        (b"<login><user>ada</user><password>hunter2</password><token>s3cr3t</token></login>",
+         {"content_type": "text/xml"},
+         "<login><user>ada</user><password>[REDACTED]</password><token>[REDACTED]</token></login>"),
+        (b"user: ada\npassword: hunter2\napi_key=s3cr3t", {"content_type": "text/plain"},
+         "user: ada\npassword: [REDACTED]\napi_key=[REDACTED]"),
+    ],
+)
+async def test_form_and_text_request_bodies_are_logged_redacted(db, body, headers, expected):
+    s = Stack()
+    with taddons.context(*s.addons) as tctx:
+        tctx.configure(s.mimic, mimic_db=db)
+        s.log.running()
+        sub = s.hub.subscribe()
+        f = make_flow("/login", method="POST", body=body, status=200, resp_body=b'{"ok": true}', **headers)
+        await s.answered(f)
+        s.drain()
+        (event,) = await next_events(sub, 1)
+        entry = s.mimic.store.request_entry(event["id"])
+        text = json.dumps(entry)
+        assert "hunter2" not in text and "s3cr3t" not in text
+        assert entry["data"]["request"]["body"] == expected
+        s.log.done()
+        s.mimic.done()
+
+
 async def test_mock_chaos_and_error_answers_say_who_answered(db, tmp_path):
     chaos_file = tmp_path / "chaos.yaml"
     chaos_file.write_text("profiles:\n  ci:\n    rules:\n"

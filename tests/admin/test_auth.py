@@ -13,6 +13,7 @@ from starlette.testclient import TestClient
 
 from admin_app.app import create_app
 from admin_app.auth import SESSION_COOKIE, ensure_token, reset_token
+from admin_app.auth.core import STORE_CACHE_S
 from admin_app.auth.routes import safe_next
 from admin_app.auth.secrets_store import (
     SECRET_KEY,
@@ -22,6 +23,8 @@ from admin_app.auth.secrets_store import (
 )
 from admin_app.live import LiveHub
 from admin_app.settings import AdminSettings
+from mimic_addon import cli
+from mimic_addon.control.admin_server import AdminServer, Bind
 from mimic_addon.store import Store
 
 BASE = "http://127.0.0.1:8081"
@@ -61,8 +64,11 @@ def test_an_explicit_token_replaces_the_stored_hash(tmp_path):
         assert token_matches("chosen-token", store.get_setting(TOKEN_KEY))
         assert not token_matches(generated, store.get_setting(TOKEN_KEY))
         record = store.get_setting(TOKEN_KEY)
+        secret = store.get_setting(SECRET_KEY)
         ensure_token(store, "chosen-token")  # the same explicit token again: hash (and salt) untouched
-        assert store.get_setting(TOKEN_KEY) == record
+        assert store.get_setting(TOKEN_KEY) == record and store.get_setting(SECRET_KEY) == secret
+        ensure_token(store, "another-token")  # a different one: sessions signed before end
+        assert store.get_setting(SECRET_KEY) != secret
     finally:
         store.close()
 
@@ -83,10 +89,28 @@ def test_a_generated_token_logs_in_and_survives_a_restart(admin_env):
         login(c, token)
 
 
-def test_a_rotated_token_is_refused_at_once_by_a_running_app(admin_env, anon):
+class Clock:
+    """The monotonic clock of a running app's store cache (core.STORE_CACHE_S), moved by hand."""
+
+    def __init__(self, app) -> None:
+        self.t = 1000.0
+        self.auth = app.state.auth
+        self.auth.now = self
+        self.auth.forget()
+
+    def __call__(self) -> float:
+        return self.t
+
+    def advance(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_a_rotated_token_is_refused_by_a_running_app_within_a_second(admin_env, anon):
+    clock = Clock(admin_env.app)
     bearer = {"Authorization": f"Bearer {TOKEN}"}
     assert anon.get("/api/session", headers=bearer).status_code == 200
     new = reset_token(admin_env.store)  # from another process, e.g. the CLI
+    clock.advance(STORE_CACHE_S + 0.01)
     assert anon.get("/api/session", headers=bearer).status_code == 401
     assert anon.get("/api/session", headers={"Authorization": f"Bearer {new}"}).status_code == 200
 
@@ -97,6 +121,59 @@ def test_rotation_ends_existing_sessions(admin_env, client):
     with app_on(admin_env) as c:
         c.cookies.set(SESSION_COOKIE, cookie)
         assert c.get("/api/session").status_code == 401
+
+
+def test_reset_token_ends_the_sessions_of_a_running_app_within_a_second(admin_env, client):
+    clock = Clock(admin_env.app)
+    assert client.get("/api/session").status_code == 200
+    reset_token(admin_env.store)
+    clock.advance(STORE_CACHE_S / 2)
+    assert client.get("/api/session").status_code == 200  # the cached secret, for less than a second
+    clock.advance(STORE_CACHE_S)
+    assert client.get("/api/session").status_code == 401
+    assert client.get("/deck", follow_redirects=False).status_code == 303
+
+
+def test_a_token_change_ends_the_sessions_of_a_running_app(admin_env, client):
+    clock = Clock(admin_env.app)
+    secret = admin_env.store.get_setting(SECRET_KEY)
+    with app_on(admin_env, token="a-new-admin-token-0123456789"):  # e.g. the other admin, restarted
+        pass
+    assert admin_env.store.get_setting(SECRET_KEY) != secret
+    clock.advance(STORE_CACHE_S + 0.01)
+    assert client.get("/api/session").status_code == 401
+    with TestClient(admin_env.app, base_url=BASE) as c:  # the new token logs in on the running app
+        login(c, "a-new-admin-token-0123456789")
+        assert c.get("/api/session").status_code == 200
+
+
+def test_the_same_token_again_keeps_the_sessions(admin_env, client):
+    Clock(admin_env.app).advance(STORE_CACHE_S + 0.01)
+    secret = admin_env.store.get_setting(SECRET_KEY)
+    with app_on(admin_env, token=TOKEN):  # a restart with the token it already has
+        pass
+    assert admin_env.store.get_setting(SECRET_KEY) == secret
+    assert client.get("/api/session").status_code == 200
+
+
+def test_mimic_admin_reset_token_prints_a_new_token_and_rotates_the_secret(admin_env, capsys, monkeypatch):
+    monkeypatch.delenv("MIMIC_ADMIN_TOKEN", raising=False)
+    secret = admin_env.store.get_setting(SECRET_KEY)
+    assert cli.main(["admin", "--db", admin_env.db, "--reset-token"]) == 0
+    out, err = capsys.readouterr()
+    token = out.strip()
+    assert len(token) >= 30 and "\n" not in token and "shown once" in err
+    assert token_matches(token, admin_env.store.get_setting(TOKEN_KEY))
+    assert not token_matches(TOKEN, admin_env.store.get_setting(TOKEN_KEY))
+    assert admin_env.store.get_setting(SECRET_KEY) != secret
+
+
+def test_mimic_admin_flags():
+    args = cli.build_parser().parse_args(["admin", "--secure-cookies"])
+    assert args.secure_cookies and not args.reset_token and args.token is None
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["admin", "--token", "x", "--reset-token"])
+    assert "MIMIC_ADMIN_TOKEN" in cli.build_parser()._subparsers._group_actions[0].choices["admin"].format_help()
 
 
 # -- sessions ----------------------------------------------------------------------------------------------
@@ -124,6 +201,28 @@ def test_cookies_are_secure_when_configured(admin_env):
     with app_on(admin_env, token=TOKEN, secure_cookies=True) as c:
         r = c.get("/login")
         assert "secure" in r.headers["set-cookie"].lower()
+
+
+@pytest.mark.parametrize("how", ["env", "option", "cli"])
+def test_secure_cookies_can_be_turned_on(admin_env, monkeypatch, how):
+    monkeypatch.delenv("MIMIC_ADMIN_SECURE_COOKIES", raising=False)
+    assert not AdminServer.settings(Bind("127.0.0.1", 8081), TOKEN, "", "").secure_cookies  # off by default
+    if how == "env":
+        monkeypatch.setenv("MIMIC_ADMIN_SECURE_COOKIES", "1")
+        settings = AdminSettings.from_env(token=TOKEN)
+    elif how == "option":  # --set mimic_admin_secure_cookies=true
+        settings = AdminServer.settings(Bind("127.0.0.1", 8081), TOKEN, "", "", True)
+    else:  # mimic admin --secure-cookies, as standalone.run builds its settings
+        args = cli.build_parser().parse_args(["admin", "--secure-cookies"])
+        settings = AdminSettings.from_env(token=TOKEN, secure_cookies=args.secure_cookies or None)
+    assert settings.secure_cookies
+    app = create_app(settings, admin_env.store, admin_env.control, LiveHub())
+    with TestClient(app, base_url="https://127.0.0.1:8081") as c:  # the client keeps Secure cookies for HTTPS
+        page = c.get("/login")
+        r = c.post("/login", data={"token": TOKEN, "csrf_token": csrf_of(page.text)}, follow_redirects=False)
+        assert r.status_code == 303, r.text
+        cookie = next(v for v in r.headers.get_list("set-cookie") if v.startswith(SESSION_COOKIE + "="))
+        assert "secure" in {a.strip().lower() for a in cookie.split(";")}
 
 
 def test_sessions_work_across_admin_processes_on_one_store(admin_env, client):

@@ -104,6 +104,9 @@ def certs(monkeypatch) -> Iterator[CertServer]:
 
 
 def verifier(**settings: Any) -> FirebaseLogin:
+    """A verifier for PROJECT; unless told otherwise any verified user may enter (allow-list `*`)."""
+    if "allowed_emails" not in settings and "allowed_domains" not in settings:
+        settings["allowed_emails"] = ("*",)
     return FirebaseLogin(AdminSettings(firebase_project=PROJECT, firebase_api_key="web-key", **settings))
 
 
@@ -187,8 +190,35 @@ def test_with_allow_lists_the_email_must_be_verified(certs):
     assert e.status == 403 and "no email" in e.message
 
 
-def test_without_allow_lists_any_user_of_the_project_may_enter(certs):
-    assert verifier().verify(certs.token(email_verified=False)).email == "ada@example.com"
+def test_without_an_allow_list_firebase_refuses_to_start(admin_env, monkeypatch):
+    """Anyone with the project's public web API key can sign up: an empty allow-list admits nobody's guess."""
+    monkeypatch.delenv(EMULATOR_ENV, raising=False)
+    for var in ("MIMIC_ADMIN_ALLOWED_EMAILS", "MIMIC_ADMIN_ALLOWED_DOMAINS"):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(AuthConfigError, match=r"without an allow-list.*mimic_admin_allowed.*'\*'"):
+        verifier(allowed_emails=(), allowed_domains=())
+    settings = AdminSettings.from_env(token="t" * 20, firebase_project=PROJECT, firebase_api_key="k")
+    with pytest.raises(AuthConfigError, match="allow-list"):
+        create_app(settings, admin_env.store, admin_env.control, LiveHub())
+
+
+@pytest.mark.parametrize("how", ["option", "env emails", "env domains"])
+def test_star_admits_any_verified_user_of_the_project(certs, monkeypatch, how):
+    from mimic_addon.control.admin_server import AdminServer, Bind
+
+    for var in ("MIMIC_ADMIN_ALLOWED_EMAILS", "MIMIC_ADMIN_ALLOWED_DOMAINS"):
+        monkeypatch.delenv(var, raising=False)
+    if how == "option":  # --set mimic_admin_allowed=*
+        settings = AdminServer.settings(Bind("127.0.0.1", 8081), "", PROJECT, "*")
+    else:
+        monkeypatch.setenv("MIMIC_ADMIN_ALLOWED_" + how.split()[1].upper(), "*")
+        settings = AdminSettings.from_env(firebase_project=PROJECT)
+    login = FirebaseLogin(AdminSettings(**{**settings.__dict__, "firebase_api_key": "web-key"}))
+    assert login.verify(certs.token(email="anyone@anywhere.example")).email == "anyone@anywhere.example"
+    e = refusal(login, certs.token(email_verified=False))
+    assert e.status == 403 and "not verified" in e.message
+    e = refusal(login, certs.token(email=None, firebase={"sign_in_provider": "phone"}))
+    assert e.status == 403 and "no email" in e.message
 
 
 # -- through the app -----------------------------------------------------------------------------------------
@@ -245,7 +275,8 @@ def test_refused_firebase_sign_ins_open_no_session(firebase_app, certs, case, st
 
 def test_certificate_server_down_answers_503_through_the_app(admin_env, certs, monkeypatch):
     monkeypatch.setattr(_token_gen, "ID_TOKEN_CERT_URI", "http://127.0.0.1:9/certs")  # discard port: refused
-    settings = AdminSettings(token="unused-token-0123456789", firebase_project=PROJECT, firebase_api_key="k")
+    settings = AdminSettings(token="unused-token-0123456789", firebase_project=PROJECT, firebase_api_key="k",
+                             allowed_emails=("*",))
     with TestClient(create_app(settings, admin_env.store, admin_env.control, LiveHub()), base_url=BASE) as c:
         r = sign_in(c, certs.token())
         assert r.status_code == 503 and "certificates" in r.json()["error"]
@@ -279,7 +310,7 @@ def test_the_emulator_variable_is_refused_for_a_real_project(admin_env, monkeypa
 
 def test_the_emulator_is_fine_for_a_demo_project_and_the_page_learns_its_host(admin_env, monkeypatch):
     monkeypatch.setenv(EMULATOR_ENV, "127.0.0.1:9099")
-    settings = AdminSettings(token="t" * 20, firebase_project="demo-mimic")
+    settings = AdminSettings(token="t" * 20, firebase_project="demo-mimic", allowed_emails=("*",))
     with TestClient(create_app(settings, admin_env.store, admin_env.control, LiveHub()), base_url=BASE) as c:
         page = c.get("/login")
         assert 'data-emulator="http://127.0.0.1:9099"' in page.text and "Auth Emulator" in page.text
@@ -289,5 +320,5 @@ def test_the_emulator_is_fine_for_a_demo_project_and_the_page_learns_its_host(ad
 def test_a_real_project_needs_its_web_api_key(admin_env, monkeypatch):
     monkeypatch.delenv(EMULATOR_ENV, raising=False)
     with pytest.raises(AuthConfigError, match="MIMIC_FIREBASE_API_KEY"):
-        create_app(AdminSettings(token="t" * 20, firebase_project="my-real-project"), admin_env.store,
-                   admin_env.control, LiveHub())
+        create_app(AdminSettings(token="t" * 20, firebase_project="my-real-project", allowed_emails=("*",)),
+                   admin_env.store, admin_env.control, LiveHub())

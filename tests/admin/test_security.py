@@ -6,6 +6,7 @@ another section adds later is covered without touching this file.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,10 +24,13 @@ from starlette.convertors import (
 from starlette.routing import BaseRoute, Host, Mount, Route, WebSocketRoute
 from starlette.testclient import TestClient
 
-from admin_app.auth import SESSION_COOKIE
+from admin_app.app import create_app
+from admin_app.auth import SESSION_COOKIE, secrets_store
 from admin_app.auth.policy import is_public
 from admin_app.auth.secrets_store import SECRET_KEY
 from admin_app.auth.sessions import Session, SessionCodec, User
+from admin_app.live import LiveHub
+from admin_app.settings import AdminSettings
 
 BASE = "http://127.0.0.1:8081"
 WS_BASE = "ws://127.0.0.1:8081"
@@ -210,7 +214,8 @@ def valid_cookie(admin_env) -> str:
     return SessionCodec(secret(admin_env), 12 * 3600).dump(Session(User("admin"), "csrf"))
 
 
-async def handshake(app, path: str, headers: dict[str, str], timeout: float = 5.0) -> dict:
+async def handshake(app, path: str, headers: dict[str, str], timeout: float = 5.0,
+                    host: str = "127.0.0.1:8081") -> dict:
     """The app's answer to a WebSocket handshake at the ASGI level: the `websocket.accept` or
     `websocket.close` message (then the client goes away, and the handler must finish)."""
     answered = asyncio.Event()
@@ -230,7 +235,7 @@ async def handshake(app, path: str, headers: dict[str, str], timeout: float = 5.
 
     scope = {"type": "websocket", "asgi": {"version": "3.0"}, "scheme": "ws", "path": path, "raw_path": path.encode(),
              "root_path": "", "query_string": b"", "server": ("127.0.0.1", 8081), "client": ("127.0.0.1", 40000),
-             "subprotocols": [], "headers": [(b"host", b"127.0.0.1:8081"),
+             "subprotocols": [], "headers": [(b"host", host.encode()),
                                              *[(k.lower().encode(), v.encode()) for k, v in headers.items()]]}
     task = asyncio.create_task(app(scope, receive, send))
     await asyncio.wait_for(answered.wait(), timeout)
@@ -395,3 +400,99 @@ def test_a_hostile_host_header_is_not_reflected_into_the_csp(anon):
     r = anon.get("/", headers={"Host": "evil.example; script-src *"})
     csp = r.headers["content-security-policy"]
     assert "evil" not in csp and "script-src 'self';" in csp
+
+
+# -- DNS rebinding: the Host header must name this app ----------------------------------------------------------
+@pytest.mark.parametrize("host", ["127.0.0.1:8081", "localhost:8081", "[::1]:8081", "LOCALHOST:8081"])
+def test_the_bind_address_and_loopback_names_are_accepted(anon, host):
+    assert anon.get("/", headers={"Host": host}).status_code == 200
+    assert anon.get("/api/session", headers={"Host": host, "Authorization": f"Bearer {TOKEN}"}).status_code == 200
+
+
+@pytest.mark.parametrize("host", ["evil.example:8081", "evil.example", "127.0.0.1:9999", "127.0.0.1", "",
+                                  "127.0.0.1.evil.example:8081", "[::1]x:8081"])
+def test_another_host_is_refused_whatever_the_credentials(anon, host):
+    for headers in ({}, {"Authorization": f"Bearer {TOKEN}"}):
+        r = anon.get("/api/session", headers={"Host": host, **headers})
+        assert r.status_code == 421 and "Host" in r.json()["error"], (host, headers)
+    assert anon.get("/", headers={"Host": host}).status_code == 421
+
+
+async def test_a_websocket_to_another_host_is_refused(admin_env, endpoints):
+    path = next(e.path for e in endpoints if e.kind == "ws")
+    message = await handshake(admin_env.app, path, {"Authorization": f"Bearer {TOKEN}"}, host="evil.example:8081")
+    assert message["type"] == "websocket.close" and message["code"] == 4421
+
+
+def test_which_hosts_a_wildcard_bind_and_extra_hosts_accept():
+    import socket
+
+    from admin_app.auth.policy import HostCheck
+
+    wild = HostCheck("0.0.0.0", 8081)
+    assert wild.allows("192.168.1.20:8081", "http") and wild.allows("[fe80::1]:8081", "http")
+    assert wild.allows(f"{socket.gethostname()}:8081", "http") and wild.allows("localhost:8081", "http")
+    assert not wild.allows("evil.example:8081", "http") and not wild.allows("192.168.1.20:80", "http")
+    extra = HostCheck("127.0.0.1", 8081, ("admin.example.com", "other.example:8443"))
+    assert extra.allows("admin.example.com", "https") and extra.allows("admin.example.com:9000", "http")
+    assert extra.allows("other.example:8443", "https") and not extra.allows("other.example", "https")
+    assert not extra.allows("evil.example", "https")
+    assert HostCheck("127.0.0.1", 8081, ("*",)).allows("anything.example", "http")
+
+
+def test_extra_hosts_from_the_environment(admin_env, monkeypatch):
+    """Behind a reverse proxy the Host header is the public name: MIMIC_ADMIN_ALLOWED_HOSTS lists it."""
+    monkeypatch.setenv("MIMIC_ADMIN_ALLOWED_HOSTS", "admin.example.com")
+    settings = AdminSettings.from_env(token=TOKEN)
+    with TestClient(create_app(settings, admin_env.store, admin_env.control, LiveHub()),
+                    base_url="https://admin.example.com") as c:
+        assert c.get("/api/session", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
+        assert c.get("/", headers={"Host": "evil.example"}).status_code == 421
+
+
+# -- wrong-token floods: one hash at a time, on the auth's own thread, the rest refused at once ------------------
+def test_token_hashing_runs_on_the_auths_own_thread(admin_env, anon, monkeypatch):
+    threads: list[str] = []
+    real = secrets_store.token_matches
+
+    def spy(token, record):
+        threads.append(threading.current_thread().name)
+        return real(token, record)
+
+    monkeypatch.setattr(secrets_store, "token_matches", spy)
+    assert anon.get("/api/session", headers={"Authorization": "Bearer wrong-token"}).status_code == 401
+    assert threads and all(name.startswith("mimic-admin-token") for name in threads), threads
+
+
+async def test_tokens_arriving_while_one_is_hashed_are_refused_at_once(admin_env, monkeypatch):
+    import httpx
+
+    app = admin_env.app
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url=BASE) as c:
+        async def session(token: str) -> httpx.Response:
+            return await c.get("/api/session", headers={"Authorization": f"Bearer {token}"})
+
+        assert (await session(TOKEN)).status_code == 200  # checked once: remembered from now on
+        started, release = threading.Event(), threading.Event()
+        real = secrets_store.token_matches
+
+        def slow(token, record):
+            started.set()
+            release.wait(10)
+            return real(token, record)
+
+        monkeypatch.setattr(secrets_store, "token_matches", slow)
+        first = asyncio.create_task(session("wrong-1"))
+        assert await asyncio.to_thread(started.wait, 10)
+        flood = [await session(f"wrong-{i}") for i in range(2, 12)]
+        assert {r.status_code for r in flood} == {429}
+        assert all(r.json()["error"] and r.headers["retry-after"] == "1" for r in flood)
+        assert (await session(TOKEN)).status_code == 200  # the known admin token is not held up
+        page = await c.get("/login")
+        r = await c.post("/login", data={"token": "wrong-x", "csrf_token": csrf_of(page.text)},
+                         cookies=dict(page.cookies))
+        assert r.status_code == 429 and "try again" in r.text
+        release.set()
+        assert (await first).status_code == 401
+        assert (await session("wrong-13")).status_code == 401  # free again

@@ -159,9 +159,10 @@ def live_proxy(tmp_path_factory) -> Iterator[LiveProxy]:
 
 
 # -- the browser ----------------------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """Headless Debian Chromium driven by Playwright (never a downloaded browser)."""
+    """Headless Debian Chromium driven by Playwright (never a downloaded browser). Per module: Playwright's
+    sync API keeps an event loop running while it is open, which async tests run later could not share."""
     if not (os.path.exists(CHROMIUM) or shutil.which("chromium")):
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(f"{CHROMIUM} is missing (install Debian's chromium package)")

@@ -169,9 +169,10 @@ def firebase_admin_app(auth_emulator, tmp_path, monkeypatch) -> Iterator[AdminSe
     monkeypatch.setenv(EMULATOR_ENV, auth_emulator.host)
     store = Store(str(tmp_path / "mimic.db"))
     ensure_token(store, None)
-    settings = AdminSettings(firebase_project=DEMO_PROJECT, allowed_emails=("ada@example.com",))
-    app = create_app(settings, store, QueuedControl(store), LiveHub())
     port = free_port()
+    settings = AdminSettings(bind=f"127.0.0.1:{port}", firebase_project=DEMO_PROJECT,
+                             allowed_emails=("ada@example.com",))  # the Host header must name this address
+    app = create_app(settings, store, QueuedControl(store), LiveHub())
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, name="firebase-admin-app", daemon=True)
     thread.start()

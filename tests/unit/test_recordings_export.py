@@ -76,6 +76,26 @@ def test_flows_are_the_recorded_exchanges_redacted(store, tmp_path: Path):
     assert png.request.url == "https://cdn.example.com/logo.png" and png.response.content == PNG
 
 
+def test_form_and_text_request_bodies_are_exported_redacted(tmp_path: Path):
+    s = Store(str(tmp_path / "form.db"))
+    common = {"host": "api.example.com", "method": "POST", "status": 200, "response_fields": [],
+              "response_raw": b"", "latency_ms": None, "ts": 1.0, "max_body": 1 << 20}
+    s.add_recordings([
+        make_recording(target="/login", request_fields=[(b"Content-Type", b"application/x-www-form-urlencoded")],
+                       request_raw=b"username=ada&password=hunter2", **common).to_row(),
+        make_recording(target="/soap", request_fields=[(b"Content-Type", b"text/xml")],
+                       request_raw=b"<auth><password>hunter2</password></auth>", **common).to_row(),
+    ])
+    try:
+        form, xml = read_flows(export(s, "flows").content, tmp_path)
+        assert form.request.content == b"username=ada&password=[REDACTED]"
+        assert xml.request.content == b"<auth><password>[REDACTED]</password></auth>"
+        har = export(s, "har").content
+        assert "hunter2" not in har and "password=[REDACTED]" in har
+    finally:
+        s.close()
+
+
 def test_har_is_mitmproxys_har_of_the_same_flows(store):
     result = export(store, "har")
     doc = json.loads(result.content)

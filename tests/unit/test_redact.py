@@ -2,7 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from mimic_addon.model.redact import REDACTED, is_sensitive_name, redact_headers, redact_json, redact_query
+from mimic_addon.model.redact import (
+    REDACTED,
+    is_form_body,
+    is_sensitive_name,
+    redact_form,
+    redact_headers,
+    redact_json,
+    redact_query,
+    redact_text,
+    redact_text_body,
+)
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
 
@@ -144,3 +154,55 @@ def test_redact_json_bounds_depth():
 def test_redact_json_keeps_shallow_structure_within_depth():
     assert redact_json({"a": {"b": [1, {"c": "d"}]}}, max_depth=4) == {"a": {"b": [1, {"c": "d"}]}}
     assert redact_json({"a": {"b": [1, {"c": "d"}]}}, max_depth=3) == {"a": {"b": [1, REDACTED]}}
+
+
+# -- text bodies -----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("password=hunter2", f"password={REDACTED}"),
+        ("level=info password=hunter2 user=ada", f"level=info password={REDACTED} user=ada"),
+        ('api_key = "s3cr3t" page=2', f'api_key = "{REDACTED}" page=2'),
+        ('{"password": "hunter2", "user": "ada",', f'{{"password": "{REDACTED}", "user": "ada",'),
+        ("{'client_secret': 's3cr3t'}", f"{{'client_secret': '{REDACTED}'}}"),
+        ("password: correct horse battery\nuser: ada", f"password: {REDACTED}\nuser: ada"),
+        ("pin: 1234, max_tokens: 100", f"pin: {REDACTED}, max_tokens: 100"),
+        ("<login><user>ada</user><password>hunter2</password></login>",
+         f"<login><user>ada</user><password>{REDACTED}</password></login>"),
+        ('<ns:Token kind="x"><![CDATA[s3cr3t]]></ns:Token>', f'<ns:Token kind="x">{REDACTED}</ns:Token>'),
+        ('<user password="hunter2" name="ada"/>', f'<user password="{REDACTED}" name="ada"/>'),
+        ("Authorization: Bearer s3cr3t", f"Authorization: {REDACTED}"),
+        (f"see {JWT} here", f"see {REDACTED} here"),
+        *[(t, t) for t in ("author: ada, session_count: 3, url: https://x.test/a?b=1", "hello world")],
+    ],
+)
+def test_redact_text_masks_secret_named_fields(text, expected):
+    assert redact_text(text) == expected
+    assert redact_text(expected) == expected  # idempotent: a redacted body redacts to itself
+
+
+@pytest.mark.parametrize(
+    ("text", "content_type", "form"),
+    [
+        ("client_id=x&client_secret=s3cr3t&password=hunter2", "", True),
+        ("a=1&b=2", "text/plain; charset=utf-8", True),
+        ("anything", "application/x-www-form-urlencoded", True),
+        ("a=1&b=2", "text/html", True),
+        ("a=1 b=2", "", False),
+        ("hello", "text/plain", False),
+        ("a=1&b=2", "application/xml", False),
+    ],
+)
+def test_is_form_body_by_type_or_shape(text, content_type, form):
+    assert is_form_body(text, content_type) is form
+
+
+def test_redact_form_and_text_bodies():
+    assert redact_text_body("client_id=x&client_secret=s3cr3t&password=hunter2", "") == \
+        f"client_id=x&client_secret={REDACTED}&password={REDACTED}"
+    assert redact_text_body("username=ada&password=hunter2&max_tokens=5", "application/x-www-form-urlencoded") == \
+        f"username=ada&password={REDACTED}&max_tokens=5"
+    assert redact_text_body("<password>hunter2</password>", "text/xml") == f"<password>{REDACTED}</password>"
+    same = "q=a+b&page=%202"
+    assert redact_form(same) is same  # nothing to redact: the original encoding is kept
+    assert redact_form(redact_form("password=hunter2&x=1")) == f"password={REDACTED}&x=1"

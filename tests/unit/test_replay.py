@@ -1,7 +1,9 @@
 """The record & replay matching cascade (serve/replay.py): keys, ignore lists, sequences, near misses, bounds."""
 from __future__ import annotations
 
+import base64
 import gzip
+import hashlib
 import json
 
 from mimic_addon.model.redact import REDACTED
@@ -130,6 +132,67 @@ def test_bounds_per_request_and_total_and_row_round_trip():
     back = Recording.from_row({**json.loads(json.dumps(r.to_row())), "id": 7})
     assert (back.query, back.body, back.response_body, back.latency_ms, back.headers) == \
         (r.query, r.body, r.response_body, r.latency_ms, r.headers)
+
+
+FORM = [(b"content-type", b"application/x-www-form-urlencoded")]
+LOGIN = b"username=ada&password=hunter2"
+
+
+def form_rec(body: bytes, fields=FORM, answer: object = "ok") -> Recording:
+    return make_recording(host=HOST, method="POST", target="/login", request_fields=list(fields), request_raw=body,
+                          status=200, response_fields=JSON, response_raw=json.dumps(answer).encode(),
+                          latency_ms=None, ts=0, max_body=1 << 20)
+
+
+def form_ask(body: bytes, fields=FORM) -> dict:
+    return request_parts("POST", "/login", list(fields), body, 1 << 20)
+
+
+def test_form_and_text_request_bodies_are_stored_redacted():
+    r = form_rec(LOGIN)
+    assert r.body == f"username=ada&password={REDACTED}".encode()
+    assert r.body_hash != hashlib.sha256(LOGIN).hexdigest()  # no hash of the secret kept either
+    assert b"hunter2" not in base64.b64decode(r.to_row()["data"]["body"])
+    bare = form_rec(b"client_id=x&client_secret=s3cr3t&password=hunter2", fields=[])  # a form by its shape
+    assert bare.body == f"client_id=x&client_secret={REDACTED}&password={REDACTED}".encode()
+    xml = form_rec(b"<login><password>hunter2</password></login>", fields=[(b"content-type", b"text/xml")])
+    assert xml.body == f"<login><password>{REDACTED}</password></login>".encode()
+    plain = form_rec(b"hello, nothing secret", fields=[(b"content-type", b"text/plain")])
+    assert plain.body == b"hello, nothing secret" and plain.body_hash == hashlib.sha256(plain.body).hexdigest()
+    binary = bytes(range(256)) + b"password=hunter2"
+    assert form_rec(binary, fields=[(b"content-type", b"application/octet-stream")]).body == binary
+
+
+def test_redacted_form_bodies_still_match():
+    index = ReplayIndex()
+    index.add(form_rec(LOGIN, answer="ada"))
+    index.add(form_rec(b"username=bob&password=pw", answer="bob"))
+    # the live request is redacted alike: the same body, or one with another secret, matches exactly
+    for body in (LOGIN, b"username=ada&password=other"):
+        m = index.find(HOST, form_ask(body), None)
+        assert m.how == "exact" and answer(m) == "ada"
+    assert index.find(HOST, form_ask(b"username=cy&password=hunter2"), "/login").how == "near"
+    xml = [(b"content-type", b"text/xml")]
+    index.add(form_rec(b"<password>hunter2</password>", fields=xml, answer="xml"))
+    m = index.find(HOST, form_ask(b"<password>other</password>", fields=xml), None)
+    assert m.how == "exact" and answer(m) == "xml"
+    ignoring = ReplayIndex(Rules(ignore_payload_params=frozenset({"nonce"})))
+    ignoring.add(form_rec(b"username=ada&password=hunter2&nonce=1", answer="n"))
+    m = ignoring.find(HOST, form_ask(b"nonce=2&username=ada&password=zzz"), None)
+    assert m.how == "exact" and answer(m) == "n"
+
+
+def test_recordings_stored_before_text_redaction_are_redacted_when_loaded_and_still_match():
+    row = json.loads(json.dumps(form_rec(b"x=1", answer="old").to_row()))
+    row["data"]["body"] = base64.b64encode(LOGIN).decode()  # as stored raw by an earlier version
+    row["data"]["body_hash"] = hashlib.sha256(LOGIN).hexdigest()
+    old = Recording.from_row(row)
+    assert old.body == f"username=ada&password={REDACTED}".encode()
+    assert old.body_hash != hashlib.sha256(LOGIN).hexdigest()
+    index = ReplayIndex()
+    index.add(old)
+    m = index.find(HOST, form_ask(LOGIN), None)
+    assert m.how == "exact" and answer(m) == "old"
 
 
 def test_fits():

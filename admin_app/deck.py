@@ -20,16 +20,16 @@ from mimic_addon.serve.serve_addon import MODES
 
 from .api_util import ApiError, json_api, page_context, read_object, run_command
 from .context import AdminContext
+from .explorer import health_view
 
 LIVE_ROWS = 200  # rows the live table keeps (deck.js); the server keeps none
 
 
 # -- health -----------------------------------------------------------------------------------------------
 async def health_summary(ctx: AdminContext, worst: int = 5) -> dict[str, Any]:
-    """The global health banner: Brain.health()'s score and status, counts per status, the worst endpoints."""
-    brain = await ctx.brains.get()
-    health = await asyncio.to_thread(brain.health)
-    return summarize_health(health, worst)
+    """The global health banner: Brain.health()'s score and status, counts per status, the worst endpoints
+    (from the explorer's store-based, briefly cached view: no whole model is loaded for a banner)."""
+    return summarize_health(await health_view(ctx), worst)
 
 
 def summarize_health(health: dict[str, Any], worst: int = 5) -> dict[str, Any]:

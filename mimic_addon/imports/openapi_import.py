@@ -24,11 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..learn.endpoint import MAX_EXAMPLE_BYTES, Endpoint
+from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
 from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, to_schema_node
 from ..model.paths import PARAM, split_path
-from ..model.redact import redact_json
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_IN_SEGMENT = re.compile(r"\{([^{}/]+)\}")
@@ -201,7 +200,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
         media = _json_media(body.get("content") if isinstance(body, dict) else None)
         if media is not None and "schema" in media:
             ep.request = to_schema_node(media["schema"], doc, options=options)
-            ep.request_example = _safe_example(_media_example(media))
+            ep.request_example = redacted_example(_media_example(media))
     responses = op.get("responses") or {}
     if not isinstance(responses, dict):
         raise SpecError(f"{method.upper()} {key}: responses must be an object")
@@ -239,7 +238,7 @@ def _responses(doc: dict[str, Any], refs: Refs, swagger2: bool, responses: dict[
             continue
         ep.responses[code] = to_schema_node(schema, doc, options=options)
         if example is not None:
-            safe = _safe_example(example)
+            safe = redacted_example(example)
             if safe is not None:
                 ep.examples[code] = safe
         declared.append(code)
@@ -285,16 +284,6 @@ def _json_media(content: Any) -> dict[str, Any] | None:
             return entry
     entry = content.get("*/*")
     return entry if isinstance(entry, dict) else None
-
-
-def _safe_example(value: Any) -> Any:
-    """A redacted example small enough to keep (None otherwise), like learned ones."""
-    safe = redact_json(value)
-    try:
-        text = json.dumps(safe, separators=(",", ":"))
-    except (TypeError, ValueError):
-        return None
-    return safe if len(text) <= MAX_EXAMPLE_BYTES else None
 
 
 def _media_example(media: dict[str, Any]) -> Any:

@@ -16,7 +16,7 @@ MAX_CONTENT_TYPES = 8
 MAX_SHAPES = 64  # request shapes whose success is tracked (for the drift watchdog)
 
 
-def _example(value: Any) -> Any:
+def redacted_example(value: Any) -> Any:
     """A redacted example, dropped when too big to be useful in a document."""
     safe = redact_json(value)
     try:
@@ -81,12 +81,12 @@ class Endpoint:
                 self.request = SchemaNode()
             self.request.observe(safe)
             if self.request_example is None and 200 <= status < 300:
-                self.request_example = _example(safe)
+                self.request_example = redacted_example(safe)
         if response_is_json:
             safe = redact_json(response_json)
             self.responses.setdefault(code, SchemaNode()).observe(safe)
             if code not in self.examples:
-                example = _example(safe)
+                example = redacted_example(safe)
                 if example is not None:
                     self.examples[code] = example
 

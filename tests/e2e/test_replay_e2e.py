@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import itertools
 import json
-import threading
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
-from .conftest import Backend, ProxyFactory, _Handler, fetch, free_port
+from .conftest import Backend, ProxyFactory, _Handler, fetch, free_port, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -27,29 +25,23 @@ class _Counting(_Handler):
 
 def test_record_then_replay_with_backend_gone(tmp_path: Path):
     db = str(tmp_path / "r.db")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    recorded = ProxyFactory(tmp_path, Backend(server.server_address[1]))
-    try:
-        p = recorded.start(db, "--set", "mimic_mode=record")
-        ticks = []
-        for _ in range(3):
-            status, headers, body = fetch(p.port, "GET", "/tick")
-            assert status == 200 and headers["x-mimic-source"] == "upstream"
-            ticks.append(json.loads(body)["tick"])
-        pages = {}
-        for page in (1, 2, 3):
-            pages[page] = fetch(p.port, "GET", f"/users?limit=2&page={page}")[2]
-        for i in range(1, 6):
-            assert fetch(p.port, "GET", f"/users/{i}")[0] == 200
-        p.stop()  # SIGINT: the recorder drains and saves
-    finally:
-        recorded.cleanup()
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
+    with serve_http(_Counting) as live:
+        recorded = ProxyFactory(tmp_path, live)
+        try:
+            p = recorded.start(db, "--set", "mimic_mode=record")
+            ticks = []
+            for _ in range(3):
+                status, headers, body = fetch(p.port, "GET", "/tick")
+                assert status == 200 and headers["x-mimic-source"] == "upstream"
+                ticks.append(json.loads(body)["tick"])
+            pages = {}
+            for page in (1, 2, 3):
+                pages[page] = fetch(p.port, "GET", f"/users?limit=2&page={page}")[2]
+            for i in range(1, 6):
+                assert fetch(p.port, "GET", f"/users/{i}")[0] == 200
+            p.stop()  # SIGINT: the recorder drains and saves
+        finally:
+            recorded.cleanup()
 
     dead = ProxyFactory(tmp_path, Backend(free_port()))
     try:

@@ -3,15 +3,14 @@ the drift alert / health change appears in `mimic drift` / `mimic health`."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from .conftest import Backend, ProxyFactory, fetch, run_cli
+from .conftest import ProxyFactory, fetch, run_cli, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -55,17 +54,12 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture
 def switchable(tmp_path: Path) -> Iterator[ProxyFactory]:
     Switchable.contract, Switchable.delay = "v1", 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    factory = ProxyFactory(tmp_path, Backend(server.server_address[1]))
-    try:
-        yield factory
-    finally:
-        factory.cleanup()
-        server.shutdown()
-        server.server_close()
+    with serve_http(_Handler) as live:
+        factory = ProxyFactory(tmp_path, live)
+        try:
+            yield factory
+        finally:
+            factory.cleanup()
 
 
 def poll(what, check, deadline: float = DEADLINE):

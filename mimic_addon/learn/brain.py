@@ -25,6 +25,16 @@ class HostModel:
     endpoints: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
 
 
+def _storable(text: str) -> str:
+    """A segment as text every store can hold: raw non-UTF-8 bytes in a path reach us as lone
+    surrogates (mitmproxy decodes with surrogateescape), which no database encoding accepts."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+
+
 class Brain:
     def __init__(self, watch: Watchdog | None = None) -> None:
         self.watch = watch or Watchdog()
@@ -37,7 +47,7 @@ class Brain:
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
-        parts = [urllib.parse.unquote(p) for p in split_path(obs.path)]
+        parts = [_storable(urllib.parse.unquote(p)) for p in split_path(obs.path)]
         return self._count_only(obs, parts) or self._learn(obs, parts)
 
     def _count_only(self, obs: Observation, parts: list[str]) -> Endpoint | None:

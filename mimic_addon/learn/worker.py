@@ -6,6 +6,7 @@ the thread takes batches, `process`es them, and calls `flush` every `flush_inter
 """
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 import time
@@ -15,6 +16,8 @@ from typing import Any
 BATCH = 256
 _STOP = object()
 
+logger = logging.getLogger(__name__)
+
 
 class BatchWorker(ABC):
     thread_name = "mimic-worker"
@@ -23,6 +26,7 @@ class BatchWorker(ABC):
         self.flush_interval = flush_interval
         self.queue: queue.Queue = queue.Queue(maxsize=queue_size)
         self.dropped = 0
+        self.errors = 0  # unexpected failures of process/flush, contained (logged and counted)
         self._thread: threading.Thread | None = None
 
     @abstractmethod
@@ -49,13 +53,22 @@ class BatchWorker(ABC):
 
     def stop(self) -> None:
         """Process everything queued, flush, and end the thread."""
-        if self._thread is not None:
+        thread, self._thread = self._thread, None
+        if thread is not None and thread.is_alive():
             self.queue.put(_STOP)
-            self._thread.join()
-            self._thread = None
+            thread.join()
         else:
-            self.process(self._drain_now())
-        self.flush()
+            self._guarded(self.process, self._drain_now())
+        self._guarded(self.flush)
+
+    def _guarded(self, work: Any, *args: Any) -> None:
+        """Run `work`, containing any error: one poisoned item or save must never stop the worker
+        (nor, with it, the draining of the queue that shutdown waits for)."""
+        try:
+            work(*args)
+        except Exception:
+            self.errors += 1
+            logger.exception("%s: %s failed; the worker goes on", self.thread_name, getattr(work, "__name__", work))
 
     def _drain_now(self) -> list[Any]:
         items = []
@@ -85,9 +98,9 @@ class BatchWorker(ABC):
             except queue.Empty:
                 pass
             if batch:
-                self.process(batch)
+                self._guarded(self.process, batch)
             if stop:
                 return
             if time.monotonic() - last_flush >= self.flush_interval:
-                self.flush()
+                self._guarded(self.flush)
                 last_flush = time.monotonic()

@@ -1,0 +1,64 @@
+"""The learner thread survives what traffic and bugs throw at it: nothing after a bad exchange is lost."""
+from __future__ import annotations
+
+import json
+
+from mimic_addon.learn.brain import Brain
+from mimic_addon.learn.learner import Learner
+from mimic_addon.learn.observation import Body, Observation
+from mimic_addon.store import Store
+
+
+def obs(path: str, body: object | None = None) -> Observation:
+    raw = json.dumps(body).encode() if body is not None else b""
+    return Observation(host="api.example.com", scheme="https", method="GET", target=path,
+                       request=Body(b"", "", "", 0), status=200,
+                       response=Body(raw, "", "application/json" if raw else "", len(raw)),
+                       latency_ms=3.0, ts=1_700_000_000.0)
+
+
+def saved_templates(db: str) -> set[str]:
+    store = Store(db)
+    try:
+        return {row["template"] for row in store.load()["endpoints"]}
+    finally:
+        store.close()
+
+
+def test_raw_non_utf8_bytes_in_a_path_do_not_stop_learning(tmp_path) -> None:
+    db = str(tmp_path / "m.db")
+    learner = Learner(Brain(), Store(db), flush_interval=0.05)
+    learner.start()
+    # mitmproxy hands raw bytes \xff\xfe of a path on as lone surrogates
+    learner.submit(obs("/files/\udcff\udcfe", {"ok": True}))
+    learner.submit(obs("/after", {"ok": True}))
+    learner.stop()
+    assert learner.errors == 0
+    templates = saved_templates(db)
+    assert "/after" in templates
+    assert any(t.startswith("/files/") for t in templates)  # stored, escaped
+
+
+def test_an_unexpected_error_is_contained_per_batch(tmp_path) -> None:
+    db = str(tmp_path / "m.db")
+    learner = Learner(Brain(), Store(db), flush_interval=0.05)
+    original = learner.process
+    calls = 0
+
+    def poisoned(batch):
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in the learner")
+        original(batch)
+
+    learner.process = poisoned  # type: ignore[method-assign]
+    learner.start()
+    learner.submit(obs("/first"))
+    learner.stop()  # the thread took the batch, the bug struck, the thread went on to stop cleanly
+    assert learner.errors == 1
+    learner.start()
+    learner.submit(obs("/second"))
+    learner.stop()
+    assert learner.errors == 1
+    assert "/second" in saved_templates(db)

@@ -100,6 +100,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
             return 1
         done_bytes += p.stat().st_size
     progress.show(done_bytes, flows, final=True)
+    learner.finish()
     ok = learner.flush()
     store.close()
     n = len(brain.endpoints())

@@ -22,7 +22,7 @@ def _operation_id(method: str, named: str, taken: set[str]) -> str:
     for part in split_path(named):
         if part.startswith("{"):
             words.append("by")
-            part = part[1:-1]
+            part = part[1:].replace("}", " ")
         words.extend(w for w in re.split(r"[^0-9A-Za-z]+", part) if w)
     base = words[0] + "".join(w[:1].upper() + w[1:] for w in words[1:])
     op, n = base, 2

@@ -8,6 +8,7 @@ import threading
 import urllib.parse
 from dataclasses import dataclass, field
 
+from ..model.consolidate import consolidate
 from ..model.paths import PathTree, split_path
 from .endpoint import Endpoint
 from .features import echo_values, shape_of
@@ -15,6 +16,8 @@ from .observation import Observation, decode_body
 from .watchdog import Watchdog, resolve_into
 
 SAMPLE_ALL_UNTIL = 200
+SETTLE_FIRST = 64         # observations before path templates are first consolidated ...
+SETTLE_MAX_STEP = 4096    # ... then at doubling counts, at least this often
 
 
 @dataclass
@@ -43,12 +46,30 @@ class Brain:
         self._dirty_hosts: set[str] = set()
         self._dirty: set[tuple[str, str, str]] = set()
         self._deleted: set[tuple[str, str, str]] = set()
+        self._unsettled: set[str] = set()  # hosts whose tree learned something since the last `settle`
+        self._next_settle = SETTLE_FIRST
         self.observed = 0
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
         parts = [_storable(urllib.parse.unquote(p)) for p in split_path(obs.path)]
-        return self._count_only(obs, parts) or self._learn(obs, parts)
+        ep = self._count_only(obs, parts) or self._learn(obs, parts)
+        if self.observed >= self._next_settle:
+            self._next_settle += min(self._next_settle, SETTLE_MAX_STEP)
+            self.settle()
+        return ep
+
+    def settle(self) -> None:
+        """Consolidate the path templates of every host that learned something new, with all of its
+        traffic in view (`model.consolidate`). Run at fixed observation counts and when learning
+        ends, so the same flows give the same templates, live or from a file."""
+        with self.lock:
+            for name in sorted(self._unsettled):
+                host = self.hosts.get(name)
+                if host is not None and consolidate(host.tree):
+                    self._regroup(host)
+                    self._dirty_hosts.add(name)
+            self._unsettled.clear()
 
     def _count_only(self, obs: Observation, parts: list[str]) -> Endpoint | None:
         """The cheap path for a stable endpoint: nothing new in the path and no body sample due,
@@ -91,6 +112,7 @@ class Brain:
             if host is None:
                 host = self.hosts[obs.host] = HostModel(obs.host, obs.scheme)
             learned = host.tree.learn(obs.method, parts, echo, shape)
+            self._unsettled.add(obs.host)
             if learned.moved:
                 self._regroup(host)
             ep = host.endpoints.get((obs.method, learned.skeleton))

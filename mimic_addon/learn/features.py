@@ -8,20 +8,28 @@ from ..model.paths import UNKNOWN, Shape
 
 MAX_ECHO_VALUES = 2000
 MAX_SHAPE_ITEMS = 5
+MAX_SHAPE_DEPTH = 3
+MAX_SHAPE_TOKENS = 96
 
 
-def _keys_of(value: Any, prefix: str, out: set[str]) -> None:
+def _keys_of(value: Any, prefix: str, out: set[str], depth: int = MAX_SHAPE_DEPTH) -> None:
+    """Key paths of a document (`data[].attributes.name`), `depth` objects deep, at most MAX_SHAPE_TOKENS:
+    deep enough to tell two resources that share an envelope (`data`, `links`, `meta`) apart."""
+    if len(out) >= MAX_SHAPE_TOKENS:
+        return
     if isinstance(value, dict):
-        out.update(prefix + k for k in list(value)[:64])
+        for k in list(value)[:64]:
+            out.add(prefix + k)
+            child = value[k]
+            if depth > 1 and isinstance(child, (dict, list)):
+                _keys_of(child, prefix + k + ".", out, depth - 1)
     elif isinstance(value, list):
         out.add(prefix + "[]")
         for item in value[:MAX_SHAPE_ITEMS]:
-            if isinstance(item, dict):
-                out.update(prefix + "[]." + k for k in list(item)[:64])
-    elif value is None:
-        out.add(prefix + "<null>")
-    else:
-        out.add(prefix + "<" + type(value).__name__ + ">")
+            if isinstance(item, (dict, list)):
+                _keys_of(item, prefix + "[].", out, depth)
+    elif not prefix:
+        out.add("<null>" if value is None else "<" + type(value).__name__ + ">")
 
 
 def shape_of(status: int, query_keys: list[str], request_json: Any, response_json: Any,

@@ -61,6 +61,10 @@ class Learner(BatchWorker):
             for alert, new, opened in reports:
                 self.report(alert, new, opened)
 
+    def finish(self) -> None:
+        """Learning stops: settle the path templates with everything seen (`Brain.settle`)."""
+        self.brain.settle()
+
     def flush(self) -> bool:
         """Persist what changed. False (changes kept for the next try) if the store refused."""
         if self.store is None:

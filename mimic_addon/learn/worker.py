@@ -37,6 +37,9 @@ class BatchWorker(ABC):
     def flush(self) -> bool:
         """Persist what changed; False keeps it pending for the next call."""
 
+    def finish(self) -> None:
+        """Last work once everything queued is processed, before the final flush (none by default)."""
+
     def submit(self, item: Any) -> bool:
         """Queue an item; under overload drop it (and count) rather than slow traffic."""
         try:
@@ -59,6 +62,7 @@ class BatchWorker(ABC):
             thread.join()
         else:
             self._guarded(self.process, self._drain_now())
+        self._guarded(self.finish)
         self._guarded(self.flush)
 
     def _guarded(self, work: Any, *args: Any) -> None:

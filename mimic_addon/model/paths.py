@@ -1,29 +1,28 @@
-"""Learn path templates (`/users/42` -> `/users/{user_id}`) from the traffic of one host.
+"""Path templates (`/users/42` -> `/users/{user_id}`) of one host: the tree and its online part.
 
 A prefix tree of path segments, shared by all methods of a host. Each node has literal
-children and at most one parameter child. A segment becomes a parameter value when
+children and at most one parameter child. Learning a request (`PathTree.learn`) is cheap and
+only takes the decisions that need no context:
 
-* a detector recognises it as a value (number, UUID, hash, prefixed id, token, date, e-mail), or
-* it *echoes*: the same string appears as a value in the request or response body
-  (`GET /users/alice` answers `{"login": "alice"}`) -- names in paths are values when the API
-  talks about them, while literals (`/user/login`, `/chat.postMessage`) are not echoed, or
-* its position already holds a parameter and the request looks like the parameter's other
-  requests (same operation, same kind of body), or
-* its siblings form a family: several non-leaf children under one parent that lead to the same
-  literal continuation (`/checkpoints/a/permissions`, `/checkpoints/b/permissions`, ...) with the
-  same shape of answer.
+* a position becomes a parameter once it has held two distinct values that a detector
+  recognises (number, UUID, hash, prefixed id, token, date, e-mail) -- one value, however
+  often seen and whatever it looks like, is a literal (`/2010-04-01/`, `/1/boards`);
+* a recognised value joins the parameter of its position.
 
-A segment stays literal when its answers look different from the parameter's (a list where the
-parameter answers an object, other query parameters, another operation). When a parameter is
-discovered late, earlier literal children are folded into it (`regroup`) and the caller is told
-which templates moved, so it can merge what it learned about them.
+Everything that needs the whole traffic -- names used as ids, two parameters in a row,
+collections that must stay apart -- is decided by `consolidate.consolidate`, which the Brain
+runs at fixed observation counts, so the same flows always give the same templates. Nodes
+keep what that pass weighs: counts, methods, echoes of the value in bodies, and the shape of
+the answers at each endpoint.
 
 Templates are handled in two forms: a *skeleton* with anonymous `{}` (stable keys for storage)
 and a display form with names (`{user_id}`) computed from the evidence.
 """
 from __future__ import annotations
 
+import re
 import urllib.parse
+import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -33,11 +32,10 @@ from . import segments as seg
 PARAM = "{}"
 MAX_SEGMENTS = 32
 MAX_LITERALS = 400          # literal children per node before the rest is folded into a parameter
-MAX_SHAPE_KEYS = 64         # shape tokens remembered per (operation, suffix)
-MAX_SHAPES = 48             # distinct (operation, suffix) keys remembered per node
-SIMILAR = 0.5               # Jaccard similarity of shapes that counts as "the same kind of answer"
-FAMILY_MIN = 3              # non-leaf siblings with one continuation that make a parameter
+MAX_SHAPE_KEYS = 128        # shape tokens remembered per endpoint method
+MAX_SHAPES = 48             # distinct shape keys remembered per node
 ECHO_MIN = 2                # echoed sightings before a segment alone counts as a value
+MAX_CONTEXTS = 4            # distinct preceding segments remembered per node (1 vs several is what counts)
 ECHOING = 0.8               # share of a parameter's answers echoing its value that makes it "echoing"
 ECHOING_MIN = 5             # ... once it has at least this many informative sightings
 GENERIC_ECHO_KEYS = frozenset({"id", "name", "slug", "key", "value", "code", "title", "url", "href", "type"})
@@ -69,11 +67,13 @@ class Node:
     informative: int = 0                                     # sightings whose body could echo
     kinds: Counter = field(default_factory=Counter)          # segment kinds (parameter nodes)
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
+    contexts: set[int] = field(default_factory=set)          # checksums of the segments seen before it
+    ext: str | None = None  # file extension every value here ended with (`.json`), "" if they differ
     declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
 
     # -- recording -----------------------------------------------------------------------
     def record(self, key: str, shape: Shape) -> None:
-        self.count += 1
+        """Remember the answer's shape under `key` ("METHOD " at an endpoint's node)."""
         if not shape.tokens:
             return
         known = self.shapes.get(key)
@@ -93,24 +93,42 @@ class Node:
         self.informative += other.informative
         self.kinds.update(other.kinds)
         self.echo_keys.update(other.echo_keys)
+        self.add_contexts(other.contexts)
+        self.note_ext(other.ext)
         if self.declared is None:
             self.declared = other.declared
         for key, tokens in other.shapes.items():
             mine = self.shapes.setdefault(key, set()) if len(self.shapes) < MAX_SHAPES or key in self.shapes else None
             if mine is not None and len(mine) < MAX_SHAPE_KEYS:
                 mine.update(tokens)
-        for value, child in other.literals.items():
-            if value in self.literals:
-                self.literals[value].merge(child)
-            elif self.param is not None and not _keeps_literal(child, self.param):
-                self.param.merge(child)
-            else:
-                self.literals[value] = child
         if other.param is not None:
             if self.param is None:
                 self.param = other.param
             else:
                 self.param.merge(other.param)
+        for value, child in other.literals.items():
+            if value in self.literals:
+                self.literals[value].merge(child)
+            elif self.param is not None and child.evidence and child.declared is None:
+                self.param.merge(child)  # a detected value beside a parameter is one of its values
+            else:
+                self.literals[value] = child
+
+    def note_ext(self, ext: str | None) -> None:
+        if ext is not None and self.ext != "":
+            self.ext = ext if self.ext is None or self.ext == ext else ""
+
+    def add_contexts(self, contexts: set[int]) -> None:
+        for c in contexts:
+            if len(self.contexts) >= MAX_CONTEXTS:
+                return
+            self.contexts.add(c)
+
+    @property
+    def recurring(self) -> bool:
+        """Seen after several different segments (`/cards/a1/list`, `/cards/b2/list`): a name the API
+        uses under each of its resources, where a value (`/repos/alice/blog`) belongs to one."""
+        return len(self.contexts) > 1
 
     # -- persistence -----------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -131,6 +149,10 @@ class Node:
             d["x"] = dict(self.echo_keys.most_common(8))
         if self.declared is not None:
             d["d"] = self.declared
+        if self.contexts:
+            d["c"] = sorted(self.contexts)
+        if self.ext is not None:
+            d["t"] = self.ext
         if self.literals:
             d["l"] = {k: c.to_dict() for k, c in self.literals.items()}
         if self.param is not None:
@@ -145,6 +167,8 @@ class Node:
         node.shapes = {k: set(v) for k, v in d.get("s", {}).items()}
         node.kinds.update(d.get("k", {}))
         node.echo_keys.update(d.get("x", {}))
+        node.contexts = set(d.get("c", ()))
+        node.ext = d.get("t")
         node.literals = {k: cls.from_dict(c) for k, c in d.get("l", {}).items()}
         if "p" in d:
             node.param = cls.from_dict(d["p"])
@@ -161,36 +185,27 @@ class Node:
         return self.evidence > 0 or (self.echoes >= ECHO_MIN and 2 * self.echoes >= self.informative)
 
 
-def similarity(a: dict[str, set[str]], b: dict[str, set[str]]) -> float | None:
-    """Mean Jaccard similarity over the operations both have; None when they share none."""
-    common = a.keys() & b.keys()
-    if not common:
-        return None
-    total = 0.0
-    for key in common:
-        x, y = a[key], b[key]
-        total += len(x & y) / len(x | y) if x or y else 1.0
-    return total / len(common)
-
-
-def _keeps_literal(child: Node, param: Node) -> bool:
-    """Should a segment without value evidence stay literal beside this parameter?"""
-    if child.declared is not None:
-        return True  # an imported spec has it
-    if child.value_like:
-        return False
-    if not child.shapes:
-        return False  # nothing but errors seen: no reason to believe it is a different resource
-    sim = similarity(child.shapes, param.shapes)
-    return sim is None or sim < SIMILAR
-
-
 _WIRE_SAFE = "-._~!$&'()*+,;=:@"
 
 
 def wire(value: str) -> str:
     """A literal segment as it goes on the wire (`{` in traffic must never read as a parameter)."""
     return urllib.parse.quote(value, safe=_WIRE_SAFE)
+
+
+_EXT = re.compile(r".(\.[A-Za-z][A-Za-z0-9]{0,4})")
+
+
+def extension(value: str) -> str:
+    """`RE12ab.json` -> `.json`: a parameter whose values all end so is rendered `{sid}.json`."""
+    m = _EXT.search(value) if "." in value else None
+    return m.group(1) if m is not None and m.end() == len(value) else ""
+
+
+def kind_of(value: str) -> str:
+    """The detector kind of a segment, judged without a file extension (`RE12ab34cd.json`)."""
+    ext = extension(value)
+    return seg.classify(value[: -len(ext)] if ext else value)
 
 
 def _is_version(value: str) -> bool:
@@ -214,11 +229,6 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def skeleton_of(parts: list[str]) -> str:
     return "/" + "/".join(parts)
-
-
-def _suffix(masked: list[str], start: int) -> str:
-    """The (masked) path after position `start`: the context a segment is learned in."""
-    return "/" + "/".join(masked[start:]) if start < len(masked) else ""
 
 
 @dataclass(slots=True)
@@ -245,48 +255,37 @@ class PathTree:
         out: list[str] = []
         touched: list[Node] = []
         n = len(parts)
-        kinds = [seg.classify(value) for value in parts]
-        masked = self._masked(parts, kinds, echo)
+        chance = bool(shape.tokens) and bool(echo)  # a body that could have named the value
         for i, value in enumerate(parts):
-            key = method + " " + _suffix(masked, i + 1)
-            kind = kinds[i]
-            echoed = echo.get(value) if kind != seg.VERSION else None
-            chance = bool(shape.tokens) and bool(echo)  # a body that could have named the value
-            evidence = kind != seg.VERSION and (seg.is_strong(kind) or (echoed is not None and len(value) >= 3))
+            kind = kind_of(value)
+            strong = seg.is_strong(kind)
+            echoed = echo.get(value) if kind != seg.VERSION and len(value) >= 3 else None
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and (node.param.declared is not None or kind != seg.VERSION and (
-                    evidence or self._fits(node.param, key, shape, chance))):
+            elif node.param is not None and (node.param.declared is not None or strong):
                 child = node.param
                 out.append(PARAM)
             else:
                 child = node.literals[value] = Node()
                 out.append(value)
-                touched.append(node)
+                if strong and node not in touched:
+                    touched.append(node)
+            child.count += 1
+            child.kinds[kind] += 1
+            child.note_ext(extension(value))
+            if len(child.contexts) < MAX_CONTEXTS:
+                child.contexts.add(zlib.crc32(parts[i - 1].encode("utf-8", "surrogatepass")) if i else 0)
             if chance:
                 child.informative += 1
-            if child is node.param:
-                child.kinds[kind] += 1
-                if echoed is not None and chance:
+                if echoed is not None:
                     child.echoes += 1
                     child.echo_keys[echoed] += 1
-            elif evidence and node.param is not None and node not in touched:
-                touched.append(node)  # a literal beside a parameter showed evidence: reconsider it
-            child.record(key, shape)
-            if child is not node.param and evidence:
-                was = child.value_like
-                if seg.is_strong(kind):
-                    child.evidence += 1
-                else:
-                    child.echoes += 1
-                child.kinds[kind] += 1
-                if echoed:
-                    child.echo_keys[echoed] += 1
-                if not was and child.value_like and node not in touched:
-                    touched.append(node)
+            if strong and child is not node.param:
+                child.evidence += 1
             if i == n - 1:
                 child.ends[method] += 1
+                child.record(method + " ", shape)
             node = child
         moved = False
         for parent in touched:
@@ -297,69 +296,22 @@ class PathTree:
         return Learned(skeleton_of(out))
 
     @staticmethod
-    def _masked(parts: list[str], kinds: list[str], echo: dict[str, str]) -> list[str]:
-        """`parts` with value-like segments (strong kinds or echoed in a body) replaced by PARAM."""
-        return [PARAM if seg.is_strong(kind) or value in echo else value for value, kind in zip(parts, kinds)]
-
-    @staticmethod
-    def _fits(param: Node, key: str, shape: Shape, chance: bool) -> bool:
-        """Does an unremarkable value (no detector, no echo) look like the parameter's others?"""
-        if not shape.tokens:
-            return True
-        if param.echoing and chance:
-            return False  # its siblings name themselves in such answers; this one did not
-        known = param.shapes.get(key)
-        if not known:
-            return False
-        return len(known & shape.tokens) / len(known | shape.tokens) >= SIMILAR
-
-    def _regroup(self, node: Node) -> bool:
-        """Create or grow the parameter of `node` from its literal children. True if anything moved."""
-        if node.param is not None:  # beside a parameter, any evidence is enough
-            movers = [v for v, c in node.literals.items() if (c.evidence or c.echoes) and c.declared is None]
-        else:
-            movers = [v for v, c in node.literals.items() if c.value_like and c.declared is None]
-            if len(movers) == 1 and not node.literals[movers[0]].evidence:
-                movers = []  # one echoing value is a coincidence (`GET /gzip` -> `"encoding": "gzip"`), two a pattern
-        if node.param is None and not movers:
-            movers = self._family(node)
-            if not movers and len(node.literals) > MAX_LITERALS:
+    def _regroup(node: Node) -> bool:
+        """Fold detected values among the literal children of `node` into its parameter: at once beside
+        a parameter, from the second distinct value without one. True if anything moved."""
+        movers = [v for v, c in node.literals.items() if c.evidence and c.declared is None]
+        if node.param is None and len(movers) < 2:
+            movers = []
+            if len(node.literals) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
                 movers = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
                           if c.declared is None][: len(node.literals) - MAX_LITERALS // 2]
-        if not movers and node.param is None:
+        if not movers:
             return False
         param = node.param or Node()
         for v in movers:
             param.merge(node.literals.pop(v))
-        # literals without evidence that look like the parameter's requests join it -- except a
-        # lone word beside values that name themselves (`/users/me` beside `/users/42` -> "id": 42)
-        alike = [v for v, c in node.literals.items() if not _keeps_literal(c, param) and not _is_version(v)]
-        if param.echoing and len(alike) == 1 and node.literals[alike[0]].informative:
-            alike = []
-        for v in alike:
-            param.merge(node.literals.pop(v))
-            movers.append(v)
         node.param = param
-        return bool(movers)
-
-    @staticmethod
-    def _family(node: Node) -> list[str]:
-        """Non-leaf siblings without parameters of their own that continue the same way."""
-        groups: dict[frozenset[str], list[str]] = {}
-        for v, c in node.literals.items():
-            if c.declared is not None or _is_version(v) or c.param is not None or c.ends or not c.literals or any(g.value_like for g in c.literals.values()):
-                continue
-            if "" in c.literals and c.literals[""].ends:
-                continue  # `/things/` answers by itself: a collection, not a value
-            cont = frozenset(k for k in c.literals if k)
-            if cont:
-                groups.setdefault(cont, []).append(v)
-        best = max(groups.values(), key=len, default=[])
-        if len(best) < FAMILY_MIN:
-            return []
-        base = node.literals[best[0]].shapes
-        alike = [v for v in best if (s := similarity(node.literals[v].shapes, base)) is None or s >= SIMILAR]
-        return alike if len(alike) >= FAMILY_MIN else []
+        return True
 
     # -- lookup ----------------------------------------------------------------------------
     def known(self, method: str, parts: list[str]) -> str | None:
@@ -371,7 +323,7 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and (node.param.declared is not None or seg.is_strong(seg.classify(value))):
+            elif node.param is not None and (node.param.declared is not None or seg.is_strong(kind_of(value))):
                 child = node.param
                 out.append(PARAM)
             else:
@@ -411,8 +363,7 @@ class PathTree:
             for v in sorted(node.literals):
                 yield from walk(node.literals[v], parts + [v], names + [wire(v)])
             if node.param is not None:
-                name = self._name(node.param, names)
-                yield from walk(node.param, parts + [PARAM], names + ["{" + name + "}"])
+                yield from walk(node.param, parts + [PARAM], names + [self._display(node.param, names)])
 
         yield from walk(self.root, [], [])
 
@@ -422,16 +373,20 @@ class PathTree:
         names: list[str] = []
         for value in split_path(skeleton):
             if value == PARAM and node is not None and node.param is not None:
-                names.append("{" + self._name(node.param, names) + "}")
+                names.append(self._display(node.param, names))
                 node = node.param
             else:
                 names.append(wire(value))
                 node = node.literals.get(value) if node is not None else None
         return skeleton_of(names)
 
+    @classmethod
+    def _display(cls, param: Node, before: list[str]) -> str:
+        return "{" + cls._name(param, before) + "}" + (param.ext or "")
+
     @staticmethod
     def _name(param: Node, before: list[str]) -> str:
-        taken = {b[1:-1] for b in before if b.startswith("{")}
+        taken = {b[1:b.index("}")] for b in before if b.startswith("{") and "}" in b}
         if param.declared:
             return _unique(param.declared, taken)
         prev = urllib.parse.unquote(next((b for b in reversed(before) if b and not b.startswith("{")), ""))

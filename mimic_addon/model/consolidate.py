@@ -1,0 +1,319 @@
+"""Decide path templates with the whole traffic of a host in view.
+
+The online part of the path learner (`PathTree.learn`) only folds detected values (numbers,
+UUIDs, ...) into parameters. This pass takes the decisions that need context, top-down over the
+tree, at each node between its literal children:
+
+* **Alignment.** Sibling values are compared on what lies below them, but the levels below must
+  be compared as they will be once the siblings are one parameter: `/repos/a/x/issues` and
+  `/repos/b/y/issues` only look alike once `x` and `y` are seen side by side. So all candidate
+  siblings are first pooled into a trial node, the trial is consolidated (recursively), and each
+  sibling's endpoints are routed through it: these *aligned routes* are what siblings share.
+* **Alike answers.** Siblings that reach the same aligned routes with answers of the same shape
+  (keys, query keys, body keys) are values of one parameter; siblings whose answers on a shared
+  route differ are different resources (`/v1/apps/{id}` and `/v1/builds/{id}`), however many.
+* **Evidence of a value.** Detected shapes and values echoed in bodies make a sibling a value
+  unless its answers say otherwise; plain words need a family of at least `FAMILY_MIN` alike
+  siblings, or a parameter beside them that they resemble.
+* **Constancy.** A position with one value stays literal.
+
+Decisions only fold literals into parameters, so every earlier skeleton still routes and the
+caller merges what it learned about the folded endpoints (`Brain._regroup`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from . import segments as seg
+from .paths import PARAM, Node, PathTree
+
+SIMILAR = 0.5        # mean Jaccard of answer shapes on shared routes: "the same kind of answer"
+FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without other evidence
+MAX_COMPARED = 200   # siblings compared pairwise (the most requested); the rest by their group
+MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
+OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
+MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
+ENVELOPE = 0.3       # tokens in this share of a host's endpoints (`?api_key`, `data`, `ok`) describe none
+ENVELOPE_MIN = 5     # ... once the host has this many endpoints with a successful answer
+
+
+@dataclass(slots=True)
+class Route:
+    count: int = 0
+    tokens: set[str] = field(default_factory=set)
+
+
+Profile = dict[str, Route]
+
+
+def consolidate(tree: PathTree) -> bool:
+    """Consolidate the whole tree in place. True if any literal was folded into a parameter."""
+    global _envelope
+    _envelope = _envelope_of(tree.root)
+    try:
+        return _settle(tree.root)
+    finally:
+        _envelope = frozenset()
+
+
+_envelope: frozenset[str] = frozenset()  # of the tree being consolidated (set by `consolidate`)
+
+
+def _envelope_of(root: Node) -> frozenset[str]:
+    """Tokens common to a large share of the host's endpoints: the API's envelope and its
+    authentication parameters, which say nothing about which resource answered."""
+    df: dict[str, int] = {}
+    n = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for method in node.ends:
+            tokens = node.shapes.get(method + " ")
+            if tokens:
+                n += 1
+                for t in tokens:
+                    df[t] = df.get(t, 0) + 1
+        stack.extend(node.literals.values())
+        if node.param is not None:
+            stack.append(node.param)
+    if n < ENVELOPE_MIN:
+        return frozenset()
+    return frozenset(t for t, k in df.items() if k >= ENVELOPE * n)
+
+
+def _settle(node: Node) -> bool:
+    moved = _decide(node)
+    for child in list(node.literals.values()):
+        moved |= _settle(child)
+    if node.param is not None:
+        moved |= _settle(node.param)
+    return moved
+
+
+def _decide(node: Node) -> bool:
+    """Fold the literal children of `node` that are values into its parameter."""
+    cands = [v for v, c in node.literals.items() if v and c.declared is None and seg.classify(v) != seg.VERSION]
+    if not cands or (node.param is None and len(cands) < 2):
+        return False
+    if node.param is not None and node.param.declared is not None:
+        join = cands  # an imported spec says what the position is
+    else:
+        join = _choose(node, cands)
+    if not join:
+        return False
+    param = node.param or Node()
+    for v in join:
+        param.merge(node.literals.pop(v))
+    node.param = param
+    return True
+
+
+def _choose(node: Node, cands: list[str]) -> list[str]:
+    pool = Node()
+    for v in cands:
+        pool.merge(_clone(node.literals[v]))
+    if node.param is not None:
+        pool.merge(_clone(node.param))
+    _settle(pool)
+    prof = {v: _profile(node.literals[v], pool) for v in cands}
+    kids = node.literals
+    if node.param is not None:
+        seed_prof = _profile(node.param, pool)
+        seed_node = node.param
+        chosen: list[str] = []
+    else:
+        strong = [v for v in cands if kids[v].evidence]
+        echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
+        seeds = strong + echoed if len(strong) + len(echoed) >= 2 else []
+        seeds = [v for v in seeds if _coherent(v, seeds, prof)]
+        if len(seeds) < 2:
+            seeds = _family([v for v in cands if v not in seeds], prof, kids, _openness(node, cands))
+        if len(seeds) < 2:
+            return []
+        chosen = list(seeds)
+        seed_prof = _union(prof[v] for v in seeds)
+        seed_node = None
+    for v in cands:
+        if v in chosen:
+            continue
+        if _joins(kids[v], prof[v], seed_prof, seed_node):
+            chosen.append(v)
+    return chosen
+
+
+def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:
+    """Does one literal sibling belong to the parameter whose routes are `theirs`?"""
+    rel = _relation(mine, theirs)
+    if child.evidence:
+        return rel is None or rel >= SIMILAR / 2
+    if child.value_like:
+        return rel is None or rel >= SIMILAR
+    if _names_collection(child) or child.recurring:
+        return False
+    if rel is None or rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
+        return False
+    # a lone word beside values that name themselves in their answers stays literal (`/users/me`)
+    return not (param is not None and param.echoing and child.informative and not child.echoes)
+
+
+def _coherent(v: str, group: list[str], prof: dict[str, Profile]) -> bool:
+    """Not contradicted: its answers are not unlike those of most group members it shares routes with."""
+    alike = unlike = 0
+    for w in group:
+        if w == v:
+            continue
+        rel = _relation(prof[v], prof[w])
+        if rel is None:
+            continue
+        if rel >= SIMILAR / 2:
+            alike += 1
+        else:
+            unlike += 1
+    return unlike <= alike
+
+
+def _openness(node: Node, cands: list[str]) -> float:
+    """Share of the position's values seen once: high while new values keep coming (ids, names),
+    near zero for a fixed vocabulary of names, however many (a Good-Turing view)."""
+    once = sum(1 for v in cands if node.literals[v].count == 1)
+    return once / len(cands) if cands else 0.0
+
+
+def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float) -> list[str]:
+    """Plain words that are one parameter's values, by the strength of the evidence:
+
+    * alike answers on several shared routes (`/repos/{owner}/...`: many endpoints below each
+      owner, answering alike) -- a family of FAMILY_MIN such words is a parameter;
+    * alike answers on one route only (leaves: `/tags/react`, `/tags/chat`), or no answers that
+      say anything -- then only an open vocabulary (many values seen once) makes a parameter, as
+      method names and fields (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
+    Words mostly unlike each other are different resources, however many."""
+    seen_twice = [v for v in words if kids[v].count > 1]
+    if seen_twice and 3 * sum(kids[v].recurring for v in seen_twice) >= len(seen_twice):
+        return []  # names the API uses under each of its resources sit here: a position of names
+    order = sorted((v for v in words if not _names_collection(kids[v])), key=lambda v: (-kids[v].count, v))
+    order = order[:MAX_COMPARED]
+    if len(order) < FAMILY_MIN:
+        return []
+    groups: list[list[str]] = []
+    alike_pairs = unlike_pairs = deep_pairs = 0
+    for v in order:
+        best, best_score = None, 0
+        for g in groups:
+            alike = unlike = 0
+            for w in g:
+                rel, n = _compare(prof[v], prof[w])
+                if rel is None:
+                    continue
+                if rel >= SIMILAR:
+                    alike += 1
+                    deep_pairs += n >= 2
+                else:
+                    unlike += 1
+            alike_pairs += alike
+            unlike_pairs += unlike
+            if alike and alike > unlike and alike - unlike > best_score:
+                best, best_score = g, alike - unlike
+        if best is not None:
+            best.append(v)
+        else:
+            groups.append([v])
+    if unlike_pairs * 3 > alike_pairs:
+        return []  # mostly unlike each other: method names, collections
+    best = max(groups, key=len)
+    if len(best) >= 2 and deep_pairs >= FAMILY_MIN and len(best) >= FAMILY_MIN:
+        family = best
+    elif openness >= OPEN:
+        family = [v for v in order if v in best or len(best) < 2]
+    else:
+        return []
+    return family if len(family) >= FAMILY_MIN and len(family) >= len(order) / 2 else []
+
+
+def _names_collection(node: Node) -> bool:
+    """A word followed by detected ids (`/cards/{id}`) is a collection's name, not a value: REST
+    paths alternate names and values."""
+    param = node.param
+    if param is None or not param.kinds:
+        return False
+    strong = sum(n for k, n in param.kinds.items() if seg.is_strong(k))
+    return 2 * strong > sum(param.kinds.values())
+
+
+# -- routes -------------------------------------------------------------------------------------
+
+def _profile(sub: Node, pool: Node) -> Profile:
+    """The endpoints below `sub`, keyed by their route through the (consolidated) `pool`."""
+    out: Profile = {}
+
+    def walk(n: Node, p: Node | None, route: str) -> None:
+        for method, count in n.ends.items():
+            r = out.setdefault(method + " " + route, Route())
+            r.count += count
+            r.tokens |= n.shapes.get(method + " ", set()) - _envelope
+        for v, c in n.literals.items():
+            nxt = p.literals.get(v) if p is not None else None
+            if nxt is not None:
+                walk(c, nxt, route + "/" + v)
+            elif p is not None and p.param is not None:
+                walk(c, p.param, route + "/" + PARAM)
+            else:
+                walk(c, None, route + "/" + v)
+        if n.param is not None:
+            walk(n.param, p.param if p is not None else None, route + "/" + PARAM)
+
+    walk(sub, pool, "")
+    return out
+
+
+def _union(profiles) -> Profile:
+    out: Profile = {}
+    for p in profiles:
+        for k, r in p.items():
+            mine = out.setdefault(k, Route())
+            mine.count += r.count
+            mine.tokens |= r.tokens
+    return out
+
+
+def _relation(a: Profile, b: Profile) -> float | None:
+    return _compare(a, b)[0]
+
+
+def _compare(a: Profile, b: Profile) -> tuple[float | None, int]:
+    """How alike the answers are on the routes both reach: on each route, the share of the smaller
+    token set found in the larger (samples of one schema with optional fields contain each other;
+    two resources do not); the least alike route decides, as one clear difference is enough to
+    tell two resources apart. None when no shared route has answers of MIN_TOKENS tokens; also
+    how many routes were compared."""
+    worst: float | None = None
+    n = 0
+    for k in a.keys() & b.keys():
+        x, y = a[k].tokens, b[k].tokens
+        smaller = min(len(x), len(y))
+        if smaller >= MIN_TOKENS:
+            sim = len(x & y) / smaller
+            worst = sim if worst is None else min(worst, sim)
+            n += 1
+    return worst, n
+
+
+def _overlap(a: Profile, b: Profile) -> float:
+    """Share of `a`'s requests on routes that `b` also reaches."""
+    total = sum(r.count for r in a.values())
+    shared = sum(r.count for k, r in a.items() if k in b)
+    return shared / total if total else 0.0
+
+
+def _clone(node: Node) -> Node:
+    copy = Node(count=node.count, evidence=node.evidence, echoes=node.echoes, informative=node.informative,
+                declared=node.declared)
+    copy.ends.update(node.ends)
+    copy.kinds.update(node.kinds)
+    copy.echo_keys.update(node.echo_keys)
+    copy.contexts = set(node.contexts)
+    copy.shapes = {k: set(v) for k, v in node.shapes.items()}
+    copy.literals = {k: _clone(c) for k, c in node.literals.items()}
+    if node.param is not None:
+        copy.param = _clone(node.param)
+    return copy

@@ -27,7 +27,8 @@ from dataclasses import dataclass, field
 from . import segments as seg
 from .paths import PARAM, Node, PathTree
 
-SIMILAR = 0.5        # mean Jaccard of answer shapes on shared routes: "the same kind of answer"
+CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
+SIMILAR = 0.999      # share of the shared routes answering alike that makes two values alike (all of them)
 FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without other evidence
 MAX_COMPARED = 200   # siblings compared pairwise (the most requested); the rest by their group
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
@@ -109,6 +110,7 @@ def _decide(node: Node) -> bool:
 
 
 def _choose(node: Node, cands: list[str]) -> list[str]:
+    """The literal children of `node` that are values of its (new or existing) parameter."""
     pool = Node()
     for v in cands:
         pool.merge(_clone(node.literals[v]))
@@ -117,26 +119,22 @@ def _choose(node: Node, cands: list[str]) -> list[str]:
     _settle(pool)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
-    if node.param is not None:
-        seed_prof = _profile(node.param, pool)
-        seed_node = node.param
-        chosen: list[str] = []
-    else:
-        strong = [v for v in cands if kids[v].evidence]
-        echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
-        seeds = strong + echoed if len(strong) + len(echoed) >= 2 else []
-        seeds = [v for v in seeds if _coherent(v, seeds, prof)]
-        if len(seeds) < 2:
-            seeds = _family([v for v in cands if v not in seeds], prof, kids, _openness(node, cands))
-        if len(seeds) < 2:
-            return []
-        chosen = list(seeds)
-        seed_prof = _union(prof[v] for v in seeds)
-        seed_node = None
+    strong = [v for v in cands if kids[v].evidence]
+    echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
+    seeds = [v for v in strong + echoed if _coherent(v, strong + echoed, prof)]
+    if node.param is None and len(seeds) < 2:
+        seeds = []
+    openness = _openness(node, cands)
+    if _leads_to_values(pool):
+        openness = max(openness, OPEN)  # `/starred/{owner}/{repo}`: values followed by values
+    family = _family([v for v in cands if v not in seeds], prof, kids, openness)
+    chosen = seeds + family
+    if node.param is None and len(chosen) < 2:
+        return []
+    group = [_profile(node.param, pool)] if node.param is not None else []
+    theirs = _union(group + [prof[v] for v in chosen])
     for v in cands:
-        if v in chosen:
-            continue
-        if _joins(kids[v], prof[v], seed_prof, seed_node):
+        if v not in chosen and _joins(kids[v], prof[v], theirs, node.param):
             chosen.append(v)
     return chosen
 
@@ -148,10 +146,13 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
         return rel is None or rel >= SIMILAR / 2
     if child.value_like:
         return rel is None or rel >= SIMILAR
-    if _names_collection(child) or child.recurring:
+    if _names_collection(child):
         return False
+    rel, compared = _compare(mine, theirs, jaccard=True)
     if rel is None or rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
+    if child.recurring and compared < 2:
+        return False  # a name used under several resources, alike on one route only
     # a lone word beside values that name themselves in their answers stays literal (`/users/me`)
     return not (param is not None and param.echoing and child.informative and not child.echoes)
 
@@ -170,6 +171,15 @@ def _coherent(v: str, group: list[str], prof: dict[str, Profile]) -> bool:
         else:
             unlike += 1
     return unlike <= alike
+
+
+def _leads_to_values(pool: Node) -> bool:
+    """Pooled, the next position is a parameter of plain words (names used as values)."""
+    param = pool.param
+    if param is None or not param.kinds:
+        return False
+    strong = sum(n for k, n in param.kinds.items() if seg.is_strong(k))
+    return 2 * strong < sum(param.kinds.values()) and len(pool.literals) <= len(param.contexts)
 
 
 def _openness(node: Node, cands: list[str]) -> float:
@@ -221,10 +231,12 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     if unlike_pairs * 3 > alike_pairs:
         return []  # mostly unlike each other: method names, collections
     best = max(groups, key=len)
-    if len(best) >= 2 and deep_pairs >= FAMILY_MIN and len(best) >= FAMILY_MIN:
-        family = best
+    unlike_best = {v for v in order if v not in best and any(
+        (rel := _relation(prof[v], prof[w])) is not None and rel < SIMILAR for w in best)}
+    if len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN:
+        family = best + ([v for v in order if v not in best and v not in unlike_best] if openness >= OPEN else [])
     elif openness >= OPEN:
-        family = [v for v in order if v in best or len(best) < 2]
+        family = [v for v in order if v not in unlike_best]
     else:
         return []
     return family if len(family) >= FAMILY_MIN and len(family) >= len(order) / 2 else []
@@ -280,22 +292,20 @@ def _relation(a: Profile, b: Profile) -> float | None:
     return _compare(a, b)[0]
 
 
-def _compare(a: Profile, b: Profile) -> tuple[float | None, int]:
-    """How alike the answers are on the routes both reach: on each route, the share of the smaller
-    token set found in the larger (samples of one schema with optional fields contain each other;
-    two resources do not); the least alike route decides, as one clear difference is enough to
-    tell two resources apart. None when no shared route has answers of MIN_TOKENS tokens; also
-    how many routes were compared."""
-    worst: float | None = None
-    n = 0
+def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | None, int]:
+    """How alike the answers are on the routes both reach: the share of those routes where most of
+    the smaller answer's tokens are found in the other's (samples of one schema with optional
+    fields contain each other; two resources do not), and how many routes were compared. None
+    when no shared route has answers of MIN_TOKENS tokens. Against a parameter's union of many
+    answers, containment proves little: `jaccard` compares with the union instead."""
+    alike = n = 0
     for k in a.keys() & b.keys():
         x, y = a[k].tokens, b[k].tokens
         smaller = min(len(x), len(y))
         if smaller >= MIN_TOKENS:
-            sim = len(x & y) / smaller
-            worst = sim if worst is None else min(worst, sim)
             n += 1
-    return worst, n
+            alike += len(x & y) >= CONTAINED * (len(x | y) if jaccard else smaller)
+    return (alike / n if n else None), n
 
 
 def _overlap(a: Profile, b: Profile) -> float:

@@ -202,6 +202,12 @@ def extension(value: str) -> str:
     return m.group(1) if m is not None and m.end() == len(value) else ""
 
 
+def _unmistakable(node: Node) -> bool:
+    """Values no API uses as a fixed name (UUIDs, hashes, prefixed ids, tokens, e-mails): one is
+    enough to make a parameter. Numbers and dates need a second value (`/2010-04-01/`, `/1/`)."""
+    return bool(node.kinds) and all(k in seg.UNMISTAKABLE for k in node.kinds)
+
+
 def kind_of(value: str) -> str:
     """The detector kind of a segment, judged without a file extension (`RE12ab34cd.json`)."""
     ext = extension(value)
@@ -300,7 +306,7 @@ class PathTree:
         """Fold detected values among the literal children of `node` into its parameter: at once beside
         a parameter, from the second distinct value without one. True if anything moved."""
         movers = [v for v, c in node.literals.items() if c.evidence and c.declared is None]
-        if node.param is None and len(movers) < 2:
+        if node.param is None and len(movers) < 2 and not (movers and _unmistakable(node.literals[movers[0]])):
             movers = []
             if len(node.literals) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
                 movers = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)

@@ -21,6 +21,8 @@ VERSION = "version"
 
 #: kinds that on their own make a segment a parameter value
 STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE})
+#: kinds no API uses for a fixed path name: one such value makes a parameter
+UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL})
 
 _INT = re.compile(r"-?\d+(?:\.\d+)?")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")

@@ -28,7 +28,7 @@ from . import segments as seg
 from .paths import PARAM, Node, PathTree
 
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
-SIMILAR = 0.999      # share of the shared routes answering alike that makes two values alike (all of them)
+SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
 FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without other evidence
 MAX_COMPARED = 200   # siblings compared pairwise (the most requested); the rest by their group
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
@@ -243,10 +243,10 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
 
 
 def _names_collection(node: Node) -> bool:
-    """A word followed by detected ids (`/cards/{id}`) is a collection's name, not a value: REST
-    paths alternate names and values."""
+    """A word whose traffic mostly goes on to detected ids (`/cards/{id}`) is a collection's name,
+    not a value: REST paths alternate names and values."""
     param = node.param
-    if param is None or not param.kinds:
+    if param is None or not param.kinds or 2 * param.count < node.count:
         return False
     strong = sum(n for k, n in param.kinds.items() if seg.is_strong(k))
     return 2 * strong > sum(param.kinds.values())

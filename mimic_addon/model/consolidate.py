@@ -133,10 +133,11 @@ def _choose(node: Node, cands: list[str]) -> list[str]:
         return []
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
-    for v in cands:
-        if v not in chosen and _joins(kids[v], prof[v], theirs, node.param):
-            chosen.append(v)
-    return chosen
+    words = [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
+    lone = len(words) == 1 and not kids[words[0]].evidence and not kids[words[0]].value_like
+    if lone and node.param is not None and node.param.echoing and kids[words[0]].informative:
+        words = []  # a lone word beside values that name themselves in their answers (`/users/me`)
+    return chosen + words
 
 
 def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:
@@ -151,10 +152,7 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
     rel, compared = _compare(mine, theirs, jaccard=True)
     if rel is None or rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
-    if child.recurring and compared < 2:
-        return False  # a name used under several resources, alike on one route only
-    # a lone word beside values that name themselves in their answers stays literal (`/users/me`)
-    return not (param is not None and param.echoing and child.informative and not child.echoes)
+    return not (child.recurring and compared < 2)  # a name used under several resources
 
 
 def _coherent(v: str, group: list[str], prof: dict[str, Profile]) -> bool:

@@ -33,6 +33,7 @@ FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without o
 MAX_COMPARED = 200   # siblings compared pairwise (the most requested); the rest by their group
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
+RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
 ENVELOPE = 0.3       # tokens in this share of a host's endpoints (`?api_key`, `data`, `ok`) describe none
 ENVELOPE_MIN = 5     # ... once the host has this many endpoints with a successful answer
@@ -150,7 +151,9 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
     if _names_collection(child):
         return False
     rel, compared = _compare(mine, theirs, jaccard=True)
-    if rel is None or rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
+    if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value
+        return child.count <= RARE and not child.recurring and _overlap(mine, theirs) == 1.0
+    if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
     return not (child.recurring and compared < 2)  # a name used under several resources
 
@@ -303,6 +306,8 @@ def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | Non
         if smaller >= MIN_TOKENS:
             n += 1
             alike += len(x & y) >= CONTAINED * (len(x | y) if jaccard else smaller)
+        elif smaller and x.isdisjoint(y):
+            n += 1  # small, but nothing in common: unlike
     return (alike / n if n else None), n
 
 

@@ -18,11 +18,13 @@ DATE = "date"
 SLUG = "slug"
 WORD = "word"
 VERSION = "version"
+OPAQUE = "opaque"   # holds characters no path name has (braces, spaces, quotes): template leftovers, free text
 
 #: kinds that on their own make a segment a parameter value
-STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE})
+STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE, OPAQUE})
 #: kinds no API uses for a fixed path name: one such value makes a parameter
-UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL})
+UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL, OPAQUE})
+_UNSAFE = frozenset(' {}<>|\\^`"')
 
 _INT = re.compile(r"-?\d+(?:\.\d+)?")
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
@@ -56,6 +58,8 @@ def classify(segment: str) -> str:
     """Return the kind of a (percent-decoded) segment. Cached: segments repeat a lot."""
     if not segment:
         return WORD
+    if not _UNSAFE.isdisjoint(segment):
+        return OPAQUE
     if _VERSION.fullmatch(segment):
         return VERSION
     if _INT.fullmatch(segment):

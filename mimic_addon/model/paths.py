@@ -38,6 +38,9 @@ ECHO_MIN = 2                # echoed sightings before a segment alone counts as 
 MAX_CONTEXTS = 4            # distinct preceding segments remembered per node (1 vs several is what counts)
 ECHOING = 0.8               # share of a parameter's answers echoing its value that makes it "echoing"
 ECHOING_MIN = 5             # ... once it has at least this many informative sightings
+# keys whose value names a resource's kind (`"type": "builds"`, GraphQL's `__typename`): a path
+# segment found there is a collection's name, not a value
+KIND_KEYS = frozenset({"type", "kind", "object", "resource", "resourcetype", "@type", "__typename", "_type"})
 GENERIC_ECHO_KEYS = frozenset({"id", "name", "slug", "key", "value", "code", "title", "url", "href", "type"})
 
 
@@ -266,6 +269,8 @@ class PathTree:
             kind = kind_of(value)
             strong = seg.is_strong(kind)
             echoed = echo.get(value) if kind != seg.VERSION and len(value) >= 3 else None
+            if echoed is not None and echoed.lower() in KIND_KEYS:
+                echoed = None
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)

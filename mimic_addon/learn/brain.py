@@ -16,7 +16,7 @@ from .observation import Observation, decode_body
 from .watchdog import Watchdog, resolve_into
 
 SAMPLE_ALL_UNTIL = 200
-SETTLE_FIRST = 10**9         # observations before path templates are first consolidated ...
+SETTLE_FIRST = 1024         # observations before path templates are first consolidated ...
 SETTLE_MAX_STEP = 4096    # ... then at doubling counts, at least this often
 
 

@@ -71,7 +71,7 @@ class Node:
     kinds: Counter = field(default_factory=Counter)          # segment kinds (parameter nodes)
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
     contexts: set[int] = field(default_factory=set)          # checksums of the segments seen before it
-    ext: str | None = None  # file extension every value here ended with (`.json`), "" if they differ
+    ext: str | None = None  # file extension of every value ending a path here (`.json`), "" if they differ
     declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
 
     # -- recording -----------------------------------------------------------------------
@@ -284,7 +284,6 @@ class PathTree:
                     touched.append(node)
             child.count += 1
             child.kinds[kind] += 1
-            child.note_ext(extension(value))
             if len(child.contexts) < MAX_CONTEXTS:
                 child.contexts.add(zlib.crc32(parts[i - 1].encode("utf-8", "surrogatepass")) if i else 0)
             if chance:
@@ -295,6 +294,7 @@ class PathTree:
             if strong and child is not node.param:
                 child.evidence += 1
             if i == n - 1:
+                child.note_ext(extension(value))  # `/queues/{sid}.json`, while `/queues/{sid}/members` has none
                 child.ends[method] += 1
                 child.record(method + " ", shape)
             node = child
@@ -368,23 +368,26 @@ class PathTree:
 
     def templates(self) -> Iterator[tuple[str, str, str]]:
         """(method, skeleton, named template) of every learned endpoint."""
-        def walk(node: Node, parts: list[str], names: list[str]) -> Iterator[tuple[str, str, str]]:
+        def walk(node: Node, parts: list[str], names: list[str], ext: str) -> Iterator[tuple[str, str, str]]:
+            shown = names[:-1] + [names[-1] + ext] if ext else names
             for method in sorted(node.ends):
-                yield method, skeleton_of(parts), skeleton_of(names)
+                yield method, skeleton_of(parts), skeleton_of(shown)
             for v in sorted(node.literals):
-                yield from walk(node.literals[v], parts + [v], names + [wire(v)])
+                yield from walk(node.literals[v], parts + [v], names + [wire(v)], "")
             if node.param is not None:
-                yield from walk(node.param, parts + [PARAM], names + [self._display(node.param, names)])
+                name = "{" + self._name(node.param, names) + "}"
+                yield from walk(node.param, parts + [PARAM], names + [name], node.param.ext or "")
 
-        yield from walk(self.root, [], [])
+        yield from walk(self.root, [], [], "")
 
     def named(self, skeleton: str) -> str:
         """Display form of a skeleton: `/users/{}` -> `/users/{user_id}`."""
         node = self.root
         names: list[str] = []
-        for value in split_path(skeleton):
+        parts = split_path(skeleton)
+        for i, value in enumerate(parts):
             if value == PARAM and node is not None and node.param is not None:
-                names.append(self._display(node.param, names))
+                names.append(self._display(node.param, names, i == len(parts) - 1))
                 node = node.param
             else:
                 names.append(wire(value))
@@ -392,8 +395,8 @@ class PathTree:
         return skeleton_of(names)
 
     @classmethod
-    def _display(cls, param: Node, before: list[str]) -> str:
-        return "{" + cls._name(param, before) + "}" + (param.ext or "")
+    def _display(cls, param: Node, before: list[str], last: bool) -> str:
+        return "{" + cls._name(param, before) + "}" + (param.ext or "" if last else "")
 
     @staticmethod
     def _name(param: Node, before: list[str]) -> str:

@@ -129,6 +129,8 @@ class Brain:
     def _regroup(self, host: HostModel) -> None:
         """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home."""
         for (method, skeleton), ep in list(host.endpoints.items()):
+            if host.tree.holds(method, skeleton):
+                continue
             target = host.tree.match(method, split_path(skeleton))
             if target is None or target == skeleton:
                 continue

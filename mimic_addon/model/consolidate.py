@@ -30,7 +30,8 @@ from .paths import PARAM, Node, PathTree
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
 SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
 FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without other evidence
-MAX_COMPARED = 200   # siblings compared pairwise (the most requested); the rest by their group
+MAX_COMPARED = 200   # siblings weighed at one position (the most requested)
+SAMPLE = 8           # members of a group a sibling is compared with (its most requested)
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
 RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
@@ -84,34 +85,44 @@ def _envelope_of(root: Node) -> frozenset[str]:
 
 
 def _settle(node: Node) -> bool:
-    moved = _decide(node)
+    moved, settled = _decide(node)
     for child in list(node.literals.values()):
         moved |= _settle(child)
-    if node.param is not None:
+    if node.param is not None and not settled:
         moved |= _settle(node.param)
     return moved
 
 
-def _decide(node: Node) -> bool:
-    """Fold the literal children of `node` that are values into its parameter."""
+def _decide(node: Node) -> tuple[bool, bool]:
+    """Fold the literal children of `node` that are values into its parameter. Returns whether
+    anything moved, and whether the parameter's subtree is already consolidated."""
     cands = [v for v, c in node.literals.items() if v and c.declared is None and seg.classify(v) != seg.VERSION]
     if not cands or (node.param is None and len(cands) < 2):
-        return False
+        return False, False
     if node.param is not None and node.param.declared is not None:
-        join = cands  # an imported spec says what the position is
+        join, pool = cands, None  # an imported spec says what the position is
     else:
-        join = _choose(node, cands)
+        join, pool = _choose(node, cands)
     if not join:
-        return False
+        return False, False
+    if pool is not None and len(join) == len(cands):
+        # everything joined: the consolidated trial pool is exactly the new parameter's subtree
+        for v in join:
+            pool.words |= not node.literals.pop(v).evidence
+        node.param = pool
+        return True, True
     param = node.param or Node()
     for v in join:
-        param.merge(node.literals.pop(v))
+        child = node.literals.pop(v)
+        param.words |= not child.evidence
+        param.merge(child)
     node.param = param
-    return True
+    return True, False
 
 
-def _choose(node: Node, cands: list[str]) -> list[str]:
-    """The literal children of `node` that are values of its (new or existing) parameter."""
+def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
+    """The literal children of `node` that are values of its (new or existing) parameter, and the
+    consolidated trial pool of all of them (with the parameter)."""
     pool = Node()
     for v in cands:
         pool.merge(_clone(node.literals[v]))
@@ -131,14 +142,14 @@ def _choose(node: Node, cands: list[str]) -> list[str]:
     family = _family([v for v in cands if v not in seeds], prof, kids, openness)
     chosen = seeds + family
     if node.param is None and len(chosen) < 2:
-        return []
+        return [], pool
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
     words = [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
     lone = len(words) == 1 and not kids[words[0]].evidence and not kids[words[0]].value_like
     if lone and node.param is not None and node.param.echoing and kids[words[0]].informative:
         words = []  # a lone word beside values that name themselves in their answers (`/users/me`)
-    return chosen + words
+    return chosen + words, pool
 
 
 def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:
@@ -212,7 +223,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         best, best_score = None, 0
         for g in groups:
             alike = unlike = 0
-            for w in g:
+            for w in g[:SAMPLE]:  # a group is judged by its most requested members
                 rel, n = _compare(prof[v], prof[w])
                 if rel is None:
                     continue
@@ -233,7 +244,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         return []  # mostly unlike each other: method names, collections
     best = max(groups, key=len)
     unlike_best = {v for v in order if v not in best and any(
-        (rel := _relation(prof[v], prof[w])) is not None and rel < SIMILAR for w in best)}
+        (rel := _relation(prof[v], prof[w])) is not None and rel < SIMILAR for w in best[:SAMPLE])}
     if len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN:
         family = best + ([v for v in order if v not in best and v not in unlike_best] if openness >= OPEN else [])
     elif openness >= OPEN:

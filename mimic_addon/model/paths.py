@@ -71,6 +71,7 @@ class Node:
     kinds: Counter = field(default_factory=Counter)          # segment kinds (parameter nodes)
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
     contexts: set[int] = field(default_factory=set)          # checksums of the segments seen before it
+    words: bool = False     # a parameter that took plain words as values (names used as ids)
     ext: str | None = None  # file extension of every value ending a path here (`.json`), "" if they differ
     declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
 
@@ -98,6 +99,7 @@ class Node:
         self.echo_keys.update(other.echo_keys)
         self.add_contexts(other.contexts)
         self.note_ext(other.ext)
+        self.words |= other.words
         if self.declared is None:
             self.declared = other.declared
         for key, tokens in other.shapes.items():
@@ -156,6 +158,8 @@ class Node:
             d["c"] = sorted(self.contexts)
         if self.ext is not None:
             d["t"] = self.ext
+        if self.words:
+            d["w"] = 1
         if self.literals:
             d["l"] = {k: c.to_dict() for k, c in self.literals.items()}
         if self.param is not None:
@@ -172,6 +176,7 @@ class Node:
         node.echo_keys.update(d.get("x", {}))
         node.contexts = set(d.get("c", ()))
         node.ext = d.get("t")
+        node.words = bool(d.get("w"))
         node.literals = {k: cls.from_dict(c) for k, c in d.get("l", {}).items()}
         if "p" in d:
             node.param = cls.from_dict(d["p"])
@@ -209,6 +214,20 @@ def _unmistakable(node: Node) -> bool:
     """Values no API uses as a fixed name (UUIDs, hashes, prefixed ids, tokens, e-mails): one is
     enough to make a parameter. Numbers and dates need a second value (`/2010-04-01/`, `/1/`)."""
     return bool(node.kinds) and all(k in seg.UNMISTAKABLE for k in node.kinds)
+
+
+def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
+    """Is `parts[start:]` with `method` an endpoint below `node` (a literal, or any value at a
+    parameter)? A new word at a parameter of words is one of its values when the rest of its path
+    is the parameter's, as a new owner's `/repos/{owner}/{repo}/issues` is."""
+    for value in parts[start:]:
+        child = node.literals.get(value)
+        if child is None:
+            child = node.param
+            if child is None:
+                return False
+        node = child
+    return method in node.ends
 
 
 def kind_of(value: str) -> str:
@@ -274,7 +293,8 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and (node.param.declared is not None or strong):
+            elif node.param is not None and (node.param.declared is not None or strong or (
+                    node.param.words and _continues(node.param, method, parts, i + 1))):
                 child = node.param
                 out.append(PARAM)
             else:
@@ -330,17 +350,27 @@ class PathTree:
         value at a parameter, and the endpoint exists. None means "learn it properly"."""
         node = self.root
         out: list[str] = []
-        for value in parts:
+        for i, value in enumerate(parts):
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and (node.param.declared is not None or seg.is_strong(kind_of(value))):
+            elif node.param is not None and (node.param.declared is not None or seg.is_strong(kind_of(value)) or (
+                    node.param.words and _continues(node.param, method, parts, i + 1))):
                 child = node.param
                 out.append(PARAM)
             else:
                 return None
             node = child
         return skeleton_of(out) if method in node.ends else None
+
+    def holds(self, method: str, skeleton: str) -> bool:
+        """Is this skeleton still a learned endpoint, segment for segment (no re-routing)?"""
+        node: Node | None = self.root
+        for value in split_path(skeleton):
+            node = node.param if value == PARAM else node.literals.get(value)
+            if node is None:
+                return False
+        return method in node.ends
 
     def match(self, method: str | None, parts: list[str]) -> str | None:
         """Skeleton for a concrete path (or a skeleton's parts), literal segments first."""

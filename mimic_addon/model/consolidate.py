@@ -37,7 +37,7 @@ OPEN = 0.4           # share of values seen once that makes a vocabulary open (G
 RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
 ENVELOPE = 0.3       # tokens in this share of a host's endpoints (`?api_key`, `data`, `ok`) describe none
-ENVELOPE_MIN = 5     # ... once the host has this many endpoints with a successful answer
+ENVELOPE_MIN = 20    # ... once the host has this many endpoints with a successful answer
 
 
 @dataclass(slots=True)
@@ -198,7 +198,7 @@ def _openness(node: Node, cands: list[str]) -> float:
     """Share of the position's values seen once: high while new values keep coming (ids, names),
     near zero for a fixed vocabulary of names, however many (a Good-Turing view)."""
     once = sum(1 for v in cands if node.literals[v].count == 1)
-    return once / len(cands) if cands else 0.0
+    return once / len(cands)
 
 
 def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float) -> list[str]:

@@ -36,8 +36,8 @@ MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
 RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
-ENVELOPE = 0.3       # tokens in this share of a host's endpoints (`?api_key`, `data`, `ok`) describe none
-ENVELOPE_MIN = 20    # ... once the host has this many endpoints with a successful answer
+ENVELOPE = 0.5       # tokens in this share of a host's answers (`?api_key`, `data`, `ok`) describe none
+ENVELOPE_MIN = 20    # ... once the host has this many distinct kinds of successful answer
 
 
 @dataclass(slots=True)
@@ -63,25 +63,27 @@ _envelope: frozenset[str] = frozenset()  # of the tree being consolidated (set b
 
 
 def _envelope_of(root: Node) -> frozenset[str]:
-    """Tokens common to a large share of the host's endpoints: the API's envelope and its
-    authentication parameters, which say nothing about which resource answered."""
-    df: dict[str, int] = {}
-    n = 0
+    """Tokens common to a large share of the host's distinct answers: the API's envelope and its
+    authentication parameters, which say nothing about which resource answered. Distinct token
+    sets are counted, so that one resource seen under many ids does not pass for many resources."""
+    answers: set[frozenset[str]] = set()
     stack = [root]
     while stack:
         node = stack.pop()
         for method in node.ends:
             tokens = node.shapes.get(method + " ")
             if tokens:
-                n += 1
-                for t in tokens:
-                    df[t] = df.get(t, 0) + 1
+                answers.add(frozenset(tokens))
         stack.extend(node.literals.values())
         if node.param is not None:
             stack.append(node.param)
-    if n < ENVELOPE_MIN:
+    if len(answers) < ENVELOPE_MIN:
         return frozenset()
-    return frozenset(t for t, k in df.items() if k >= ENVELOPE * n)
+    df: dict[str, int] = {}
+    for tokens in answers:
+        for t in tokens:
+            df[t] = df.get(t, 0) + 1
+    return frozenset(t for t, k in df.items() if k >= ENVELOPE * len(answers))
 
 
 def _settle(node: Node) -> bool:
@@ -147,7 +149,7 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     theirs = _union(group + [prof[v] for v in chosen])
     words = [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
     lone = len(words) == 1 and not kids[words[0]].evidence and not kids[words[0]].value_like
-    if lone and node.param is not None and node.param.echoing and kids[words[0]].informative:
+    if lone and node.param is not None and node.param.echoing and kids[words[0]].informative and not kids[words[0]].echoes:
         words = []  # a lone word beside values that name themselves in their answers (`/users/me`)
     return chosen + words, pool
 

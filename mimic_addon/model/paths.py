@@ -287,7 +287,7 @@ class PathTree:
         for i, value in enumerate(parts):
             kind = kind_of(value)
             strong = seg.is_strong(kind)
-            echoed = echo.get(value) if kind != seg.VERSION and len(value) >= 3 else None
+            echoed = echo.get(value) if kind != seg.VERSION else None
             if echoed is not None and echoed.lower() in KIND_KEYS:
                 echoed = None
             child = node.literals.get(value)
@@ -300,7 +300,7 @@ class PathTree:
             else:
                 child = node.literals[value] = Node()
                 out.append(value)
-                if strong and node not in touched:
+                if (strong or len(node.literals) > MAX_LITERALS) and node not in touched:
                     touched.append(node)
             child.count += 1
             child.kinds[kind] += 1
@@ -308,7 +308,8 @@ class PathTree:
                 child.contexts.add(zlib.crc32(parts[i - 1].encode("utf-8", "surrogatepass")) if i else 0)
             if chance:
                 child.informative += 1
-                if echoed is not None:
+                # short values (`1`, `en`) echo by chance: they count as echoes only at a parameter
+                if echoed is not None and (child is node.param or strong or len(value) >= 3):
                     child.echoes += 1
                     child.echo_keys[echoed] += 1
             if strong and child is not node.param:

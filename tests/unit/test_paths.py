@@ -1,9 +1,12 @@
 """The path-template learner, specified by small traffic stories."""
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from mimic_addon.model import segments as seg
+from mimic_addon.model.consolidate import consolidate
 from mimic_addon.model.paths import MAX_LITERALS, UNKNOWN, PathTree, Shape, split_path
 
 USER = Shape(frozenset({"id", "name", "email"}))
@@ -16,6 +19,12 @@ def learn(tree: PathTree, path: str, shape: Shape = USER, method: str = "GET", e
 
 def named(tree: PathTree) -> set[str]:
     return {f"{m} {t}" for m, _, t in tree.templates()}
+
+
+def settled(tree: PathTree) -> set[str]:
+    """Templates once the whole traffic is weighed (what `mimic learn` and a stopping proxy do)."""
+    consolidate(tree)
+    return named(tree)
 
 
 @pytest.mark.parametrize("segment,kind", [
@@ -31,10 +40,28 @@ def test_segment_kinds(segment: str, kind: str) -> None:
 
 def test_numeric_ids_become_a_named_parameter() -> None:
     tree = PathTree()
-    assert learn(tree, "/users/42") == "/users/{}"          # a detected id is a value at first sight
-    assert learn(tree, "/users/43") == "/users/{}"
+    assert learn(tree, "/users/42") == "/users/42"          # one number may be a name (`/1/boards`) ...
+    assert learn(tree, "/users/43") == "/users/{}"          # ... two are values
     assert learn(tree, "/users/42") == "/users/{}"
     assert named(tree) == {"GET /users/{user_id}"}
+
+
+def test_one_unmistakable_value_is_a_parameter_at_first_sight() -> None:
+    tree = PathTree()
+    assert learn(tree, "/orders/550e8400-e29b-41d4-a716-446655440000") == "/orders/{}"
+
+
+@pytest.mark.parametrize("path,template", [
+    ("/1/boards/{i:024x}", "/1/boards/{board_hash}"),
+    ("/2010-04-01/Accounts/AC{i:032x}/Calls.json", "/2010-04-01/Accounts/{account_hash}/Calls.json"),
+    ("/rest/api/3/issue/{n}", "/rest/api/3/issue/{issue_id}"),
+    ("/2/users/{n}/tweets", "/2/users/{user_id}/tweets"),
+])
+def test_a_constant_segment_stays_literal_whatever_it_looks_like(path: str, template: str) -> None:
+    tree = PathTree()
+    for i in range(300):
+        learn(tree, path.format(i=i, n=1000 + i))
+    assert settled(tree) == {"GET " + template}
 
 
 def test_true_literals_stay_literal_beside_a_parameter() -> None:
@@ -51,8 +78,8 @@ def test_names_in_paths_are_values_when_the_api_echoes_them() -> None:
     tree = PathTree()
     for name in ("alice", "bob", "alice", "bob"):
         learn(tree, f"/repos/{name}", Shape(frozenset({"login", "id"})), echo={name: "login"})
-    assert named(tree) == {"GET /repos/{login}"}
-    # a later, never-seen name joins the parameter even without an echo (an error answer)
+    assert settled(tree) == {"GET /repos/{login}"}
+    # a later, never-seen name joins the parameter at once (the rest of its path is the parameter's)
     assert learn(tree, "/repos/carol", UNKNOWN) == "/repos/{}"
 
 
@@ -67,8 +94,11 @@ def test_rpc_style_method_names_stay_literal() -> None:
 def test_late_discovery_regroups_earlier_literals() -> None:
     tree = PathTree()
     assert learn(tree, "/files/readme", UNKNOWN) == "/files/readme"
-    result = tree.learn("GET", split_path("/files/9911"), {}, USER)
+    assert learn(tree, "/files/9911") == "/files/9911"
+    result = tree.learn("GET", split_path("/files/9912"), {}, USER)
     assert result.moved and result.skeleton == "/files/{}"
+    assert tree.match("GET", split_path("/files/9911")) == "/files/{}"
+    settled(tree)  # a rare word beside the parameter, on its routes, with nothing to tell it apart
     assert tree.match("GET", split_path("/files/readme")) == "/files/{}"
 
 
@@ -83,20 +113,23 @@ def test_a_family_of_siblings_with_one_continuation_is_a_parameter() -> None:
     tree = PathTree()
     for name in ("spring-search", "quiet-river", "bold-ocean", "calm-lake"):
         learn(tree, f"/checkpoints/{name}/permissions", USER_LIST)
-    assert named(tree) == {"GET /checkpoints/{checkpoint_name}/permissions"}
+    assert settled(tree) == {"GET /checkpoints/{checkpoint_name}/permissions"}
 
 
-def test_collections_with_a_trailing_slash_are_not_a_family() -> None:
+def test_collections_with_their_own_answers_are_not_a_family() -> None:
     tree = PathTree()
     for coll in ("berry", "pokemon", "move", "item"):
-        learn(tree, f"/api/v2/{coll}/", USER_LIST)
-        learn(tree, f"/api/v2/{coll}/kanto/", USER)
-    assert "GET /api/v2/berry/" in named(tree)
+        fields = {f"{coll}_{k}" for k in ("size", "kind", "flavor", "power")}
+        for page in range(3):
+            learn(tree, f"/api/v2/{coll}/", Shape(frozenset({"[]", "[].id"} | {f"[].{f}" for f in fields})))
+            learn(tree, f"/api/v2/{coll}/{page + 1}/", Shape(frozenset({"id"} | fields)))
+    assert settled(tree) == {f"GET /api/v2/{c}/" for c in ("berry", "pokemon", "move", "item")} | {
+        f"GET /api/v2/{c}/{{{c}_id}}/" for c in ("berry", "pokemon", "move", "item")}
 
 
 def test_parameter_names_are_unique_within_a_template() -> None:
     tree = PathTree()
-    for a, b in ((1, 2), (3, 4), (5, 6)):
+    for a, b in ((11, 12), (13, 14), (15, 16)):
         learn(tree, f"/{a}/{b}")
     (template,) = {t for _, _, t in tree.templates()}
     assert template == "/{id}/{id2}"
@@ -134,7 +167,7 @@ def test_one_coincidental_echo_does_not_make_a_parameter() -> None:
     for _ in range(3):
         learn(tree, "/gzip", gz, echo={"gzip": "encoding"})
         learn(tree, "/users", USER_LIST, echo={"ada": "name"})
-    assert named(tree) == {"GET /gzip", "GET /users"}
+    assert settled(tree) == {"GET /gzip", "GET /users"}
 
 
 def ids_that_echo(tree: PathTree, n: int = 6) -> None:
@@ -147,6 +180,7 @@ def test_a_lone_word_beside_self_naming_ids_stays_literal() -> None:
     ids_that_echo(tree)
     for _ in range(3):
         assert learn(tree, "/users/me", USER, echo={"1": "id", "Ada": "name"}) == "/users/me"
+    assert "GET /users/me" in settled(tree)
     assert learn(tree, "/users/7", USER, echo={"7": "id"}) == "/users/{}"
 
 
@@ -155,7 +189,7 @@ def test_several_words_beside_ids_are_values_even_without_echo() -> None:
     ids_that_echo(tree)
     for word in ("kanto", "johto", "hoenn"):
         learn(tree, f"/users/{word}", USER, echo={"99": "id"})
-    assert named(tree) == {"GET /users/{user_id}"}
+    assert settled(tree) == {"GET /users/{user_id}"}
 
 
 def test_a_literal_that_later_shows_evidence_joins_the_parameter() -> None:
@@ -164,4 +198,96 @@ def test_a_literal_that_later_shows_evidence_joins_the_parameter() -> None:
     empty = Shape(frozenset({"<empty>"}))
     learn(tree, "/users/alice", empty, method="PUT")            # nothing to echo: undecided
     learn(tree, "/users/alice", USER, echo={"alice": "login"})  # now it names itself
+    settled(tree)
     assert tree.match("GET", split_path("/users/alice")) == "/users/{}"
+
+
+# -- the failure classes of real APIs, as small traffic stories ----------------------------------------
+
+def shape(*keys: str) -> Shape:
+    return Shape(frozenset(keys))
+
+
+def anonymous(templates: set[str]) -> set[str]:
+    """Templates with parameter names left out (`{user_id}` -> `{}`): what these stories are about."""
+    return {re.sub(r"\{[^}]*\}", "{}", t) for t in templates}
+
+
+def test_collection_names_with_their_own_ids_and_answers_stay_apart() -> None:
+    tree = PathTree()
+    kinds = {"apps": ("bundleId", "sku", "locale"), "builds": ("version", "expired", "minOsVersion"),
+             "betaGroups": ("isInternal", "publicLink", "feedback"), "devices": ("udid", "platform", "model")}
+    for n in range(4):
+        for coll, fields in kinds.items():
+            attrs = [f"data.attributes.{f}" for f in fields]
+            learn(tree, f"/v1/{coll}", shape("data", "data[].id", *[a.replace("data.", "data[].") for a in attrs]))
+            learn(tree, f"/v1/{coll}/{n:08x}-aaaa-bbbb-cccc-{n:012x}", shape("data", "data.id", *attrs))
+    assert settled(tree) == {f"GET /v1/{c}" for c in kinds} | {f"GET /v1/{c}/{{{c.rstrip('s').lower()}_id}}" for c in kinds}
+
+
+def test_names_used_as_ids_two_in_a_row() -> None:
+    tree = PathTree()
+    owners = ["amara57", "kivanova", "spatel", "pli", "grace34", "oscar"]
+    repos = ["blog", "proxy", "docs", "engine", "site", "ledger", "lib"]
+    issue = shape("id", "number", "title", "body", "labels", "state")
+    labels = shape("[]", "[].id", "[].name", "[].color", "[].description")
+    for i in range(60):  # each owner with repositories of its own
+        owner = owners[i % len(owners)]
+        repo = f"{repos[(i * 5 + i // 6) % len(repos)]}-{owner[:3]}"
+        learn(tree, f"/repos/{owner}/{repo}/issues/{i + 1}", issue)
+        learn(tree, f"/repos/{owner}/{repo}/issues/{i + 1}/labels", labels)
+    assert anonymous(settled(tree)) == {"GET /repos/{}/{}/issues/{}", "GET /repos/{}/{}/issues/{}/labels"}
+    assert learn(tree, "/repos/newowner/newrepo/issues/9", issue) == "/repos/{}/{}/issues/{}"
+
+
+def test_a_parameter_in_the_first_segment() -> None:
+    tree = PathTree()
+    realms = ["master", "store-notes", "backend", "kafka", "editor"]
+    user = shape("id", "username", "email", "enabled", "createdTimestamp")
+    for i in range(50):
+        realm = realms[i % len(realms)]
+        learn(tree, f"/{realm}/users", shape("[]", "[].id", "[].username", "[].email", "[].enabled"))
+        learn(tree, f"/{realm}/users/{i:08x}-1111-2222-3333-{i:012x}", user)
+        learn(tree, f"/{realm}/groups", shape("[]", "[].id", "[].name", "[].path", "[].subGroups"))
+    assert {t.split(" ")[1].split("/")[1] for t in settled(tree)} == {"{name}"}
+
+
+def test_names_under_each_resource_stay_literal_beside_ids() -> None:
+    tree = PathTree()
+    subs = {"attachments": shape("[]", "[].url", "[].bytes", "[].mimeType"),
+            "members": shape("[]", "[].username", "[].fullName", "[].avatar"),
+            "list": shape("id", "name", "closed", "pos"), "board": shape("id", "name", "desc", "prefs")}
+    for i in range(40):
+        for sub, answer in subs.items():
+            learn(tree, f"/1/cards/{i:024x}/{sub}", answer)
+    assert anonymous(settled(tree)) == {f"GET /1/cards/{{}}/{s}" for s in subs}
+
+
+def test_a_small_api_keeps_its_names() -> None:
+    tree = PathTree()
+    for name, answer in {"health": shape("status"), "status": shape("uptime", "load", "version"),
+                         "version": UNKNOWN, "metrics": shape("<text/plain>")}.items():
+        learn(tree, f"/{name}", answer)
+    assert settled(tree) == {"GET /health", "GET /status", "GET /version", "GET /metrics"}
+
+
+def test_a_collection_named_in_its_answers_kind_is_not_a_value() -> None:
+    tree = PathTree()
+    for coll in ("apps", "builds", "users"):
+        for _ in range(3):
+            learn(tree, f"/v1/{coll}", shape("data", "data[].id", f"data[].{coll}_field"), echo={coll: "type"})
+    assert settled(tree) == {"GET /v1/apps", "GET /v1/builds", "GET /v1/users"}
+
+
+def test_a_file_extension_after_a_value_stays_in_the_template() -> None:
+    tree = PathTree()
+    for i in range(5):
+        learn(tree, f"/Queues/QU{i:032x}.json", shape("sid", "friendly_name", "max_size"))
+        learn(tree, f"/Queues/QU{i:032x}/Members.json", shape("queue_members", "page", "uri"))
+    assert anonymous(settled(tree)) == {"GET /Queues/{}.json", "GET /Queues/{}/Members.json"}
+
+
+def test_segments_with_braces_or_spaces_are_values() -> None:
+    assert seg.classify("{{PAGE_ID}}") == seg.OPAQUE and seg.classify("John Smith") == seg.OPAQUE
+    tree = PathTree()
+    assert learn(tree, "/v1/pages/{{IZVU_KO}}") == "/v1/pages/{}"

@@ -23,7 +23,7 @@ OPAQUE = "opaque"   # holds characters no path name has (braces, spaces, quotes)
 #: kinds that on their own make a segment a parameter value
 STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE, OPAQUE})
 #: kinds no API uses for a fixed path name: one such value makes a parameter
-UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL, OPAQUE})
+UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL})
 _UNSAFE = frozenset(' {}<>|\\^`"')
 
 _INT = re.compile(r"-?\d+(?:\.\d+)?")

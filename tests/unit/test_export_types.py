@@ -71,7 +71,8 @@ def learned() -> Brain:
     brain.learn(obs("GET", "/v1/hostile", 200, HOSTILE))
     brain.learn(obs("GET", '/v1/we"ird/x%0Ay*%2F', 200, {"ok": 1}))
     brain.learn(obs("GET", "/v1/page", 200, b"<html></html>", media="text/html"))
-    brain.learn(obs("GET", "/v1/users/1", 200, {"id": "one"}, host="other.example.com"))
+    for i in (1, 2):  # one number alone may be a name: two make the parameter
+        brain.learn(obs("GET", f"/v1/users/{i}", 200, {"id": "one"}, host="other.example.com"))
     for path in ("/a-b", "/a_b", "/a/b"):  # three endpoints, one operationId
         brain.learn(obs("GET", path, 200, {"k": path}))
     # A nested model the generator would name `GetV2ThingsResponse200Request`, and a definition of that name.

@@ -290,4 +290,5 @@ def test_a_file_extension_after_a_value_stays_in_the_template() -> None:
 def test_segments_with_braces_or_spaces_are_values() -> None:
     assert seg.classify("{{PAGE_ID}}") == seg.OPAQUE and seg.classify("John Smith") == seg.OPAQUE
     tree = PathTree()
-    assert learn(tree, "/v1/pages/{{IZVU_KO}}") == "/v1/pages/{}"
+    assert learn(tree, "/v1/pages/{{IZVU_KO}}") == "/v1/pages/{{IZVU_KO}}"
+    assert learn(tree, "/v1/pages/{{AXKZ_MB}}") == "/v1/pages/{}"

@@ -119,7 +119,8 @@ def test_har_is_read_back_by_mitmproxy_and_mimic_learn(store, tmp_path: Path, ca
     assert cli.main(["learn", str(har), "--db", db, "-q"]) == 0
     assert cli.main(["endpoints", "--db", db]) == 0
     table = capsys.readouterr().out
-    assert "127.0.0.1:8001" in table and "/users/{user_id}" in table and "/logo.png" in table
+    # one number seen once may be a name (`/1/boards`): it stays literal until a second one comes
+    assert "127.0.0.1:8001" in table and "GET     /users/1 " in table and "/logo.png" in table
 
 
 def test_host_filter_and_scheme_from_the_model(store, tmp_path: Path):

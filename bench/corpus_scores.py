@@ -6,7 +6,14 @@
 
 For each `traffic/<id>/flows.mitm`: `mimic learn` into a fresh SQLite DB, `mimic export openapi` to
 `DIR/<id>.openapi.json`, then the corpus' `tools/score_templates.py` and `tools/score_schema.py` (same
-python) over DIR. Their output is printed as is, followed by a Markdown summary table.
+python) over DIR. Their output is printed as is, followed by a Markdown summary table: lenient template
+scores (`L_*`, which also accept a spec's alternative templates), response-schema coverage, recall over
+all truth triples (`R_all`: a triple under a wrong template counts as missed) and precision, with macro
+averages over all specs, over the validation set and over the rest.
+
+The validation set (`VALIDATION`) was drawn at random (seed 13) from the specs added on 2026-12-05
+that no issue discusses, before the path learner was rewritten, and its errors were never studied
+while designing: its average is the one that predicts APIs nobody has looked at.
 """
 from __future__ import annotations
 
@@ -18,6 +25,7 @@ import tempfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+VALIDATION = ("jellyfin", "mailchimp", "sendgrid", "square", "xero")
 MIMIC = Path(sys.executable).with_name("mimic")
 
 
@@ -26,6 +34,15 @@ def run(*cmd: str) -> str:
     if cp.returncode != 0:
         sys.exit(f"{' '.join(map(str, cmd))} failed ({cp.returncode}):\n{cp.stdout}\n{cp.stderr}")
     return cp.stdout
+
+
+def _mean(values: list[float | None]) -> float | None:
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
+
+
+def _cell(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
 
 
 def main() -> int:
@@ -57,21 +74,27 @@ def main() -> int:
         print(run(sys.executable, tools / "score_schema.py", "--truth-root", traffic, "--pred-root", out,
                   "--only", only, "--json", sj))
         tres, sres = json.loads(tj.read_text()), json.loads(sj.read_text())
-    print("| spec | tmpl_P | tmpl_R | tmpl_F1 | req_acc | schema cov | schema R | schema P | type_agree |")
+    cols = ("L_tmpl_P", "L_tmpl_R", "L_tmpl_F1", "L_req_acc", "coverage", "R_all", "micro_P", "type_agree")
+    print("| spec | tmpl P | tmpl R | tmpl F1 | req acc | schema cov | schema R_all | schema P | type agree |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
-    rows = []
+    rows: dict[str, list[float]] = {}
     for sid in specs:
         t, s = tres.get(sid), sres.get(sid)
         if t is None or s is None:
             print(f"| {sid} | (no result) |")
             continue
-        row = [t["tmpl_P"], t["tmpl_R"], t["tmpl_F1"], t["req_acc"],
-               s["coverage"], s["micro_R"], s["micro_P"], s["type_agree"]]
-        rows.append(row)
-        print(f"| {sid} | " + " | ".join(f"{v:.3f}" for v in row) + " |")
-    if rows:
-        avg = [sum(col) / len(rows) for col in zip(*rows)]
-        print("| **macro avg** | " + " | ".join(f"{v:.3f}" for v in avg) + " |")
+        # no JSON answers in the truth (a spec without response schemas): nothing to score for schemas
+        no_schema = not s.get("truth_triples")
+        rows[sid] = [t[c] if c in t else (None if no_schema else s[c]) for c in cols]
+        mark = " (validation)" if sid in VALIDATION else ""
+        print(f"| {sid}{mark} | " + " | ".join(_cell(v) for v in rows[sid]) + " |")
+    groups = {f"macro avg ({len(rows)})": list(rows),
+              "validation set": [s for s in rows if s in VALIDATION],
+              "the others": [s for s in rows if s not in VALIDATION]}
+    for label, members in groups.items():
+        if members and (label.startswith("macro") or len(members) < len(rows)):
+            avg = [_mean([rows[m][i] for m in members]) for i in range(len(cols))]
+            print(f"| **{label}** | " + " | ".join(_cell(v) for v in avg) + " |")
     return 0
 
 

@@ -124,7 +124,8 @@ def test_embedded_dashboard_token_printed_once(proxies: ProxyFactory, tmp_path):
     wait_for_log(p, f"dashboard at http://127.0.0.1:{admin}/")
     log = wait_for_log(p, "generated admin token")
     token = TOKEN_LINE.search(log).group(1)
-    assert fetch(p.port, "GET", "/users/1")[0] == 200
+    for user in (1, 2):  # two ids make `/users/{user_id}` (one number alone may be a name)
+        assert fetch(p.port, "GET", f"/users/{user}")[0] == 200
 
     base = f"http://127.0.0.1:{admin}"
     with httpx.Client(base_url=base, trust_env=False, timeout=10) as c:

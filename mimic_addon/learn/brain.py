@@ -63,13 +63,19 @@ class Brain:
         """Consolidate the path templates of every host that learned something new, with all of its
         traffic in view (`model.consolidate`). Run at fixed observation counts and when learning
         ends, so the same flows give the same templates, live or from a file."""
-        with self.lock:
-            for name in sorted(self._unsettled):
-                host = self.hosts.get(name)
-                if host is not None and consolidate(host.tree):
+        # Only the learner thread writes the trees, and this is it: the copy is consolidated outside
+        # the lock, so the proxy's readers (mock, failover, the admin app) never wait for it.
+        for name in sorted(self._unsettled):
+            host = self.hosts.get(name)
+            if host is None:
+                continue
+            trial = PathTree(host.tree.root.copy())
+            if consolidate(trial):
+                with self.lock:
+                    host.tree = trial
                     self._regroup(host)
                     self._dirty_hosts.add(name)
-            self._unsettled.clear()
+        self._unsettled.clear()
 
     def _count_only(self, obs: Observation, parts: list[str]) -> Endpoint | None:
         """The cheap path for a stable endpoint: nothing new in the path and no body sample due,

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from . import segments as seg
 from .paths import PARAM, Node, PathTree
 
+_copy = Node.copy
+
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
 SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
 FAMILY_MIN = 3       # alike plain-word siblings that make a parameter without other evidence
@@ -127,9 +129,9 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     consolidated trial pool of all of them (with the parameter)."""
     pool = Node()
     for v in cands:
-        pool.merge(_clone(node.literals[v]))
+        pool.merge(_copy(node.literals[v]))
     if node.param is not None:
-        pool.merge(_clone(node.param))
+        pool.merge(_copy(node.param))
     _settle(pool)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
@@ -329,17 +331,3 @@ def _overlap(a: Profile, b: Profile) -> float:
     total = sum(r.count for r in a.values())
     shared = sum(r.count for k, r in a.items() if k in b)
     return shared / total if total else 0.0
-
-
-def _clone(node: Node) -> Node:
-    copy = Node(count=node.count, evidence=node.evidence, echoes=node.echoes, informative=node.informative,
-                declared=node.declared)
-    copy.ends.update(node.ends)
-    copy.kinds.update(node.kinds)
-    copy.echo_keys.update(node.echo_keys)
-    copy.contexts = set(node.contexts)
-    copy.shapes = {k: set(v) for k, v in node.shapes.items()}
-    copy.literals = {k: _clone(c) for k, c in node.literals.items()}
-    if node.param is not None:
-        copy.param = _clone(node.param)
-    return copy

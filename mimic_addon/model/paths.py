@@ -123,6 +123,20 @@ class Node:
         if ext is not None and self.ext != "":
             self.ext = ext if self.ext is None or self.ext == ext else ""
 
+    def copy(self) -> Node:
+        """A deep copy of this subtree."""
+        twin = Node(count=self.count, evidence=self.evidence, echoes=self.echoes, informative=self.informative,
+                    declared=self.declared, words=self.words, ext=self.ext)
+        twin.ends.update(self.ends)
+        twin.kinds.update(self.kinds)
+        twin.echo_keys.update(self.echo_keys)
+        twin.contexts = set(self.contexts)
+        twin.shapes = {k: set(v) for k, v in self.shapes.items()}
+        twin.literals = {k: c.copy() for k, c in self.literals.items()}
+        if self.param is not None:
+            twin.param = self.param.copy()
+        return twin
+
     def add_contexts(self, contexts: set[int]) -> None:
         for c in contexts:
             if len(self.contexts) >= MAX_CONTEXTS:

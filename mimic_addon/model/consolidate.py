@@ -138,22 +138,29 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     strong = [v for v in cands if kids[v].evidence]
     echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
     seeds = [v for v in strong + echoed if _coherent(v, strong + echoed, prof)]
-    if node.param is None and len(seeds) < 2:
-        seeds = []
+    if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
+        # one detected value: a parameter if words beside it answer alike (`/gender/806/` and
+        # `/gender/kanto/`), a literal alone (`/1/boards`)
+        alike = [v for v in cands if v != seeds[0] and not kids[v].evidence
+                 and _joins(kids[v], prof[v], prof[seeds[0]], None) and _relation(prof[v], prof[seeds[0]]) is not None]
+        seeds = seeds if alike else []
+    if node.param is None and len(seeds) == 1 and not kids[seeds[0]].evidence:
+        seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
     openness = _openness(node, cands)
     if _leads_to_values(pool):
         openness = max(openness, OPEN)  # `/starred/{owner}/{repo}`: values followed by values
     family = _family([v for v in cands if v not in seeds], prof, kids, openness)
     chosen = seeds + family
-    if node.param is None and len(chosen) < 2:
-        return [], pool
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
     words = [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
     lone = len(words) == 1 and not kids[words[0]].evidence and not kids[words[0]].value_like
     if lone and node.param is not None and node.param.echoing and kids[words[0]].informative and not kids[words[0]].echoes:
         words = []  # a lone word beside values that name themselves in their answers (`/users/me`)
-    return chosen + words, pool
+    chosen += words
+    if node.param is None and len(chosen) < 2:
+        return [], pool
+    return chosen, pool
 
 
 def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:

@@ -27,6 +27,7 @@ UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL})
 _UNSAFE = frozenset(' {}<>|\\^`"')
 
 _INT = re.compile(r"-?\d+(?:\.\d+)?")
+_COMPOUND_INT = re.compile(r"\d{3,}(?:[-_:]\d{3,})+")  # `183107052-746889683`: numbers joined, an id
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
 _HEX = re.compile(r"[0-9a-fA-F]{10,}")
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
@@ -64,12 +65,14 @@ def classify(segment: str) -> str:
         return VERSION
     if _INT.fullmatch(segment):
         return INT
+    if _DATE.fullmatch(segment):
+        return DATE
+    if _COMPOUND_INT.fullmatch(segment):
+        return INT
     if _UUID.fullmatch(segment):
         return UUID
     if _HEX.fullmatch(segment) and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment):
         return HEX
-    if _DATE.fullmatch(segment):
-        return DATE
     if "@" in segment and _EMAIL.fullmatch(segment):
         return EMAIL
     if _JWT.fullmatch(segment):

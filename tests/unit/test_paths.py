@@ -292,3 +292,16 @@ def test_segments_with_braces_or_spaces_are_values() -> None:
     tree = PathTree()
     assert learn(tree, "/v1/pages/{{IZVU_KO}}") == "/v1/pages/{{IZVU_KO}}"
     assert learn(tree, "/v1/pages/{{AXKZ_MB}}") == "/v1/pages/{}"
+
+
+def test_one_number_beside_words_that_answer_alike_is_a_parameter() -> None:
+    tree = PathTree()
+    gender = shape("id", "name", "pokemon_species_details", "required_for_evolution")
+    for value in ("806", "kanto", "snorlax", "kanto"):
+        learn(tree, f"/api/v2/gender/{value}/", gender)
+    assert anonymous(settled(tree)) == {"GET /api/v2/gender/{}/"}
+
+
+def test_numbers_joined_by_a_dash_are_an_id() -> None:
+    assert seg.classify("183107052-746889683") == seg.INT
+    assert seg.classify("2010-04-01") == seg.DATE

@@ -172,7 +172,11 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
         return rel is None or rel >= SIMILAR
     if _names_collection(child):
         return False
-    rel, compared = _compare(mine, theirs, jaccard=True)
+    # against a parameter's union of many answers containment proves little on one route; on
+    # several routes at once it does (`/repos/{owner}/k8s-docs/...` answering like the other repos)
+    rel, compared = _compare(mine, theirs)
+    if compared < 2:
+        rel, compared = _compare(mine, theirs, jaccard=True)
     if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value
         return child.count <= RARE and not child.recurring and _overlap(mine, theirs) == 1.0
     if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:

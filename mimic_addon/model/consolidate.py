@@ -146,10 +146,13 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         seeds = seeds if alike else []
     if node.param is None and len(seeds) == 1 and not kids[seeds[0]].evidence:
         seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
+    words = [v for v in cands if v not in seeds]
     openness = _openness(node, cands)
     if _leads_to_values(pool):
-        openness = max(openness, OPEN)  # `/starred/{owner}/{repo}`: values followed by values
-    family = _family([v for v in cands if v not in seeds], prof, kids, openness)
+        # `/starred/{owner}/{repo}`: values followed by values -- the words that lead on, that is
+        openness = max(openness, OPEN)
+        words = [v for v in words if kids[v].literals or kids[v].param is not None]
+    family = _family(words, prof, kids, openness)
     chosen = seeds + family
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])

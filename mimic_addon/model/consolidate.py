@@ -216,7 +216,7 @@ def _openness(node: Node, cands: list[str]) -> float:
     """Share of the position's values seen once: high while new values keep coming (ids, names),
     near zero for a fixed vocabulary of names, however many (a Good-Turing view)."""
     once = sum(1 for v in cands if node.literals[v].count == 1)
-    return once / len(cands)
+    return once / len(cands) if cands else 0.0
 
 
 def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float) -> list[str]:

@@ -233,7 +233,10 @@ def _unmistakable(node: Node) -> bool:
 def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
     """Is `parts[start:]` with `method` an endpoint below `node` (a literal, or any value at a
     parameter)? A new word at a parameter of words is one of its values when the rest of its path
-    is the parameter's, as a new owner's `/repos/{owner}/{repo}/issues` is."""
+    is the parameter's, as a new owner's `/repos/{owner}/{repo}/issues` is. A path ending at the word
+    says too little (`POST /plugins/pull` beside `POST /plugins/{name}`): the consolidation decides it."""
+    if start >= len(parts):
+        return False
     for value in parts[start:]:
         child = node.literals.get(value)
         if child is None:

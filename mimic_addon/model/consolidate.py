@@ -139,11 +139,12 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
     seeds = [v for v in strong + echoed if _coherent(v, strong + echoed, prof)]
     if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
-        # one detected value: a parameter if words beside it answer alike (`/gender/806/` and
-        # `/gender/kanto/`), a literal alone (`/1/boards`)
+        # one detected value: a parameter if words beside it answer alike (`/gender/806/`,
+        # `/gender/kanto/`, `/gender/snorlax/`), a literal alone (`/1/boards`) or beside one word
+        # (`/users/1` and `/users/me` may well be an id and a name)
         alike = [v for v in cands if v != seeds[0] and not kids[v].evidence
                  and _joins(kids[v], prof[v], prof[seeds[0]], None) and _relation(prof[v], prof[seeds[0]]) is not None]
-        seeds = seeds if alike else []
+        seeds = seeds if len(alike) >= 2 else []
     if node.param is None and len(seeds) == 1 and not kids[seeds[0]].evidence:
         seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
     words = [v for v in cands if v not in seeds]

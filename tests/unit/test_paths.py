@@ -79,8 +79,9 @@ def test_names_in_paths_are_values_when_the_api_echoes_them() -> None:
     for name in ("alice", "bob", "alice", "bob"):
         learn(tree, f"/repos/{name}", Shape(frozenset({"login", "id"})), echo={name: "login"})
     assert settled(tree) == {"GET /repos/{login}"}
-    # a later, never-seen name joins the parameter at once (the rest of its path is the parameter's)
-    assert learn(tree, "/repos/carol", UNKNOWN) == "/repos/{}"
+    # a later, never-seen name, with nothing to tell it apart, joins the parameter when weighed
+    learn(tree, "/repos/carol", UNKNOWN)
+    assert settled(tree) == {"GET /repos/{login}"}
 
 
 def test_rpc_style_method_names_stay_literal() -> None:
@@ -305,3 +306,10 @@ def test_one_number_beside_words_that_answer_alike_is_a_parameter() -> None:
 def test_numbers_joined_by_a_dash_are_an_id() -> None:
     assert seg.classify("183107052-746889683") == seg.INT
     assert seg.classify("2010-04-01") == seg.DATE
+
+
+def test_one_number_and_one_word_stay_apart() -> None:
+    tree = PathTree()
+    learn(tree, "/users/1", USER)
+    learn(tree, "/users/me", USER)
+    assert settled(tree) == {"GET /users/1", "GET /users/me"}

@@ -15,6 +15,9 @@ tree, at each node between its literal children:
 * **Evidence of a value.** Detected shapes and values echoed in bodies make a sibling a value
   unless its answers say otherwise; plain words need a family of at least `FAMILY_MIN` alike
   siblings, or a parameter beside them that they resemble.
+* **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
+  `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
+* **Open vocabularies.** Many values seen once mark values where the answers say nothing.
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -22,12 +25,11 @@ caller merges what it learned about the folded endpoints (`Brain._regroup`).
 """
 from __future__ import annotations
 
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from . import segments as seg
 from .paths import PARAM, Node, PathTree
-
-_copy = Node.copy
 
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
 SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
@@ -53,15 +55,15 @@ Profile = dict[str, Route]
 
 def consolidate(tree: PathTree) -> bool:
     """Consolidate the whole tree in place. True if any literal was folded into a parameter."""
-    global _envelope
-    _envelope = _envelope_of(tree.root)
+    token = _envelope.set(_envelope_of(tree.root))
     try:
         return _settle(tree.root)
     finally:
-        _envelope = frozenset()
+        _envelope.reset(token)
 
 
-_envelope: frozenset[str] = frozenset()  # of the tree being consolidated (set by `consolidate`)
+# the envelope of the tree being consolidated (per thread: each consolidation sets its own)
+_envelope: ContextVar[frozenset[str]] = ContextVar("envelope", default=frozenset())
 
 
 def _envelope_of(root: Node) -> frozenset[str]:
@@ -129,9 +131,9 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     consolidated trial pool of all of them (with the parameter)."""
     pool = Node()
     for v in cands:
-        pool.merge(_copy(node.literals[v]))
+        pool.merge(node.literals[v].copy())
     if node.param is not None:
-        pool.merge(_copy(node.param))
+        pool.merge(node.param.copy())
     _settle(pool)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
@@ -288,12 +290,13 @@ def _names_collection(node: Node) -> bool:
 def _profile(sub: Node, pool: Node) -> Profile:
     """The endpoints below `sub`, keyed by their route through the (consolidated) `pool`."""
     out: Profile = {}
+    envelope = _envelope.get()
 
     def walk(n: Node, p: Node | None, route: str) -> None:
         for method, count in n.ends.items():
             r = out.setdefault(method + " " + route, Route())
             r.count += count
-            r.tokens |= n.shapes.get(method + " ", set()) - _envelope
+            r.tokens |= n.shapes.get(method + " ", set()) - envelope
         for v, c in n.literals.items():
             nxt = p.literals.get(v) if p is not None else None
             if nxt is not None:

@@ -80,10 +80,16 @@ def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
     )
 
 
+def _answered(status: int) -> bool:
+    """A real HTTP answer. Browsers write `status: 0` in HAR files for requests that were blocked or
+    failed: there was no answer to learn from (and `responses: {"0": ...}` is not OpenAPI)."""
+    return 100 <= status <= 599
+
+
 def from_flow(flow: http.HTTPFlow, max_body: int) -> Observation | None:
     """Copy what the learner needs from a finished flow (None if there is nothing to learn)."""
     req, resp = flow.request, flow.response
-    if resp is None:
+    if resp is None or not _answered(resp.status_code):
         return None
     return _observation(
         scheme=req.scheme, host=req.host, port=req.port, method=req.method, path=req.path,
@@ -100,7 +106,7 @@ def from_state(state: dict[str, Any], max_body: int) -> Observation | None:
     `state` is a current-format HTTP flow state (after `mitmproxy.io.compat.migrate_flow`).
     """
     req, resp = state["request"], state["response"]
-    if resp is None:
+    if resp is None or not _answered(resp["status_code"]):
         return None
     scheme = req["scheme"].decode("utf-8", "surrogateescape")
     method = req["method"].decode("utf-8", "surrogateescape").upper()

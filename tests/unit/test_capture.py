@@ -143,3 +143,33 @@ def test_corpus_file_reads_like_flowreader():
     expected = _asdicts(from_flow(flow, MAX_BODY) for flow in flows)
     assert _asdicts(from_state(flow.get_state(), MAX_BODY) for flow in flows) == expected
     assert _asdicts(CaptureReader(path, MAX_BODY)) == expected
+
+
+def test_har_entries_without_an_answer_are_not_learned(tmp_path):
+    """Chrome writes `status: 0` for a blocked or failed request: nothing answered, so nothing is
+    learned from it, and the exported document stays valid OpenAPI."""
+    from openapi_spec_validator import validate
+
+    from mimic_addon import cli
+
+    def entry(status: int) -> dict:
+        body = '{"id": 7}' if status else ""
+        return {"startedDateTime": "2024-01-01T00:00:00.000Z", "time": 12,
+                "request": {"method": "GET", "url": "https://api.example.com/users", "httpVersion": "HTTP/1.1",
+                            "headers": [], "queryString": [], "headersSize": -1, "bodySize": 0},
+                "response": {"status": status, "statusText": "", "httpVersion": "HTTP/1.1",
+                             "headers": [{"name": "Content-Type", "value": "application/json"}] if status else [],
+                             "content": {"size": len(body), "mimeType": "application/json", "text": body},
+                             "redirectURL": "", "headersSize": -1, "bodySize": len(body)},
+                "cache": {}, "timings": {"send": 1, "wait": 10, "receive": 1}}
+
+    har = tmp_path / "capture.har"
+    har.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+                                       "entries": [entry(200), entry(200), entry(0)]}}))
+    assert [o.status for o in CaptureReader(har, MAX_BODY)] == [200, 200]
+    db, out = str(tmp_path / "m.db"), tmp_path / "api.json"
+    assert cli.main(["learn", str(har), "--db", db, "-q"]) == 0
+    assert cli.main(["export", "openapi", "--db", db, "-o", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    validate(doc)
+    assert list(doc["paths"]["/users"]["get"]["responses"]) == ["200"]

@@ -159,11 +159,17 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     chosen = seeds + family
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
-    words = [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
-    lone = len(words) == 1 and not kids[words[0]].evidence and not kids[words[0]].value_like
-    if lone and node.param is not None and node.param.echoing and kids[words[0]].informative and not kids[words[0]].echoes:
-        words = []  # a lone word beside values that name themselves in their answers (`/users/me`)
-    chosen += words
+    chosen += [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
+    # a word or two beside values that name themselves in their answers, that did not when it
+    # could, stays literal (`/users/me` beside `/users/alice` answering `"login": "alice"`)
+    silent = [v for v in chosen if not kids[v].evidence and kids[v].informative and not kids[v].echoes]
+    naming = [v for v in chosen if kids[v].value_like]
+    if node.param is not None:  # beside detected ids that echo: only a lone word (several are values)
+        drop = len(silent) == 1 and node.param.echoing
+    else:  # beside words that echo
+        drop = 0 < len(silent) <= 2 and len(naming) >= max(3, 4 * len(silent))
+    if drop:
+        chosen = [v for v in chosen if v not in silent]
     if node.param is None and len(chosen) < 2:
         return [], pool
     return chosen, pool
@@ -250,7 +256,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                     continue
                 if rel >= SIMILAR:
                     alike += 1
-                    deep_pairs += n >= 2
+                    deep_pairs += n >= 2 or _beyond(prof[v], prof[w])
                 else:
                     unlike += 1
             alike_pairs += alike
@@ -342,6 +348,12 @@ def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | Non
         elif smaller and x.isdisjoint(y):
             n += 1  # small, but nothing in common: unlike
     return (alike / n if n else None), n
+
+
+def _beyond(a: Profile, b: Profile) -> bool:
+    """Do the two reach an endpoint *below* them in common, with answers that say something
+    (`/repos/acme/web/issues/{}`)? Alike there is more than two leaves answering alike."""
+    return any(" /" in k and min(len(a[k].tokens), len(b[k].tokens)) >= MIN_TOKENS for k in a.keys() & b.keys())
 
 
 def _overlap(a: Profile, b: Profile) -> float:

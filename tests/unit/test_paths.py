@@ -313,3 +313,23 @@ def test_one_number_and_one_word_stay_apart() -> None:
     learn(tree, "/users/1", USER)
     learn(tree, "/users/me", USER)
     assert settled(tree) == {"GET /users/1", "GET /users/me"}
+
+
+def test_me_beside_names_that_echo_stays_literal() -> None:
+    tree = PathTree()
+    users = ["alice", "bob42", "carol-smith", "dave", "erin", "frank9"]
+    for i in range(30):
+        name = users[i % len(users)]
+        learn(tree, f"/v1/users/{name}", shape("login", "id", "email"), echo={name: "login"})
+        learn(tree, "/v1/users/me", shape("login", "id", "email", "plan", "quota"), echo={"alice": "login"})
+    assert settled(tree) == {"GET /v1/users/me", "GET /v1/users/{login}"}
+
+
+def test_two_names_in_a_row_with_one_endpoint_below() -> None:
+    tree = PathTree()
+    issue = shape("id", "number", "title", "state", "labels")
+    for i in range(60):
+        owner = ("acme", "globex", "initech", "umbrella", "hooli")[i % 5]
+        repo = f"{owner}-{('web', 'api', 'cli')[i // 5 % 3]}"
+        learn(tree, f"/v1/repos/{owner}/{repo}/issues/{i + 1}", issue)
+    assert anonymous(settled(tree)) == {"GET /v1/repos/{}/{}/issues/{}"}

@@ -238,7 +238,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
       method names and fields (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
     Words mostly unlike each other are different resources, however many."""
     seen_twice = [v for v in words if kids[v].count > 1]
-    if seen_twice and 3 * sum(kids[v].recurring for v in seen_twice) >= len(seen_twice):
+    if seen_twice and 2 * sum(kids[v].recurring for v in seen_twice) > len(seen_twice):
         return []  # names the API uses under each of its resources sit here: a position of names
     order = sorted((v for v in words if not _names_collection(kids[v])), key=lambda v: (-kids[v].count, v))
     order = order[:MAX_COMPARED]
@@ -345,9 +345,14 @@ def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | Non
         if smaller >= MIN_TOKENS:
             n += 1
             alike += len(x & y) >= CONTAINED * (len(x | y) if jaccard else smaller)
-        elif smaller and x.isdisjoint(y):
-            n += 1  # small, but nothing in common: unlike
+        elif smaller and _answer(x).isdisjoint(_answer(y)) and _answer(x) and _answer(y):
+            n += 1  # small, but nothing in common: unlike (optional query keys vary from call to call)
     return (alike / n if n else None), n
+
+
+def _answer(tokens: set[str]) -> set[str]:
+    """The tokens of the answer and request body, without the query's keys."""
+    return {t for t in tokens if not t.startswith("?")}
 
 
 def _beyond(a: Profile, b: Profile) -> bool:

@@ -343,3 +343,21 @@ def test_two_names_in_a_row_with_one_endpoint_below() -> None:
         repo = f"{owner}-{('web', 'api', 'cli')[i // 5 % 3]}"
         learn(tree, f"/v1/repos/{owner}/{repo}/issues/{i + 1}", issue)
     assert anonymous(settled(tree)) == {"GET /v1/repos/{}/{}/issues/{}"}
+
+
+def test_values_whose_small_answers_differ_only_in_optional_query_keys() -> None:
+    """Buckets named by their users, one request or two each, answering a one-key document: the
+    query's optional keys vary from call to call and do not make two values different resources.
+    One bucket name seen again under a second cluster does not make the position one of names."""
+    tree = PathTree()
+    buckets = ["site", "async", "chat", "engine", "red-brave", "ledger", "nextjs", "k8s", "app", "fast"]
+    for i, bucket in enumerate(buckets):
+        if i % 2:
+            learn(tree, f"/v4/buckets/{1000 + i % 4}/{bucket}/ssl", Shape(frozenset({"ssl"})))
+        else:
+            query = ("?prefix", "?marker", "?page_size")[i % 3]
+            learn(tree, f"/v4/buckets/{1000 + i % 4}/{bucket}/object-list", Shape(frozenset({query})))
+    learn(tree, "/v4/buckets/1001/async/ssl", Shape(frozenset({"ssl"})))  # fetched again
+    learn(tree, "/v4/buckets/1002/chat/object-list", Shape(frozenset({"?prefix"})))
+    learn(tree, "/v4/buckets/1003/site/ssl", Shape(frozenset({"ssl"})))  # the same name in another cluster
+    assert anonymous(settled(tree)) == {"GET /v4/buckets/{}/{}/ssl", "GET /v4/buckets/{}/{}/object-list"}

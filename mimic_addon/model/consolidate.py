@@ -245,7 +245,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     if len(order) < FAMILY_MIN:
         return []
     groups: list[list[str]] = []
-    alike_pairs = unlike_pairs = deep_pairs = 0
+    alike_pairs = unlike_pairs = unlike_onward = deep_pairs = 0
     for v in order:
         best, best_score = None, 0
         for g in groups:
@@ -259,6 +259,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                     deep_pairs += n >= 2 or _beyond(prof[v], prof[w])
                 else:
                     unlike += 1
+                    unlike_onward += _onward(kids[v]) and _onward(kids[w])
             alike_pairs += alike
             unlike_pairs += unlike
             if alike and alike > unlike and alike - unlike > best_score:
@@ -267,18 +268,33 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
             best.append(v)
         else:
             groups.append([v])
-    if unlike_pairs * 3 > alike_pairs:
-        return []  # mostly unlike each other: method names, collections
     best = max(groups, key=len)
+    deep = len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN
+    # Mostly unlike each other: method names, collections. Values alike below them are weighed
+    # against the words that also lead somewhere: leaf names beside them (`/images/prune` beside
+    # `/images/{name}/json`) answer unlike each other and say nothing of the values.
+    if (unlike_onward if deep else unlike_pairs) * 3 > alike_pairs:
+        return []
     unlike_best = {v for v in order if v not in best and any(
         (rel := _relation(prof[v], prof[w])) is not None and rel < SIMILAR for w in best[:SAMPLE])}
-    if len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN:
-        family = best + ([v for v in order if v not in best and v not in unlike_best] if openness >= OPEN else [])
+    if deep:
+        # with them, in an open vocabulary, the words nothing sets apart -- but not leaf names
+        # off their routes (`/images/prune` beside `/images/{name}/json`)
+        routes = _union(prof[v] for v in best)
+        family = best + ([v for v in order if v not in best and v not in unlike_best and (
+            _onward(kids[v]) or _overlap(prof[v], routes) >= MIN_OVERLAP)] if openness >= OPEN else [])
+        rivals = [v for v in order if _onward(kids[v])]
     elif openness >= OPEN:
         family = [v for v in order if v not in unlike_best]
+        rivals = order
     else:
         return []
-    return family if len(family) >= FAMILY_MIN and len(family) >= len(order) / 2 else []
+    return family if len(family) >= FAMILY_MIN and len(family) >= len(rivals) / 2 else []
+
+
+def _onward(node: Node) -> bool:
+    """Does the path go on below this segment?"""
+    return bool(node.literals) or node.param is not None
 
 
 def _names_collection(node: Node) -> bool:

@@ -361,3 +361,23 @@ def test_values_whose_small_answers_differ_only_in_optional_query_keys() -> None
     learn(tree, "/v4/buckets/1002/chat/object-list", Shape(frozenset({"?prefix"})))
     learn(tree, "/v4/buckets/1003/site/ssl", Shape(frozenset({"ssl"})))  # the same name in another cluster
     assert anonymous(settled(tree)) == {"GET /v4/buckets/{}/{}/ssl", "GET /v4/buckets/{}/{}/object-list"}
+
+
+def test_names_leading_on_beside_leaf_names_that_answer_unlike() -> None:
+    """`/images/{name}/json` beside `/images/prune`, `/images/create`, ...: the leaf names answer unlike
+    each other, which says nothing of the image names, alike on every route below them."""
+    tree = PathTree()
+    leaves = {"prune": shape("ImagesDeleted", "SpaceReclaimed", "Count"), "create": shape("id", "status", "progress"),
+              "load": shape("stream", "error", "errorDetail"), "import": shape("layers", "digest", "manifest"),
+              "build": shape("aux", "buildId", "warnings"), "commit": shape("Id", "Warnings", "Parent")}
+    for name, answer in leaves.items():
+        for _ in range(4):
+            learn(tree, f"/v1/images/{name}", answer, method="POST")
+    image = shape("Id", "RepoTags", "Created", "Size", "Config")
+    history = shape("[]", "[].Id", "[].Created", "[].CreatedBy")
+    for i, name in enumerate(["green-proxy", "grpc", "svelte", "blog", "rapid"]):
+        learn(tree, f"/v1/images/{name}/json", image)
+        if i < 3:
+            learn(tree, f"/v1/images/{name}/history", history)
+    assert anonymous(settled(tree)) == {f"POST /v1/images/{n}" for n in leaves} | {
+        "GET /v1/images/{}/json", "GET /v1/images/{}/history"}

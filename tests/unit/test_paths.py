@@ -33,6 +33,9 @@ def settled(tree: PathTree) -> set[str]:
     ("2024-01-31", seg.DATE), ("a@b.io", seg.EMAIL), ("v1", seg.VERSION), ("v2.1", seg.VERSION),
     ("users", seg.WORD), ("move-damage-class", seg.SLUG), ("chat.postMessage", seg.WORD),
     ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N", seg.TOKEN),
+    # camelCase names with a digit are how programmers name things, not random ids
+    ("GetNavigationMenu2", seg.WORD), ("getUserProfileV2", seg.WORD), ("l7FirewallRules", seg.WORD),
+    ("oneToOneNatRules", seg.WORD), ("OvAPQKoHSMpWbTiDFtTlfg", seg.TOKEN), ("aB3xK9pQ2mZ7", seg.TOKEN),
 ])
 def test_segment_kinds(segment: str, kind: str) -> None:
     assert seg.classify(segment) == kind
@@ -381,3 +384,12 @@ def test_names_leading_on_beside_leaf_names_that_answer_unlike() -> None:
             learn(tree, f"/v1/images/{name}/history", history)
     assert anonymous(settled(tree)) == {f"POST /v1/images/{n}" for n in leaves} | {
         "GET /v1/images/{}/json", "GET /v1/images/{}/history"}
+
+
+def test_camel_case_names_beside_ids_stay_literal() -> None:
+    tree = PathTree()
+    for i in range(30):
+        net = f"N_{i:016d}"
+        learn(tree, f"/networks/{net}/l7FirewallRules", shape("rules", "rules[].policy", "rules[].type"))
+        learn(tree, f"/networks/{net}/oneToOneNatRules", shape("rules", "rules[].lanIp", "rules[].publicIp"))
+    assert anonymous(settled(tree)) == {"GET /networks/{}/l7FirewallRules", "GET /networks/{}/oneToOneNatRules"}

@@ -191,8 +191,8 @@ def test_the_table_is_bounded_and_quiet_clients_are_forgotten():
 
 
 @pytest.mark.parametrize("address,key", [
-    ("127.0.0.1", "127.0.0.1"), ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"), ("2001:db8:1:2::99", "2001:db8:1:2::/64"),
-    ("::ffff:10.0.0.1", "10.0.0.1"), (None, "?"), ("testclient", "testclient"),
+    ("127.0.0.1", "127.0.0.1"), ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+    ("2001:db8:1:2::99", "2001:db8:1:2::/64"), ("::ffff:10.0.0.1", "10.0.0.1"), (None, "?"), ("testclient", "testclient"),
 ])
 def test_clients_are_remote_addresses_and_ipv6_hosts_their_64_networks(address, key):
     assert client_key(address) == key

@@ -38,15 +38,16 @@ PENDING_MAX = 5000  # rows kept for the next try while the store cannot take the
 
 
 class PerSecond:
-    """A budget renewed every second: `take(limit)` is True while fewer than `limit` were taken this second."""
+    """A budget renewed every second: `take(limit, at)` is True while fewer than `limit` were taken in the
+    second of `at` (a timestamp; now by `clock` when None)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.second = 0
         self.used = 0
 
-    def take(self, limit: int) -> bool:
-        now = int(self.clock())
+    def take(self, limit: int, at: float | None = None) -> bool:
+        now = int(self.clock() if at is None else at)
         if now != self.second:
             self.second, self.used = now, 0
         if self.used >= limit:
@@ -137,9 +138,11 @@ class RequestLogWriter(BatchWorker):
                 named = answered_template(c)
                 if named is not None and named != template:  # a mock answer names its endpoint itself
                     template, band = named, None  # (of a host never learned under this name: no health)
-                keep = logging_on and self._rows.take(self.rows_per_s * (2 if _notable(c) else 1))
+                # budgets per second of the requests' own time, not of the writer's: a backlog (the thread
+                # held up by a locked store) is logged as its traffic came, not cut to one second's worth
+                keep = logging_on and self._rows.take(self.rows_per_s * (2 if _notable(c) else 1), c.ts or None)
                 if keep:
-                    rows.append(build_row(c, template, self._bodies.take(self.bodies_per_s)))
+                    rows.append(build_row(c, template, self._bodies.take(self.bodies_per_s, c.ts or None)))
                 else:  # not logged: the live stream needs the summary only
                     self.skipped += logging_on
                     rows.append(build_row(c, template, details=False))
@@ -189,10 +192,11 @@ class RequestLogWriter(BatchWorker):
         return not self.pending
 
     def stats(self) -> dict[str, int]:
-        """What became of the entries: logged; waiting for the store; lost (queue full, buffer full, odd
-        exchanges); streamed only (over the rate)."""
-        return {"logged": self.logged, "pending": len(self.pending), "dropped": self.dropped,
-                "unsaved": self.unsaved, "failed": self.failed, "skipped": self.skipped}
+        """What became of the entries: logged; waiting for the writer (queued) or for the store (pending);
+        lost (queue full: dropped, buffer full: unsaved, odd exchanges: failed); streamed only (over the rate:
+        skipped)."""
+        return {"logged": self.logged, "queued": self.queue.qsize(), "pending": len(self.pending),
+                "dropped": self.dropped, "unsaved": self.unsaved, "failed": self.failed, "skipped": self.skipped}
 
 
 class InspectorLog:
@@ -237,7 +241,7 @@ class InspectorLog:
         """The request log's counters (RequestLogWriter.stats), zeros without a writer."""
         writer = self.writer
         if writer is None:
-            return dict.fromkeys(("logged", "pending", "dropped", "unsaved", "failed", "skipped"), 0)
+            return dict.fromkeys(("logged", "queued", "pending", "dropped", "unsaved", "failed", "skipped"), 0)
         return writer.stats()
 
     def done(self) -> None:

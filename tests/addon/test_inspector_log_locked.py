@@ -12,7 +12,7 @@ from flowkit import make_flow
 from mitmproxy.test import taddons
 
 from mimic_addon.addon import Mimic
-from mimic_addon.control.inspector_log import InspectorLog, RequestLogWriter
+from mimic_addon.control.inspector_log import InspectorLog, PerSecond, RequestLogWriter
 from mimic_addon.control.status import status_fn
 from mimic_addon.store import Store
 
@@ -29,12 +29,15 @@ def locked(path: Path) -> Iterator[None]:
         locker.close()
 
 
-def captured(n: int) -> list[tuple]:
-    """`n` answered exchanges as the inspector's response hook queues them."""
+def captured(n: int, rate: float = 25.0) -> list[tuple]:
+    """`n` answered exchanges, `rate` a second, as the inspector's response hook queues them."""
     log = InspectorLog()
     log.writer = RequestLogWriter(None, lambda: None, lambda events: None, queue_size=n)  # not started: it queues
     for i in range(n):
-        log.response(make_flow(f"/users/{i}", status=200, resp_body=b'{"id": 1}'))
+        flow = make_flow(f"/users/{i}", status=200, resp_body=b'{"id": 1}')
+        flow.request.timestamp_start = 1_700_000_000 + i / rate
+        flow.response.timestamp_end = flow.request.timestamp_start + 0.01
+        log.response(flow)
     return log.writer._drain_now()
 
 
@@ -66,8 +69,8 @@ def test_rows_wait_for_a_locked_store_and_all_arrive_once_it_is_released(tmp_pat
         writer.process(raws[:0])
         assert writer.flush()  # the lock is gone: everything waiting is saved, in order
         assert logged_paths(store) == [f"/users/{i}" for i in range(1100)]
-        assert writer.stats() == {"logged": 1100, "pending": 0, "dropped": 0, "unsaved": 0, "failed": 0,
-                                  "skipped": 0}
+        assert writer.stats() == {"logged": 1100, "queued": 0, "pending": 0, "dropped": 0, "unsaved": 0,
+                                  "failed": 0, "skipped": 0}
         more = captured(3)
         writer.process(more)  # later batches get their ids again
         assert [e["id"] is not None for e in events[-3:]] == [True] * 3
@@ -88,6 +91,25 @@ def test_rows_saved_after_a_lock_come_before_the_batch_that_follows_it(tmp_path)
         assert logged_paths(store) == [f"/users/{i}" for i in range(20)]
         ids = [e["id"] for e in events[10:]]
         assert None not in ids and ids == sorted(ids)
+    finally:
+        store.close()
+
+
+def test_a_backlog_is_logged_at_the_rate_its_traffic_came(tmp_path):
+    """After a lock the writer catches up on many seconds of traffic at once: the log rate (250 a second)
+    counts seconds of the requests' own time, so the backlog is logged, not cut to one second's worth."""
+    store = Store(str(tmp_path / "mimic.db"))
+    try:
+        writer, _ = writer_on(store)
+        writer.rows_per_s = 250
+        writer._rows = PerSecond(clock=lambda: 7.0)  # the writer's own clock: all in one second
+        raws = captured(1100, rate=25.0)  # 44 s of traffic
+        for i in range(0, 1100, 256):
+            writer.process(raws[i:i + 256])
+        assert writer.skipped == 0 and len(logged_paths(store)) == 1100
+        over = captured(300, rate=1000.0)  # but 300 in 0.3 s is over the rate
+        writer.process(over)
+        assert writer.skipped == 50
     finally:
         store.close()
 
@@ -114,8 +136,8 @@ def test_the_proxy_status_reports_the_request_log_counters(db):
     status = status_fn(lambda: mimic.brain, None, None, log)
     with taddons.context(mimic, log) as tctx:
         tctx.configure(mimic, mimic_db=db)
-        assert status()["request_log"] == {"logged": 0, "pending": 0, "dropped": 0, "unsaved": 0, "failed": 0,
-                                           "skipped": 0}
+        assert status()["request_log"] == {"logged": 0, "queued": 0, "pending": 0, "dropped": 0, "unsaved": 0,
+                                           "failed": 0, "skipped": 0}
         log.writer.unsaved, log.writer.pending = 7, [{}] * 3
         assert status()["request_log"]["unsaved"] == 7 and status()["request_log"]["pending"] == 3
         log.writer.pending = []

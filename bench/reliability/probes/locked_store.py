@@ -65,12 +65,13 @@ def run(workdir: Path, upstream: str, quick: bool) -> list[Row]:
         locker.execute("BEGIN EXCLUSIVE")
         locked_at = time.monotonic()
         time.sleep(LOCK_S)  # the fault: the lock held this long
-        pending_at_release = status()["request_log"]["pending"]
+        at_release = status()["request_log"]
+        waiting = at_release["queued"] + at_release["pending"]
         locker.execute("COMMIT")
         locker.close()
         released_at = time.monotonic()
         sender.join()
-        drained = wait_for(lambda: status()["request_log"]["pending"] == 0, 60)
+        drained = wait_for(lambda: (lambda c: c["queued"] == 0 and c["pending"] == 0)(status()["request_log"]), 60)
         counters = status()["request_log"]
         proxy.stop()
     answered = 1 + sum(1 for _, code, _ in sent if code == 200)
@@ -86,7 +87,8 @@ def run(workdir: Path, upstream: str, quick: bool) -> list[Row]:
         Row(NAME, "learning once the lock goes", "nothing lost",
             f"{samples}/{answered} requests learned", samples == answered),
         Row(NAME, "inspector's request log once the lock goes", "nothing lost",
-            f"{rows}/{answered} rows; {pending_at_release} were waiting at the release, all saved "
-            f"{'' if drained else 'NOT '}within 60 s; unsaved {counters['unsaved']}, dropped {counters['dropped']}",
-            rows == answered and counters["unsaved"] == 0 and drained),
+            f"{rows}/{answered} rows; {waiting} were waiting at the release, all saved "
+            f"{'' if drained else 'NOT '}within 60 s; lost: unsaved {counters['unsaved']}, dropped "
+            f"{counters['dropped']}, skipped {counters['skipped']}",
+            rows == answered and drained and counters["unsaved"] + counters["dropped"] + counters["skipped"] == 0),
     ]

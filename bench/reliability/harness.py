@@ -89,11 +89,17 @@ class _Backend(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a proxy killed mid-request resets its connections: expected here, not worth a traceback
+
+
 @contextmanager
 def backend() -> Iterator[str]:
     """A threaded JSON backend on a free loopback port; yields its URL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Backend)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _Backend)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

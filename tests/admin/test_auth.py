@@ -226,7 +226,7 @@ def test_secure_cookies_can_be_turned_on(admin_env, monkeypatch, how):
 
 
 def test_sessions_work_across_admin_processes_on_one_store(admin_env, client):
-    """The embedded and the standalone admin (or a restarted one) share the signing secret in the store."""
+    """The embedded and the standalone admin (or a restarted one) share the key file and the epoch in the store."""
     assert admin_env.store.get_setting(EPOCH_KEY)
     with app_on(admin_env) as other:
         other.cookies.set(SESSION_COOKIE, client.cookies.get(SESSION_COOKIE))

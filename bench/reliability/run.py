@@ -6,7 +6,8 @@
 Each probe (bench/reliability/probes/) starts its own proxies in front of a loopback JSON backend and returns
 rows of the table printed at the end (Markdown, as the README shows it): what was tried, the goal, the
 result. The exit status is 1 when a row misses its goal. `--quick` shortens the brute force and runs one
-kill -9 round instead of three (about 1.5 minutes instead of 2.5).
+kill -9 round instead of three (about 1.5 minutes instead of 2); the store stays locked 40 s either way, as
+a shorter lock would hide behind the store's own retries.
 """
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from mimic_addon.store import Store
 from mimic_addon.store.migrate import upgrade
+from mimic_addon.store.private import read_or_create_key
 from mimic_addon.store.store import StoreError
 from mimic_addon.store.tables import Base
 from mimic_addon.store.urls import database_url
@@ -208,3 +209,25 @@ def test_an_old_open_store_and_its_sidecars_are_made_private(tmp_path: Path, ope
         assert {"old.db", "old.db-wal", "old.db-shm"} <= set(found) and set(found.values()) == {0o600}, found
     finally:
         other.close()
+
+
+def test_a_key_file_is_made_once_private_and_kept(tmp_path: Path, open_umask) -> None:
+    path = tmp_path / "keys" / "mimic.db.key"
+    key = read_or_create_key(path)
+    assert len(key) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_or_create_key(path) == key  # the same key on every start
+    assert [p.name for p in path.parent.iterdir()] == ["mimic.db.key"]  # no temporary file left
+    path.chmod(0o644)
+    assert read_or_create_key(path) == key and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("short\n")
+    with pytest.raises(ValueError, match="no usable key"):
+        read_or_create_key(path)
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race.db.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: read_or_create_key(path), range(32)))
+    assert keys == {path.read_text().strip()}

@@ -18,6 +18,8 @@ tree, at each node between its literal children:
 * **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
   `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
+* **Values seen elsewhere.** Words folded as values at one position are evidence where they make
+  up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -54,16 +56,39 @@ Profile = dict[str, Route]
 
 
 def consolidate(tree: PathTree) -> bool:
-    """Consolidate the whole tree in place. True if any literal was folded into a parameter."""
-    token = _envelope.set(_envelope_of(tree.root))
+    """Consolidate the whole tree in place. True if any literal was folded into a parameter.
+
+    Words found to be values at one position are evidence wherever else they turn up: a user's
+    name folded at `/users/{username}` is a value at `/user/following/gtanaka` too. Positions met
+    before the evidence was found are visited again at the end."""
+    values: set[str] = set()
+    tokens = _envelope.set(_envelope_of(tree.root)), _values.set(values)
     try:
-        return _settle(tree.root)
+        moved = _settle(tree.root)
+        return _revisit(tree.root, values) or moved
     finally:
-        _envelope.reset(token)
+        _envelope.reset(tokens[0])
+        _values.reset(tokens[1])
 
 
-# the envelope of the tree being consolidated (per thread: each consolidation sets its own)
+# per consolidation (each thread sets its own): the envelope of the tree; the plain words folded
+# into parameters so far; how deep in trial pools the pass is (trials record nothing)
 _envelope: ContextVar[frozenset[str]] = ContextVar("envelope", default=frozenset())
+_values: ContextVar[set[str]] = ContextVar("values", default=set())
+_trial: ContextVar[int] = ContextVar("trial", default=0)
+
+
+def _revisit(node: Node, values: set[str]) -> bool:
+    """Settle again the positions where several words are values found elsewhere."""
+    known = sum(1 for v in node.literals if v in values)
+    if known >= 2 and 2 * known > len(node.literals):
+        return _settle(node)
+    moved = False
+    for child in list(node.literals.values()):
+        moved |= _revisit(child, values)
+    if node.param is not None:
+        moved |= _revisit(node.param, values)
+    return moved
 
 
 def _envelope_of(root: Node) -> frozenset[str]:
@@ -111,6 +136,8 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = _choose(node, cands)
     if not join:
         return False, False
+    if not _trial.get():
+        _values.get().update(v for v in join if not node.literals[v].evidence)
     if pool is not None and len(join) == len(cands):
         # everything joined: the consolidated trial pool is exactly the new parameter's subtree
         for v in join:
@@ -134,12 +161,22 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         pool.merge(node.literals[v].copy())
     if node.param is not None:
         pool.merge(node.param.copy())
-    _settle(pool)
+    depth = _trial.set(_trial.get() + 1)
+    try:
+        _settle(pool)
+    finally:
+        _trial.reset(depth)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
     strong = [v for v in cands if kids[v].evidence]
     echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
-    seeds = [v for v in strong + echoed if _coherent(v, strong + echoed, prof)]
+    known = _values.get()
+    # values at another position, where they are most of this one's words (one or two such words
+    # among names -- `me`, `groups` -- say nothing); programmers' names (`latencyStats`) never count
+    elsewhere = [v for v in cands if v in known and not kids[v].value_like and not seg.is_identifier(v)]
+    if len(elsewhere) < 2 or 2 * len(elsewhere) <= len(cands):
+        elsewhere = []
+    seeds = [v for v in strong + echoed + elsewhere if _coherent(v, strong + echoed + elsewhere, prof)]
     if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
         # one detected value: a parameter if words beside it answer alike (`/gender/806/`,
         # `/gender/kanto/`, `/gender/snorlax/`), a literal alone (`/1/boards`) or beside one word

@@ -393,3 +393,22 @@ def test_camel_case_names_beside_ids_stay_literal() -> None:
         learn(tree, f"/networks/{net}/l7FirewallRules", shape("rules", "rules[].policy", "rules[].type"))
         learn(tree, f"/networks/{net}/oneToOneNatRules", shape("rules", "rules[].lanIp", "rules[].publicIp"))
     assert anonymous(settled(tree)) == {"GET /networks/{}/l7FirewallRules", "GET /networks/{}/oneToOneNatRules"}
+
+
+def test_names_found_to_be_values_elsewhere_are_values_where_their_position_says_little() -> None:
+    """`PUT /user/following/{username}` answers nothing, and the same few users are followed again
+    and again: alone, a closed set of leaf names. The same names are values at `/users/{username}/...`,
+    alike below each of them: so they are values here too. A name among names (`/users/me`-like
+    top-level collections) is not swayed by one such word."""
+    tree = PathTree()
+    users = ["gtanaka", "dave5", "anyanovak", "amara32", "nwang"]
+    feeds = shape("[]", "[].id", "[].op_type", "[].created")
+    subs = shape("[]", "[].id", "[].full_name", "[].owner", "[].private")
+    for i in range(40):
+        user = users[i % len(users)]
+        learn(tree, f"/api/users/{user}/subscriptions", subs)
+        learn(tree, f"/api/users/{user}/activities/feeds", feeds)
+        learn(tree, f"/api/user/following/{user}", UNKNOWN, method="PUT")
+    learn(tree, "/api/user/repos", shape("[]", "[].id", "[].name"))
+    assert anonymous(settled(tree)) == {"GET /api/users/{}/subscriptions", "GET /api/users/{}/activities/feeds",
+                                        "PUT /api/user/following/{}", "GET /api/user/repos"}

@@ -21,7 +21,8 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.schema import CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, SchemaNode, char_classes
+from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
+                            char_classes)
 from .faker_fields import KINDS, PII, field_kind
 
 # SchemaNode type slots (model/schema.py order)
@@ -60,6 +61,7 @@ class Plan:
     chars: int = 0                 # character classes of the observed strings (schema.CHAR_*)
     firsts: str | None = None      # their first characters, when few
     variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
+    declared_enum: bool = False    # the enum is an imported contract, not only the values seen
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -91,7 +93,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         length=(node.str_min, node.str_max) if node.str_min is not None else None,
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
-        variants=variants,
+        variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
     )
 
 
@@ -337,7 +339,11 @@ def _echo_values(ctx: Context) -> dict[str, Any]:
 
 
 def _fit_echo(plan: Plan, value: Any) -> Any:
-    """The echoed value in a type the learned schema allows, else _NO."""
+    """The echoed value in a type the learned schema allows, else _NO.
+
+    What the client sent comes back as it was, like a backend that stores it: the learned string
+    lengths are not enforced, and a value outside a learned enum is echoed too (the enum is only what
+    was seen). Only a declared enum (an imported contract) and a declared format are kept."""
     slots = {s for s, _ in plan.weights}
     if value is None:
         return None if _NULL in slots else _NO
@@ -346,13 +352,15 @@ def _fit_echo(plan: Plan, value: Any) -> Any:
     if isinstance(value, (int, float)):
         if _INT in slots and isinstance(value, int) or _NUM in slots:
             return value
-        return str(value) if _STR in slots and plan.fmt is None and plan.enum is None else _NO
+        return _fit_echo(plan, str(value)) if _STR in slots else _NO
     if isinstance(value, str):
         if _INT in slots and value.isascii() and value.lstrip("-").isdigit() and len(value) < 16:
             return int(value)
-        fits = plan.length is None or plan.length[0] <= len(value) <= plan.length[1]
-        if _STR in slots and plan.enum is None and fits and (plan.fmt is None or _has_format(value, plan.fmt)):
-            return value
+        if _STR not in slots or (plan.fmt is not None and not _has_format(value, plan.fmt)):
+            return _NO
+        if plan.declared_enum and plan.enum is not None and value not in plan.enum:
+            return _NO
+        return value
     return _NO
 
 

@@ -7,6 +7,7 @@ multiset of observed values, so merging two summaries equals observing both stre
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -45,6 +46,20 @@ _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
 CHAR_ALL = 15
 _DIGIT = re.compile(r"\d")
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+
+
+def _matches(pattern: str, value: str) -> bool:
+    """Does a string satisfy a JSON Schema `pattern` (a search, not anchored unless it says so)?"""
+    compiled = _compiled(pattern)
+    return compiled is not None and compiled.search(value) is not None
 
 
 def char_classes(s: str) -> int:
@@ -229,7 +244,7 @@ class SchemaNode:
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints",
+        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
     )
 
     def __init__(
@@ -263,6 +278,7 @@ class SchemaNode:
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
+        self.pattern: str | None = None      # an imported `pattern` every string matched (mocks follow it)
         # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
         # value.  `vdead` once an object had none (or another), or there were too many values.
         # A variant summary is `flat` (it tracks no variants itself); below it, objects may have
@@ -319,6 +335,8 @@ class SchemaNode:
                 self._track_enum(value)
             if self.chars != CHAR_ALL or self.firsts is not None:
                 self._track_shape(value)
+            if self.pattern is not None and not _matches(self.pattern, value):
+                self.pattern = None
         elif t is dict:
             self.count += 1
             self.types[_OBJ] += 1
@@ -485,6 +503,12 @@ class SchemaNode:
             self.formats = other.formats if self.formats is None else self.formats & other.formats
         self._merge_enum(other)
         self.hints |= other.hints
+        if not other.types[_STR]:
+            pass
+        elif not self.types[_STR] - other.types[_STR]:
+            self.pattern = other.pattern
+        elif self.pattern != other.pattern:
+            self.pattern = None
         self.chars |= other.chars
         if self.firsts is not None:
             self.firsts = None if other.firsts is None else self.firsts | other.firsts
@@ -597,6 +621,8 @@ class SchemaNode:
         if self.chars:
             d["cc"] = self.chars
             d["fc"] = "".join(sorted(self.firsts)) if self.firsts is not None else None
+        if self.pattern is not None:
+            d["pt"] = self.pattern
         if self.enum_overflow:
             d["eo"] = 1
         elif self.enum is not None:
@@ -654,6 +680,7 @@ class SchemaNode:
         if "cc" in d:
             self.chars = d["cc"]
             self.firsts = set(d["fc"]) if d.get("fc") is not None else None
+        self.pattern = d["pt"] if isinstance(d.get("pt"), str) else None
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])

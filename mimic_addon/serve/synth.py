@@ -21,6 +21,7 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..model.pattern_shape import pattern_matches, sample
 from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
                             char_classes)
 from .faker_fields import KINDS, PII, field_kind
@@ -62,6 +63,7 @@ class Plan:
     firsts: str | None = None      # their first characters, when few
     variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
     declared_enum: bool = False    # the enum is an imported contract, not only the values seen
+    pattern: str | None = None     # an imported `pattern` strings are generated from
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -94,6 +96,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
+        pattern=node.pattern,
     )
 
 
@@ -232,6 +235,10 @@ def _string(plan: Plan, rng: random.Random, fake: Any) -> str:
         return _formatted(plan.fmt, lo, hi, rng, fake)
     if plan.enum is not None:
         return rng.choice(plan.enum)
+    if plan.pattern is not None:
+        text = sample(plan.pattern, rng, lo, hi if plan.length is not None else None)
+        if text is not None:
+            return text
     gen = KINDS.get(plan.kind) if plan.kind else None
     text = None
     if gen is not None:
@@ -343,7 +350,7 @@ def _fit_echo(plan: Plan, value: Any) -> Any:
 
     What the client sent comes back as it was, like a backend that stores it: the learned string
     lengths are not enforced, and a value outside a learned enum is echoed too (the enum is only what
-    was seen). Only a declared enum (an imported contract) and a declared format are kept."""
+    was seen). Only a declared enum, format or pattern (an imported contract) is kept."""
     slots = {s for s, _ in plan.weights}
     if value is None:
         return None if _NULL in slots else _NO
@@ -359,6 +366,8 @@ def _fit_echo(plan: Plan, value: Any) -> Any:
         if _STR not in slots or (plan.fmt is not None and not _has_format(value, plan.fmt)):
             return _NO
         if plan.declared_enum and plan.enum is not None and value not in plan.enum:
+            return _NO
+        if plan.pattern is not None and not pattern_matches(plan.pattern, value):
             return _NO
         return value
     return _NO

@@ -1,15 +1,19 @@
-"""What a client sees of mock answers through a real mitmdump: request fields echoed as sent, 405 with
-`Allow` for a method never learned on a known path, and 404 suggestions that name their host."""
+"""What a client sees of mock answers through a real mitmdump: request fields echoed as sent, strings
+generated from an imported `pattern`, 405 with `Allow` for a method never learned on a known path,
+and 404 suggestions that name their host."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
-from .conftest import Backend, ProxyFactory, fetch, free_port, serve_http
+import yaml
+
+from .conftest import Backend, ProxyFactory, fetch, free_port, run_cli, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -78,3 +82,28 @@ def test_request_fields_are_echoed_as_sent(tmp_path: Path, two_hosts) -> None:
             assert json.loads(body)["name"] == "golf course" and json.loads(body)["color"] == color
     finally:
         dead.cleanup()
+
+
+ROOMS = {
+    "openapi": "3.0.3", "info": {"title": "Rooms", "version": "1"}, "servers": [{"url": "https://rooms.test"}],
+    "paths": {"/rooms/{roomId}": {"get": {"responses": {"200": {"description": "one", "content": {
+        "application/json": {"schema": {"type": "object", "required": ["id", "code"], "properties": {
+            "id": {"type": "string", "pattern": "^Rm[A-Z0-9]{8,}$"},
+            "code": {"type": "string", "pattern": "^Rm[A-Z0-9]{8,}$"}}}}}}}}}},
+}
+
+
+def test_imported_patterns_are_mocked_from_the_regex(tmp_path: Path) -> None:
+    spec, db = tmp_path / "rooms.yaml", str(tmp_path / "rooms.db")
+    spec.write_text(yaml.safe_dump(ROOMS))
+    run_cli("import", "openapi", str(spec), "--db", db)
+    factory = ProxyFactory(tmp_path, Backend(free_port()))
+    try:
+        port = factory.start(db, "--set", "mimic_mode=mock").port
+        for i in range(12):  # a path value outside the pattern is not echoed into `id` either
+            st, _, body = fetch(port, "GET", f"/rooms/r{i}")
+            room = json.loads(body)
+            assert st == 200 and all(re.fullmatch("Rm[A-Z0-9]{8,}", room[k]) for k in ("id", "code")), body
+        assert json.loads(fetch(port, "GET", "/rooms/RmABCD1234")[2])["id"] == "RmABCD1234"
+    finally:
+        factory.cleanup()

@@ -202,7 +202,11 @@ class ServeAddon:
                     parts: list[str], source: str) -> None:
         req = flow.request
         if ep is None:
-            flow.response = _json_response(404, self._unknown(host, req), source)
+            allowed = self._allowed(host, parts)
+            if allowed and req.method.upper() not in allowed:
+                flow.response = _not_allowed(req, allowed, source)
+            else:
+                flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
         ctx_ = context_for(template or "", parts, _query(req), _body(req))
@@ -224,6 +228,14 @@ class ServeAddon:
         flow.response = http.Response.make(answer.status, answer.body, headers)
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
+
+    def _allowed(self, host: Any, parts: list[str]) -> list[str]:
+        """The methods learned for a path, when it is known but not with the request's method."""
+        brain = self._brain()
+        if host is None or brain is None:
+            return []
+        with brain.lock:
+            return sorted(_methods_at(host.tree.root, parts))
 
     def _unknown(self, host: Any, req: http.Request) -> dict:
         brain = self._brain()
@@ -332,6 +344,39 @@ class ServeAddon:
         lines = [f"global: {ctx.options.mimic_mode}"]
         lines += [f"{key}: {mode}" for key, mode in sorted(self.endpoint_modes.items())]
         return "\n".join(lines)
+
+
+def _methods_at(node: Any, parts: list[str], i: int = 0) -> set[str]:
+    """Every method learned at a template the path fits (literal or parameter, at each segment)."""
+    if i == len(parts):
+        return set(node.ends)
+    found: set[str] = set()
+    child = node.literals.get(parts[i])
+    if child is not None:
+        found |= _methods_at(child, parts, i + 1)
+    if node.param is not None:
+        found |= _methods_at(node.param, parts, i + 1)
+    return found
+
+
+def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Response:
+    """OPTIONS: 204 with `Allow` (and the CORS answer to a preflight); another method never learned
+    on a known path: 405 with `Allow`, as a real server (or Prism) answers."""
+    allow = ", ".join(sorted(set(allowed) | {"OPTIONS"}))
+    if req.method.upper() == "OPTIONS":
+        headers = {"Allow": allow, SOURCE: source}
+        origin = req.headers.get("Origin")
+        if origin and "Access-Control-Request-Method" in req.headers:
+            headers |= {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": allow,
+                        "Vary": "Origin"}
+            asked = req.headers.get("Access-Control-Request-Headers")
+            if asked:
+                headers["Access-Control-Allow-Headers"] = asked
+        return http.Response.make(204, b"", headers)
+    body = {"error": "Mimic has not learned this method for this path", "method": req.method.upper(),
+            "path": req.path.split("?", 1)[0], "allow": allow.split(", ")}
+    return http.Response.make(405, json.dumps(body).encode(),
+                              {"Content-Type": "application/json", "Allow": allow, SOURCE: source})
 
 
 def _query(req: http.Request) -> dict[str, str]:

@@ -97,3 +97,28 @@ def test_options_are_validated(db):
         with pytest.raises(exceptions.OptionsError):
             tctx.configure(s, mimic_realism="gritty")
     assert parse_failover_on("5xx, timeout") == {"5xx", "timeout"}
+
+
+async def test_a_method_never_learned_on_a_known_path_is_405_with_allow(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        for method in ("DELETE", "TRACE", "PUT"):
+            f = flow("/users/7", method)
+            await s.request(f)
+            assert f.response.status_code == 405 and f.response.headers["Allow"] == "GET, OPTIONS"
+            assert json.loads(f.response.content)["allow"] == ["GET", "OPTIONS"]
+        f = flow("/users/7", "OPTIONS")
+        await s.request(f)
+        assert (f.response.status_code, f.response.headers["Allow"], f.response.content) == (204, "GET, OPTIONS", b"")
+        assert "Access-Control-Allow-Origin" not in f.response.headers
+        f = flow("/users/7", "OPTIONS", Origin="http://app.test", Access_Control_Request_Method="DELETE",
+                 Access_Control_Request_Headers="content-type")
+        await s.request(f)
+        h = f.response.headers
+        assert f.response.status_code == 204 and h["Access-Control-Allow-Origin"] == "http://app.test"
+        assert h["Access-Control-Allow-Methods"] == "GET, OPTIONS" and h["Access-Control-Allow-Headers"] == "content-type"
+        f = flow("/orders/1", "DELETE")  # a path never learned stays a 404
+        await s.request(f)
+        assert f.response.status_code == 404

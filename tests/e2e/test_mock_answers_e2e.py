@@ -107,3 +107,22 @@ def test_imported_patterns_are_mocked_from_the_regex(tmp_path: Path) -> None:
         assert json.loads(fetch(port, "GET", "/rooms/RmABCD1234")[2])["id"] == "RmABCD1234"
     finally:
         factory.cleanup()
+
+
+def test_a_method_never_learned_is_405_with_allow(tmp_path: Path, two_hosts) -> None:
+    db, a, _ = two_hosts
+    dead = ProxyFactory(tmp_path, Backend(free_port()))
+    try:
+        port = dead.start(db, "--set", "mimic_mode=mock", "--set", f"mimic_host=127.0.0.1:{a.port}").port
+        for method in ("DELETE", "PUT", "TRACE"):
+            st, h, body = fetch(port, method, "/things/3")
+            assert (st, h["allow"], h["x-mimic-source"]) == (405, "GET, OPTIONS", "mock")
+            assert json.loads(body)["allow"] == ["GET", "OPTIONS"]
+        st, h, body = fetch(port, "OPTIONS", "/paint")
+        assert (st, h["allow"], body) == (204, "OPTIONS, POST", b"")
+        st, h, _ = fetch(port, "OPTIONS", "/things/3", headers={"Origin": "http://app.test",
+                                                                "Access-Control-Request-Method": "GET"})
+        assert st == 204 and h["access-control-allow-origin"] == "http://app.test"
+        assert fetch(port, "DELETE", "/nothing/3")[0] == 404
+    finally:
+        dead.cleanup()

@@ -130,12 +130,15 @@ class Mocker:
         return MockAnswer(status, json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
 
 
-def closest(method: str, path: str, templates: list[tuple[str, str]], n: int = 3) -> list[str]:
-    """The learned "METHOD /template" strings nearest to a request, same method first."""
-    if not templates:
-        return []
-    scored = []
-    for m, t in templates:
-        ratio = difflib.SequenceMatcher(None, path, t).ratio()
-        scored.append((-(ratio + (0.5 if m == method else 0.0)), f"{m} {t}"))
-    return [label for _, label in sorted(scored)[:n]]
+def closest(method: str, path: str, templates: list[tuple[str, str, str | None]], n: int = 3) -> list[str]:
+    """The learned "METHOD /template" strings nearest to a request, same method first.
+
+    `templates` are (method, template, origin): with an origin (`https://api.example.com`, given when
+    templates of several hosts are in play) the label is "METHOD origin/template", so the same
+    template on two hosts reads as two suggestions."""
+    scored: dict[str, float] = {}
+    for m, t, origin in templates:
+        label = f"{m} {origin or ''}{t}"
+        ratio = difflib.SequenceMatcher(None, path, t).ratio() + (0.5 if m == method else 0.0)
+        scored[label] = max(ratio, scored.get(label, 0.0))
+    return [label for label, _ in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]

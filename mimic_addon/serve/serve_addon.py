@@ -239,12 +239,13 @@ class ServeAddon:
 
     def _unknown(self, host: Any, req: http.Request) -> dict:
         brain = self._brain()
-        templates: list[tuple[str, str]] = []
+        templates: list[tuple[str, str, str | None]] = []
         if brain is not None:
             with brain.lock:
                 hosts = [host] if host is not None else list(brain.hosts.values())
                 for h in hosts:
-                    templates += [(m, named) for m, _, named in h.tree.templates()]
+                    origin = f"{h.scheme}://{h.name}" if len(hosts) > 1 else None  # tell the hosts apart
+                    templates += [(m, named, origin) for m, _, named in h.tree.templates()]
         path = req.path.split("?", 1)[0]
         return {"error": "Mimic has not learned this endpoint", "method": req.method.upper(), "path": path,
                 "closest": closest(req.method.upper(), path, templates)}

@@ -122,3 +122,20 @@ async def test_a_method_never_learned_on_a_known_path_is_405_with_allow(db):
         f = flow("/orders/1", "DELETE")  # a path never learned stays a 404
         await s.request(f)
         assert f.response.status_code == 404
+
+
+async def test_suggestions_of_several_hosts_name_their_host(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for host in ("a.test", "b.test"):
+            for i in range(1, 30):
+                f = flow(f"/users/{i}", status=200, resp_body=json.dumps({"id": i, "name": f"U{i}"}).encode())
+                f.request.host, f.request.port = host, 443
+                m.brain.learn(from_flow(f, 1 << 20))
+        f = flow("/users/1/orders")
+        f.request.host = "c.test"  # neither: no host is picked, both are suggested
+        await s.request(f)
+        body = json.loads(f.response.content)
+        assert f.response.status_code == 404
+        assert body["closest"] == ["GET http://a.test:443/users/{user_id}", "GET http://b.test:443/users/{user_id}"]

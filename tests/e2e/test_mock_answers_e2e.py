@@ -126,3 +126,17 @@ def test_a_method_never_learned_is_405_with_allow(tmp_path: Path, two_hosts) -> 
         assert fetch(port, "DELETE", "/nothing/3")[0] == 404
     finally:
         dead.cleanup()
+
+
+def test_suggestions_of_two_hosts_name_their_host(tmp_path: Path, two_hosts) -> None:
+    db, a, b = two_hosts
+    dead = ProxyFactory(tmp_path, Backend(free_port()))  # a host never learned, and no mimic_host
+    try:
+        port = dead.start(db, "--set", "mimic_mode=mock").port
+        st, h, body = fetch(port, "GET", "/thing/3")
+        closest = json.loads(body)["closest"]
+        assert (st, h["x-mimic-source"]) == (404, "mock") and len(set(closest)) == len(closest)
+        assert {f"GET http://127.0.0.1:{a.port}/things/{{thing_id}}",
+                f"GET http://127.0.0.1:{b.port}/things/{{thing_id}}"} <= set(closest)
+    finally:
+        dead.cleanup()

@@ -25,7 +25,7 @@ from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
 from ..model.paths import split_path
-from .mock import REALISM, Mocker, closest, context_for
+from .mock import REALISM, Mocker, closest, context_for, echo_field
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -209,11 +209,11 @@ class ServeAddon:
                 flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
-        ctx_ = context_for(template or "", parts, _query(req), _body(req))
         seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
                             req.path.partition("?")[2], req.raw_content)
         brain = self._brain()
         with brain.lock:
+            ctx_ = context_for(template or "", parts, _query(req), _body(req), echo_field(host.tree, ep.skeleton))
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
         extra: dict[str, str] = {}
         if self.extras is not None:

@@ -44,6 +44,7 @@ class Context:
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
     resource_id: str | None = None   # the last path parameter when the template ends with one
+    resource_field: str = "id"       # the property that value names (learned echoes: `username`)
 
 
 @dataclass(slots=True)
@@ -341,7 +342,7 @@ def _echo_values(ctx: Context) -> dict[str, Any]:
                 echo[k] = v
     echo.update(ctx.params)
     if ctx.resource_id is not None:
-        echo.setdefault("id", ctx.resource_id)
+        echo.setdefault(ctx.resource_field, ctx.resource_id)
     return echo
 
 

@@ -25,9 +25,8 @@ from typing import Any
 from faker import Faker
 from mitmproxy import command, exceptions, http
 
-from .mock import MockAnswer
+from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
-from ..model.paths import PARAM, split_path
 from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
 
 logger = logging.getLogger(__name__)
@@ -200,7 +199,7 @@ class ServeExtras:
             schema = _ok_schema(eps.get(("GET", item))) or _ok_schema(eps.get(("POST", base)))
             props = getattr(schema, "props", None) or {}
             skeleton = next(s for _, n, s in learned if n == item)
-            echo_keys = dict(getattr(_param_node(host.tree, skeleton), "echo_keys", None) or {})
+            echo_keys = dict(getattr(param_node(host.tree, skeleton), "echo_keys", None) or {})
             id_field = id_field_for(param, list(props), echo_keys)
             node = props.get(id_field)
             values: list[Any] = []
@@ -287,16 +286,6 @@ def _ok_schema(ep: Any) -> Any:
         if code.startswith("2") and ep.responses[code].count:
             return ep.responses[code]
     return None
-
-
-def _param_node(tree: Any, skeleton: str) -> Any:
-    """The path tree's node of a skeleton's last segment (its learned echo keys), or None."""
-    node = tree.root
-    for part in split_path(skeleton):
-        node = node.param if part == PARAM else node.literals.get(part)
-        if node is None:
-            return None
-    return node
 
 
 def _template_parts(template: str, parts: list[str]) -> list[str]:

@@ -139,3 +139,18 @@ async def test_suggestions_of_several_hosts_name_their_host(db):
         body = json.loads(f.response.content)
         assert f.response.status_code == 404
         assert body["closest"] == ["GET http://a.test:443/users/{user_id}", "GET http://b.test:443/users/{user_id}"]
+
+
+async def test_the_path_value_goes_only_into_the_field_it_names(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for name in ("alice", "bobby", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"):
+            body = {"id": f"acc_{name[::-1]}x", "login": name, "plan": "free"}
+            m.brain.learn(from_flow(flow(f"/accounts/{name}", status=200, resp_body=json.dumps(body).encode()), 1 << 20))
+        m.brain.settle()
+        f = flow("/accounts/zed")
+        await s.request(f)
+        body = json.loads(f.response.content)
+        assert f.response.headers["X-Mimic-Template"] == "GET /accounts/{login}"
+        assert body["login"] == "zed" and body["id"] != "zed"

@@ -46,7 +46,8 @@ def context_for(template: str, path_parts: list[str], query: dict[str, str], bod
             params[name[1:-1]] = value
     last = names[-1] if names else ""
     resource = path_parts[len(names) - 1] if last.startswith("{") and len(path_parts) >= len(names) else None
-    return Context(params=params, query=query, body=body, resource_id=resource, resource_field=resource_field or "id")
+    return Context(params=params, query=query, body=body, resource_id=resource, resource_field=resource_field or "id",
+                   resource_learned=resource_field is not None)
 
 
 def param_node(tree: Any, skeleton: str) -> Any:

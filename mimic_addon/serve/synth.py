@@ -45,6 +45,7 @@ class Context:
     body: Any = None
     resource_id: str | None = None   # the last path parameter when the template ends with one
     resource_field: str = "id"       # the property that value names (learned echoes: `username`)
+    resource_learned: bool = False   # ... known from the learned traffic, not guessed
 
 
 @dataclass(slots=True)
@@ -172,7 +173,7 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
     for name, child, presence in plan.props:
         present = presence >= 1.0 or rng.random() < presence
         if name in echo:
-            value = _fit_echo(child, echo[name])
+            value = _fit_echo(child, *echo[name])
             if value is not _NO:
                 out[name] = value
                 continue
@@ -334,24 +335,31 @@ def _formatted(fmt: str, lo: int, hi: int, rng: random.Random, fake: Any) -> str
 _NO = object()
 
 
-def _echo_values(ctx: Context) -> dict[str, Any]:
-    echo: dict[str, Any] = {}
+def _echo_values(ctx: Context) -> dict[str, tuple[Any, bool]]:
+    """Field name -> (value, strict): body fields and a path value the learned traffic echoed into
+    that field come back as sent; a path value guessed into a field by name only must also look like
+    the field's learned values (strict)."""
+    echo: dict[str, tuple[Any, bool]] = {}
     if isinstance(ctx.body, dict):
         for k, v in ctx.body.items():
             if not isinstance(v, (dict, list)):
-                echo[k] = v
-    echo.update(ctx.params)
+                echo[k] = (v, False)
+    for k, v in ctx.params.items():
+        echo[k] = (v, not (ctx.resource_learned and k == ctx.resource_field and v == ctx.resource_id))
     if ctx.resource_id is not None:
-        echo.setdefault(ctx.resource_field, ctx.resource_id)
+        if ctx.resource_learned or ctx.resource_field not in echo:
+            echo[ctx.resource_field] = (ctx.resource_id, not ctx.resource_learned)
     return echo
 
 
-def _fit_echo(plan: Plan, value: Any) -> Any:
+def _fit_echo(plan: Plan, value: Any, strict: bool = False) -> Any:
     """The echoed value in a type the learned schema allows, else _NO.
 
     What the client sent comes back as it was, like a backend that stores it: the learned string
     lengths are not enforced, and a value outside a learned enum is echoed too (the enum is only what
-    was seen). Only a declared enum, format or pattern (an imported contract) is kept."""
+    was seen). Only a declared enum, format or pattern (an imported contract) is kept. `strict` (a
+    path value put into a field by its name alone): the value must also be one of a learned enum and
+    within the learned lengths."""
     slots = {s for s, _ in plan.weights}
     if value is None:
         return None if _NULL in slots else _NO
@@ -360,13 +368,15 @@ def _fit_echo(plan: Plan, value: Any) -> Any:
     if isinstance(value, (int, float)):
         if _INT in slots and isinstance(value, int) or _NUM in slots:
             return value
-        return _fit_echo(plan, str(value)) if _STR in slots else _NO
+        return _fit_echo(plan, str(value), strict) if _STR in slots else _NO
     if isinstance(value, str):
         if _INT in slots and value.isascii() and value.lstrip("-").isdigit() and len(value) < 16:
             return int(value)
         if _STR not in slots or (plan.fmt is not None and not _has_format(value, plan.fmt)):
             return _NO
-        if plan.declared_enum and plan.enum is not None and value not in plan.enum:
+        if (plan.declared_enum or strict) and plan.enum is not None and value not in plan.enum:
+            return _NO
+        if strict and plan.length is not None and not plan.length[0] <= len(value) <= plan.length[1]:
             return _NO
         if plan.pattern is not None and not pattern_matches(plan.pattern, value):
             return _NO

@@ -226,3 +226,12 @@ def test_echo_keeps_what_the_client_sent():
     # the right type only
     assert make(node, ctx=Context(body={"name": 5}))["name"] == "5"
     assert isinstance(make(node, ctx=Context(body={"name": True}))["name"], str)
+
+
+def test_a_path_value_is_echoed_as_sent_only_where_traffic_echoed_it():
+    node = learned([{"skill_id": f"skill_{i:016d}", "name": "n"} for i in range(20)])  # always 22 characters
+    guessed = Context(params={"skill_id": "skill_short"}, resource_id="skill_short")
+    assert make(node, ctx=guessed)["skill_id"] != "skill_short"  # a guess by name must look like the field
+    known = Context(params={"skill_id": "skill_short"}, resource_id="skill_short", resource_field="skill_id",
+                    resource_learned=True)
+    assert make(node, ctx=known)["skill_id"] == "skill_short"

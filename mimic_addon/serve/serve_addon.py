@@ -149,7 +149,7 @@ class ServeAddon:
         if mode in ("learn", "record") and not self.endpoint_modes:  # record: replay_addon.py
             flow.metadata["mimic_mode"] = mode
             return
-        host, ep, template, parts = self._match(req)
+        host, ep, template, parts = self._match(req, head_as_get=True)
         if asked is None and template is not None and self.endpoint_modes:
             mode = self.endpoint_modes.get(f"{req.method.upper()} {template}", mode)
         flow.metadata["mimic_mode"] = mode
@@ -166,8 +166,10 @@ class ServeAddon:
         flow.metadata.setdefault("mimic_source", "upstream")
 
     # -- matching --------------------------------------------------------------------------------------
-    def _match(self, req: http.Request) -> tuple[Any, Any, str | None, list[str]]:
-        """(host model, endpoint or None, named template or None, decoded path parts)."""
+    def _match(self, req: http.Request, head_as_get: bool = False) -> tuple[Any, Any, str | None, list[str]]:
+        """(host model, endpoint or None, named template or None, decoded path parts).
+
+        `head_as_get`: a HEAD never learned is answered as the learned GET (without its body)."""
         brain = self._brain()
         parts = [urllib.parse.unquote(p) for p in split_path(req.path.split("?", 1)[0])]
         if brain is None:
@@ -178,6 +180,8 @@ class ServeAddon:
             if host is None:
                 return None, None, None, parts
             skeleton = host.tree.match(method, parts)
+            if skeleton is None and method == "HEAD" and head_as_get:
+                method, skeleton = "GET", host.tree.match("GET", parts)
             ep = host.endpoints.get((method, skeleton)) if skeleton is not None else None
             if ep is None:
                 return host, None, None, parts
@@ -225,7 +229,8 @@ class ServeAddon:
         headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}", **extra}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
-        flow.response = http.Response.make(answer.status, answer.body, headers)
+        flow.response = http.Response.make(answer.status, b"" if req.method.upper() == "HEAD" else answer.body,
+                                           headers)
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
 
@@ -362,8 +367,8 @@ def _methods_at(node: Any, parts: list[str], i: int = 0) -> set[str]:
 
 def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Response:
     """OPTIONS: 204 with `Allow` (and the CORS answer to a preflight); another method never learned
-    on a known path: 405 with `Allow`, as a real server (or Prism) answers."""
-    allow = ", ".join(sorted(set(allowed) | {"OPTIONS"}))
+    on a known path: 405 with `Allow`, as a real server (or Prism) answers. HEAD is allowed with GET."""
+    allow = ", ".join(sorted(set(allowed) | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())))
     if req.method.upper() == "OPTIONS":
         headers = {"Allow": allow, SOURCE: source}
         origin = req.headers.get("Origin")

@@ -107,18 +107,22 @@ async def test_a_method_never_learned_on_a_known_path_is_405_with_allow(db):
         for method in ("DELETE", "TRACE", "PUT"):
             f = flow("/users/7", method)
             await s.request(f)
-            assert f.response.status_code == 405 and f.response.headers["Allow"] == "GET, OPTIONS"
-            assert json.loads(f.response.content)["allow"] == ["GET", "OPTIONS"]
+            assert f.response.status_code == 405 and f.response.headers["Allow"] == "GET, HEAD, OPTIONS"
+            assert json.loads(f.response.content)["allow"] == ["GET", "HEAD", "OPTIONS"]
         f = flow("/users/7", "OPTIONS")
         await s.request(f)
-        assert (f.response.status_code, f.response.headers["Allow"], f.response.content) == (204, "GET, OPTIONS", b"")
+        assert (f.response.status_code, f.response.headers["Allow"], f.response.content) == (204, "GET, HEAD, OPTIONS", b"")
         assert "Access-Control-Allow-Origin" not in f.response.headers
         f = flow("/users/7", "OPTIONS", Origin="http://app.test", Access_Control_Request_Method="DELETE",
                  Access_Control_Request_Headers="content-type")
         await s.request(f)
         h = f.response.headers
         assert f.response.status_code == 204 and h["Access-Control-Allow-Origin"] == "http://app.test"
-        assert h["Access-Control-Allow-Methods"] == "GET, OPTIONS" and h["Access-Control-Allow-Headers"] == "content-type"
+        assert h["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS" and h["Access-Control-Allow-Headers"] == "content-type"
+        f = flow("/users/7", "HEAD")  # answered as the learned GET, without its body
+        await s.request(f)
+        assert (f.response.status_code, f.response.content) == (200, b"")
+        assert f.response.headers["Content-Type"] == "application/json"
         f = flow("/orders/1", "DELETE")  # a path never learned stays a 404
         await s.request(f)
         assert f.response.status_code == 404

@@ -116,8 +116,10 @@ def test_a_method_never_learned_is_405_with_allow(tmp_path: Path, two_hosts) -> 
         port = dead.start(db, "--set", "mimic_mode=mock", "--set", f"mimic_host=127.0.0.1:{a.port}").port
         for method in ("DELETE", "PUT", "TRACE"):
             st, h, body = fetch(port, method, "/things/3")
-            assert (st, h["allow"], h["x-mimic-source"]) == (405, "GET, OPTIONS", "mock")
-            assert json.loads(body)["allow"] == ["GET", "OPTIONS"]
+            assert (st, h["allow"], h["x-mimic-source"]) == (405, "GET, HEAD, OPTIONS", "mock")
+            assert json.loads(body)["allow"] == ["GET", "HEAD", "OPTIONS"]
+        st, h, body = fetch(port, "HEAD", "/things/3")
+        assert (st, body, h["content-type"]) == (200, b"", "application/json")
         st, h, body = fetch(port, "OPTIONS", "/paint")
         assert (st, h["allow"], body) == (204, "OPTIONS, POST", b"")
         st, h, _ = fetch(port, "OPTIONS", "/things/3", headers={"Origin": "http://app.test",

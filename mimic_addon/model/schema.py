@@ -7,7 +7,6 @@ multiset of observed values, so merging two summaries equals observing both stre
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 from dataclasses import dataclass
@@ -48,18 +47,11 @@ CHAR_ALL = 15
 _DIGIT = re.compile(r"\d")
 
 
-@functools.lru_cache(maxsize=256)
-def _compiled(pattern: str) -> re.Pattern[str] | None:
-    try:
-        return re.compile(pattern)
-    except (re.error, RecursionError, OverflowError, ValueError):
-        return None
-
-
 def _matches(pattern: str, value: str) -> bool:
-    """Does a string satisfy a JSON Schema `pattern` (a search, not anchored unless it says so)?"""
-    compiled = _compiled(pattern)
-    return compiled is not None and compiled.search(value) is not None
+    """Does a string satisfy a JSON Schema `pattern`? (pattern_shape imports this module.)"""
+    from .pattern_shape import pattern_matches
+
+    return pattern_matches(pattern, value)
 
 
 def char_classes(s: str) -> int:

@@ -358,8 +358,8 @@ def _fit_echo(plan: Plan, value: Any, strict: bool = False) -> Any:
     What the client sent comes back as it was, like a backend that stores it: the learned string
     lengths are not enforced, and a value outside a learned enum is echoed too (the enum is only what
     was seen). Only a declared enum, format or pattern (an imported contract) is kept. `strict` (a
-    path value put into a field by its name alone): the value must also be one of a learned enum and
-    within the learned lengths."""
+    path value put into a field by its name alone): only into a field without an enum, within the
+    learned lengths."""
     slots = {s for s, _ in plan.weights}
     if value is None:
         return None if _NULL in slots else _NO
@@ -374,7 +374,7 @@ def _fit_echo(plan: Plan, value: Any, strict: bool = False) -> Any:
             return int(value)
         if _STR not in slots or (plan.fmt is not None and not _has_format(value, plan.fmt)):
             return _NO
-        if (plan.declared_enum or strict) and plan.enum is not None and value not in plan.enum:
+        if plan.enum is not None and (strict or plan.declared_enum and value not in plan.enum):
             return _NO
         if strict and plan.length is not None and not plan.length[0] <= len(value) <= plan.length[1]:
             return _NO

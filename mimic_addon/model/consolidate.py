@@ -398,8 +398,10 @@ def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | Non
         if smaller >= MIN_TOKENS:
             n += 1
             alike += len(x & y) >= CONTAINED * (len(x | y) if jaccard else smaller)
-        elif smaller and _answer(x).isdisjoint(_answer(y)) and _answer(x) and _answer(y):
-            n += 1  # small, but nothing in common: unlike (optional query keys vary from call to call)
+        elif smaller:
+            ax, ay = _answer(x), _answer(y)
+            n += bool(ax and ay and ax.isdisjoint(ay))  # small, but nothing in common: unlike
+            # (optional query keys vary from call to call: they do not count)
     return (alike / n if n else None), n
 
 

@@ -130,9 +130,13 @@ class Node:
         """A deep copy of this subtree."""
         twin = Node(count=self.count, evidence=self.evidence, echoes=self.echoes, informative=self.informative,
                     declared=self.declared, words=self.words, ext=self.ext)
-        twin.ends.update(self.ends)
-        twin.kinds.update(self.kinds)
-        twin.echo_keys.update(self.echo_keys)
+        # dict.update skips Counter.update's counting path: copies are the consolidation's hot loop
+        if self.ends:
+            dict.update(twin.ends, self.ends)
+        if self.kinds:
+            dict.update(twin.kinds, self.kinds)
+        if self.echo_keys:
+            dict.update(twin.echo_keys, self.echo_keys)
         twin.contexts = set(self.contexts)
         twin.shapes = {k: set(v) for k, v in self.shapes.items()}
         twin.literals = {k: c.copy() for k, c in self.literals.items()}

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
 from ..learn.observation import host_key
+from ..model import bounded_decode, safe_json
 from ..model.redact import is_textual, redact_form, redact_headers, redact_json, redact_query, redact_text_body
 
 CAPTURE_LIMIT = 64 * 1024       # bodies above this (on the wire) are logged by size and type only
@@ -168,12 +168,12 @@ def _message(fields: Any, raw: bytes | str | None, size: int) -> dict[str, Any]:
     enc = _header(headers, "content-encoding")
     if enc and enc.lower() != "identity":
         try:
-            body = encoding.decode(raw, enc)
-        except (ValueError, TypeError):
-            out["note"] = f"not logged: cannot decode {enc}"
-            return out
-        if body is None or len(body) > DECODED_LIMIT:
+            body = bounded_decode.decode(raw, enc, DECODED_LIMIT)
+        except bounded_decode.TooLarge:
             out["note"] = f"not logged: {enc} body too large once decoded"
+            return out
+        except ValueError:
+            out["note"] = f"not logged: cannot decode {enc}"
             return out
     text, note = _render(body, ctype.lower())
     if text is None:
@@ -189,8 +189,10 @@ def _render(body: bytes, ctype: str) -> tuple[str | None, str | None]:
     first = body[:64].lstrip()[:1]
     if "json" in ctype or (first in (b"{", b"[") and not ctype.startswith(("text/html", "image/"))):
         try:
-            value = json.loads(body)
-        except (ValueError, RecursionError):
+            value = safe_json.loads(body)
+        except safe_json.TooDeep:
+            return None, f"not logged: JSON nested deeper than {safe_json.MAX_DEPTH} levels"
+        except ValueError:
             # not parseable, so not redactable field by field: better not shown than leaking a secret
             return None, "not logged: malformed JSON"
         return _safe(json.dumps(redact_json(value), ensure_ascii=False, separators=(",", ":"))), None

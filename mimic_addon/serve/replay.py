@@ -23,10 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
+from ..model import bounded_decode, safe_json
 from ..model.redact import is_textual, redact_headers, redact_json, redact_query, redact_text_body
+from ..model.wire_text import percent_escape_bad_bytes
 
 REPEAT = ("sequence", "last")
 FALLBACKS = ("mock", "upstream", "404")
@@ -113,12 +114,14 @@ def _header(fields: list[tuple[str, str]], name: str) -> str:
     return ", ".join(v for k, v in fields if k.lower() == name)
 
 
-def _decoded(raw: bytes | None, content_encoding: str) -> bytes | None:
-    if raw is None or not content_encoding:
-        return raw
+def _decoded(raw: bytes | None, content_encoding: str, max_body: int) -> bytes | None:
+    """The decoded body, or None when it cannot be decoded or is over `max_body` once decoded (decoding
+    stops there: a compressed bomb is never inflated whole)."""
+    if raw is None or len(raw) > max_body:
+        return None
     try:
-        return encoding.decode(raw, content_encoding)
-    except (ValueError, TypeError):
+        return bounded_decode.decode(raw, content_encoding, max_body)
+    except ValueError:
         return None
 
 
@@ -127,8 +130,8 @@ def _json(raw: bytes, content_type: str) -> tuple[Any, bool]:
     first = raw[:64].lstrip()[:1]
     if "json" in content_type.lower() or first in (b"{", b"["):
         try:
-            return json.loads(raw), True
-        except (ValueError, RecursionError):
+            return safe_json.loads(raw), True
+        except ValueError:  # malformed, or nested too deep: kept as bytes
             pass
     return None, False
 
@@ -175,12 +178,13 @@ def request_parts(method: str, target: str, header_fields: Iterable[tuple[bytes,
     query = redact_query(url.decode(query_string)) if query_string else []
     raw = raw or b""
     digest = hashlib.sha256(raw).hexdigest() if raw else ""
-    decoded = _decoded(raw, _header(headers, "content-encoding"))
+    decoded = _decoded(raw, _header(headers, "content-encoding"), max_body)
     body, is_json = (None, False)
-    if decoded is not None and len(decoded) <= max_body:
+    if decoded is not None:
         body, is_json = parse_body(decoded, _header(headers, "content-type"))
         digest = _redacted_digest(body, is_json, decoded, digest)
-    return {"method": method.upper(), "path": target.split("?", 1)[0], "query": query, "headers": headers,
+    path = percent_escape_bad_bytes(target.split("?", 1)[0])  # storable: raw non-UTF-8 bytes as %XX
+    return {"method": method.upper(), "path": path, "query": query, "headers": headers,
             "body": body, "body_json": is_json, "body_hash": digest}
 
 
@@ -190,10 +194,8 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
     """Build a recording from an exchange's raw parts (runs in the recorder thread, not on the hot path)."""
     req = request_parts(method, target, request_fields, request_raw, max_body)
     resp_headers = redact_headers(_str_fields(response_fields))
-    body = _decoded(response_raw or b"", _header(resp_headers, "content-encoding"))
-    if body is not None and len(body) > max_body:
-        body = None
-    elif body:
+    body = _decoded(response_raw or b"", _header(resp_headers, "content-encoding"), max_body)
+    if body:
         value, is_json = _json(body, _header(resp_headers, "content-type"))
         if is_json:
             redacted = redact_json(value)

@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +25,8 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key
 from ..model.paths import split_path
 from .mock import REALISM, Mocker, closest, context_for
+from ..model.wire_text import clean_text
+from .request_input import forward_url, json_body, path_part
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ class ServeAddon:
     def _match(self, req: http.Request) -> tuple[Any, Any, str | None, list[str]]:
         """(host model, endpoint or None, named template or None, decoded path parts)."""
         brain = self._brain()
-        parts = [urllib.parse.unquote(p) for p in split_path(req.path.split("?", 1)[0])]
+        parts = [path_part(p) for p in split_path(req.path.split("?", 1)[0])]
         if brain is None:
             return None, None, None, parts
         method = req.method.upper()
@@ -205,7 +206,7 @@ class ServeAddon:
             flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
-        ctx_ = context_for(template or "", parts, _query(req), _body(req))
+        ctx_ = context_for(template or "", parts, _query(req), json_body(req, MAX_ECHO_BODY))
         seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
                             req.path.partition("?")[2], req.raw_content)
         brain = self._brain()
@@ -233,7 +234,7 @@ class ServeAddon:
                 hosts = [host] if host is not None else list(brain.hosts.values())
                 for h in hosts:
                     templates += [(m, named) for m, _, named in h.tree.templates()]
-        path = req.path.split("?", 1)[0]
+        path = clean_text(req.path.split("?", 1)[0])
         return {"error": "Mimic has not learned this endpoint", "method": req.method.upper(), "path": path,
                 "closest": closest(req.method.upper(), path, templates)}
 
@@ -260,7 +261,8 @@ class ServeAddon:
                 status = 504 if reason == "timeout" else 502
                 flow.response = _json_response(status, {"error": f"backend {reason} and no learned answer",
                                                         "method": flow.request.method.upper(),
-                                                        "path": flow.request.path.split("?", 1)[0]}, "failover")
+                                                        "path": clean_text(flow.request.path.split("?", 1)[0])},
+                                                 "failover")
                 flow.metadata["mimic_source"] = "failover"
             return
         flow.metadata["mimic_failover"] = reason
@@ -275,7 +277,7 @@ class ServeAddon:
         headers = [(k, v) for k, v in req.headers.fields if k.lower() not in _HOP and k.lower() != b"content-length"]
         start = time.time()
         r = await self._client.send(
-            self._client.build_request(req.method, req.url, headers=headers, content=req.raw_content or b""),
+            self._client.build_request(req.method, forward_url(req), headers=headers, content=req.raw_content or b""),
             stream=True)
         try:
             raw = b"".join([chunk async for chunk in r.aiter_raw()])
@@ -340,12 +342,3 @@ def _query(req: http.Request) -> dict[str, str]:
         out.setdefault(k, v)
     return out
 
-
-def _body(req: http.Request) -> Any:
-    raw = req.raw_content
-    if not raw or len(raw) > MAX_ECHO_BODY:
-        return None
-    try:
-        return json.loads(req.get_content(strict=False) or b"")
-    except (ValueError, TypeError):
-        return None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from mitmproxy.net.http import url
 
 from ..model import bounded_decode, safe_json
+from ..model.redact import redact_path
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -45,7 +46,9 @@ class Observation:
 
     @property
     def path(self) -> str:
-        return self.target.split("?", 1)[0]
+        """The path, segments holding a credential (a JWT, an API key, ...) redacted: computed in the
+        learner, never stored as seen."""
+        return redact_path(self.target.split("?", 1)[0])
 
     @property
     def query(self) -> list[tuple[str, str]]:

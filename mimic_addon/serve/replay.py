@@ -1,7 +1,7 @@
 """Record & replay, the pure part: recorded exchanges, their redaction, and the matching cascade.
 
-A `Recording` is one exchange as stored (redacted like learning: headers, query, JSON bodies; form and
-other text request bodies redacted as text; other bodies kept as bytes up to `mimic_max_body`). A
+A `Recording` is one exchange as stored (redacted like learning: path segments, headers, query, JSON
+bodies; form and other text bodies redacted as text; other bodies kept as bytes up to `mimic_max_body`). A
 `ReplayIndex` holds the recordings in memory, bounded per request key and in total, and answers a
 request through a cascade:
 
@@ -26,7 +26,7 @@ from typing import Any
 from mitmproxy.net.http import url
 
 from ..model import bounded_decode, safe_json
-from ..model.redact import is_textual, redact_headers, redact_json, redact_query, redact_text_body
+from ..model.redact import is_textual, redact_headers, redact_json, redact_path, redact_query, redact_text_body
 from ..model.wire_text import percent_escape_bad_bytes
 
 REPEAT = ("sequence", "last")
@@ -57,7 +57,7 @@ class Recording:
     body_hash: str                     # sha256 of the redacted request body (raw when over the size cap)
     status: int
     response_headers: list[tuple[str, str]]  # redacted, without framing / encoding headers
-    response_body: bytes | None        # decoded, JSON redacted; None when over the size cap
+    response_body: bytes | None        # decoded, JSON and text redacted; None when over the size cap
     latency_ms: float | None
     ts: float
     id: int = 0
@@ -183,7 +183,7 @@ def request_parts(method: str, target: str, header_fields: Iterable[tuple[bytes,
     if decoded is not None:
         body, is_json = parse_body(decoded, _header(headers, "content-type"))
         digest = _redacted_digest(body, is_json, decoded, digest)
-    path = percent_escape_bad_bytes(target.split("?", 1)[0])  # storable: raw non-UTF-8 bytes as %XX
+    path = redact_path(percent_escape_bad_bytes(target.split("?", 1)[0]))  # storable: raw non-UTF-8 bytes as %XX
     return {"method": method.upper(), "path": path, "query": query, "headers": headers,
             "body": body, "body_json": is_json, "body_hash": digest}
 
@@ -201,6 +201,8 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
             redacted = redact_json(value)
             if redacted is not value:  # copy-on-write: something was redacted
                 body = json.dumps(redacted).encode()
+        else:
+            body = redact_bytes(body, _header(resp_headers, "content-type"))
     resp_headers = [(k, v) for k, v in resp_headers if k.lower() not in _DROP_RESPONSE]
     return Recording(host=host, status=status, response_headers=resp_headers, response_body=body,
                      latency_ms=latency_ms, ts=ts, **req)

@@ -17,6 +17,7 @@ from ..learn.observation import host_key
 from ..model import bounded_decode, safe_json
 from ..model.redact import (is_textual, redact_form, redact_headers, redact_json, redact_path, redact_query,
                             redact_text_body)
+from ..model.wire_text import percent_escape_bad_bytes
 
 CAPTURE_LIMIT = 64 * 1024       # bodies above this (on the wire) are logged by size and type only
 DECODED_LIMIT = 1024 * 1024     # a decompressed body above this is not shown
@@ -130,7 +131,7 @@ def build_row(c: Captured, template: str | None, bodies: bool = True, details: b
     `details=False` builds the summary columns only (`data` is empty)."""
     path, _, query = c.target.partition("?")
     summary = {
-        "ts": c.ts, "host": host_of(c), "method": c.method.upper(), "path": redact_path(path)[:PATH_LIMIT],
+        "ts": c.ts, "host": host_of(c), "method": c.method.upper(), "path": redact_path(percent_escape_bad_bytes(path))[:PATH_LIMIT],
         "template": template,
         "status": c.status, "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 3),
         "source": source_of(c), "session": session_of(c),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gzip
 import json
 import socket
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,6 +148,9 @@ def test_deep_json_and_raw_paths_in_mock_mode(tmp_path: Path, hostile: Backend) 
         first.cleanup()
     eps = endpoints(db)
     assert eps["GET", "/deep"]["count"] == 1 and eps["POST", "/deep"]["count"] == 6  # learned, bodies opaque
+    with sqlite3.connect(db) as conn:  # the request log kept the raw path (and the rest of its batch)
+        logged = [row[0] for row in conn.execute("SELECT path FROM request_log")]
+    assert "/files/%FF%FE" in logged and logged.count("/deep") == 7, logged
     assert sum(e["count"] for (m, t), e in eps.items() if m == "GET" and t.startswith("/files")) == 9
     dead = ProxyFactory(tmp_path, Backend(free_port()))
     try:

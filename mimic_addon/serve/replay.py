@@ -87,6 +87,9 @@ class Recording:
                   response_headers=[tuple(h) for h in d["response_headers"]],
                   response_body=_unb64(d["response_body"]), latency_ms=d["latency_ms"], ts=row["ts"],
                   id=row.get("id", 0))
+        path = redact_path(rec.path)  # stored before path segments were redacted
+        if path is not rec.path:
+            rec.path, rec.parts = path, _parts(path)
         if not rec.body_json and rec.body:
             # stored before text bodies were redacted: redact (and re-hash) them now, as they would be today
             body = redact_bytes(rec.body, _header(rec.headers, "content-type"))

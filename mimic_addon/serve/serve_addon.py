@@ -24,8 +24,8 @@ from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
 from ..model.paths import split_path
-from .mock import REALISM, Mocker, closest, context_for
 from ..model.wire_text import clean_text
+from .mock import REALISM, Mocker, closest, context_for
 from .request_input import forward_url, json_body, path_part
 from .synth import request_seed
 
@@ -277,7 +277,8 @@ class ServeAddon:
         headers = [(k, v) for k, v in req.headers.fields if k.lower() not in _HOP and k.lower() != b"content-length"]
         start = time.time()
         r = await self._client.send(
-            self._client.build_request(req.method, forward_url(req), headers=headers, content=req.raw_content or b""),
+            self._client.build_request(req.method, forward_url(req), headers=headers,
+                                       content=req.raw_content or b""),
             stream=True)
         try:
             raw = b"".join([chunk async for chunk in r.aiter_raw()])
@@ -341,4 +342,3 @@ def _query(req: http.Request) -> dict[str, str]:
     for k, v in req.query.items(multi=True):
         out.setdefault(k, v)
     return out
-

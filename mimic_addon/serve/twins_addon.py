@@ -288,7 +288,6 @@ def _template_parts(template: str, parts: list[str]) -> list[str]:
     return parts if len(parts) == len([p for p in template.split("/") if p]) else [p for p in template.split("/") if p]
 
 
-
 def request_view(flow: http.HTTPFlow, template: str, parts: list[str]) -> dict[str, Any]:
     """What templates see as `request`."""
     req = flow.request

@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
 from ..learn.observation import host_key
-from ..model.redact import is_textual, redact_form, redact_headers, redact_json, redact_query, redact_text_body
+from ..model import bounded_decode, safe_json
+from ..model.redact import (is_textual, redact_form, redact_headers, redact_json, redact_path, redact_query,
+                            redact_text_body)
+from ..model.wire_text import percent_escape_bad_bytes
 
 CAPTURE_LIMIT = 64 * 1024       # bodies above this (on the wire) are logged by size and type only
 DECODED_LIMIT = 1024 * 1024     # a decompressed body above this is not shown
@@ -129,7 +131,8 @@ def build_row(c: Captured, template: str | None, bodies: bool = True, details: b
     `details=False` builds the summary columns only (`data` is empty)."""
     path, _, query = c.target.partition("?")
     summary = {
-        "ts": c.ts, "host": host_of(c), "method": c.method.upper(), "path": path[:PATH_LIMIT], "template": template,
+        "ts": c.ts, "host": host_of(c), "method": c.method.upper(), "path": redact_path(percent_escape_bad_bytes(path))[:PATH_LIMIT],
+        "template": template,
         "status": c.status, "latency_ms": None if c.latency_ms is None else round(c.latency_ms, 3),
         "source": source_of(c), "session": session_of(c),
     }
@@ -168,12 +171,12 @@ def _message(fields: Any, raw: bytes | str | None, size: int) -> dict[str, Any]:
     enc = _header(headers, "content-encoding")
     if enc and enc.lower() != "identity":
         try:
-            body = encoding.decode(raw, enc)
-        except (ValueError, TypeError):
-            out["note"] = f"not logged: cannot decode {enc}"
-            return out
-        if body is None or len(body) > DECODED_LIMIT:
+            body = bounded_decode.decode(raw, enc, DECODED_LIMIT)
+        except bounded_decode.TooLarge:
             out["note"] = f"not logged: {enc} body too large once decoded"
+            return out
+        except ValueError:
+            out["note"] = f"not logged: cannot decode {enc}"
             return out
     text, note = _render(body, ctype.lower())
     if text is None:
@@ -189,8 +192,10 @@ def _render(body: bytes, ctype: str) -> tuple[str | None, str | None]:
     first = body[:64].lstrip()[:1]
     if "json" in ctype or (first in (b"{", b"[") and not ctype.startswith(("text/html", "image/"))):
         try:
-            value = json.loads(body)
-        except (ValueError, RecursionError):
+            value = safe_json.loads(body)
+        except safe_json.TooDeep:
+            return None, f"not logged: JSON nested deeper than {safe_json.MAX_DEPTH} levels"
+        except ValueError:
             # not parseable, so not redactable field by field: better not shown than leaking a secret
             return None, "not logged: malformed JSON"
         return _safe(json.dumps(redact_json(value), ensure_ascii=False, separators=(",", ":"))), None

@@ -5,13 +5,14 @@ happen later in the learner thread (`decode_body`).
 """
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mitmproxy.net import encoding
 from mitmproxy.net.http import url
+
+from ..model import bounded_decode, safe_json
+from ..model.redact import redact_path
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
+DEFAULT_MAX_BODY = 1024 * 1024  # mimic_max_body's default
 
 
 @dataclass(slots=True)
@@ -27,6 +29,7 @@ class Body:
     encoding: str              # Content-Encoding
     content_type: str
     size: int                  # bytes on the wire
+    limit: int = DEFAULT_MAX_BODY  # decoded bytes at most (mimic_max_body): larger is learned as too large
 
 
 @dataclass(slots=True)
@@ -43,7 +46,9 @@ class Observation:
 
     @property
     def path(self) -> str:
-        return self.target.split("?", 1)[0]
+        """The path, segments holding a credential (a JWT, an API key, ...) redacted: computed in the
+        learner, never stored as seen."""
+        return redact_path(self.target.split("?", 1)[0])
 
     @property
     def query(self) -> list[tuple[str, str]]:
@@ -60,7 +65,7 @@ def host_key(scheme: str, host: str, port: int) -> str:
 def _body(raw: bytes | None, content_encoding: str, content_type: str, max_body: int) -> Body:
     raw = raw or b""
     return Body(raw=raw if len(raw) <= max_body else None, encoding=content_encoding,
-                content_type=content_type, size=len(raw))
+                content_type=content_type, size=len(raw), limit=max_body)
 
 
 def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
@@ -134,14 +139,15 @@ def _message_body(raw: bytes | None, fields, max_body: int) -> Body:
 
 
 def decode_body(body: Body) -> tuple[Any, bool]:
-    """(parsed JSON or None, is_json). Never raises: bad input is learned as non-JSON."""
+    """(parsed JSON or None, is_json). Never raises: bad input is learned as non-JSON, and so is a body
+    over `body.limit` once decoded (too large: decoding stops there, it is never inflated whole)."""
     if not body.raw:
         return None, False
     raw = body.raw
     if body.encoding:
         try:
-            raw = encoding.decode(raw, body.encoding)
-        except (ValueError, TypeError) as e:
+            raw = bounded_decode.decode(raw, body.encoding, body.limit)
+        except ValueError as e:
             logger.debug("cannot decode %s body: %s", body.encoding, e)
             return None, False
     ctype = body.content_type.lower()
@@ -149,6 +155,6 @@ def decode_body(body: Body) -> tuple[Any, bool]:
     if "json" not in ctype and not (first in (b"{", b"[") and not ctype.startswith(("text/html", "image/"))):
         return None, False
     try:
-        return json.loads(raw), True
-    except (ValueError, RecursionError):
+        return safe_json.loads(raw), True
+    except ValueError:  # malformed, or nested too deep to walk: learned as opaque
         return None, False

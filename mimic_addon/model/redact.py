@@ -1,9 +1,13 @@
-"""Secrets redaction, applied to headers, query strings and JSON bodies before anything is stored.
+"""Secrets redaction, applied to paths, headers, query strings and bodies before anything is stored.
 
-Names are compared after normalisation (lower case, separators removed), so `X-API-Key`,
-`api_key` and `apiKey` are the same name.  Exact secret names are always redacted; names that
-merely contain a secret word (`next_page_token`, `max_tokens`) are redacted only when the
-value is a string, so numeric counters keep their values.
+Two rules. By name: names are compared after normalisation (lower case, separators removed), so
+`X-API-Key`, `api_key` and `apiKey` are the same name. Exact secret names are always redacted; names
+that merely contain a secret word (`next_page_token`, `max_tokens`) are redacted only when the value is
+a string, so numeric counters keep their values. By shape: whatever its name, a value that looks like a
+well-known credential is redacted, alone or inside longer text (`_SHAPES`: JWTs, AWS access key ids,
+GitHub, Slack, Stripe and Google API keys, PEM private keys, Bearer credentials, and card numbers that
+pass the Luhn check). A small table of published formats rather than a scanner library: it runs on every
+stored string, so it has to cost next to nothing on text that holds none.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ _EXACT_NAMES = frozenset({
     "password", "passwd", "pwd", "pass", "passphrase", "secret", "token",
     "accesstoken", "refreshtoken", "idtoken", "authtoken", "xauthtoken", "sessiontoken",
     "apikey", "xapikey", "clientsecret", "privatekey", "secretkey",
+    "accesskeyid", "awsaccesskeyid", "secretaccesskey", "awssecretaccesskey", "awssessiontoken",
     "auth", "authorization", "proxyauthorization", "cookie", "setcookie",
     "sessionid", "sid", "signature", "sig",
     "ssn", "cardnumber", "creditcard", "creditcardnumber", "ccnumber", "cvv", "cvv2", "cvc",
@@ -26,7 +31,7 @@ _EXACT_NAMES = frozenset({
 })
 _NAME_FRAGMENTS = (
     "password", "passwd", "secret", "token", "apikey", "privatekey", "credential",
-    "session", "signature", "cookie",
+    "session", "signature", "cookie", "accesskey",
 )
 # Headers also treat anything with "auth" in the name as secret; JSON keys do not ("author").
 _HEADER_FRAGMENTS = _NAME_FRAGMENTS + ("auth",)
@@ -35,8 +40,26 @@ _HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate"})
 _QUERY_NAMES = frozenset({"key", "code"})
 
 _NAME_SEPARATORS = str.maketrans("", "", "-_ .")
-_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Credentials recognised by their shape (published formats), wherever they appear.
+_SHAPES = re.compile("|".join((
+    r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",           # JWT (header.payload.signature)
+    r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])",  # AWS access key id
+    r"(?<![A-Za-z0-9])gh[pousr]_[A-Za-z0-9]{36,255}",                       # GitHub tokens
+    r"(?<![A-Za-z0-9])github_pat_[A-Za-z0-9_]{22,255}",                     # GitHub fine-grained token
+    r"(?<![A-Za-z0-9])xox[abposrec]-[A-Za-z0-9-]{10,}",                     # Slack tokens
+    r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",            # Stripe secret / restricted keys
+    r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}",                               # Google API key
+    r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----|$)",
+)), re.DOTALL)
+# One quick search before the costlier patterns run: almost no text holds any of these.
+_SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|PRIVATE KEY"
+                          "|earer|EARER")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
+# Card numbers: 13 to 19 digits (spaces or dashes between groups) with a known issuer prefix
+# (`_ISSUER`: Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay), Luhn-valid. The pattern starts
+# with a character set so the regex engine skips fast over text without such digits.
+_CARD = re.compile(r"[2-6](?<![\d.-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
+_ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[04-9]|6")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
 
@@ -73,12 +96,60 @@ def is_personal_name(name: str) -> bool:
     return n in _PERSONAL_EXACT or _has_fragment(n, _PERSONAL_FRAGMENTS)
 
 
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of card numbers holds for `digits`."""
+    total = 0
+    for i, c in enumerate(reversed(digits)):
+        d = ord(c) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(m: re.Match[str]) -> str:
+    digits = m.group(0).replace(" ", "").replace("-", "")
+    return REDACTED if _is_card(digits) else m.group(0)
+
+
+def _is_card(digits: str) -> bool:
+    return 13 <= len(digits) <= 19 and _ISSUER.match(digits) is not None and luhn_valid(digits)
+
+
+def is_card_number(value: int) -> bool:
+    """A JSON number that is a payment card number (issuer prefix, 13-19 digits, Luhn-valid)."""
+    return 10**12 <= value < 10**19 and _is_card(str(value))
+
+
 def _scrub(text: str) -> str:
-    """Replace embedded JWTs and `Bearer <token>` credentials inside free text."""
-    if len(text) < 10 or not ("eyJ" in text or "earer" in text or "EARER" in text):
+    """Redact credentials recognised by their shape inside free text (`_SHAPES`, `Bearer <token>`, card
+    numbers); the very same string when there is none."""
+    if len(text) < 10:
         return text
-    text = _JWT.sub(REDACTED, text)
-    return _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if _SHAPE_HINTS.search(text) is not None:
+        text = _SHAPES.sub(REDACTED, text)
+        if "earer" in text or "EARER" in text:
+            text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if _CARD.search(text) is not None:
+        text = _CARD.sub(_card, text)
+    return text
+
+
+def redact_path(path: str) -> str:
+    """A URL path (query string kept as it is) with each segment that holds a credential (a JWT, an API
+    key, a card number, ...: `_scrub`) replaced by `[REDACTED]`; the very same string when there is none."""
+    path_part, sep, query = path.partition("?")
+    if len(path_part) < 13:
+        return path
+    segments = path_part.split("/")
+    changed = False
+    for i, segment in enumerate(segments):
+        if len(segment) >= 13:
+            plain = urllib.parse.unquote(segment, errors="surrogateescape")
+            if _scrub(plain) != plain:
+                segments[i] = REDACTED
+                changed = True
+    return "/".join(segments) + sep + query if changed else path
 
 
 def _redact_authorization(value: str) -> str:
@@ -158,7 +229,11 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
                 new = REDACTED
             elif t is str:  # the common cases inline: this loop runs over every sampled body
                 new = _scrub(v)
-            elif t is int or t is float:
+            elif t is int:
+                if v < 10**12 or not is_card_number(v):
+                    continue
+                new = REDACTED
+            elif t is float:
                 continue
             else:
                 new = redact_json(v, max_depth - 1)
@@ -174,9 +249,9 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
         out = items
         for i, v in enumerate(items):
             t = type(v)
-            if v is None or t is int or t is float or t is bool:
+            if v is None or t is float or t is bool or (t is int and (v < 10**12 or not is_card_number(v))):
                 continue
-            new = _scrub(v) if t is str else redact_json(v, max_depth - 1)
+            new = REDACTED if t is int else _scrub(v) if t is str else redact_json(v, max_depth - 1)
             if new is not v:
                 if out is value:
                     out = list(value)

@@ -1,7 +1,7 @@
 """Record & replay, the pure part: recorded exchanges, their redaction, and the matching cascade.
 
-A `Recording` is one exchange as stored (redacted like learning: headers, query, JSON bodies; form and
-other text request bodies redacted as text; other bodies kept as bytes up to `mimic_max_body`). A
+A `Recording` is one exchange as stored (redacted like learning: path segments, headers, query, JSON
+bodies; form and other text bodies redacted as text; other bodies kept as bytes up to `mimic_max_body`). A
 `ReplayIndex` holds the recordings in memory, bounded per request key and in total, and answers a
 request through a cascade:
 
@@ -23,10 +23,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
-from ..model.redact import is_textual, redact_headers, redact_json, redact_query, redact_text_body
+from ..model import bounded_decode, safe_json
+from ..model.redact import is_textual, redact_headers, redact_json, redact_path, redact_query, redact_text_body
+from ..model.wire_text import percent_escape_bad_bytes
 
 REPEAT = ("sequence", "last")
 FALLBACKS = ("mock", "upstream", "404")
@@ -56,7 +57,7 @@ class Recording:
     body_hash: str                     # sha256 of the redacted request body (raw when over the size cap)
     status: int
     response_headers: list[tuple[str, str]]  # redacted, without framing / encoding headers
-    response_body: bytes | None        # decoded, JSON redacted; None when over the size cap
+    response_body: bytes | None        # decoded, JSON and text redacted; None when over the size cap
     latency_ms: float | None
     ts: float
     id: int = 0
@@ -86,6 +87,9 @@ class Recording:
                   response_headers=[tuple(h) for h in d["response_headers"]],
                   response_body=_unb64(d["response_body"]), latency_ms=d["latency_ms"], ts=row["ts"],
                   id=row.get("id", 0))
+        path = redact_path(rec.path)  # stored before path segments were redacted
+        if path is not rec.path:
+            rec.path, rec.parts = path, _parts(path)
         if not rec.body_json and rec.body:
             # stored before text bodies were redacted: redact (and re-hash) them now, as they would be today
             body = redact_bytes(rec.body, _header(rec.headers, "content-type"))
@@ -113,12 +117,14 @@ def _header(fields: list[tuple[str, str]], name: str) -> str:
     return ", ".join(v for k, v in fields if k.lower() == name)
 
 
-def _decoded(raw: bytes | None, content_encoding: str) -> bytes | None:
-    if raw is None or not content_encoding:
-        return raw
+def _decoded(raw: bytes | None, content_encoding: str, max_body: int) -> bytes | None:
+    """The decoded body, or None when it cannot be decoded or is over `max_body` once decoded (decoding
+    stops there: a compressed bomb is never inflated whole)."""
+    if raw is None or len(raw) > max_body:
+        return None
     try:
-        return encoding.decode(raw, content_encoding)
-    except (ValueError, TypeError):
+        return bounded_decode.decode(raw, content_encoding, max_body)
+    except ValueError:
         return None
 
 
@@ -127,8 +133,8 @@ def _json(raw: bytes, content_type: str) -> tuple[Any, bool]:
     first = raw[:64].lstrip()[:1]
     if "json" in content_type.lower() or first in (b"{", b"["):
         try:
-            return json.loads(raw), True
-        except (ValueError, RecursionError):
+            return safe_json.loads(raw), True
+        except ValueError:  # malformed, or nested too deep: kept as bytes
             pass
     return None, False
 
@@ -175,12 +181,13 @@ def request_parts(method: str, target: str, header_fields: Iterable[tuple[bytes,
     query = redact_query(url.decode(query_string)) if query_string else []
     raw = raw or b""
     digest = hashlib.sha256(raw).hexdigest() if raw else ""
-    decoded = _decoded(raw, _header(headers, "content-encoding"))
+    decoded = _decoded(raw, _header(headers, "content-encoding"), max_body)
     body, is_json = (None, False)
-    if decoded is not None and len(decoded) <= max_body:
+    if decoded is not None:
         body, is_json = parse_body(decoded, _header(headers, "content-type"))
         digest = _redacted_digest(body, is_json, decoded, digest)
-    return {"method": method.upper(), "path": target.split("?", 1)[0], "query": query, "headers": headers,
+    path = redact_path(percent_escape_bad_bytes(target.split("?", 1)[0]))  # storable: raw non-UTF-8 bytes as %XX
+    return {"method": method.upper(), "path": path, "query": query, "headers": headers,
             "body": body, "body_json": is_json, "body_hash": digest}
 
 
@@ -190,15 +197,15 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
     """Build a recording from an exchange's raw parts (runs in the recorder thread, not on the hot path)."""
     req = request_parts(method, target, request_fields, request_raw, max_body)
     resp_headers = redact_headers(_str_fields(response_fields))
-    body = _decoded(response_raw or b"", _header(resp_headers, "content-encoding"))
-    if body is not None and len(body) > max_body:
-        body = None
-    elif body:
+    body = _decoded(response_raw or b"", _header(resp_headers, "content-encoding"), max_body)
+    if body:
         value, is_json = _json(body, _header(resp_headers, "content-type"))
         if is_json:
             redacted = redact_json(value)
             if redacted is not value:  # copy-on-write: something was redacted
                 body = json.dumps(redacted).encode()
+        else:
+            body = redact_bytes(body, _header(resp_headers, "content-type"))
     resp_headers = [(k, v) for k, v in resp_headers if k.lower() not in _DROP_RESPONSE]
     return Recording(host=host, status=status, response_headers=resp_headers, response_body=body,
                      latency_ms=latency_ms, ts=ts, **req)

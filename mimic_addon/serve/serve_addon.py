@@ -17,7 +17,6 @@ import asyncio
 import json
 import logging
 import time
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -25,7 +24,9 @@ from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
 from ..model.paths import split_path
+from ..model.wire_text import clean_text
 from .mock import REALISM, Mocker, closest, context_for, echo_field
+from .request_input import forward_url, json_body, path_part
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -171,7 +172,7 @@ class ServeAddon:
 
         `head_as_get`: a HEAD never learned is answered as the learned GET (without its body)."""
         brain = self._brain()
-        parts = [urllib.parse.unquote(p) for p in split_path(req.path.split("?", 1)[0])]
+        parts = [path_part(p) for p in split_path(req.path.split("?", 1)[0])]
         if brain is None:
             return None, None, None, parts
         method = req.method.upper()
@@ -217,7 +218,7 @@ class ServeAddon:
                             req.path.partition("?")[2], req.raw_content)
         brain = self._brain()
         with brain.lock:
-            ctx_ = context_for(template or "", parts, _query(req), _body(req), echo_field(host.tree, ep.skeleton))
+            ctx_ = context_for(template or "", parts, _query(req), json_body(req, MAX_ECHO_BODY), echo_field(host.tree, ep.skeleton))
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
         extra: dict[str, str] = {}
         if self.extras is not None:
@@ -251,7 +252,7 @@ class ServeAddon:
                 for h in hosts:
                     origin = f"{h.scheme}://{h.name}" if len(hosts) > 1 else None  # tell the hosts apart
                     templates += [(m, named, origin) for m, _, named in h.tree.templates()]
-        path = req.path.split("?", 1)[0]
+        path = clean_text(req.path.split("?", 1)[0])
         return {"error": "Mimic has not learned this endpoint", "method": req.method.upper(), "path": path,
                 "closest": closest(req.method.upper(), path, templates)}
 
@@ -278,7 +279,8 @@ class ServeAddon:
                 status = 504 if reason == "timeout" else 502
                 flow.response = _json_response(status, {"error": f"backend {reason} and no learned answer",
                                                         "method": flow.request.method.upper(),
-                                                        "path": flow.request.path.split("?", 1)[0]}, "failover")
+                                                        "path": clean_text(flow.request.path.split("?", 1)[0])},
+                                                 "failover")
                 flow.metadata["mimic_source"] = "failover"
             return
         flow.metadata["mimic_failover"] = reason
@@ -293,7 +295,8 @@ class ServeAddon:
         headers = [(k, v) for k, v in req.headers.fields if k.lower() not in _HOP and k.lower() != b"content-length"]
         start = time.time()
         r = await self._client.send(
-            self._client.build_request(req.method, req.url, headers=headers, content=req.raw_content or b""),
+            self._client.build_request(req.method, forward_url(req), headers=headers,
+                                       content=req.raw_content or b""),
             stream=True)
         try:
             raw = b"".join([chunk async for chunk in r.aiter_raw()])
@@ -390,13 +393,3 @@ def _query(req: http.Request) -> dict[str, str]:
     for k, v in req.query.items(multi=True):
         out.setdefault(k, v)
     return out
-
-
-def _body(req: http.Request) -> Any:
-    raw = req.raw_content
-    if not raw or len(raw) > MAX_ECHO_BODY:
-        return None
-    try:
-        return json.loads(req.get_content(strict=False) or b"")
-    except (ValueError, TypeError):
-        return None

@@ -121,7 +121,8 @@ def _singular(name: str | None) -> str | None:
 def request_seed(seed: int, method: str, path: str, query: str, body: bytes | None) -> int:
     """A 64-bit seed for one request: the same request and `mimic_seed` give the same mock."""
     h = hashlib.blake2b(digest_size=8)
-    for part in (str(seed).encode(), method.upper().encode(), path.encode(), query.encode(), body or b""):
+    for part in (str(seed).encode(), method.upper().encode(), path.encode("utf-8", "surrogateescape"),
+                 query.encode("utf-8", "surrogateescape"), body or b""):
         h.update(len(part).to_bytes(8, "little"))
         h.update(part)
     return int.from_bytes(h.digest(), "little")

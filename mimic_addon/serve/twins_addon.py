@@ -18,7 +18,6 @@ import json
 import logging
 import random
 import threading
-import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -27,6 +26,7 @@ from mitmproxy import command, exceptions, http
 
 from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
+from .request_input import json_body, path_part, text_body
 from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
 
 logger = logging.getLogger(__name__)
@@ -162,7 +162,7 @@ class ServeExtras:
             synth = json.loads(body) if body else None
         except ValueError:
             synth = None
-        req_body = _json_body(req)
+        req_body = json_body(req)
         query = {k: v for k, v in req.query.items()}
         list_key = None
         if not is_item and req.method.upper() == "GET":
@@ -292,25 +292,12 @@ def _template_parts(template: str, parts: list[str]) -> list[str]:
     return parts if len(parts) == len([p for p in template.split("/") if p]) else [p for p in template.split("/") if p]
 
 
-def _json_body(req: http.Request) -> Any:
-    raw = req.raw_content
-    if not raw or len(raw) > 64 * 1024:
-        return None
-    try:
-        return json.loads(req.get_content(strict=False) or b"")
-    except (ValueError, TypeError):
-        return None
-
-
 def request_view(flow: http.HTTPFlow, template: str, parts: list[str]) -> dict[str, Any]:
     """What templates see as `request`."""
     req = flow.request
     names = [p for p in template.split("/") if p]
-    params = {n[1:-1]: urllib.parse.unquote(v) for n, v in zip(names, parts) if n.startswith("{") and n.endswith("}")}
-    try:
-        text = req.get_text(strict=False) or ""
-    except Exception:
-        text = ""
+    params = {n[1:-1]: path_part(v) for n, v in zip(names, parts) if n.startswith("{") and n.endswith("}")}
+    text = text_body(req)
     return {"method": req.method.upper(), "path": req.path.split("?", 1)[0], "params": params,
             "query": {k: v for k, v in req.query.items()}, "headers": {k.lower(): v for k, v in req.headers.items()},
-            "body": _json_body(req), "text": text[:64 * 1024]}
+            "body": json_body(req), "text": text}

@@ -206,3 +206,65 @@ def test_redact_form_and_text_bodies():
     same = "q=a+b&page=%202"
     assert redact_form(same) is same  # nothing to redact: the original encoding is kept
     assert redact_form(redact_form("password=hunter2&x=1")) == f"password={REDACTED}&x=1"
+
+
+# -- credentials recognised by their shape (issue 16) ------------------------------------------------------
+from mimic_addon.model.redact import is_card_number, luhn_valid, redact_path  # noqa: E402
+
+SHAPED = [
+    JWT,
+    "AKIAIOSFODNN7EXAMPLE", "ASIAY34FZKBOKMUTVV7A",
+    "ghp_" + "a1B2c3D4e5" * 4, "gho_" + "Z9y8X7w6V5" * 4, "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuv",
+    "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx", "xoxp-1234-5678-abcdefabcdef",
+    "sk_live_4eC39HqLyjWDarjtT1zdp7dc", "rk_live_51H8abcdEFGHijkl", "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+    "AIzaSyDaGmWKa4JsXZ-HjGw7ISLn_3namBGewQe",
+    "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----",
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----",
+    "4111111111111111", "4111 1111 1111 1111", "5555-5555-5555-4444", "378282246310005", "6011111111111117",
+    "3530111333300000",
+]
+
+
+@pytest.mark.parametrize("secret", SHAPED)
+def test_credentials_are_recognised_by_shape_anywhere(secret):
+    text = f"see {secret}, thanks"
+    assert secret not in redact_text(text) and REDACTED in redact_text(text)
+    assert redact_json({"note": text, "list": [secret], "v": secret}) == {
+        "note": redact_text(text), "list": [REDACTED], "v": REDACTED}
+    assert redact_query([("ref", secret)]) == [("ref", REDACTED)]
+    assert redact_headers([("X-Note", secret)]) == [("X-Note", REDACTED)]
+
+
+@pytest.mark.parametrize("harmless", [
+    "4111111111111112",           # Luhn fails
+    "1733400000000",              # a timestamp in ms (no card issuer starts with 1)
+    "2024-05-01T12:00:00Z", "550e8400-e29b-41d4-a716-446655440000", "+1 415 555 2671", "12345678901234",
+    "AKIA-not-a-key", "ghp_short", "the sky is high", "skeleton_key", "xox", "eyJ alone",
+    "v1.2.3-4111111111111111",    # digits inside a longer token are not a card
+])
+def test_harmless_values_are_kept(harmless):
+    assert redact_text(harmless) == harmless
+    assert redact_json({"v": harmless}) == {"v": harmless}
+
+
+def test_card_numbers_as_json_numbers():
+    assert luhn_valid("79927398713") and not luhn_valid("79927398710")
+    assert is_card_number(5555555555554444) and not is_card_number(5555555555554445)
+    assert not is_card_number(1733400000000) and not is_card_number(42)
+    doc = {"card": 4111111111111111, "ids": [4111111111111111, 7], "ts": 1733400000000, "n": 12}
+    assert redact_json(doc) == {"card": REDACTED, "ids": [REDACTED, 7], "ts": 1733400000000, "n": 12}
+
+
+@pytest.mark.parametrize("name", ["aws_access_key_id", "AWS_SECRET_ACCESS_KEY", "secret_access_key", "api_key",
+                                  "client_secret", "private_key", "accessKeyId"])
+def test_credential_names(name):
+    assert is_sensitive_name(name)
+    assert redact_json({name: "plain-looking-value"}) == {name: REDACTED}
+
+
+def test_path_segments_holding_credentials():
+    assert redact_path(f"/sessions/{JWT}") == f"/sessions/{REDACTED}"
+    assert redact_path("/keys/AKIAIOSFODNN7EXAMPLE/usage?x=1") == f"/keys/{REDACTED}/usage?x=1"
+    assert redact_path("/cards/4111%201111%201111%201111") == f"/cards/{REDACTED}"
+    plain = "/users/1733400000000/orders/550e8400-e29b-41d4-a716-446655440000"
+    assert redact_path(plain) is plain

@@ -199,3 +199,14 @@ def test_fits():
     assert fits(("users", "42"), "/users/{user_id}")
     assert not fits(("users",), "/users/{user_id}")
     assert not fits(("orders", "1"), "/users/{user_id}")
+
+
+def test_recordings_stored_before_path_redaction_are_redacted_on_load() -> None:
+    from mimic_addon.serve.replay import Recording
+
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    row = {"host": "api.test", "method": "GET", "path": f"/sessions/{jwt}", "ts": 1.0,
+           "data": {"query": [], "headers": [], "body_json": False, "body": None, "body_hash": "", "status": 200,
+                    "response_headers": [], "response_body": None, "latency_ms": 1.0}}
+    rec = Recording.from_row(row)
+    assert rec.path == "/sessions/[REDACTED]" and rec.parts == ("sessions", "[REDACTED]")

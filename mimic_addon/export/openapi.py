@@ -1,12 +1,14 @@
 """OpenAPI 3.1 document of everything learned (pure: endpoints and templates in, dict out)."""
 from __future__ import annotations
 
+import copy
 import re
 from http import HTTPStatus
 from typing import Iterable
 
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
+from ..model.stats import EndpointStats
 from ..model.paths import PARAM, split_path
 
 _PARAM_SCHEMAS = {
@@ -54,8 +56,9 @@ def _content(types: dict[str, int], schema: dict | None, example) -> dict:
     return content
 
 
-def _operation(ep: Endpoint, named: str, param_kinds: list[str], taken: set[str]) -> dict:
-    op: dict = {"operationId": _operation_id(ep.method, named, taken), "parameters": []}
+def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
+    """The operation of one endpoint (one host), without its operationId."""
+    op: dict = {"parameters": []}
     names = re.findall(r"\{([^}/]+)\}", named)
     for name, kind in zip(names, param_kinds):
         op["parameters"].append({"name": name, "in": "path", "required": True,
@@ -80,36 +83,120 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str], taken: set[str]
             resp["content"] = content
         responses[code] = resp
     op["responses"] = responses or {"default": {"description": "No response observed"}}
-    summary = ep.stats.summary()
-    op["x-mimic-stats"] = {k: summary[k] for k in ("count", "error_rate", "latency", "first_seen", "last_seen")}
     return op
+
+
+def _stats(stats: EndpointStats) -> dict:
+    summary = stats.summary()
+    return {k: summary[k] for k in ("count", "error_rate", "latency", "first_seen", "last_seen")}
+
+
+def _union(schemas: list[dict]) -> dict:
+    """One schema for values of any of `schemas`: itself when they agree, else their `anyOf`
+    (not `oneOf`: two hosts' learned schemas often both accept a value, which `oneOf` would reject)."""
+    branches: list[dict] = []
+    for schema in schemas:
+        for branch in schema["anyOf"] if set(schema) == {"anyOf"} else [schema]:
+            if branch not in branches:
+                branches.append(branch)
+    if {} in branches:
+        return {}
+    return branches[0] if len(branches) == 1 else {"anyOf": branches}
+
+
+def _merge_content(contents: list[dict]) -> dict:
+    """Media type -> entry over several operations' `content`; the first example found is kept
+    (it is valid against the union)."""
+    out: dict = {}
+    for content in contents:
+        for media, entry in content.items():
+            out.setdefault(media, []).append(entry)
+    merged = {}
+    for media, entries in out.items():
+        entry = {"schema": _union([e["schema"] for e in entries])}
+        example = next((e["example"] for e in entries if "example" in e), None)
+        if example is not None:
+            entry["example"] = example
+        merged[media] = entry
+    return merged
+
+
+def _merge_operations(ops: list[dict]) -> dict:
+    """One operation for the same method and template on several hosts (busiest first): every
+    parameter, body and status any of them has, schemas united."""
+    if len(ops) == 1:
+        return ops[0]
+    params: dict[tuple[str, str], list[dict]] = {}
+    for op in ops:
+        for p in op.get("parameters", ()):
+            params.setdefault((p["in"], p["name"]), []).append(p)
+    merged: dict = {}
+    if params:
+        merged["parameters"] = [{"name": name, "in": where,
+                                 "required": len(ps) == len(ops) and all(p["required"] for p in ps),
+                                 "schema": _union([p["schema"] for p in ps])}
+                                for (where, name), ps in params.items()]
+    bodies = [op["requestBody"]["content"] for op in ops if "requestBody" in op]
+    if bodies:
+        merged["requestBody"] = {"content": _merge_content(bodies)}
+    responses: dict = {}
+    for op in ops:
+        for code, resp in op["responses"].items():
+            responses.setdefault(code, []).append(resp)
+    if len(responses) > 1:
+        responses.pop("default", None)
+    merged["responses"] = {}
+    for code in sorted(responses):
+        resp = {"description": responses[code][0]["description"]}
+        content = _merge_content([r["content"] for r in responses[code] if "content" in r])
+        if content:
+            resp["content"] = content
+        merged["responses"][code] = resp
+    return merged
+
+
+def _server(host: str, schemes: dict[str, str]) -> dict:
+    return {"url": f"{schemes.get(host, 'https')}://{host}"}
 
 
 def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[str, str],
           title: str = "API learned by Mimic") -> dict:
-    """`endpoints`: (endpoint, named template, kind of each path parameter)."""
+    """`endpoints`: (endpoint, named template, kind of each path parameter).
+
+    The same method and template learned on several hosts is one operation (a path holds one
+    operation per method): its schemas are the union of the hosts', its `servers` those hosts."""
+    groups: dict[tuple[str, str], list[tuple[Endpoint, list[str]]]] = {}
+    for ep, named, kinds in sorted(endpoints, key=lambda r: (r[1], r[0].method, -r[0].stats.count, r[0].host)):
+        groups.setdefault((named, ep.method), []).append((ep, kinds))
     paths: dict[str, dict] = {}
     hosts: dict[str, int] = {}
-    path_hosts: dict[str, set[str]] = {}
+    op_hosts: dict[tuple[str, str], list[str]] = {}
     taken: set[str] = set()
-    rows = sorted(endpoints, key=lambda r: (r[1], r[0].method, -r[0].stats.count))
-    for ep, named, kinds in rows:
-        key = named
-        item = paths.setdefault(key, {})
-        method = ep.method.lower()
-        if method in item or method not in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
+    for (named, method), members in groups.items():
+        method = method.lower()
+        if method not in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
             continue
-        item[method] = _operation(ep, named, kinds, taken)
-        hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
-        path_hosts.setdefault(key, set()).add(ep.host)
+        op = {"operationId": _operation_id(method, named, taken),
+              **_merge_operations([_operation(ep, named, kinds) for ep, kinds in members])}
+        stats = copy.deepcopy(members[0][0].stats)
+        for ep, _ in members[1:]:
+            stats.merge(ep.stats)
+        op["x-mimic-stats"] = _stats(stats)
+        paths.setdefault(named, {})[method] = op
+        op_hosts[named, method] = [ep.host for ep, _ in members]
+        for ep, _ in members:
+            hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
     ordered_hosts = sorted(hosts, key=lambda h: -hosts[h])
-    servers = [{"url": f"{schemes.get(h, 'https')}://{h}"} for h in ordered_hosts]
     if len(ordered_hosts) > 1:
-        for key, hs in path_hosts.items():
-            paths[key]["servers"] = [{"url": f"{schemes.get(h, 'https')}://{h}"} for h in sorted(hs)]
+        for named, item in paths.items():
+            path_hosts = sorted({h for m in item for h in op_hosts[named, m]})
+            item["servers"] = [_server(h, schemes) for h in path_hosts]
+            for m, op in item.items():
+                if m != "servers" and sorted(op_hosts[named, m]) != path_hosts:
+                    op["servers"] = [_server(h, schemes) for h in sorted(op_hosts[named, m])]
     doc = {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0"}, "paths": dict(sorted(paths.items()))}
-    if servers:
-        doc["servers"] = servers
+    if ordered_hosts:
+        doc["servers"] = [_server(h, schemes) for h in ordered_hosts]
     return doc
 
 

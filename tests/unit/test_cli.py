@@ -5,30 +5,13 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
-from mitmproxy import http, io
-from mitmproxy.test import tflow, tutils
 
+from captures import write_flows
 from mimic_addon import cli
 
 COMMANDS = ("learn", "export", "import", "endpoints", "drift", "health", "admin")
-
-
-def write_flows(path: Path, exchanges) -> Path:
-    """A mitmproxy flow file of (method, url, status, JSON body) exchanges."""
-    with path.open("wb") as f:
-        writer = io.FlowWriter(f)
-        for method, url, status, body in exchanges:
-            flow = tflow.tflow(req=tutils.treq(), resp=tutils.tresp())
-            flow.request.method = method
-            flow.request.url = url
-            flow.response = http.Response.make(status, json.dumps(body), {"Content-Type": "application/json"})
-            flow.response.timestamp_start = flow.request.timestamp_start + 0.010
-            flow.response.timestamp_end = flow.request.timestamp_start + 0.012
-            writer.add(flow)
-    return path
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["-h"], ["help"]])

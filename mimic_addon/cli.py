@@ -89,12 +89,20 @@ class _Progress:
         sys.stderr.flush()
 
 
+MAX_PROBLEMS_SHOWN = 10  # per file; the rest are counted
+
+
 def cmd_learn(args: argparse.Namespace) -> int:
+    """Learn every file, as much of each as can be read; what was skipped is told on stderr after
+    the progress bar, and the exit status is 1 when anything was (what was learned is saved)."""
     files = [Path(p) for p in args.files]
+    skipped: list[str] = []
+    readable = []
     for p in files:
-        if not p.is_file():
-            _note(f"mimic learn: no such file: {p}")
-            return 2
+        if p.is_file():
+            readable.append(p)
+        else:
+            skipped.append(f"{p}: {'not a file' if p.exists() else 'no such file'}: skipped")
     store, brain = _open_brain(args.db)
     brain.watch.enabled = not args.no_watch
     brain.watch.drift_after = args.drift_after
@@ -111,29 +119,35 @@ def cmd_learn(args: argparse.Namespace) -> int:
         print(f"\ndrift {alert.id}: {text}", file=sys.stderr)
 
     learner.report = report
-    progress = _Progress(sum(p.stat().st_size for p in files), enabled=not args.quiet)
+    progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
     done_bytes = flows = 0
-    for p in files:
+    for p in readable:
+        problems: list[str] = []
         try:
-            for batch, offset in batches(p, args.max_body):
+            for batch, offset in batches(p, args.max_body, problems.append):
                 learner.learn_batch(batch)
                 flows += len(batch)
                 progress.show(done_bytes + offset, flows)
         except CaptureError as e:
-            store.close()
-            print(f"mimic learn: {e}", file=sys.stderr)
-            return 1
+            skipped.append(f"{e}: file skipped")
+        skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
         done_bytes += p.stat().st_size
     progress.show(done_bytes, flows, final=True)
     learner.finish()
     ok = learner.flush()
     store.close()
     n = len(brain.endpoints())
+    for line in skipped:
+        _note(f"mimic learn: {line}")
     _note(f"learned {plural(flows, 'flow')}: {plural(n, 'endpoint')} on {plural(len(brain.hosts), 'host')}"
           f" -> {store.url}")
     if opened:
         _note(f"{plural(opened, 'drift alert')} opened: see `mimic drift --db {args.db}`")
-    return 0 if ok else 1
+    if skipped:
+        _note("mimic learn: some input was skipped (above); everything else was learned and saved")
+    return 0 if ok and not skipped else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:

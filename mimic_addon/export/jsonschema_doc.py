@@ -14,7 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..learn.endpoint import Endpoint
-from .openapi import _PARAM_SCHEMAS, _operation_id, param_kinds
+from .openapi import _PARAM_SCHEMAS, _operation_id, bodiless, param_kinds
 
 if TYPE_CHECKING:
     from . import ExportRequest, ExportResult
@@ -95,12 +95,13 @@ def build(rows: list[Row], title: str = TITLE) -> dict[str, Any]:
         entry["request_media"] = sorted(ep.request_types)
         responses: dict[str, Any] = {}
         for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses), key=_status_key):
-            node = ep.responses.get(code)
+            node = None if bodiless(code) else ep.responses.get(code)  # a 304's cached body is not its own
             ref = None
             if node is not None:
                 ref = f"{name}Response{code}"
                 defs[ref] = node.to_json_schema()
-            responses[code] = {"schema": ref, "media": sorted(ep.response_types.get(code, {}))}
+            media = [] if bodiless(code) else sorted(ep.response_types.get(code, {}))
+            responses[code] = {"schema": ref, "media": media}
         entry["responses"] = responses
         index[key] = entry
     return {"$schema": DIALECT, "title": title, "$defs": defs, INDEX: index}

@@ -34,6 +34,18 @@ def _operation_id(method: str, named: str, taken: set[str]) -> str:
     return op
 
 
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")  # OpenAPI 3.1 path item fields
+# Operations of other methods (PURGE, PROPFIND...): OpenAPI 3.2 has `additionalOperations` on the path
+# item; this 3.1 document keeps them under the extension of the same name, keyed by the method as sent.
+ADDITIONAL_OPERATIONS = "x-additionalOperations"
+
+
+def bodiless(code: str) -> bool:
+    """Statuses that never have a body (RFC 9110): 1xx, 204, 304. A HAR entry of a 304 often carries
+    the browser's cached body; it is not the answer's."""
+    return code in ("204", "304") or (len(code) == 3 and code.startswith("1"))
+
+
 def _description(code: str) -> str:
     try:
         return HTTPStatus(int(code)).phrase
@@ -77,8 +89,8 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
     for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses)):
         resp: dict = {"description": _description(code)}
         node = ep.responses.get(code)
-        content = _content(dict(ep.response_types.get(code, {})), node.to_json_schema() if node else None,
-                           ep.examples.get(code))
+        content = None if bodiless(code) else _content(
+            dict(ep.response_types.get(code, {})), node.to_json_schema() if node else None, ep.examples.get(code))
         if content:
             resp["content"] = content
         responses[code] = resp
@@ -170,30 +182,31 @@ def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[st
         groups.setdefault((named, ep.method), []).append((ep, kinds))
     paths: dict[str, dict] = {}
     hosts: dict[str, int] = {}
-    op_hosts: dict[tuple[str, str], list[str]] = {}
+    path_ops: dict[str, list[tuple[dict, list[str]]]] = {}  # per path: (operation, its hosts)
     taken: set[str] = set()
     for (named, method), members in groups.items():
-        method = method.lower()
-        if method not in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
-            continue
         op = {"operationId": _operation_id(method, named, taken),
               **_merge_operations([_operation(ep, named, kinds) for ep, kinds in members])}
         stats = copy.deepcopy(members[0][0].stats)
         for ep, _ in members[1:]:
             stats.merge(ep.stats)
         op["x-mimic-stats"] = _stats(stats)
-        paths.setdefault(named, {})[method] = op
-        op_hosts[named, method] = [ep.host for ep, _ in members]
+        item = paths.setdefault(named, {})
+        if method.lower() in METHODS:
+            item[method.lower()] = op
+        else:
+            item.setdefault(ADDITIONAL_OPERATIONS, {})[method] = op
+        path_ops.setdefault(named, []).append((op, sorted(ep.host for ep, _ in members)))
         for ep, _ in members:
             hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
     ordered_hosts = sorted(hosts, key=lambda h: -hosts[h])
     if len(ordered_hosts) > 1:
-        for named, item in paths.items():
-            path_hosts = sorted({h for m in item for h in op_hosts[named, m]})
-            item["servers"] = [_server(h, schemes) for h in path_hosts]
-            for m, op in item.items():
-                if m != "servers" and sorted(op_hosts[named, m]) != path_hosts:
-                    op["servers"] = [_server(h, schemes) for h in sorted(op_hosts[named, m])]
+        for named, ops in path_ops.items():
+            path_hosts = sorted({h for _, hs in ops for h in hs})
+            paths[named]["servers"] = [_server(h, schemes) for h in path_hosts]
+            for op, hs in ops:
+                if hs != path_hosts:
+                    op["servers"] = [_server(h, schemes) for h in hs]
     doc = {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0"}, "paths": dict(sorted(paths.items()))}
     if ordered_hosts:
         doc["servers"] = [_server(h, schemes) for h in ordered_hosts]

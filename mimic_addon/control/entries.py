@@ -14,7 +14,7 @@ from typing import Any
 from mitmproxy.net import encoding
 from mitmproxy.net.http import url
 
-from ..learn.observation import host_key
+from ..learn.observation import host_key, latency_ms
 from ..model.redact import is_textual, redact_form, redact_headers, redact_json, redact_query, redact_text_body
 
 CAPTURE_LIMIT = 64 * 1024       # bodies above this (on the wire) are logged by size and type only
@@ -74,7 +74,7 @@ class Captured:
             meta["error"] = error
         return cls(start or 0.0, dec(scheme), host, port, dec(method).upper(), dec(path), req_fields, req_body,
                    req_size, status, resp_fields or (), resp_body, resp_size,
-                   (end - start) * 1000 if start and end and end >= start else None, source, peer, meta or None)
+                   latency_ms(start, end), source, peer, meta or None)
 
 
 def capture_body(raw: bytes | int | None) -> tuple[bytes | None, int]:

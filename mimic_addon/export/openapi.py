@@ -8,8 +8,9 @@ from typing import Iterable
 
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
-from ..model.stats import EndpointStats
 from ..model.paths import PARAM, split_path
+from ..model.stats import EndpointStats
+from .contract import schema_of
 
 _PARAM_SCHEMAS = {
     seg.INT: {"type": "integer"},
@@ -79,18 +80,19 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
     for name in sorted(ep.query):
         node = ep.query[name]
         op["parameters"].append({"name": name, "in": "query", "required": node.count >= total,
-                                 "schema": node.to_json_schema()})
+                                 "schema": schema_of(node, ep.imported is not None)})
     if not op["parameters"]:
         del op["parameters"]
     if ep.request is not None or ep.request_types:
-        schema = ep.request.to_json_schema() if ep.request is not None else None
+        schema = schema_of(ep.request, ep.imported is not None) if ep.request is not None else None
         op["requestBody"] = {"content": _content(dict(ep.request_types), schema, ep.request_example)}
     responses = {}
     for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses)):
         resp: dict = {"description": _description(code)}
         node = ep.responses.get(code)
-        content = None if bodiless(code) else _content(
-            dict(ep.response_types.get(code, {})), node.to_json_schema() if node else None, ep.examples.get(code))
+        schema = schema_of(node, ep.imported is not None) if node else None
+        content = None if bodiless(code) else _content(dict(ep.response_types.get(code, {})), schema,
+                                                       ep.examples.get(code))
         if content:
             resp["content"] = content
         responses[code] = resp

@@ -1,11 +1,13 @@
 """The `mimic` command: run the proxy, learn from captures, export and inspect what was learned.
 
+    mimic --help | -h | help [COMMAND]  Mimic's commands, one line each (or one command's options)
     mimic [mitmdump args...]            mitmdump with the Mimic addon loaded (also: mimic run ...)
-    mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files
+    mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files (what cannot be
+                                        read is skipped and told; exit 1 then)
     mimic export openapi --db DB [-o FILE]
     mimic export har|flows --db DB -o FILE          recorded exchanges (record mode) as HAR / mitmproxy flows
     mimic import openapi SPEC --db DB [--host H]    seed endpoints and schemas from an OpenAPI / Swagger spec
-    mimic endpoints --db DB
+    mimic endpoints --db DB [--json]                a table of learned endpoints, or a JSON array
     mimic drift --db DB [--json] [--unresolved]     contract drift alerts (mimic drift resolve ID expected|fixed)
     mimic health --db DB [--json]                   health per endpoint and globally
     mimic admin --db DB [--bind 127.0.0.1:8081] [--secure-cookies]   the admin web app, standalone over the store

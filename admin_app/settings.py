@@ -21,6 +21,9 @@ class AdminSettings:
     Requests must name the app in their Host header: the bind address, localhost / 127.0.0.1 / ::1 on
     the bind port, or one of `allowed_hosts` (env MIMIC_ADMIN_ALLOWED_HOSTS: `host` for any port,
     `host:port`, `*` for any; e.g. the public name behind a reverse proxy). This blocks DNS rebinding.
+
+    `session_secret` (env MIMIC_ADMIN_SESSION_SECRET, never an option: those show in `ps`) is the master
+    key sessions are signed with; without it a 0600 key file beside the store is used (auth/secrets_store.py).
     """
 
     bind: str = DEFAULT_BIND
@@ -33,6 +36,7 @@ class AdminSettings:
     session_max_age: int = 12 * 3600
     secure_cookies: bool = False
     allowed_hosts: tuple[str, ...] = ()
+    session_secret: str | None = field(default=None, repr=False)
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -55,6 +59,7 @@ class AdminSettings:
             "allowed_domains": split(env.get("MIMIC_ADMIN_ALLOWED_DOMAINS")),
             "allowed_hosts": split(env.get("MIMIC_ADMIN_ALLOWED_HOSTS")),
             "secure_cookies": env.get("MIMIC_ADMIN_SECURE_COOKIES", "").strip().lower() in TRUE,
+            "session_secret": env.get("MIMIC_ADMIN_SESSION_SECRET") or None,
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]

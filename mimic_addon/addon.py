@@ -183,13 +183,14 @@ def _addons() -> list:
     serve.extras = extras
     chaos = ChaosAddon(brain=brain, store=store)
     hub = LiveHub()  # the admin app's live stream
-    status = status_fn(brain, chaos, hub)  # what the deck shows (and a standalone admin reads from the store)
+    inspector = InspectorLog(brain=brain, store=store, hub=hub)
+    status = status_fn(brain, chaos, hub, inspector)  # the deck shows it (a standalone admin: from the store)
     # extras first: its `done` saves the twins' state while Mimic's store is still open
     # target before chaos and serve: they (and the learner) see the request as it goes upstream
     # replay after serve: it acts on the mode serve decided, reusing its matching and mock answers
     # the inspector last: it logs the answer as the client gets it, whoever made it
     return [extras, mimic, TargetAddon(), chaos, serve, ReplayAddon(serve, brain=brain, store=store),
-            InspectorLog(brain=brain, store=store, hub=hub), CommandQueue(store=store, status=status),
+            inspector, CommandQueue(store=store, status=status),
             AdminServer(store=store, hub=hub, status=status)]
 
 

@@ -3,28 +3,55 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import logging
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from ..settings import AdminSettings
 from . import secrets_store
-from .firebase import FirebaseLogin, check_emulator_guard
+from .firebase import AuthConfigError, FirebaseLogin, FirebaseLoginError, check_emulator_guard
+from .limits import FailureLimiter, TooManyFailures
 from .policy import HostCheck
-from .sessions import SessionCodec
+from .sessions import SessionCodec, User
 
 log = logging.getLogger("mimic.admin")
 _MAX_REMEMBERED = 256
 MIN_TOKEN_LENGTH = 16
-STORE_CACHE_S = 1.0  # the token hash and the signing secret are re-read from the store this often at most
+STORE_CACHE_S = 1.0  # the token hash and the signing epoch are re-read from the store this often at most
+MAX_WAITING_CHECKS = 32  # token hashes / Firebase verifications waiting at once, all clients together
 
 
-class TokenCheckBusy(Exception):
-    """Another token is being hashed right now: the caller refuses the request (429) instead of queueing."""
+class CheckSlots:
+    """Admission to a costly check: one at a time per client, MAX_WAITING_CHECKS in all; beyond, the
+    caller is refused at once (TooManyFailures, 429) instead of queueing. A slot is released when its
+    check is done, even if the request that asked has gone."""
+
+    def __init__(self, limit: int = MAX_WAITING_CHECKS) -> None:
+        self.limit = limit
+        self._clients: set[str] = set()
+        self._lock = threading.Lock()
+
+    def run(self, executor: ThreadPoolExecutor, client: str, work: Callable[..., Any], *args: Any) -> Future:
+        with self._lock:
+            if client in self._clients or len(self._clients) >= self.limit:
+                raise TooManyFailures(1)
+            self._clients.add(client)
+        try:
+            job = executor.submit(work, *args)
+        except BaseException:
+            self._release(client)
+            raise
+        job.add_done_callback(lambda _: self._release(client))
+        return job
+
+    def _release(self, client: str) -> None:
+        with self._lock:
+            self._clients.discard(client)
 
 
 class Auth:
@@ -38,21 +65,31 @@ class Auth:
             log.warning("Mimic admin: the configured admin token is short (%d characters): anyone who guesses it "
                         "controls the proxy; use at least %d random characters", len(settings.token), MIN_TOKEN_LENGTH)
         self.hosts = HostCheck(*settings.host_port, settings.allowed_hosts)
+        try:
+            self._master = secrets_store.master_key(store, settings.session_secret)
+        except (ValueError, OSError) as e:
+            raise AuthConfigError(f"no session-signing key: {e}") from e
         self.firebase = FirebaseLogin(settings) if settings.firebase_project else None
         generated = secrets_store.ensure_token(store, settings.token)
         if generated:  # normally the admin server called ensure_token first and showed the token already
             log.warning("Mimic admin: generated an admin token (shown once): %s", generated)
         self._record: dict[str, Any] | None = store.get_setting(secrets_store.TOKEN_KEY, None)
-        self._secret = secrets_store.session_secret(store)
-        self.codec = SessionCodec(self._secret, settings.session_max_age, clock)
+        self._epoch = secrets_store.session_epoch(store)
+        self.codec = self._codec()
         self._fresh_until = self.now() + STORE_CACHE_S
-        # digest of a token -> (stored hash it was checked against, verdict): scrypt once per token and
-        # stored hash, not per request. One hash at a time, on a thread of our own (never the default
-        # executor, which the proxy's event loop needs for DNS); a token arriving while one is hashed is
-        # refused at once (TokenCheckBusy), so a flood of wrong tokens queues nowhere.
-        self._checked: OrderedDict[str, tuple[str, bool]] = OrderedDict()
-        self._hashing = threading.Lock()
+        # The right token is always let in at the cost of a SHA-256 and a constant-time comparison, before any
+        # limit: the configured one, or the one a hash check proved right (for the stored hash it was checked
+        # against). Only other tokens meet the per-client failure limit, then scrypt: one hash at a time on a
+        # thread of our own (never the default executor, which the proxy's event loop needs for DNS), one
+        # check at a time per client.
+        self._good: tuple[str, str] | None = None
+        if settings.token and self._record and secrets_store.token_matches(settings.token, self._record):
+            self._good = (self._record["hash"], _digest(settings.token))
+        self._wrong: OrderedDict[str, str] = OrderedDict()  # digest of a wrong token -> stored hash it failed
+        self.limiter = FailureLimiter()
+        self._slots = CheckSlots()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimic-admin-token")
+        self._firebase_executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="mimic-admin-firebase")
 
     @property
     def firebase_csp(self) -> tuple[str, str] | None:
@@ -60,58 +97,85 @@ class Auth:
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+        self._firebase_executor.shutdown(wait=False, cancel_futures=True)
         if self.firebase is not None:
             self.firebase.close()
 
+    def _codec(self) -> SessionCodec:
+        key = secrets_store.signing_key(self._master, self._epoch)
+        return SessionCodec(key, self.settings.session_max_age, self.clock)
+
     async def refresh(self) -> None:
-        """Re-read the token hash and the signing secret when the cached ones are older than STORE_CACHE_S:
+        """Re-read the token hash and the signing epoch when the cached ones are older than STORE_CACHE_S:
         another process (`mimic admin --reset-token`, an admin restarted with a new token) may have rotated
-        them, which ends every session signed with the old secret."""
+        them, which ends every session signed before."""
         if self.now() < self._fresh_until:
             return
         self._fresh_until = self.now() + STORE_CACHE_S  # one reader; the others use the values at hand
         try:
-            record, secret = await asyncio.to_thread(self._read)
+            record, epoch = await asyncio.to_thread(self._read)
         except Exception as e:  # the store gone for a moment: keep the last values, try again later  # noqa: BLE001
-            log.warning("Mimic admin: cannot re-read the admin token and session secret: %s", e)
+            log.warning("Mimic admin: cannot re-read the admin token and session epoch: %s", e)
             return
         self._record = record
-        if secret != self._secret:
-            self._secret = secret
-            self.codec = SessionCodec(secret, self.settings.session_max_age, self.clock)
+        if epoch != self._epoch:
+            self._epoch = epoch
+            self.codec = self._codec()
 
     def forget(self) -> None:
-        """Re-read the store on the next request (after this process rotated the token or secret itself)."""
+        """Re-read the store on the next request (after this process rotated the token or epoch itself)."""
         self._fresh_until = float("-inf")
 
     def _read(self) -> tuple[dict[str, Any] | None, str]:
-        return self.store.get_setting(secrets_store.TOKEN_KEY, None), secrets_store.session_secret(self.store)
+        return self.store.get_setting(secrets_store.TOKEN_KEY, None), secrets_store.session_epoch(self.store)
 
-    async def check_token(self, token: str) -> bool:
+    async def check_token(self, token: str, client: str) -> bool:
         """Whether `token` is the admin token stored now (the store is the truth: another process may have
-        rotated it; re-read at most every STORE_CACHE_S). Raises TokenCheckBusy when another token is being
-        hashed."""
+        rotated it; re-read at most every STORE_CACHE_S). `client` is the asker's limits.client_key.
+
+        The right token, once known, passes at once. Other tokens raise TooManyFailures while their client
+        must wait after failing too often, or while the client has a check running already."""
         if not token:
             return False
         await self.refresh()
         record = self._record
         if not record:
             return False
-        digest = hashlib.sha256(token.encode()).hexdigest()
-        known = self._checked.get(digest)
-        if known is not None and known[0] == record.get("hash"):
-            return known[1]
-        if not self._hashing.acquire(blocking=False):
-            raise TokenCheckBusy
+        stored, digest = record.get("hash"), _digest(token)
+        good = self._good
+        if good is not None and good[0] == stored and hmac.compare_digest(good[1], digest):
+            return True
+        self.limiter.check(client)
+        if self._wrong.get(digest) == stored:
+            verdict = False
+        else:
+            job = self._slots.run(self._executor, client, secrets_store.token_matches, token, record)
+            verdict = await asyncio.wrap_future(job)
+        if verdict:
+            self._good = (str(stored), digest)
+            self.limiter.succeeded(client)
+            return True
+        self._wrong[digest] = str(stored)
+        while len(self._wrong) > _MAX_REMEMBERED:
+            self._wrong.popitem(last=False)
+        self.limiter.failed(client)
+        return False
+
+    async def firebase_user(self, id_token: Any, client: str) -> User:
+        """The user of a valid, allowed Firebase ID token (FirebaseLoginError otherwise), verified on a thread
+        of our own. A client failing too often waits (TooManyFailures); nobody else is held up."""
+        assert self.firebase is not None
+        self.limiter.check(client)
+        job = self._slots.run(self._firebase_executor, client, self.firebase.verify, id_token)
         try:
-            job = self._executor.submit(secrets_store.token_matches, token, record)
-        except BaseException:
-            self._hashing.release()
+            user = await asyncio.wrap_future(job)
+        except FirebaseLoginError as e:
+            if e.status in (401, 403):
+                self.limiter.failed(client)
             raise
-        # released when the hash is done (or never started), even if this request has gone meanwhile
-        job.add_done_callback(lambda _: self._hashing.release())
-        verdict = await asyncio.wrap_future(job)
-        self._checked[digest] = (record.get("hash"), verdict)
-        while len(self._checked) > _MAX_REMEMBERED:
-            self._checked.popitem(last=False)
-        return verdict
+        self.limiter.succeeded(client)
+        return user
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()

@@ -3,8 +3,9 @@ may they, and the security headers on every answer.
 
 Every request must name this app in its Host header (the bind address, or localhost / 127.0.0.1 / ::1
 on its port, or a configured extra host), else 421: a page of another site whose name was rebound to
-this address (DNS rebinding) is refused. While another bearer token is being hashed, a request whose
-token has not been checked before gets 429 at once (core.TokenCheckBusy): wrong tokens never queue.
+this address (DNS rebinding) is refused. The right bearer token is always let in; a client that sent
+wrong ones too often gets 429 with Retry-After for its other tokens (per remote address, limits.py), and
+so does one with a token check already running: wrong tokens never queue.
 
 Sets `request.state.user` (a User, None when anonymous) and `request.state.csrf_token` (the session's,
 or before login the pre-session cookie's) for every request, then:
@@ -28,7 +29,8 @@ from starlette.requests import Request, cookie_parser
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from . import policy
-from .core import Auth, TokenCheckBusy
+from .core import Auth
+from .limits import TooManyFailures, client_key
 from .sessions import (
     PRESESSION_COOKIE,
     PRESESSION_MAX_AGE,
@@ -64,13 +66,14 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
 
     # -- who is asking ---------------------------------------------------------------------------------
-    async def _bearer(self, headers: Headers) -> bool | None:
-        """True: a valid admin token; False: an Authorization header that is not; None: no header."""
+    async def _bearer(self, scope: Scope, headers: Headers) -> bool | None:
+        """True: a valid admin token; False: an Authorization header that is not; None: no header.
+        Raises TooManyFailures for a client that must wait."""
         value = headers.get("authorization")
         if value is None:
             return None
         scheme, _, credential = value.partition(" ")
-        return scheme.lower() == "bearer" and await self.auth.check_token(credential.strip())
+        return scheme.lower() == "bearer" and await self.auth.check_token(credential.strip(), client_of(scope))
 
     # -- HTTP ------------------------------------------------------------------------------------------
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,9 +87,10 @@ class AuthMiddleware:
         await self.auth.refresh()
 
         try:
-            bearer = await self._bearer(headers)
-        except TokenCheckBusy:
-            await self._refuse(scope, send, 429, "too many token checks at once: try again in a moment")
+            bearer = await self._bearer(scope, headers)
+        except TooManyFailures as e:
+            await self._refuse(scope, send, 429, f"too many wrong tokens: try again in {e.retry_after} s",
+                               retry_after=e.retry_after)
             return
         if bearer is False and not public:
             await self._refuse(scope, send, 401, "the bearer token is not the admin token")
@@ -164,13 +168,13 @@ class AuthMiddleware:
         return wrapped
 
     @staticmethod
-    async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
+    async def _refuse(scope: Scope, send: Send, status: int, message: str, retry_after: int = 1) -> None:
         body = json.dumps({"error": message}).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         if status == 401:
             headers.append((b"www-authenticate", b'Bearer realm="mimic-admin"'))
         elif status == 429:
-            headers.append((b"retry-after", b"1"))
+            headers.append((b"retry-after", str(retry_after).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 
@@ -182,9 +186,9 @@ class AuthMiddleware:
             return
         await self.auth.refresh()
         try:
-            bearer = await self._bearer(headers)
-        except TokenCheckBusy:
-            await send({"type": "websocket.close", "code": 4429, "reason": "too many token checks at once"})
+            bearer = await self._bearer(scope, headers)
+        except TooManyFailures:
+            await send({"type": "websocket.close", "code": 4429, "reason": "too many wrong tokens"})
             return
         user: User | None = BEARER_USER if bearer else None
         csrf = ""
@@ -202,6 +206,12 @@ class AuthMiddleware:
         state["user"] = user
         state["csrf_token"] = csrf
         await self.app(scope, receive, send)
+
+
+def client_of(scope: Scope) -> str:
+    """The rate-limited unit of the remote address asking (limits.client_key)."""
+    client = scope.get("client")
+    return client_key(client[0] if client else None)
 
 
 async def _read_body(receive: Receive) -> bytes | None:

@@ -1,7 +1,6 @@
 """Login (admin token form, Firebase ID token), logout, and GET /api/session."""
 from __future__ import annotations
 
-import asyncio
 import json
 import urllib.parse
 from typing import Any
@@ -11,8 +10,9 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from ..context import AdminContext
-from .core import Auth, TokenCheckBusy
+from .core import Auth
 from .firebase import FirebaseLoginError
+from .limits import TooManyFailures, client_key
 from .sessions import PRESESSION_COOKIE, SESSION_COOKIE, Session, User, new_csrf
 
 DEFAULT_NEXT = "/deck"
@@ -53,10 +53,10 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
         async with request.form() as form:
             token, target = form.get("token"), safe_next(form.get("next"))
         try:
-            ok = isinstance(token, str) and await auth.check_token(token.strip())
-        except TokenCheckBusy:
-            busy = login_page(request, "Too many login attempts at once: try again in a moment.", 429, target)
-            busy.headers["retry-after"] = "1"
+            ok = isinstance(token, str) and await auth.check_token(token.strip(), _client(request))
+        except TooManyFailures as e:
+            busy = login_page(request, f"Too many wrong tokens: try again in {e.retry_after} s.", 429, target)
+            busy.headers["retry-after"] = str(e.retry_after)
             return busy
         if not ok:
             return login_page(request, "That is not the admin token.", 401, target)
@@ -80,7 +80,10 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
         if not isinstance(body, dict):
             return JSONResponse({"error": "the body must be a JSON object"}, status_code=400)
         try:
-            user = await asyncio.to_thread(auth.firebase.verify, body.get("id_token"))
+            user = await auth.firebase_user(body.get("id_token"), _client(request))
+        except TooManyFailures as e:
+            return JSONResponse({"error": f"too many failed sign-ins: try again in {e.retry_after} s"},
+                                status_code=429, headers={"retry-after": str(e.retry_after)})
         except FirebaseLoginError as e:
             return JSONResponse({"error": e.message}, status_code=e.status)
         target = safe_next(body.get("next"))
@@ -99,6 +102,10 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
         Route("/api/session", api_session, methods=["GET"]),
         Route("/favicon.ico", favicon, methods=["GET"]),
     ]
+
+
+def _client(request: Request) -> str:
+    return client_key(request.client.host if request.client else None)
 
 
 async def api_session(request: Request) -> Response:

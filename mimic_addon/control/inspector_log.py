@@ -5,7 +5,9 @@ and queue it. The `RequestLogWriter` thread resolves the endpoint's template and
 the redacted row (entries.py), appends the batch to the store's bounded `request_log` and hands the
 live events (with the rows' ids, so the deck can link to the inspector) to the LiveHub on the proxy's
 event loop. Under overload the queue drops (and counts) entries rather than slow traffic; a slow viewer
-drops its own messages in the hub.
+drops its own messages in the hub. Rows the store cannot take now (a locked SQLite file, PostgreSQL
+gone for a moment) wait in a bounded buffer and are saved first on the next try, as the learner keeps
+its unsaved changes; only when the buffer is full are the oldest lost, and counted (`stats()`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from mitmproxy import ctx, http
 
 from ..learn.worker import BatchWorker
 from ..model.paths import split_path
+from ..store import StoreError
 from ..watch.health import endpoint_health
 from .entries import CAPTURE_LIMIT, Captured, answered_template, build_row, clip, event_of, host_of
 
@@ -31,18 +34,20 @@ QUEUE_MAX = 5000
 ROWS_PER_S = 250  # entries logged per second (notable ones: twice as many); beyond, live stream only
 BODIES_PER_S = 100  # bodies decoded, redacted and kept per second; beyond, entries keep their headers only
 HEALTH_TTL = 2.0  # seconds an endpoint's template and health band are reused
+PENDING_MAX = 5000  # rows kept for the next try while the store cannot take them (at most `keep`: no more are kept)
 
 
 class PerSecond:
-    """A budget renewed every second: `take(limit)` is True while fewer than `limit` were taken this second."""
+    """A budget renewed every second: `take(limit, at)` is True while fewer than `limit` were taken in the
+    second of `at` (a timestamp; now by `clock` when None)."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self.second = 0
         self.used = 0
 
-    def take(self, limit: int) -> bool:
-        now = int(self.clock())
+    def take(self, limit: int, at: float | None = None) -> bool:
+        now = int(self.clock() if at is None else at)
         if now != self.second:
             self.second, self.used = now, 0
         if self.used >= limit:
@@ -109,6 +114,8 @@ class RequestLogWriter(BatchWorker):
         self.rows_per_s = ROWS_PER_S
         self.bodies_per_s = BODIES_PER_S
         self.skipped = 0  # entries over the rate: streamed, not logged
+        self.pending: list[dict[str, Any]] = []  # rows the store could not take yet, oldest first
+        self.unsaved = 0  # rows lost because more than the buffer waited for the store
         self._rows, self._bodies = PerSecond(), PerSecond()
 
     def submit(self, item: Any) -> bool:
@@ -131,9 +138,11 @@ class RequestLogWriter(BatchWorker):
                 named = answered_template(c)
                 if named is not None and named != template:  # a mock answer names its endpoint itself
                     template, band = named, None  # (of a host never learned under this name: no health)
-                keep = logging_on and self._rows.take(self.rows_per_s * (2 if _notable(c) else 1))
+                # budgets per second of the requests' own time, not of the writer's: a backlog (the thread
+                # held up by a locked store) is logged as its traffic came, not cut to one second's worth
+                keep = logging_on and self._rows.take(self.rows_per_s * (2 if _notable(c) else 1), c.ts or None)
                 if keep:
-                    rows.append(build_row(c, template, self._bodies.take(self.bodies_per_s)))
+                    rows.append(build_row(c, template, self._bodies.take(self.bodies_per_s, c.ts or None)))
                 else:  # not logged: the live stream needs the summary only
                     self.skipped += logging_on
                     rows.append(build_row(c, template, details=False))
@@ -143,25 +152,51 @@ class RequestLogWriter(BatchWorker):
                 self.failed += 1
                 what = f"{c.method} {c.target[:200]}" if c is not None else "a request"
                 logger.exception(f"Mimic inspector: cannot log {what}")
-        ids: list[int] = []
-        to_save = [row for row, k in zip(rows, kept, strict=True) if k]
-        if to_save:
-            try:
-                ids = self.store.add_requests(to_save, keep=self.keep)
-                self.logged += len(ids)
-            except Exception as e:  # StoreError / SQLAlchemyError: the live stream goes on without ids
-                self.failed += len(to_save)
-                logger.warning(f"Mimic inspector: could not save {len(to_save)} log entries: {e}")
+        ids = self._save([row for row, k in zip(rows, kept, strict=True) if k])
         if rows:
             saved = iter(ids)
-            events = []
-            for row, band, k in zip(rows, bands, kept, strict=True):
-                row["id"] = next(saved, None) if k else None
-                events.append(event_of(row, band))
-            self.publish(events)
+            self.publish([event_of({**row, "id": next(saved, None) if k else None}, band)
+                          for row, band, k in zip(rows, bands, kept, strict=True)])
+
+    def _save(self, rows: list[dict[str, Any]]) -> list[int]:
+        """Save the waiting rows, then `rows`; the ids of `rows` ([] when the store cannot take them now:
+        they wait, and the live stream goes on without ids)."""
+        batch = self.pending + rows
+        if not batch or self.store is None:
+            return []
+        try:
+            ids = self.store.add_requests(batch, keep=self.keep)
+        except StoreError as e:  # locked or unreachable: keep the rows for the next try
+            self._defer(batch)
+            logger.warning(f"Mimic inspector: could not save {len(batch)} log entries (will retry): {e}")
+            return []
+        except Exception as e:  # rows the database refuses: retrying would refuse them again
+            self.pending = []
+            self.failed += len(batch)
+            logger.warning(f"Mimic inspector: could not save {len(batch)} log entries: {e}")
+            return []
+        self.pending = []
+        self.logged += len(ids)
+        return ids[len(ids) - len(rows):]
+
+    def _defer(self, batch: list[dict[str, Any]]) -> None:
+        room = max(0, min(self.keep, PENDING_MAX))
+        lost = max(0, len(batch) - room)
+        self.unsaved += lost
+        self.pending = batch[lost:]
 
     def flush(self) -> bool:
-        return True  # every batch is saved as it is processed: the live stream shows saved entries
+        """Retry the rows waiting for the store (each batch is saved as it is processed otherwise)."""
+        if self.pending:
+            self._save([])
+        return not self.pending
+
+    def stats(self) -> dict[str, int]:
+        """What became of the entries: logged; waiting for the writer (queued) or for the store (pending);
+        lost (queue full: dropped, buffer full: unsaved, odd exchanges: failed); streamed only (over the rate:
+        skipped)."""
+        return {"logged": self.logged, "queued": self.queue.qsize(), "pending": len(self.pending),
+                "dropped": self.dropped, "unsaved": self.unsaved, "failed": self.failed, "skipped": self.skipped}
 
 
 class InspectorLog:
@@ -201,6 +236,13 @@ class InspectorLog:
 
     def running(self) -> None:
         self.loop = asyncio.get_running_loop()
+
+    def stats(self) -> dict[str, int]:
+        """The request log's counters (RequestLogWriter.stats), zeros without a writer."""
+        writer = self.writer
+        if writer is None:
+            return dict.fromkeys(("logged", "queued", "pending", "dropped", "unsaved", "failed", "skipped"), 0)
+        return writer.stats()
 
     def done(self) -> None:
         self._stop()

@@ -9,9 +9,10 @@ from mitmproxy import ctx
 from .target import effective_target, mode_target
 
 
-def status_fn(brain: Callable[[], Any], chaos: Any, hub: Any = None) -> Callable[[], dict[str, Any]]:
+def status_fn(brain: Callable[[], Any], chaos: Any, hub: Any = None, log: Any = None) -> Callable[[], dict[str, Any]]:
     """A callable returning {"mode", "target", "default_target", "chaos_profile", "realism", "observed",
-    "endpoints", "live"} (call on the event loop: it reads mitmproxy's options and the hub)."""
+    "endpoints", "live", "request_log"} (call on the event loop: it reads mitmproxy's options and the hub).
+    `log` is the InspectorLog: its counters say what the request log kept, kept waiting and lost."""
 
     def status() -> dict[str, Any]:
         b = brain()
@@ -31,6 +32,7 @@ def status_fn(brain: Callable[[], Any], chaos: Any, hub: Any = None) -> Callable
             "observed": observed,
             "endpoints": endpoints,
             "live": live_stats(hub),
+            "request_log": log.stats() if log is not None else {},
         }
 
     return status

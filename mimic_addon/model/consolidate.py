@@ -18,6 +18,8 @@ tree, at each node between its literal children:
 * **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
   `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
+* **Values seen elsewhere.** Words folded as values at one position are evidence where they make
+  up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -54,16 +56,39 @@ Profile = dict[str, Route]
 
 
 def consolidate(tree: PathTree) -> bool:
-    """Consolidate the whole tree in place. True if any literal was folded into a parameter."""
-    token = _envelope.set(_envelope_of(tree.root))
+    """Consolidate the whole tree in place. True if any literal was folded into a parameter.
+
+    Words found to be values at one position are evidence wherever else they turn up: a user's
+    name folded at `/users/{username}` is a value at `/user/following/gtanaka` too. Positions met
+    before the evidence was found are visited again at the end."""
+    values: set[str] = set()
+    tokens = _envelope.set(_envelope_of(tree.root)), _values.set(values)
     try:
-        return _settle(tree.root)
+        moved = _settle(tree.root)
+        return _revisit(tree.root, values) or moved
     finally:
-        _envelope.reset(token)
+        _envelope.reset(tokens[0])
+        _values.reset(tokens[1])
 
 
-# the envelope of the tree being consolidated (per thread: each consolidation sets its own)
+# per consolidation (each thread sets its own): the envelope of the tree; the plain words folded
+# into parameters so far; how deep in trial pools the pass is (trials record nothing)
 _envelope: ContextVar[frozenset[str]] = ContextVar("envelope", default=frozenset())
+_values: ContextVar[set[str]] = ContextVar("values", default=set())
+_trial: ContextVar[int] = ContextVar("trial", default=0)
+
+
+def _revisit(node: Node, values: set[str]) -> bool:
+    """Settle again the positions where several words are values found elsewhere."""
+    known = sum(1 for v in node.literals if v in values)
+    if known >= 2 and 2 * known > len(node.literals):
+        return _settle(node)
+    moved = False
+    for child in list(node.literals.values()):
+        moved |= _revisit(child, values)
+    if node.param is not None:
+        moved |= _revisit(node.param, values)
+    return moved
 
 
 def _envelope_of(root: Node) -> frozenset[str]:
@@ -111,6 +136,8 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = _choose(node, cands)
     if not join:
         return False, False
+    if not _trial.get():
+        _values.get().update(v for v in join if not node.literals[v].evidence)
     if pool is not None and len(join) == len(cands):
         # everything joined: the consolidated trial pool is exactly the new parameter's subtree
         for v in join:
@@ -134,12 +161,22 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         pool.merge(node.literals[v].copy())
     if node.param is not None:
         pool.merge(node.param.copy())
-    _settle(pool)
+    depth = _trial.set(_trial.get() + 1)
+    try:
+        _settle(pool)
+    finally:
+        _trial.reset(depth)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
     strong = [v for v in cands if kids[v].evidence]
     echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
-    seeds = [v for v in strong + echoed if _coherent(v, strong + echoed, prof)]
+    known = _values.get()
+    # values at another position, where they are most of this one's words (one or two such words
+    # among names -- `me`, `groups` -- say nothing); programmers' names (`latencyStats`) never count
+    elsewhere = [v for v in cands if v in known and not kids[v].value_like and not seg.is_identifier(v)]
+    if len(elsewhere) < 2 or 2 * len(elsewhere) <= len(cands):
+        elsewhere = []
+    seeds = [v for v in strong + echoed + elsewhere if _coherent(v, strong + echoed + elsewhere, prof)]
     if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
         # one detected value: a parameter if words beside it answer alike (`/gender/806/`,
         # `/gender/kanto/`, `/gender/snorlax/`), a literal alone (`/1/boards`) or beside one word
@@ -238,14 +275,14 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
       method names and fields (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
     Words mostly unlike each other are different resources, however many."""
     seen_twice = [v for v in words if kids[v].count > 1]
-    if seen_twice and 3 * sum(kids[v].recurring for v in seen_twice) >= len(seen_twice):
+    if seen_twice and 2 * sum(kids[v].recurring for v in seen_twice) > len(seen_twice):
         return []  # names the API uses under each of its resources sit here: a position of names
     order = sorted((v for v in words if not _names_collection(kids[v])), key=lambda v: (-kids[v].count, v))
     order = order[:MAX_COMPARED]
     if len(order) < FAMILY_MIN:
         return []
     groups: list[list[str]] = []
-    alike_pairs = unlike_pairs = deep_pairs = 0
+    alike_pairs = unlike_pairs = unlike_onward = deep_pairs = 0
     for v in order:
         best, best_score = None, 0
         for g in groups:
@@ -259,6 +296,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                     deep_pairs += n >= 2 or _beyond(prof[v], prof[w])
                 else:
                     unlike += 1
+                    unlike_onward += _onward(kids[v]) and _onward(kids[w])
             alike_pairs += alike
             unlike_pairs += unlike
             if alike and alike > unlike and alike - unlike > best_score:
@@ -267,18 +305,33 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
             best.append(v)
         else:
             groups.append([v])
-    if unlike_pairs * 3 > alike_pairs:
-        return []  # mostly unlike each other: method names, collections
     best = max(groups, key=len)
+    deep = len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN
+    # Mostly unlike each other: method names, collections. Values alike below them are weighed
+    # against the words that also lead somewhere: leaf names beside them (`/images/prune` beside
+    # `/images/{name}/json`) answer unlike each other and say nothing of the values.
+    if (unlike_onward if deep else unlike_pairs) * 3 > alike_pairs:
+        return []
     unlike_best = {v for v in order if v not in best and any(
         (rel := _relation(prof[v], prof[w])) is not None and rel < SIMILAR for w in best[:SAMPLE])}
-    if len(best) >= FAMILY_MIN and deep_pairs >= FAMILY_MIN:
-        family = best + ([v for v in order if v not in best and v not in unlike_best] if openness >= OPEN else [])
+    if deep:
+        # with them, in an open vocabulary, the words nothing sets apart -- but not leaf names
+        # off their routes (`/images/prune` beside `/images/{name}/json`)
+        routes = _union(prof[v] for v in best)
+        family = best + ([v for v in order if v not in best and v not in unlike_best and (
+            _onward(kids[v]) or _overlap(prof[v], routes) >= MIN_OVERLAP)] if openness >= OPEN else [])
+        rivals = [v for v in order if _onward(kids[v])]
     elif openness >= OPEN:
         family = [v for v in order if v not in unlike_best]
+        rivals = order
     else:
         return []
-    return family if len(family) >= FAMILY_MIN and len(family) >= len(order) / 2 else []
+    return family if len(family) >= FAMILY_MIN and len(family) >= len(rivals) / 2 else []
+
+
+def _onward(node: Node) -> bool:
+    """Does the path go on below this segment?"""
+    return bool(node.literals) or node.param is not None
 
 
 def _names_collection(node: Node) -> bool:
@@ -345,9 +398,16 @@ def _compare(a: Profile, b: Profile, jaccard: bool = False) -> tuple[float | Non
         if smaller >= MIN_TOKENS:
             n += 1
             alike += len(x & y) >= CONTAINED * (len(x | y) if jaccard else smaller)
-        elif smaller and x.isdisjoint(y):
-            n += 1  # small, but nothing in common: unlike
+        elif smaller:
+            ax, ay = _answer(x), _answer(y)
+            n += bool(ax and ay and ax.isdisjoint(ay))  # small, but nothing in common: unlike
+            # (optional query keys vary from call to call: they do not count)
     return (alike / n if n else None), n
+
+
+def _answer(tokens: set[str]) -> set[str]:
+    """The tokens of the answer and request body, without the query's keys."""
+    return {t for t in tokens if not t.startswith("?")}
 
 
 def _beyond(a: Profile, b: Profile) -> bool:

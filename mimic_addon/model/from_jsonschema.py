@@ -35,7 +35,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from .pattern_shape import pattern_shape
+from .pattern_shape import pattern_compiles, pattern_shape
 from .schema import (
     DECLARED_ENUM_MAX,
     DISCRIMINATORS,
@@ -371,7 +371,10 @@ def _string(d: dict[str, Any], schemas: list[dict[str, Any]]) -> None:
     if any(_int(s.get("maxLength"), -1) < 0 or _observed(s, "maxLength") for s in schemas):
         hints |= HINT_STR_MAX
     patterns = {s.get("pattern") for s in schemas}
-    shape = pattern_shape(patterns.pop()) if len(patterns) == 1 and not values and not d["fm"] else None
+    pattern = patterns.pop() if len(patterns) == 1 and not values and not d["fm"] else None
+    shape = pattern_shape(pattern) if pattern is not None else None
+    if isinstance(pattern, str) and pattern_compiles(pattern):
+        d["pt"] = pattern  # mocks generate from it (model/pattern_shape.sample)
     if shape is not None and shape.min_length <= hi and (shape.max_length is None or shape.max_length >= lo):
         d["cc"], d["fc"] = shape.chars, shape.firsts
         if shape.min_length > lo:

@@ -5,8 +5,10 @@ children and at most one parameter child. Learning a request (`PathTree.learn`) 
 only takes the decisions that need no context:
 
 * a position becomes a parameter once it has held two distinct values that a detector
-  recognises (number, UUID, hash, prefixed id, token, date, e-mail) -- one value, however
-  often seen and whatever it looks like, is a literal (`/2010-04-01/`, `/1/boards`);
+  recognises (number, UUID, hash, prefixed id, token, date, e-mail); one is enough where no
+  API would use the value as a fixed name (a UUID, hash, prefixed id, token, e-mail, or a number
+  of three digits or more), while a date or a small number alone is a literal however often seen
+  (`/2010-04-01/`, `/1/boards`);
 * a recognised value joins the parameter of its position.
 
 Everything that needs the whole traffic -- names used as ids, two parameters in a row,
@@ -35,6 +37,7 @@ MAX_LITERALS = 400          # literal children per node before the rest is folde
 MAX_SHAPE_KEYS = 128        # shape tokens remembered per endpoint method
 MAX_SHAPES = 48             # distinct shape keys remembered per node
 ECHO_MIN = 2                # echoed sightings before a segment alone counts as a value
+SERIAL_DIGITS = 3           # a number this long is an id even alone: no API numbers its versions so high
 MAX_CONTEXTS = 4            # distinct preceding segments remembered per node (1 vs several is what counts)
 ECHOING = 0.8               # share of a parameter's answers echoing its value that makes it "echoing"
 ECHOING_MIN = 5             # ... once it has at least this many informative sightings
@@ -127,9 +130,13 @@ class Node:
         """A deep copy of this subtree."""
         twin = Node(count=self.count, evidence=self.evidence, echoes=self.echoes, informative=self.informative,
                     declared=self.declared, words=self.words, ext=self.ext)
-        twin.ends.update(self.ends)
-        twin.kinds.update(self.kinds)
-        twin.echo_keys.update(self.echo_keys)
+        # dict.update skips Counter.update's counting path: copies are the consolidation's hot loop
+        if self.ends:
+            dict.update(twin.ends, self.ends)
+        if self.kinds:
+            dict.update(twin.kinds, self.kinds)
+        if self.echo_keys:
+            dict.update(twin.echo_keys, self.echo_keys)
         twin.contexts = set(self.contexts)
         twin.shapes = {k: set(v) for k, v in self.shapes.items()}
         twin.literals = {k: c.copy() for k, c in self.literals.items()}
@@ -224,10 +231,15 @@ def extension(value: str) -> str:
     return m.group(1) if m is not None and m.end() == len(value) else ""
 
 
-def _unmistakable(node: Node) -> bool:
-    """Values no API uses as a fixed name (UUIDs, hashes, prefixed ids, tokens, e-mails): one is
-    enough to make a parameter. Numbers and dates need a second value (`/2010-04-01/`, `/1/`)."""
-    return bool(node.kinds) and all(k in seg.UNMISTAKABLE for k in node.kinds)
+def _unmistakable(value: str, node: Node) -> bool:
+    """Values no API uses as a fixed name (UUIDs, hashes, prefixed ids, tokens, e-mails, numbers of
+    three digits or more): one is enough to make a parameter. Dates and small numbers need a second
+    value: API versions (`/1/`, `/v2/`) and release dates (`/2010-04-01/`) are fixed names."""
+    if not node.kinds:
+        return False
+    if all(k in seg.UNMISTAKABLE for k in node.kinds):
+        return True
+    return kind_of(value) == seg.INT and sum(c.isdigit() for c in value) >= SERIAL_DIGITS
 
 
 def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
@@ -349,7 +361,7 @@ class PathTree:
         """Fold detected values among the literal children of `node` into its parameter: at once beside
         a parameter, from the second distinct value without one. True if anything moved."""
         movers = [v for v, c in node.literals.items() if c.evidence and c.declared is None]
-        if node.param is None and len(movers) < 2 and not (movers and _unmistakable(node.literals[movers[0]])):
+        if node.param is None and len(movers) < 2 and not (movers and _unmistakable(movers[0], node.literals[movers[0]])):
             movers = []
             if len(node.literals) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
                 movers = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)

@@ -2,13 +2,21 @@
 (schema.CHAR_*), the possible first characters when they are few, and the length range.
 
 Used when importing a JSON Schema `pattern` (`^[UW][A-Z0-9]{8,}$` -> uppercase and digits, starting
-with U or W, 9 characters or more), so mocks can make strings that look like the pattern asks. An
-approximation: only the classes, the first character and the length are kept. Patterns that cannot
-be summarised this way (negated sets, `.`, back references, lookarounds) give None.
+with U or W, 9 characters or more). An approximation: only the classes, the first character and the
+length are kept. Patterns that cannot be summarised this way (negated sets, `.`, back references,
+lookarounds) give None.
+
+`sample(pattern, rng, lo, hi)` makes a string from the pattern itself (`^Rm[A-Z0-9]{8,}$` ->
+`RmQ7K2ZD0A`), walking the same parse: literals, sets (ranges, digit, word and space classes,
+negated), `.`, repeats, groups, alternatives and back references; each candidate is checked with
+`re.fullmatch`, and None (the caller falls back to the shape) when no candidate matched.
 """
 from __future__ import annotations
 
+import functools
+import random
 import re
+import string
 from dataclasses import dataclass
 
 from .schema import CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, MAX_FIRSTS
@@ -169,3 +177,162 @@ def _firsts(items: list) -> set[str] | None:
     if op is C.SUBPATTERN:
         return _firsts(list(arg[-1]))
     return None
+
+
+# -- strings from a pattern ------------------------------------------------------------------------------
+SAMPLE_TRIES = 8
+SAMPLE_EXTRA = 16             # characters an unbounded repeat may add beyond its minimum, by default
+_PLAIN = string.ascii_letters + string.digits
+_PRINTABLE = [chr(c) for c in range(33, 127)] + [" "]
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, RecursionError, OverflowError, ValueError):
+        return None
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed(pattern: str) -> tuple[list, int] | None:
+    """The parse of a pattern and the least width of a match, or None."""
+    if P is None:
+        return None
+    try:
+        items = list(P.parse(pattern))
+        return items, min(_least(items), _UNBOUNDED)
+    except (re.error, RecursionError, OverflowError, ValueError, TypeError):
+        return None
+
+
+def pattern_compiles(pattern: str) -> bool:
+    return isinstance(pattern, str) and _compiled(pattern) is not None
+
+
+def pattern_matches(pattern: str, value: str) -> bool:
+    """JSON Schema's reading of `pattern`: a search, anchored only where the pattern says so."""
+    compiled = _compiled(pattern)
+    return compiled is not None and compiled.search(value) is not None
+
+
+def sample(pattern: str, rng: random.Random, min_length: int = 0, max_length: int | None = None) -> str | None:
+    """A string that `re.fullmatch`es the pattern, of a length within [min_length, max_length] when
+    the pattern allows one; None when no candidate matched."""
+    compiled, parsed = _compiled(pattern), _parsed(pattern)
+    if compiled is None or parsed is None:
+        return None
+    items, least = parsed
+    top = max_length if max_length is not None else max(min_length, least) + SAMPLE_EXTRA
+    fallback = None
+    for attempt in range(SAMPLE_TRIES):
+        target = rng.randint(max(min_length, least), max(min_length, least, top))
+        try:
+            text = _emit(items, rng, [max(target - least, 0)], {})
+        except (_Unknown, RecursionError, OverflowError, ValueError):
+            return None
+        if compiled.fullmatch(text) is None:
+            continue
+        if min_length <= len(text) and (max_length is None or len(text) <= max_length):
+            return text
+        fallback = fallback or text
+    return fallback
+
+
+def _least(items: list) -> int:
+    """The least width of a match (what `_width` gives, lookarounds and back references as 0)."""
+    total = 0
+    for op, arg in items:
+        if op in (C.LITERAL, C.IN, C.ANY, C.NOT_LITERAL):
+            total += 1
+        elif op in _REPEATS:
+            total += arg[0] * _least(list(arg[2]))
+        elif op is C.SUBPATTERN:
+            total += _least(list(arg[-1]))
+        elif op is _ATOMIC:
+            total += _least(list(arg))
+        elif op is C.BRANCH:
+            total += min(_least(list(alt)) for alt in arg[1])
+    return total
+
+
+_REPEATS = tuple(op for op in (getattr(C, "MAX_REPEAT", None), getattr(C, "MIN_REPEAT", None),
+                               getattr(C, "POSSESSIVE_REPEAT", None)) if op is not None)
+_ATOMIC = getattr(C, "ATOMIC_GROUP", object())
+
+
+def _emit(items: list, rng: random.Random, slack: list[int], groups: dict[int, str]) -> str:
+    """One string for parsed items; `slack` is how many characters repeats may still add."""
+    out: list[str] = []
+    for op, arg in items:
+        if op is C.LITERAL:
+            out.append(chr(arg))
+        elif op is C.NOT_LITERAL:
+            out.append(rng.choice([c for c in _PLAIN if ord(c) != arg]))
+        elif op is C.ANY:
+            out.append(rng.choice(_PLAIN))
+        elif op is C.IN:
+            out.append(rng.choice(_set_pool(arg)))
+        elif op in _REPEATS:
+            lo, hi, sub = arg[0], arg[1], list(arg[2])
+            width = max(_least(sub), 1)
+            room = slack[0] // width
+            top = lo + (room if hi is C.MAXREPEAT else min(hi - lo, room))
+            n = rng.randint(lo, max(lo, top))
+            slack[0] = max(slack[0] - (n - lo) * width, 0)
+            out.extend(_emit(sub, rng, slack, groups) for _ in range(n))
+        elif op is C.SUBPATTERN:
+            text = _emit(list(arg[-1]), rng, slack, groups)
+            if arg[0] is not None:
+                groups[arg[0]] = text
+            out.append(text)
+        elif op is _ATOMIC:
+            out.append(_emit(list(arg), rng, slack, groups))
+        elif op is C.BRANCH:
+            out.append(_emit(list(rng.choice(arg[1])), rng, slack, groups))
+        elif op is C.GROUPREF:
+            out.append(groups.get(arg, ""))
+        elif op in (C.AT, C.ASSERT, C.ASSERT_NOT):
+            continue  # anchors and lookarounds: the fullmatch check decides
+        else:
+            raise _Unknown
+    return "".join(out)
+
+
+def _set_pool(entries: list) -> list[str]:
+    """The characters of a set (`[A-Z0-9]`, `[^,]`, `\\d`), preferring plain printable ones."""
+    negate = any(op is C.NEGATE for op, _ in entries)
+    if negate:
+        pool = [c for c in _PRINTABLE if not _in_set(entries, c)]
+        return [c for c in pool if c in _PLAIN] or pool or ["\x00"]
+    chars: list[str] = []
+    for op, arg in entries:
+        if op is C.LITERAL:
+            chars.append(chr(arg))
+        elif op is C.RANGE:
+            lo, hi = arg
+            chars.extend(chr(c) for c in range(lo, min(hi, lo + 256) + 1))
+        elif op is C.CATEGORY:
+            chars.extend(c for c in _PRINTABLE if _in_category(arg, c))
+    if not chars:
+        raise _Unknown
+    return chars
+
+
+def _in_set(entries: list, c: str) -> bool:
+    code = ord(c)
+    for op, arg in entries:
+        if op is C.LITERAL and arg == code:
+            return True
+        if op is C.RANGE and arg[0] <= code <= arg[1]:
+            return True
+        if op is C.CATEGORY and _in_category(arg, c):
+            return True
+    return False
+
+
+def _in_category(category: object, c: str) -> bool:
+    checks = {C.CATEGORY_DIGIT: c.isdigit(), C.CATEGORY_NOT_DIGIT: not c.isdigit(),
+              C.CATEGORY_WORD: c.isalnum() or c == "_", C.CATEGORY_NOT_WORD: not (c.isalnum() or c == "_"),
+              C.CATEGORY_SPACE: c.isspace(), C.CATEGORY_NOT_SPACE: not c.isspace()}
+    return checks.get(category, False)

@@ -47,6 +47,13 @@ CHAR_ALL = 15
 _DIGIT = re.compile(r"\d")
 
 
+def _matches(pattern: str, value: str) -> bool:
+    """Does a string satisfy a JSON Schema `pattern`? (pattern_shape imports this module.)"""
+    from .pattern_shape import pattern_matches
+
+    return pattern_matches(pattern, value)
+
+
 def char_classes(s: str) -> int:
     """Bitmask of the CHAR_* classes in `s` (all of them for text)."""
     if len(s) > SHAPE_MAX_LEN or " " in s:  # text: its shape is no format
@@ -229,7 +236,7 @@ class SchemaNode:
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints",
+        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
     )
 
     def __init__(
@@ -263,6 +270,7 @@ class SchemaNode:
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
+        self.pattern: str | None = None      # an imported `pattern` every string matched (mocks follow it)
         # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
         # value.  `vdead` once an object had none (or another), or there were too many values.
         # A variant summary is `flat` (it tracks no variants itself); below it, objects may have
@@ -319,6 +327,8 @@ class SchemaNode:
                 self._track_enum(value)
             if self.chars != CHAR_ALL or self.firsts is not None:
                 self._track_shape(value)
+            if self.pattern is not None and not _matches(self.pattern, value):
+                self.pattern = None
         elif t is dict:
             self.count += 1
             self.types[_OBJ] += 1
@@ -485,6 +495,12 @@ class SchemaNode:
             self.formats = other.formats if self.formats is None else self.formats & other.formats
         self._merge_enum(other)
         self.hints |= other.hints
+        if not other.types[_STR]:
+            pass
+        elif not self.types[_STR] - other.types[_STR]:
+            self.pattern = other.pattern
+        elif self.pattern != other.pattern:
+            self.pattern = None
         self.chars |= other.chars
         if self.firsts is not None:
             self.firsts = None if other.firsts is None else self.firsts | other.firsts
@@ -597,6 +613,8 @@ class SchemaNode:
         if self.chars:
             d["cc"] = self.chars
             d["fc"] = "".join(sorted(self.firsts)) if self.firsts is not None else None
+        if self.pattern is not None:
+            d["pt"] = self.pattern
         if self.enum_overflow:
             d["eo"] = 1
         elif self.enum is not None:
@@ -654,6 +672,7 @@ class SchemaNode:
         if "cc" in d:
             self.chars = d["cc"]
             self.firsts = set(d["fc"]) if d.get("fc") is not None else None
+        self.pattern = d["pt"] if isinstance(d.get("pt"), str) else None
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])

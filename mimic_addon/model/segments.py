@@ -40,8 +40,24 @@ _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
 _VERSION = re.compile(r"v\d+(?:\.\d+)*(?:(?:alpha|beta|rc)\d*)?|\d+\.\d+(?:\.\d+)?")
 
 
+_HUMPS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?=[A-Z][a-z]|\d|$)|\d+")
+
+
+def is_identifier(text: str) -> bool:
+    """camelCase or PascalCase made of words (`latencyStats`, `l7FirewallRules`, `GetNavigationMenu2`):
+    how programmers name fields, methods and resources. Random ids have no such humps of words."""
+    humps = _HUMPS.findall(text)
+    if len(humps) < 2 or "".join(humps) != text or not any(c.isupper() for c in text):
+        return False
+    words = sum(1 for h in humps if len(h) >= 3 and h[1:].islower())
+    digits = sum(len(h) for h in humps if h.isdigit())
+    return words >= 2 and 2 * words >= len(humps) and digits <= 2
+
+
 def _looks_random(text: str) -> bool:
     """Mixed letters and digits, or mixed case: what generated ids look like, unlike words."""
+    if is_identifier(text):
+        return False
     has_digit = any(c.isdigit() for c in text)
     has_alpha = any(c.isalpha() for c in text)
     if has_digit and has_alpha:

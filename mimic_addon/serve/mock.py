@@ -17,6 +17,7 @@ from typing import Any
 from faker import Faker
 
 from ..learn.endpoint import Endpoint
+from ..model.paths import PARAM, split_path
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
 from .synth import Context, Plan, compile_plan, generate
 
@@ -34,8 +35,10 @@ class MockAnswer:
     delay_s: float = 0.0
 
 
-def context_for(template: str, path_parts: list[str], query: dict[str, str], body: Any) -> Context:
-    """Path parameters by name from the named template (`/users/{user_id}`) and the concrete path."""
+def context_for(template: str, path_parts: list[str], query: dict[str, str], body: Any,
+                resource_field: str | None = None) -> Context:
+    """Path parameters by name from the named template (`/users/{user_id}`) and the concrete path;
+    the last one is also echoed into `resource_field` (default `id`)."""
     names = [p for p in template.split("/") if p]
     params: dict[str, str] = {}
     for name, value in zip(names, path_parts):
@@ -43,7 +46,27 @@ def context_for(template: str, path_parts: list[str], query: dict[str, str], bod
             params[name[1:-1]] = value
     last = names[-1] if names else ""
     resource = path_parts[len(names) - 1] if last.startswith("{") and len(path_parts) >= len(names) else None
-    return Context(params=params, query=query, body=body, resource_id=resource)
+    return Context(params=params, query=query, body=body, resource_id=resource, resource_field=resource_field or "id",
+                   resource_learned=resource_field is not None)
+
+
+def param_node(tree: Any, skeleton: str) -> Any:
+    """The path tree's node of a skeleton's last segment, or None."""
+    node = tree.root
+    for part in split_path(skeleton):
+        node = node.param if part == PARAM else node.literals.get(part)
+        if node is None:
+            return None
+    return node
+
+
+def echo_field(tree: Any, skeleton: str) -> str | None:
+    """The body key the last path parameter's values came back under most often in learned traffic."""
+    if not skeleton.endswith("/" + PARAM):
+        return None
+    node = param_node(tree, skeleton)
+    keys = getattr(node, "echo_keys", None)
+    return keys.most_common(1)[0][0] if keys else None
 
 
 def choose_status(ep: Endpoint, realism: str, rng: random.Random) -> int:
@@ -130,12 +153,15 @@ class Mocker:
         return MockAnswer(status, json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
 
 
-def closest(method: str, path: str, templates: list[tuple[str, str]], n: int = 3) -> list[str]:
-    """The learned "METHOD /template" strings nearest to a request, same method first."""
-    if not templates:
-        return []
-    scored = []
-    for m, t in templates:
-        ratio = difflib.SequenceMatcher(None, path, t).ratio()
-        scored.append((-(ratio + (0.5 if m == method else 0.0)), f"{m} {t}"))
-    return [label for _, label in sorted(scored)[:n]]
+def closest(method: str, path: str, templates: list[tuple[str, str, str | None]], n: int = 3) -> list[str]:
+    """The learned "METHOD /template" strings nearest to a request, same method first.
+
+    `templates` are (method, template, origin): with an origin (`https://api.example.com`, given when
+    templates of several hosts are in play) the label is "METHOD origin/template", so the same
+    template on two hosts reads as two suggestions."""
+    scored: dict[str, float] = {}
+    for m, t, origin in templates:
+        label = f"{m} {origin or ''}{t}"
+        ratio = difflib.SequenceMatcher(None, path, t).ratio() + (0.5 if m == method else 0.0)
+        scored[label] = max(ratio, scored.get(label, 0.0))
+    return [label for label, _ in sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))[:n]]

@@ -25,7 +25,7 @@ from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
 from ..model.paths import split_path
-from .mock import REALISM, Mocker, closest, context_for
+from .mock import REALISM, Mocker, closest, context_for, echo_field
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,7 @@ class ServeAddon:
         if mode in ("learn", "record") and not self.endpoint_modes:  # record: replay_addon.py
             flow.metadata["mimic_mode"] = mode
             return
-        host, ep, template, parts = self._match(req)
+        host, ep, template, parts = self._match(req, head_as_get=True)
         if asked is None and template is not None and self.endpoint_modes:
             mode = self.endpoint_modes.get(f"{req.method.upper()} {template}", mode)
         flow.metadata["mimic_mode"] = mode
@@ -166,8 +166,10 @@ class ServeAddon:
         flow.metadata.setdefault("mimic_source", "upstream")
 
     # -- matching --------------------------------------------------------------------------------------
-    def _match(self, req: http.Request) -> tuple[Any, Any, str | None, list[str]]:
-        """(host model, endpoint or None, named template or None, decoded path parts)."""
+    def _match(self, req: http.Request, head_as_get: bool = False) -> tuple[Any, Any, str | None, list[str]]:
+        """(host model, endpoint or None, named template or None, decoded path parts).
+
+        `head_as_get`: a HEAD never learned is answered as the learned GET (without its body)."""
         brain = self._brain()
         parts = [urllib.parse.unquote(p) for p in split_path(req.path.split("?", 1)[0])]
         if brain is None:
@@ -178,6 +180,8 @@ class ServeAddon:
             if host is None:
                 return None, None, None, parts
             skeleton = host.tree.match(method, parts)
+            if skeleton is None and method == "HEAD" and head_as_get:
+                method, skeleton = "GET", host.tree.match("GET", parts)
             ep = host.endpoints.get((method, skeleton)) if skeleton is not None else None
             if ep is None:
                 return host, None, None, parts
@@ -202,14 +206,18 @@ class ServeAddon:
                     parts: list[str], source: str) -> None:
         req = flow.request
         if ep is None:
-            flow.response = _json_response(404, self._unknown(host, req), source)
+            allowed = self._allowed(host, parts)
+            if allowed and req.method.upper() not in allowed:
+                flow.response = _not_allowed(req, allowed, source)
+            else:
+                flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
-        ctx_ = context_for(template or "", parts, _query(req), _body(req))
         seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
                             req.path.partition("?")[2], req.raw_content)
         brain = self._brain()
         with brain.lock:
+            ctx_ = context_for(template or "", parts, _query(req), _body(req), echo_field(host.tree, ep.skeleton))
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
         extra: dict[str, str] = {}
         if self.extras is not None:
@@ -221,18 +229,28 @@ class ServeAddon:
         headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}", **extra}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
-        flow.response = http.Response.make(answer.status, answer.body, headers)
+        flow.response = http.Response.make(answer.status, b"" if req.method.upper() == "HEAD" else answer.body,
+                                           headers)
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
 
+    def _allowed(self, host: Any, parts: list[str]) -> list[str]:
+        """The methods learned for a path, when it is known but not with the request's method."""
+        brain = self._brain()
+        if host is None or brain is None:
+            return []
+        with brain.lock:
+            return sorted(_methods_at(host.tree.root, parts))
+
     def _unknown(self, host: Any, req: http.Request) -> dict:
         brain = self._brain()
-        templates: list[tuple[str, str]] = []
+        templates: list[tuple[str, str, str | None]] = []
         if brain is not None:
             with brain.lock:
                 hosts = [host] if host is not None else list(brain.hosts.values())
                 for h in hosts:
-                    templates += [(m, named) for m, _, named in h.tree.templates()]
+                    origin = f"{h.scheme}://{h.name}" if len(hosts) > 1 else None  # tell the hosts apart
+                    templates += [(m, named, origin) for m, _, named in h.tree.templates()]
         path = req.path.split("?", 1)[0]
         return {"error": "Mimic has not learned this endpoint", "method": req.method.upper(), "path": path,
                 "closest": closest(req.method.upper(), path, templates)}
@@ -332,6 +350,39 @@ class ServeAddon:
         lines = [f"global: {ctx.options.mimic_mode}"]
         lines += [f"{key}: {mode}" for key, mode in sorted(self.endpoint_modes.items())]
         return "\n".join(lines)
+
+
+def _methods_at(node: Any, parts: list[str], i: int = 0) -> set[str]:
+    """Every method learned at a template the path fits (literal or parameter, at each segment)."""
+    if i == len(parts):
+        return set(node.ends)
+    found: set[str] = set()
+    child = node.literals.get(parts[i])
+    if child is not None:
+        found |= _methods_at(child, parts, i + 1)
+    if node.param is not None:
+        found |= _methods_at(node.param, parts, i + 1)
+    return found
+
+
+def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Response:
+    """OPTIONS: 204 with `Allow` (and the CORS answer to a preflight); another method never learned
+    on a known path: 405 with `Allow`, as a real server (or Prism) answers. HEAD is allowed with GET."""
+    allow = ", ".join(sorted(set(allowed) | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())))
+    if req.method.upper() == "OPTIONS":
+        headers = {"Allow": allow, SOURCE: source}
+        origin = req.headers.get("Origin")
+        if origin and "Access-Control-Request-Method" in req.headers:
+            headers |= {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": allow,
+                        "Vary": "Origin"}
+            asked = req.headers.get("Access-Control-Request-Headers")
+            if asked:
+                headers["Access-Control-Allow-Headers"] = asked
+        return http.Response.make(204, b"", headers)
+    body = {"error": "Mimic has not learned this method for this path", "method": req.method.upper(),
+            "path": req.path.split("?", 1)[0], "allow": allow.split(", ")}
+    return http.Response.make(405, json.dumps(body).encode(),
+                              {"Content-Type": "application/json", "Allow": allow, SOURCE: source})
 
 
 def _query(req: http.Request) -> dict[str, str]:

@@ -21,7 +21,9 @@ import string
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..model.schema import CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, SchemaNode, char_classes
+from ..model.pattern_shape import pattern_matches, sample
+from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
+                            char_classes)
 from .faker_fields import KINDS, PII, field_kind
 
 # SchemaNode type slots (model/schema.py order)
@@ -42,6 +44,8 @@ class Context:
     query: dict[str, str] = field(default_factory=dict)
     body: Any = None
     resource_id: str | None = None   # the last path parameter when the template ends with one
+    resource_field: str = "id"       # the property that value names (learned echoes: `username`)
+    resource_learned: bool = False   # ... known from the learned traffic, not guessed
 
 
 @dataclass(slots=True)
@@ -60,6 +64,8 @@ class Plan:
     chars: int = 0                 # character classes of the observed strings (schema.CHAR_*)
     firsts: str | None = None      # their first characters, when few
     variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
+    declared_enum: bool = False    # the enum is an imported contract, not only the values seen
+    pattern: str | None = None     # an imported `pattern` strings are generated from
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -91,7 +97,8 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         length=(node.str_min, node.str_max) if node.str_min is not None else None,
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
-        variants=variants,
+        variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
+        pattern=node.pattern,
     )
 
 
@@ -166,7 +173,7 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
     for name, child, presence in plan.props:
         present = presence >= 1.0 or rng.random() < presence
         if name in echo:
-            value = _fit_echo(child, echo[name])
+            value = _fit_echo(child, *echo[name])
             if value is not _NO:
                 out[name] = value
                 continue
@@ -230,6 +237,10 @@ def _string(plan: Plan, rng: random.Random, fake: Any) -> str:
         return _formatted(plan.fmt, lo, hi, rng, fake)
     if plan.enum is not None:
         return rng.choice(plan.enum)
+    if plan.pattern is not None:
+        text = sample(plan.pattern, rng, lo, hi if plan.length is not None else None)
+        if text is not None:
+            return text
     gen = KINDS.get(plan.kind) if plan.kind else None
     text = None
     if gen is not None:
@@ -324,20 +335,31 @@ def _formatted(fmt: str, lo: int, hi: int, rng: random.Random, fake: Any) -> str
 _NO = object()
 
 
-def _echo_values(ctx: Context) -> dict[str, Any]:
-    echo: dict[str, Any] = {}
+def _echo_values(ctx: Context) -> dict[str, tuple[Any, bool]]:
+    """Field name -> (value, strict): body fields and a path value the learned traffic echoed into
+    that field come back as sent; a path value guessed into a field by name only must also look like
+    the field's learned values (strict)."""
+    echo: dict[str, tuple[Any, bool]] = {}
     if isinstance(ctx.body, dict):
         for k, v in ctx.body.items():
             if not isinstance(v, (dict, list)):
-                echo[k] = v
-    echo.update(ctx.params)
+                echo[k] = (v, False)
+    for k, v in ctx.params.items():
+        echo[k] = (v, not (ctx.resource_learned and k == ctx.resource_field and v == ctx.resource_id))
     if ctx.resource_id is not None:
-        echo.setdefault("id", ctx.resource_id)
+        if ctx.resource_learned or ctx.resource_field not in echo:
+            echo[ctx.resource_field] = (ctx.resource_id, not ctx.resource_learned)
     return echo
 
 
-def _fit_echo(plan: Plan, value: Any) -> Any:
-    """The echoed value in a type the learned schema allows, else _NO."""
+def _fit_echo(plan: Plan, value: Any, strict: bool = False) -> Any:
+    """The echoed value in a type the learned schema allows, else _NO.
+
+    What the client sent comes back as it was, like a backend that stores it: the learned string
+    lengths are not enforced, and a value outside a learned enum is echoed too (the enum is only what
+    was seen). Only a declared enum, format or pattern (an imported contract) is kept. `strict` (a
+    path value put into a field by its name alone): only into a field without an enum, within the
+    learned lengths."""
     slots = {s for s, _ in plan.weights}
     if value is None:
         return None if _NULL in slots else _NO
@@ -346,13 +368,19 @@ def _fit_echo(plan: Plan, value: Any) -> Any:
     if isinstance(value, (int, float)):
         if _INT in slots and isinstance(value, int) or _NUM in slots:
             return value
-        return str(value) if _STR in slots and plan.fmt is None and plan.enum is None else _NO
+        return _fit_echo(plan, str(value), strict) if _STR in slots else _NO
     if isinstance(value, str):
         if _INT in slots and value.isascii() and value.lstrip("-").isdigit() and len(value) < 16:
             return int(value)
-        fits = plan.length is None or plan.length[0] <= len(value) <= plan.length[1]
-        if _STR in slots and plan.enum is None and fits and (plan.fmt is None or _has_format(value, plan.fmt)):
-            return value
+        if _STR not in slots or (plan.fmt is not None and not _has_format(value, plan.fmt)):
+            return _NO
+        if plan.enum is not None and (strict or plan.declared_enum and value not in plan.enum):
+            return _NO
+        if strict and plan.length is not None and not plan.length[0] <= len(value) <= plan.length[1]:
+            return _NO
+        if plan.pattern is not None and not pattern_matches(plan.pattern, value):
+            return _NO
+        return value
     return _NO
 
 

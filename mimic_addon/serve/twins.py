@@ -31,8 +31,8 @@ class Collection:
     key: str              # "host /base" : identifies the collection in the state
     base: str             # named template of the collection: /users
     item: str             # named template of one item: /users/{user_id}
-    id_field: str         # the item's id property: id
-    id_kind: str          # int | uuid | str
+    id_field: str         # the property the item's path segment names: id, username
+    id_kind: str          # int | digits (a string of digits) | uuid | str
     id_max: int = 0       # int: the largest learned id
     id_prefix: str = ""   # str: the prefix every learned id shared
 
@@ -66,18 +66,40 @@ def find_collection(templates: list[tuple[str, str]], parts: list[str]) -> tuple
     return None
 
 
-def id_kind_of(values: list[Any], schema_kind: str | None, schema_max: Any) -> tuple[str, int, str]:
-    """(kind, max int, shared prefix) from learned id values and the id property's schema."""
+def id_field_for(param: str, props: list[str], echo_keys: dict[str, int]) -> str:
+    """The property a collection's path segment names: the body key whose values equalled the path
+    values in learned traffic (most often first), else the parameter's own name (`{username}`,
+    `{user_id}` for `userId`), else `id`, else a property ending in `id`."""
+    for key, _ in sorted(echo_keys.items(), key=lambda kv: -kv[1]):
+        if key in props:
+            return key
+    if param in props:
+        return param
+    wanted = _folded(param)
+    folded = next((p for p in props if _folded(p) == wanted), None)
+    if folded is not None:
+        return folded
+    return "id" if "id" in props or not props else next((k for k in props if k.lower().endswith("id")), "id")
+
+
+def _folded(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def id_kind_of(values: list[Any], schema_kind: str | None, schema_max: Any,
+               is_string: bool = False) -> tuple[str, int, str]:
+    """(kind, max int, shared prefix) from learned id values and the id property's schema.
+
+    `is_string`: the property was only ever a string, so ids made of digits stay strings (`digits`)."""
     ints = [v for v in values if isinstance(v, int) and not isinstance(v, bool)]
     ints += [int(v) for v in values if isinstance(v, str) and v.isdigit() and len(v) < 16]
     strs = [v for v in values if isinstance(v, str) and not v.isdigit()]
     if schema_kind == "uuid" or (strs and all(_is_uuid(s) for s in strs)):
         return "uuid", 0, ""
-    if strs:
-        prefix = _prefix(strs)
-        return "str", 0, prefix
+    if strs or (is_string and not ints):
+        return "str", 0, _prefix(strs) if strs else ""
     top = max(ints + ([int(schema_max)] if isinstance(schema_max, (int, float)) else []), default=0)
-    return "int", int(top), ""
+    return ("digits" if is_string else "int"), int(top), ""
 
 
 def _is_uuid(s: str) -> bool:
@@ -90,6 +112,8 @@ def _is_uuid(s: str) -> bool:
 
 def _prefix(strs: list[str]) -> str:
     """The non-alphanumeric-terminated prefix every value shares (`usr_`, `ord-`), or ''."""
+    if not strs:
+        return ""
     common = strs[0]
     for s in strs[1:]:
         while not s.startswith(common):
@@ -157,6 +181,8 @@ class TwinState:
         rng = random.Random(f"{rng.getrandbits(64)}:{scope}:{coll['next']}")  # same body twice: two ids
         if c.id_kind == "int":
             return c.id_max + coll["next"]
+        if c.id_kind == "digits":
+            return str(c.id_max + coll["next"])
         if c.id_kind == "uuid":
             return str(_uuid.UUID(int=rng.getrandbits(128), version=4))
         return f"{c.id_prefix}{''.join(rng.choice('abcdefghijklmnopqrstuvwxyz0123456789') for _ in range(10))}"
@@ -250,7 +276,9 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
             item = dict(synth_body) if isinstance(synth_body, dict) else {}
             if isinstance(body, dict):
                 item.update(body)
-            new = state.new_id(scope, c, rng)
+            new = _given_id(body, c)  # `POST /user {"username": "pblake"}` is then `/user/pblake`
+            if new is None:
+                new = state.new_id(scope, c, rng)
             item[c.id_field] = new
             state.put(scope, c, str(new), item)
             return TwinAnswer(synth_status, item, "create")
@@ -274,7 +302,9 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
                 new_item.update(body)
         else:
             new_item = dict(body) if isinstance(body, dict) else dict(item or {})
-        new_item[c.id_field] = _typed_id(rid, c, item)
+        typed = _typed_id(rid, c, item)
+        if typed is not None:
+            new_item[c.id_field] = typed
         state.put(scope, c, rid, new_item)
         return TwinAnswer(synth_status, None if synth_status == 204 else new_item, "update")
     if method == "DELETE" and ok:
@@ -283,11 +313,23 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
     return None
 
 
+def _given_id(body: Any, c: Collection) -> Any:
+    """The id a create request names itself, when it has the id's type (else None: allocate one)."""
+    value = body.get(c.id_field) if isinstance(body, dict) else None
+    if isinstance(value, bool) or value is None or value == "":
+        return None
+    if c.id_kind == "int":
+        return value if isinstance(value, int) else None
+    return value if isinstance(value, str) else None
+
+
 def _typed_id(rid: str, c: Collection, item: Any) -> Any:
+    """The path's id as the item's id property holds it; None when it cannot be of that type
+    (a word in the path of an integer id: the property is left as the body had it)."""
     if isinstance(item, dict) and c.id_field in item:
         return item[c.id_field]
-    if c.id_kind == "int" and rid.lstrip("-").isdigit():
-        return int(rid)
+    if c.id_kind == "int":
+        return int(rid) if rid.lstrip("-").isdigit() and len(rid) < 19 else None
     return rid
 
 

@@ -25,12 +25,13 @@ from typing import Any
 from faker import Faker
 from mitmproxy import command, exceptions, http
 
-from .mock import MockAnswer
+from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
-from .twins import Collection, TwinState, apply, find_collection, id_kind_of, list_key_for
+from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
 
 logger = logging.getLogger(__name__)
 
+_STR, _INT, _NUM = 2, 3, 4  # SchemaNode type slots (model/schema.py order)
 KEY_OVERRIDES = "serve.overrides"
 KEY_SCOPES = "serve.twins"
 KEY_SCOPE = "serve.twins."
@@ -197,8 +198,9 @@ class ServeExtras:
             eps = {(m, n): host.endpoints.get((m, s)) for m, n, s in learned if n in (base, item)}
             schema = _ok_schema(eps.get(("GET", item))) or _ok_schema(eps.get(("POST", base)))
             props = getattr(schema, "props", None) or {}
-            id_field = "id" if "id" in props else (param if param in props else
-                                                   next((k for k in props if k.lower().endswith("id")), "id"))
+            skeleton = next(s for _, n, s in learned if n == item)
+            echo_keys = dict(getattr(param_node(host.tree, skeleton), "echo_keys", None) or {})
+            id_field = id_field_for(param, list(props), echo_keys)
             node = props.get(id_field)
             values: list[Any] = []
             for ep in eps.values():
@@ -208,7 +210,9 @@ class ServeExtras:
                         if isinstance(x, dict) and id_field in x:
                             values.append(x[id_field])
             fmt = node.string_format() if node is not None else None
-            kind, top, prefix = id_kind_of(values, fmt, getattr(node, "num_max", None))
+            types = getattr(node, "types", None) or [0] * 7
+            is_string = bool(types[_STR]) and not (types[_INT] or types[_NUM])
+            kind, top, prefix = id_kind_of(values, fmt, getattr(node, "num_max", None), is_string)
         return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix)
 
     def _list_key(self, host: Any, coll: Collection, synth: Any) -> str | None:

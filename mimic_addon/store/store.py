@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import and_, bindparam, create_engine, event, false, or_, select, true
@@ -12,8 +13,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from mimic_addon.store.control_log import ControlLogMixin
 from mimic_addon.store.migrate import upgrade
+from mimic_addon.store.private import ensure_private_file
 from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Recording, Setting
-from mimic_addon.store.urls import database_url
+from mimic_addon.store.urls import database_url, sqlite_file
 
 _INSERTS: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -29,12 +31,16 @@ class Store(ControlLogMixin):
     """Loads and saves the learned model; schema is migrated to head on start-up.
 
     Every call opens its own session, so the learner's worker thread may save
-    while other threads load.
+    while other threads load. A SQLite file is private to its owner (0600, and so
+    are its -wal, -shm and -journal files): `path` is that file (None for PostgreSQL).
     """
 
     def __init__(self, db: str, *, busy_timeout_ms: int = 5000, retries: int = 4) -> None:
         self.url = database_url(db)
         self._retries = retries
+        self.path: Path | None = sqlite_file(self.url)
+        if self.path is not None:
+            ensure_private_file(self.path)  # before SQLite creates it (and its sidecars) with the umask's mode
         if self.url.startswith("sqlite"):
             self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))

@@ -3,21 +3,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
+PRIVATE_DIR = 0o700
+
 
 def database_url(db: str) -> str:
     """A file path becomes an absolute ``sqlite:///`` URL; a URL is used as is.
 
     ``postgresql://`` URLs get the psycopg 3 driver, the one installed. The
-    parent directory of a SQLite file is created when missing.
+    parent directory of a SQLite file is created (private to its owner) when missing.
     """
     if "://" not in db:
         path = Path(db).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
         return f"sqlite:///{path}"
     if db.startswith("postgresql://") or db.startswith("postgres://"):
         return "postgresql+psycopg://" + db.split("://", 1)[1]
-    if db.startswith("sqlite:///"):
-        file = db.removeprefix("sqlite:///").split("?", 1)[0]
-        if file and file != ":memory:":
-            Path(file).parent.mkdir(parents=True, exist_ok=True)
+    file = sqlite_file(db)
+    if file is not None:
+        file.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
     return db
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a ``sqlite:///`` URL; None for an in-memory database or another database."""
+    if not url.startswith("sqlite:///"):
+        return None
+    file = url.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(file) if file and file != ":memory:" else None

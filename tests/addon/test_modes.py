@@ -97,3 +97,64 @@ def test_options_are_validated(db):
         with pytest.raises(exceptions.OptionsError):
             tctx.configure(s, mimic_realism="gritty")
     assert parse_failover_on("5xx, timeout") == {"5xx", "timeout"}
+
+
+async def test_a_method_never_learned_on_a_known_path_is_405_with_allow(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        for method in ("DELETE", "TRACE", "PUT"):
+            f = flow("/users/7", method)
+            await s.request(f)
+            assert f.response.status_code == 405 and f.response.headers["Allow"] == "GET, HEAD, OPTIONS"
+            assert json.loads(f.response.content)["allow"] == ["GET", "HEAD", "OPTIONS"]
+        f = flow("/users/7", "OPTIONS")
+        await s.request(f)
+        assert (f.response.status_code, f.response.headers["Allow"], f.response.content) == (204, "GET, HEAD, OPTIONS", b"")
+        assert "Access-Control-Allow-Origin" not in f.response.headers
+        f = flow("/users/7", "OPTIONS", Origin="http://app.test", Access_Control_Request_Method="DELETE",
+                 Access_Control_Request_Headers="content-type")
+        await s.request(f)
+        h = f.response.headers
+        assert f.response.status_code == 204 and h["Access-Control-Allow-Origin"] == "http://app.test"
+        assert h["Access-Control-Allow-Methods"] == "GET, HEAD, OPTIONS" and h["Access-Control-Allow-Headers"] == "content-type"
+        f = flow("/users/7", "HEAD")  # answered as the learned GET, without its body
+        await s.request(f)
+        assert (f.response.status_code, f.response.content) == (200, b"")
+        assert f.response.headers["Content-Type"] == "application/json"
+        f = flow("/orders/1", "DELETE")  # a path never learned stays a 404
+        await s.request(f)
+        assert f.response.status_code == 404
+
+
+async def test_suggestions_of_several_hosts_name_their_host(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for host in ("a.test", "b.test"):
+            for i in range(1, 30):
+                f = flow(f"/users/{i}", status=200, resp_body=json.dumps({"id": i, "name": f"U{i}"}).encode())
+                f.request.host, f.request.port = host, 443
+                m.brain.learn(from_flow(f, 1 << 20))
+        f = flow("/users/1/orders")
+        f.request.host = "c.test"  # neither: no host is picked, both are suggested
+        await s.request(f)
+        body = json.loads(f.response.content)
+        assert f.response.status_code == 404
+        assert body["closest"] == ["GET http://a.test:443/users/{user_id}", "GET http://b.test:443/users/{user_id}"]
+
+
+async def test_the_path_value_goes_only_into_the_field_it_names(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for name in ("alice", "bobby", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy"):
+            body = {"id": f"acc_{name[::-1]}x", "login": name, "plan": "free"}
+            m.brain.learn(from_flow(flow(f"/accounts/{name}", status=200, resp_body=json.dumps(body).encode()), 1 << 20))
+        m.brain.settle()
+        f = flow("/accounts/zed")
+        await s.request(f)
+        body = json.loads(f.response.content)
+        assert f.response.headers["X-Mimic-Template"] == "GET /accounts/{login}"
+        assert body["login"] == "zed" and body["id"] != "zed"

@@ -114,3 +114,38 @@ async def test_variants_in_failover_answers(db):
         x.calls.clear()
         assert [(await call(s, f"/items/{i}"))[0] for i in range(40)] == seen  # deterministic with mimic_seed
         m.done()
+
+
+def teach_users(m: Mimic) -> None:
+    """A user collection addressed by username (`/user/{username}`) with integer ids, like a pet store."""
+    def learn(f):
+        m.brain.learn(from_flow(f, 1 << 20))
+    for i, name in enumerate(["alice", "bobby", "carol", "dave7", "erin", "frank", "grace", "heidi", "ivan",
+                              "judy", "mallory", "niaj", "olivia", "peggy", "rupert"], start=1):
+        user = {"id": 100 + i, "username": name, "firstName": name.title(), "userStatus": 1}
+        raw = json.dumps(user).encode()
+        learn(flow("/user", "POST", raw, status=200, resp_body=raw, content_type="application/json"))
+        learn(flow(f"/user/{name}", status=200, resp_body=raw))
+        learn(flow(f"/user/{name}", "PUT", raw, status=200, resp_body=raw, content_type="application/json"))
+        learn(flow(f"/user/{name}", "DELETE", status=200, resp_body=b""))
+    m.brain.settle()
+
+
+async def test_twin_items_are_keyed_by_the_field_the_path_echoes(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach_users(m)
+        st, created, h = await call(s, "/user", "POST", {"username": "pblake", "firstName": "P"})
+        assert st == 200 and h["X-Mimic-Twin"] == "create" and created["username"] == "pblake"
+        assert isinstance(created["id"], int)
+        st, got, h = await call(s, "/user/pblake")
+        assert (st, got, h["X-Mimic-Twin"]) == (200, created, "read")
+        assert (await call(s, "/user/pblake", "DELETE"))[0] == 200
+        assert (await call(s, "/user/pblake"))[0] == 404
+        await call(s, "/user", "POST", {"username": "pblake", "firstName": "Again"})
+        st, got, _ = await call(s, "/user/pblake")
+        assert st == 200 and got["firstName"] == "Again"
+        st, upd, _ = await call(s, "/user/theUser", "PUT", {"firstName": "Z"})
+        assert upd == {"firstName": "Z", "username": "theUser"}  # never `"id": "theUser"`
+        m.done()

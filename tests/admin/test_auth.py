@@ -16,7 +16,7 @@ from admin_app.auth import SESSION_COOKIE, ensure_token, reset_token
 from admin_app.auth.core import STORE_CACHE_S
 from admin_app.auth.routes import safe_next
 from admin_app.auth.secrets_store import (
-    SECRET_KEY,
+    EPOCH_KEY,
     TOKEN_KEY,
     hash_token,
     token_matches,
@@ -64,11 +64,11 @@ def test_an_explicit_token_replaces_the_stored_hash(tmp_path):
         assert token_matches("chosen-token", store.get_setting(TOKEN_KEY))
         assert not token_matches(generated, store.get_setting(TOKEN_KEY))
         record = store.get_setting(TOKEN_KEY)
-        secret = store.get_setting(SECRET_KEY)
+        secret = store.get_setting(EPOCH_KEY)
         ensure_token(store, "chosen-token")  # the same explicit token again: hash (and salt) untouched
-        assert store.get_setting(TOKEN_KEY) == record and store.get_setting(SECRET_KEY) == secret
+        assert store.get_setting(TOKEN_KEY) == record and store.get_setting(EPOCH_KEY) == secret
         ensure_token(store, "another-token")  # a different one: sessions signed before end
-        assert store.get_setting(SECRET_KEY) != secret
+        assert store.get_setting(EPOCH_KEY) != secret
     finally:
         store.close()
 
@@ -136,10 +136,10 @@ def test_reset_token_ends_the_sessions_of_a_running_app_within_a_second(admin_en
 
 def test_a_token_change_ends_the_sessions_of_a_running_app(admin_env, client):
     clock = Clock(admin_env.app)
-    secret = admin_env.store.get_setting(SECRET_KEY)
+    secret = admin_env.store.get_setting(EPOCH_KEY)
     with app_on(admin_env, token="a-new-admin-token-0123456789"):  # e.g. the other admin, restarted
         pass
-    assert admin_env.store.get_setting(SECRET_KEY) != secret
+    assert admin_env.store.get_setting(EPOCH_KEY) != secret
     clock.advance(STORE_CACHE_S + 0.01)
     assert client.get("/api/session").status_code == 401
     with TestClient(admin_env.app, base_url=BASE) as c:  # the new token logs in on the running app
@@ -149,23 +149,23 @@ def test_a_token_change_ends_the_sessions_of_a_running_app(admin_env, client):
 
 def test_the_same_token_again_keeps_the_sessions(admin_env, client):
     Clock(admin_env.app).advance(STORE_CACHE_S + 0.01)
-    secret = admin_env.store.get_setting(SECRET_KEY)
+    secret = admin_env.store.get_setting(EPOCH_KEY)
     with app_on(admin_env, token=TOKEN):  # a restart with the token it already has
         pass
-    assert admin_env.store.get_setting(SECRET_KEY) == secret
+    assert admin_env.store.get_setting(EPOCH_KEY) == secret
     assert client.get("/api/session").status_code == 200
 
 
 def test_mimic_admin_reset_token_prints_a_new_token_and_rotates_the_secret(admin_env, capsys, monkeypatch):
     monkeypatch.delenv("MIMIC_ADMIN_TOKEN", raising=False)
-    secret = admin_env.store.get_setting(SECRET_KEY)
+    secret = admin_env.store.get_setting(EPOCH_KEY)
     assert cli.main(["admin", "--db", admin_env.db, "--reset-token"]) == 0
     out, err = capsys.readouterr()
     token = out.strip()
     assert len(token) >= 30 and "\n" not in token and "shown once" in err
     assert token_matches(token, admin_env.store.get_setting(TOKEN_KEY))
     assert not token_matches(TOKEN, admin_env.store.get_setting(TOKEN_KEY))
-    assert admin_env.store.get_setting(SECRET_KEY) != secret
+    assert admin_env.store.get_setting(EPOCH_KEY) != secret
 
 
 def test_mimic_admin_flags():
@@ -226,8 +226,8 @@ def test_secure_cookies_can_be_turned_on(admin_env, monkeypatch, how):
 
 
 def test_sessions_work_across_admin_processes_on_one_store(admin_env, client):
-    """The embedded and the standalone admin (or a restarted one) share the signing secret in the store."""
-    assert admin_env.store.get_setting(SECRET_KEY)
+    """The embedded and the standalone admin (or a restarted one) share the key file and the epoch in the store."""
+    assert admin_env.store.get_setting(EPOCH_KEY)
     with app_on(admin_env) as other:
         other.cookies.set(SESSION_COOKIE, client.cookies.get(SESSION_COOKIE))
         assert other.get("/api/session").json() == client.get("/api/session").json()

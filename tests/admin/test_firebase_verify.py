@@ -322,3 +322,21 @@ def test_a_real_project_needs_its_web_api_key(admin_env, monkeypatch):
     with pytest.raises(AuthConfigError, match="MIMIC_FIREBASE_API_KEY"):
         create_app(AdminSettings(token="t" * 20, firebase_project="my-real-project", allowed_emails=("*",)),
                    admin_env.store, admin_env.control, LiveHub())
+
+
+def test_a_flood_of_bad_id_tokens_holds_up_its_sender_only(admin_env, certs):
+    """Issue 16: one client sends forged ID tokens; it must wait (429, Retry-After), and a valid sign-in from
+    another client is verified and admitted meanwhile."""
+    settings = AdminSettings(token="unused-token-0123456789", firebase_project=PROJECT, firebase_api_key="web-key",
+                             allowed_domains=("example.com",))
+    app = create_app(settings, admin_env.store, admin_env.control, LiveHub())
+    forged = certs.token(key=rsa_key())
+    with TestClient(app, base_url=BASE, client=("10.0.0.66", 1)) as flooder, \
+            TestClient(app, base_url=BASE, client=("10.0.0.7", 1)) as other:
+        codes = [sign_in(flooder, forged).status_code for _ in range(20)]
+        assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+        r = sign_in(flooder, forged)
+        assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1 and "try again" in r.json()["error"]
+        r = sign_in(other, certs.token())
+        assert r.status_code == 200, r.text
+        assert other.get("/api/session").json()["user"]["email"] == "ada@example.com"

@@ -149,3 +149,69 @@ def test_crud_twin_and_overrides_in_mock_mode(tmp_path: Path, crud_backend: Back
         m.stop()
     finally:
         dead.cleanup()
+
+
+class _Users(_Crud):
+    """Users addressed by username (`/user/{username}`) with integer ids, like a pet store."""
+    users: dict[str, dict] = {}
+
+    def _name(self) -> str:
+        return self.path.split("?")[0].split("/")[2]
+
+    def do_GET(self) -> None:
+        with self.lock:
+            user = self.users.get(self._name())
+            return self._json(200, user) if user else self._json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        with self.lock:
+            body = self._body()
+            self.users[body["username"]] = {"id": 100 + len(self.users), **body}
+            return self._json(200, self.users[body["username"]])
+
+    def do_PUT(self) -> None:
+        with self.lock:
+            name = self._name()
+            self.users[name] = {"id": self.users.get(name, {}).get("id", 0), **self._body(), "username": name}
+            return self._json(200, self.users[name])
+
+    def do_DELETE(self) -> None:
+        with self.lock:
+            self.users.pop(self._name(), None)
+            return self._json(200, {"deleted": True})
+
+
+def test_twin_keys_items_by_the_username_the_path_uses(tmp_path: Path) -> None:
+    db = str(tmp_path / "mimic.db")
+    names = ["alice", "bobby", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy", "mallory", "niaj"]
+    with serve_http(_Users) as backend:
+        learner = ProxyFactory(tmp_path, backend)
+        try:
+            p = learner.start(db)
+            for name in names:
+                body = json.dumps({"username": name, "firstName": name.title(), "userStatus": 1}).encode()
+                assert fetch(p.port, "POST", "/user", body, JSON)[0] == 200
+                assert fetch(p.port, "GET", f"/user/{name}")[0] == 200
+                assert fetch(p.port, "PUT", f"/user/{name}", body, JSON)[0] == 200
+                assert fetch(p.port, "DELETE", f"/user/{name}")[0] == 200
+            p.stop()
+        finally:
+            learner.cleanup()
+    dead = ProxyFactory(tmp_path, Backend(free_port()))
+    try:
+        port = dead.start(db, "--set", "mimic_mode=mock").port
+        st, h, body = fetch(port, "POST", "/user", json.dumps({"username": "pblake", "firstName": "P"}).encode(), JSON)
+        created = json.loads(body)
+        assert st == 200 and h["x-mimic-twin"] == "create" and created["username"] == "pblake"
+        assert isinstance(created["id"], int)
+        st, h, body = fetch(port, "GET", "/user/pblake")
+        assert st == 200 and json.loads(body) == created and h["x-mimic-twin"] == "read"
+        assert fetch(port, "DELETE", "/user/pblake")[0] == 200
+        assert fetch(port, "GET", "/user/pblake")[0] == 404
+        fetch(port, "POST", "/user", json.dumps({"username": "pblake", "firstName": "Again"}).encode(), JSON)
+        st, _, body = fetch(port, "GET", "/user/pblake")
+        assert st == 200 and json.loads(body)["firstName"] == "Again"
+        st, _, body = fetch(port, "PUT", "/user/theUser", json.dumps({"firstName": "Z"}).encode(), JSON)
+        assert st == 200 and json.loads(body) == {"firstName": "Z", "username": "theUser"}
+    finally:
+        dead.cleanup()

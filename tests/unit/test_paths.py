@@ -33,6 +33,9 @@ def settled(tree: PathTree) -> set[str]:
     ("2024-01-31", seg.DATE), ("a@b.io", seg.EMAIL), ("v1", seg.VERSION), ("v2.1", seg.VERSION),
     ("users", seg.WORD), ("move-damage-class", seg.SLUG), ("chat.postMessage", seg.WORD),
     ("eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.dozjgNryP4J3jVmNHl0w5N", seg.TOKEN),
+    # camelCase names with a digit are how programmers name things, not random ids
+    ("GetNavigationMenu2", seg.WORD), ("getUserProfileV2", seg.WORD), ("l7FirewallRules", seg.WORD),
+    ("oneToOneNatRules", seg.WORD), ("OvAPQKoHSMpWbTiDFtTlfg", seg.TOKEN), ("aB3xK9pQ2mZ7", seg.TOKEN),
 ])
 def test_segment_kinds(segment: str, kind: str) -> None:
     assert seg.classify(segment) == kind
@@ -49,6 +52,16 @@ def test_numeric_ids_become_a_named_parameter() -> None:
 def test_one_unmistakable_value_is_a_parameter_at_first_sight() -> None:
     tree = PathTree()
     assert learn(tree, "/orders/550e8400-e29b-41d4-a716-446655440000") == "/orders/{}"
+
+
+def test_a_long_number_is_an_id_even_alone_a_short_one_or_a_date_is_not() -> None:
+    tree = PathTree()
+    for _ in range(5):  # the one type a client ever asked for, several times
+        assert learn(tree, "/linode/types/919564") == "/linode/types/{}"
+        assert learn(tree, "/generation/713/") == "/generation/{}/"
+        assert learn(tree, "/api/3/issue/picker") == "/api/3/issue/picker"   # a version number
+        assert learn(tree, "/2010-04-01/Accounts") == "/2010-04-01/Accounts"  # a release date
+    assert settled(tree) >= {"GET /linode/types/{type_id}", "GET /api/3/issue/picker"}
 
 
 @pytest.mark.parametrize("path,template", [
@@ -95,10 +108,10 @@ def test_rpc_style_method_names_stay_literal() -> None:
 def test_late_discovery_regroups_earlier_literals() -> None:
     tree = PathTree()
     assert learn(tree, "/files/readme", UNKNOWN) == "/files/readme"
-    assert learn(tree, "/files/9911") == "/files/9911"
-    result = tree.learn("GET", split_path("/files/9912"), {}, USER)
+    assert learn(tree, "/files/11") == "/files/11"
+    result = tree.learn("GET", split_path("/files/12"), {}, USER)
     assert result.moved and result.skeleton == "/files/{}"
-    assert tree.match("GET", split_path("/files/9911")) == "/files/{}"
+    assert tree.match("GET", split_path("/files/11")) == "/files/{}"
     settled(tree)  # a rare word beside the parameter, on its routes, with nothing to tell it apart
     assert tree.match("GET", split_path("/files/readme")) == "/files/{}"
 
@@ -333,3 +346,69 @@ def test_two_names_in_a_row_with_one_endpoint_below() -> None:
         repo = f"{owner}-{('web', 'api', 'cli')[i // 5 % 3]}"
         learn(tree, f"/v1/repos/{owner}/{repo}/issues/{i + 1}", issue)
     assert anonymous(settled(tree)) == {"GET /v1/repos/{}/{}/issues/{}"}
+
+
+def test_values_whose_small_answers_differ_only_in_optional_query_keys() -> None:
+    """Buckets named by their users, one request or two each, answering a one-key document: the
+    query's optional keys vary from call to call and do not make two values different resources.
+    One bucket name seen again under a second cluster does not make the position one of names."""
+    tree = PathTree()
+    buckets = ["site", "async", "chat", "engine", "red-brave", "ledger", "nextjs", "k8s", "app", "fast"]
+    for i, bucket in enumerate(buckets):
+        if i % 2:
+            learn(tree, f"/v4/buckets/{1000 + i % 4}/{bucket}/ssl", Shape(frozenset({"ssl"})))
+        else:
+            query = ("?prefix", "?marker", "?page_size")[i % 3]
+            learn(tree, f"/v4/buckets/{1000 + i % 4}/{bucket}/object-list", Shape(frozenset({query})))
+    learn(tree, "/v4/buckets/1001/async/ssl", Shape(frozenset({"ssl"})))  # fetched again
+    learn(tree, "/v4/buckets/1002/chat/object-list", Shape(frozenset({"?prefix"})))
+    learn(tree, "/v4/buckets/1003/site/ssl", Shape(frozenset({"ssl"})))  # the same name in another cluster
+    assert anonymous(settled(tree)) == {"GET /v4/buckets/{}/{}/ssl", "GET /v4/buckets/{}/{}/object-list"}
+
+
+def test_names_leading_on_beside_leaf_names_that_answer_unlike() -> None:
+    """`/images/{name}/json` beside `/images/prune`, `/images/create`, ...: the leaf names answer unlike
+    each other, which says nothing of the image names, alike on every route below them."""
+    tree = PathTree()
+    leaves = {"prune": shape("ImagesDeleted", "SpaceReclaimed", "Count"), "create": shape("id", "status", "progress"),
+              "load": shape("stream", "error", "errorDetail"), "import": shape("layers", "digest", "manifest"),
+              "build": shape("aux", "buildId", "warnings"), "commit": shape("Id", "Warnings", "Parent")}
+    for name, answer in leaves.items():
+        for _ in range(4):
+            learn(tree, f"/v1/images/{name}", answer, method="POST")
+    image = shape("Id", "RepoTags", "Created", "Size", "Config")
+    history = shape("[]", "[].Id", "[].Created", "[].CreatedBy")
+    for i, name in enumerate(["green-proxy", "grpc", "svelte", "blog", "rapid"]):
+        learn(tree, f"/v1/images/{name}/json", image)
+        if i < 3:
+            learn(tree, f"/v1/images/{name}/history", history)
+    assert anonymous(settled(tree)) == {f"POST /v1/images/{n}" for n in leaves} | {
+        "GET /v1/images/{}/json", "GET /v1/images/{}/history"}
+
+
+def test_camel_case_names_beside_ids_stay_literal() -> None:
+    tree = PathTree()
+    for i in range(30):
+        net = f"N_{i:016d}"
+        learn(tree, f"/networks/{net}/l7FirewallRules", shape("rules", "rules[].policy", "rules[].type"))
+        learn(tree, f"/networks/{net}/oneToOneNatRules", shape("rules", "rules[].lanIp", "rules[].publicIp"))
+    assert anonymous(settled(tree)) == {"GET /networks/{}/l7FirewallRules", "GET /networks/{}/oneToOneNatRules"}
+
+
+def test_names_found_to_be_values_elsewhere_are_values_where_their_position_says_little() -> None:
+    """`PUT /user/following/{username}` answers nothing, and the same few users are followed again
+    and again: alone, a closed set of leaf names. The same names are values at `/users/{username}/...`,
+    alike below each of them: so they are values here too. A name among names (`/users/me`-like
+    top-level collections) is not swayed by one such word."""
+    tree = PathTree()
+    users = ["gtanaka", "dave5", "anyanovak", "amara32", "nwang"]
+    feeds = shape("[]", "[].id", "[].op_type", "[].created")
+    subs = shape("[]", "[].id", "[].full_name", "[].owner", "[].private")
+    for i in range(40):
+        user = users[i % len(users)]
+        learn(tree, f"/api/users/{user}/subscriptions", subs)
+        learn(tree, f"/api/users/{user}/activities/feeds", feeds)
+        learn(tree, f"/api/user/following/{user}", UNKNOWN, method="PUT")
+    learn(tree, "/api/user/repos", shape("[]", "[].id", "[].name"))
+    assert anonymous(settled(tree)) == {"GET /api/users/{}/subscriptions", "GET /api/users/{}/activities/feeds",
+                                        "PUT /api/user/following/{}", "GET /api/user/repos"}

@@ -1,7 +1,9 @@
 """Store on real SQLite files: round trips, upserts, migrations, locking, paths."""
 from __future__ import annotations
 
+import os
 import sqlite3
+import stat
 from pathlib import Path
 
 import pytest
@@ -11,6 +13,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from mimic_addon.store import Store
 from mimic_addon.store.migrate import upgrade
+from mimic_addon.store.private import read_or_create_key
 from mimic_addon.store.store import StoreError
 from mimic_addon.store.tables import Base
 from mimic_addon.store.urls import database_url
@@ -98,7 +101,7 @@ def test_migrations_create_schema_and_are_idempotent(tmp_path: Path) -> None:
         assert {"path_trees", "endpoints", "settings", "alembic_version"} <= set(inspect(engine).get_table_names())
         with engine.connect() as conn:
             heads = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert "0004" in heads and not {"0001", "0002", "0003"} & set(heads)  # at the head (0004: admin)
+            assert heads == ["0005"]  # at the head (0005: the session secret out of the store)
     finally:
         engine.dispose()
 
@@ -163,3 +166,68 @@ def test_nested_missing_directory_is_created(tmp_path: Path) -> None:
 def test_postgresql_url_gets_psycopg_driver() -> None:
     assert database_url("postgresql://u@h:5432/d") == "postgresql+psycopg://u@h:5432/d"
     assert database_url("postgresql+psycopg://u@h/d") == "postgresql+psycopg://u@h/d"
+
+
+# -- the store is its owner's only: it holds learned traffic and the admin token's hash -------------------------------
+@pytest.fixture
+def open_umask():
+    old = os.umask(0o022)  # the usual umask: new files 0644, readable by every user of the machine
+    yield
+    os.umask(old)
+
+
+def modes(folder: Path) -> dict[str, int]:
+    return {p.name: stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir() if p.is_file()}
+
+
+def test_a_new_store_and_its_wal_files_are_private(tmp_path: Path, open_umask) -> None:
+    folder = tmp_path / "new"
+    store = Store(str(folder / "mimic.db"))
+    try:
+        store.put_setting("mode", "learn")
+        with store.engine.connect() as conn:  # the WAL and shared-memory files exist while connected
+            conn.execute(text("SELECT 1"))
+            found = modes(folder)
+        assert {"mimic.db", "mimic.db-wal", "mimic.db-shm"} <= set(found), found
+        assert set(found.values()) == {0o600}, found
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    finally:
+        store.close()
+
+
+def test_an_old_open_store_and_its_sidecars_are_made_private(tmp_path: Path, open_umask) -> None:
+    path = tmp_path / "old.db"
+    other = sqlite3.connect(path)  # a store made before: 0644, with its WAL files open in another process
+    try:
+        other.execute("PRAGMA journal_mode=WAL")
+        other.execute("CREATE TABLE t (x)")
+        other.commit()
+        assert set(modes(tmp_path).values()) == {0o644}
+        store = Store(str(path))
+        store.close()
+        found = modes(tmp_path)
+        assert {"old.db", "old.db-wal", "old.db-shm"} <= set(found) and set(found.values()) == {0o600}, found
+    finally:
+        other.close()
+
+
+def test_a_key_file_is_made_once_private_and_kept(tmp_path: Path, open_umask) -> None:
+    path = tmp_path / "keys" / "mimic.db.key"
+    key = read_or_create_key(path)
+    assert len(key) >= 32 and stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert read_or_create_key(path) == key  # the same key on every start
+    assert [p.name for p in path.parent.iterdir()] == ["mimic.db.key"]  # no temporary file left
+    path.chmod(0o644)
+    assert read_or_create_key(path) == key and stat.S_IMODE(path.stat().st_mode) == 0o600
+    path.write_text("short\n")
+    with pytest.raises(ValueError, match="no usable key"):
+        read_or_create_key(path)
+
+
+def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "race.db.key"
+    with ThreadPoolExecutor(8) as pool:
+        keys = set(pool.map(lambda _: read_or_create_key(path), range(32)))
+    assert keys == {path.read_text().strip()}

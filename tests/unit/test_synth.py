@@ -7,6 +7,7 @@ import jsonschema
 import pytest
 from faker import Faker
 
+from mimic_addon.model.from_jsonschema import to_schema_node
 from mimic_addon.model.schema import SchemaNode
 from mimic_addon.serve.faker_fields import KINDS, PII, field_kind
 from mimic_addon.serve.synth import Context, compile_plan, generate, request_seed
@@ -207,3 +208,30 @@ def test_lists_of_words_from_a_closed_set_do_not_repeat():
     for seed in range(30):
         scopes = make(node, seed)["scopes"]
         assert len(scopes) == len(set(scopes)) and set(scopes) <= {"read", "write", "admin", "billing"}
+
+
+def test_echo_keeps_what_the_client_sent():
+    colors = ["red", "blue", "green"]
+    node = learned([{"name": n, "color": colors[i % 3]} for i, n in enumerate(["alpha", "bravo", "delta", "kilo"] * 5)])
+    for seed in range(20):  # a valid enum value, a string longer than any learned one
+        v = make(node, seed, Context(body={"name": "golf course", "color": "red"}))
+        assert v == {"name": "golf course", "color": "red"}
+    # outside a learned enum (only what was seen): echoed like a backend that stores it
+    assert make(node, ctx=Context(body={"color": "teal"}))["color"] == "teal"
+    # outside a declared enum (an imported contract): a value of the enum instead
+    declared = to_schema_node({"type": "object", "required": ["color"],
+                               "properties": {"color": {"type": "string", "enum": colors}}})
+    assert make(declared, ctx=Context(body={"color": "red"}))["color"] == "red"
+    assert all(make(declared, s, Context(body={"color": "teal"}))["color"] in colors for s in range(10))
+    # the right type only
+    assert make(node, ctx=Context(body={"name": 5}))["name"] == "5"
+    assert isinstance(make(node, ctx=Context(body={"name": True}))["name"], str)
+
+
+def test_a_path_value_is_echoed_as_sent_only_where_traffic_echoed_it():
+    node = learned([{"skill_id": f"skill_{i:016d}", "name": "n"} for i in range(20)])  # always 22 characters
+    guessed = Context(params={"skill_id": "skill_short"}, resource_id="skill_short")
+    assert make(node, ctx=guessed)["skill_id"] != "skill_short"  # a guess by name must look like the field
+    known = Context(params={"skill_id": "skill_short"}, resource_id="skill_short", resource_field="skill_id",
+                    resource_learned=True)
+    assert make(node, ctx=known)["skill_id"] == "skill_short"

@@ -76,3 +76,37 @@ def test_bounds_and_reset(monkeypatch):
     crud(s, "POST", scope="c")
     assert list(s.scopes) == ["b", "c"] and "a" in s.dropped
     assert s.reset("b") == ["b"] and s.reset() == ["c"] and not s.scopes
+
+
+def test_the_path_names_the_field_it_echoes():
+    props = ["id", "username", "firstName"]
+    assert twins.id_field_for("username", props, {"username": 12}) == "username"
+    assert twins.id_field_for("name", props, {"username": 3, "id": 1}) == "username"  # learned echoes first
+    assert twins.id_field_for("username", props, {}) == "username"                   # the parameter's name
+    assert twins.id_field_for("user_id", ["userId", "name"], {}) == "userId"
+    assert twins.id_field_for("item_id", ["id", "name"], {}) == "id"
+    assert id_kind_of(["7", "12"], None, None, is_string=True) == ("digits", 12, "")
+    assert id_kind_of([], None, None, is_string=True) == ("str", 0, "")
+
+
+U = Collection("h /user", "/user", "/user/{username}", "username", "str", 0, "user")
+
+
+def test_items_are_keyed_by_the_field_the_path_uses():
+    s = TwinState()
+
+    def call(method, rid=None, body=None, synth=200, synth_body=None):
+        return apply(s, "a", U, method, rid is not None, rid, body, {}, synth, synth_body, random.Random(1))
+
+    created = call("POST", body={"username": "pblake", "firstName": "P"}, synth_body={"id": 10, "username": "x"})
+    assert created.body == {"id": 10, "username": "pblake", "firstName": "P"}
+    assert call("GET", "pblake").body == created.body
+    assert call("DELETE", "pblake").op == "delete" and call("GET", "pblake").status == 404
+    assert call("POST", body={"username": "pblake"}).op == "create" and call("GET", "pblake").op == "read"
+    assert call("PUT", "theUser", {"firstName": "Z"}).body == {"firstName": "Z", "username": "theUser"}
+    assert call("POST", body={"firstName": "N"}).body["username"].startswith("user")  # no key given: one is made
+    # an integer id is never given a word from the path
+    assert crud(TwinState(), "PUT", "abc", {"name": "Z"}).body == {"name": "Z"}
+    s2 = TwinState()
+    assert crud(s2, "POST", body={"id": 7, "name": "Given"}).body["id"] == 7
+    assert crud(s2, "POST", body={"id": "x", "name": "Wrong type"}).body["id"] == 31

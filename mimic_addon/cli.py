@@ -1,11 +1,13 @@
 """The `mimic` command: run the proxy, learn from captures, export and inspect what was learned.
 
+    mimic --help | -h | help [COMMAND]  Mimic's commands, one line each (or one command's options)
     mimic [mitmdump args...]            mitmdump with the Mimic addon loaded (also: mimic run ...)
-    mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files
+    mimic learn FILE... --db DB         learn from mitmproxy flow files or HAR files (what cannot be
+                                        read is skipped and told; exit 1 then)
     mimic export openapi --db DB [-o FILE]
     mimic export har|flows --db DB -o FILE          recorded exchanges (record mode) as HAR / mitmproxy flows
     mimic import openapi SPEC --db DB [--host H]    seed endpoints and schemas from an OpenAPI / Swagger spec
-    mimic endpoints --db DB
+    mimic endpoints --db DB [--json]                a table of learned endpoints, or a JSON array
     mimic drift --db DB [--json] [--unresolved]     contract drift alerts (mimic drift resolve ID expected|fixed)
     mimic health --db DB [--json]                   health per endpoint and globally
     mimic admin --db DB [--bind 127.0.0.1:8081] [--secure-cookies]   the admin web app, standalone over the store
@@ -27,9 +29,34 @@ from .learn.readahead import batches
 from .store import Store, StoreError
 
 ADDON = Path(__file__).with_name("addon.py")
-SUBCOMMANDS = ("run", "learn", "export", "import", "endpoints", "drift", "health", "admin")
+# Mimic's own commands and their one-line help (`mimic --help`); any other first argument is mitmdump's.
+COMMANDS = {
+    "run": "the proxy: mitmdump with the Mimic addon loaded (the default when no command is given)",
+    "learn": "learn from mitmproxy flow files or HAR files captured earlier",
+    "export": "export what was learned: openapi, jsonschema, typescript, pydantic, har, flows",
+    "import": "seed the model from an OpenAPI / Swagger spec (mock before any traffic)",
+    "endpoints": "the learned endpoints: a table, or JSON with --json",
+    "drift": "contract drift alerts; `drift resolve ID expected|fixed` resolves one",
+    "health": "health score per endpoint and globally",
+    "admin": "the admin web app, standalone over the store of a running proxy",
+    "help": "this help, or a command's (`mimic help learn`)",
+}
+SUBCOMMANDS = tuple(COMMANDS)
+HELP_FLAGS = ("-h", "--help")
 EXPORT_KINDS = ("openapi", "jsonschema", "typescript", "pydantic", "har", "flows")  # mimic_addon.export.EXPORTERS keys; kept here so --help needs no import
 DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def plural(n: int, word: str) -> str:
+    """`1 endpoint`, `2 endpoints`."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _note(text: str) -> None:
+    """A line for people on stderr, after whatever went to stdout so far: with both streams on
+    one terminal or file (`2>&1`) it never lands inside or before a table."""
+    sys.stdout.flush()
+    print(text, file=sys.stderr, flush=True)
 
 
 def _open_brain(db: str) -> tuple[Store, Brain]:
@@ -64,12 +91,20 @@ class _Progress:
         sys.stderr.flush()
 
 
+MAX_PROBLEMS_SHOWN = 10  # per file; the rest are counted
+
+
 def cmd_learn(args: argparse.Namespace) -> int:
+    """Learn every file, as much of each as can be read; what was skipped is told on stderr after
+    the progress bar, and the exit status is 1 when anything was (what was learned is saved)."""
     files = [Path(p) for p in args.files]
+    skipped: list[str] = []
+    readable = []
     for p in files:
-        if not p.is_file():
-            print(f"mimic learn: no such file: {p}", file=sys.stderr)
-            return 2
+        if p.is_file():
+            readable.append(p)
+        else:
+            skipped.append(f"{p}: {'not a file' if p.exists() else 'no such file'}: skipped")
     store, brain = _open_brain(args.db)
     brain.watch.enabled = not args.no_watch
     brain.watch.drift_after = args.drift_after
@@ -86,28 +121,35 @@ def cmd_learn(args: argparse.Namespace) -> int:
         print(f"\ndrift {alert.id}: {text}", file=sys.stderr)
 
     learner.report = report
-    progress = _Progress(sum(p.stat().st_size for p in files), enabled=not args.quiet)
+    progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
     done_bytes = flows = 0
-    for p in files:
+    for p in readable:
+        problems: list[str] = []
         try:
-            for batch, offset in batches(p, args.max_body):
+            for batch, offset in batches(p, args.max_body, problems.append):
                 learner.learn_batch(batch)
                 flows += len(batch)
                 progress.show(done_bytes + offset, flows)
         except CaptureError as e:
-            store.close()
-            print(f"mimic learn: {e}", file=sys.stderr)
-            return 1
+            skipped.append(f"{e}: file skipped")
+        skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
+        if len(problems) > MAX_PROBLEMS_SHOWN:
+            skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
         done_bytes += p.stat().st_size
     progress.show(done_bytes, flows, final=True)
     learner.finish()
     ok = learner.flush()
     store.close()
     n = len(brain.endpoints())
-    print(f"learned {flows} flows: {n} endpoints on {len(brain.hosts)} host(s) -> {store.url}", file=sys.stderr)
+    for line in skipped:
+        _note(f"mimic learn: {line}")
+    _note(f"learned {plural(flows, 'flow')}: {plural(n, 'endpoint')} on {plural(len(brain.hosts), 'host')}"
+          f" -> {store.url}")
     if opened:
-        print(f"{opened} drift alert(s) opened: see `mimic drift --db {args.db}`", file=sys.stderr)
-    return 0 if ok else 1
+        _note(f"{plural(opened, 'drift alert')} opened: see `mimic drift --db {args.db}`")
+    if skipped:
+        _note("mimic learn: some input was skipped (above); everything else was learned and saved")
+    return 0 if ok and not skipped else 1
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -117,14 +159,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=args.host, yaml=args.yaml))
     except ExportError as e:
-        print(f"mimic export {args.kind}: {e}", file=sys.stderr)
+        _note(f"mimic export {args.kind}: {e}")
         return 1
     finally:
         store.close()
     data = result.content if isinstance(result.content, bytes) else result.content.encode("utf-8")
     if args.output:
         Path(args.output).write_bytes(data)
-        print(f"wrote {result.summary} to {args.output}", file=sys.stderr)
+        _note(f"wrote {result.summary} to {args.output}")
     elif isinstance(result.content, bytes):
         sys.stdout.buffer.write(data)
     else:
@@ -138,24 +180,40 @@ def cmd_import(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _endpoint_record(brain: Brain, ep) -> dict:
+    """One endpoint for `mimic endpoints --json`."""
+    s = ep.stats.summary()
+    return {
+        "host": ep.host, "method": ep.method, "template": brain.template(ep), "count": ep.stats.count,
+        "statuses": {str(code): n for code, n in sorted(ep.stats.statuses.items())},
+        "latency_ms": {q: s["latency"][q] for q in ("p50", "p95", "p99")},
+        "error_rate": s["error_rate"], "first_seen": s["first_seen"], "last_seen": s["last_seen"],
+        "source": ("spec+traffic" if ep.stats.count else "spec") if ep.imported else "traffic",
+    }
+
+
 def cmd_endpoints(args: argparse.Namespace) -> int:
     store, brain = _open_brain(args.db)
     store.close()
+    records = [_endpoint_record(brain, ep)
+               for ep in sorted(brain.endpoints(), key=lambda e: (e.host, brain.template(e), e.method))]
+    if args.json:
+        sys.stdout.write(json.dumps(records, indent=2) + "\n")
+        return 0
+    _safe_stdout()
+    fmt = lambda v: "-" if v is None else f"{v:.1f}"  # noqa: E731
     rows = []
-    for ep in sorted(brain.endpoints(), key=lambda e: (e.host, brain.template(e), e.method)):
-        s = ep.stats.summary()
-        st = ep.stats.statuses
-        mix = "/".join(str(sum(c for code, c in st.items() if lo <= code < lo + 100)) for lo in (200, 300, 400, 500))
-        lat = s["latency"]
-        fmt = lambda v: "-" if v is None else f"{v:.1f}"
-        source = ("spec+traffic" if ep.stats.count else "spec") if ep.imported else "traffic"
-        rows.append((ep.host, ep.method, brain.template(ep), str(ep.stats.count), mix,
-                     fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"]), source))
+    for r in records:
+        codes = {int(code): n for code, n in r["statuses"].items()}
+        mix = "/".join(str(sum(n for code, n in codes.items() if lo <= code < lo + 100)) for lo in (200, 300, 400, 500))
+        lat = r["latency_ms"]
+        rows.append((r["host"], r["method"], r["template"], str(r["count"]), mix,
+                     fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"]), r["source"]))
     header = ("HOST", "METHOD", "TEMPLATE", "COUNT", "2xx/3xx/4xx/5xx", "P50ms", "P95ms", "P99ms", "SOURCE")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
-    print(f"{len(rows)} endpoints", file=sys.stderr)
+    _note(plural(len(rows), "endpoint"))
     return 0
 
 
@@ -174,15 +232,15 @@ def cmd_drift(args: argparse.Namespace) -> int:
     try:
         if args.words:
             if len(args.words) != 3 or args.words[0] != "resolve":
-                print("usage: mimic drift resolve ID expected|fixed --db DB", file=sys.stderr)
+                _note("usage: mimic drift resolve ID expected|fixed --db DB")
                 return 2
             try:
                 alert = brain.resolve_alert(args.words[1], args.words[2], time.time())
             except (KeyError, ValueError) as e:
-                print(f"mimic drift: {str(e).strip(chr(39))}", file=sys.stderr)
+                _note(f"mimic drift: {str(e).strip(chr(39))}")
                 return 1
             ok = Learner(brain, store).flush()
-            print(f"alert {alert['id']} resolved as {args.words[2]}", file=sys.stderr)
+            _note(f"alert {alert['id']} resolved as {args.words[2]}")
             return 0 if ok else 1
         alerts = brain.alert_list(unresolved=args.unresolved)
     finally:
@@ -231,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     default_db = os.path.join("~", ".mimic", "mimic.db")
-    p = sub.add_parser("learn", help="learn from mitmproxy flow files or HAR files")
+    p = sub.add_parser("learn", help=COMMANDS["learn"])
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
@@ -240,33 +298,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="learning phase before responses are checked for contract drift (default %(default)s)")
     p.add_argument("--no-watch", action="store_true", help="learn only: no drift checks or anomaly detection")
     p.set_defaults(func=cmd_learn)
-    p = sub.add_parser("export", help="export what was learned")
+    p = sub.add_parser("export", help=COMMANDS["export"])
     p.add_argument("kind", choices=sorted(EXPORT_KINDS))
     p.add_argument("--db", default=default_db)
     p.add_argument("-o", "--output", help="file to write (default: stdout)")
     p.add_argument("--host", help="only this host")
     p.add_argument("--yaml", action="store_true", help="YAML instead of JSON")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("import", help="seed the model from an API description (before any traffic)")
+    p = sub.add_parser("import", help=COMMANDS["import"])
     p.add_argument("kind", choices=("openapi",))
     p.add_argument("spec", metavar="SPEC", help="OpenAPI 3.0 / 3.1 or Swagger 2.0 document, JSON or YAML")
     p.add_argument("--db", default=default_db)
     p.add_argument("--host", help="host the endpoints belong to (default: the spec's servers[0].url)")
     p.set_defaults(func=cmd_import)
-    p = sub.add_parser("endpoints", help="table of learned endpoints")
+    p = sub.add_parser("endpoints", help=COMMANDS["endpoints"])
     p.add_argument("--db", default=default_db)
+    p.add_argument("--json", action="store_true",
+                   help="a JSON array on stdout: host, method, template, count, statuses, latency_ms, source...")
     p.set_defaults(func=cmd_endpoints)
-    p = sub.add_parser("drift", help="contract drift alerts; `drift resolve ID expected|fixed` resolves one")
+    p = sub.add_parser("drift", help=COMMANDS["drift"])
     p.add_argument("words", nargs="*", metavar="resolve ID expected|fixed")
     p.add_argument("--db", default=default_db)
     p.add_argument("--json", action="store_true", help="a JSON list of alerts on stdout")
     p.add_argument("--unresolved", action="store_true", help="only alerts not resolved yet")
     p.set_defaults(func=cmd_drift)
-    p = sub.add_parser("health", help="health score per endpoint and globally")
+    p = sub.add_parser("health", help=COMMANDS["health"])
     p.add_argument("--db", default=default_db)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_health)
-    p = sub.add_parser("admin", help="the admin web app, standalone over the store of a running proxy")
+    p = sub.add_parser("admin", help=COMMANDS["admin"])
     p.add_argument("--db", default=default_db)
     p.add_argument("--bind", default="127.0.0.1:8081", metavar="HOST:PORT", help="where to listen (default %(default)s)")
     which = p.add_mutually_exclusive_group()
@@ -284,15 +344,51 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
+def help_text() -> str:
+    """`mimic --help`: Mimic's commands, one line each, then where every other argument goes."""
+    width = max(map(len, COMMANDS))
+    lines = ["usage: mimic COMMAND [options]       (mimic COMMAND --help: that command's options)",
+             "       mimic [mitmdump options]       (the proxy, like `mimic run`)",
+             "",
+             "Mimic learns an API from the traffic it proxies, then mocks, replays and watches it.",
+             "",
+             "commands:"]
+    lines += [f"  {name:<{width}}  {text}" for name, text in COMMANDS.items()]
+    lines += ["",
+              "Any other arguments go to mitmdump, with the Mimic addon loaded:",
+              "  mimic --mode reverse:http://127.0.0.1:8001 --set mimic_db=./api.db",
+              "`mimic run --help` lists mitmdump's own options (Mimic's are the mimic_* ones)."]
+    return "\n".join(lines) + "\n"
+
+
+def _help(words: list[str]) -> int:
+    """`mimic help [COMMAND]`, `mimic --help`, `mimic -h`."""
+    if words and words[0] == "run":
+        return run_mitmdump(["--help"])
+    if words and words[0] in COMMANDS and words[0] != "help":
+        build_parser().parse_args([words[0], "--help"])  # prints and exits 0
+    if words and words[0] not in COMMANDS:
+        _note(f"mimic help: no command {words[0]!r}")
+        sys.stdout.write(help_text())
+        return 2
+    sys.stdout.write(help_text())
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    if argv and (argv[0] == "help" or argv[0] in HELP_FLAGS):
+        try:
+            return _help(argv[1:])
+        except SystemExit as e:  # argparse's --help
+            return int(e.code or 0)
     if not argv or argv[0] not in SUBCOMMANDS or argv[0] == "run":
         return run_mitmdump(argv[1:] if argv and argv[0] == "run" else argv)
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except StoreError as e:
-        print(f"mimic: {e}", file=sys.stderr)
+        _note(f"mimic: {e}")
         return 1
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from mitmproxy.net.http import url
 
-from ..learn.observation import host_key
+from ..learn.observation import host_key, latency_ms
 from ..model import bounded_decode, safe_json
 from ..model.redact import (is_textual, redact_form, redact_headers, redact_json, redact_path, redact_query,
                             redact_text_body)
@@ -76,7 +76,7 @@ class Captured:
             meta["error"] = error
         return cls(start or 0.0, dec(scheme), host, port, dec(method).upper(), dec(path), req_fields, req_body,
                    req_size, status, resp_fields or (), resp_body, resp_size,
-                   (end - start) * 1000 if start and end and end >= start else None, source, peer, meta or None)
+                   latency_ms(start, end), source, peer, meta or None)
 
 
 def capture_body(raw: bytes | int | None) -> tuple[bytes | None, int]:

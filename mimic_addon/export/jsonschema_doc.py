@@ -14,7 +14,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..learn.endpoint import Endpoint
-from .openapi import _PARAM_SCHEMAS, _operation_id, param_kinds
+from .contract import schema_of
+from .openapi import _PARAM_SCHEMAS, _operation_id, bodiless, param_kinds
 
 if TYPE_CHECKING:
     from . import ExportRequest, ExportResult
@@ -53,7 +54,7 @@ def _query_schema(ep: Endpoint) -> dict[str, Any] | None:
     if not ep.query:
         return None
     total = ep.stats.count
-    props = {name: ep.query[name].to_json_schema() for name in sorted(ep.query)}
+    props = {name: schema_of(ep.query[name], ep.imported is not None) for name in sorted(ep.query)}
     schema: dict[str, Any] = {"type": "object", "properties": props}
     required = [name for name in props if ep.query[name].count >= total]
     if required:
@@ -91,16 +92,17 @@ def build(rows: list[Row], title: str = TITLE) -> dict[str, Any]:
         entry["request"] = None
         if ep.request is not None:
             entry["request"] = f"{name}Request"
-            defs[entry["request"]] = ep.request.to_json_schema()
+            defs[entry["request"]] = schema_of(ep.request, ep.imported is not None)
         entry["request_media"] = sorted(ep.request_types)
         responses: dict[str, Any] = {}
         for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses), key=_status_key):
-            node = ep.responses.get(code)
+            node = None if bodiless(code) else ep.responses.get(code)  # a 304's cached body is not its own
             ref = None
             if node is not None:
                 ref = f"{name}Response{code}"
-                defs[ref] = node.to_json_schema()
-            responses[code] = {"schema": ref, "media": sorted(ep.response_types.get(code, {}))}
+                defs[ref] = schema_of(node, ep.imported is not None)
+            media = [] if bodiless(code) else sorted(ep.response_types.get(code, {}))
+            responses[code] = {"schema": ref, "media": media}
         entry["responses"] = responses
         index[key] = entry
     return {"$schema": DIALECT, "title": title, "$defs": defs, INDEX: index}

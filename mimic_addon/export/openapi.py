@@ -1,6 +1,7 @@
 """OpenAPI 3.1 document of everything learned (pure: endpoints and templates in, dict out)."""
 from __future__ import annotations
 
+import copy
 import re
 from http import HTTPStatus
 from typing import Iterable
@@ -8,6 +9,8 @@ from typing import Iterable
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
 from ..model.paths import PARAM, split_path
+from ..model.stats import EndpointStats
+from .contract import schema_of
 
 _PARAM_SCHEMAS = {
     seg.INT: {"type": "integer"},
@@ -32,6 +35,18 @@ def _operation_id(method: str, named: str, taken: set[str]) -> str:
     return op
 
 
+METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")  # OpenAPI 3.1 path item fields
+# Operations of other methods (PURGE, PROPFIND...): OpenAPI 3.2 has `additionalOperations` on the path
+# item; this 3.1 document keeps them under the extension of the same name, keyed by the method as sent.
+ADDITIONAL_OPERATIONS = "x-additionalOperations"
+
+
+def bodiless(code: str) -> bool:
+    """Statuses that never have a body (RFC 9110): 1xx, 204, 304. A HAR entry of a 304 often carries
+    the browser's cached body; it is not the answer's."""
+    return code in ("204", "304") or (len(code) == 3 and code.startswith("1"))
+
+
 def _description(code: str) -> str:
     try:
         return HTTPStatus(int(code)).phrase
@@ -54,8 +69,9 @@ def _content(types: dict[str, int], schema: dict | None, example) -> dict:
     return content
 
 
-def _operation(ep: Endpoint, named: str, param_kinds: list[str], taken: set[str]) -> dict:
-    op: dict = {"operationId": _operation_id(ep.method, named, taken), "parameters": []}
+def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
+    """The operation of one endpoint (one host), without its operationId."""
+    op: dict = {"parameters": []}
     names = re.findall(r"\{([^}/]+)\}", named)
     for name, kind in zip(names, param_kinds):
         op["parameters"].append({"name": name, "in": "path", "required": True,
@@ -64,52 +80,138 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str], taken: set[str]
     for name in sorted(ep.query):
         node = ep.query[name]
         op["parameters"].append({"name": name, "in": "query", "required": node.count >= total,
-                                 "schema": node.to_json_schema()})
+                                 "schema": schema_of(node, ep.imported is not None)})
     if not op["parameters"]:
         del op["parameters"]
     if ep.request is not None or ep.request_types:
-        schema = ep.request.to_json_schema() if ep.request is not None else None
+        schema = schema_of(ep.request, ep.imported is not None) if ep.request is not None else None
         op["requestBody"] = {"content": _content(dict(ep.request_types), schema, ep.request_example)}
     responses = {}
     for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses)):
         resp: dict = {"description": _description(code)}
         node = ep.responses.get(code)
-        content = _content(dict(ep.response_types.get(code, {})), node.to_json_schema() if node else None,
-                           ep.examples.get(code))
+        schema = schema_of(node, ep.imported is not None) if node else None
+        content = None if bodiless(code) else _content(dict(ep.response_types.get(code, {})), schema,
+                                                       ep.examples.get(code))
         if content:
             resp["content"] = content
         responses[code] = resp
     op["responses"] = responses or {"default": {"description": "No response observed"}}
-    summary = ep.stats.summary()
-    op["x-mimic-stats"] = {k: summary[k] for k in ("count", "error_rate", "latency", "first_seen", "last_seen")}
     return op
+
+
+def _stats(stats: EndpointStats) -> dict:
+    summary = stats.summary()
+    return {k: summary[k] for k in ("count", "error_rate", "latency", "first_seen", "last_seen")}
+
+
+def _union(schemas: list[dict]) -> dict:
+    """One schema for values of any of `schemas`: itself when they agree, else their `anyOf`
+    (not `oneOf`: two hosts' learned schemas often both accept a value, which `oneOf` would reject)."""
+    branches: list[dict] = []
+    for schema in schemas:
+        for branch in schema["anyOf"] if set(schema) == {"anyOf"} else [schema]:
+            if branch not in branches:
+                branches.append(branch)
+    if {} in branches:
+        return {}
+    return branches[0] if len(branches) == 1 else {"anyOf": branches}
+
+
+def _merge_content(contents: list[dict]) -> dict:
+    """Media type -> entry over several operations' `content`; the first example found is kept
+    (it is valid against the union)."""
+    out: dict = {}
+    for content in contents:
+        for media, entry in content.items():
+            out.setdefault(media, []).append(entry)
+    merged = {}
+    for media, entries in out.items():
+        entry = {"schema": _union([e["schema"] for e in entries])}
+        example = next((e["example"] for e in entries if "example" in e), None)
+        if example is not None:
+            entry["example"] = example
+        merged[media] = entry
+    return merged
+
+
+def _merge_operations(ops: list[dict]) -> dict:
+    """One operation for the same method and template on several hosts (busiest first): every
+    parameter, body and status any of them has, schemas united."""
+    if len(ops) == 1:
+        return ops[0]
+    params: dict[tuple[str, str], list[dict]] = {}
+    for op in ops:
+        for p in op.get("parameters", ()):
+            params.setdefault((p["in"], p["name"]), []).append(p)
+    merged: dict = {}
+    if params:
+        merged["parameters"] = [{"name": name, "in": where,
+                                 "required": len(ps) == len(ops) and all(p["required"] for p in ps),
+                                 "schema": _union([p["schema"] for p in ps])}
+                                for (where, name), ps in params.items()]
+    bodies = [op["requestBody"]["content"] for op in ops if "requestBody" in op]
+    if bodies:
+        merged["requestBody"] = {"content": _merge_content(bodies)}
+    responses: dict = {}
+    for op in ops:
+        for code, resp in op["responses"].items():
+            responses.setdefault(code, []).append(resp)
+    if len(responses) > 1:
+        responses.pop("default", None)
+    merged["responses"] = {}
+    for code in sorted(responses):
+        resp = {"description": responses[code][0]["description"]}
+        content = _merge_content([r["content"] for r in responses[code] if "content" in r])
+        if content:
+            resp["content"] = content
+        merged["responses"][code] = resp
+    return merged
+
+
+def _server(host: str, schemes: dict[str, str]) -> dict:
+    return {"url": f"{schemes.get(host, 'https')}://{host}"}
 
 
 def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[str, str],
           title: str = "API learned by Mimic") -> dict:
-    """`endpoints`: (endpoint, named template, kind of each path parameter)."""
+    """`endpoints`: (endpoint, named template, kind of each path parameter).
+
+    The same method and template learned on several hosts is one operation (a path holds one
+    operation per method): its schemas are the union of the hosts', its `servers` those hosts."""
+    groups: dict[tuple[str, str], list[tuple[Endpoint, list[str]]]] = {}
+    for ep, named, kinds in sorted(endpoints, key=lambda r: (r[1], r[0].method, -r[0].stats.count, r[0].host)):
+        groups.setdefault((named, ep.method), []).append((ep, kinds))
     paths: dict[str, dict] = {}
     hosts: dict[str, int] = {}
-    path_hosts: dict[str, set[str]] = {}
+    path_ops: dict[str, list[tuple[dict, list[str]]]] = {}  # per path: (operation, its hosts)
     taken: set[str] = set()
-    rows = sorted(endpoints, key=lambda r: (r[1], r[0].method, -r[0].stats.count))
-    for ep, named, kinds in rows:
-        key = named
-        item = paths.setdefault(key, {})
-        method = ep.method.lower()
-        if method in item or method not in ("get", "put", "post", "delete", "options", "head", "patch", "trace"):
-            continue
-        item[method] = _operation(ep, named, kinds, taken)
-        hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
-        path_hosts.setdefault(key, set()).add(ep.host)
+    for (named, method), members in groups.items():
+        op = {"operationId": _operation_id(method, named, taken),
+              **_merge_operations([_operation(ep, named, kinds) for ep, kinds in members])}
+        stats = copy.deepcopy(members[0][0].stats)
+        for ep, _ in members[1:]:
+            stats.merge(ep.stats)
+        op["x-mimic-stats"] = _stats(stats)
+        item = paths.setdefault(named, {})
+        if method.lower() in METHODS:
+            item[method.lower()] = op
+        else:
+            item.setdefault(ADDITIONAL_OPERATIONS, {})[method] = op
+        path_ops.setdefault(named, []).append((op, sorted(ep.host for ep, _ in members)))
+        for ep, _ in members:
+            hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
     ordered_hosts = sorted(hosts, key=lambda h: -hosts[h])
-    servers = [{"url": f"{schemes.get(h, 'https')}://{h}"} for h in ordered_hosts]
     if len(ordered_hosts) > 1:
-        for key, hs in path_hosts.items():
-            paths[key]["servers"] = [{"url": f"{schemes.get(h, 'https')}://{h}"} for h in sorted(hs)]
+        for named, ops in path_ops.items():
+            path_hosts = sorted({h for _, hs in ops for h in hs})
+            paths[named]["servers"] = [_server(h, schemes) for h in path_hosts]
+            for op, hs in ops:
+                if hs != path_hosts:
+                    op["servers"] = [_server(h, schemes) for h in hs]
     doc = {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0"}, "paths": dict(sorted(paths.items()))}
-    if servers:
-        doc["servers"] = servers
+    if ordered_hosts:
+        doc["servers"] = [_server(h, schemes) for h in ordered_hosts]
     return doc
 
 

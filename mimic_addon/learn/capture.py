@@ -4,8 +4,8 @@ mitmproxy's `FlowReader` parses every record completely and builds a `Flow` from
 reading at about 2,000 flows/s. For flow files of the current format we find each record
 ourselves, parse only its `request` and `response` and build the observation straight from those
 (`observation.from_state`). Records of older formats go the way `FlowReader` takes them
-(`tnetstring.loads` + `compat.migrate_flow`); HAR files and anything else are handed to
-`FlowReader` itself. (`mitmproxy.io` is imported only for those: it takes a fifth of a second.)
+(`tnetstring.loads` + `compat.migrate_flow`); HAR entries go through mitmproxy's HAR reader one by
+one (`learn/har.py`). (`mitmproxy.io` is imported only for those: it takes a fifth of a second.)
 """
 from __future__ import annotations
 
@@ -21,37 +21,55 @@ _MAX_PREFIX = 12  # digits in a tnetstring length prefix, as mitmproxy allows
 
 
 class CaptureError(Exception):
-    """The file is not a readable flow or HAR file."""
+    """Nothing could be read from the file: it is not a readable flow or HAR file."""
 
 
 class CaptureReader:
-    """Observations from one capture file; `offset` is how many of its bytes were consumed so far."""
+    """Observations from one capture file; `offset` is how many of its bytes were consumed so far.
+
+    What cannot be read is skipped and told in `problems` (one line each, naming the record's byte
+    offset or the HAR entry's index): a record that is not a flow, a HAR entry without a URL, a file
+    cut off in the middle of a record (an interrupted capture: everything before the cut is read).
+    Only a file from which nothing at all could be read raises CaptureError."""
 
     def __init__(self, path: Path, max_body: int) -> None:
         self.path = path
         self.max_body = max_body
         self.offset = 0
+        self.problems: list[str] = []
+        self.read = 0  # observations and exchanges read (a HAR entry without an answer counts too)
 
     def __iter__(self) -> Iterator[Observation]:
-        with self.path.open("rb") as f:
-            head = f.peek(1)[:1]
-            if head.isdigit():
-                yield from self._flow_file(f)
-            else:
-                yield from self._other(f)
-
-    def _other(self, f: BinaryIO) -> Iterator[Observation]:
-        from mitmproxy import exceptions, http, io
-
         try:
-            for flow in io.FlowReader(f).stream():
-                self.offset = f.tell()
-                if isinstance(flow, http.HTTPFlow):
-                    obs = from_flow(flow, self.max_body)
-                    if obs is not None:
-                        yield obs
-        except exceptions.FlowReadException as e:
+            with self.path.open("rb") as f:
+                head = f.peek(4)[:4]
+                if head[:1].isdigit():
+                    yield from self._flow_file(f)
+                elif head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b""):
+                    yield from self._har(f)
+                else:
+                    raise CaptureError(f"{self.path}: not a mitmproxy flow file nor a HAR file")
+        except OSError as e:
+            raise CaptureError(f"{self.path}: {e.strerror or e}") from e
+        if self.problems and not self.read:
+            raise CaptureError(f"{self.path}: nothing could be read: {self.problems[0]}")
+
+    def _har(self, f: BinaryIO) -> Iterator[Observation]:
+        from . import har
+
+        data = f.read()
+        self.offset = len(data)
+        if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+            return
+        try:
+            items = har.load(data)
+        except ValueError as e:
             raise CaptureError(f"{self.path}: {e}") from e
+        for flow in har.flows(items, self.problems):
+            self.read += 1
+            obs = from_flow(flow, self.max_body)
+            if obs is not None:
+                yield obs
 
     def _flow_file(self, f: BinaryIO) -> Iterator[Observation]:
         buf, base, pos = b"", 0, 0  # buf holds the file from byte `base`; the next record is at pos
@@ -67,13 +85,22 @@ class CaptureReader:
                     more = f.read(max(CHUNK, end + 1 - len(buf)))
                     buf, base, start, end, pos = buf[pos:] + more, base + pos, start - pos, end - pos, 0
                     if end >= len(buf):
-                        raise ValueError("truncated record")
+                        raise ValueError(f"the file ends inside a record of {end + 1 - pos} bytes "
+                                         "(an interrupted capture?)")
+            except (ValueError, IndexError) as e:  # no record boundary to go on from
+                rest = base + len(buf) - self.offset + len(f.read())
+                self.problems.append(f"invalid flow data at byte {self.offset}: {e}; "
+                                     f"the last {rest} bytes were not read")
+                return
+            try:
                 obs = self._record(buf, pos, start, end)
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, UnicodeError) as e:
-                raise CaptureError(f"{self.path}: invalid flow data at byte {self.offset}: {e}") from e
+                self.problems.append(f"record at byte {self.offset} skipped: invalid flow data: {e!r}")
+            else:
+                self.read += 1
+                if obs is not None:
+                    yield obs
             pos = end + 1
-            if obs is not None:
-                yield obs
 
     def _record(self, buf: bytes, pos: int, start: int, end: int) -> Observation | None:
         """The observation from the record at buf[pos:end + 1] (payload from `start`, tag at `end`)."""

@@ -6,6 +6,7 @@ happen later in the learner thread (`decode_body`).
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,9 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DEFAULT_MAX_BODY = 1024 * 1024  # mimic_max_body's default
+# Longer than this, two timestamps come from different clocks (a zeroed or rebased one, a response
+# replayed from an older capture): no exchange takes a day, and one such figure ruins every percentile.
+MAX_LATENCY_MS = 24 * 3600 * 1000.0
 
 
 @dataclass(slots=True)
@@ -68,10 +72,19 @@ def _body(raw: bytes | None, content_encoding: str, content_type: str, max_body:
                 content_type=content_type, size=len(raw), limit=max_body)
 
 
+def latency_ms(start: float | None, end: float | None) -> float | None:
+    """Milliseconds from request start to response end, or None when the timestamps cannot both be
+    true: one missing, zero or negative, not finite, the response before the request, a span of
+    more than a day."""
+    if not start or not end or start < 0 or end < 0 or not math.isfinite(start) or not math.isfinite(end):
+        return None
+    ms = (end - start) * 1000
+    return ms if 0 <= ms <= MAX_LATENCY_MS else None
+
+
 def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
                  request: Body, status: int, response: Body,
                  start: float | None, end: float | None) -> Observation:
-    latency = (end - start) * 1000 if start and end and end >= start else None
     return Observation(
         host=host_key(scheme, host, port),
         scheme=scheme,
@@ -80,7 +93,7 @@ def _observation(*, scheme: str, host: str, port: int, method: str, path: str,
         request=request,
         status=status,
         response=response,
-        latency_ms=latency,
+        latency_ms=latency_ms(start, end),
         ts=start or 0.0,
     )
 

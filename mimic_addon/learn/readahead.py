@@ -10,7 +10,7 @@ import multiprocessing
 import os
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .capture import CaptureError, CaptureReader
 from .observation import Observation
@@ -21,10 +21,11 @@ BATCH = 256
 Batch = tuple[list[Observation], int]
 
 
-def batches(path: Path, max_body: int) -> Iterator[Batch]:
-    """The observations of a capture file in order, in batches. Raises CaptureError."""
+def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda text: None) -> Iterator[Batch]:
+    """The observations of a capture file in order, in batches. What had to be skipped is told to
+    `problem`, one line each, once the file was read. Raises CaptureError when nothing could be read."""
     if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
-        yield from _read(path, max_body)
+        yield from _read(path, max_body, problem)
         return
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
@@ -40,6 +41,9 @@ def batches(path: Path, max_body: int) -> Iterator[Batch]:
                 raise CaptureError(f"{path}: the reader process stopped unexpectedly") from None
             if kind == "error":
                 raise CaptureError(payload)
+            if kind == "problem":
+                problem(payload)
+                continue
             if kind == "done":
                 finished = True
                 return
@@ -51,7 +55,7 @@ def batches(path: Path, max_body: int) -> Iterator[Batch]:
         child.join()
 
 
-def _read(path: Path, max_body: int) -> Iterator[Batch]:
+def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator[Batch]:
     reader = CaptureReader(path, max_body)
     batch: list[Observation] = []
     for obs in reader:
@@ -60,11 +64,13 @@ def _read(path: Path, max_body: int) -> Iterator[Batch]:
             yield batch, reader.offset
             batch = []
     yield batch, reader.offset
+    for text in reader.problems:
+        problem(text)
 
 
 def _produce(path: Path, max_body: int, sender: Connection) -> None:
     try:
-        for batch in _read(path, max_body):
+        for batch in _read(path, max_body, lambda text: sender.send(("problem", text))):
             sender.send(("batch", batch))
         sender.send(("done", None))
     except CaptureError as e:

@@ -71,6 +71,10 @@ _OBJECT_KEYS = ("properties", "additionalProperties", "required", "minProperties
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _OBSERVED_KEYS = ("examples", OBSERVED_VALUES_KEY)  # a Mimic export's observed values (`_observed_values`)
+# A Mimic export's observed bounds (export/contract.py): no contract, but what mocks should stay within.
+OBSERVED_BOUNDS_KEY = "x-mimic-observed-bounds"
+OBSERVED_BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
+_OBSERVED_MARK = "\x00observed-bounds"  # (internal) which of a schema's bounds came from OBSERVED_BOUNDS_KEY
 
 
 class SchemaImportError(ValueError):
@@ -157,6 +161,11 @@ class _Builder:
                     if (_meaningful(k) or k in _OBSERVED_KEYS) and k not in ("allOf", "oneOf", "anyOf")}
             if "const" in base:
                 base["enum"] = [base.pop("const")]
+            observed = schema.get(OBSERVED_BOUNDS_KEY)
+            if isinstance(observed, dict):
+                taken = tuple(k for k in OBSERVED_BOUNDS if k in observed and k not in base)
+                base.update((k, observed[k]) for k in taken)
+                base[_OBSERVED_MARK] = taken
             if isinstance(base.get("items"), list) and "type" not in base:
                 # A typeless `items: [A, B]` (Swagger-era specs, Slack's among them) says nothing about
                 # a non-array value, yet that is what such specs describe: read it as "A or B".
@@ -302,9 +311,9 @@ class _Builder:
                 flat = self.flatten(items, alt.refs) if "items" in s else [_Alt({}, alt.refs)]
             cut = cut or not flat
             children.extend(flat)
-            if _int(s.get("minItems"), -1) < 0:  # a default bound: not to be exported as a contract
+            if _int(s.get("minItems"), -1) < 0 or _observed(s, "minItems"):  # not to be exported as a contract
                 hints |= HINT_ARR_MIN
-            if _int(s.get("maxItems"), -1) < 0:
+            if _int(s.get("maxItems"), -1) < 0 or _observed(s, "maxItems"):
                 hints |= HINT_ARR_MAX
             a_lo = _int(s.get("minItems"), 1 if "maxItems" not in s or _int(s.get("maxItems"), 1) > 0 else 0)
             a_hi = _int(s.get("maxItems"), a_lo + DEFAULT_EXTRA_ITEMS)
@@ -357,9 +366,9 @@ def _string(d: dict[str, Any], schemas: list[dict[str, Any]]) -> None:
     values = d.get("ev")
     if values:
         lo, hi = min(lo, min(map(len, values))), max(hi, max(map(len, values)))
-    if any(_int(s.get("minLength"), -1) < 0 for s in schemas):  # default bounds: never exported
+    if any(_int(s.get("minLength"), -1) < 0 or _observed(s, "minLength") for s in schemas):  # never exported
         hints |= HINT_STR_MIN
-    if any(_int(s.get("maxLength"), -1) < 0 for s in schemas):
+    if any(_int(s.get("maxLength"), -1) < 0 or _observed(s, "maxLength") for s in schemas):
         hints |= HINT_STR_MAX
     patterns = {s.get("pattern") for s in schemas}
     pattern = patterns.pop() if len(patterns) == 1 and not values and not d["fm"] else None
@@ -388,6 +397,11 @@ def _observed_values(schemas: list[dict[str, Any]]) -> list[str] | None:
             return None
         values.update(v for v in examples if isinstance(v, str))
     return sorted(values) if values and len(values) <= MAX_ENUM_TRACKED else None
+
+
+def _observed(schema: dict[str, Any], key: str) -> bool:
+    """Whether the schema's `key` bound is one a Mimic export observed, not one a spec declared."""
+    return key in schema.get(_OBSERVED_MARK, ())
 
 
 def _hint(d: dict[str, Any], hints: int) -> None:
@@ -422,7 +436,8 @@ def _numbers(d: dict[str, Any], schemas: list[dict[str, Any]], integer: bool) ->
     hi = None if any(v is None for v in his) else max(his)  # type: ignore[type-var]
     if lo is None and hi is None:
         return
-    _hint(d, (HINT_NUM_MIN if lo is None else 0) | (HINT_NUM_MAX if hi is None else 0))
+    _hint(d, (HINT_NUM_MIN if lo is None or any(_observed(s, "minimum") for s in schemas) else 0)
+          | (HINT_NUM_MAX if hi is None or any(_observed(s, "maximum") for s in schemas) else 0))
     if lo is None:
         lo = 0 if hi >= 0 else hi - DEFAULT_NUMBER_SPAN  # type: ignore[operator]
     if hi is None:

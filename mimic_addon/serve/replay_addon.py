@@ -21,7 +21,7 @@ from typing import Any
 
 from mitmproxy import command, ctx, exceptions, http
 
-from ..learn.observation import host_key
+from ..learn.observation import host_key, latency_ms
 from ..learn.worker import BatchWorker
 from ..store import StoreError
 from .replay import FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, make_recording, request_parts
@@ -156,7 +156,7 @@ class ReplayAddon:
             return
         req, resp = flow.request, flow.response
         end = resp.timestamp_end or resp.timestamp_start
-        latency = (end - req.timestamp_start) * 1000 if end and req.timestamp_start and end >= req.timestamp_start else None
+        latency = latency_ms(req.timestamp_start, end)
         injected = flow.metadata.get("mimic_chaos_delay_ms")
         if injected and latency is not None:
             latency = max(0.0, latency - injected)

@@ -123,10 +123,25 @@ def test_broken_files_raise_capture_error(tmp_path, data):
 
 
 def test_truncated_after_good_flows(tmp_path):
+    """An interrupted capture: everything before the cut is read, the cut is told with its offset."""
     path = _write(tmp_path / "flows.mitm", FLOWS[:2])
+    size = len(tnetstring.dumps(FLOWS[0].get_state()))
     path.write_bytes(path.read_bytes()[:-10])
-    with pytest.raises(CaptureError, match="invalid flow data at byte"):
-        list(CaptureReader(path, MAX_BODY))
+    reader = CaptureReader(path, MAX_BODY)
+    assert _asdicts(reader) == _asdicts([from_flow(FLOWS[0], MAX_BODY)])
+    [problem] = reader.problems
+    assert problem.startswith(f"invalid flow data at byte {size}: the file ends inside a record")
+
+
+def test_a_record_that_is_not_a_flow_is_skipped(tmp_path):
+    path = _write(tmp_path / "flows.mitm", FLOWS[:1])
+    second = _write(tmp_path / "second.mitm", FLOWS[1:2]).read_bytes()
+    odd = tnetstring.dumps([b"not", b"a", b"flow"])
+    path.write_bytes(path.read_bytes() + odd + second)
+    reader = CaptureReader(path, MAX_BODY)
+    assert _asdicts(reader) == _asdicts([from_flow(FLOWS[0], MAX_BODY), from_flow(FLOWS[1], MAX_BODY)])
+    [problem] = reader.problems
+    assert problem.startswith(f"record at byte {len(tnetstring.dumps(FLOWS[0].get_state()))} skipped")
 
 
 def test_empty_file(tmp_path):

@@ -197,7 +197,8 @@ def test_typescript_expressions(schema: dict, expected: str) -> None:
 def test_typescript_declarations(doc: dict) -> None:
     ts = typescript.from_document(doc)
     assert "export interface GetApiExampleComV1UsersByUserIdResponse200 {\n" in ts
-    assert '  nick: "ada" | null;\n' in ts and '  tags: Array<"x" | "y">;\n' in ts
+    # a word seen three times, two seen six: samples of open text, not a closed set (export/contract.py)
+    assert '  nick: string | null;\n' in ts and '  tags: string[];\n' in ts
     assert "  scores: Record<string, number>;\n" in ts
     assert 'export type GetV1EventsResponse200 = Array<{\n  type: "image";' in ts
     assert '  "quo\\"te": string;\n' in ts and '  "new\\nline": null;\n' in ts and '  "\\ud800lone": string;\n' in ts

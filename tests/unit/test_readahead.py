@@ -38,10 +38,18 @@ def test_batches_in_order_with_offsets(flow_file):
     assert _asdicts(o for b, _ in got for o in b) == _asdicts(CaptureReader(flow_file, MAX_BODY))
 
 
-def test_errors_cross_the_process_boundary(flow_file):
+def test_problems_and_errors_cross_the_process_boundary(flow_file, tmp_path):
+    size = flow_file.stat().st_size
     flow_file.write_bytes(flow_file.read_bytes() + b"7:garbage")
-    with pytest.raises(CaptureError, match="flows.mitm: invalid flow data at byte"):
-        list(readahead.batches(flow_file, MAX_BODY))
+    problems: list[str] = []
+    got = list(readahead.batches(flow_file, MAX_BODY, problems.append))
+    assert sum(len(b) for b, _ in got) == 600
+    assert problems == [f"invalid flow data at byte {size}: the file ends inside a record of 10 bytes "
+                        "(an interrupted capture?); the last 9 bytes were not read"]
+    broken = tmp_path / "broken.mitm"
+    broken.write_bytes(b"7:garbage")
+    with pytest.raises(CaptureError, match="broken.mitm: nothing could be read: invalid flow data at byte 0"):
+        list(readahead.batches(broken, MAX_BODY))
 
 
 def test_stopping_early_ends_the_reader(flow_file):

@@ -1,0 +1,137 @@
+"""HAR entries as mitmproxy flows, as leniently as the tools that write HAR files.
+
+mitmproxy's HAR reader (`mitmproxy.io.har.request_to_flow`) turns one entry into a flow, but its
+`FlowReader` gives up on the whole file at the first entry lacking a field the HAR spec requires
+and not every tool writes (`startedDateTime`, `httpVersion`, `headers`...). Here each entry is
+first completed with sane defaults (an unknown time gives no latency, not a made-up one), then
+handed to mitmproxy's reader alone; an entry that still cannot be read (no URL, no status) is
+skipped and told, naming its index and field, and the others are read.
+"""
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any, Iterator
+
+from mitmproxy import http
+
+UNKNOWN_TIME = "1970-01-01T00:00:00+00:00"  # timestamp 0: "not known" to the learner (no latency)
+
+
+class EntryError(ValueError):
+    """An entry lacks something no default can stand in for."""
+
+
+def load(data: bytes) -> list[Any]:
+    """The entries of a HAR document; ValueError when it is not one (not JSON, no `log.entries`)."""
+    try:
+        doc = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
+    log = doc.get("log") if isinstance(doc, dict) else None
+    items = log.get("entries") if isinstance(log, dict) else None
+    if not isinstance(items, list):
+        raise ValueError("not a HAR file (no log.entries list)")
+    return items
+
+
+def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:
+    """A flow for every readable entry; what is skipped goes to `problems`, naming the entry."""
+    from mitmproxy.io import har
+
+    for index, raw in enumerate(items):
+        try:
+            entry, timed = normalise(raw)
+            flow = har.request_to_flow(entry)
+        except EntryError as e:
+            problems.append(f"HAR entry {index} skipped: {e}")
+            continue
+        except Exception as e:  # noqa: BLE001 -- mitmproxy's reader raises anything on odd input
+            what = f"no field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
+            problems.append(f"HAR entry {index} skipped: {what}")
+            continue
+        if not timed:  # no duration given: no latency rather than a made-up 0 ms
+            flow.response.timestamp_start = flow.response.timestamp_end = None
+        yield flow
+
+
+def _field(obj: dict[str, Any], key: str, where: str) -> Any:
+    value = obj.get(key)
+    if value is None:
+        raise EntryError(f"no {where}{key}")
+    return value
+
+
+def _headers(value: Any) -> list:
+    """Headers as mitmproxy's reader takes them: entries with a name (and a value, else empty)."""
+    if not isinstance(value, list):
+        return []
+    out = []
+    for h in value:
+        if isinstance(h, dict) and isinstance(h.get("name"), str):
+            out.append({"name": h["name"], "value": str(h.get("value") or "")})
+        elif isinstance(h, (list, tuple)) and len(h) >= 2:
+            out.append([str(h[0]), str(h[1])])
+    return out
+
+
+def _started(value: Any) -> str | None:
+    """The entry's start as ISO 8601 mitmproxy parses, or None when missing or unreadable."""
+    if not isinstance(value, str):
+        return None
+    try:
+        datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return value
+
+
+def _duration(entry: dict[str, Any]) -> float | None:
+    """`time` in ms, else the sum of the known `timings`, else None."""
+    time = entry.get("time")
+    if isinstance(time, (int, float)) and not isinstance(time, bool) and time >= 0:
+        return float(time)
+    timings = entry.get("timings")
+    if isinstance(timings, dict):
+        known = [v for k, v in timings.items() if k != "comment" and isinstance(v, (int, float)) and v >= 0]
+        if known:
+            return float(sum(known))
+    return None
+
+
+def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
+    """A copy of an entry with every field mitmproxy's reader needs, and whether its duration is known."""
+    if not isinstance(raw, dict):
+        raise EntryError("not an object")
+    request = raw.get("request")
+    response = raw.get("response")
+    if not isinstance(request, dict):
+        raise EntryError("no request")
+    if not isinstance(response, dict):
+        raise EntryError("no response")
+    method, url = _field(request, "method", "request."), _field(request, "url", "request.")
+    if not isinstance(method, str) or not method or not isinstance(url, str) or "://" not in url:
+        raise EntryError(f"request.url {url!r} is not an absolute URL" if isinstance(method, str) and method
+                         else "request.method is not a method")
+    status = _field(response, "status", "response.")
+    try:
+        status = int(status)
+    except (TypeError, ValueError):
+        raise EntryError(f"response.status {status!r} is not a number") from None
+    started = _started(raw.get("startedDateTime"))
+    duration = _duration(raw) if started else None
+    req = {**request, "method": method, "url": url, "httpVersion": str(request.get("httpVersion") or "HTTP/1.1"),
+           "headers": _headers(request.get("headers"))}
+    post = request.get("postData")
+    if isinstance(post, dict):
+        req["postData"] = {**post, "text": post.get("text") if isinstance(post.get("text"), str) else ""}
+    else:
+        req.pop("postData", None)
+    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    if not isinstance(content.get("text", ""), str):
+        content = {k: v for k, v in content.items() if k != "text"}
+    resp = {**response, "status": status, "httpVersion": str(response.get("httpVersion") or "HTTP/1.1"),
+            "headers": _headers(response.get("headers")), "content": content}
+    entry = {**raw, "startedDateTime": started or UNKNOWN_TIME, "time": duration or 0.0,
+             "request": req, "response": resp}
+    return entry, duration is not None

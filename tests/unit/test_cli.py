@@ -1,0 +1,66 @@
+"""The `mimic` command as a newcomer meets it: help, the endpoint list, what goes to which stream."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from captures import write_flows
+from mimic_addon import cli
+
+COMMANDS = ("learn", "export", "import", "endpoints", "drift", "health", "admin")
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["-h"], ["help"]])
+def test_help_lists_mimics_commands(argv, capsys):
+    assert cli.main(argv) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    for name in COMMANDS:
+        [line] = [ln for ln in lines if ln.split()[:1] == [name]]
+        assert len(line.split()) > 2, line  # one line of help each
+    assert "Any other arguments go to mitmdump" in out
+
+
+def test_help_for_one_command(capsys):
+    assert cli.main(["help", "endpoints"]) == 0
+    assert "--json" in capsys.readouterr().out
+    assert cli.main(["help", "no-such-command"]) == 2
+
+
+@pytest.fixture
+def learned_db(tmp_path) -> str:
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True}),
+                                                 ("GET", "https://api.example.com/ping", 503, {"ok": False})])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 0
+    return db
+
+
+def test_endpoints_json(learned_db, capsys):
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", learned_db, "--json"]) == 0
+    captured = capsys.readouterr()
+    [ep] = json.loads(captured.out)
+    assert (ep["host"], ep["method"], ep["template"], ep["count"]) == ("api.example.com", "GET", "/ping", 2)
+    assert ep["statuses"] == {"200": 1, "503": 1} and ep["source"] == "traffic"
+    assert ep["latency_ms"]["p50"] == pytest.approx(12, rel=0.05)
+
+
+def test_counts_are_singular_and_come_after_the_table(learned_db):
+    """With stdout and stderr on one pipe (`2>&1 | less`) the count is the last line, on its own."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # stdout block-buffered, as in a pipe
+    run = subprocess.run([sys.executable, "-m", "mimic_addon.cli", "endpoints", "--db", learned_db],
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=True, env=env)
+    lines = run.stdout.splitlines()
+    assert lines[0].startswith("HOST") and lines[1].startswith("api.example.com")
+    assert lines[-1] == "1 endpoint"
+
+
+def test_learn_summary_is_singular(tmp_path, capsys):
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True})])
+    assert cli.main(["learn", "-q", str(capture), "--db", str(tmp_path / "m.db")]) == 0
+    assert "learned 1 flow: 1 endpoint on 1 host -> " in capsys.readouterr().err

@@ -1,0 +1,79 @@
+"""`mimic learn` learns what can be read, tells what it skipped and where, and says so in its exit status."""
+from __future__ import annotations
+
+import json
+
+from captures import har_entry, write_flows, write_har
+from mimic_addon import cli
+
+
+def _endpoints(db: str, capsys) -> list[tuple[str, str]]:
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db, "--json"]) == 0
+    return [(e["host"], e["template"]) for e in json.loads(capsys.readouterr().out)]
+
+
+def test_an_unreadable_file_among_good_ones(tmp_path, capsys):
+    first = write_flows(tmp_path / "first.mitm", [("GET", "https://api.example.com/first", 200, {"n": 1})])
+    middle = tmp_path / "middle.mitm"
+    middle.write_bytes(b"\x00\x01 not a capture")
+    last = write_flows(tmp_path / "last.mitm", [("GET", "https://api.example.com/last", 200, {"n": 2})])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(first), str(middle), str(last), "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert f"mimic learn: {middle}: not a mitmproxy flow file nor a HAR file: file skipped" in err
+    assert "learned 2 flows: 2 endpoints on 1 host" in err
+    assert _endpoints(db, capsys) == [("api.example.com", "/first"), ("api.example.com", "/last")]
+
+
+def test_an_interrupted_capture_keeps_its_first_flows(tmp_path, capsys):
+    capture = write_flows(tmp_path / "cut.mitm", [("GET", f"https://api.example.com/items/{i}", 200, {"id": i})
+                                                  for i in range(5)])
+    whole = capture.read_bytes()
+    capture.write_bytes(whole[:-40])  # the capture stopped while writing the fifth flow
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert f"mimic learn: {capture}: invalid flow data at byte " in err and "interrupted capture" in err
+    assert "learned 4 flows" in err
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db, "--json"]) == 0
+    [ep] = json.loads(capsys.readouterr().out)
+    assert ep["count"] == 4
+
+
+def test_a_clean_run_exits_zero(tmp_path, capsys):
+    capture = write_flows(tmp_path / "ok.mitm", [("GET", "https://api.example.com/ok", 200, {"ok": True})])
+    assert cli.main(["learn", "-q", str(capture), "--db", str(tmp_path / "m.db")]) == 0
+    assert "mimic learn:" not in capsys.readouterr().err
+
+
+def test_har_without_optional_fields_real_tools_omit(tmp_path, capsys):
+    """Some tools write no startedDateTime, httpVersion or headers: read with defaults, no latency made up."""
+    bare = har_entry("GET", "https://api.example.com/users/1", 200, {"id": 1})
+    del bare["startedDateTime"], bare["request"]["httpVersion"], bare["response"]["httpVersion"]
+    del bare["request"]["headers"], bare["time"], bare["timings"]
+    timed = har_entry("GET", "https://api.example.com/users/2", 200, {"id": 2})
+    del timed["response"]["httpVersion"]
+    har = write_har(tmp_path / "lenient.har", [bare, timed])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(har), "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db, "--json"]) == 0
+    [ep] = json.loads(capsys.readouterr().out)
+    assert ep["count"] == 2 and ep["latency_ms"]["p50"] == 12.0  # only the timed entry has a latency
+
+
+def test_har_entries_that_cannot_be_read_are_skipped_by_index(tmp_path, capsys):
+    no_url = har_entry("GET", "https://api.example.com/x", 200, {"id": 1})
+    del no_url["request"]["url"]
+    no_status = har_entry("GET", "https://api.example.com/y", 200, {"id": 1})
+    del no_status["response"]["status"]
+    good = har_entry("GET", "https://api.example.com/z", 200, {"id": 1})
+    har = write_har(tmp_path / "mixed.har", [no_url, good, no_status, "junk"])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(har), "--db", db]) == 1
+    err = capsys.readouterr().err
+    for index, field in ((0, "no request.url"), (2, "no response.status"), (3, "not an object")):
+        assert f"mimic learn: {har}: HAR entry {index} skipped: {field}" in err
+    assert _endpoints(db, capsys) == [("api.example.com", "/z")]

@@ -7,6 +7,7 @@ import pytest
 
 from mimic_addon.model import segments as seg
 from mimic_addon.model.consolidate import consolidate
+from mimic_addon.model import paths
 from mimic_addon.model.paths import MAX_LITERALS, UNKNOWN, PathTree, Shape, split_path
 
 USER = Shape(frozenset({"id", "name", "email"}))
@@ -156,6 +157,28 @@ def test_hostile_cardinality_is_bounded() -> None:
     node = tree.root.literals["words"]
     assert len(node.literals) <= MAX_LITERALS
     assert node.param is not None
+
+
+def test_hostile_cardinality_is_bounded_beside_a_parameter_too() -> None:
+    tree = PathTree()
+    learn(tree, "/files/1001")  # the position already has a parameter
+    for i in range(MAX_LITERALS * 3):
+        learn(tree, f"/files/name{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}", USER)
+    assert len(tree.root.literals["files"].literals) <= MAX_LITERALS
+
+
+def test_a_full_tree_sends_new_names_to_their_positions_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Endless distinct names below endless distinct names: memory follows a bound, not the traffic."""
+    monkeypatch.setattr(paths, "MAX_NODES", 300)
+    monkeypatch.setattr(paths, "RECOUNT_EVERY", 16)
+    tree = PathTree()
+    words = [f"{a}{b}" for a in "abcdefghijklmnop" for b in "qrstuvwxyz"]
+    for i in range(3000):
+        learn(tree, f"/x/{words[i % len(words)]}/{words[i * 7 % len(words)]}/{words[i * 13 % len(words)]}", USER)
+    assert paths._size(tree.root) <= 2 * 300  # a node full of names may still get its parameter
+    before = paths._size(tree.root)
+    assert "{}" in learn(tree, "/x/brand/new/names")  # routed to a parameter, no new branch
+    assert paths._size(tree.root) <= before + 3
 
 
 def test_deep_paths_are_capped() -> None:

@@ -217,6 +217,7 @@ class Node:
         return self.evidence > 0 or (self.echoes >= ECHO_MIN and 2 * self.echoes >= self.informative)
 
 
+_MATRIX = re.compile(r";[^;=/]*=[^/]*$")  # `;key=value` and all that follows in the segment
 _WIRE_SAFE = "-._~!$&'()*+,;=:@"
 
 
@@ -273,8 +274,11 @@ def _is_version(value: str) -> bool:
 
 
 def split_path(path: str) -> list[str]:
-    """`/a/b/` -> ['a', 'b', '']; at most MAX_SEGMENTS (the tail is kept as one segment)."""
+    """`/a/b/` -> ['a', 'b', '']; at most MAX_SEGMENTS (the tail is kept as one segment). Matrix
+    parameters are arguments, not part of the segment: `/ads/view;src=1;ord=2` -> ['ads', 'view']."""
     parts = path.split("?", 1)[0].split("/")[1:] if path.startswith("/") else path.split("/")
+    if ";" in path:
+        parts = [_MATRIX.sub("", p) for p in parts]
     if len(parts) > MAX_SEGMENTS:
         parts = parts[: MAX_SEGMENTS - 1] + ["/".join(parts[MAX_SEGMENTS - 1 :])]
     return parts

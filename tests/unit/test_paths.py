@@ -435,3 +435,18 @@ def test_names_found_to_be_values_elsewhere_are_values_where_their_position_says
     learn(tree, "/api/user/repos", shape("[]", "[].id", "[].name"))
     assert anonymous(settled(tree)) == {"GET /api/users/{}/subscriptions", "GET /api/users/{}/activities/feeds",
                                         "PUT /api/user/following/{}", "GET /api/user/repos"}
+
+
+def test_a_uuid_inside_a_urn_is_a_value() -> None:
+    assert seg.classify("urn:vcloud:vdc:550e8400-e29b-41d4-a716-446655440000") == seg.UUID
+    tree = PathTree()
+    assert learn(tree, "/api/vdcs/urn:vcloud:vdc:550e8400-e29b-41d4-a716-446655440000") == "/api/vdcs/{}"
+
+
+def test_matrix_parameters_are_not_part_of_the_segment() -> None:
+    assert split_path("/ads/view;src=123;ord=456") == ["ads", "view"]
+    assert split_path("/a;b/c") == ["a;b", "c"]  # a semicolon alone is part of the name
+    tree = PathTree()
+    learn(tree, "/ads/view;src=123;ord=456")
+    learn(tree, "/ads/view;src=789;ord=111")
+    assert named(tree) == {"GET /ads/view"}

@@ -499,6 +499,8 @@ class PathTree:
 
     @staticmethod
     def _name(param: Node, before: list[str]) -> str:
+        """Two parameters of names in a row after a collection's name are an item named within its
+        owner's namespace: `/repos/{owner}/{repo}`."""
         taken = {b[1:b.index("}")] for b in before if b.startswith("{") and "}" in b}
         if param.declared:
             return _unique(param.declared, taken)
@@ -506,6 +508,13 @@ class PathTree:
         base = seg.identifier(seg.singular(prev)) if prev and seg.classify(prev) in (seg.WORD, seg.SLUG) else ""
         kinds = param.kinds
         top_kind = kinds.most_common(1)[0][0] if kinds else seg.WORD
+        words = top_kind in (seg.WORD, seg.SLUG)
+        follower = param.param.kinds.most_common(1)[0][0] if param.param is not None and param.param.kinds else None
+        if words and base and follower in (seg.WORD, seg.SLUG) and not (before and before[-1].startswith("{")):
+            return _unique("owner", taken)
+        if words and base and before and before[-1].startswith("{") and len(before) >= 2 and \
+                urllib.parse.unquote(before[-2]) == prev:
+            return _unique(base, taken)  # the item named within its owner's namespace
         specific = [k for k, _ in param.echo_keys.most_common() if k.lower() not in GENERIC_ECHO_KEYS]
         if kinds.get(seg.INT, 0) + kinds.get(seg.UUID, 0) + kinds.get(seg.PREFIXED, 0) >= sum(kinds.values()) / 2:
             name = f"{base}_id" if base else "id"

@@ -450,3 +450,13 @@ def test_matrix_parameters_are_not_part_of_the_segment() -> None:
     learn(tree, "/ads/view;src=123;ord=456")
     learn(tree, "/ads/view;src=789;ord=111")
     assert named(tree) == {"GET /ads/view"}
+
+
+def test_two_names_in_a_row_are_an_owner_and_its_item() -> None:
+    tree = PathTree()
+    repo = shape("id", "name", "full_name", "owner")
+    for i in range(60):
+        owner = ("amara", "kiv", "spatel", "pli", "grace", "oscar")[i % 6]
+        learn(tree, f"/repos/{owner}/{('blog', 'proxy', 'docs', 'engine', 'site')[i % 5]}-{owner[:3]}/issues/{i + 1}", repo)
+    assert settled(tree) == {"GET /repos/{owner}/{repo}/issues/{issue_id}"}
+    assert tree.named("/repos/{}/{}/issues/{}") == "/repos/{owner}/{repo}/issues/{issue_id}"

@@ -47,6 +47,6 @@ def test_live_and_file_learning_give_the_same_templates() -> None:
     worker.stop()               # the proxy stopping
 
     assert templates(from_file) == templates(live)
-    assert templates(live) == {"GET /repos/{repo_name}/{repo_name2}", "GET /repos/{repo_name}/{repo_name2}/issues/{issue_id}"}
+    assert templates(live) == {"GET /repos/{owner}/{repo}", "GET /repos/{owner}/{repo}/issues/{issue_id}"}
     ep_counts = sorted(ep.stats.count for ep in live.endpoints())
     assert sum(ep_counts) == len(flows)  # every observation kept through the folds

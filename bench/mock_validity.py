@@ -16,12 +16,14 @@ same spec schemas (a ceiling for anything learned from that traffic); the mock b
 indices folded) that the traffic of the same operation also had.
 
 MIMIC_SHOW_FAILURES=N prints the N most common failures per spec to stderr (0: none; default 5),
-marked `OURS` or `traffic-too`, and the endpoints whose mocks are valid less often than their
+marked `OURS` or `traffic-too` (and `[traffic-valid]` on endpoints whose every recorded body was
+valid), and the endpoints whose mocks are valid less often than their
 traffic; MIMIC_SHOW_TRAFFIC_FAILURES=1 adds the traffic's own failures.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import json
 import random
@@ -48,8 +50,14 @@ CHECKER = jsonschema.FormatChecker()
 
 
 def load_spec(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    """A spec file: JSON or YAML, gzipped when the name ends in `.gz`."""
+    raw = path.read_bytes()
+    name = path.name
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+        name = name[:-3]
+    text = raw.decode("utf-8")
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
 
 
 def resolve(node, spec: dict, openapi30: bool, depth: int = 0):
@@ -223,7 +231,7 @@ def main() -> int:
                             e = jsonschema.exceptions.best_match(errors)
                             inherited = error_keys(errors) <= traffic_errors[(spec_path, method.lower(), int(code))]
                             same_as_traffic += inherited
-                            mark = "traffic-too " if inherited else "OURS "
+                            mark = ("traffic-too " if inherited else "OURS ") + ("[traffic-valid] " if traffic_valid else "")
                             label = f"{mark}{method} {spec_path} {code} {where(e)}: {describe(e)}"
                             failures[label] += 1
                             examples.setdefault(label, json.dumps(e.instance)[:80])

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .redact import is_personal_name
+from .redact import REDACTED, is_personal_name
 
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
@@ -311,6 +311,8 @@ class SchemaNode:
         if t is str:
             self.count += 1
             self.types[_STR] += 1
+            if value == REDACTED:
+                return  # a secret's placeholder says nothing of the values' length, format or shape
             n = len(value)
             if self.str_min is None:
                 self.str_min = self.str_max = n

@@ -235,3 +235,17 @@ def test_a_path_value_is_echoed_as_sent_only_where_traffic_echoed_it():
     known = Context(params={"skill_id": "skill_short"}, resource_id="skill_short", resource_field="skill_id",
                     resource_learned=True)
     assert make(node, ctx=known)["skill_id"] == "skill_short"
+
+
+# -- mocks valid wherever the recorded traffic was (bench/mock_validity.py's traffic-valid subset) --------
+
+
+def test_redacted_placeholders_do_not_shape_mocks():
+    # long digit ids that pass the card-number check were stored as `[REDACTED]`: the other values
+    # still say what the ids look like (digits, 19 long); a field always redacted keeps no shape at all
+    ids = [str(1_200_000_000_000_000_000 + 7919 * i) for i in range(20)]
+    node = learned([{"id": v, "secret": "[REDACTED]"} for v in ids + ["[REDACTED]"] * 4])
+    for seed in range(30):
+        v = make(node, seed)
+        assert v["id"].isdigit() and len(v["id"]) == 19, v
+        assert "[" not in v["secret"], v

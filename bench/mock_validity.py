@@ -60,20 +60,26 @@ def load_spec(path: Path) -> dict:
     return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
 
 
-def resolve(node, spec: dict, openapi30: bool, depth: int = 0):
-    """Inline $refs (bounded depth for recursive schemas) and turn `nullable` into a null type."""
+def resolve(node, spec: dict, openapi30: bool, depth: int = 0, chain: tuple[str, ...] = ()):
+    """Inline $refs (bounded depth for recursive schemas) and turn `nullable` into a null type.
+
+    A $ref already being expanded on the way here (a recursive schema) is anything: inlining every
+    cycle down to the depth bound blows up on large specs with several mutually recursive schemas."""
     if isinstance(node, list):
-        return [resolve(v, spec, openapi30, depth + 1) for v in node]
+        return [resolve(v, spec, openapi30, depth + 1, chain) for v in node]
     if not isinstance(node, dict):
         return node
     if depth > 40:  # a schema this deep (recursion): anything (scalars such as `minLength: 1` stay)
         return {}
     if "$ref" in node:
+        ref = node["$ref"]
+        if ref in chain:
+            return {}
         target = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
+        for part in ref.lstrip("#/").split("/"):
             target = target[part.replace("~1", "/").replace("~0", "~")]
-        return resolve(target, spec, openapi30, depth + 1)
-    out = {k: resolve(v, spec, openapi30, depth + 1) for k, v in node.items()
+        return resolve(target, spec, openapi30, depth + 1, chain + (ref,))
+    out = {k: resolve(v, spec, openapi30, depth + 1, chain) for k, v in node.items()
            if not k.startswith("x-") and k not in ("example", "examples", "xml", "discriminator")}
     if not openapi30:
         # OpenAPI 3.0's boolean `exclusiveMinimum: true` (beside `minimum`) left in a 3.1 document: a

@@ -21,7 +21,6 @@ MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towar
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
 ENUM_MIN_RATIO = 3
-ENUM_MOCK_RATIO = 2  # a larger set of words is still closed for mocks when each was seen twice on average
 MAX_EXAMPLES = 32  # observed values exported as `examples` (a closed set not emitted as an enum)
 DECLARED_ENUM_MAX = 256  # values a declared (imported) enum may keep
 OBSERVED_VALUES_KEY = "x-mimic-observed-values"  # marks `examples` as every value observed, not a contract
@@ -88,7 +87,10 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+[^\s]*")
 _ENUM_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*")
 # Enum words may also start with a digit when a letter follows (`1024x1024`, `4g`, `24h`, `2xl`); not
 # numbers, dates, times or versions (`42`, `2024-05-01`, `10:30`, `1.2.3`), which have no letter or a `:`.
-_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*")
+# Two or three plain words, lower case after the first, are a value of a closed set too (`not ready`,
+# `in store`, `Uploaded by`); a sentence (more words, punctuation) or a person's name (`Ann Smith`) is not.
+_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*"
+                        r"|[A-Za-z][A-Za-z0-9_\-]*(?: [a-z0-9][a-z0-9_\-]*){1,2}")
 _LONG_DIGITS = re.compile(r"\d{5}")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?([eE][+-]?\d{1,3})?")
@@ -854,14 +856,12 @@ class SchemaNode:
         return sorted(self.enum)
 
     def enum_observed(self) -> list[str] | None:
-        """The closed set of string values a mock may pick from: the values seen when they were
-        identifier-like words and either few (`enum_seen`) or each seen ENUM_MOCK_RATIO times on
-        average (up to the tracked maximum: a closed set too large to emit as an enum); else None."""
+        """The string values a mock may pick from: every value seen, when they were identifier-like
+        words (up to the tracked maximum); else None. Replaying a seen word is always as valid as the
+        traffic was, while a word invented from the values' shape breaks any closed set the API has,
+        even one seen only once per value (an event's `action` among a hundred)."""
         enum = self.enum
         if self.enum_overflow or not enum or self.formats:
-            return None
-        if (len(enum) > ENUM_EMIT_MAX and self.types[_STR] < ENUM_MOCK_RATIO * len(enum)
-                and not self.hints & (HINT_DECLARED_ENUM | HINT_OPEN_VALUES)):
             return None
         return sorted(enum)
 

@@ -148,7 +148,7 @@ _SUFFIX = {
     "photo": "image", "thumbnail": "image", "at": "datetime", "date": "date", "time": "datetime",
     "on": "date", "timestamp": "timestamp", "count": "count", "total": "count", "price": "price",
     "amount": "price", "cost": "price", "status": "status", "state": "status", "type": "type",
-    "ip": "ip", "color": "color", "token": "token", "key": "token", "hash": "hash", "title": "title",
+    "ip": "ip", "color": "color", "token": "token", "key": "word", "hash": "hash", "title": "title",
     "description": "description", "code": "word", "number": "count", "size": "count", "version": "version",
     "percent": "percent", "rate": "percent", "score": "rating", "lat": "latitude", "lng": "longitude",
     "tags": "tag", "message": "text", "text": "text", "is": "boolean", "has": "boolean", "enabled": "boolean",

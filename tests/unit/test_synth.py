@@ -249,3 +249,25 @@ def test_redacted_placeholders_do_not_shape_mocks():
         v = make(node, seed)
         assert v["id"].isdigit() and len(v["id"]) == 19, v
         assert "[" not in v["secret"], v
+
+
+def test_words_seen_once_each_are_replayed_not_invented():
+    actions = ["disk_update", "dns_zone_import", "firewall_update", "linode_migrate", "ticket_create",
+               "token_create", "user_update", "volume_detach", "backup_restore", "image_delete", "user_create",
+               "domain_delete"]  # a hundred-word closed set, 12 seen once each
+    node = learned([{"action": a} for a in actions] + [{"action": "user_update"}])
+    assert all(make(node, seed)["action"] in actions for seed in range(30))
+
+
+def test_short_phrases_of_a_closed_set_are_replayed():
+    node = learned([{"status": s, "channel": c} for s, c in
+                    [("ready", "online"), ("not ready", "in store"), ("deleting", "other")] * 2])
+    for seed in range(30):
+        v = make(node, seed)
+        assert v["status"] in ("ready", "not ready", "deleting") and v["channel"] in ("online", "in store", "other")
+
+
+def test_fields_named_key_replay_their_values():
+    # `...Key` names an identifier (projectTypeKey, issueKey), not a secret: its words are replayed
+    node = learned([{"projectTypeKey": "software"}])
+    assert all(make(node, seed)["projectTypeKey"] == "software" for seed in range(10))

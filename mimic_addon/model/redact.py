@@ -226,7 +226,7 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
             if v is None or t is bool:
                 continue
             if isinstance(k, str) and (kind := _key_class(k)) and (kind == 2 or isinstance(v, str)):
-                new = REDACTED
+                new = _blank(v, max_depth - 1) if t is dict or t is list else REDACTED
             elif t is str:  # the common cases inline: this loop runs over every sampled body
                 new = _scrub(v)
             elif t is int:
@@ -258,6 +258,25 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
                 out[i] = new
         return out
     return value
+
+
+def _blank(value: Any, max_depth: int) -> Any:
+    """A container under a secret name with every value blanked but its shape kept: strings are
+    `[REDACTED]`, numbers 0, keys, booleans and nulls stay (`"client_secret": {"value": "[REDACTED]",
+    "expires_at": 0}`), so what is learned from it still says it is an object, and of which fields."""
+    if max_depth <= 0:
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: _blank(v, max_depth - 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_blank(v, max_depth - 1) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return 0
+    if isinstance(value, float):
+        return 0.0
+    return REDACTED
 
 
 @lru_cache(maxsize=4096)

@@ -207,10 +207,13 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
     else:
         n = rng.randint(lo, min(hi, lo + ARRAY_EXTRA))
     items = plan.items
-    if items.enum is not None and items.fmt is None and items.weights == [(_STR, items.total)] \
-            and 1 < n <= len(items.enum):
-        # a list of words from a closed set (scopes, tags, roles) names each one once
-        return rng.sample(items.enum, n)
+    if items.enum is not None and items.fmt is None and items.weights == [(_STR, items.total)] and n > 1:
+        # a list of words from a closed set (scopes, tags, roles) names each one once: no longer than
+        # the set when the lists seen allow it (`["US"]` seen, three wanted: one)
+        if n > len(items.enum) and lo <= len(items.enum):
+            n = len(items.enum)
+        if n <= len(items.enum):
+            return rng.sample(items.enum, n)
     return [_value(items, rng, fake) for _ in range(n)]
 
 

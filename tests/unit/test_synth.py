@@ -271,3 +271,10 @@ def test_fields_named_key_replay_their_values():
     # `...Key` names an identifier (projectTypeKey, issueKey), not a secret: its words are replayed
     node = learned([{"projectTypeKey": "software"}])
     assert all(make(node, seed)["projectTypeKey"] == "software" for seed in range(10))
+
+
+def test_lists_of_words_are_no_longer_than_the_words_seen():
+    node = learned([{"country_codes": ["US"] * k} for k in (1, 1, 3, 5)] + [{"country_codes": []}])
+    for seed in range(30):
+        codes = make(node, seed)["country_codes"]
+        assert codes in ([], ["US"]), codes

@@ -66,6 +66,7 @@ class Plan:
     variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
     declared_enum: bool = False    # the enum is an imported contract, not only the values seen
     pattern: str | None = None     # an imported `pattern` strings are generated from
+    never_empty: bool = False      # every object seen had some property: a mock is never `{}`
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -98,7 +99,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
-        pattern=node.pattern,
+        pattern=node.pattern, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
     )
 
 
@@ -184,6 +185,14 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
             out[name] = _array(child, rng, fake, _query_int(ctx, _PER_PAGE_NAMES))
         else:
             out[name] = _value(child, rng, fake)
+    if not out and plan.never_empty:
+        # only optional properties, none drawn: one of them, by how often each was seen
+        x = rng.random() * sum(p for _, _, p in plan.props)
+        for name, child, presence in plan.props:
+            x -= presence
+            if x < 0:
+                break
+        out[name] = _value(child, rng, fake)
     if ctx is not None:
         _paginate(plan, out, ctx)
     return out

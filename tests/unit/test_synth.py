@@ -278,3 +278,10 @@ def test_lists_of_words_are_no_longer_than_the_words_seen():
     for seed in range(30):
         codes = make(node, seed)["country_codes"]
         assert codes in ([], ["US"]), codes
+
+
+def test_objects_never_seen_empty_are_never_generated_empty():
+    # stream events: each had one of three optional members, never none
+    events = [{"data": {"id": "1"}}] * 3 + [{"errors": [{"title": "x"}]}] * 3 + [{"meta": {"sent": "1"}}] * 3
+    node = learned(events)
+    assert all(make(node, seed) != {} for seed in range(60))

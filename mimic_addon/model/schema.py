@@ -16,12 +16,12 @@ from .redact import REDACTED, is_personal_name
 
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
-MAX_ENUM_TRACKED = 32
+MAX_ENUM_TRACKED = 64
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
 ENUM_MIN_RATIO = 3
-MAX_EXAMPLES = 32  # observed values exported as `examples` (a closed set not emitted as an enum)
+MAX_EXAMPLES = 64  # observed values exported as `examples` (a closed set not emitted as an enum)
 DECLARED_ENUM_MAX = 256  # values a declared (imported) enum may keep
 OBSERVED_VALUES_KEY = "x-mimic-observed-values"  # marks `examples` as every value observed, not a contract
 # Hints: how a node's facets came about when not (only) from observation (an imported schema).

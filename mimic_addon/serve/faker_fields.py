@@ -68,7 +68,7 @@ KINDS: dict[str, Gen] = {
     "mac": lambda f, r: f.mac_address(),
     "user_agent": lambda f, r: f.user_agent(),
     "color": lambda f, r: f.hex_color(),
-    "token": lambda f, r: f.sha256()[:32],
+    "token": lambda f, r: f.uuid4(),  # never seen (redacted): the commonest opaque token format
     "hash": lambda f, r: f.sha1(),
     "count": lambda f, r: r.randint(0, 500),
     "page": lambda f, r: r.randint(1, 5),

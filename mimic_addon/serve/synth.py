@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.pattern_shape import pattern_matches, sample
+from ..model.redact import is_personal_name
 from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
                             char_classes)
 from .faker_fields import KINDS, PII, field_kind
@@ -83,8 +84,10 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         presence = node.presence(key)
         props.append((key, compile_plan(child, key), 1.0 if presence >= NEARLY_ALL else presence))
     enum = node.enum_values() or node.enum_observed()
-    if kind in PII:
-        enum = None  # never replay observed values of PII-like fields
+    if kind in PII and (kind != "name" or is_personal_name(name or "")):
+        # never replay observed values of PII-like fields; `*_name` is a person's only when the model
+        # says so (`display_name`, not `sticker_name`)
+        enum = None
     variants = None
     active = node.active_variants(mixed=True)  # only objects are made from them
     if active is not None:
@@ -281,7 +284,9 @@ def _has_shape(text: str, plan: Plan) -> bool:
 
 def _shaped(plan: Plan, lo: int, hi: int, rng: random.Random) -> str:
     """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics."""
-    alphabet = "".join(chars for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
+    others = "".join(c for c in plan.firsts or "" if not c.isalnum())  # the only punctuation known seen
+    alphabet = "".join((others or chars) if cls == CHAR_OTHER else chars
+                       for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
     n = rng.randint(max(lo, 1), max(lo, 1, min(hi, 32)))
     head = rng.choice(plan.firsts) if plan.firsts else rng.choice(alphabet)
     return head + "".join(rng.choice(alphabet) for _ in range(n - 1))

@@ -271,9 +271,10 @@ def test_path_segments_holding_credentials():
 
 
 def test_a_container_under_a_secret_name_keeps_its_shape_not_its_values():
-    body = {"client_secret": {"value": "ek_abc", "expires_at": 1_760_000_000, "live": True, "scopes": ["a", 7]},
-            "authorization": [{"kind": "basic", "v": 1.5}]}
+    body = {"client_secret": {"value": "ek_abc", "expires_at": 1_760_000_000, "live": True, "scopes": ["a1", 7]},
+            "authorization": [{"kind": "basic", "v": 1.5, "state": "NOT_GUARANTEED", "k": "qzXkvJwPaaLmnRtY"}]}
     assert redact_json(body) == {
         "client_secret": {"value": REDACTED, "expires_at": 0, "live": True, "scopes": [REDACTED, 0]},
-        "authorization": [{"kind": REDACTED, "v": 0.0}],
+        "authorization": [{"kind": "basic", "v": 0.0, "state": "NOT_GUARANTEED", "k": REDACTED}],
     }
+    assert redact_json({"secret": {"v": "abcdefghijklmnopqrstuvwxyzabcdef"}}) == {"secret": {"v": REDACTED}}

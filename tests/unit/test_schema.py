@@ -186,8 +186,8 @@ def test_enum_not_emitted_when_other_types_are_mixed_in():
 
 
 def test_enum_overflow_survives_merge_and_storage():
-    a = observed(*[f"v{i}" for i in range(20)])
-    b = observed(*[f"w{i}" for i in range(20)])
+    a = observed(*[f"v{i}" for i in range(40)])
+    b = observed(*[f"w{i}" for i in range(40)])
     a.merge(b)
     assert a.to_dict()["eo"] == 1
     assert "ev" not in a.to_dict()

@@ -285,3 +285,25 @@ def test_objects_never_seen_empty_are_never_generated_empty():
     events = [{"data": {"id": "1"}}] * 3 + [{"errors": [{"title": "x"}]}] * 3 + [{"meta": {"sent": "1"}}] * 3
     node = learned(events)
     assert all(make(node, seed) != {} for seed in range(60))
+
+
+def test_names_of_things_replay_their_words_names_of_people_do_not():
+    node = learned([{"sticker_name": s, "display_name": d} for s, d in
+                    [("green_checkmark", "Ann Lee"), ("dancing_unicorn", "Bo Chan")] * 3])
+    for seed in range(20):
+        v = make(node, seed)
+        assert v["sticker_name"] in ("green_checkmark", "dancing_unicorn")
+        assert v["display_name"] not in ("Ann Lee", "Bo Chan")
+
+
+def test_invented_strings_use_only_punctuation_seen_first():
+    # paths: only `/` is known to occur; `-`/`_` might be outside the API's pattern
+    node = learned([{"check_path": f"/{w}"} for w in ["health", "ping", "status/ok", "v1/up"] * 20])
+    for seed in range(30):
+        v = make(node, seed)["check_path"]
+        assert v.startswith("/") and all(c.isalnum() or c == "/" for c in v), v
+
+
+def test_a_token_never_seen_unredacted_is_a_uuid():
+    node = learned([{"token": "[REDACTED]"}] * 3)
+    assert all(len(make(node, seed)["token"]) == 36 for seed in range(10))

@@ -260,10 +260,11 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
     return value
 
 
-# Words of a closed set inside a secret container (`"object": "project.api_key"`, `"status": "HEALTHY"`):
+# Words of a closed set and dates inside a secret container (`"object": "project.api_key"`, `"status": "HEALTHY"`):
 # letters only, one case, 3 to 20 letters a word. A credential has digits, mixed case, length or a
 # short prefix (`sk_test_...`).
-_PLAIN_WORDS = re.compile(r"[a-z]{3,20}(?:[._ -][a-z]{3,20}){0,5}|[A-Z]{3,20}(?:_[A-Z]{3,20}){0,5}")
+_PLAIN_WORDS = re.compile(r"[a-z]{3,20}(?:[._ -][a-z]{3,20}){0,5}|[A-Z]{3,20}(?:_[A-Z]{3,20}){0,5}"
+                          r"|\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?")  # dates
 
 
 def _blank(value: Any, max_depth: int) -> Any:

@@ -278,3 +278,5 @@ def test_a_container_under_a_secret_name_keeps_its_shape_not_its_values():
         "authorization": [{"kind": "basic", "v": 0.0, "state": "NOT_GUARANTEED", "k": REDACTED}],
     }
     assert redact_json({"secret": {"v": "abcdefghijklmnopqrstuvwxyzabcdef"}}) == {"secret": {"v": REDACTED}}
+    assert redact_json({"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}) == \
+        {"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}

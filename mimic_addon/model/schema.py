@@ -31,6 +31,9 @@ HINT_NUM_MIN, HINT_NUM_MAX = 16, 32    # value range likewise
 HINT_OPEN_VALUES = 64                  # the string values are samples of an open set: never an enum
 HINT_DECLARED_ENUM = 128               # the string values are a declared enum: emitted however often seen
 MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
+MAX_SKELETONS = 4  # distinct skeletons of strings remembered (`123-456` -> `x-x`), None once more
+SKELETON_MAX_LEN = 8  # a longer skeleton is text, not an identifier's layout
+_ALNUM_RUNS = re.compile(r"[A-Za-z0-9]+")
 SHAPE_MAX_LEN = 64
 MAX_VARIANTS = 32  # discriminated variants kept per object node
 VARIANT_NESTING = 3  # variants within variants: at most this many levels
@@ -151,6 +154,11 @@ def _surviving_formats(s: str, candidates: frozenset[str]) -> frozenset[str]:
     return frozenset(name for name in candidates if _FORMAT_CHECKS[name](s))
 
 
+def string_skeleton(s: str) -> str:
+    """The layout of a string: each run of letters and digits as `x`, the rest kept (`123-456` -> `x-x`)."""
+    return _ALNUM_RUNS.sub("x", s)
+
+
 def _enum_candidate(s: str) -> bool:
     """Short identifier-like words (or ""): not free text, ids, numbers or addresses."""
     return not s or (
@@ -238,7 +246,7 @@ class SchemaNode:
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
+        "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
     )
 
     def __init__(
@@ -272,6 +280,7 @@ class SchemaNode:
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
+        self.skeletons: set[str] | None = set()  # layouts of the strings (`x-x`), None once too many
         self.pattern: str | None = None      # an imported `pattern` every string matched (mocks follow it)
         # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
         # value.  `vdead` once an object had none (or another), or there were too many values.
@@ -329,7 +338,7 @@ class SchemaNode:
                 self.formats = _surviving_formats(value, formats)
             if not self.enum_overflow:
                 self._track_enum(value)
-            if self.chars != CHAR_ALL or self.firsts is not None:
+            if self.chars != CHAR_ALL or self.firsts is not None or self.skeletons is not None:
                 self._track_shape(value)
             if self.pattern is not None and not _matches(self.pattern, value):
                 self.pattern = None
@@ -373,6 +382,12 @@ class SchemaNode:
             self.firsts.add(value[0])
             if len(self.firsts) > MAX_FIRSTS:
                 self.firsts = None
+        if self.skeletons is not None:
+            skeleton = string_skeleton(value)
+            if skeleton not in self.skeletons:
+                self.skeletons.add(skeleton)
+                if len(self.skeletons) > MAX_SKELETONS or len(skeleton) > SKELETON_MAX_LEN:
+                    self.skeletons = None
 
     def _track_enum(self, value: str) -> None:
         enum = self.enum
@@ -506,6 +521,10 @@ class SchemaNode:
         elif self.pattern != other.pattern:
             self.pattern = None
         self.chars |= other.chars
+        if self.skeletons is not None:
+            self.skeletons = None if other.skeletons is None else self.skeletons | other.skeletons
+            if self.skeletons is not None and len(self.skeletons) > MAX_SKELETONS:
+                self.skeletons = None
         if self.firsts is not None:
             self.firsts = None if other.firsts is None else self.firsts | other.firsts
             if self.firsts is not None and len(self.firsts) > MAX_FIRSTS:
@@ -617,6 +636,7 @@ class SchemaNode:
         if self.chars:
             d["cc"] = self.chars
             d["fc"] = "".join(sorted(self.firsts)) if self.firsts is not None else None
+            d["sk"] = sorted(self.skeletons) if self.skeletons is not None else None
         if self.pattern is not None:
             d["pt"] = self.pattern
         if self.enum_overflow:
@@ -676,6 +696,7 @@ class SchemaNode:
         if "cc" in d:
             self.chars = d["cc"]
             self.firsts = set(d["fc"]) if d.get("fc") is not None else None
+            self.skeletons = set(d["sk"]) if d.get("sk") is not None else None  # not stored before: unknown
         self.pattern = d["pt"] if isinstance(d.get("pt"), str) else None
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:

@@ -24,7 +24,7 @@ from typing import Any
 from ..model.pattern_shape import pattern_matches, sample
 from ..model.redact import is_personal_name
 from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
-                            char_classes)
+                            char_classes, string_skeleton)
 from .faker_fields import KINDS, PII, field_kind
 
 # SchemaNode type slots (model/schema.py order)
@@ -68,6 +68,7 @@ class Plan:
     declared_enum: bool = False    # the enum is an imported contract, not only the values seen
     pattern: str | None = None     # an imported `pattern` strings are generated from
     never_empty: bool = False      # every object seen had some property: a mock is never `{}`
+    skeletons: list[str] | None = None  # the layouts of the observed strings (`x-x`), when few
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -102,7 +103,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
-        pattern=node.pattern, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
+        pattern=node.pattern, skeletons=sorted(node.skeletons) if node.skeletons else None, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
     )
 
 
@@ -279,17 +280,49 @@ def _has_shape(text: str, plan: Plan) -> bool:
         return True
     if char_classes(text) & ~plan.chars:
         return False
+    if plan.skeletons is not None and string_skeleton(text) not in plan.skeletons:
+        return False
     return plan.firsts is None or not text or text[0] in plan.firsts
 
 
 def _shaped(plan: Plan, lo: int, hi: int, rng: random.Random) -> str:
-    """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics."""
+    """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics,
+    `123-456`-like ones keep their one dash between digits (the observed skeletons)."""
+    if plan.skeletons:
+        return _from_skeleton(plan, rng.choice(plan.skeletons), lo, hi, rng)
     others = "".join(c for c in plan.firsts or "" if not c.isalnum())  # the only punctuation known seen
     alphabet = "".join((others or chars) if cls == CHAR_OTHER else chars
                        for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
     n = rng.randint(max(lo, 1), max(lo, 1, min(hi, 32)))
     head = rng.choice(plan.firsts) if plan.firsts else rng.choice(alphabet)
     return head + "".join(rng.choice(alphabet) for _ in range(n - 1))
+
+
+def _from_skeleton(plan: Plan, skeleton: str, lo: int, hi: int, rng: random.Random) -> str:
+    """A string laid out like `skeleton` (`x-x`): its punctuation kept, each `x` a run of the observed
+    letters and digits, `lo`..`hi` long in all when the skeleton allows."""
+    alphabet = "".join(chars for cls, chars in _CLASS_ALPHABETS if cls != CHAR_OTHER and plan.chars & cls) or _LETTERS
+    slots = skeleton.count("x")
+    fixed = len(skeleton) - slots
+    if not slots:
+        return skeleton
+    n = rng.randint(max(lo, len(skeleton)), max(lo, len(skeleton), min(hi, 32)))
+    runs = [1] * slots
+    for _ in range(n - fixed - slots):
+        runs[rng.randrange(slots)] += 1
+    out, i = [], 0
+    for c in skeleton:
+        if c != "x":
+            out.append(c)
+            continue
+        run = [rng.choice(alphabet) for _ in range(runs[i])]
+        if not out and plan.firsts:
+            heads = [h for h in plan.firsts if h.isalnum()]
+            if heads:
+                run[0] = rng.choice(heads)
+        out.extend(run)
+        i += 1
+    return "".join(out)
 
 
 def _fit(text: str, lo: int, hi: int, rng: random.Random) -> str:

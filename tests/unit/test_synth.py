@@ -307,3 +307,22 @@ def test_invented_strings_use_only_punctuation_seen_first():
 def test_a_token_never_seen_unredacted_is_a_uuid():
     node = learned([{"token": "[REDACTED]"}] * 3)
     assert all(len(make(node, seed)["token"]) == 36 for seed in range(10))
+
+
+def test_invented_ids_keep_the_observed_layout():
+    # conversation ids: two numbers joined by one dash, or one long number
+    ids = [f"{1000 + 37 * i}-{900_000 + 11 * i}" for i in range(20)] + [str(10**15 + 7 * i) for i in range(20)]
+    node = learned([{"conversation_id": v} for v in ids])
+    import re as _re
+    for seed in range(40):
+        v = make(node, seed)["conversation_id"]
+        assert _re.fullmatch(r"\d+-\d+|\d+", v), v
+
+
+def test_skeletons_survive_merge_and_storage():
+    a, b = learned(["12-34"]), learned(["5678"])
+    a.merge(b)
+    assert a.skeletons == {"x-x", "x"}
+    assert SchemaNode.from_dict(a.to_dict()).skeletons == {"x-x", "x"}
+    text = learned([f"word{i} and some more text, {i}." for i in range(3)])
+    assert text.skeletons is None  # text, not a layout

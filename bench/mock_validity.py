@@ -16,12 +16,14 @@ same spec schemas (a ceiling for anything learned from that traffic); the mock b
 indices folded) that the traffic of the same operation also had.
 
 MIMIC_SHOW_FAILURES=N prints the N most common failures per spec to stderr (0: none; default 5),
-marked `OURS` or `traffic-too`, and the endpoints whose mocks are valid less often than their
+marked `OURS` or `traffic-too` (and `[traffic-valid]` on endpoints whose every recorded body was
+valid), and the endpoints whose mocks are valid less often than their
 traffic; MIMIC_SHOW_TRAFFIC_FAILURES=1 adds the traffic's own failures.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 import os
 import json
 import random
@@ -48,24 +50,36 @@ CHECKER = jsonschema.FormatChecker()
 
 
 def load_spec(path: Path) -> dict:
-    text = path.read_text(encoding="utf-8")
-    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    """A spec file: JSON or YAML, gzipped when the name ends in `.gz`."""
+    raw = path.read_bytes()
+    name = path.name
+    if name.endswith(".gz"):
+        raw = gzip.decompress(raw)
+        name = name[:-3]
+    text = raw.decode("utf-8")
+    return json.loads(text) if name.endswith(".json") else yaml.safe_load(text)
 
 
-def resolve(node, spec: dict, openapi30: bool, depth: int = 0):
-    """Inline $refs (bounded depth for recursive schemas) and turn `nullable` into a null type."""
+def resolve(node, spec: dict, openapi30: bool, depth: int = 0, chain: tuple[str, ...] = ()):
+    """Inline $refs (bounded depth for recursive schemas) and turn `nullable` into a null type.
+
+    A $ref already being expanded on the way here (a recursive schema) is anything: inlining every
+    cycle down to the depth bound blows up on large specs with several mutually recursive schemas."""
     if isinstance(node, list):
-        return [resolve(v, spec, openapi30, depth + 1) for v in node]
+        return [resolve(v, spec, openapi30, depth + 1, chain) for v in node]
     if not isinstance(node, dict):
         return node
     if depth > 40:  # a schema this deep (recursion): anything (scalars such as `minLength: 1` stay)
         return {}
     if "$ref" in node:
+        ref = node["$ref"]
+        if ref in chain:
+            return {}
         target = spec
-        for part in node["$ref"].lstrip("#/").split("/"):
+        for part in ref.lstrip("#/").split("/"):
             target = target[part.replace("~1", "/").replace("~0", "~")]
-        return resolve(target, spec, openapi30, depth + 1)
-    out = {k: resolve(v, spec, openapi30, depth + 1) for k, v in node.items()
+        return resolve(target, spec, openapi30, depth + 1, chain + (ref,))
+    out = {k: resolve(v, spec, openapi30, depth + 1, chain) for k, v in node.items()
            if not k.startswith("x-") and k not in ("example", "examples", "xml", "discriminator")}
     if not openapi30:
         # OpenAPI 3.0's boolean `exclusiveMinimum: true` (beside `minimum`) left in a 3.1 document: a
@@ -223,7 +237,7 @@ def main() -> int:
                             e = jsonschema.exceptions.best_match(errors)
                             inherited = error_keys(errors) <= traffic_errors[(spec_path, method.lower(), int(code))]
                             same_as_traffic += inherited
-                            mark = "traffic-too " if inherited else "OURS "
+                            mark = ("traffic-too " if inherited else "OURS ") + ("[traffic-valid] " if traffic_valid else "")
                             label = f"{mark}{method} {spec_path} {code} {where(e)}: {describe(e)}"
                             failures[label] += 1
                             examples.setdefault(label, json.dumps(e.instance)[:80])

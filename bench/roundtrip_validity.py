@@ -8,7 +8,8 @@ For each corpus spec, three stores, all through the `mimic` CLI (in-process):
 - direct: `mimic learn traffic/<id>/flows.mitm --no-watch` (as bench/mock_validity.py measures);
 - round trip: `mimic export openapi` of the direct store, then `mimic import openapi` of that export
   into a fresh store (the issue's "Done when");
-- design first: `mimic import openapi specs/<file>` of the original spec, no traffic at all.
+- design first: `mimic import openapi specs/<file>` of the original spec, no traffic at all (with
+  `--host` the traffic's host when the spec's servers name none, e.g. `/api/v1`).
 
 Then every endpoint's 2xx JSON responses are mocked `--per` times with the mock mode's synthesizer
 (`Mocker.plan` + `synth.generate`, seeded per request like the proxy) and each body is validated
@@ -176,9 +177,12 @@ def measure(corpus: Path, entry: dict, work: Path, per: int = 5) -> dict[str, Sc
     _cli("learn", traffic / "flows.mitm", "--db", direct, "-q", "--no-watch")
     _cli("export", "openapi", "--db", direct, "-o", exported)
     _cli("import", "openapi", exported, "--db", roundtrip)
-    _cli("import", "openapi", spec_file, "--db", design)
-    targets = SpecTargets(load_spec(spec_file))
     truth = [json.loads(line) for line in (traffic / "truth.jsonl").read_text().splitlines() if line]
+    spec = load_spec(spec_file)
+    # a spec whose servers name no host (`/api/v1`): import it for the host its traffic went to
+    host = [] if spec_host(spec) else ["--host", truth[0]["host"]]
+    _cli("import", "openapi", spec_file, "--db", design, *host)
+    targets = SpecTargets(spec)
     out = {}
     for kind, db in (("direct", direct), ("roundtrip", roundtrip)):
         brain = load_brain(db)
@@ -186,6 +190,14 @@ def measure(corpus: Path, entry: dict, work: Path, per: int = 5) -> dict[str, Sc
     brain = load_brain(design)
     out["design"] = score_brain(brain, targets, routes_from_imports(brain), per)
     return out
+
+
+def spec_host(spec: dict) -> bool:
+    """Does the spec name a server host (Swagger 2 `host`, or an absolute `servers[0].url`)?"""
+    if "swagger" in spec:
+        return bool(spec.get("host"))
+    servers = spec.get("servers") or [{}]
+    return "://" in str(servers[0].get("url") or "")
 
 
 def corpus_entries(corpus: Path, only: Callable[[str], bool] = lambda sid: True) -> list[dict]:

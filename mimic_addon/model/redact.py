@@ -226,7 +226,7 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
             if v is None or t is bool:
                 continue
             if isinstance(k, str) and (kind := _key_class(k)) and (kind == 2 or isinstance(v, str)):
-                new = REDACTED
+                new = _blank(v, max_depth - 1) if t is dict or t is list else REDACTED
             elif t is str:  # the common cases inline: this loop runs over every sampled body
                 new = _scrub(v)
             elif t is int:
@@ -258,6 +258,34 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
                 out[i] = new
         return out
     return value
+
+
+# Words of a closed set and dates inside a secret container (`"object": "project.api_key"`, `"status": "HEALTHY"`):
+# letters only, one case, 3 to 20 letters a word. A credential has digits, mixed case, length or a
+# short prefix (`sk_test_...`).
+_PLAIN_WORDS = re.compile(r"[a-z]{3,20}(?:[._ -][a-z]{3,20}){0,5}|[A-Z]{3,20}(?:_[A-Z]{3,20}){0,5}"
+                          r"|\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?")  # dates
+
+
+def _blank(value: Any, max_depth: int) -> Any:
+    """A container under a secret name with its values blanked but its shape kept: strings are
+    `[REDACTED]` unless plain words (`_PLAIN_WORDS`), numbers 0, keys, booleans and nulls stay
+    (`"client_secret": {"value": "[REDACTED]", "expires_at": 0, "object": "secret"}`), so what is
+    learned from it still says it is an object, and of which fields."""
+    if max_depth <= 0:
+        return REDACTED
+    if isinstance(value, dict):
+        return {k: REDACTED if isinstance(v, str) and isinstance(k, str) and _key_class(k) else _blank(v, max_depth - 1)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_blank(v, max_depth - 1) for v in value]
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return 0
+    if isinstance(value, float):
+        return 0.0
+    return value if isinstance(value, str) and _PLAIN_WORDS.fullmatch(value) else REDACTED
 
 
 @lru_cache(maxsize=4096)

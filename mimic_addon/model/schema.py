@@ -12,17 +12,16 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .redact import is_personal_name
+from .redact import REDACTED, is_personal_name
 
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
-MAX_ENUM_TRACKED = 32
+MAX_ENUM_TRACKED = 64
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
 ENUM_MIN_RATIO = 3
-ENUM_MOCK_RATIO = 2  # a larger set of words is still closed for mocks when each was seen twice on average
-MAX_EXAMPLES = 32  # observed values exported as `examples` (a closed set not emitted as an enum)
+MAX_EXAMPLES = 64  # observed values exported as `examples` (a closed set not emitted as an enum)
 DECLARED_ENUM_MAX = 256  # values a declared (imported) enum may keep
 OBSERVED_VALUES_KEY = "x-mimic-observed-values"  # marks `examples` as every value observed, not a contract
 # Hints: how a node's facets came about when not (only) from observation (an imported schema).
@@ -32,6 +31,9 @@ HINT_NUM_MIN, HINT_NUM_MAX = 16, 32    # value range likewise
 HINT_OPEN_VALUES = 64                  # the string values are samples of an open set: never an enum
 HINT_DECLARED_ENUM = 128               # the string values are a declared enum: emitted however often seen
 MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
+MAX_SKELETONS = 4  # distinct skeletons of strings remembered (`123-456` -> `x-x`), None once more
+SKELETON_MAX_LEN = 8  # a longer skeleton is text, not an identifier's layout
+_ALNUM_RUNS = re.compile(r"[A-Za-z0-9]+")
 SHAPE_MAX_LEN = 64
 MAX_VARIANTS = 32  # discriminated variants kept per object node
 VARIANT_NESTING = 3  # variants within variants: at most this many levels
@@ -88,7 +90,10 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s/?#]+[^\s]*")
 _ENUM_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*")
 # Enum words may also start with a digit when a letter follows (`1024x1024`, `4g`, `24h`, `2xl`); not
 # numbers, dates, times or versions (`42`, `2024-05-01`, `10:30`, `1.2.3`), which have no letter or a `:`.
-_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*")
+# Two or three plain words, lower case after the first, are a value of a closed set too (`not ready`,
+# `in store`, `Uploaded by`); a sentence (more words, punctuation) or a person's name (`Ann Smith`) is not.
+_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*"
+                        r"|[A-Za-z][A-Za-z0-9_\-]*(?: [a-z0-9][a-z0-9_\-]*){1,2}")
 _LONG_DIGITS = re.compile(r"\d{5}")
 _HEX = frozenset("0123456789abcdefABCDEF")
 _NUMBER_TEXT = re.compile(r"-?(0|[1-9]\d{0,14})(\.\d+)?([eE][+-]?\d{1,3})?")
@@ -147,6 +152,11 @@ def _surviving_formats(s: str, candidates: frozenset[str]) -> frozenset[str]:
         (name,) = candidates
         return candidates if _FORMAT_CHECKS[name](s) else _NO_FORMATS
     return frozenset(name for name in candidates if _FORMAT_CHECKS[name](s))
+
+
+def string_skeleton(s: str) -> str:
+    """The layout of a string: each run of letters and digits as `x`, the rest kept (`123-456` -> `x-x`)."""
+    return _ALNUM_RUNS.sub("x", s)
 
 
 def _enum_candidate(s: str) -> bool:
@@ -236,7 +246,7 @@ class SchemaNode:
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
-        "chars", "firsts", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
+        "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
     )
 
     def __init__(
@@ -270,6 +280,7 @@ class SchemaNode:
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
         self.firsts: set[str] | None = set() # first characters seen, None once too many
+        self.skeletons: set[str] | None = set()  # layouts of the strings (`x-x`), None once too many
         self.pattern: str | None = None      # an imported `pattern` every string matched (mocks follow it)
         # Discriminated variants: every object seen had the discriminator `vkey`; one summary per
         # value.  `vdead` once an object had none (or another), or there were too many values.
@@ -311,6 +322,8 @@ class SchemaNode:
         if t is str:
             self.count += 1
             self.types[_STR] += 1
+            if value == REDACTED:
+                return  # a secret's placeholder says nothing of the values' length, format or shape
             n = len(value)
             if self.str_min is None:
                 self.str_min = self.str_max = n
@@ -325,7 +338,7 @@ class SchemaNode:
                 self.formats = _surviving_formats(value, formats)
             if not self.enum_overflow:
                 self._track_enum(value)
-            if self.chars != CHAR_ALL or self.firsts is not None:
+            if self.chars != CHAR_ALL or self.firsts is not None or self.skeletons is not None:
                 self._track_shape(value)
             if self.pattern is not None and not _matches(self.pattern, value):
                 self.pattern = None
@@ -369,6 +382,12 @@ class SchemaNode:
             self.firsts.add(value[0])
             if len(self.firsts) > MAX_FIRSTS:
                 self.firsts = None
+        if self.skeletons is not None:
+            skeleton = string_skeleton(value)
+            if skeleton not in self.skeletons:
+                self.skeletons.add(skeleton)
+                if len(self.skeletons) > MAX_SKELETONS or len(skeleton) > SKELETON_MAX_LEN:
+                    self.skeletons = None
 
     def _track_enum(self, value: str) -> None:
         enum = self.enum
@@ -502,6 +521,10 @@ class SchemaNode:
         elif self.pattern != other.pattern:
             self.pattern = None
         self.chars |= other.chars
+        if self.skeletons is not None:
+            self.skeletons = None if other.skeletons is None else self.skeletons | other.skeletons
+            if self.skeletons is not None and len(self.skeletons) > MAX_SKELETONS:
+                self.skeletons = None
         if self.firsts is not None:
             self.firsts = None if other.firsts is None else self.firsts | other.firsts
             if self.firsts is not None and len(self.firsts) > MAX_FIRSTS:
@@ -613,6 +636,7 @@ class SchemaNode:
         if self.chars:
             d["cc"] = self.chars
             d["fc"] = "".join(sorted(self.firsts)) if self.firsts is not None else None
+            d["sk"] = sorted(self.skeletons) if self.skeletons is not None else None
         if self.pattern is not None:
             d["pt"] = self.pattern
         if self.enum_overflow:
@@ -672,6 +696,7 @@ class SchemaNode:
         if "cc" in d:
             self.chars = d["cc"]
             self.firsts = set(d["fc"]) if d.get("fc") is not None else None
+            self.skeletons = set(d["sk"]) if d.get("sk") is not None else None  # not stored before: unknown
         self.pattern = d["pt"] if isinstance(d.get("pt"), str) else None
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
@@ -852,14 +877,12 @@ class SchemaNode:
         return sorted(self.enum)
 
     def enum_observed(self) -> list[str] | None:
-        """The closed set of string values a mock may pick from: the values seen when they were
-        identifier-like words and either few (`enum_seen`) or each seen ENUM_MOCK_RATIO times on
-        average (up to the tracked maximum: a closed set too large to emit as an enum); else None."""
+        """The string values a mock may pick from: every value seen, when they were identifier-like
+        words (up to the tracked maximum); else None. Replaying a seen word is always as valid as the
+        traffic was, while a word invented from the values' shape breaks any closed set the API has,
+        even one seen only once per value (an event's `action` among a hundred)."""
         enum = self.enum
         if self.enum_overflow or not enum or self.formats:
-            return None
-        if (len(enum) > ENUM_EMIT_MAX and self.types[_STR] < ENUM_MOCK_RATIO * len(enum)
-                and not self.hints & (HINT_DECLARED_ENUM | HINT_OPEN_VALUES)):
             return None
         return sorted(enum)
 

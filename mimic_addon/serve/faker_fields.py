@@ -68,7 +68,7 @@ KINDS: dict[str, Gen] = {
     "mac": lambda f, r: f.mac_address(),
     "user_agent": lambda f, r: f.user_agent(),
     "color": lambda f, r: f.hex_color(),
-    "token": lambda f, r: f.sha256()[:32],
+    "token": lambda f, r: f.uuid4(),  # never seen (redacted): the commonest opaque token format
     "hash": lambda f, r: f.sha1(),
     "count": lambda f, r: r.randint(0, 500),
     "page": lambda f, r: r.randint(1, 5),
@@ -148,7 +148,7 @@ _SUFFIX = {
     "photo": "image", "thumbnail": "image", "at": "datetime", "date": "date", "time": "datetime",
     "on": "date", "timestamp": "timestamp", "count": "count", "total": "count", "price": "price",
     "amount": "price", "cost": "price", "status": "status", "state": "status", "type": "type",
-    "ip": "ip", "color": "color", "token": "token", "key": "token", "hash": "hash", "title": "title",
+    "ip": "ip", "color": "color", "token": "token", "key": "word", "hash": "hash", "title": "title",
     "description": "description", "code": "word", "number": "count", "size": "count", "version": "version",
     "percent": "percent", "rate": "percent", "score": "rating", "lat": "latitude", "lng": "longitude",
     "tags": "tag", "message": "text", "text": "text", "is": "boolean", "has": "boolean", "enabled": "boolean",

@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.pattern_shape import pattern_matches, sample
+from ..model.redact import is_personal_name
 from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
-                            char_classes)
+                            char_classes, string_skeleton)
 from .faker_fields import KINDS, PII, field_kind
 
 # SchemaNode type slots (model/schema.py order)
@@ -66,6 +67,8 @@ class Plan:
     variants: list[tuple[Plan, int]] | None = None  # discriminated object variants, with their counts
     declared_enum: bool = False    # the enum is an imported contract, not only the values seen
     pattern: str | None = None     # an imported `pattern` strings are generated from
+    never_empty: bool = False      # every object seen had some property: a mock is never `{}`
+    skeletons: list[str] | None = None  # the layouts of the observed strings (`x-x`), when few
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -82,8 +85,10 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         presence = node.presence(key)
         props.append((key, compile_plan(child, key), 1.0 if presence >= NEARLY_ALL else presence))
     enum = node.enum_values() or node.enum_observed()
-    if kind in PII:
-        enum = None  # never replay observed values of PII-like fields
+    if kind in PII and (kind != "name" or is_personal_name(name or "")):
+        # never replay observed values of PII-like fields; `*_name` is a person's only when the model
+        # says so (`display_name`, not `sticker_name`)
+        enum = None
     variants = None
     active = node.active_variants(mixed=True)  # only objects are made from them
     if active is not None:
@@ -98,7 +103,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         fmt=node.string_format(), enum=enum, kind=kind,
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
-        pattern=node.pattern,
+        pattern=node.pattern, skeletons=sorted(node.skeletons) if node.skeletons else None, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
     )
 
 
@@ -184,6 +189,14 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
             out[name] = _array(child, rng, fake, _query_int(ctx, _PER_PAGE_NAMES))
         else:
             out[name] = _value(child, rng, fake)
+    if not out and plan.never_empty:
+        # only optional properties, none drawn: one of them, by how often each was seen
+        x = rng.random() * sum(p for _, _, p in plan.props)
+        for name, child, presence in plan.props:
+            x -= presence
+            if x < 0:
+                break
+        out[name] = _value(child, rng, fake)
     if ctx is not None:
         _paginate(plan, out, ctx)
     return out
@@ -207,10 +220,13 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
     else:
         n = rng.randint(lo, min(hi, lo + ARRAY_EXTRA))
     items = plan.items
-    if items.enum is not None and items.fmt is None and items.weights == [(_STR, items.total)] \
-            and 1 < n <= len(items.enum):
-        # a list of words from a closed set (scopes, tags, roles) names each one once
-        return rng.sample(items.enum, n)
+    if items.enum is not None and items.fmt is None and items.weights == [(_STR, items.total)] and n > 1:
+        # a list of words from a closed set (scopes, tags, roles) names each one once: no longer than
+        # the set when the lists seen allow it (`["US"]` seen, three wanted: one)
+        if n > len(items.enum) and lo <= len(items.enum):
+            n = len(items.enum)
+        if n <= len(items.enum):
+            return rng.sample(items.enum, n)
     return [_value(items, rng, fake) for _ in range(n)]
 
 
@@ -264,15 +280,49 @@ def _has_shape(text: str, plan: Plan) -> bool:
         return True
     if char_classes(text) & ~plan.chars:
         return False
+    if plan.skeletons is not None and string_skeleton(text) not in plan.skeletons:
+        return False
     return plan.firsts is None or not text or text[0] in plan.firsts
 
 
 def _shaped(plan: Plan, lo: int, hi: int, rng: random.Random) -> str:
-    """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics."""
-    alphabet = "".join(chars for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
+    """A random string with the observed shape: `U024BE7LH`-like ids stay uppercase alphanumerics,
+    `123-456`-like ones keep their one dash between digits (the observed skeletons)."""
+    if plan.skeletons:
+        return _from_skeleton(plan, rng.choice(plan.skeletons), lo, hi, rng)
+    others = "".join(c for c in plan.firsts or "" if not c.isalnum())  # the only punctuation known seen
+    alphabet = "".join((others or chars) if cls == CHAR_OTHER else chars
+                       for cls, chars in _CLASS_ALPHABETS if plan.chars & cls) or _LETTERS
     n = rng.randint(max(lo, 1), max(lo, 1, min(hi, 32)))
     head = rng.choice(plan.firsts) if plan.firsts else rng.choice(alphabet)
     return head + "".join(rng.choice(alphabet) for _ in range(n - 1))
+
+
+def _from_skeleton(plan: Plan, skeleton: str, lo: int, hi: int, rng: random.Random) -> str:
+    """A string laid out like `skeleton` (`x-x`): its punctuation kept, each `x` a run of the observed
+    letters and digits, `lo`..`hi` long in all when the skeleton allows."""
+    alphabet = "".join(chars for cls, chars in _CLASS_ALPHABETS if cls != CHAR_OTHER and plan.chars & cls) or _LETTERS
+    slots = skeleton.count("x")
+    fixed = len(skeleton) - slots
+    if not slots:
+        return skeleton
+    n = rng.randint(max(lo, len(skeleton)), max(lo, len(skeleton), min(hi, 32)))
+    runs = [1] * slots
+    for _ in range(n - fixed - slots):
+        runs[rng.randrange(slots)] += 1
+    out, i = [], 0
+    for c in skeleton:
+        if c != "x":
+            out.append(c)
+            continue
+        run = [rng.choice(alphabet) for _ in range(runs[i])]
+        if not out and plan.firsts:
+            heads = [h for h in plan.firsts if h.isalnum()]
+            if heads:
+                run[0] = rng.choice(heads)
+        out.extend(run)
+        i += 1
+    return "".join(out)
 
 
 def _fit(text: str, lo: int, hi: int, rng: random.Random) -> str:

@@ -91,7 +91,7 @@ def test_redact_json_nested_secrets():
     }
     assert redact_json(body) == {
         "user": {"name": "Ann", "password": REDACTED, "apiKey": REDACTED, "author": "Bob"},
-        "auth": REDACTED,
+        "auth": {"access_token": REDACTED, "refresh_token": REDACTED, "expires_in": 0},
         "items": [{"card_number": REDACTED, "cvv": REDACTED, "amount": 5}],
         "usage": {"max_tokens": 100, "total_tokens": 42, "token_count": 7, "prompt_tokens": 3},
         "next_page_token": REDACTED,
@@ -268,3 +268,15 @@ def test_path_segments_holding_credentials():
     assert redact_path("/cards/4111%201111%201111%201111") == f"/cards/{REDACTED}"
     plain = "/users/1733400000000/orders/550e8400-e29b-41d4-a716-446655440000"
     assert redact_path(plain) is plain
+
+
+def test_a_container_under_a_secret_name_keeps_its_shape_not_its_values():
+    body = {"client_secret": {"value": "ek_abc", "expires_at": 1_760_000_000, "live": True, "scopes": ["a1", 7]},
+            "authorization": [{"kind": "basic", "v": 1.5, "state": "NOT_GUARANTEED", "k": "qzXkvJwPaaLmnRtY"}]}
+    assert redact_json(body) == {
+        "client_secret": {"value": REDACTED, "expires_at": 0, "live": True, "scopes": [REDACTED, 0]},
+        "authorization": [{"kind": "basic", "v": 0.0, "state": "NOT_GUARANTEED", "k": REDACTED}],
+    }
+    assert redact_json({"secret": {"v": "abcdefghijklmnopqrstuvwxyzabcdef"}}) == {"secret": {"v": REDACTED}}
+    assert redact_json({"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}) == \
+        {"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}

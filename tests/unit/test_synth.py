@@ -235,3 +235,94 @@ def test_a_path_value_is_echoed_as_sent_only_where_traffic_echoed_it():
     known = Context(params={"skill_id": "skill_short"}, resource_id="skill_short", resource_field="skill_id",
                     resource_learned=True)
     assert make(node, ctx=known)["skill_id"] == "skill_short"
+
+
+# -- mocks valid wherever the recorded traffic was (bench/mock_validity.py's traffic-valid subset) --------
+
+
+def test_redacted_placeholders_do_not_shape_mocks():
+    # long digit ids that pass the card-number check were stored as `[REDACTED]`: the other values
+    # still say what the ids look like (digits, 19 long); a field always redacted keeps no shape at all
+    ids = [str(1_200_000_000_000_000_000 + 7919 * i) for i in range(20)]
+    node = learned([{"id": v, "secret": "[REDACTED]"} for v in ids + ["[REDACTED]"] * 4])
+    for seed in range(30):
+        v = make(node, seed)
+        assert v["id"].isdigit() and len(v["id"]) == 19, v
+        assert "[" not in v["secret"], v
+
+
+def test_words_seen_once_each_are_replayed_not_invented():
+    actions = ["disk_update", "dns_zone_import", "firewall_update", "linode_migrate", "ticket_create",
+               "token_create", "user_update", "volume_detach", "backup_restore", "image_delete", "user_create",
+               "domain_delete"]  # a hundred-word closed set, 12 seen once each
+    node = learned([{"action": a} for a in actions] + [{"action": "user_update"}])
+    assert all(make(node, seed)["action"] in actions for seed in range(30))
+
+
+def test_short_phrases_of_a_closed_set_are_replayed():
+    node = learned([{"status": s, "channel": c} for s, c in
+                    [("ready", "online"), ("not ready", "in store"), ("deleting", "other")] * 2])
+    for seed in range(30):
+        v = make(node, seed)
+        assert v["status"] in ("ready", "not ready", "deleting") and v["channel"] in ("online", "in store", "other")
+
+
+def test_fields_named_key_replay_their_values():
+    # `...Key` names an identifier (projectTypeKey, issueKey), not a secret: its words are replayed
+    node = learned([{"projectTypeKey": "software"}])
+    assert all(make(node, seed)["projectTypeKey"] == "software" for seed in range(10))
+
+
+def test_lists_of_words_are_no_longer_than_the_words_seen():
+    node = learned([{"country_codes": ["US"] * k} for k in (1, 1, 3, 5)] + [{"country_codes": []}])
+    for seed in range(30):
+        codes = make(node, seed)["country_codes"]
+        assert codes in ([], ["US"]), codes
+
+
+def test_objects_never_seen_empty_are_never_generated_empty():
+    # stream events: each had one of three optional members, never none
+    events = [{"data": {"id": "1"}}] * 3 + [{"errors": [{"title": "x"}]}] * 3 + [{"meta": {"sent": "1"}}] * 3
+    node = learned(events)
+    assert all(make(node, seed) != {} for seed in range(60))
+
+
+def test_names_of_things_replay_their_words_names_of_people_do_not():
+    node = learned([{"sticker_name": s, "display_name": d} for s, d in
+                    [("green_checkmark", "Ann Lee"), ("dancing_unicorn", "Bo Chan")] * 3])
+    for seed in range(20):
+        v = make(node, seed)
+        assert v["sticker_name"] in ("green_checkmark", "dancing_unicorn")
+        assert v["display_name"] not in ("Ann Lee", "Bo Chan")
+
+
+def test_invented_strings_use_only_punctuation_seen_first():
+    # paths: only `/` is known to occur; `-`/`_` might be outside the API's pattern
+    node = learned([{"check_path": f"/{w}"} for w in ["health", "ping", "status/ok", "v1/up"] * 20])
+    for seed in range(30):
+        v = make(node, seed)["check_path"]
+        assert v.startswith("/") and all(c.isalnum() or c == "/" for c in v), v
+
+
+def test_a_token_never_seen_unredacted_is_a_uuid():
+    node = learned([{"token": "[REDACTED]"}] * 3)
+    assert all(len(make(node, seed)["token"]) == 36 for seed in range(10))
+
+
+def test_invented_ids_keep_the_observed_layout():
+    # conversation ids: two numbers joined by one dash, or one long number
+    ids = [f"{1000 + 37 * i}-{900_000 + 11 * i}" for i in range(20)] + [str(10**15 + 7 * i) for i in range(20)]
+    node = learned([{"conversation_id": v} for v in ids])
+    import re as _re
+    for seed in range(40):
+        v = make(node, seed)["conversation_id"]
+        assert _re.fullmatch(r"\d+-\d+|\d+", v), v
+
+
+def test_skeletons_survive_merge_and_storage():
+    a, b = learned(["12-34"]), learned(["5678"])
+    a.merge(b)
+    assert a.skeletons == {"x-x", "x"}
+    assert SchemaNode.from_dict(a.to_dict()).skeletons == {"x-x", "x"}
+    text = learned([f"word{i} and some more text, {i}." for i in range(3)])
+    assert text.skeletons is None  # text, not a layout

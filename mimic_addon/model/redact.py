@@ -260,23 +260,25 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
     return value
 
 
-# Words of a closed set and dates inside a secret container (`"object": "project.api_key"`, `"status": "HEALTHY"`):
-# letters only, one case, 3 to 20 letters a word. A credential has digits, mixed case, length or a
-# short prefix (`sk_test_...`).
-_PLAIN_WORDS = re.compile(r"[a-z]{3,20}(?:[._ -][a-z]{3,20}){0,5}|[A-Z]{3,20}(?:_[A-Z]{3,20}){0,5}"
-                          r"|\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?")  # dates
+# Inside a secret container only what describes the secret survives: dates, and plain words under
+# keys that name a kind or a state (`"object": "project.api_key"`, `"status": "HEALTHY"`). Any other
+# string -- a list item, a `value`, a word that may well be a password -- is `[REDACTED]`.
+_PLAIN_WORDS = re.compile(r"[a-z]{3,20}(?:[._ -][a-z]{3,20}){0,5}|[A-Z]{3,20}(?:_[A-Z]{3,20}){0,5}")
+_DATE_TEXT = re.compile(r"\d{4}-\d\d-\d\d(?:[Tt ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:[Zz]|[+-]\d\d:?\d\d)?)?")
+_DESCRIBING_KEYS = frozenset({"object", "type", "kind", "status", "state", "scope", "mode", "usage",
+                              "token_type", "algorithm", "alg", "environment", "category"})
 
 
-def _blank(value: Any, max_depth: int) -> Any:
+def _blank(value: Any, max_depth: int, key: str | None = None) -> Any:
     """A container under a secret name with its values blanked but its shape kept: strings are
-    `[REDACTED]` unless plain words (`_PLAIN_WORDS`), numbers 0, keys, booleans and nulls stay
-    (`"client_secret": {"value": "[REDACTED]", "expires_at": 0, "object": "secret"}`), so what is
-    learned from it still says it is an object, and of which fields."""
+    `[REDACTED]` unless dates or plain words under a describing key, numbers 0, keys, booleans and
+    nulls stay (`"client_secret": {"value": "[REDACTED]", "expires_at": 0, "object": "secret"}`),
+    so what is learned from it still says it is an object, and of which fields."""
     if max_depth <= 0:
         return REDACTED
     if isinstance(value, dict):
-        return {k: REDACTED if isinstance(v, str) and isinstance(k, str) and _key_class(k) else _blank(v, max_depth - 1)
-                for k, v in value.items()}
+        return {k: REDACTED if isinstance(v, str) and isinstance(k, str) and _key_class(k)
+                else _blank(v, max_depth - 1, k if isinstance(k, str) else None) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_blank(v, max_depth - 1) for v in value]
     if value is None or isinstance(value, bool):
@@ -285,7 +287,10 @@ def _blank(value: Any, max_depth: int) -> Any:
         return 0
     if isinstance(value, float):
         return 0.0
-    return value if isinstance(value, str) and _PLAIN_WORDS.fullmatch(value) else REDACTED
+    if isinstance(value, str) and (_DATE_TEXT.fullmatch(value) or (
+            key is not None and key.lower() in _DESCRIBING_KEYS and _PLAIN_WORDS.fullmatch(value))):
+        return value
+    return REDACTED
 
 
 @lru_cache(maxsize=4096)

@@ -280,3 +280,6 @@ def test_a_container_under_a_secret_name_keeps_its_shape_not_its_values():
     assert redact_json({"secret": {"v": "abcdefghijklmnopqrstuvwxyzabcdef"}}) == {"secret": {"v": REDACTED}}
     assert redact_json({"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}) == \
         {"auth": {"at": "2024-05-01T10:00:00Z", "on": "2024-05-01"}}
+    # a plain word may be a password: kept only under a key that describes the secret
+    assert redact_json({"password": {"value": "hunter", "words": ["correcthorse"], "type": "basic"}}) == \
+        {"password": {"value": REDACTED, "words": [REDACTED], "type": "basic"}}

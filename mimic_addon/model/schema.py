@@ -765,6 +765,20 @@ class SchemaNode:
                 return sorted(variants.items())
         return None
 
+    def variant_for(self, value: dict[str, Any]) -> SchemaNode | None:
+        """The summary to judge one object against: its variant's, when this node's objects come
+        in structurally distinct variants (`active_variants`) and the object's tag is one of
+        them; None when its tag is new there (a kind of object not seen yet); else this node."""
+        variants = self.variants
+        if not variants or len(variants) < 2 or self.vkey is None:
+            return self
+        tag = value.get(self.vkey)
+        if not _tag_candidate(tag) or self.active_variants(mixed=True) is None:
+            return self
+        if tag not in variants:
+            return None
+        return variants[tag] or self
+
     @property
     def variant_key(self) -> str | None:
         """The discriminator property of the variants (see `active_variants`)."""

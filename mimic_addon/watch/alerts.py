@@ -150,6 +150,8 @@ class AlertBook:
                 new.append(c)
             else:
                 r.count += 1
+                if c.confidence > r.change.confidence:  # the evidence grows with every answer
+                    r.change = c
                 r.first_seen = min(r.first_seen, ts)
                 r.last_seen = max(r.last_seen, ts)
         self.dirty.add(alert.id)
@@ -163,6 +165,14 @@ class AlertBook:
             alert.pending.observe(body)
         else:
             alert.pending_other += 1
+
+    def adopt(self, alert: Alert, held: SchemaNode | None, held_other: int) -> None:
+        """Answers held back while the change was only suspected belong to the alert now."""
+        if held is not None:
+            if alert.pending is None:
+                alert.pending = SchemaNode()
+            alert.pending.merge(held)
+        alert.pending_other += held_other
 
     def resolve(self, alert_id: str, resolution: str, ts: float) -> Alert:
         if resolution not in RESOLUTIONS:

@@ -1,6 +1,8 @@
 """Contract drift: compare one upstream response with the schema learned for it.
 
-Pure: a parsed body and a `SchemaNode` in, a list of `Change`s out. What counts as drift:
+Pure: a parsed body and a `SchemaNode` in, a list of candidate `Change`s out, each with the
+evidence its place in the document had (how often it was seen, how often it deviated before).
+What counts as drift:
 
 - BREAKING: a field present in every observation is missing; a type changed; a response that
   was always JSON is not JSON; an error status for a request shape that always succeeded.
@@ -8,7 +10,14 @@ Pure: a parsed body and a `SchemaNode` in, a list of `Change`s out. What counts 
   epoch number); a value outside a learned enum.
 - INFO: a field never seen before.
 
-Optional fields (seen in only some observations) being absent are not drift.
+A place is judged once it was seen `min_count` times, each place on its own evidence (at most
+one sighting per answer counts, so fifty items of one list are not fifty answers). Objects are
+judged against the variant they belong to (their tag's summary, `SchemaNode.variant_for`); an
+object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields
+and brings fields never seen) is still learning, not drifting. Optional fields (seen in only
+some observations) being absent are not drift, unless they were almost always there: then a long
+run of absences is reported one label lower. Whether a candidate is surprising enough to alert
+on is `evidence.py`'s business.
 """
 from __future__ import annotations
 
@@ -52,6 +61,9 @@ def _open_valued(key: str) -> bool:
     return bool(words) and (words[-1] in _OPEN_VALUE_WORDS or "".join(words) in _OPEN_VALUE_WORDS)
 
 
+LABELS = (INFO, WARNING, BREAKING)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     path: str        # JSON path: $.user.avatar_url, $.items[].id
@@ -59,10 +71,14 @@ class Change:
     expected: str    # what the learned schema says ("string", "string (uuid)", "present", ...)
     actual: str      # what arrived
     example: Any = None  # redacted, shortened example of the new value
+    seen: int = 0        # the evidence: answers in which the place was learned ...
+    exceptions: int = 0  # ... and how many of them already deviated this way (0: it never did)
+    confidence: float = 1.0  # how sure the alert is that this is a change (evidence.py)
+    grade: int = 0       # labels below the kind's: an almost-always-present field gone is a WARNING
 
     @property
     def label(self) -> str:
-        return KINDS[self.kind]
+        return LABELS[max(0, LABELS.index(KINDS[self.kind]) - self.grade)]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,11 +86,16 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "label": self.label,
-                "expected": self.expected, "actual": self.actual, "example": self.example}
+                "expected": self.expected, "actual": self.actual, "example": self.example,
+                "confidence": round(self.confidence, 4), "seen": self.seen, "exceptions": self.exceptions}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Change:
-        return cls(d["path"], d["kind"], d.get("expected", ""), d.get("actual", ""), d.get("example"))
+        kind = d["kind"]
+        label = d.get("label", KINDS[kind])
+        grade = LABELS.index(KINDS[kind]) - LABELS.index(label) if label in LABELS else 0
+        return cls(d["path"], kind, d.get("expected", ""), d.get("actual", ""), d.get("example"),
+                   d.get("seen", 0), d.get("exceptions", 0), d.get("confidence", 1.0), max(0, grade))
 
 
 def example_of(value: Any, key: str = "") -> Any:
@@ -95,15 +116,26 @@ def _expected_types(counts: dict[str, int]) -> str:
     return " | ".join(names) or "null"
 
 
-def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
-    """The changes of one parsed JSON body against what `node` learned (bounded work).
+ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
+UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once: another shape of object, no removal
 
-    Places in the document observed fewer than `min_count` times (a rarely present sub-object,
-    one branch of a polymorphic field) are still learning: they are not judged.
+
+def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
+    """The candidate changes of one parsed JSON body against what `node` learned (bounded work)."""
+    return inspect(node, value, path, min_count)[0]
+
+
+def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> tuple[list[Change], set[str]]:
+    """(candidate changes, paths of the places this body had and that were judged as usual).
+
+    Places observed fewer than `min_count` times (in as many answers) are still learning: they
+    are not judged. The second part lets the caller drop a suspicion an answer contradicts.
     """
     out: dict[tuple[str, str], Change] = {}
-    _walk(node, value, path, "", out, min_count)
-    return list(out.values())
+    fine: set[str] = set()
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1))
+    # a place some items of a list had as usual and others not varies within one answer: no change
+    return [c for c in out.values() if c.path not in fine], fine
 
 
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
@@ -111,8 +143,10 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
         out.setdefault(change.key, change)
 
 
-def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, min_count: int) -> None:
-    if node.count < min_count:
+def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
+          answers: int) -> None:
+    seen = min(node.count, answers)  # one sighting per answer at most: list items are no answers
+    if seen < min_count:
         return
     counts = node.type_counts()
     if not counts:
@@ -122,47 +156,76 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, min_coun
     except TypeError:
         return
     if t == "null":
-        if "null" not in counts:
-            _add(out, Change(path, "null_value", _expected_types(counts), "null", None))
+        nulls = counts.get("null", 0)
+        if not nulls:
+            _add(out, Change(path, "null_value", _expected_types(counts), "null", None, seen, 0))
+        elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
+            _add(out, Change(path, "null_value", _expected_types(counts), "null", None, seen, nulls, grade=1))
+        else:
+            fine.add(path)
         return
     if t not in counts and not (t in _NUMERIC and _NUMERIC & counts.keys()):
         fmt = node.string_format() if "string" in counts else None
         if fmt in _DATES and t in _NUMERIC:
-            _add(out, Change(path, "format_changed", f"string ({fmt})", t, example_of(value, key)))
+            _add(out, Change(path, "format_changed", f"string ({fmt})", t, example_of(value, key), seen, 0))
         else:
-            _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key)))
+            _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
+    fine.add(path)
     if t == "object":
-        props = node.properties()
-        if props is None or node.is_map:
+        if node.is_map:
             return
-        objects = node.object_count
+        summary = node.variant_for(value)
+        if summary is None:  # a kind of object not seen before: still learning
+            return
+        if summary.object_count >= min_count:
+            node = summary
+        props = node.properties()
+        if props is None:
+            return
+        objects = min(node.object_count, answers)
+        if objects < min_count:
+            return
+        missing = []
         for name, child in props.items():
-            if name not in value and child.count >= objects:
-                _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None))
+            if name not in value:
+                present = child.count
+                if present >= node.object_count:
+                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
+                elif present >= ALMOST_ALWAYS * node.object_count:
+                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                          objects, node.object_count - present, grade=1))
+        new = [name for name in value if name not in props and isinstance(name, str)]
+        if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING:
+            if new:
+                return  # structurally another kind of object: still learning
+            missing = []  # a sparser shape of the same object (a summary): not one field gone
+        for c in missing:
+            _add(out, c)
+        for name in new:
+            v = value[name]
+            _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
         for name, v in value.items():
             child = props.get(name)
-            if child is None:
-                if isinstance(name, str):
-                    _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name)))
-            else:
-                _walk(child, v, f"{path}.{name}", name, out, min_count)
+            if child is not None:
+                _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers)
     elif t == "array":
         items = node.item_node
         if items is not None and value:
             n = len(value)
             step = max(1, n // MAX_ITEMS_CHECKED)
             for v in value[::step][:MAX_ITEMS_CHECKED]:
-                _walk(items, v, path + "[]", key, out, min_count)
+                _walk(items, v, path + "[]", key, out, fine, min_count, answers)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):
-            _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key)))
+            _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key), seen, 0))
             return
         enum = node.enum_values()
         if enum and value not in enum and node.type_counts().get("string", 0) >= ENUM_MIN_RATIO * len(enum) \
                 and not _open_valued(key):
-            _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key)))
+            _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
+                             seen, 0))
 
 
 def _type_name(value: Any) -> str:
@@ -173,24 +236,26 @@ def _type_name(value: Any) -> str:
 
 
 def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_json: bool,
-                   status: int, shape_always_succeeded: bool, min_count: int = 1) -> list[Change]:
-    """Every change of one response: the status, then JSON-ness, then the body's fields.
+                   status: int, shape_successes: int, min_count: int = 1) -> tuple[list[Change], set[str]]:
+    """Every candidate change of one response (the status, then JSON-ness, then the body's
+    fields) and the places it had as usual (see `inspect`).
 
-    `schema` is the learned schema of this status (None: not stable yet, nothing to compare);
-    `always_json`: every body learned for this status was JSON; `shape_always_succeeded`: this
-    request shape was answered with 2xx every time so far (and often enough to say so).
+    `schema` is the learned schema of this status (None: nothing to compare yet); `always_json`:
+    every body learned for this status was JSON; `shape_successes`: how often this request shape
+    was answered with 2xx while it never failed before this run of errors (0: not applicable).
     """
     changes: list[Change] = []
-    if status >= 400 and shape_always_succeeded:
-        changes.append(Change("$", "error_status", "2xx", str(status), None))
+    if status >= 400 and shape_successes:
+        changes.append(Change("$", "error_status", "2xx", str(status), None, shape_successes, 0))
     if schema is None:
-        return changes
+        return changes, set()
     if not is_json:
         if always_json:
-            changes.append(Change("$", "not_json", "JSON", "not JSON", None))
-        return changes
-    changes.extend(compare(schema, body, min_count=min_count))
-    return changes
+            changes.append(Change("$", "not_json", "JSON", "not JSON", None, schema.count, 0))
+        return changes, set()
+    found, fine = inspect(schema, body, min_count=min_count)
+    changes.extend(found)
+    return changes, fine
 
 
 def label_of(changes: list[Change]) -> str | None:

@@ -1,0 +1,90 @@
+"""How sure is a drift candidate? Evidence per place, not one learning phase per endpoint.
+
+A place in a document that showed no deviation in `seen` answers and now deviates in `run`
+answers in a row is judged with the rule of succession (a uniform prior on how often it
+deviates): the chance that an unchanged contract shows that run is
+
+    P = prod_{i < run} (exceptions + 1 + i) / (seen + 2 + i)
+
+A field present in 8 of 8 answers and missing from the next one: P = 1/10, it may be optional;
+missing from the next two: P = 1/10 * 2/11 < 2%, a change. After 50 sightings one answer is
+enough. The alert's confidence is 1 - P. Places that already deviated (a field present in 95%
+of answers) need far stronger evidence and are reported one label lower (see `drift.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from ..model.schema import SchemaNode
+from .drift import INFO, Change
+
+ALPHA = 0.02           # a never-deviating place: alert when the run is this unlikely
+ALPHA_GRADED = 1e-6    # a place that deviated before: a much longer run is needed
+ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few in a row (errors
+                       # for a missing resource are normal one at a time)
+MAX_RUNS = 64          # candidate changes followed per endpoint and status
+
+
+def chance(seen: int, exceptions: int, run: int) -> float:
+    """How likely an unchanged contract is to show this run (see the module docstring)."""
+    p = 1.0
+    for i in range(run):
+        p *= (exceptions + 1 + i) / (seen + 2 + i)
+    return p
+
+
+def threshold(change: Change) -> float:
+    if change.kind == "error_status":
+        return ALPHA_ERROR
+    return ALPHA_GRADED if change.exceptions else ALPHA
+
+
+def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bool]:
+    """The change with its confidence after `run` answers in a row, and whether to alert on it.
+
+    New fields (INFO) are reported at once; `certain`: the baseline is a declared contract (an
+    imported spec), not a sample, so one deviation is enough."""
+    p = 0.0 if certain else chance(change.seen, change.exceptions, run)
+    sure = certain or change.kind == "new_field" or p <= threshold(change)
+    return replace(change, confidence=1.0 - p), sure
+
+
+@dataclass
+class Suspicion:
+    """Candidate changes of one endpoint and status not sure enough yet: answers in a row that
+    showed each (`hold`: a never-deviating place, whose answers are held back meanwhile), and
+    the answers held back (redacted), so that an optional field does not become "normal" nor a
+    change slip into the schema before the evidence is in."""
+
+    runs: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
+    held: SchemaNode | None = None
+    held_other: int = 0
+
+    def holding(self) -> bool:
+        return any(hold for _, hold in self.runs.values())
+
+    def hold(self, body: object, is_json: bool) -> None:
+        if is_json:
+            if self.held is None:
+                self.held = SchemaNode()
+            self.held.observe(body)
+        else:
+            self.held_other += 1
+
+    def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
+        """Count one answer: its candidates extend their runs, a place it had as usual ends its
+        run. Returns each candidate's run length (this answer included)."""
+        keys = {c.key for c in changes}
+        for key in list(self.runs):
+            if key in keys:
+                continue
+            path, kind = key
+            if path in fine or (kind == "not_json" and is_json):
+                del self.runs[key]
+        out = {}
+        for c in changes:
+            run = self.runs.get(c.key, (0, False))[0] + 1
+            out[c.key] = run
+            if c.key in self.runs or len(self.runs) < MAX_RUNS:
+                self.runs[c.key] = (run, c.label != INFO and not c.exceptions)
+        return out

@@ -278,7 +278,8 @@ def plan(learned: dict[str, list[dict]], replayed: dict[str, list[dict]], rng: r
                 name = rng.choice(fields)
                 value = other_type(types[name]) if kind == "type" else None
                 break
-        plants.append({"endpoint": ep, "kind": kind, "field": name, "value": value, "label": PLANT_LABELS[kind]})
+        plants.append({"endpoint": ep, "kind": kind, "field": name, "value": value, "label": PLANT_LABELS[kind],
+                       "learned": len(bodies), "replayed": len(replayed[ep])})
     return plants
 
 
@@ -393,8 +394,9 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
             str(len(r["false_alarms"])), str(r["clean_info"]), str(len(r["learn_alerts"])), str(len(r["other_alerts"]))])
         if args.verbose:
             for p in plants:
+                print(f"  {sid} plant {p['learned']} {p['replayed']} {p['kind']} {p['found']}", file=sys.stderr)
                 if not p["found"]:
-                    print(f"  {sid} missed {p['kind']} {p['endpoint']} $.{p['field']}: {p['reported']}", file=sys.stderr)
+                    print(f"  {sid} missed ({p['learned']}, {p['replayed']}) {p['kind']} {p['endpoint']} $.{p['field']}: {p['reported']}", file=sys.stderr)
             for a in r["false_alarms"] + r["learn_alerts"] + r["other_alerts"]:
                 print(f"  {sid} alarm {a['label']} {a['method']} {a['template']} {a['status']}: "
                       f"{[(c['path'], c['kind'], c.get('confidence')) for c in a['changes']][:5]}", file=sys.stderr)

@@ -180,9 +180,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             return
         if summary.object_count >= min_count:
             node = summary
-        props = node.properties()
-        if props is None:
-            return
+        props = node.properties() or {}  # none: every object so far was {}
         objects = min(node.object_count, answers)
         if objects < min_count:
             return
@@ -214,8 +212,9 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         if items is not None and value:
             n = len(value)
             step = max(1, n // MAX_ITEMS_CHECKED)
+            within = min(answers, counts.get("array", 0))  # answers that had this list at most
             for v in value[::step][:MAX_ITEMS_CHECKED]:
-                _walk(items, v, path + "[]", key, out, fine, min_count, answers)
+                _walk(items, v, path + "[]", key, out, fine, min_count, within)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):

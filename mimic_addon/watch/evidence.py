@@ -22,6 +22,8 @@ ALPHA = 0.02           # a never-deviating place: alert when the run is this unl
 ALPHA_GRADED = 1e-6    # a place that deviated before: a much longer run is needed
 ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few in a row (errors
                        # for a missing resource are normal one at a time)
+MIN_RUN = 2            # answers in a row before anything but a new field is alerted on: one
+                       # answer is never enough, however long the place was stable
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
 
 
@@ -45,7 +47,7 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
     New fields (INFO) are reported at once; `certain`: the baseline is a declared contract (an
     imported spec), not a sample, so one deviation is enough."""
     p = 0.0 if certain else chance(change.seen, change.exceptions, run)
-    sure = certain or change.kind == "new_field" or p <= threshold(change)
+    sure = certain or change.kind == "new_field" or (run >= MIN_RUN and p <= threshold(change))
     return replace(change, confidence=1.0 - p), sure
 
 

@@ -416,14 +416,40 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
     return 0
 
 
+def cost_main(specs: list[str], traffic: Path) -> int:
+    """The watch's cost to the learner: every flow of each file learned with it on and off (in
+    this process, best of 3 each, CPU time: the machine is shared), the difference per flow."""
+    total_on = total_off = 0.0
+    flows = 0
+    for sid in specs:
+        observations = [o for o, _ in in_time_order(traffic / sid / "flows.mitm")]
+        times = {}
+        for enabled in (True, False):
+            best = float("inf")
+            for _ in range(3):
+                brain = Brain(Watchdog(enabled=enabled))
+                t0 = time.process_time()
+                for obs in observations:
+                    brain.learn(obs)
+                brain.settle()
+                best = min(best, time.process_time() - t0)
+            times[enabled] = best
+        total_on, total_off, flows = total_on + times[True], total_off + times[False], flows + len(observations)
+        print(f"{sid}: watch {(times[True] - times[False]) / len(observations) * 1e6:.1f} us/flow "
+              f"(learn {times[True] / len(observations) * 1e6:.0f} us/flow with it)", flush=True)
+    print(f"all: watch {(total_on - total_off) / flows * 1e6:.1f} us/flow over {flows} flows")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     ap.add_argument("--only", help="comma-separated spec ids")
     ap.add_argument("--exclude-validation", action="store_true", help="leave out the 5 validation APIs")
     ap.add_argument("--validation", action="store_true", help="only the 5 validation APIs")
-    ap.add_argument("--mode", choices=("protocol", "legacy"), default="protocol",
-                    help="protocol: issue 14's (default); legacy: the old mutation bench (learning phase 50)")
+    ap.add_argument("--mode", choices=("protocol", "legacy", "cost"), default="protocol",
+                    help="protocol: issue 14's (default); legacy: the old mutation bench (learning phase 50); "
+                         "cost: the watch's cost per flow to the learner (on vs off)")
     ap.add_argument("--seed", type=int, default=14, help="protocol: which endpoints, fields get planted changes")
     ap.add_argument("--per-endpoint", type=int, default=20, help="legacy: mutated responses replayed per endpoint")
     ap.add_argument("-v", "--verbose", action="store_true", help="protocol: print misses and alarms")
@@ -439,6 +465,8 @@ def main() -> int:
         specs = [s for s in specs if s in validation]
     if args.mode == "legacy":
         return legacy_main(args, specs, traffic)
+    if args.mode == "cost":
+        return cost_main(specs, traffic)
     return protocol_main(args, specs, traffic)
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model.redact import redact_json
+from ..model.schema import SchemaNode
 from ..watch.alerts import Alert, AlertBook
 from ..watch.drift import INFO, Change, check_response
 from ..watch.evidence import Suspicion, weighed
@@ -81,21 +82,21 @@ class Watchdog:
                 suspicion.runs.pop(c.key, None)
             elif c.label != INFO and not c.exceptions:
                 doubtful = True
-        safe = redact_json(body) if is_json else None
         withheld = False
         if sure:
             alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts)
             if new:
                 self.reports.append((alert, new, alert.count == 1))
             if any(c.label != INFO for c in sure):
-                self.alerts.withhold(alert, safe, is_json)
-                self.alerts.adopt(alert, suspicion.held, suspicion.held_other)
-                suspicion.held, suspicion.held_other = None, 0
+                self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
+                if alert.pending is None:
+                    alert.pending = SchemaNode()
+                alert.pending_other += suspicion.take(alert.pending)[1]
                 withheld = True
         if not withheld and doubtful:
-            suspicion.hold(safe, is_json)
+            suspicion.hold(body, is_json)
             withheld = True
-        if not suspicion.holding():
+        if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, code, suspicion)
             if not suspicion.runs:
                 del self.suspicions[key]
@@ -128,15 +129,8 @@ def declared(ep: Endpoint, status: int) -> bool:
 
 def release(ep: Endpoint, code: str, suspicion: Suspicion) -> None:
     """Answers held back for a suspicion that came to nothing are learned after all."""
-    if suspicion.held is not None:
-        node = ep.responses.get(code)
-        if node is None:
-            ep.responses[code] = suspicion.held
-        else:
-            node.merge(suspicion.held)
-        ep.sampled[code] += suspicion.held.count
-    ep.sampled[code] += suspicion.held_other
-    suspicion.held, suspicion.held_other = None, 0
+    held, other = suspicion.take(ep.responses.setdefault(code, SchemaNode()))
+    ep.sampled[code] += held + other
 
 
 def resolve_into(ep: Endpoint | None, alert: Alert) -> None:

@@ -67,6 +67,7 @@ def char_classes(s: str) -> int:
 # Type slots, in the order a union type is emitted.
 _OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
 _TYPE_NAMES = ("object", "array", "string", "integer", "number", "boolean", "null")
+TYPE_NAMES = _TYPE_NAMES  # the type of each slot of `SchemaNode.types` (for readers that count fast)
 _TYPE_CODES = ("o", "a", "s", "i", "f", "b", "z")  # compact keys for to_dict
 _CODE_SLOT = {c: i for i, c in enumerate(_TYPE_CODES)}
 
@@ -834,6 +835,10 @@ class SchemaNode:
         if self.formats:
             return next(f for f in _FORMAT_CHECKS if f in self.formats)
         return None
+
+    def value_seen(self, value: str) -> bool:
+        """Was this string seen here, among a closed set of words still tracked? (cheap)"""
+        return self.enum is not None and value in self.enum
 
     def enum_values(self) -> list[str] | None:
         """The enum the schema would emit (a small, well-observed set of words), else None."""

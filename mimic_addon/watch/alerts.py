@@ -166,14 +166,6 @@ class AlertBook:
         else:
             alert.pending_other += 1
 
-    def adopt(self, alert: Alert, held: SchemaNode | None, held_other: int) -> None:
-        """Answers held back while the change was only suspected belong to the alert now."""
-        if held is not None:
-            if alert.pending is None:
-                alert.pending = SchemaNode()
-            alert.pending.merge(held)
-        alert.pending_other += held_other
-
     def resolve(self, alert_id: str, resolution: str, ts: float) -> Alert:
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")

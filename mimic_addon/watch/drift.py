@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..model.redact import REDACTED, is_sensitive_name, redact_json
-from ..model.schema import SchemaNode, has_format, json_type
+from ..model.schema import TYPE_NAMES, SchemaNode, has_format, json_type
 
 BREAKING, WARNING, INFO = "BREAKING", "WARNING", "INFO"
 LABEL_RANK = {BREAKING: 3, WARNING: 2, INFO: 1}
@@ -45,9 +45,14 @@ KINDS = {
 }
 
 MAX_CHANGES = 50          # per response: a totally different body is one alert, not a novel
-MAX_ITEMS_CHECKED = 20    # array items compared per array
+MAX_ITEMS_CHECKED = 5     # array items compared per array (first, last and evenly between): a
+                          # change of a list's items shows in all of them
 MAX_EXAMPLE_CHARS = 120
 _NUMERIC = frozenset(("integer", "number"))
+_TYPE_SLOT = {name: i for i, name in enumerate(TYPE_NAMES)}  # index into SchemaNode.types
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean",
+               type(None): "null"}
+_NULL_SLOT, _INT_SLOT, _NUM_SLOT = _TYPE_SLOT["null"], _TYPE_SLOT["integer"], _TYPE_SLOT["number"]
 _DATES = frozenset(("date-time", "date"))
 ENUM_MIN_RATIO = 5        # observations per enum value before an unseen value is news
 # Names of fields whose values are data, not a closed set, even when few were seen.
@@ -148,30 +153,35 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
     seen = min(node.count, answers)  # one sighting per answer at most: list items are no answers
     if seen < min_count:
         return
-    counts = node.type_counts()
-    if not counts:
-        return
-    try:
-        t = json_type(value)
-    except TypeError:
-        return
+    types = node.types  # counts per type slot, in _TYPE_SLOT order (read directly: this runs per place)
+    t = _JSON_TYPES.get(type(value))
+    if t is None:
+        try:
+            t = json_type(value)
+        except TypeError:
+            return
     if t == "null":
-        nulls = counts.get("null", 0)
+        nulls = types[_NULL_SLOT]
         if not nulls:
-            _add(out, Change(path, "null_value", _expected_types(counts), "null", None, seen, 0))
+            _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, 0))
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
-            _add(out, Change(path, "null_value", _expected_types(counts), "null", None, seen, nulls, grade=1))
+            _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
+                             grade=1))
         else:
             fine.add(path)
         return
-    if t not in counts and not (t in _NUMERIC and _NUMERIC & counts.keys()):
+    if not types[_TYPE_SLOT[t]] and not (t in _NUMERIC and (types[_INT_SLOT] or types[_NUM_SLOT])):
+        counts = node.type_counts()
+        if not counts:
+            return
         fmt = node.string_format() if "string" in counts else None
         if fmt in _DATES and t in _NUMERIC:
             _add(out, Change(path, "format_changed", f"string ({fmt})", t, example_of(value, key), seen, 0))
         else:
             _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
-    fine.add(path)
+    if t != "string":
+        fine.add(path)
     if t == "object":
         if node.is_map:
             return
@@ -181,25 +191,26 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         if summary.object_count >= min_count:
             node = summary
         props = node.properties() or {}  # none: every object so far was {}
-        objects = min(node.object_count, answers)
+        total = node.object_count
+        objects = min(total, answers)
         if objects < min_count:
             return
         missing = []
-        for name, child in props.items():
-            if name not in value:
-                present = child.count
-                if present >= node.object_count:
-                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
-                elif present >= ALMOST_ALWAYS * node.object_count:
-                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
-                                          objects, node.object_count - present, grade=1))
-        new = [name for name in value if name not in props and isinstance(name, str)]
-        if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING:
-            if new:
-                return  # structurally another kind of object: still learning
-            missing = []  # a sparser shape of the same object (a summary): not one field gone
-        for c in missing:
-            _add(out, c)
+        for name in props.keys() - value.keys():
+            present = props[name].count
+            if present >= total:
+                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
+            elif present >= ALMOST_ALWAYS * total:
+                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                      objects, total - present, grade=1))
+        new = [name for name in value.keys() - props.keys() if isinstance(name, str)]
+        if missing:
+            if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING:
+                if new:
+                    return  # structurally another kind of object: still learning
+                missing = []  # a sparser shape of the same object (a summary): not one field gone
+            for c in missing:
+                _add(out, c)
         for name in new:
             v = value[name]
             _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
@@ -211,20 +222,23 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         items = node.item_node
         if items is not None and value:
             n = len(value)
-            step = max(1, n // MAX_ITEMS_CHECKED)
-            within = min(answers, counts.get("array", 0))  # answers that had this list at most
-            for v in value[::step][:MAX_ITEMS_CHECKED]:
+            picks = range(n) if n <= MAX_ITEMS_CHECKED else \
+                sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
+            within = min(answers, types[_TYPE_SLOT["array"]])  # answers that had this list at most
+            for v in (value[i] for i in picks):
                 _walk(items, v, path + "[]", key, out, fine, min_count, within)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):
             _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key), seen, 0))
             return
-        enum = node.enum_values()
-        if enum and value not in enum and node.type_counts().get("string", 0) >= ENUM_MIN_RATIO * len(enum) \
+        enum = None if node.value_seen(value) else node.enum_values()
+        if enum and value not in enum and types[_TYPE_SLOT["string"]] >= ENUM_MIN_RATIO * len(enum) \
                 and not _open_valued(key):
             _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
                              seen, 0))
+            return
+        fine.add(path)
 
 
 def _type_name(value: Any) -> str:

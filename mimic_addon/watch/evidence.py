@@ -14,7 +14,9 @@ of answers) need far stronger evidence and are reported one label lower (see `dr
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from ..model.redact import redact_json
 from ..model.schema import SchemaNode
 from .drift import INFO, Change
 
@@ -24,6 +26,7 @@ ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few 
                        # for a missing resource are normal one at a time)
 MIN_RUN = 2            # answers in a row before anything but a new field is alerted on: one
                        # answer is never enough, however long the place was stable
+MAX_HELD = 32          # answers held back as they came per endpoint and status
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
 
 
@@ -55,23 +58,39 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
 class Suspicion:
     """Candidate changes of one endpoint and status not sure enough yet: answers in a row that
     showed each (`hold`: a never-deviating place, whose answers are held back meanwhile), and
-    the answers held back (redacted), so that an optional field does not become "normal" nor a
-    change slip into the schema before the evidence is in."""
+    the answers held back, so that an optional field does not become "normal" nor a change slip
+    into the schema before the evidence is in. Held bodies stay in memory as they came (they are
+    redacted when learned or withheld); past MAX_HELD they are summarised, redacted, at once."""
 
     runs: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
-    held: SchemaNode | None = None
+    held: list[Any] = field(default_factory=list)
+    overflow: SchemaNode | None = None
     held_other: int = 0
 
     def holding(self) -> bool:
         return any(hold for _, hold in self.runs.values())
 
-    def hold(self, body: object, is_json: bool) -> None:
-        if is_json:
-            if self.held is None:
-                self.held = SchemaNode()
-            self.held.observe(body)
-        else:
+    def hold(self, body: Any, is_json: bool) -> None:
+        if not is_json:
             self.held_other += 1
+        elif len(self.held) < MAX_HELD:
+            self.held.append(body)
+        else:
+            if self.overflow is None:
+                self.overflow = SchemaNode()
+            self.overflow.observe(redact_json(body))
+
+    def take(self, into: SchemaNode) -> tuple[int, int]:
+        """Learn everything held into `into` (redacted) and forget it: (JSON bodies, others)."""
+        bodies = len(self.held)
+        for body in self.held:
+            into.observe(redact_json(body))
+        if self.overflow is not None:
+            bodies += self.overflow.count
+            into.merge(self.overflow)
+        other = self.held_other
+        self.held, self.overflow, self.held_other = [], None, 0
+        return bodies, other
 
     def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
         """Count one answer: its candidates extend their runs, a place it had as usual ends its

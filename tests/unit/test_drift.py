@@ -75,10 +75,82 @@ def test_examples_are_redacted() -> None:
 
 
 def test_not_json_and_error_status() -> None:
-    assert kinds(check_response(SCHEMA, True, None, False, 200, False)) == {("$", "not_json", "BREAKING")}
-    assert check_response(SCHEMA, False, None, False, 200, False) == []  # was not always JSON
-    assert kinds(check_response(None, False, None, False, 500, True)) == {("$", "error_status", "BREAKING")}
-    assert check_response(None, False, None, False, 500, False) == []
+    assert kinds(check_response(SCHEMA, True, None, False, 200, 0)[0]) == {("$", "not_json", "BREAKING")}
+    assert check_response(SCHEMA, False, None, False, 200, 0)[0] == []  # was not always JSON
+    [change], _ = check_response(None, False, None, False, 500, 30)
+    assert (change.kind, change.label, change.seen) == ("error_status", "BREAKING", 30)
+    assert check_response(None, False, None, False, 500, 0)[0] == []
+
+
+# -- evidence per place (issue 14) ---------------------------------------------------------------
+
+def test_each_place_is_armed_on_its_own_evidence() -> None:
+    # a sub-object first seen late (3 times) is still learning while the rest of the body is judged
+    node = learned([{"a": 1, "b": "x", **({"late": {"x": 1}} if i >= 57 else {})} for i in range(60)])
+    assert kinds(compare(node, {"a": 1, "late": {"y": 2}}, min_count=8)) == {("$.b", "missing_field", "BREAKING")}
+    [change] = compare(node, {"a": 1, "late": {"y": 2}}, min_count=8)
+    assert (change.seen, change.exceptions) == (60, 0)
+
+
+def test_items_of_a_list_are_not_answers() -> None:
+    # 5 answers with 40 items each: 200 items, but only 5 answers of evidence, below 8
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(40)]} for _ in range(5)])
+    assert compare(node, {"items": [{"id": 1}]}, min_count=8) == []
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(40)]} for _ in range(9)])
+    assert kinds(compare(node, {"items": [{"id": 1}]}, min_count=8)) == {("$.items[].v", "missing_field", "BREAKING")}
+
+
+def test_a_place_that_varies_within_one_answer_is_no_change() -> None:
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(4)]} for _ in range(20)])
+    assert compare(node, {"items": [{"id": 1}, {"id": 2, "v": "x"}]}) == []  # one item had it as usual
+    assert kinds(compare(node, {"items": [{"id": 1}, {"id": 2}]})) == {("$.items[].v", "missing_field", "BREAKING")}
+
+
+def test_objects_are_judged_against_their_variant() -> None:
+    text = [{"type": "text", "text": f"t{i}", "id": i} for i in range(20)]
+    image = [{"type": "image", "url": f"https://x/{i}.png", "id": i} for i in range(20)]
+    node = learned([{"blocks": [t, im]} for t, im in zip(text, image)])
+    assert compare(node, {"blocks": [{"type": "text", "text": "a", "id": 1}]}) == []
+    # against the union, an image block lacks `text`; against its variant it lacks its own `url`
+    assert kinds(compare(node, {"blocks": [{"type": "image", "id": 1}]})) == {
+        ("$.blocks[].url", "missing_field", "BREAKING")}
+    # a kind never seen is still learning, not a body that lost every field
+    assert compare(node, {"blocks": [{"type": "video", "src": "v.mp4", "id": 2}]}) == []
+
+
+def test_an_untagged_object_of_another_shape_is_still_learning() -> None:
+    node = learned([{"id": i, "name": "n", "email": "e@x.io", "role": "r"} for i in range(20)])
+    assert compare(node, {"id": 1, "title": "other kind", "size": 3}) == []  # lacks 3, brings new ones
+    assert kinds(compare(node, {"id": 1, "name": "n", "email": "e@x.io"})) == {("$.role", "missing_field", "BREAKING")}
+
+
+def test_an_almost_always_present_field_is_graded_one_label_lower() -> None:
+    node = learned([{"id": i, **({"note": "n"} if i % 50 else {})} for i in range(100)])
+    [change] = compare(node, {"id": 1})
+    assert (change.kind, change.label, change.exceptions) == ("missing_field", "WARNING", 2)
+    rare = learned([{"id": i, **({"note": "n"} if i % 2 else {})} for i in range(100)])
+    assert compare(rare, {"id": 1}) == []  # optional: absent is no drift
+
+
+def test_confidence_grows_with_the_run_and_the_sightings() -> None:
+    from mimic_addon.watch.evidence import chance, weighed
+
+    change = Change("$.a", "missing_field", "present", "missing", None, 8, 0)
+    assert chance(8, 0, 1) == pytest.approx(0.1)
+    assert weighed(change, 1) == (change.__class__(*[*vars_of(change)[:7], 0.9]), False)  # may be optional
+    sure_change, sure = weighed(change, 2)
+    assert sure and sure_change.confidence == pytest.approx(1 - 1 / 10 * 2 / 11)
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1)[1] is False
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 2)[1] is True
+    assert weighed(Change("$.b", "new_field", "absent", "string", None, 8, 0), 1)[1] is True  # INFO at once
+    graded = Change("$.a", "missing_field", "present", "missing", None, 100, 2, grade=1)
+    assert not weighed(graded, 2)[1] and weighed(graded, 6)[1]
+    assert Change.from_dict(sure_change.to_dict()) == change.__class__(*[*vars_of(change)[:7], round(sure_change.confidence, 4)])
+    assert Change.from_dict(graded.to_dict()).label == "WARNING"
+
+
+def vars_of(c: Change) -> list:
+    return [c.path, c.kind, c.expected, c.actual, c.example, c.seen, c.exceptions, c.confidence, c.grade]
 
 
 def test_summary_score_and_label() -> None:

@@ -64,9 +64,10 @@ class Watchdog:
             if shape is not None and ep.stats.statuses.get(status, 0) <= shape[1]:
                 successes, errors = shape
         min_count = 1 if certain else self.drift_after
-        changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count)
         key = (ep.host, ep.method, ep.skeleton, status)
         suspicion = self.suspicions.get(key)
+        changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count,
+                                       every_place=suspicion is not None)
         if not changes and suspicion is None:
             return False
         if suspicion is None:

@@ -53,6 +53,7 @@ _TYPE_SLOT = {name: i for i, name in enumerate(TYPE_NAMES)}  # index into Schema
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean",
                type(None): "null"}
 _NULL_SLOT, _INT_SLOT, _NUM_SLOT = _TYPE_SLOT["null"], _TYPE_SLOT["integer"], _TYPE_SLOT["number"]
+_BOOL_SLOT, _STR_SLOT = _TYPE_SLOT["boolean"], _TYPE_SLOT["string"]
 _DATES = frozenset(("date-time", "date"))
 ENUM_MIN_RATIO = 5        # observations per enum value before an unseen value is news
 # Names of fields whose values are data, not a closed set, even when few were seen.
@@ -130,15 +131,17 @@ def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -
     return inspect(node, value, path, min_count)[0]
 
 
-def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> tuple[list[Change], set[str]]:
+def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1,
+            every_place: bool = True) -> tuple[list[Change], set[str]]:
     """(candidate changes, paths of the places this body had and that were judged as usual).
 
     Places observed fewer than `min_count` times (in as many answers) are still learning: they
-    are not judged. The second part lets the caller drop a suspicion an answer contradicts.
+    are not judged. The second part lets the caller drop a suspicion an answer contradicts; it
+    holds places within lists only unless `every_place` (the caller has suspicions to settle).
     """
     out: dict[tuple[str, str], Change] = {}
     fine: set[str] = set()
-    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1))
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), every_place)
     # a place some items of a list had as usual and others not varies within one answer: no change
     return [c for c in out.values() if c.path not in fine], fine
 
@@ -149,7 +152,7 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
 
 
 def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
-          answers: int) -> None:
+          answers: int, track: bool) -> None:
     seen = min(node.count, answers)  # one sighting per answer at most: list items are no answers
     if seen < min_count:
         return
@@ -167,7 +170,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
                              grade=1))
-        else:
+        elif track:
             fine.add(path)
         return
     if not types[_TYPE_SLOT[t]] and not (t in _NUMERIC and (types[_INT_SLOT] or types[_NUM_SLOT])):
@@ -180,7 +183,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         else:
             _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
-    if t != "string":
+    if t != "string" and track:
         fine.add(path)
     if t == "object":
         if node.is_map:
@@ -216,8 +219,18 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
         for name, v in value.items():
             child = props.get(name)
-            if child is not None:
-                _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers)
+            if child is None:
+                continue
+            if not track:  # the common leaves, inline: a number or boolean of a type seen here is fine
+                tv = type(v)
+                if tv is bool:
+                    if child.types[_BOOL_SLOT]:
+                        continue
+                elif (tv is int or tv is float) and (child.types[_INT_SLOT] or child.types[_NUM_SLOT]):
+                    continue
+                elif tv is str and child.types[_STR_SLOT] and child.string_fits(v):
+                    continue
+            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, track)
     elif t == "array":
         items = node.item_node
         if items is not None and value:
@@ -226,7 +239,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
                 sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
             within = min(answers, types[_TYPE_SLOT["array"]])  # answers that had this list at most
             for v in (value[i] for i in picks):
-                _walk(items, v, path + "[]", key, out, fine, min_count, within)
+                _walk(items, v, path + "[]", key, out, fine, min_count, within, True)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):
@@ -238,7 +251,8 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
                              seen, 0))
             return
-        fine.add(path)
+        if track:
+            fine.add(path)
 
 
 def _type_name(value: Any) -> str:
@@ -249,7 +263,8 @@ def _type_name(value: Any) -> str:
 
 
 def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_json: bool,
-                   status: int, shape_successes: int, min_count: int = 1) -> tuple[list[Change], set[str]]:
+                   status: int, shape_successes: int, min_count: int = 1,
+                   every_place: bool = True) -> tuple[list[Change], set[str]]:
     """Every candidate change of one response (the status, then JSON-ness, then the body's
     fields) and the places it had as usual (see `inspect`).
 
@@ -266,7 +281,7 @@ def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_j
         if always_json:
             changes.append(Change("$", "not_json", "JSON", "not JSON", None, schema.count, 0))
         return changes, set()
-    found, fine = inspect(schema, body, min_count=min_count)
+    found, fine = inspect(schema, body, min_count=min_count, every_place=every_place)
     changes.extend(found)
     return changes, fine
 

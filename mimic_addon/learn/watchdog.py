@@ -68,6 +68,8 @@ class Watchdog:
         suspicion = self.suspicions.get(key)
         changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count,
                                        every_place=suspicion is not None)
+        if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
+            changes = [c for c in changes if not c.exceptions]
         if not changes and suspicion is None:
             return False
         if suspicion is None:

@@ -77,6 +77,12 @@ class Alert:
         return summary(self.change_list())
 
     @property
+    def confidence(self) -> float:
+        """How sure the alert is: that of its surest change of its worst label."""
+        worst = [c for c in self.change_list() if c.label == self.label]
+        return round(max((c.confidence for c in worst), default=1.0), 4)
+
+    @property
     def breaking(self) -> bool:
         return self.label == BREAKING
 
@@ -88,6 +94,7 @@ class Alert:
         return {
             "id": self.id, "host": self.host, "method": self.method, "template": self.template,
             "skeleton": self.skeleton, "status": self.status, "label": self.label, "score": self.score,
+            "confidence": self.confidence,
             "summary": self.summary,
             "narration": alert_paragraph(self.method, self.template, self.status, self.change_list()),
             "changes": [r.to_dict() for r in self.changes.values()],

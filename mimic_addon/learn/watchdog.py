@@ -87,10 +87,13 @@ class Watchdog:
                 doubtful = True
         withheld = False
         if sure:
-            alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts)
+            drifted = any(c.label != INFO for c in sure)
+            opened = key not in self.alerts.open
+            alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts,
+                                            runs, suspicion.held_count() if drifted else 0)
             if new:
-                self.reports.append((alert, new, alert.count == 1))
-            if any(c.label != INFO for c in sure):
+                self.reports.append((alert, new, opened))
+            if drifted:
                 self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
                 if alert.pending is None:
                     alert.pending = SchemaNode()

@@ -132,8 +132,11 @@ class AlertBook:
         self.deleted: set[str] = set()
 
     def record(self, host: str, method: str, skeleton: str, template: str, status: int,
-               changes: list[Change], ts: float) -> tuple[Alert, list[Change]]:
-        """Count one drifting response; returns its alert and the changes new to it."""
+               changes: list[Change], ts: float, runs: dict[tuple[str, str], int] | None = None,
+               earlier: int = 0) -> tuple[Alert, list[Change]]:
+        """Count one drifting response (and `earlier` ones held back while its changes were only
+        suspected; `runs`: answers in a row that showed each change); returns its alert and the
+        changes new to it."""
         key = (host, method, skeleton, status)
         alert = self.open.get(key)
         if alert is None:
@@ -144,7 +147,7 @@ class AlertBook:
             self.alerts[alert.id] = alert
             self.open[key] = alert
         alert.template = template
-        alert.count += 1
+        alert.count += 1 + earlier
         alert.first_seen = min(alert.first_seen, ts)
         alert.last_seen = max(alert.last_seen, ts)
         new = []
@@ -153,7 +156,7 @@ class AlertBook:
             if r is None:
                 if len(alert.changes) >= MAX_CHANGES_PER_ALERT:
                     continue
-                alert.changes[c.key] = ChangeRecord(c, 1, ts, ts)
+                alert.changes[c.key] = ChangeRecord(c, (runs or {}).get(c.key, 1), ts, ts)
                 new.append(c)
             else:
                 r.count += 1

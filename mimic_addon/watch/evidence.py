@@ -80,6 +80,9 @@ class Suspicion:
                 self.overflow = SchemaNode()
             self.overflow.observe(redact_json(body))
 
+    def held_count(self) -> int:
+        return len(self.held) + (self.overflow.count if self.overflow is not None else 0) + self.held_other
+
     def take(self, into: SchemaNode) -> tuple[int, int]:
         """Learn everything held into `into` (redacted) and forget it: (JSON bodies, others)."""
         bodies = len(self.held)

@@ -203,3 +203,40 @@ def test_an_alert_keeps_a_bounded_number_of_changes() -> None:
         alert, _ = book.record("h", "GET", "/u/{}", "/u/{id}", 200,
                                [Change(f"$.k{i}", "new_field", "absent", "string")], float(i))
     assert len(alert.changes) == MAX_CHANGES_PER_ALERT and alert.count == 3 * MAX_CHANGES_PER_ALERT
+
+
+# -- the watchdog: answers held while a change is only suspected --------------------------------
+
+def _brain_with(n: int):
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+    from tests.unit.test_watch_resolve import observation
+
+    brain = Brain(Watchdog())
+    for i in range(1, n + 1):
+        brain.learn(observation(i))
+    return brain, observation
+
+
+def test_a_suspected_change_holds_its_answer_and_a_contradiction_releases_it() -> None:
+    brain, observation = _brain_with(8)
+    ep = brain.endpoints()[0]
+    brain.learn(observation(9, body={"id": 9, "name": "u9"}))  # avatar_url absent once: may be optional
+    assert brain.alert_list() == [] and ep.responses["200"].count == 8  # held back, not learned yet
+    brain.learn(observation(10))  # present again: it was optional after all
+    assert brain.alert_list() == []
+    node = ep.responses["200"]
+    assert node.count == 10 and node.properties()["avatar_url"].count == 9  # the held answer is learned
+    assert not brain.watch.suspicions
+
+
+def test_a_confirmed_change_takes_its_held_answers_and_expected_learns_them() -> None:
+    brain, observation = _brain_with(8)
+    ep = brain.endpoints()[0]
+    for i in (9, 10, 11):
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    [alert] = brain.alert_list()
+    assert alert["count"] == 3 and alert["changes"][0]["count"] == 3 and alert["label"] == "BREAKING"
+    assert alert["pending"]["n"] == 3 and ep.responses["200"].count == 8
+    brain.resolve_alert(alert["id"], "expected", 1.0)
+    assert ep.responses["200"].count == 11

@@ -150,7 +150,7 @@ def action(c: Change, about: str) -> str:
 
 def evidence(c: Change) -> str:
     """How sure the alert is, and on what: "98% sure: present in all 8 answers learned"."""
-    sure = f"{c.confidence:.0%} sure" if c.confidence < 0.995 else f"{c.confidence:.1%} sure"
+    sure = f"{c.confidence:.0%} sure" if c.confidence < 0.99 else f"{min(c.confidence, 0.9999):.2%} sure"
     if not c.seen:
         return sure
     if c.kind == "missing_field":

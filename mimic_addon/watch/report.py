@@ -25,7 +25,8 @@ def alerts_text(alerts: list[dict[str, Any]]) -> str:
     out = []
     for a in alerts:
         state = f"resolved ({a['resolution']})" if a["resolved"] else "open"
-        sure = f"  {a['confidence']:.0%} sure" if "confidence" in a else ""
+        c = a.get("confidence")
+        sure = "" if c is None else f"  {c:.0%} sure" if c < 0.99 else f"  {min(c, 0.9999):.2%} sure"
         out.append(f"[{a['label']}] {a['id']}  {a['method']} {a['template']} -> {a['status']}  score {a['score']}{sure}  "
                    f"{a['summary']}  x{a['count']}  {_when(a['first_seen'])} .. {_when(a['last_seen'])}  {state}")
         out.append(f"  {a['narration']}")

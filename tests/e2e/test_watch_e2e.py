@@ -142,8 +142,8 @@ def test_a_field_absent_once_may_be_optional_absent_twice_after_8_answers_is_a_c
     assert (change["path"], change["kind"], change["label"]) == ("$.name", "missing_field", "BREAKING")
     assert alert["count"] == 2 and change["count"] == 2 and (change["seen"], change["exceptions"]) == (12, 0)
     assert change["confidence"] == alert["confidence"] == pytest.approx(1 - 1 / 14 * 2 / 15, abs=1e-4)
-    assert "99% sure: present in all 12 answers learned" in alert["narration"]
-    assert "99% sure" in change["text"]
+    assert "99.05% sure: present in all 12 answers learned" in alert["narration"]
+    assert change["evidence"] in change["text"]
     proxy.stop()
 
 

@@ -7,8 +7,8 @@ deviates): the chance that an unchanged contract shows that run is
     P = prod_{i < run} (exceptions + 1 + i) / (seen + 2 + i)
 
 A field present in 8 of 8 answers and missing from the next one: P = 1/10, it may be optional;
-missing from the next two: P = 1/10 * 2/11 < 2%, a change. After 50 sightings one answer is
-enough. The alert's confidence is 1 - P. Places that already deviated (a field present in 95%
+missing from the next two: P = 1/10 * 2/11 < 2%, a change. One answer alone is enough only on
+strong evidence (P <= 0.4%: a place stable in about 250 answers). The alert's confidence is 1 - P. Places that already deviated (a field present in 95%
 of answers) need far stronger evidence and are reported one label lower (see `drift.py`).
 """
 from __future__ import annotations
@@ -24,8 +24,7 @@ ALPHA = 0.02           # a never-deviating place: alert when the run is this unl
 ALPHA_GRADED = 1e-6    # a place that deviated before: a much longer run is needed
 ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few in a row (errors
                        # for a missing resource are normal one at a time)
-MIN_RUN = 2            # answers in a row before anything but a new field is alerted on: one
-                       # answer is never enough, however long the place was stable
+ALPHA_ONE = 0.004      # one answer alone: only on strong evidence (a place stable in ~250 answers)
 MAX_HELD = 32          # answers held back as they came per endpoint and status
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
 
@@ -50,7 +49,8 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
     New fields (INFO) are reported at once; `certain`: the baseline is a declared contract (an
     imported spec), not a sample, so one deviation is enough."""
     p = 0.0 if certain else chance(change.seen, change.exceptions, run)
-    sure = certain or change.kind == "new_field" or (run >= MIN_RUN and p <= threshold(change))
+    sure = certain or change.kind == "new_field" or p <= (threshold(change) if run > 1 else
+                                                         min(threshold(change), ALPHA_ONE))
     return replace(change, confidence=1.0 - p), sure
 
 

@@ -140,7 +140,8 @@ def test_confidence_grows_with_the_run_and_the_sightings() -> None:
     assert weighed(change, 1) == (change.__class__(*[*vars_of(change)[:7], 0.9]), False)  # may be optional
     sure_change, sure = weighed(change, 2)
     assert sure and sure_change.confidence == pytest.approx(1 - 1 / 10 * 2 / 11)
-    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1)[1] is False
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 100, 0), 1)[1] is False
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1)[1] is True
     assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 2)[1] is True
     assert weighed(Change("$.b", "new_field", "absent", "string", None, 8, 0), 1)[1] is True  # INFO at once
     graded = Change("$.a", "missing_field", "present", "missing", None, 100, 2, grade=1)

@@ -17,7 +17,7 @@ from typing import Any
 from ..model.redact import redact_json
 from ..model.schema import SchemaNode
 from ..watch.alerts import Alert, AlertBook
-from ..watch.drift import INFO, Change, check_response
+from ..watch.drift import INFO, NOWHERE, Change, check_response
 from ..watch.evidence import Suspicion, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
 from .endpoint import Endpoint
@@ -66,8 +66,8 @@ class Watchdog:
         min_count = 1 if certain else self.drift_after
         key = (ep.host, ep.method, ep.skeleton, status)
         suspicion = self.suspicions.get(key)
-        changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count,
-                                       every_place=suspicion is not None)
+        watched = {path for path, _ in suspicion.runs} if suspicion is not None else NOWHERE
+        changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count, watched)
         if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
             changes = [c for c in changes if not c.exceptions]
         if not changes and suspicion is None:

@@ -837,10 +837,12 @@ class SchemaNode:
         return None
 
     def string_fits(self, value: str) -> bool:
-        """Cheap: does this string need no format or enum question here (no format learned, and
-        the value is a known word or no closed set of words is learned)?"""
-        return not self.formats and (self.enum_overflow or not self.enum or value in self.enum
-                                     or self._emitted_enum() is None)
+        """Cheap: does this string raise no format or enum question here (it has the format every
+        string had, if any, and is a known word or no closed set of words is learned)?"""
+        formats = self.formats
+        if formats and not _FORMAT_CHECKS[next(f for f in _FORMAT_CHECKS if f in formats)](value):
+            return False
+        return self.enum_overflow or not self.enum or value in self.enum or self._emitted_enum() is None
 
     def value_seen(self, value: str) -> bool:
         """Was this string seen here, among a closed set of words still tracked? (cheap)"""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -131,19 +132,29 @@ def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -
     return inspect(node, value, path, min_count)[0]
 
 
+class _Everywhere:
+    """A `watched` set holding every path."""
+
+    def __contains__(self, path: object) -> bool:
+        return True
+
+
+EVERYWHERE = _Everywhere()
+NOWHERE: frozenset[str] = frozenset()
+
+
 def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1,
-            every_place: bool = True) -> tuple[list[Change], set[str]]:
-    """(candidate changes, paths of the places this body had and that were judged as usual).
+            watched: Container[str] = EVERYWHERE) -> tuple[list[Change], set[str]]:
+    """(candidate changes, the `watched` places this body had and that were judged as usual).
 
     Places observed fewer than `min_count` times (in as many answers) are still learning: they
-    are not judged. The second part lets the caller drop a suspicion an answer contradicts; it
-    holds places within lists only unless `every_place` (the caller has suspicions to settle).
+    are not judged. The second part lets the caller drop a suspicion an answer contradicts (it
+    names the places it follows: collecting every path would cost every answer dearly).
     """
     out: dict[tuple[str, str], Change] = {}
     fine: set[str] = set()
-    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), every_place)
-    # a place some items of a list had as usual and others not varies within one answer: no change
-    return [c for c in out.values() if c.path not in fine], fine
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched)
+    return list(out.values()), fine
 
 
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
@@ -152,7 +163,7 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
 
 
 def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
-          answers: int, track: bool) -> None:
+          answers: int, watched: Container[str]) -> None:
     seen = min(node.count, answers)  # one sighting per answer at most: list items are no answers
     if seen < min_count:
         return
@@ -170,7 +181,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
                              grade=1))
-        elif track:
+        elif path in watched:
             fine.add(path)
         return
     if not types[_TYPE_SLOT[t]] and not (t in _NUMERIC and (types[_INT_SLOT] or types[_NUM_SLOT])):
@@ -183,7 +194,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         else:
             _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
-    if t != "string" and track:
+    if t != "string" and path in watched:
         fine.add(path)
     if t == "object":
         if node.is_map:
@@ -221,16 +232,21 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             child = props.get(name)
             if child is None:
                 continue
-            if not track:  # the common leaves, inline: a number or boolean of a type seen here is fine
-                tv = type(v)
-                if tv is bool:
-                    if child.types[_BOOL_SLOT]:
-                        continue
-                elif (tv is int or tv is float) and (child.types[_INT_SLOT] or child.types[_NUM_SLOT]):
-                    continue
-                elif tv is str and child.types[_STR_SLOT] and child.string_fits(v):
-                    continue
-            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, track)
+            # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
+            tv = type(v)
+            if tv is bool:
+                leaf = child.types[_BOOL_SLOT]
+            elif tv is int or tv is float:
+                leaf = child.types[_INT_SLOT] or child.types[_NUM_SLOT]
+            elif tv is str:
+                leaf = child.types[_STR_SLOT] and child.string_fits(v)
+            else:
+                leaf = False
+            if leaf:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched)
     elif t == "array":
         items = node.item_node
         if items is not None and value:
@@ -238,8 +254,20 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             picks = range(n) if n <= MAX_ITEMS_CHECKED else \
                 sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
             within = min(answers, types[_TYPE_SLOT["array"]])  # answers that had this list at most
-            for v in (value[i] for i in picks):
-                _walk(items, v, path + "[]", key, out, fine, min_count, within, True)
+            prefix = path + "[]"
+            before = len(out)
+            for i in picks:
+                _walk(items, value[i], prefix, key, out, fine, min_count, within, watched)
+            if len(out) > before and len(picks) > 1:
+                # a place some items had as usual and others not varies within one answer: no change
+                under = [k for k in list(out)[before:] if k[0].startswith(prefix)]
+                usual: set[str] = set()
+                for i in picks:
+                    _walk(items, value[i], prefix, key, {}, usual, min_count, within, EVERYWHERE)
+                for k in under:
+                    if k[0] in usual:
+                        del out[k]
+                fine.update(p for p in usual if p in watched)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):
@@ -251,7 +279,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
                              seen, 0))
             return
-        if track:
+        if path in watched:
             fine.add(path)
 
 
@@ -264,7 +292,7 @@ def _type_name(value: Any) -> str:
 
 def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_json: bool,
                    status: int, shape_successes: int, min_count: int = 1,
-                   every_place: bool = True) -> tuple[list[Change], set[str]]:
+                   watched: Container[str] = EVERYWHERE) -> tuple[list[Change], set[str]]:
     """Every candidate change of one response (the status, then JSON-ness, then the body's
     fields) and the places it had as usual (see `inspect`).
 
@@ -281,7 +309,7 @@ def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_j
         if always_json:
             changes.append(Change("$", "not_json", "JSON", "not JSON", None, schema.count, 0))
         return changes, set()
-    found, fine = inspect(schema, body, min_count=min_count, every_place=every_place)
+    found, fine = inspect(schema, body, min_count=min_count, watched=watched)
     changes.extend(found)
     return changes, fine
 

@@ -46,15 +46,16 @@ KINDS = {
 }
 
 MAX_CHANGES = 50          # per response: a totally different body is one alert, not a novel
-MAX_ITEMS_CHECKED = 5     # array items compared per array (first, last and evenly between): a
+MAX_ITEMS_CHECKED = 3     # array items compared per array (first, middle and last): a
                           # change of a list's items shows in all of them
 MAX_EXAMPLE_CHARS = 120
+MAX_OBJECTS_LOOKED_INTO = 48  # per answer (objects and lists, depth first): bounded work per answer
 _NUMERIC = frozenset(("integer", "number"))
 _TYPE_SLOT = {name: i for i, name in enumerate(TYPE_NAMES)}  # index into SchemaNode.types
 _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean",
                type(None): "null"}
 _NULL_SLOT, _INT_SLOT, _NUM_SLOT = _TYPE_SLOT["null"], _TYPE_SLOT["integer"], _TYPE_SLOT["number"]
-_BOOL_SLOT, _STR_SLOT = _TYPE_SLOT["boolean"], _TYPE_SLOT["string"]
+_BOOL_SLOT, _STR_SLOT, _OBJ_SLOT = _TYPE_SLOT["boolean"], _TYPE_SLOT["string"], _TYPE_SLOT["object"]
 _DATES = frozenset(("date-time", "date"))
 ENUM_MIN_RATIO = 5        # observations per enum value before an unseen value is news
 # Names of fields whose values are data, not a closed set, even when few were seen.
@@ -153,7 +154,7 @@ def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1,
     """
     out: dict[tuple[str, str], Change] = {}
     fine: set[str] = set()
-    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched)
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched, [MAX_OBJECTS_LOOKED_INTO])
     return list(out.values()), fine
 
 
@@ -163,8 +164,8 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
 
 
 def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
-          answers: int, watched: Container[str]) -> None:
-    seen = min(node.count, answers)  # one sighting per answer at most: list items are no answers
+          answers: int, watched: Container[str], budget: list[int]) -> None:
+    seen = node.count if node.count < answers else answers  # one sighting per answer at most (list items)
     if seen < min_count:
         return
     types = node.types  # counts per type slot, in _TYPE_SLOT order (read directly: this runs per place)
@@ -196,16 +197,22 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         return
     if t != "string" and path in watched:
         fine.add(path)
+    if t == "object" or t == "array":
+        if budget[0] <= 0:
+            return
+        budget[0] -= 1
     if t == "object":
-        if node.is_map:
+        # (SchemaNode's slots are read directly below: this runs for every object of every answer)
+        if node.additional is not None:  # a map: its keys are data
             return
-        summary = node.variant_for(value)
-        if summary is None:  # a kind of object not seen before: still learning
-            return
-        if summary.object_count >= min_count:
-            node = summary
-        props = node.properties() or {}  # none: every object so far was {}
-        total = node.object_count
+        if node.variants:
+            summary = node.variant_for(value)
+            if summary is None:  # a kind of object not seen before: still learning
+                return
+            if summary.object_count >= min_count:
+                node = summary
+        props = node.props or {}  # none: every object so far was {}
+        total = node.types[_OBJ_SLOT]
         objects = min(total, answers)
         if objects < min_count:
             return
@@ -230,8 +237,8 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
         for name, v in value.items():
             child = props.get(name)
-            if child is None:
-                continue
+            if child is None or (child.count < min_count or answers < min_count):
+                continue  # unknown (reported above), or still learning
             # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
             tv = type(v)
             if tv is bool:
@@ -246,7 +253,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
                 if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
                     fine.add(p)
                 continue
-            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched)
+            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, budget)
     elif t == "array":
         items = node.item_node
         if items is not None and value:
@@ -257,13 +264,16 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             prefix = path + "[]"
             before = len(out)
             for i in picks:
-                _walk(items, value[i], prefix, key, out, fine, min_count, within, watched)
-            if len(out) > before and len(picks) > 1:
+                _walk(items, value[i], prefix, key, out, fine, min_count, within, watched, budget)
+            if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
                 # a place some items had as usual and others not varies within one answer: no change
-                under = [k for k in list(out)[before:] if k[0].startswith(prefix)]
+                under = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
                 usual: set[str] = set()
-                for i in picks:
-                    _walk(items, value[i], prefix, key, {}, usual, min_count, within, EVERYWHERE)
+                if under:
+                    paths = {k[0] for k in under}
+                    for i in picks:
+                        _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths,
+                              [MAX_OBJECTS_LOOKED_INTO])
                 for k in under:
                     if k[0] in usual:
                         del out[k]

@@ -125,7 +125,7 @@ def _expected_types(counts: dict[str, int]) -> str:
 
 
 ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
-UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once: another shape of object, no removal
+UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once: maybe another shape of object
 
 
 def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
@@ -217,7 +217,8 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         if objects < min_count:
             return
         missing = []
-        for name in props.keys() - value.keys():
+        gone = props.keys() - value.keys()
+        for name in (n for n in props if n in gone) if gone else ():  # in learned order: same words out
             present = props[name].count
             if present >= total:
                 missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
@@ -226,10 +227,14 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
                                       objects, total - present, grade=1))
         new = [name for name in value.keys() - props.keys() if isinstance(name, str)]
         if missing:
-            if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING:
+            if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
+                    new or any(child.count < total for child in props.values())):
+                # several always-present fields gone at once, where objects already varied in shape
+                # (some fields optional) or with fields never seen: another kind or a sparser shape
+                # of the object (a summary), still learning, not fields removed
                 if new:
-                    return  # structurally another kind of object: still learning
-                missing = []  # a sparser shape of the same object (a summary): not one field gone
+                    return
+                missing = []
             for c in missing:
                 _add(out, c)
         for name in new:

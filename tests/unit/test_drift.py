@@ -241,3 +241,49 @@ def test_a_confirmed_change_takes_its_held_answers_and_expected_learns_them() ->
     assert alert["pending"]["n"] == 3 and ep.responses["200"].count == 8
     brain.resolve_alert(alert["id"], "expected", 1.0)
     assert ep.responses["200"].count == 11
+
+
+def _answer(i: int, status: int):
+    import json as _json
+
+    from mitmproxy.test import tflow, tutils
+
+    from mimic_addon.learn.observation import from_flow
+
+    body = {"id": i, "name": f"u{i}"} if status < 400 else {"error": "boom"}
+    req = tutils.treq(host="api.example.com", port=443, scheme=b"https", path=f"/users/{i}".encode(),
+                      content=b"", timestamp_start=float(i))
+    resp = tutils.tresp(status_code=status, content=_json.dumps(body).encode(),
+                        timestamp_start=i + 0.01, timestamp_end=i + 0.01)
+    resp.headers["content-type"] = "application/json"
+    return from_flow(tflow.tflow(req=req, resp=resp), 1 << 20)
+
+
+def test_errors_on_a_shape_that_always_succeeded_are_drift_only_a_few_in_a_row() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    for i in range(31, 34):  # 3 errors in a row after 30 successes: P = 1/32 * 2/33 * 3/34 > 1e-4
+        brain.learn(_answer(i, 500))
+    assert brain.alert_list() == []
+    brain.learn(_answer(34, 500))  # the 4th: P < 1e-4
+    [alert] = brain.alert_list()
+    [change] = alert["changes"]
+    assert (alert["status"], change["kind"], change["label"], change["seen"]) == (500, "error_status", "BREAKING", 30)
+
+
+def test_an_isolated_error_is_no_drift_and_makes_the_shape_no_longer_always_successful() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    brain.learn(_answer(31, 404))
+    brain.learn(_answer(32, 200))
+    for i in range(33, 40):
+        brain.learn(_answer(i, 500))
+    assert brain.alert_list() == []

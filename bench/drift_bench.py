@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import random
 import sys
+import urllib.parse
 import time
 from collections import Counter, defaultdict
 from dataclasses import replace
@@ -51,8 +53,9 @@ def snapshot(brain: Brain) -> dict:
         }
 
 
-def fresh(snap: dict) -> Brain:
-    brain = Brain(Watchdog(DRIFT_AFTER))
+def fresh(snap: dict, drift_after: int | None = DRIFT_AFTER) -> Brain:
+    """A Brain holding a copy of the snapshot (drift_after None: the watchdog's default)."""
+    brain = Brain(Watchdog(drift_after) if drift_after is not None else Watchdog())
     brain.load(copy.deepcopy(snap))
     return brain
 
@@ -186,16 +189,7 @@ def run_spec(path: Path, per_endpoint: int) -> dict:
             "results": results, "misses": misses, "learn_us_per_flow": learn_s / len(observations) * 1e6}
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
-    ap.add_argument("--only", help="comma-separated spec ids")
-    ap.add_argument("--per-endpoint", type=int, default=20, help="mutated responses replayed per endpoint")
-    args = ap.parse_args()
-    traffic = args.corpus / "traffic"
-    specs = sorted(p.name for p in traffic.iterdir() if (p / "flows.mitm").is_file())
-    if args.only:
-        specs = [s for s in specs if s in args.only.split(",")]
+def legacy_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> int:
     rows = []
     total = Counter()
     for sid in specs:
@@ -216,6 +210,275 @@ def main() -> int:
         print("| " + " | ".join(row) + " |")
     return 0
 
+
+# -- the protocol of issue 14 -------------------------------------------------------------------------
+LEARN_FLOWS, REPLAY_FLOWS = 2000, 1000
+MAX_PLANTED = 12
+MIN_LEARNED, MIN_REPLAYED = 8, 2
+PLANT_KINDS = ("remove", "type", "null", "add")
+PLANT_LABELS = {"remove": "BREAKING", "type": "BREAKING", "null": "WARNING", "add": "INFO"}
+VALIDATION_SEED = 14  # the 5 validation APIs, drawn before any study: random.Random(14).sample(ids, 5)
+_TYPE_OF = {bool: "boolean", int: "integer", str: "string", list: "array", dict: "object"}
+
+
+def validation_set(ids: list[str]) -> set[str]:
+    return set(random.Random(VALIDATION_SEED).sample(sorted(ids), 5))
+
+
+def in_time_order(path: Path) -> list[tuple[object, str]]:
+    """(observation, truth endpoint "METHOD template") of every flow, sorted by time."""
+    observations = [o for batch, _ in batches(path, 1024 * 1024) for o in batch]
+    with (path.parent / "truth.jsonl").open() as f:
+        truth = [json.loads(line) for line in f]
+    if len(truth) != len(observations):
+        raise SystemExit(f"{path}: {len(observations)} flows but {len(truth)} truth lines")
+    pairs = [(o, f"{t['method']} {t['template']}") for o, t in zip(observations, truth)]
+    return sorted(pairs, key=lambda p: p[0].ts)
+
+
+def object_answer(obs) -> dict | None:
+    if not 200 <= obs.status < 300:
+        return None
+    body, ok = decode_body(obs.response)
+    return body if ok and isinstance(body, dict) else None
+
+
+def other_type(types: set[str]):
+    """A value of a JSON type never seen for the field (numbers count as one type)."""
+    for value in (True, "mimic", 12345, [1], {"k": 1}):
+        t = _TYPE_OF[type(value)]
+        if t in types or (t == "integer" and "number" in types):
+            continue
+        return value
+    return None
+
+
+def plan(learned: dict[str, list[dict]], replayed: dict[str, list[dict]], rng: random.Random) -> list[dict]:
+    """The planted changes: up to MAX_PLANTED endpoints, kinds cycling over them."""
+    eligible = sorted(e for e, bodies in learned.items()
+                      if len(bodies) >= MIN_LEARNED and len(replayed.get(e, ())) >= MIN_REPLAYED)
+    rng.shuffle(eligible)
+    plants = []
+    for ep in eligible:
+        if len(plants) >= MAX_PLANTED:
+            break
+        bodies = learned[ep]
+        always = set(bodies[0]).intersection(*bodies[1:])
+        types = {name: {"null" if b[name] is None else _TYPE_OF.get(type(b[name]), "number") for b in bodies}
+                 for name in always}
+        start = len(plants) % len(PLANT_KINDS)
+        for kind in PLANT_KINDS[start:] + PLANT_KINDS[:start]:  # the first kind this endpoint allows
+            if kind == "add":
+                name, value = NEW_FIELD, "added"
+                break
+            fields = sorted(n for n in always if kind != "null" or "null" not in types[n])
+            if kind == "type":
+                fields = [n for n in fields if other_type(types[n]) is not None]
+            if fields:
+                name = rng.choice(fields)
+                value = other_type(types[name]) if kind == "type" else None
+                break
+        plants.append({"endpoint": ep, "kind": kind, "field": name, "value": value, "label": PLANT_LABELS[kind],
+                       "learned": len(bodies), "replayed": len(replayed[ep])})
+    return plants
+
+
+def planted(body: dict, plant: dict) -> dict:
+    body = dict(body)
+    kind, name = plant["kind"], plant["field"]
+    if kind == "add":
+        body[name] = plant["value"]
+    elif name in body:
+        if kind == "remove":
+            del body[name]
+        else:
+            body[name] = plant["value"]
+    return body
+
+
+def alerts_json(brain: Brain) -> list[dict]:
+    """What `mimic drift --json` prints for this store (the same to_dict, through JSON)."""
+    return json.loads(json.dumps(brain.alert_list(), ensure_ascii=True))
+
+
+def skeleton_of(brain: Brain, obs) -> str | None:
+    from mimic_addon.model.paths import split_path
+    host = brain.hosts.get(obs.host)
+    if host is None:
+        return None
+    return host.tree.known(obs.method, [urllib.parse.unquote(p) for p in split_path(obs.path)])
+
+
+def learned_answers(brain: Brain, obs) -> int:
+    """JSON answers of this status the learned model holds for the endpoint this flow is routed to."""
+    skeleton = skeleton_of(brain, obs)
+    ep = brain.hosts[obs.host].endpoints.get((obs.method, skeleton)) if skeleton is not None else None
+    node = ep.responses.get(str(obs.status)) if ep is not None else None
+    return node.count if node is not None else 0
+
+
+def run_protocol(path: Path, seed: int) -> dict:
+    pairs = in_time_order(path)
+    first, last = pairs[:LEARN_FLOWS], pairs[-REPLAY_FLOWS:]
+    brain = Brain(Watchdog())
+    t0 = time.perf_counter()
+    learn_reports = feed(brain, [o for o, _ in first])
+    brain.settle()
+    learn_s = time.perf_counter() - t0
+    learn_alerts = [a for a in alerts_json(brain)]
+    for alert in list(brain.watch.alerts.open.values()):
+        brain.resolve_alert(alert.id, "expected", 0.0)
+    snap = snapshot(brain)
+
+    clean = fresh(snap, None)
+    feed(clean, [o for o, _ in last])
+    clean_alerts = [a for a in alerts_json(clean) if not a["resolved"]]
+    false_alarms = [a for a in clean_alerts if a["label"] in ("BREAKING", "WARNING")]
+
+    learned_bodies: dict[str, list[dict]] = defaultdict(list)
+    for obs, ep in first:
+        body = object_answer(obs)
+        if body is not None:
+            learned_bodies[ep].append(body)
+    replay_answers: dict[str, list[int]] = defaultdict(list)
+    bodies: dict[int, dict] = {}
+    for i, (obs, ep) in enumerate(last):
+        body = object_answer(obs)
+        if body is not None:
+            replay_answers[ep].append(i)
+            bodies[i] = body
+    plants = plan(learned_bodies, {e: [bodies[i] for i in ix] for e, ix in replay_answers.items()},
+                  random.Random(f"{seed} {path.parent.name}"))
+    by_ep = {p["endpoint"]: p for p in plants}
+    mutated = []
+    for i, (obs, ep) in enumerate(last):
+        plant = by_ep.get(ep)
+        mutated.append(with_body(obs, planted(bodies[i], plant)) if plant is not None and i in bodies else obs)
+    drifted = fresh(snap, None)
+    feed(drifted, mutated)
+    alerts = [a for a in alerts_json(drifted) if not a["resolved"]]
+    planted_keys = set()
+    for p in plants:
+        p["routed"] = sum(1 for i in replay_answers[p["endpoint"]] if learned_answers(brain, last[i][0]) >= MIN_LEARNED)
+        skeletons = {skeleton_of(drifted, last[i][0]) for i in replay_answers[p["endpoint"]]}
+        hosts = {last[i][0].host for i in replay_answers[p["endpoint"]]}
+        method = p["endpoint"].split(" ", 1)[0]
+        mine = [a for a in alerts if a["method"] == method and a["skeleton"] in skeletons and a["host"] in hosts]
+        planted_keys.update(a["id"] for a in mine)
+        want = f"$.{p['field']}"
+        hits = [c for a in mine for c in a["changes"] if c["path"] == want]
+        p["found"] = any(c["label"] == p["label"] for c in hits)
+        p["reported"] = [(c["path"], c["kind"], c["label"], c.get("confidence")) for a in mine for c in a["changes"]][:6]
+    return {"flows": len(pairs), "plants": plants, "false_alarms": false_alarms,
+            "clean_info": len(clean_alerts) - len(false_alarms),
+            "learn_alerts": [a for a in learn_alerts if a["label"] in ("BREAKING", "WARNING")],
+            "other_alerts": [a for a in alerts if a["id"] not in planted_keys and a["label"] in ("BREAKING", "WARNING")],
+            "learn_us_per_flow": learn_s / len(first) * 1e6}
+
+
+def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> int:
+    validation = validation_set([p.name for p in traffic.iterdir() if (p / "flows.mitm").is_file()])
+    rows = {"development": [], "validation": []}
+    totals = {"development": Counter(), "validation": Counter()}
+    for sid in specs:
+        r = run_protocol(traffic / sid / "flows.mitm", args.seed)
+        group = "validation" if sid in validation else "development"
+        plants = r["plants"]
+        cells = []
+        for kind in PLANT_KINDS:
+            mine = [p for p in plants if p["kind"] == kind]
+            found = sum(p["found"] for p in mine)
+            cells.append(f"{found}/{len(mine)}")
+            totals[group][kind, "found"] += found
+            totals[group][kind, "planted"] += len(mine)
+        found = sum(p["found"] for p in plants)
+        split = sum(1 for p in plants if not p["found"] and p["routed"] < MIN_REPLAYED)
+        t = totals[group]
+        t["split"] += split
+        t["found"] += found
+        t["planted"] += len(plants)
+        t["false"] += len(r["false_alarms"])
+        t["learn"] += len(r["learn_alerts"])
+        t["other"] += len(r["other_alerts"])
+        t["info"] += r["clean_info"]
+        rows[group].append([sid, f"{found}/{len(plants)}"] + cells + [str(split),
+            str(len(r["false_alarms"])), str(r["clean_info"]), str(len(r["learn_alerts"])), str(len(r["other_alerts"]))])
+        if args.verbose:
+            for p in plants:
+                print(f"  {sid} plant {p['learned']} {p['replayed']} {p['kind']} {p['found']}", file=sys.stderr)
+                if not p["found"]:
+                    print(f"  {sid} missed ({p['learned']}, {p['replayed']}, routed {p['routed']}) {p['kind']} {p['endpoint']} $.{p['field']}: {p['reported']}", file=sys.stderr)
+            for a in r["false_alarms"] + r["learn_alerts"] + r["other_alerts"]:
+                print(f"  {sid} alarm {a['label']} {a['method']} {a['template']} {a['status']}: "
+                      f"{[(c['path'], c['kind'], c.get('confidence')) for c in a['changes']][:5]}", file=sys.stderr)
+        print(f"{sid}: {found}/{len(plants)} found, {len(r['false_alarms'])} false alarms, "
+              f"learn {r['learn_us_per_flow']:.0f} us/flow", file=sys.stderr, flush=True)
+    print("| API | planted changes found | removed | other type | null | new field | missed: endpoint split by templates | false BREAKING/WARNING on clean replay | INFO on clean replay | BREAKING/WARNING while learning | other BREAKING/WARNING on planted replay |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for group in ("development", "validation"):
+        if not rows[group]:
+            continue
+        t = totals[group]
+        for row in rows[group]:
+            print("| " + " | ".join(row) + " |")
+        cells = [f"{t[k, 'found']}/{t[k, 'planted']}" for k in PLANT_KINDS]
+        print("| " + " | ".join([f"**{group} ({len(rows[group])} APIs)**", f"{t['found']}/{t['planted']}"] + cells
+                                + [str(t["split"]), str(t["false"]), str(t["info"]), str(t["learn"]), str(t["other"])]) + " |")
+    return 0
+
+
+def cost_main(specs: list[str], traffic: Path) -> int:
+    """The watch's cost to the learner: every flow of each file learned with it on and off (in
+    this process, best of 3 each, CPU time: the machine is shared), the difference per flow."""
+    total_on = total_off = 0.0
+    flows = 0
+    for sid in specs:
+        observations = [o for o, _ in in_time_order(traffic / sid / "flows.mitm")]
+        times = {}
+        for enabled in (True, False):
+            best = float("inf")
+            for _ in range(3):
+                brain = Brain(Watchdog(enabled=enabled))
+                t0 = time.process_time()
+                for obs in observations:
+                    brain.learn(obs)
+                brain.settle()
+                best = min(best, time.process_time() - t0)
+            times[enabled] = best
+        total_on, total_off, flows = total_on + times[True], total_off + times[False], flows + len(observations)
+        print(f"{sid}: watch {(times[True] - times[False]) / len(observations) * 1e6:.1f} us/flow "
+              f"(learn {times[True] / len(observations) * 1e6:.0f} us/flow with it)", flush=True)
+    print(f"all: watch {(total_on - total_off) / flows * 1e6:.1f} us/flow over {flows} flows")
+    return 0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
+    ap.add_argument("--only", help="comma-separated spec ids")
+    ap.add_argument("--exclude-validation", action="store_true", help="leave out the 5 validation APIs")
+    ap.add_argument("--validation", action="store_true", help="only the 5 validation APIs")
+    ap.add_argument("--mode", choices=("protocol", "legacy", "cost"), default="protocol",
+                    help="protocol: issue 14's (default); legacy: the old mutation bench (learning phase 50); "
+                         "cost: the watch's cost per flow to the learner (on vs off)")
+    ap.add_argument("--seed", type=int, default=14, help="protocol: which endpoints, fields get planted changes")
+    ap.add_argument("--per-endpoint", type=int, default=20, help="legacy: mutated responses replayed per endpoint")
+    ap.add_argument("-v", "--verbose", action="store_true", help="protocol: print misses and alarms")
+    args = ap.parse_args()
+    traffic = args.corpus / "traffic"
+    specs = sorted(p.name for p in traffic.iterdir() if (p / "flows.mitm").is_file())
+    validation = validation_set(specs)
+    if args.only:
+        specs = [s for s in specs if s in args.only.split(",")]
+    if args.exclude_validation:
+        specs = [s for s in specs if s not in validation]
+    if args.validation:
+        specs = [s for s in specs if s in validation]
+    if args.mode == "legacy":
+        return legacy_main(args, specs, traffic)
+    if args.mode == "cost":
+        return cost_main(specs, traffic)
+    return protocol_main(args, specs, traffic)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -61,8 +61,8 @@ class Mimic:
         loader.add_option("mimic_watch", bool, True,
                           "Watch the real backend: contract drift alerts, anomaly detection and health scores.")
         loader.add_option("mimic_drift_after", int, DEFAULT_DRIFT_AFTER,
-                          "Learning phase: responses of an endpoint and status learned before later ones "
-                          "are checked for contract drift.")
+                          "Evidence: answers in which a place of a response (a field, a list's items) was seen "
+                          "before it is checked for contract drift.")
 
     def configure(self, updated: set[str]) -> None:
         if "mimic_mode" in updated and ctx.options.mimic_mode not in MODES:

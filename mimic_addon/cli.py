@@ -26,6 +26,7 @@ from .learn.brain import Brain
 from .learn.capture import CaptureError
 from .learn.learner import Learner
 from .learn.readahead import batches
+from .learn.watchdog import DEFAULT_DRIFT_AFTER
 from .store import Store, StoreError
 
 ADDON = Path(__file__).with_name("addon.py")
@@ -294,8 +295,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--drift-after", type=int, default=50, metavar="N",
-                   help="learning phase before responses are checked for contract drift (default %(default)s)")
+    p.add_argument("--drift-after", type=int, default=DEFAULT_DRIFT_AFTER, metavar="N",
+                   help="answers a place in a response needs before it is checked for contract drift "
+                        "(default %(default)s)")
     p.add_argument("--no-watch", action="store_true", help="learn only: no drift checks or anomaly detection")
     p.set_defaults(func=cmd_learn)
     p = sub.add_parser("export", help=COMMANDS["export"])

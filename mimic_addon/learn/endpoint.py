@@ -41,7 +41,8 @@ class Endpoint:
         self.request_example: Any = None
         self.sampled: Counter[str] = Counter()  # bodies observed per status (sampling)
         self.monitor = EndpointMonitor()  # anomaly baselines (watch/)
-        self.shapes: dict[str, list[int]] = {}  # request shape -> [2xx count, error count]
+        # request shape -> [2xx count, error count, errors in a row now] (for the drift watchdog)
+        self.shapes: dict[str, list[int]] = {}
         self.imported: dict[str, Any] | None = None  # the spec it came from (imports/openapi_import.py)
 
     @property
@@ -97,13 +98,21 @@ class Endpoint:
         if shape is None:
             if len(self.shapes) >= MAX_SHAPES:
                 return
-            shape = self.shapes[request_shape(query)] = [0, 0]
-        shape[0 if status < 300 else 1] += 1
+            shape = self.shapes[request_shape(query)] = [0, 0, 0]
+        if status < 300:
+            shape[0] += 1
+            shape[2] = 0
+        else:
+            shape[1] += 1
+            shape[2] += 1
 
-    def shape_succeeded(self, query: list[tuple[str, str]], times: int) -> bool:
-        """This request shape was answered 2xx at least `times` times and never with an error."""
+    def shape_succeeded(self, query: list[tuple[str, str]], times: int) -> tuple[int, int] | None:
+        """(2xx answers, errors in a row now) when this request shape was answered 2xx at least
+        `times` times and its only errors are the current run of them; else None."""
         shape = self.shapes.get(request_shape(query))
-        return shape is not None and shape[0] >= times and shape[1] == 0
+        if shape is None or shape[0] < times or shape[1] != shape[2]:
+            return None
+        return shape[0], shape[2]
 
     def should_sample(self, status: int, every_after: int) -> bool:
         """Every body until `every_after` were seen for this status, then one in ten."""
@@ -138,11 +147,13 @@ class Endpoint:
         self.monitor.merge(other.monitor)
         if self.imported is None:
             self.imported = other.imported
-        for shape, (ok, err) in other.shapes.items():
-            mine = self.shapes.setdefault(shape, [0, 0]) if len(self.shapes) < MAX_SHAPES or shape in self.shapes else None
+        for shape, counts in other.shapes.items():
+            mine = self.shapes.setdefault(shape, [0, 0, 0]) if len(self.shapes) < MAX_SHAPES or shape in self.shapes else None
             if mine is not None:
-                mine[0] += ok
-                mine[1] += err
+                mine[0] += counts[0]
+                mine[1] += counts[1]
+                if counts[1]:  # errors in a row survive a merge only when one side had none
+                    mine[2] = counts[2] if mine[1] == counts[1] else 0
 
     # -- persistence -----------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -179,7 +190,7 @@ class Endpoint:
         ep.sampled = Counter(d.get("sampled", {}))
         watch = d.get("watch") or {}
         ep.monitor = EndpointMonitor.from_dict(watch.get("monitor"))
-        ep.shapes = {k: list(v) for k, v in watch.get("shapes", {}).items()}
+        ep.shapes = {k: (list(v) + [0])[:3] for k, v in watch.get("shapes", {}).items()}
         ep.imported = d.get("imported")
         return ep
 

@@ -1,8 +1,11 @@
 """The Brain's watchdog: checks each upstream response against its endpoint's learned contract.
 
 Glue between the Brain and the pure `watch/` core. It runs in the learner thread, before the
-observation is merged into the model (so a new shape cannot become "normal" first). A response
-with BREAKING or WARNING drift is withheld from the learned schema while its alert is open;
+observation is merged into the model (so a new shape cannot become "normal" first). Each place in
+a document is judged on its own evidence (`watch/evidence.py`): a candidate change that is not
+sure yet holds its answers back until the next answers confirm it (an alert) or contradict it
+(they are learned). A response with BREAKING or WARNING drift is withheld from the learned schema
+while its alert is open;
 resolving the alert as "expected" merges what was withheld, so the schema moves on to the new
 contract. INFO (new field) responses are learned as usual: the new field becomes an optional one.
 """
@@ -12,14 +15,15 @@ from collections.abc import Callable
 from typing import Any
 
 from ..model.redact import redact_json
+from ..model.schema import SchemaNode
 from ..watch.alerts import Alert, AlertBook
-from ..watch.drift import INFO, Change, check_response
+from ..watch.drift import INFO, NOWHERE, Change, check_response
+from ..watch.evidence import Suspicion, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
 from .endpoint import Endpoint
 from .observation import Observation
 
-DEFAULT_DRIFT_AFTER = 50
-SHAPE_MIN_SUCCESSES = 20
+DEFAULT_DRIFT_AFTER = 8  # answers a place in a document needs before it is judged
 
 
 class Watchdog:
@@ -29,10 +33,12 @@ class Watchdog:
         self.alerts = AlertBook()
         self.history = HealthHistory()
         self.reports: list[tuple[Alert, list[Change], bool]] = []  # (alert, new changes, opened)
+        # (host, method, skeleton, status) -> candidate changes not sure enough yet (memory only)
+        self.suspicions: dict[tuple[str, str, str, int], Suspicion] = {}
 
     def stable_schema(self, ep: Endpoint, status: int):
-        """The learned response schema of this status once past its learning phase (at once when an
-        imported spec declared it: the spec is the baseline), else None."""
+        """The learned response schema of this status once some place in it can be judged (at
+        once when an imported spec declared it: the spec is the baseline), else None."""
         node = ep.responses.get(str(status))
         if node is None:
             return None
@@ -43,26 +49,64 @@ class Watchdog:
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
               query: list[tuple[str, str]], body: Any, is_json: bool) -> bool:
-        """Compare one response; record drift. True when the body must not be learned."""
-        if not self.enabled or (ep.stats.count < self.drift_after and ep.imported is None):
+        """Weigh one response's changes; record the sure ones. True when the body must not be
+        learned (now: it drifted, or it is held back until its suspicion is settled)."""
+        if not self.enabled:
             return False
         status = obs.status
         code = str(status)
         schema = self.stable_schema(ep, status)
+        certain = declared(ep, status)
         always_json = schema is not None and schema.count >= ep.sampled[code]
-        shape_ok = (status >= 400 and not ep.stats.statuses.get(status)
-                    and ep.shape_succeeded(query, min(self.drift_after, SHAPE_MIN_SUCCESSES)))
-        min_count = self.drift_after if ep.imported is None else min(self.drift_after, DEFAULT_DRIFT_AFTER)
-        changes = check_response(schema, always_json, body, is_json, status, shape_ok, min_count)
-        if not changes:
+        successes, errors = 0, 0
+        if status >= 400:
+            shape = ep.shape_succeeded(query, self.drift_after)
+            if shape is not None and ep.stats.statuses.get(status, 0) <= shape[1]:
+                successes, errors = shape
+        min_count = 1 if certain else self.drift_after
+        key = (ep.host, ep.method, ep.skeleton, status)
+        suspicion = self.suspicions.get(key)
+        watched = {path for path, _ in suspicion.runs} if suspicion is not None else NOWHERE
+        changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count, watched)
+        if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
+            changes = [c for c in changes if not c.exceptions]
+        if not changes and suspicion is None:
             return False
-        alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, changes, obs.ts)
-        if new:
-            self.reports.append((alert, new, alert.count == 1))
-        if all(c.label == INFO for c in changes):
-            return False
-        self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
-        return True
+        if suspicion is None:
+            suspicion = self.suspicions[key] = Suspicion()
+        runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
+        alert = self.alerts.open.get(key)
+        sure, doubtful = [], False
+        for c in changes:
+            run = errors + 1 if c.kind == "error_status" else runs[c.key]
+            weighed_change, alert_now = weighed(c, run, certain)
+            if alert_now or (alert is not None and c.key in alert.changes):
+                sure.append(weighed_change)
+                suspicion.runs.pop(c.key, None)
+            elif c.label != INFO and not c.exceptions:
+                doubtful = True
+        withheld = False
+        if sure:
+            drifted = any(c.label != INFO for c in sure)
+            opened = key not in self.alerts.open
+            alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts,
+                                            runs, suspicion.held_count() if drifted else 0)
+            if new:
+                self.reports.append((alert, new, opened))
+            if drifted:
+                self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
+                if alert.pending is None:
+                    alert.pending = SchemaNode()
+                alert.pending_other += suspicion.take(alert.pending)[1]
+                withheld = True
+        if not withheld and doubtful:
+            suspicion.hold(body, is_json)
+            withheld = True
+        if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
+            release(ep, code, suspicion)
+            if not suspicion.runs:
+                del self.suspicions[key]
+        return withheld
 
     def take_reports(self) -> list[tuple[Alert, list[Change], bool]]:
         reports, self.reports = self.reports, []
@@ -87,6 +131,12 @@ class Watchdog:
 def declared(ep: Endpoint, status: int) -> bool:
     """Did an imported spec declare this endpoint's response schema for this status?"""
     return ep.imported is not None and str(status) in ep.imported.get("statuses", ())
+
+
+def release(ep: Endpoint, code: str, suspicion: Suspicion) -> None:
+    """Answers held back for a suspicion that came to nothing are learned after all."""
+    held, other = suspicion.take(ep.responses.setdefault(code, SchemaNode()))
+    ep.sampled[code] += held + other
 
 
 def resolve_into(ep: Endpoint | None, alert: Alert) -> None:

@@ -76,6 +76,7 @@ def char_classes(s: str) -> int:
 # Type slots, in the order a union type is emitted.
 _OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
 _TYPE_NAMES = ("object", "array", "string", "integer", "number", "boolean", "null")
+TYPE_NAMES = _TYPE_NAMES  # the type of each slot of `SchemaNode.types` (for readers that count fast)
 _TYPE_CODES = ("o", "a", "s", "i", "f", "b", "z")  # compact keys for to_dict
 _CODE_SLOT = {c: i for i, c in enumerate(_TYPE_CODES)}
 
@@ -809,6 +810,20 @@ class SchemaNode:
                 return sorted(variants.items())
         return None
 
+    def variant_for(self, value: dict[str, Any]) -> SchemaNode | None:
+        """The summary to judge one object against: its variant's, when this node's objects come
+        in structurally distinct variants (`active_variants`) and the object's tag is one of
+        them; None when its tag is new there (a kind of object not seen yet); else this node."""
+        variants = self.variants
+        if not variants or len(variants) < 2 or self.vkey is None:
+            return self
+        tag = value.get(self.vkey)
+        if not _tag_candidate(tag) or self.active_variants(mixed=True) is None:
+            return self
+        if tag not in variants:
+            return None
+        return variants[tag] or self
+
     @property
     def variant_key(self) -> str | None:
         """The discriminator property of the variants (see `active_variants`)."""
@@ -864,6 +879,18 @@ class SchemaNode:
         if self.formats:
             return next(f for f in _FORMAT_CHECKS if f in self.formats)
         return None
+
+    def string_fits(self, value: str) -> bool:
+        """Cheap: does this string raise no format or enum question here (it has the format every
+        string had, if any, and is a known word or no closed set of words is learned)?"""
+        formats = self.formats
+        if formats and not _FORMAT_CHECKS[next(f for f in _FORMAT_CHECKS if f in formats)](value):
+            return False
+        return self.enum_overflow or not self.enum or value in self.enum or self._emitted_enum() is None
+
+    def value_seen(self, value: str) -> bool:
+        """Was this string seen here, among a closed set of words still tracked? (cheap)"""
+        return self.enum is not None and value in self.enum
 
     def enum_values(self) -> list[str] | None:
         """The enum the schema would emit (a small, well-observed set of words), else None."""

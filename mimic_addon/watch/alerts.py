@@ -77,6 +77,12 @@ class Alert:
         return summary(self.change_list())
 
     @property
+    def confidence(self) -> float:
+        """How sure the alert is: that of its surest change of its worst label."""
+        worst = [c for c in self.change_list() if c.label == self.label]
+        return round(max((c.confidence for c in worst), default=1.0), 4)
+
+    @property
     def breaking(self) -> bool:
         return self.label == BREAKING
 
@@ -88,6 +94,7 @@ class Alert:
         return {
             "id": self.id, "host": self.host, "method": self.method, "template": self.template,
             "skeleton": self.skeleton, "status": self.status, "label": self.label, "score": self.score,
+            "confidence": self.confidence,
             "summary": self.summary,
             "narration": alert_paragraph(self.method, self.template, self.status, self.change_list()),
             "changes": [r.to_dict() for r in self.changes.values()],
@@ -125,8 +132,11 @@ class AlertBook:
         self.deleted: set[str] = set()
 
     def record(self, host: str, method: str, skeleton: str, template: str, status: int,
-               changes: list[Change], ts: float) -> tuple[Alert, list[Change]]:
-        """Count one drifting response; returns its alert and the changes new to it."""
+               changes: list[Change], ts: float, runs: dict[tuple[str, str], int] | None = None,
+               earlier: int = 0) -> tuple[Alert, list[Change]]:
+        """Count one drifting response (and `earlier` ones held back while its changes were only
+        suspected; `runs`: answers in a row that showed each change); returns its alert and the
+        changes new to it."""
         key = (host, method, skeleton, status)
         alert = self.open.get(key)
         if alert is None:
@@ -137,7 +147,7 @@ class AlertBook:
             self.alerts[alert.id] = alert
             self.open[key] = alert
         alert.template = template
-        alert.count += 1
+        alert.count += 1 + earlier
         alert.first_seen = min(alert.first_seen, ts)
         alert.last_seen = max(alert.last_seen, ts)
         new = []
@@ -146,10 +156,12 @@ class AlertBook:
             if r is None:
                 if len(alert.changes) >= MAX_CHANGES_PER_ALERT:
                     continue
-                alert.changes[c.key] = ChangeRecord(c, 1, ts, ts)
+                alert.changes[c.key] = ChangeRecord(c, (runs or {}).get(c.key, 1), ts, ts)
                 new.append(c)
             else:
                 r.count += 1
+                if c.confidence > r.change.confidence:  # the evidence grows with every answer
+                    r.change = c
                 r.first_seen = min(r.first_seen, ts)
                 r.last_seen = max(r.last_seen, ts)
         self.dirty.add(alert.id)

@@ -1,6 +1,8 @@
 """Contract drift: compare one upstream response with the schema learned for it.
 
-Pure: a parsed body and a `SchemaNode` in, a list of `Change`s out. What counts as drift:
+Pure: a parsed body and a `SchemaNode` in, a list of candidate `Change`s out, each with the
+evidence its place in the document had (how often it was seen, how often it deviated before).
+What counts as drift:
 
 - BREAKING: a field present in every observation is missing; a type changed; a response that
   was always JSON is not JSON; an error status for a request shape that always succeeded.
@@ -8,17 +10,25 @@ Pure: a parsed body and a `SchemaNode` in, a list of `Change`s out. What counts 
   epoch number); a value outside a learned enum.
 - INFO: a field never seen before.
 
-Optional fields (seen in only some observations) being absent are not drift.
+A place is judged once it was seen `min_count` times, each place on its own evidence (at most
+one sighting per answer counts, so fifty items of one list are not fifty answers). Objects are
+judged against the variant they belong to (their tag's summary, `SchemaNode.variant_for`); an
+object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields
+and brings fields never seen) is still learning, not drifting. Optional fields (seen in only
+some observations) being absent are not drift, unless they were almost always there: then a long
+run of absences is reported one label lower. Whether a candidate is surprising enough to alert
+on is `evidence.py`'s business.
 """
 from __future__ import annotations
 
 import json
 import re
+from collections.abc import Container
 from dataclasses import dataclass
 from typing import Any
 
 from ..model.redact import REDACTED, is_sensitive_name, redact_json
-from ..model.schema import SchemaNode, has_format, json_type
+from ..model.schema import TYPE_NAMES, SchemaNode, has_format, json_type
 
 BREAKING, WARNING, INFO = "BREAKING", "WARNING", "INFO"
 LABEL_RANK = {BREAKING: 3, WARNING: 2, INFO: 1}
@@ -36,9 +46,16 @@ KINDS = {
 }
 
 MAX_CHANGES = 50          # per response: a totally different body is one alert, not a novel
-MAX_ITEMS_CHECKED = 20    # array items compared per array
+MAX_ITEMS_CHECKED = 3     # array items compared per array (first, middle and last): a
+                          # change of a list's items shows in all of them
 MAX_EXAMPLE_CHARS = 120
+MAX_OBJECTS_LOOKED_INTO = 48  # per answer (objects and lists, depth first): bounded work per answer
 _NUMERIC = frozenset(("integer", "number"))
+_TYPE_SLOT = {name: i for i, name in enumerate(TYPE_NAMES)}  # index into SchemaNode.types
+_JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", float: "number", bool: "boolean",
+               type(None): "null"}
+_NULL_SLOT, _INT_SLOT, _NUM_SLOT = _TYPE_SLOT["null"], _TYPE_SLOT["integer"], _TYPE_SLOT["number"]
+_BOOL_SLOT, _STR_SLOT, _OBJ_SLOT = _TYPE_SLOT["boolean"], _TYPE_SLOT["string"], _TYPE_SLOT["object"]
 _DATES = frozenset(("date-time", "date"))
 ENUM_MIN_RATIO = 5        # observations per enum value before an unseen value is news
 # Names of fields whose values are data, not a closed set, even when few were seen.
@@ -52,6 +69,9 @@ def _open_valued(key: str) -> bool:
     return bool(words) and (words[-1] in _OPEN_VALUE_WORDS or "".join(words) in _OPEN_VALUE_WORDS)
 
 
+LABELS = (INFO, WARNING, BREAKING)
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     path: str        # JSON path: $.user.avatar_url, $.items[].id
@@ -59,10 +79,14 @@ class Change:
     expected: str    # what the learned schema says ("string", "string (uuid)", "present", ...)
     actual: str      # what arrived
     example: Any = None  # redacted, shortened example of the new value
+    seen: int = 0        # the evidence: answers in which the place was learned ...
+    exceptions: int = 0  # ... and how many of them already deviated this way (0: it never did)
+    confidence: float = 1.0  # how sure the alert is that this is a change (evidence.py)
+    grade: int = 0       # labels below the kind's: an almost-always-present field gone is a WARNING
 
     @property
     def label(self) -> str:
-        return KINDS[self.kind]
+        return LABELS[max(0, LABELS.index(KINDS[self.kind]) - self.grade)]
 
     @property
     def key(self) -> tuple[str, str]:
@@ -70,11 +94,16 @@ class Change:
 
     def to_dict(self) -> dict[str, Any]:
         return {"path": self.path, "kind": self.kind, "label": self.label,
-                "expected": self.expected, "actual": self.actual, "example": self.example}
+                "expected": self.expected, "actual": self.actual, "example": self.example,
+                "confidence": round(self.confidence, 4), "seen": self.seen, "exceptions": self.exceptions}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Change:
-        return cls(d["path"], d["kind"], d.get("expected", ""), d.get("actual", ""), d.get("example"))
+        kind = d["kind"]
+        label = d.get("label", KINDS[kind])
+        grade = LABELS.index(KINDS[kind]) - LABELS.index(label) if label in LABELS else 0
+        return cls(d["path"], kind, d.get("expected", ""), d.get("actual", ""), d.get("example"),
+                   d.get("seen", 0), d.get("exceptions", 0), d.get("confidence", 1.0), max(0, grade))
 
 
 def example_of(value: Any, key: str = "") -> Any:
@@ -95,15 +124,38 @@ def _expected_types(counts: dict[str, int]) -> str:
     return " | ".join(names) or "null"
 
 
-def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
-    """The changes of one parsed JSON body against what `node` learned (bounded work).
+ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
+UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once: maybe another shape of object
 
-    Places in the document observed fewer than `min_count` times (a rarely present sub-object,
-    one branch of a polymorphic field) are still learning: they are not judged.
+
+def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
+    """The candidate changes of one parsed JSON body against what `node` learned (bounded work)."""
+    return inspect(node, value, path, min_count)[0]
+
+
+class _Everywhere:
+    """A `watched` set holding every path."""
+
+    def __contains__(self, path: object) -> bool:
+        return True
+
+
+EVERYWHERE = _Everywhere()
+NOWHERE: frozenset[str] = frozenset()
+
+
+def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1,
+            watched: Container[str] = EVERYWHERE) -> tuple[list[Change], set[str]]:
+    """(candidate changes, the `watched` places this body had and that were judged as usual).
+
+    Places observed fewer than `min_count` times (in as many answers) are still learning: they
+    are not judged. The second part lets the caller drop a suspicion an answer contradicts (it
+    names the places it follows: collecting every path would cost every answer dearly).
     """
     out: dict[tuple[str, str], Change] = {}
-    _walk(node, value, path, "", out, min_count)
-    return list(out.values())
+    fine: set[str] = set()
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched, [MAX_OBJECTS_LOOKED_INTO])
+    return list(out.values()), fine
 
 
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
@@ -111,58 +163,139 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
         out.setdefault(change.key, change)
 
 
-def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, min_count: int) -> None:
-    if node.count < min_count:
+def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
+          answers: int, watched: Container[str], budget: list[int]) -> None:
+    seen = node.count if node.count < answers else answers  # one sighting per answer at most (list items)
+    if seen < min_count:
         return
-    counts = node.type_counts()
-    if not counts:
-        return
-    try:
-        t = json_type(value)
-    except TypeError:
-        return
+    types = node.types  # counts per type slot, in _TYPE_SLOT order (read directly: this runs per place)
+    t = _JSON_TYPES.get(type(value))
+    if t is None:
+        try:
+            t = json_type(value)
+        except TypeError:
+            return
     if t == "null":
-        if "null" not in counts:
-            _add(out, Change(path, "null_value", _expected_types(counts), "null", None))
+        nulls = types[_NULL_SLOT]
+        if not nulls:
+            _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, 0))
+        elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
+            _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
+                             grade=1))
+        elif path in watched:
+            fine.add(path)
         return
-    if t not in counts and not (t in _NUMERIC and _NUMERIC & counts.keys()):
+    if not types[_TYPE_SLOT[t]] and not (t in _NUMERIC and (types[_INT_SLOT] or types[_NUM_SLOT])):
+        counts = node.type_counts()
+        if not counts:
+            return
         fmt = node.string_format() if "string" in counts else None
         if fmt in _DATES and t in _NUMERIC:
-            _add(out, Change(path, "format_changed", f"string ({fmt})", t, example_of(value, key)))
+            _add(out, Change(path, "format_changed", f"string ({fmt})", t, example_of(value, key), seen, 0))
         else:
-            _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key)))
+            _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
-    if t == "object":
-        props = node.properties()
-        if props is None or node.is_map:
+    if t != "string" and path in watched:
+        fine.add(path)
+    if t == "object" or t == "array":
+        if budget[0] <= 0:
             return
-        objects = node.object_count
-        for name, child in props.items():
-            if name not in value and child.count >= objects:
-                _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None))
+        budget[0] -= 1
+    if t == "object":
+        # (SchemaNode's slots are read directly below: this runs for every object of every answer)
+        if node.additional is not None:  # a map: its keys are data
+            return
+        if node.variants:
+            summary = node.variant_for(value)
+            if summary is None:  # a kind of object not seen before: still learning
+                return
+            if summary.object_count >= min_count:
+                node = summary
+        props = node.props or {}  # none: every object so far was {}
+        total = node.types[_OBJ_SLOT]
+        objects = min(total, answers)
+        if objects < min_count:
+            return
+        missing = []
+        gone = props.keys() - value.keys()
+        for name in (n for n in props if n in gone) if gone else ():  # in learned order: same words out
+            present = props[name].count
+            if present >= total:
+                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
+            elif present >= ALMOST_ALWAYS * total:
+                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                      objects, total - present, grade=1))
+        new = [name for name in value.keys() - props.keys() if isinstance(name, str)]
+        if missing:
+            if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
+                    new or any(child.count < total for child in props.values())):
+                # several always-present fields gone at once, where objects already varied in shape
+                # (some fields optional) or with fields never seen: another kind or a sparser shape
+                # of the object (a summary), still learning, not fields removed
+                if new:
+                    return
+                missing = []
+            for c in missing:
+                _add(out, c)
+        for name in new:
+            v = value[name]
+            _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
         for name, v in value.items():
             child = props.get(name)
-            if child is None:
-                if isinstance(name, str):
-                    _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name)))
+            if child is None or (child.count < min_count or answers < min_count):
+                continue  # unknown (reported above), or still learning
+            # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
+            tv = type(v)
+            if tv is bool:
+                leaf = child.types[_BOOL_SLOT]
+            elif tv is int or tv is float:
+                leaf = child.types[_INT_SLOT] or child.types[_NUM_SLOT]
+            elif tv is str:
+                leaf = child.types[_STR_SLOT] and child.string_fits(v)
             else:
-                _walk(child, v, f"{path}.{name}", name, out, min_count)
+                leaf = False
+            if leaf:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, budget)
     elif t == "array":
         items = node.item_node
         if items is not None and value:
             n = len(value)
-            step = max(1, n // MAX_ITEMS_CHECKED)
-            for v in value[::step][:MAX_ITEMS_CHECKED]:
-                _walk(items, v, path + "[]", key, out, min_count)
+            picks = range(n) if n <= MAX_ITEMS_CHECKED else \
+                sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
+            within = min(answers, types[_TYPE_SLOT["array"]])  # answers that had this list at most
+            prefix = path + "[]"
+            before = len(out)
+            for i in picks:
+                _walk(items, value[i], prefix, key, out, fine, min_count, within, watched, budget)
+            if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
+                # a place some items had as usual and others not varies within one answer: no change
+                under = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
+                usual: set[str] = set()
+                if under:
+                    paths = {k[0] for k in under}
+                    for i in picks:
+                        _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths,
+                              [MAX_OBJECTS_LOOKED_INTO])
+                for k in under:
+                    if k[0] in usual:
+                        del out[k]
+                fine.update(p for p in usual if p in watched)
     elif t == "string":
         fmt = node.string_format()
         if fmt and not has_format(value, fmt):
-            _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key)))
+            _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key), seen, 0))
             return
-        enum = node.enum_values()
-        if enum and value not in enum and node.type_counts().get("string", 0) >= ENUM_MIN_RATIO * len(enum) \
+        enum = None if node.value_seen(value) else node.enum_values()
+        if enum and value not in enum and types[_TYPE_SLOT["string"]] >= ENUM_MIN_RATIO * len(enum) \
                 and not _open_valued(key):
-            _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key)))
+            _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
+                             seen, 0))
+            return
+        if path in watched:
+            fine.add(path)
 
 
 def _type_name(value: Any) -> str:
@@ -173,24 +306,27 @@ def _type_name(value: Any) -> str:
 
 
 def check_response(schema: SchemaNode | None, always_json: bool, body: Any, is_json: bool,
-                   status: int, shape_always_succeeded: bool, min_count: int = 1) -> list[Change]:
-    """Every change of one response: the status, then JSON-ness, then the body's fields.
+                   status: int, shape_successes: int, min_count: int = 1,
+                   watched: Container[str] = EVERYWHERE) -> tuple[list[Change], set[str]]:
+    """Every candidate change of one response (the status, then JSON-ness, then the body's
+    fields) and the places it had as usual (see `inspect`).
 
-    `schema` is the learned schema of this status (None: not stable yet, nothing to compare);
-    `always_json`: every body learned for this status was JSON; `shape_always_succeeded`: this
-    request shape was answered with 2xx every time so far (and often enough to say so).
+    `schema` is the learned schema of this status (None: nothing to compare yet); `always_json`:
+    every body learned for this status was JSON; `shape_successes`: how often this request shape
+    was answered with 2xx while it never failed before this run of errors (0: not applicable).
     """
     changes: list[Change] = []
-    if status >= 400 and shape_always_succeeded:
-        changes.append(Change("$", "error_status", "2xx", str(status), None))
+    if status >= 400 and shape_successes:
+        changes.append(Change("$", "error_status", "2xx", str(status), None, shape_successes, 0))
     if schema is None:
-        return changes
+        return changes, set()
     if not is_json:
         if always_json:
-            changes.append(Change("$", "not_json", "JSON", "not JSON", None))
-        return changes
-    changes.extend(compare(schema, body, min_count=min_count))
-    return changes
+            changes.append(Change("$", "not_json", "JSON", "not JSON", None, schema.count, 0))
+        return changes, set()
+    found, fine = inspect(schema, body, min_count=min_count, watched=watched)
+    changes.extend(found)
+    return changes, fine
 
 
 def label_of(changes: list[Change]) -> str | None:

@@ -72,6 +72,8 @@ def _js(path: str) -> str:
 
 def _what(c: Change) -> str:
     if c.kind == "missing_field":
+        if c.exceptions:
+            return "was almost always present and is now missing"
         return "was present in every response and is now missing"
     if c.kind == "type_changed":
         return f"changed type from {c.expected} to {c.actual}"
@@ -146,13 +148,34 @@ def action(c: Change, about: str) -> str:
     return "investigate."
 
 
+def evidence(c: Change) -> str:
+    """How sure the alert is, and on what: "98% sure: present in all 8 answers learned"."""
+    sure = f"{c.confidence:.0%} sure" if c.confidence < 0.99 else f"{min(c.confidence, 0.9999):.2%} sure"
+    if not c.seen:
+        return sure
+    if c.kind == "missing_field":
+        basis = (f"present in all {c.seen} answers learned" if not c.exceptions
+                 else f"present in {c.seen - c.exceptions} of {c.seen} answers learned")
+    elif c.kind == "null_value":
+        basis = (f"never null in {c.seen} answers learned" if not c.exceptions
+                 else f"null in {c.exceptions} of {c.seen} answers learned")
+    elif c.kind == "error_status":
+        basis = f"{c.seen} successes before"
+    elif c.kind == "new_field":
+        basis = f"absent from {c.seen} answers learned"
+    else:
+        basis = f"{c.seen} answers learned"
+    return f"{sure}: {basis}"
+
+
 def narrate(c: Change) -> dict[str, str]:
-    """label, topic, impact, action and one sentence `text` for one change."""
+    """label, topic, evidence, impact, action and one sentence `text` for one change."""
     about = topic(c.path)
     what = _what(c)
     imp, act = impact(c, about), action(c, about)
-    text = f"{c.label}: {c.path} ({about}) {what}. Impact: {imp} Action: {act}"
-    return {"label": c.label, "topic": about, "impact": imp, "action": act, "text": text}
+    why = evidence(c)
+    text = f"{c.label}: {c.path} ({about}) {what} ({why}). Impact: {imp} Action: {act}"
+    return {"label": c.label, "topic": about, "evidence": why, "impact": imp, "action": act, "text": text}
 
 
 def alert_paragraph(method: str, template: str, status: int, changes: list[Change]) -> str:
@@ -165,7 +188,8 @@ def alert_paragraph(method: str, template: str, status: int, changes: list[Chang
     if worst.kind == "new_field" and len(changes) == 1:
         head = f"{method} {template} ({status}) returns a new field: {first.path}."
     most = narrate(worst)
-    return f"{head} Most serious: {worst.path} ({most['topic']}) {_what(worst)}. Recommended: {most['action']}"
+    return (f"{head} Most serious: {worst.path} ({most['topic']}) {_what(worst)} ({most['evidence']}). "
+            f"Recommended: {most['action']}")
 
 
 def narration(method: str, template: str, status: int, changes: list[Change]) -> str:

@@ -25,12 +25,15 @@ def alerts_text(alerts: list[dict[str, Any]]) -> str:
     out = []
     for a in alerts:
         state = f"resolved ({a['resolution']})" if a["resolved"] else "open"
-        out.append(f"[{a['label']}] {a['id']}  {a['method']} {a['template']} -> {a['status']}  score {a['score']}  "
+        c = a.get("confidence")
+        sure = "" if c is None else f"  {c:.0%} sure" if c < 0.99 else f"  {min(c, 0.9999):.2%} sure"
+        out.append(f"[{a['label']}] {a['id']}  {a['method']} {a['template']} -> {a['status']}  score {a['score']}{sure}  "
                    f"{a['summary']}  x{a['count']}  {_when(a['first_seen'])} .. {_when(a['last_seen'])}  {state}")
         out.append(f"  {a['narration']}")
         for c in a["changes"]:
             example = "" if c.get("example") is None else f"  e.g. {c['example']!r}"
-            out.append(f"  - {c['label']:<8} {c['path']}  {c['kind']}: {c['expected']} -> {c['actual']}{example}  x{c['count']}")
+            out.append(f"  - {c['label']:<8} {c['path']}  {c['kind']}: {c['expected']} -> {c['actual']}{example}  x{c['count']}"
+                       + (f"  ({c['evidence']})" if c.get("evidence") else ""))
             out.append(f"      impact: {c['impact']}")
             out.append(f"      action: {c['action']}")
     return _lines(out)

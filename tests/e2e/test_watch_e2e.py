@@ -39,6 +39,10 @@ class _Handler(BaseHTTPRequestHandler):
                     "plan": ["free", "pro"][pid % 2]}
             if Switchable.contract == "v2":
                 body = {"id": str(pid), "name": f"Profile {pid}", "plan": "enterprise"}
+            elif Switchable.contract == "no-avatar":
+                del body["avatar_url"]
+            elif Switchable.contract == "no-name":
+                del body["name"], body["avatar_url"]
         elif parts == ["v1", "ping"]:
             body = {"ok": True}
         else:
@@ -112,6 +116,35 @@ def test_contract_change_opens_one_narrated_alert_and_resolving_moves_on(switcha
     assert drift(db, "--unresolved") == []
     [resolved] = drift(db)
     assert resolved["resolved"] and resolved["resolution"] == "expected"
+
+
+def test_a_field_absent_once_may_be_optional_absent_twice_after_8_answers_is_a_change(
+        switchable: ProxyFactory, tmp_path: Path) -> None:
+    db = str(tmp_path / "evidence.db")
+    proxy = switchable.start(db)  # default: each place is judged after 8 answers
+    for i in range(1, 9):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200
+    Switchable.contract = "no-avatar"
+    assert fetch(proxy.port, "GET", "/v1/profiles/9")[0] == 200  # once: it may be optional
+    Switchable.contract = "v1"
+    for i in range(10, 13):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200  # ... and it was: back again
+    proxy.stop()
+    assert proxy.returncode == 0
+    assert drift(db) == []
+
+    proxy = switchable.start(db)
+    Switchable.contract = "no-name"  # `name` was in all 12 answers; avatar_url was not (optional now)
+    for i in range(13, 15):
+        assert fetch(proxy.port, "GET", f"/v1/profiles/{i}")[0] == 200
+    [alert] = poll(lambda: drift(db), lambda alerts: bool(alerts))
+    [change] = alert["changes"]
+    assert (change["path"], change["kind"], change["label"]) == ("$.name", "missing_field", "BREAKING")
+    assert alert["count"] == 2 and change["count"] == 2 and (change["seen"], change["exceptions"]) == (12, 0)
+    assert change["confidence"] == alert["confidence"] == pytest.approx(1 - 1 / 14 * 2 / 15, abs=1e-4)
+    assert "99.05% sure: present in all 12 answers learned" in alert["narration"]
+    assert change["evidence"] in change["text"]
+    proxy.stop()
 
 
 def test_slow_backend_degrades_health_and_it_recovers(switchable: ProxyFactory, tmp_path: Path) -> None:

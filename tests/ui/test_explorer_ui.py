@@ -90,14 +90,15 @@ def _id_of(live_proxy, method: str, template: str) -> int:
 
 
 def test_drift_alert_narrated_and_resolved_from_the_page(page, live_proxy):
-    """Real drift through the real proxy: POST /users answered its usual shape 50 times, then without
-    `email` (and the hostile field). The page narrates the alert and resolves it as expected."""
+    """Real drift through the real proxy: POST /users answered its usual shape 50 times, then twice
+    without `email` (and the hostile field). The page narrates the alert and resolves it as expected."""
     from playwright.sync_api import expect
 
-    for n in range(50):  # past the learning phase (mimic_drift_after, 50 by default)
+    for n in range(50):  # evidence: `email` in all 50 answers
         body = {"name": f"N{n}", "email": f"n{n}@example.com", HOSTILE: HOSTILE}
         assert live_proxy.request("POST", "/users", json=body).status_code == 201
-    assert live_proxy.request("POST", "/users", json={"name": "Eve"}).status_code == 201
+    for _ in range(2):  # missing from two answers in a row: a change (one alone may be optional)
+        assert live_proxy.request("POST", "/users", json={"name": "Eve"}).status_code == 201
     alert = _wait_for(lambda: next(iter(live_proxy.api("GET", "/api/drift?unresolved=1").json()["items"]), None))
     assert alert["template"] == "/users" and alert["label"] == "BREAKING"
 

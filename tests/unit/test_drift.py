@@ -75,10 +75,83 @@ def test_examples_are_redacted() -> None:
 
 
 def test_not_json_and_error_status() -> None:
-    assert kinds(check_response(SCHEMA, True, None, False, 200, False)) == {("$", "not_json", "BREAKING")}
-    assert check_response(SCHEMA, False, None, False, 200, False) == []  # was not always JSON
-    assert kinds(check_response(None, False, None, False, 500, True)) == {("$", "error_status", "BREAKING")}
-    assert check_response(None, False, None, False, 500, False) == []
+    assert kinds(check_response(SCHEMA, True, None, False, 200, 0)[0]) == {("$", "not_json", "BREAKING")}
+    assert check_response(SCHEMA, False, None, False, 200, 0)[0] == []  # was not always JSON
+    [change], _ = check_response(None, False, None, False, 500, 30)
+    assert (change.kind, change.label, change.seen) == ("error_status", "BREAKING", 30)
+    assert check_response(None, False, None, False, 500, 0)[0] == []
+
+
+# -- evidence per place (issue 14) ---------------------------------------------------------------
+
+def test_each_place_is_armed_on_its_own_evidence() -> None:
+    # a sub-object first seen late (3 times) is still learning while the rest of the body is judged
+    node = learned([{"a": 1, "b": "x", **({"late": {"x": 1}} if i >= 57 else {})} for i in range(60)])
+    assert kinds(compare(node, {"a": 1, "late": {"y": 2}}, min_count=8)) == {("$.b", "missing_field", "BREAKING")}
+    [change] = compare(node, {"a": 1, "late": {"y": 2}}, min_count=8)
+    assert (change.seen, change.exceptions) == (60, 0)
+
+
+def test_items_of_a_list_are_not_answers() -> None:
+    # 5 answers with 40 items each: 200 items, but only 5 answers of evidence, below 8
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(40)]} for _ in range(5)])
+    assert compare(node, {"items": [{"id": 1}]}, min_count=8) == []
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(40)]} for _ in range(9)])
+    assert kinds(compare(node, {"items": [{"id": 1}]}, min_count=8)) == {("$.items[].v", "missing_field", "BREAKING")}
+
+
+def test_a_place_that_varies_within_one_answer_is_no_change() -> None:
+    node = learned([{"items": [{"id": j, "v": "x"} for j in range(4)]} for _ in range(20)])
+    assert compare(node, {"items": [{"id": 1}, {"id": 2, "v": "x"}]}) == []  # one item had it as usual
+    assert kinds(compare(node, {"items": [{"id": 1}, {"id": 2}]})) == {("$.items[].v", "missing_field", "BREAKING")}
+
+
+def test_objects_are_judged_against_their_variant() -> None:
+    text = [{"type": "text", "text": f"t{i}", "id": i} for i in range(20)]
+    image = [{"type": "image", "url": f"https://x/{i}.png", "id": i} for i in range(20)]
+    node = learned([{"blocks": [t, im]} for t, im in zip(text, image)])
+    assert compare(node, {"blocks": [{"type": "text", "text": "a", "id": 1}]}) == []
+    # against the union, an image block lacks `text`; against its variant it lacks its own `url`
+    assert kinds(compare(node, {"blocks": [{"type": "image", "id": 1}]})) == {
+        ("$.blocks[].url", "missing_field", "BREAKING")}
+    # a kind never seen is still learning, not a body that lost every field
+    assert compare(node, {"blocks": [{"type": "video", "src": "v.mp4", "id": 2}]}) == []
+
+
+def test_an_untagged_object_of_another_shape_is_still_learning() -> None:
+    node = learned([{"id": i, "name": "n", "email": "e@x.io", "role": "r"} for i in range(20)])
+    assert compare(node, {"id": 1, "title": "other kind", "size": 3}) == []  # lacks 3, brings new ones
+    assert kinds(compare(node, {"id": 1, "name": "n", "email": "e@x.io"})) == {("$.role", "missing_field", "BREAKING")}
+
+
+def test_an_almost_always_present_field_is_graded_one_label_lower() -> None:
+    node = learned([{"id": i, **({"note": "n"} if i % 50 else {})} for i in range(100)])
+    [change] = compare(node, {"id": 1})
+    assert (change.kind, change.label, change.exceptions) == ("missing_field", "WARNING", 2)
+    rare = learned([{"id": i, **({"note": "n"} if i % 2 else {})} for i in range(100)])
+    assert compare(rare, {"id": 1}) == []  # optional: absent is no drift
+
+
+def test_confidence_grows_with_the_run_and_the_sightings() -> None:
+    from mimic_addon.watch.evidence import chance, weighed
+
+    change = Change("$.a", "missing_field", "present", "missing", None, 8, 0)
+    assert chance(8, 0, 1) == pytest.approx(0.1)
+    assert weighed(change, 1) == (change.__class__(*[*vars_of(change)[:7], 0.9]), False)  # may be optional
+    sure_change, sure = weighed(change, 2)
+    assert sure and sure_change.confidence == pytest.approx(1 - 1 / 10 * 2 / 11)
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 100, 0), 1)[1] is False
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1)[1] is True
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 2)[1] is True
+    assert weighed(Change("$.b", "new_field", "absent", "string", None, 8, 0), 1)[1] is True  # INFO at once
+    graded = Change("$.a", "missing_field", "present", "missing", None, 100, 2, grade=1)
+    assert not weighed(graded, 2)[1] and weighed(graded, 6)[1]
+    assert Change.from_dict(sure_change.to_dict()) == change.__class__(*[*vars_of(change)[:7], round(sure_change.confidence, 4)])
+    assert Change.from_dict(graded.to_dict()).label == "WARNING"
+
+
+def vars_of(c: Change) -> list:
+    return [c.path, c.kind, c.expected, c.actual, c.example, c.seen, c.exceptions, c.confidence, c.grade]
 
 
 def test_summary_score_and_label() -> None:
@@ -131,3 +204,86 @@ def test_an_alert_keeps_a_bounded_number_of_changes() -> None:
         alert, _ = book.record("h", "GET", "/u/{}", "/u/{id}", 200,
                                [Change(f"$.k{i}", "new_field", "absent", "string")], float(i))
     assert len(alert.changes) == MAX_CHANGES_PER_ALERT and alert.count == 3 * MAX_CHANGES_PER_ALERT
+
+
+# -- the watchdog: answers held while a change is only suspected --------------------------------
+
+def _brain_with(n: int):
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+    from tests.unit.test_watch_resolve import observation
+
+    brain = Brain(Watchdog())
+    for i in range(1, n + 1):
+        brain.learn(observation(i))
+    return brain, observation
+
+
+def test_a_suspected_change_holds_its_answer_and_a_contradiction_releases_it() -> None:
+    brain, observation = _brain_with(8)
+    ep = brain.endpoints()[0]
+    brain.learn(observation(9, body={"id": 9, "name": "u9"}))  # avatar_url absent once: may be optional
+    assert brain.alert_list() == [] and ep.responses["200"].count == 8  # held back, not learned yet
+    brain.learn(observation(10))  # present again: it was optional after all
+    assert brain.alert_list() == []
+    node = ep.responses["200"]
+    assert node.count == 10 and node.properties()["avatar_url"].count == 9  # the held answer is learned
+    assert not brain.watch.suspicions
+
+
+def test_a_confirmed_change_takes_its_held_answers_and_expected_learns_them() -> None:
+    brain, observation = _brain_with(8)
+    ep = brain.endpoints()[0]
+    for i in (9, 10, 11):
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    [alert] = brain.alert_list()
+    assert alert["count"] == 3 and alert["changes"][0]["count"] == 3 and alert["label"] == "BREAKING"
+    assert alert["pending"]["n"] == 3 and ep.responses["200"].count == 8
+    brain.resolve_alert(alert["id"], "expected", 1.0)
+    assert ep.responses["200"].count == 11
+
+
+def _answer(i: int, status: int):
+    import json as _json
+
+    from mitmproxy.test import tflow, tutils
+
+    from mimic_addon.learn.observation import from_flow
+
+    body = {"id": i, "name": f"u{i}"} if status < 400 else {"error": "boom"}
+    req = tutils.treq(host="api.example.com", port=443, scheme=b"https", path=f"/users/{i}".encode(),
+                      content=b"", timestamp_start=float(i))
+    resp = tutils.tresp(status_code=status, content=_json.dumps(body).encode(),
+                        timestamp_start=i + 0.01, timestamp_end=i + 0.01)
+    resp.headers["content-type"] = "application/json"
+    return from_flow(tflow.tflow(req=req, resp=resp), 1 << 20)
+
+
+def test_errors_on_a_shape_that_always_succeeded_are_drift_only_a_few_in_a_row() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    for i in range(31, 34):  # 3 errors in a row after 30 successes: P = 1/32 * 2/33 * 3/34 > 1e-4
+        brain.learn(_answer(i, 500))
+    assert brain.alert_list() == []
+    brain.learn(_answer(34, 500))  # the 4th: P < 1e-4
+    [alert] = brain.alert_list()
+    [change] = alert["changes"]
+    assert (alert["status"], change["kind"], change["label"], change["seen"]) == (500, "error_status", "BREAKING", 30)
+
+
+def test_an_isolated_error_is_no_drift_and_makes_the_shape_no_longer_always_successful() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    brain.learn(_answer(31, 404))
+    brain.learn(_answer(32, 200))
+    for i in range(33, 40):
+        brain.learn(_answer(i, 500))
+    assert brain.alert_list() == []

@@ -1,0 +1,114 @@
+"""How sure is a drift candidate? Evidence per place, not one learning phase per endpoint.
+
+A place in a document that showed no deviation in `seen` answers and now deviates in `run`
+answers in a row is judged with the rule of succession (a uniform prior on how often it
+deviates): the chance that an unchanged contract shows that run is
+
+    P = prod_{i < run} (exceptions + 1 + i) / (seen + 2 + i)
+
+A field present in 8 of 8 answers and missing from the next one: P = 1/10, it may be optional;
+missing from the next two: P = 1/10 * 2/11 < 2%, a change. One answer alone is enough only on
+strong evidence (P <= 0.4%: a place stable in about 250 answers). The alert's confidence is 1 - P. Places that already deviated (a field present in 95%
+of answers) need far stronger evidence and are reported one label lower (see `drift.py`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from ..model.redact import redact_json
+from ..model.schema import SchemaNode
+from .drift import INFO, Change
+
+ALPHA = 0.02           # a never-deviating place: alert when the run is this unlikely
+ALPHA_GRADED = 1e-6    # a place that deviated before: a much longer run is needed
+ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few in a row (errors
+                       # for a missing resource are normal one at a time)
+ALPHA_ONE = 0.004      # one answer alone: only on strong evidence (a place stable in ~250 answers)
+MAX_HELD = 32          # answers held back as they came per endpoint and status
+MAX_RUNS = 64          # candidate changes followed per endpoint and status
+
+
+def chance(seen: int, exceptions: int, run: int) -> float:
+    """How likely an unchanged contract is to show this run (see the module docstring)."""
+    p = 1.0
+    for i in range(run):
+        p *= (exceptions + 1 + i) / (seen + 2 + i)
+    return p
+
+
+def threshold(change: Change) -> float:
+    if change.kind == "error_status":
+        return ALPHA_ERROR
+    return ALPHA_GRADED if change.exceptions else ALPHA
+
+
+def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bool]:
+    """The change with its confidence after `run` answers in a row, and whether to alert on it.
+
+    New fields (INFO) are reported at once; `certain`: the baseline is a declared contract (an
+    imported spec), not a sample, so one deviation is enough."""
+    p = 0.0 if certain else chance(change.seen, change.exceptions, run)
+    sure = certain or change.kind == "new_field" or p <= (threshold(change) if run > 1 else
+                                                         min(threshold(change), ALPHA_ONE))
+    return replace(change, confidence=1.0 - p), sure
+
+
+@dataclass
+class Suspicion:
+    """Candidate changes of one endpoint and status not sure enough yet: answers in a row that
+    showed each (`hold`: a never-deviating place, whose answers are held back meanwhile), and
+    the answers held back, so that an optional field does not become "normal" nor a change slip
+    into the schema before the evidence is in. Held bodies stay in memory as they came (they are
+    redacted when learned or withheld); past MAX_HELD they are summarised, redacted, at once."""
+
+    runs: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
+    held: list[Any] = field(default_factory=list)
+    overflow: SchemaNode | None = None
+    held_other: int = 0
+
+    def holding(self) -> bool:
+        return any(hold for _, hold in self.runs.values())
+
+    def hold(self, body: Any, is_json: bool) -> None:
+        if not is_json:
+            self.held_other += 1
+        elif len(self.held) < MAX_HELD:
+            self.held.append(body)
+        else:
+            if self.overflow is None:
+                self.overflow = SchemaNode()
+            self.overflow.observe(redact_json(body))
+
+    def held_count(self) -> int:
+        return len(self.held) + (self.overflow.count if self.overflow is not None else 0) + self.held_other
+
+    def take(self, into: SchemaNode) -> tuple[int, int]:
+        """Learn everything held into `into` (redacted) and forget it: (JSON bodies, others)."""
+        bodies = len(self.held)
+        for body in self.held:
+            into.observe(redact_json(body))
+        if self.overflow is not None:
+            bodies += self.overflow.count
+            into.merge(self.overflow)
+        other = self.held_other
+        self.held, self.overflow, self.held_other = [], None, 0
+        return bodies, other
+
+    def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
+        """Count one answer: its candidates extend their runs, a place it had as usual ends its
+        run. Returns each candidate's run length (this answer included)."""
+        keys = {c.key for c in changes}
+        for key in list(self.runs):
+            if key in keys:
+                continue
+            path, kind = key
+            if path in fine or (kind == "not_json" and is_json):
+                del self.runs[key]
+        out = {}
+        for c in changes:
+            run = self.runs.get(c.key, (0, False))[0] + 1
+            out[c.key] = run
+            if c.key in self.runs or len(self.runs) < MAX_RUNS:
+                self.runs[c.key] = (run, c.label != INFO and not c.exceptions)
+        return out

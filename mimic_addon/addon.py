@@ -54,7 +54,7 @@ class Mimic:
         loader.add_option("mimic_max_body", int, 1024 * 1024,
                           "Bodies larger than this many bytes are learned by size and content type only.")
         # mitmproxy options cannot be floats (`--set` only parses str/int/bool): seconds as a string.
-        loader.add_option("mimic_flush_interval", str, "2.0",
+        loader.add_option("mimic_flush_interval", str, "0.5",
                           "Seconds between write-behind saves of what was learned (e.g. 0.5).")
         loader.add_option("mimic_queue_size", int, 10_000,
                           "Observations waiting for the learner; beyond this they are dropped and counted.")

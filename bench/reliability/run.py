@@ -22,14 +22,17 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parents[1])]
 
 from harness import Row, backend, table  # noqa: E402
-from probes import PROBES  # noqa: E402
+from probes import PROBES, rss_growth  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--only", default="", help="comma-separated probe names: " + ", ".join(p.NAME for p in PROBES))
     ap.add_argument("--quick", action="store_true", help="shorter brute force, one kill -9 round")
+    ap.add_argument("--rss-seconds", type=float, default=None,
+                    help="how long rss_growth streams (default: 90 with --quick, else 600)")
     args = ap.parse_args()
+    rss_growth.seconds = args.rss_seconds
     wanted = {n.strip() for n in args.only.split(",") if n.strip()}
     unknown = wanted - {p.NAME for p in PROBES}
     if unknown:

@@ -268,3 +268,22 @@ def test_path_segments_holding_credentials():
     assert redact_path("/cards/4111%201111%201111%201111") == f"/cards/{REDACTED}"
     plain = "/users/1733400000000/orders/550e8400-e29b-41d4-a716-446655440000"
     assert redact_path(plain) is plain
+
+
+def test_secret_fields_inside_json_strings_are_masked():
+    """A URL, form or query string held in a JSON string (`"next": "...?access_token=..."`, an echoed form)."""
+    out = redact_json({"next": "https://api.example.com/items?page=2&access_token=abc123def456",
+                       "echo": "user=alice&password=hunter2hunter2&remember=1"})
+    assert out == {"next": f"https://api.example.com/items?page=2&access_token={REDACTED}",
+                   "echo": f"user=alice&password={REDACTED}&remember=1"}
+    assert redact_headers([("Location", "/cb?code=xyz&state=1&token=t0k3n")]) == [
+        ("Location", f"/cb?code=xyz&state=1&token={REDACTED}")]
+    assert redact_json({"v": "padding==", "w": "a=1&b=2&max_tokens=100"}) == {
+        "v": "padding==", "w": "a=1&b=2&max_tokens=100"}
+
+
+def test_aws_secret_key_beside_its_access_key_id():
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    text = f"key AKIAIOSFODNN7EXAMPLE and secret {secret}"
+    assert secret not in redact_json({"note": text})["note"]
+    assert redact_json({"note": f"sha {secret}"}) == {"note": f"sha {secret}"}  # no key id: nothing to pair

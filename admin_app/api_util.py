@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from mimic_addon.model import safe_json
 
 from .context import AdminContext
 from .control import ControlError
@@ -38,9 +39,12 @@ def json_api(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request]
     return endpoint
 
 
+ADMIN_JSON_DEPTH = 32  # the admin API's documents nest a few levels: deeper is refused, never a RecursionError
+
+
 async def read_json(request: Request) -> Any:
     try:
-        return json.loads(await request.body() or b"null")
+        return safe_json.loads(await request.body() or b"null", ADMIN_JSON_DEPTH)
     except ValueError as e:
         raise ApiError(400, f"the body must be JSON: {e}") from None
 

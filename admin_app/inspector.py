@@ -17,6 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from mimic_addon.model import safe_json
+
 from .api_util import ApiError, json_api, page_context
 from .context import AdminContext
 
@@ -87,7 +89,7 @@ def pretty_body(text: Any, content_type: str = "") -> tuple[str, bool]:
     stripped = text.strip()
     if stripped[:1] in ("{", "[") or "json" in content_type.lower():
         try:
-            return json.dumps(json.loads(stripped), indent=2, ensure_ascii=False), True
+            return json.dumps(safe_json.loads(stripped), indent=2, ensure_ascii=False), True
         except ValueError:
             pass
     return text, False

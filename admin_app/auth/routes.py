@@ -1,13 +1,14 @@
 """Login (admin token form, Firebase ID token), logout, and GET /api/session."""
 from __future__ import annotations
 
-import json
 import urllib.parse
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
+
+from mimic_addon.model import safe_json
 
 from ..context import AdminContext
 from .core import Auth
@@ -74,7 +75,7 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
         if auth.firebase is None:
             return JSONResponse({"error": "Firebase sign-in is not configured"}, status_code=404)
         try:
-            body = json.loads(await request.body() or b"{}")
+            body = safe_json.loads(await request.body() or b"{}", 16)
         except ValueError:
             return JSONResponse({"error": "the body must be JSON: {\"id_token\": ...}"}, status_code=400)
         if not isinstance(body, dict):

@@ -114,8 +114,15 @@ def plan_import(doc: dict[str, Any], host: str | None = None, source: str = "") 
         if not isinstance(item, dict):
             raise SpecError(f"paths {key}: a path item is an object")
         shared = item.get("parameters") or []
-        for method in METHODS:
-            op = item.get(method)
+        # other methods (PURGE, PROPFIND...): OpenAPI 3.2's `additionalOperations`, or the
+        # `x-additionalOperations` Mimic's own export writes in 3.1 documents
+        extra: dict[str, Any] = {}
+        for field in ("additionalOperations", "x-additionalOperations"):
+            if isinstance(item.get(field), dict):
+                extra.update({m: op for m, op in item[field].items() if isinstance(m, str) and m.isalpha()})
+        operations = [(m, item.get(m)) for m in METHODS] + [(m.lower(), op) for m, op in extra.items()
+                                                            if m.lower() not in METHODS]
+        for method, op in operations:
             if op is None:
                 continue
             where = f"{method.upper()} {key}"

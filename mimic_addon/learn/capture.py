@@ -62,7 +62,7 @@ class CaptureReader:
         if not data.strip(b"\xef\xbb\xbf \t\r\n"):
             return
         try:
-            items = har.load(data)
+            items = har.load(data, self.problems)
         except ValueError as e:
             raise CaptureError(f"{self.path}: {e}") from e
         for flow in har.flows(items, self.problems):

@@ -10,6 +10,7 @@ skipped and told, naming its index and field, and the others are read.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -22,17 +23,50 @@ class EntryError(ValueError):
     """An entry lacks something no default can stand in for."""
 
 
-def load(data: bytes) -> list[Any]:
-    """The entries of a HAR document; ValueError when it is not one (not JSON, no `log.entries`)."""
+def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
+    """The entries of a HAR document; ValueError when it is not one (not JSON, no `log.entries`).
+    A file cut short (a browser or a capture killed while writing) gives the entries written
+    whole before the cut, and the cut goes to `problems`."""
     try:
-        doc = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"not a HAR file (not UTF-8: {e})") from e
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as e:
+        items = _entries_before_cut(text)
+        if items is None:
+            raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
+        if problems is not None:
+            problems.append(f"HAR file cut short ({e.msg} at byte {e.pos}): the {len(items)} "
+                            "entries before the cut are read")
+        return items
     log = doc.get("log") if isinstance(doc, dict) else None
     items = log.get("entries") if isinstance(log, dict) else None
     if not isinstance(items, list):
         raise ValueError("not a HAR file (no log.entries list)")
     return items
+
+
+_ENTRIES = re.compile(r'"entries"\s*:\s*\[')
+
+
+def _entries_before_cut(text: str) -> list[Any] | None:
+    """The whole entries of a truncated HAR document's `log.entries`, or None if it has none."""
+    m = _ENTRIES.search(text)
+    if m is None:
+        return None
+    decoder, pos, items = json.JSONDecoder(), m.end(), []
+    while True:
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+        if pos >= len(text) or text[pos] == "]":
+            return items
+        try:
+            item, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            return items
+        items.append(item)
 
 
 def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:

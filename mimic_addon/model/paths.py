@@ -34,6 +34,9 @@ from . import segments as seg
 PARAM = "{}"
 MAX_SEGMENTS = 32
 MAX_LITERALS = 400          # literal children per node before the rest is folded into a parameter
+MAX_NODES = 20_000          # nodes per host's tree: beyond, new names go to their position's parameter
+                            # (created if need be, so a tree holds at most twice this)
+RECOUNT_EVERY = 1024        # requests turned away by a full tree between two counts of its nodes
 MAX_SHAPE_KEYS = 128        # shape tokens remembered per endpoint method
 MAX_SHAPES = 48             # distinct shape keys remembered per node
 ECHO_MIN = 2                # echoed sightings before a segment alone counts as a value
@@ -214,6 +217,7 @@ class Node:
         return self.evidence > 0 or (self.echoes >= ECHO_MIN and 2 * self.echoes >= self.informative)
 
 
+_MATRIX = re.compile(r";[^;=/]*=[^/]*$")  # `;key=value` and all that follows in the segment
 _WIRE_SAFE = "-._~!$&'()*+,;=:@"
 
 
@@ -270,11 +274,26 @@ def _is_version(value: str) -> bool:
 
 
 def split_path(path: str) -> list[str]:
-    """`/a/b/` -> ['a', 'b', '']; at most MAX_SEGMENTS (the tail is kept as one segment)."""
+    """`/a/b/` -> ['a', 'b', '']; at most MAX_SEGMENTS (the tail is kept as one segment). Matrix
+    parameters are arguments, not part of the segment: `/ads/view;src=1;ord=2` -> ['ads', 'view']."""
     parts = path.split("?", 1)[0].split("/")[1:] if path.startswith("/") else path.split("/")
+    if ";" in path:
+        parts = [_MATRIX.sub("", p) for p in parts]
     if len(parts) > MAX_SEGMENTS:
         parts = parts[: MAX_SEGMENTS - 1] + ["/".join(parts[MAX_SEGMENTS - 1 :])]
     return parts
+
+
+def _size(node: Node) -> int:
+    """Nodes in the subtree."""
+    size, stack = 0, [node]
+    while stack:
+        n = stack.pop()
+        size += 1
+        stack.extend(n.literals.values())
+        if n.param is not None:
+            stack.append(n.param)
+    return size
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -301,6 +320,8 @@ class PathTree:
 
     def __init__(self, root: Node | None = None) -> None:
         self.root = root or Node()
+        self.nodes = _size(self.root)   # an upper bound: folds and merges only ever lower it
+        self._turned_away = 0
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, method: str, parts: list[str], echo: dict[str, str], shape: Shape) -> Learned:
@@ -326,8 +347,15 @@ class PathTree:
                     node.param.words and _continues(node.param, method, parts, i + 1))):
                 child = node.param
                 out.append(PARAM)
+            elif not self._room():  # the tree is full (hostile or endless names): the value is a parameter's
+                if node.param is None:
+                    node.param = Node(words=True)
+                    self.nodes += 1
+                child = node.param
+                out.append(PARAM)
             else:
                 child = node.literals[value] = Node()
+                self.nodes += 1
                 out.append(value)
                 if (strong or len(node.literals) > MAX_LITERALS) and node not in touched:
                     touched.append(node)
@@ -363,9 +391,10 @@ class PathTree:
         movers = [v for v, c in node.literals.items() if c.evidence and c.declared is None]
         if node.param is None and len(movers) < 2 and not (movers and _unmistakable(movers[0], node.literals[movers[0]])):
             movers = []
-            if len(node.literals) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
-                movers = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
-                          if c.declared is None][: len(node.literals) - MAX_LITERALS // 2]
+        if len(node.literals) - len(movers) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
+            moving = set(movers)
+            movers += [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
+                       if c.declared is None and v not in moving][: len(node.literals) - len(moving) - MAX_LITERALS // 2]
         if not movers:
             return False
         param = node.param or Node()
@@ -373,6 +402,16 @@ class PathTree:
             param.merge(node.literals.pop(v))
         node.param = param
         return True
+
+    def _room(self) -> bool:
+        """May the tree grow by one node? Its count is only an upper bound (consolidation folds
+        nodes away), so a full tree counts itself again now and then."""
+        if self.nodes < MAX_NODES:
+            return True
+        self._turned_away += 1
+        if self._turned_away % RECOUNT_EVERY == 1:
+            self.nodes = _size(self.root)
+        return self.nodes < MAX_NODES
 
     # -- lookup ----------------------------------------------------------------------------
     def known(self, method: str, parts: list[str]) -> str | None:

@@ -29,6 +29,8 @@ _UNSAFE = frozenset(' {}<>|\\^`"')
 _INT = re.compile(r"-?\d+(?:\.\d+)?")
 _COMPOUND_INT = re.compile(r"\d{3,}(?:[-_:]\d{3,})+")  # `183107052-746889683`: numbers joined, an id
 _UUID = re.compile(r"[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}")
+# a UUID inside a longer segment, standing apart (`urn:vcloud:vdc:550e8400-e29b-...`)
+_UUID_IN = re.compile(r"(?<![0-9A-Za-z])[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![0-9A-Za-z])")
 _HEX = re.compile(r"[0-9a-fA-F]{10,}")
 _JWT = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 _B64 = re.compile(r"[A-Za-z0-9+/_=~.-]{24,}")
@@ -85,7 +87,7 @@ def classify(segment: str) -> str:
         return DATE
     if _COMPOUND_INT.fullmatch(segment):
         return INT
-    if _UUID.fullmatch(segment):
+    if _UUID.fullmatch(segment) or (len(segment) > 36 and _UUID_IN.search(segment)):
         return UUID
     if _HEX.fullmatch(segment) and any(c.isdigit() for c in segment) and any(c.isalpha() for c in segment):
         return HEX

@@ -24,6 +24,7 @@ from typing import Any
 from faker import Faker
 from mitmproxy import command, exceptions, http
 
+from ..model.redact import redact_json
 from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
 from .request_input import first_values, json_body, path_part, text_body
@@ -100,8 +101,8 @@ class ServeExtras:
         try:
             for scope in dropped - set(changed):
                 store.put_setting(KEY_SCOPE + scope, None)
-            for scope, data in changed.items():
-                store.put_setting(KEY_SCOPE + scope, data)
+            for scope, data in changed.items():  # secrets clients sent stay in memory, never stored
+                store.put_setting(KEY_SCOPE + scope, redact_json(data))
             store.put_setting(KEY_SCOPES, scopes)
         except Exception as e:  # StoreError: keep serving from memory
             logger.warning(f"Mimic: could not save twin state: {e}")

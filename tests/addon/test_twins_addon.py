@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from mitmproxy import exceptions
@@ -149,3 +150,17 @@ async def test_twin_items_are_keyed_by_the_field_the_path_echoes(db):
         st, upd, _ = await call(s, "/user/theUser", "PUT", {"firstName": "Z"})
         assert upd == {"firstName": "Z", "username": "theUser"}  # never `"id": "theUser"`
         m.done()
+
+
+async def test_secrets_clients_send_to_a_twin_are_not_stored(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        secret = "hunter2-correct-horse"
+        st, created, _ = await call(s, "/items", "POST", {"name": "Ada", "password": secret}, X_Mimic_Session="one")
+        assert st == 201 and created["password"] == secret  # served from memory as sent
+        x.done()
+        m.done()
+    stored = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))  # with its WAL
+    assert stored and secret.encode() not in stored

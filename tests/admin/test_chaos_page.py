@@ -275,3 +275,10 @@ async def test_rules_made_in_the_admin_app_fire_and_are_counted(tmp_path):
         assert client.delete("/api/chaos/profiles/mine/rules/users-418").status_code == 200
         view = client.get("/api/chaos").json()
         assert "mine" not in {p["name"] for p in view["profiles"]} and view["active"] is None
+
+
+def test_a_body_nested_too_deep_is_400_not_a_crash(client, admin_env):
+    r = client.post("/api/chaos/profiles/mine/rules", content=b"[" * 10_000 + b"]" * 10_000,
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 400 and "nested deeper" in r.json()["error"]
+    assert admin_env.control.calls == []

@@ -49,3 +49,19 @@ def test_methods_beyond_openapi_31_are_exported_as_additional_operations(tmp_pat
     assert extra["PURGE"]["operationId"] == "purgeAssetsAppJs"
     assert "purged" in extra["PURGE"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
     assert set(extra["PROPFIND"]["responses"]) == {"207"}
+
+
+def test_additional_operations_come_back_on_import(tmp_path, capsys):
+    capture = write_flows(tmp_path / "dav.mitm", [
+        ("PURGE", "https://cdn.example.com/assets/app.js", 200, {"purged": True}),
+        ("GET", "https://cdn.example.com/assets/app.js", 200, {"size": 10}),
+    ])
+    doc = _learn_and_export(tmp_path, capture)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps(doc))
+    db = str(tmp_path / "imported.db")
+    assert cli.main(["import", "openapi", str(spec), "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db, "--json"]) == 0
+    assert {(e["method"], e["template"]) for e in json.loads(capsys.readouterr().out)} == {
+        ("GET", "/assets/app.js"), ("PURGE", "/assets/app.js")}

@@ -77,3 +77,19 @@ def test_har_entries_that_cannot_be_read_are_skipped_by_index(tmp_path, capsys):
     for index, field in ((0, "no request.url"), (2, "no response.status"), (3, "not an object")):
         assert f"mimic learn: {har}: HAR entry {index} skipped: {field}" in err
     assert _endpoints(db, capsys) == [("api.example.com", "/z")]
+
+
+def test_a_har_file_cut_short_keeps_its_whole_entries(tmp_path, capsys):
+    """A browser killed while saving: the entries written whole before the cut are learned."""
+    entries = [har_entry("GET", f"https://api.example.com/orders/{i}", 200, {"id": i}) for i in range(4)]
+    har = write_har(tmp_path / "cut.har", entries)
+    whole = har.read_bytes()
+    har.write_bytes(whole[: whole.rindex(b'"request"')])  # cut inside the fourth entry
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(har), "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert "HAR file cut short" in err and "the 3 entries before the cut are read" in err
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db, "--json"]) == 0
+    [ep] = json.loads(capsys.readouterr().out)
+    assert ep["count"] == 3

@@ -7,6 +7,7 @@ import pytest
 
 from mimic_addon.model import segments as seg
 from mimic_addon.model.consolidate import consolidate
+from mimic_addon.model import paths
 from mimic_addon.model.paths import MAX_LITERALS, UNKNOWN, PathTree, Shape, split_path
 
 USER = Shape(frozenset({"id", "name", "email"}))
@@ -156,6 +157,28 @@ def test_hostile_cardinality_is_bounded() -> None:
     node = tree.root.literals["words"]
     assert len(node.literals) <= MAX_LITERALS
     assert node.param is not None
+
+
+def test_hostile_cardinality_is_bounded_beside_a_parameter_too() -> None:
+    tree = PathTree()
+    learn(tree, "/files/1001")  # the position already has a parameter
+    for i in range(MAX_LITERALS * 3):
+        learn(tree, f"/files/name{chr(97 + i % 26)}{chr(97 + i // 26 % 26)}{chr(97 + i // 676)}", USER)
+    assert len(tree.root.literals["files"].literals) <= MAX_LITERALS
+
+
+def test_a_full_tree_sends_new_names_to_their_positions_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Endless distinct names below endless distinct names: memory follows a bound, not the traffic."""
+    monkeypatch.setattr(paths, "MAX_NODES", 300)
+    monkeypatch.setattr(paths, "RECOUNT_EVERY", 16)
+    tree = PathTree()
+    words = [f"{a}{b}" for a in "abcdefghijklmnop" for b in "qrstuvwxyz"]
+    for i in range(3000):
+        learn(tree, f"/x/{words[i % len(words)]}/{words[i * 7 % len(words)]}/{words[i * 13 % len(words)]}", USER)
+    assert paths._size(tree.root) <= 2 * 300  # a node full of names may still get its parameter
+    before = paths._size(tree.root)
+    assert "{}" in learn(tree, "/x/brand/new/names")  # routed to a parameter, no new branch
+    assert paths._size(tree.root) <= before + 3
 
 
 def test_deep_paths_are_capped() -> None:
@@ -412,3 +435,18 @@ def test_names_found_to_be_values_elsewhere_are_values_where_their_position_says
     learn(tree, "/api/user/repos", shape("[]", "[].id", "[].name"))
     assert anonymous(settled(tree)) == {"GET /api/users/{}/subscriptions", "GET /api/users/{}/activities/feeds",
                                         "PUT /api/user/following/{}", "GET /api/user/repos"}
+
+
+def test_a_uuid_inside_a_urn_is_a_value() -> None:
+    assert seg.classify("urn:vcloud:vdc:550e8400-e29b-41d4-a716-446655440000") == seg.UUID
+    tree = PathTree()
+    assert learn(tree, "/api/vdcs/urn:vcloud:vdc:550e8400-e29b-41d4-a716-446655440000") == "/api/vdcs/{}"
+
+
+def test_matrix_parameters_are_not_part_of_the_segment() -> None:
+    assert split_path("/ads/view;src=123;ord=456") == ["ads", "view"]
+    assert split_path("/a;b/c") == ["a;b", "c"]  # a semicolon alone is part of the name
+    tree = PathTree()
+    learn(tree, "/ads/view;src=123;ord=456")
+    learn(tree, "/ads/view;src=789;ord=111")
+    assert named(tree) == {"GET /ads/view"}

@@ -51,6 +51,10 @@ _SHAPES = re.compile("|".join((
     r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}",                               # Google API key
     r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----|$)",
 )), re.DOTALL)
+# Every secret name (_EXACT_NAMES, _NAME_FRAGMENTS) holds one of these: text without any has no secret field.
+# (Searched in lower-cased text: a case-insensitive alternation costs several times more.)
+_SECRET_WORD_HINT = re.compile(r"pass|pwd|secret|token|key|auth|sess|sid|sig|cookie|credential|ssn|cv[vc]|card"
+                               r"|cc|pin|otp")
 _AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])")
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
 # One quick search before the costlier patterns run: almost no text holds any of these.
@@ -128,7 +132,7 @@ def _scrub(text: str) -> str:
     numbers); the very same string when there is none."""
     if len(text) < 10:
         return text
-    if "=" in text:  # `?access_token=...` in a URL, a form or a query string held in a JSON string
+    if "=" in text and _SECRET_WORD_HINT.search(text.lower()) is not None:  # `?access_token=...` in a URL, a form...
         text = _EQUALS_PAIR.sub(_mask_match, text)
     if _SHAPE_HINTS.search(text) is not None:
         aws_pair = _AWS_KEY_ID.search(text) is not None

@@ -16,6 +16,8 @@ from pathlib import Path
 from harness import Proxy, Row, mitmdump, rss_mb
 from probes.locked_store import learned
 
+from mimic_addon.store import Store
+
 NAME = "rss_growth"
 TITLE = "RSS under unbounded distinct paths and JSON keys"
 RATE = 100  # requests a second, over all senders
@@ -35,14 +37,14 @@ def body(rng: random.Random) -> bytes:
                        "id": rng.randint(1, 10**6)}).encode()
 
 
-def sender(proxy: Proxy, n: int, until: float, sent: list[int]) -> None:
+def sender(proxy: Proxy, n: int, until: float, sent: list[int], depth: int) -> None:
     rng = random.Random(n)
     conn = http.client.HTTPConnection("127.0.0.1", proxy.port, timeout=30)
     start, i = time.monotonic(), 0
     while time.monotonic() < until:
         time.sleep(max(0.0, start + i * SENDERS / RATE - time.monotonic()))  # this sender's share of the pace
         try:
-            conn.request("POST", f"/x/{word(rng)}/{word(rng)}", body=body(rng),
+            conn.request("POST", "/x/" + "/".join(word(rng) for _ in range(depth)), body=body(rng),
                          headers={"Content-Type": "application/json"})
             resp = conn.getresponse()
             resp.read()
@@ -67,12 +69,18 @@ def slope(points: list[tuple[float, float]]) -> float:
 
 def run(workdir: Path, upstream: str, quick: bool) -> list[Row]:
     duration = seconds or (QUICK_S if quick else FULL_S)
+    # two random words: the path tree's worst case; one: the tree folds them early, what remains is the rest
+    # of the model (schemas of random keys, statistics, the request log)
+    return [one_run(workdir, upstream, duration, depth) for depth in (2, 1)]
+
+
+def one_run(workdir: Path, upstream: str, duration: float, depth: int) -> Row:
     samples: list[tuple[float, float]] = []
-    with mitmdump(workdir, upstream, name="rss") as proxy:
+    with mitmdump(workdir, upstream, name=f"rss-{depth}") as proxy:
         start = time.monotonic()
         until = start + duration
         sent = [0] * SENDERS
-        threads = [threading.Thread(target=sender, args=(proxy, n, until, sent)) for n in range(SENDERS)]
+        threads = [threading.Thread(target=sender, args=(proxy, n, until, sent, depth)) for n in range(SENDERS)]
         for t in threads:
             t.start()
         while (now := time.monotonic()) < until:
@@ -84,11 +92,17 @@ def run(workdir: Path, upstream: str, quick: bool) -> list[Row]:
         proxy.stop()
     answered = sum(sent)
     count, _ = learned(proxy.db)
-    (workdir / "rss.csv").write_text("seconds,rss_mb\n" + "".join(f"{t:.1f},{m:.1f}\n" for t, m in samples))
+    store = Store(str(proxy.db))
+    try:
+        endpoints = len(store.load()["endpoints"])
+    finally:
+        store.close()
+    (workdir / f"rss-{depth}.csv").write_text("seconds,rss_mb\n" + "".join(f"{t:.1f},{m:.1f}\n" for t, m in samples))
     half = [p for p in samples if p[0] >= duration / 2]
     late = slope(half)
-    return [Row(NAME, f"{answered:,} requests, each a new path /x/<word>/<word> and new JSON keys, {RATE} req/s "
+    shape = "/x" + "/<word>" * depth
+    return Row(NAME, f"{answered:,} requests, each a new path {shape} and new JSON keys, {RATE} req/s "
                 f"for {duration / 60:g} min", f"RSS flat (second half under {FLAT_MB_PER_MIN:g} MB/min)",
                 f"RSS {samples[0][1]:.0f} MB at the start, {max(m for _, m in samples):.0f} MB peak, "
                 f"{samples[-1][1]:.0f} MB at the end; second half {late:+.2f} MB/min (whole run "
-                f"{slope(samples):+.2f}); {count:,}/{answered:,} learned", late < FLAT_MB_PER_MIN)]
+                f"{slope(samples):+.2f}); {count:,}/{answered:,} learned, {endpoints:,} endpoints", late < FLAT_MB_PER_MIN)

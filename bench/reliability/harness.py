@@ -88,6 +88,15 @@ class _Backend(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:
+        """Echo: the JSON body comes back as the answer."""
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
@@ -97,9 +106,9 @@ class _Server(ThreadingHTTPServer):
 
 
 @contextmanager
-def backend() -> Iterator[str]:
-    """A threaded JSON backend on a free loopback port; yields its URL."""
-    server = _Server(("127.0.0.1", 0), _Backend)
+def backend(handler: type[BaseHTTPRequestHandler] = _Backend) -> Iterator[str]:
+    """A threaded backend on a free loopback port (by default the JSON one above); yields its URL."""
+    server = _Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -163,14 +172,17 @@ class Proxy:
 
 
 @contextmanager
-def mitmdump(workdir: Path, upstream: str, *options: str, name: str = "proxy") -> Iterator[Proxy]:
-    """Start `mitmdump -s mimic_addon/addon.py` on free ports with a fresh SQLite store in `workdir`."""
+def mitmdump(workdir: Path, upstream: str, *options: str, name: str = "proxy", plain: bool = False,
+             db: Path | None = None) -> Iterator[Proxy]:
+    """Start `mitmdump -s mimic_addon/addon.py` on free ports with a fresh SQLite store in `workdir` (or `db`);
+    `plain`: mitmdump alone, without Mimic, to compare with."""
     port, admin_port = free_port(), free_port()
-    db = workdir / f"{name}.db"
+    db = db or workdir / f"{name}.db"
     log = workdir / f"{name}.log"
-    args = [str(MITMDUMP), "-s", str(ADDON), "--mode", f"reverse:{upstream}", "--listen-host", "127.0.0.1",
-            "--listen-port", str(port), "--set", f"mimic_db={db}", "--set", f"mimic_admin=127.0.0.1:{admin_port}",
-            "-q"]
+    args = [str(MITMDUMP), "--mode", f"reverse:{upstream}", "--listen-host", "127.0.0.1", "--listen-port",
+            str(port), "-q"]
+    if not plain:
+        args += ["-s", str(ADDON), "--set", f"mimic_db={db}", "--set", f"mimic_admin=127.0.0.1:{admin_port}"]
     for option in options:
         args += ["--set", option]
     env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
@@ -181,11 +193,25 @@ def mitmdump(workdir: Path, upstream: str, *options: str, name: str = "proxy") -
     proxy = Proxy(proc, port, admin_port, db, log)
     try:
         _wait_for_port(port, proc, log)
-        _wait_for_port(admin_port, proc, log)
+        if not plain:
+            _wait_for_port(admin_port, proc, log)
         yield proxy
     finally:
         if proc.poll() is None:
             proxy.stop()
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of process `pid` now, in MB (Linux /proc)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS for {pid}")
+
+
+def tracebacks(log: Path) -> int:
+    """Python tracebacks a mitmdump wrote to its log (an addon error prints one)."""
+    return log.read_text(errors="replace").count("Traceback (most recent call last)")
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -51,6 +51,12 @@ _SHAPES = re.compile("|".join((
     r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}",                               # Google API key
     r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----|$)",
 )), re.DOTALL)
+# Every secret name (_EXACT_NAMES, _NAME_FRAGMENTS) holds one of these: text without any has no secret field.
+# (Searched in lower-cased text: a case-insensitive alternation costs several times more.)
+_SECRET_WORD_HINT = re.compile(r"pass|pwd|secret|token|key|auth|sess|sid|sig|cookie|credential|ssn|cv[vc]|card"
+                               r"|cc|pin|otp")
+_AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])")
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
 # One quick search before the costlier patterns run: almost no text holds any of these.
 _SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|PRIVATE KEY"
                           "|earer|EARER")
@@ -126,8 +132,13 @@ def _scrub(text: str) -> str:
     numbers); the very same string when there is none."""
     if len(text) < 10:
         return text
+    if "=" in text and _SECRET_WORD_HINT.search(text.lower()) is not None:  # `?access_token=...` in a URL, a form...
+        text = _EQUALS_PAIR.sub(_mask_match, text)
     if _SHAPE_HINTS.search(text) is not None:
+        aws_pair = _AWS_KEY_ID.search(text) is not None
         text = _SHAPES.sub(REDACTED, text)
+        if aws_pair:  # beside an access key id, 40 characters of base64 are its secret access key
+            text = _AWS_SECRET.sub(REDACTED, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
     if _CARD.search(text) is not None:

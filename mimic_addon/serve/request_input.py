@@ -9,6 +9,7 @@ serialised like any text.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from mitmproxy.net.http import url
@@ -63,3 +64,11 @@ def text_body(req: http.Request, limit: int = MAX_BODY) -> str:
     """The request body as text (bad bytes as U+FFFD), "" when over `limit` or undecodable."""
     body = decoded_body(req, limit)
     return body.decode("utf-8", "replace") if body else ""
+
+
+def first_values(fields: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """name -> first value of (name, value) pairs, in one pass: a mitmproxy `query` read key by key re-parses the whole of it for each key (quadratic: 5,000 query parameters took 30 s)."""
+    out: dict[str, str] = {}
+    for k, v in fields:
+        out.setdefault(k, v)
+    return out

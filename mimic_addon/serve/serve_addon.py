@@ -35,6 +35,7 @@ MODES = ("learn", "mock", "failover", "record", "replay", "passthrough")  # reco
 FAILOVER_REASONS = ("5xx", "timeout", "unreachable")
 SOURCE = "X-Mimic-Source"
 MODE_HEADER = "X-Mimic-Mode"
+MAX_TEMPLATE_HEADER = 1024  # characters of X-Mimic-Template: a path can be far longer than clients take in a header
 MOCK_HEADER = "X-Mock-Enabled"
 KEY_ENDPOINT_MODES = "serve.endpoint_modes"
 MAX_ECHO_BODY = 64 * 1024
@@ -227,7 +228,7 @@ class ServeAddon:
             await asyncio.sleep(answer.delay_s)
             if not flow.live or flow.error:
                 return
-        headers = {SOURCE: source, "X-Mimic-Template": f"{req.method.upper()} {template}", **extra}
+        headers = {SOURCE: source, "X-Mimic-Template": _capped(f"{req.method.upper()} {template}"), **extra}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
         flow.response = http.Response.make(answer.status, b"" if req.method.upper() == "HEAD" else answer.body,
@@ -393,3 +394,9 @@ def _query(req: http.Request) -> dict[str, str]:
     for k, v in req.query.items(multi=True):
         out.setdefault(k, v)
     return out
+
+
+def _capped(value: str) -> str:
+    """A header value cut to MAX_TEMPLATE_HEADER characters (a 60 KB path made a header line that HTTP clients
+    refuse, e.g. Python's http.client stops at 64 KB)."""
+    return value if len(value) <= MAX_TEMPLATE_HEADER else value[: MAX_TEMPLATE_HEADER - 3] + "..."

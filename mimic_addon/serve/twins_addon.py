@@ -27,7 +27,7 @@ from mitmproxy import command, exceptions, http
 from ..model.redact import redact_json
 from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
-from .request_input import json_body, path_part, text_body
+from .request_input import first_values, json_body, path_part, text_body
 from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
 
 logger = logging.getLogger(__name__)
@@ -164,7 +164,7 @@ class ServeExtras:
         except ValueError:
             synth = None
         req_body = json_body(req)
-        query = {k: v for k, v in req.query.items()}
+        query = first_values(req.query.fields)
         list_key = None
         if not is_item and req.method.upper() == "GET":
             list_key = self._list_key(host, coll, synth)
@@ -300,5 +300,6 @@ def request_view(flow: http.HTTPFlow, template: str, parts: list[str]) -> dict[s
     params = {n[1:-1]: path_part(v) for n, v in zip(names, parts) if n.startswith("{") and n.endswith("}")}
     text = text_body(req)
     return {"method": req.method.upper(), "path": req.path.split("?", 1)[0], "params": params,
-            "query": {k: v for k, v in req.query.items()}, "headers": {k.lower(): v for k, v in req.headers.items()},
+            "query": first_values(req.query.fields),
+            "headers": {k.lower(): v for k, v in req.headers.items()},
             "body": json_body(req), "text": text}

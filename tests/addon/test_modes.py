@@ -158,3 +158,17 @@ async def test_the_path_value_goes_only_into_the_field_it_names(db):
         body = json.loads(f.response.content)
         assert f.response.headers["X-Mimic-Template"] == "GET /accounts/{login}"
         assert body["login"] == "zed" and body["id"] != "zed"
+
+
+async def test_the_template_header_of_a_very_long_path_is_capped(db):
+    """A 60 KB learned path made X-Mimic-Template a header line HTTP clients refuse (issue 16)."""
+    m, s = pair()
+    path = "/q/" + "/".join(["seg"] * 15_000)
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        m.brain.learn(from_flow(flow(path, status=200, resp_body=b'{"ok": true}'), 1 << 20))
+        f = flow(path)
+        await s.request(f)
+    assert f.response.status_code == 200
+    template = f.response.headers["X-Mimic-Template"]
+    assert len(template) <= 1024 and template.startswith("GET /q/seg/seg/") and template.endswith("...")

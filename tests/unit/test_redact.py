@@ -283,3 +283,22 @@ def test_a_container_under_a_secret_name_keeps_its_shape_not_its_values():
     # a plain word may be a password: kept only under a key that describes the secret
     assert redact_json({"password": {"value": "hunter", "words": ["correcthorse"], "type": "basic"}}) == \
         {"password": {"value": REDACTED, "words": [REDACTED], "type": "basic"}}
+
+
+def test_secret_fields_inside_json_strings_are_masked():
+    """A URL, form or query string held in a JSON string (`"next": "...?access_token=..."`, an echoed form)."""
+    out = redact_json({"next": "https://api.example.com/items?page=2&access_token=abc123def456",
+                       "echo": "user=alice&password=hunter2hunter2&remember=1"})
+    assert out == {"next": f"https://api.example.com/items?page=2&access_token={REDACTED}",
+                   "echo": f"user=alice&password={REDACTED}&remember=1"}
+    assert redact_headers([("Location", "/cb?code=xyz&state=1&token=t0k3n")]) == [
+        ("Location", f"/cb?code=xyz&state=1&token={REDACTED}")]
+    assert redact_json({"v": "padding==", "w": "a=1&b=2&max_tokens=100"}) == {
+        "v": "padding==", "w": "a=1&b=2&max_tokens=100"}
+
+
+def test_aws_secret_key_beside_its_access_key_id():
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+    text = f"key AKIAIOSFODNN7EXAMPLE and secret {secret}"
+    assert secret not in redact_json({"note": text})["note"]
+    assert redact_json({"note": f"sha {secret}"}) == {"note": f"sha {secret}"}  # no key id: nothing to pair

@@ -6,6 +6,6 @@ list it here.
 """
 from __future__ import annotations
 
-from . import admin_auth, kill9, locked_store
+from . import admin_auth, bad_input, kill9, locked_store, rss_growth, secrets_leak
 
-PROBES = [admin_auth, locked_store, kill9]
+PROBES = [admin_auth, locked_store, kill9, bad_input, secrets_leak, rss_growth]

@@ -284,6 +284,23 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+def _cap(node: Node) -> None:
+    """Fold the rarest literals of every position below `node` beyond MAX_LITERALS into its parameter."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if len(n.literals) > MAX_LITERALS:
+            rare = [v for v, c in sorted(n.literals.items(), key=lambda kv: kv[1].count)
+                    if c.declared is None][: len(n.literals) - MAX_LITERALS // 2]
+            param = n.param or Node()
+            for v in rare:
+                param.merge(n.literals.pop(v))
+            n.param = param
+        stack.extend(n.literals.values())
+        if n.param is not None:
+            stack.append(n.param)
+
+
 def _size(node: Node) -> int:
     """Nodes in the subtree."""
     size, stack = 0, [node]
@@ -391,7 +408,8 @@ class PathTree:
         movers = [v for v, c in node.literals.items() if c.evidence and c.declared is None]
         if node.param is None and len(movers) < 2 and not (movers and _unmistakable(movers[0], node.literals[movers[0]])):
             movers = []
-        if len(node.literals) - len(movers) > MAX_LITERALS:  # hostile cardinality: the rarest are folded
+        hostile = len(node.literals) - len(movers) > MAX_LITERALS
+        if hostile:  # hostile cardinality: the rarest are folded
             moving = set(movers)
             movers += [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
                        if c.declared is None and v not in moving][: len(node.literals) - len(moving) - MAX_LITERALS // 2]
@@ -401,6 +419,8 @@ class PathTree:
         for v in movers:
             param.merge(node.literals.pop(v))
         node.param = param
+        if hostile:  # the folded subtrees met in the parameter: its own positions may be over the cap now
+            _cap(param)
         return True
 
     def _room(self) -> bool:

@@ -167,6 +167,23 @@ def test_hostile_cardinality_is_bounded_beside_a_parameter_too() -> None:
     assert len(tree.root.literals["files"].literals) <= MAX_LITERALS
 
 
+def test_names_below_hostile_names_are_bounded_too() -> None:
+    """`/x/<random>/<random>`: once the first position folds, the second positions of all the folded
+    names meet in its parameter, and are capped there as well."""
+    tree = PathTree()
+    words = [f"{a}{b}{c}" for a in "abcdefghij" for b in "klmnopqrst" for c in "uvwxyz"]
+    for i in range(3000):
+        learn(tree, f"/x/{words[i % len(words)]}{i}/{words[i * 7 % len(words)]}{i}", USER)
+    stack, widest = [tree.root], 0
+    while stack:
+        n = stack.pop()
+        widest = max(widest, len(n.literals))
+        stack.extend(n.literals.values())
+        stack.extend([n.param] if n.param is not None else [])
+    assert widest <= MAX_LITERALS
+    assert len(named(tree)) <= 2 * MAX_LITERALS
+
+
 def test_a_full_tree_sends_new_names_to_their_positions_parameter(monkeypatch: pytest.MonkeyPatch) -> None:
     """Endless distinct names below endless distinct names: memory follows a bound, not the traffic."""
     monkeypatch.setattr(paths, "MAX_NODES", 300)

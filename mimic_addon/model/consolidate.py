@@ -96,16 +96,11 @@ def _envelope_of(root: Node) -> frozenset[str]:
     authentication parameters, which say nothing about which resource answered. Distinct token
     sets are counted, so that one resource seen under many ids does not pass for many resources."""
     answers: set[frozenset[str]] = set()
-    stack = [root]
-    while stack:
-        node = stack.pop()
+    for node in root.walk():
         for method in node.ends:
             tokens = node.shapes.get(method + " ")
             if tokens:
                 answers.add(frozenset(tokens))
-        stack.extend(node.literals.values())
-        if node.param is not None:
-            stack.append(node.param)
     if len(answers) < ENVELOPE_MIN:
         return frozenset()
     df: dict[str, int] = {}

@@ -147,6 +147,17 @@ class Node:
             twin.param = self.param.copy()
         return twin
 
+    def walk(self) -> Iterator[Node]:
+        """Every node of this subtree. A node's children are taken after it is yielded, so the
+        caller may fold them first."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(node.literals.values())
+            if node.param is not None:
+                stack.append(node.param)
+
     def add_contexts(self, contexts: set[int]) -> None:
         for c in contexts:
             if len(self.contexts) >= MAX_CONTEXTS:
@@ -284,33 +295,26 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+def _rarest(node: Node, keep: int, besides: frozenset[str] = frozenset()) -> list[str]:
+    """The rarest literal children of `node` (not declared, not in `besides`) beyond the `keep` most used."""
+    rare = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
+            if c.declared is None and v not in besides]
+    return rare[: len(node.literals) - len(besides) - keep]
+
+
 def _cap(node: Node) -> None:
     """Fold the rarest literals of every position below `node` beyond MAX_LITERALS into its parameter."""
-    stack = [node]
-    while stack:
-        n = stack.pop()
+    for n in node.walk():
         if len(n.literals) > MAX_LITERALS:
-            rare = [v for v, c in sorted(n.literals.items(), key=lambda kv: kv[1].count)
-                    if c.declared is None][: len(n.literals) - MAX_LITERALS // 2]
             param = n.param or Node()
-            for v in rare:
+            for v in _rarest(n, MAX_LITERALS // 2):
                 param.merge(n.literals.pop(v))
             n.param = param
-        stack.extend(n.literals.values())
-        if n.param is not None:
-            stack.append(n.param)
 
 
 def _size(node: Node) -> int:
     """Nodes in the subtree."""
-    size, stack = 0, [node]
-    while stack:
-        n = stack.pop()
-        size += 1
-        stack.extend(n.literals.values())
-        if n.param is not None:
-            stack.append(n.param)
-    return size
+    return sum(1 for _ in node.walk())
 
 
 def _unique(name: str, taken: set[str]) -> str:
@@ -410,9 +414,7 @@ class PathTree:
             movers = []
         hostile = len(node.literals) - len(movers) > MAX_LITERALS
         if hostile:  # hostile cardinality: the rarest are folded
-            moving = set(movers)
-            movers += [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
-                       if c.declared is None and v not in moving][: len(node.literals) - len(moving) - MAX_LITERALS // 2]
+            movers += _rarest(node, MAX_LITERALS // 2, frozenset(movers))
         if not movers:
             return False
         param = node.param or Node()

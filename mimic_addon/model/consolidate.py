@@ -184,9 +184,12 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     words = [v for v in cands if v not in seeds]
     openness = _openness(node, cands)
     if _leads_to_values(pool):
-        # `/starred/{owner}/{repo}`: values followed by values -- the words that lead on, that is
+        # `/starred/{owner}/{repo}`: values followed by values -- the words that lead on, that is,
+        # and below a parameter (where names recur under its values) the leaves tied to one value
+        # (`/checklists/{id}/{field}` beside `/checklists/{id}/board/{field}`)
         openness = max(openness, OPEN)
-        words = [v for v in words if kids[v].literals or kids[v].param is not None]
+        below_param = any(kids[v].recurring for v in cands)
+        words = [v for v in words if _onward(kids[v]) or (below_param and not kids[v].recurring)]
     family = _family(words, prof, kids, openness)
     chosen = seeds + family
     group = [_profile(node.param, pool)] if node.param is not None else []
@@ -317,7 +320,12 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
             _onward(kids[v]) or _overlap(prof[v], routes) >= MIN_OVERLAP)] if openness >= OPEN else [])
         rivals = [v for v in order if _onward(kids[v])]
     elif openness >= OPEN:
-        family = [v for v in order if v not in unlike_best]
+        # nothing but openness speaks for them: programmers' names (`calendarFeedEnabled`) stay
+        # literal, and so do names used under several of the parameter's values, when there are
+        # several such (one value seen again under another is a coincidence)
+        names = {v for v, k in kids.items() if k.recurring}
+        family = [v for v in order if v not in unlike_best and not seg.is_identifier(v)
+                  and not (len(names) >= 2 and v in names)]
         rivals = order
     else:
         return []

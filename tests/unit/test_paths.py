@@ -477,3 +477,31 @@ def test_two_names_in_a_row_are_an_owner_and_its_item() -> None:
         learn(tree, f"/repos/{owner}/{('blog', 'proxy', 'docs', 'engine', 'site')[i % 5]}-{owner[:3]}/issues/{i + 1}", repo)
     assert settled(tree) == {"GET /repos/{owner}/{repo}/issues/{issue_id}"}
     assert tree.named("/repos/{}/{}/issues/{}") == "/repos/{owner}/{repo}/issues/{issue_id}"
+
+
+def test_leaves_tied_to_one_value_beside_names_used_under_every_value() -> None:
+    """`/notes/{id}/{field}`: each field word is fetched again with the same note only, while the
+    names (`folder`, `tags`) come back under note after note. The words are one parameter's values,
+    the names stay literal, and so does what leads on below them."""
+    tree = PathTree()
+    fields = [f"{a}-{b}" for a in ("dusk", "ember", "frost", "grove", "harbor", "ivory")
+              for b in ("lagoon", "meadow", "nectar", "orchid", "pebble", "quartz")]
+    for i in range(36):
+        note = f"{i * 7919 + 1000003:024x}"
+        learn(tree, f"/notes/{note}/folder", shape("id", "title", "parent"))
+        learn(tree, f"/notes/{note}/folder/{fields[i].upper()}", UNKNOWN)
+        learn(tree, f"/notes/{note}/tags", shape("[]", "[].id", "[].label"))
+        for _ in range(1 + i % 3):  # the same note's field, asked again
+            learn(tree, f"/notes/{note}/{fields[i % len(fields)]}", UNKNOWN)
+    assert anonymous(settled(tree)) == {"GET /notes/{}/folder", "GET /notes/{}/folder/{}", "GET /notes/{}/tags",
+                                        "GET /notes/{}/{}"}
+
+
+def test_a_few_programmers_names_that_answer_nothing_stay_literal() -> None:
+    """Settings written one at a time (`PUT /sheets/{id}/settings/darkMode`), each once or twice:
+    mostly seen once, like values, but camelCase names are how programmers name fields."""
+    tree = PathTree()
+    names = ["darkMode", "emailDigest", "sidebarCollapsed", "autoArchive"]
+    for i in range(8):
+        learn(tree, f"/sheets/{i * 7919 + 1000003:024x}/settings/{names[i % 4 if i < 4 else 0]}", UNKNOWN, method="PUT")
+    assert anonymous(settled(tree)) == {f"PUT /sheets/{{}}/settings/{n}" for n in names}

@@ -18,10 +18,11 @@ DATE = "date"
 SLUG = "slug"
 WORD = "word"
 VERSION = "version"
+DOTTED = "dotted"   # three numbers or more joined by dots: release tags (`v3.18.1`), IPv4 addresses
 OPAQUE = "opaque"   # holds characters no path name has (braces, spaces, quotes): template leftovers, free text
 
 #: kinds that on their own make a segment a parameter value
-STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE, OPAQUE})
+STRONG_KINDS = frozenset({INT, UUID, HEX, TOKEN, PREFIXED, EMAIL, DATE, DOTTED, OPAQUE})
 #: kinds no API uses for a fixed path name: one such value makes a parameter
 UNMISTAKABLE = frozenset({UUID, HEX, TOKEN, PREFIXED, EMAIL})
 _UNSAFE = frozenset(' {}<>|\\^`"')
@@ -39,6 +40,8 @@ _RANDOM = re.compile(r"[A-Za-z0-9]{8,}")
 _EMAIL = re.compile(r"[^@/\s]+@[^@/\s]+\.[A-Za-z]{2,}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ].*)?")
 _SLUG = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+){2,}")
+# an API's version has one or two numbers (`v1`, `v1.33`, `2.0`); three or more are a release or an address
+_DOTTED = re.compile(r"v?\d+(?:\.\d+){2,}(?:[-+][0-9A-Za-z.-]+)?")
 _VERSION = re.compile(r"v\d+(?:\.\d+)*(?:(?:alpha|beta|rc)\d*)?|\d+\.\d+(?:\.\d+)?")
 
 
@@ -79,6 +82,8 @@ def classify(segment: str) -> str:
         return WORD
     if not _UNSAFE.isdisjoint(segment):
         return OPAQUE
+    if _DOTTED.fullmatch(segment):
+        return DOTTED
     if _VERSION.fullmatch(segment):
         return VERSION
     if _INT.fullmatch(segment):

@@ -37,6 +37,8 @@ def settled(tree: PathTree) -> set[str]:
     # camelCase names with a digit are how programmers name things, not random ids
     ("GetNavigationMenu2", seg.WORD), ("getUserProfileV2", seg.WORD), ("l7FirewallRules", seg.WORD),
     ("oneToOneNatRules", seg.WORD), ("OvAPQKoHSMpWbTiDFtTlfg", seg.TOKEN), ("aB3xK9pQ2mZ7", seg.TOKEN),
+    # an API's version has one or two numbers; three or more are a release tag or an address
+    ("v1.33", seg.VERSION), ("v3.18.1", seg.DOTTED), ("1.2.3-rc.1", seg.DOTTED), ("10.0.0.1", seg.DOTTED),
 ])
 def test_segment_kinds(segment: str, kind: str) -> None:
     assert seg.classify(segment) == kind
@@ -505,3 +507,12 @@ def test_a_few_programmers_names_that_answer_nothing_stay_literal() -> None:
     for i in range(8):
         learn(tree, f"/sheets/{i * 7919 + 1000003:024x}/settings/{names[i % 4 if i < 4 else 0]}", UNKNOWN, method="PUT")
     assert anonymous(settled(tree)) == {f"PUT /sheets/{{}}/settings/{n}" for n in names}
+
+
+def test_release_tags_are_values_a_constant_release_in_the_prefix_is_not() -> None:
+    tree = PathTree()
+    release = shape("tag_name", "name", "assets", "draft")
+    for i, tag in enumerate(["v0.2.1", "v1.25.6", "v3.12.0", "v0.8.6", "v2.7.8", "v1.20.1"]):
+        learn(tree, f"/api/1.0.0/projects/{1000 + i}/releases/tags/{tag}", release)
+        learn(tree, f"/api/1.0.0/projects/{1000 + i}/releases", shape("[]", "[].tag_name", "[].name"))
+    assert anonymous(settled(tree)) == {"GET /api/1.0.0/projects/{}/releases/tags/{}", "GET /api/1.0.0/projects/{}/releases"}

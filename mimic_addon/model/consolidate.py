@@ -323,9 +323,15 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         # nothing but openness speaks for them: programmers' names (`calendarFeedEnabled`) stay
         # literal, and so do names used under several of the parameter's values, when there are
         # several such (one value seen again under another is a coincidence)
+        # several such (one value seen again under another is a coincidence)
         names = {v for v, k in kids.items() if k.recurring}
         family = [v for v in order if v not in unlike_best and not seg.is_identifier(v)
                   and not (len(names) >= 2 and v in names)]
+        # and values share endpoints: words that each lead somewhere of their own
+        # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names
+        routes = [r for v in family for r in prof[v]]
+        if len(set(routes)) == len(routes):
+            return []
         rivals = order
     else:
         return []

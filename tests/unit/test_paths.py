@@ -516,3 +516,13 @@ def test_release_tags_are_values_a_constant_release_in_the_prefix_is_not() -> No
         learn(tree, f"/api/1.0.0/projects/{1000 + i}/releases/tags/{tag}", release)
         learn(tree, f"/api/1.0.0/projects/{1000 + i}/releases", shape("[]", "[].tag_name", "[].name"))
     assert anonymous(settled(tree)) == {"GET /api/1.0.0/projects/{}/releases/tags/{}", "GET /api/1.0.0/projects/{}/releases"}
+
+
+def test_gateway_prefixes_seen_once_each_stay_literal() -> None:
+    """Three services behind one gateway, one call each: all seen once, like values of an open
+    vocabulary, but each leads to an endpoint of its own -- values of one parameter share them."""
+    tree = PathTree()
+    learn(tree, "/billing/api/invoices", USER_LIST)
+    learn(tree, "/users/api/profile", USER)
+    learn(tree, "/orders/api/recent", shape("[]", "[].id", "[].items"))
+    assert settled(tree) == {"GET /billing/api/invoices", "GET /users/api/profile", "GET /orders/api/recent"}

@@ -63,8 +63,9 @@ _SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xo
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
 # Card numbers: 13 to 19 digits (spaces or dashes between groups) with a known issuer prefix
 # (`_ISSUER`: Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay), Luhn-valid. The pattern starts
-# with a character set so the regex engine skips fast over text without such digits.
-_CARD = re.compile(r"[2-6](?<![\d.-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
+# with a character set so the regex engine skips fast over text without such digits. Digits glued to
+# letters are part of a word, not a card (`adbcb155-a659-0755-9197-39c1dcf87d70` is a UUID).
+_CARD = re.compile(r"[2-6](?<![\w.-][2-6])\d(?:[ -]?\d){11,17}(?![\w-])")
 _ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[04-9]|6")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")

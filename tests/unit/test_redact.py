@@ -241,6 +241,7 @@ def test_credentials_are_recognised_by_shape_anywhere(secret):
     "2024-05-01T12:00:00Z", "550e8400-e29b-41d4-a716-446655440000", "+1 415 555 2671", "12345678901234",
     "AKIA-not-a-key", "ghp_short", "the sky is high", "skeleton_key", "xox", "eyJ alone",
     "v1.2.3-4111111111111111",    # digits inside a longer token are not a card
+    "adbcb155-a659-0755-9197-39c1dcf87d70",  # a UUID whose digit groups pass the Luhn check
 ])
 def test_harmless_values_are_kept(harmless):
     assert redact_text(harmless) == harmless

@@ -36,6 +36,7 @@ SKELETON_MAX_LEN = 8  # a longer skeleton is text, not an identifier's layout
 _ALNUM_RUNS = re.compile(r"[A-Za-z0-9]+")
 SHAPE_MAX_LEN = 64
 MAX_VARIANTS = 32  # discriminated variants kept per object node
+MAX_KEYSETS = 8    # distinct sets of keys remembered per object node (which optional keys come together)
 VARIANT_NESTING = 3  # variants within variants: at most this many levels
 VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are emitted
 # Properties that may tag an object with its variant (`{"type": "text", ...}`), by priority: an
@@ -248,6 +249,7 @@ class SchemaNode:
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
         "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
+        "keysets",
     )
 
     def __init__(
@@ -267,6 +269,9 @@ class SchemaNode:
         self.depth = depth
         self.limits = limits
         self.props: dict[str, SchemaNode] | None = None
+        # the objects' sets of keys and how often each came (`{created, valid}` vs `{deleted}`: the
+        # optional keys that come together); None once more than MAX_KEYSETS, or for a map
+        self.keysets: dict[frozenset[str], int] | None = {}
         self.additional: SchemaNode | None = None  # set once the object is treated as a map
         self.items: SchemaNode | None = None
         self.arr_min: int | None = None
@@ -446,6 +451,15 @@ class SchemaNode:
     def _observe_obj(self, value: dict[str, Any]) -> None:
         if not self.vdead:
             self._observe_variant(value)
+        keysets = self.keysets
+        if keysets is not None:
+            keys = frozenset(value)
+            if keys in keysets:
+                keysets[keys] += 1
+            elif len(keysets) < MAX_KEYSETS:
+                keysets[keys] = 1
+            else:
+                self.keysets = None
         if self.additional is not None:
             additional = self.additional
             for v in value.values():
@@ -498,6 +512,7 @@ class SchemaNode:
         for child in (self.props or {}).values():
             additional.merge(child)
         self.props = None
+        self.keysets = None
         self.additional = additional
         return additional
 
@@ -591,6 +606,7 @@ class SchemaNode:
             mine.merge(node)
 
     def _merge_object(self, other: SchemaNode) -> None:
+        self._merge_keysets(other)
         if other.additional is not None:
             additional = self.additional or self._become_map()
             additional.merge(other.additional)
@@ -612,6 +628,17 @@ class SchemaNode:
         if len(props) > self.limits.max_properties:
             self._become_map()
 
+    def _merge_keysets(self, other: SchemaNode) -> None:
+        if self.keysets is None or not other.types[_OBJ]:
+            return
+        if other.keysets is None:
+            self.keysets = None
+            return
+        merged = dict(self.keysets)
+        for keys, c in other.keysets.items():
+            merged[keys] = merged.get(keys, 0) + c
+        self.keysets = merged if len(merged) <= MAX_KEYSETS else None
+
     # -- storage -----------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -622,6 +649,8 @@ class SchemaNode:
             d["oz"] = self.empty
         if self.props:
             d["p"] = {k: child.to_dict() for k, child in self.props.items()}
+        if self.keysets:
+            d["ks"] = sorted([sorted(keys), c] for keys, c in self.keysets.items())
         if self.additional is not None:
             d["ap"] = self.additional.to_dict()
         if self.items is not None:
@@ -679,6 +708,9 @@ class SchemaNode:
         for code, c in d.get("t", {}).items():
             self.types[_CODE_SLOT[code]] = c
         self.empty = d.get("oz", 0)  # not stored before empty objects were counted
+        # not stored before they were counted, nor once too many: unknown
+        self.keysets = {frozenset(keys): c for keys, c in d["ks"]} if "ks" in d else (
+            None if self.types[_OBJ] else {})
         if self.depth < self.limits.max_depth:  # stored state cannot exceed the depth bound
             if "p" in d:
                 self.props = {k: self._loaded_child(v) for k, v in d["p"].items()}
@@ -857,6 +889,15 @@ class SchemaNode:
     def empty_object_count(self) -> int:
         """How many of the observed objects were `{}` (0 for summaries stored before they were counted)."""
         return self.empty
+
+    def key_sets(self) -> list[tuple[frozenset[str], int]] | None:
+        """The sets of keys the objects came with and how often, when a few different ones were seen
+        (which optional keys come together); None when all had the same keys, or too many kinds.
+        Empty objects are left out: they say nothing of which keys come together."""
+        sets = [(keys, c) for keys, c in (self.keysets or {}).items() if keys]
+        if len(sets) < 2:
+            return None
+        return sorted(sets, key=lambda kc: (-kc[1], sorted(kc[0])))
 
     def presence(self, key: str) -> float:
         """The share of the non-empty observed objects that had property `key` (0.0 when none had)."""

@@ -69,6 +69,7 @@ class Plan:
     pattern: str | None = None     # an imported `pattern` strings are generated from
     never_empty: bool = False      # every object seen had some property: a mock is never `{}`
     skeletons: list[str] | None = None  # the layouts of the observed strings (`x-x`), when few
+    keysets: list[tuple[frozenset[str], int]] | None = None  # the objects' key sets, with their counts
 
 
 def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
@@ -104,6 +105,7 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
         chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
         pattern=node.pattern, skeletons=sorted(node.skeletons) if node.skeletons else None, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
+        keysets=node.key_sets(),
     )
 
 
@@ -170,14 +172,16 @@ def _value(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None = None
 
 def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> dict[str, Any]:
     if plan.variants is not None:
-        plan = _pick_variant(plan.variants, rng)
+        plan = _pick_weighted(plan.variants, rng)
     if plan.additional is not None:
         n = rng.randint(1, MAP_KEYS)
         return {str(rng.randint(1, 99_999)): _value(plan.additional, rng, fake) for _ in range(n)}
     echo = _echo_values(ctx) if ctx is not None else {}
     out: dict[str, Any] = {}
+    # optional keys come as they were seen together (`{created, valid}` or `{deleted}`, not a mix)
+    keys = _pick_weighted(plan.keysets, rng) if plan.keysets else None
     for name, child, presence in plan.props:
-        present = presence >= 1.0 or rng.random() < presence
+        present = presence >= 1.0 or (name in keys if keys is not None else rng.random() < presence)
         if name in echo:
             value = _fit_echo(child, *echo[name])
             if value is not _NO:
@@ -202,13 +206,14 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
     return out
 
 
-def _pick_variant(variants: list[tuple[Plan, int]], rng: random.Random) -> Plan:
-    x = rng.random() * sum(c for _, c in variants)
-    for plan, c in variants:
+def _pick_weighted[T](choices: list[tuple[T, int]], rng: random.Random) -> T:
+    """One of `choices` (thing, count), drawn as often as it was seen."""
+    x = rng.random() * sum(c for _, c in choices)
+    for thing, c in choices:
         x -= c
         if x < 0:
-            return plan
-    return variants[-1][0]
+            return thing
+    return choices[-1][0]
 
 
 def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> list[Any]:

@@ -326,3 +326,26 @@ def test_skeletons_survive_merge_and_storage():
     assert SchemaNode.from_dict(a.to_dict()).skeletons == {"x-x", "x"}
     text = learned([f"word{i} and some more text, {i}." for i in range(3)])
     assert text.skeletons is None  # text, not a layout
+
+
+def test_optional_keys_come_as_they_were_seen_together():
+    """A summary is either of created rules or of deleted ones: a mock never mixes the two."""
+    created = {"summary": {"created": 2, "not_created": 0, "valid": 2, "invalid": 0}}
+    deleted = {"summary": {"deleted": 1, "not_deleted": 0}}
+    node = learned([created] * 6 + [deleted] * 4)
+    kinds = set()
+    for seed in range(60):
+        keys = frozenset(make(node, seed)["summary"])
+        assert keys in {frozenset(created["summary"]), frozenset(deleted["summary"])}, keys
+        kinds.add(keys)
+    assert len(kinds) == 2
+
+
+def test_key_sets_survive_the_store_and_merges():
+    a = learned([{"x": 1, "y": 2}, {"z": 3}])
+    b = SchemaNode.from_dict(a.to_dict())
+    assert b.key_sets() == a.key_sets() == [(frozenset({"x", "y"}), 1), (frozenset({"z"}), 1)]
+    b.merge(learned([{"z": 4}] * 2))
+    assert b.key_sets() == [(frozenset({"z"}), 3), (frozenset({"x", "y"}), 1)]
+    many = learned([{f"k{i}": i} for i in range(20)])  # too many kinds: each key on its own again
+    assert many.key_sets() is None

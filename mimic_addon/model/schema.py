@@ -94,7 +94,8 @@ _ENUM_VALUE = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*")
 # numbers, dates, times or versions (`42`, `2024-05-01`, `10:30`, `1.2.3`), which have no letter or a `:`.
 # Two or three plain words, lower case after the first, are a value of a closed set too (`not ready`,
 # `in store`, `Uploaded by`); a sentence (more words, punctuation) or a person's name (`Ann Smith`) is not.
-_ENUM_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*"
+# A leading underscore is a reserved word's (`_blank`, `_self`).
+_ENUM_WORD = re.compile(r"_?[A-Za-z][A-Za-z0-9_.:/+\-]*|\d[0-9_.\-]*[A-Za-z][A-Za-z0-9_.\-]*"
                         r"|[A-Za-z][A-Za-z0-9_\-]*(?: [a-z0-9][a-z0-9_\-]*){1,2}")
 _LONG_DIGITS = re.compile(r"\d{5}")
 _HEX = frozenset("0123456789abcdefABCDEF")

@@ -379,6 +379,7 @@ def test_merged_properties_are_still_kept_for_drift():
     ["1g", "4g", "16g"],
     ["in_memory", "24h"],
     ["organization.project.service_account.api_key"],  # a long dotted constant
+    ["_blank", "_self", "_parent"],  # reserved words start with an underscore
 ])
 def test_enum_words_may_start_with_a_digit_or_be_long(values):
     node = observed(*(values * 3))

@@ -408,9 +408,11 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
                 print(f"  {sid} plant {p['learned']} {p['replayed']} {p['kind']} {p['found']}", file=sys.stderr)
                 if not p["found"]:
                     print(f"  {sid} missed ({p['learned']}, {p['replayed']}, routed {p['routed']}) {p['kind']} {p['endpoint']} $.{p['field']}: {p['reported']}", file=sys.stderr)
-            for a in r["false_alarms"] + r["learn_alerts"] + r["other_alerts"]:
-                print(f"  {sid} alarm {a['label']} {a['method']} {a['template']} {a['status']}: "
-                      f"{[(c['path'], c['kind'], c.get('confidence')) for c in a['changes']][:5]}", file=sys.stderr)
+            for what in ("false_alarms", "learn_alerts", "other_alerts"):
+                for a in r[what]:
+                    print(f"  {sid} alarm ({what}) {a['label']} {a['method']} {a['template']} {a['status']}: "
+                          f"{[(c['path'], c['kind'], c['label'], c.get('confidence')) for c in a['changes']][:5]}",
+                          file=sys.stderr)
         print(f"{sid}: {found}/{len(plants)} found, {len(r['false_alarms'])} false alarms, "
               f"learn {r['learn_us_per_flow']:.0f} us/flow", file=sys.stderr, flush=True)
     print("| API | planted changes found | removed | other type | null | new field | missed: endpoint split by templates | false BREAKING/WARNING on clean replay | INFO on clean replay | BREAKING/WARNING while learning | other BREAKING/WARNING on planted replay |")

@@ -309,9 +309,8 @@ def skeleton_of(brain: Brain, obs) -> str | None:
     return host.tree.known(obs.method, [urllib.parse.unquote(p) for p in split_path(obs.path)])
 
 
-def learned_answers(brain: Brain, obs) -> int:
-    """JSON answers of this status the learned model holds for the endpoint this flow is routed to."""
-    skeleton = skeleton_of(brain, obs)
+def learned_answers(brain: Brain, obs, skeleton: str | None) -> int:
+    """JSON answers of this status the learned model holds for this endpoint of the flow's host."""
     ep = brain.hosts[obs.host].endpoints.get((obs.method, skeleton)) if skeleton is not None else None
     node = ep.responses.get(str(obs.status)) if ep is not None else None
     return node.count if node is not None else 0
@@ -355,12 +354,14 @@ def run_protocol(path: Path, seed: int) -> dict:
         plant = by_ep.get(ep)
         mutated.append(with_body(obs, planted(bodies[i], plant)) if plant is not None and i in bodies else obs)
     drifted = fresh(snap, None)
-    feed(drifted, mutated)
+    routed_to = [drifted.learn(obs).skeleton for obs in mutated]  # the endpoint each answer was judged on
     alerts = [a for a in alerts_json(drifted) if not a["resolved"]]
     planted_keys = set()
     for p in plants:
-        p["routed"] = sum(1 for i in replay_answers[p["endpoint"]] if learned_answers(brain, last[i][0]) >= MIN_LEARNED)
-        skeletons = {skeleton_of(drifted, last[i][0]) for i in replay_answers[p["endpoint"]]}
+        # answers judged on an endpoint (as the replay routed them) of >= MIN_LEARNED learned answers
+        p["routed"] = sum(1 for i in replay_answers[p["endpoint"]]
+                          if learned_answers(brain, last[i][0], routed_to[i]) >= MIN_LEARNED)
+        skeletons = {s for i in replay_answers[p["endpoint"]] for s in (routed_to[i], skeleton_of(drifted, last[i][0]))}
         hosts = {last[i][0].host for i in replay_answers[p["endpoint"]]}
         method = p["endpoint"].split(" ", 1)[0]
         mine = [a for a in alerts if a["method"] == method and a["skeleton"] in skeletons and a["host"] in hosts]

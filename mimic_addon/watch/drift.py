@@ -244,6 +244,11 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             child = props.get(name)
             if child is None or (child.count < min_count or answers < min_count):
                 continue  # unknown (reported above), or still learning
+            if v is None and not child.types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
+                # an optional field arriving null: its readers already handle it missing (one label lower)
+                _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
+                                 min(child.count, answers), 0, grade=1))
+                continue
             # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
             tv = type(v)
             if tv is bool:

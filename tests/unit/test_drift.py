@@ -323,3 +323,10 @@ def _round_trips(d: dict) -> bool:
     from mimic_addon.watch.alerts import Alert
     back = Alert.from_dict(d).to_dict()
     return back["changes"] == d["changes"] and back["withdrawn"] == d["withdrawn"]
+
+
+def test_an_optional_field_arriving_null_is_graded_one_label_lower() -> None:
+    body = user(1, nickname=None)  # nickname: present in half the answers, never null
+    [change] = compare(SCHEMA, body)
+    assert (change.path, change.kind, change.label, change.exceptions) == ("$.nickname", "null_value", "INFO", 0)
+    assert kinds(compare(SCHEMA, user(1, name=None))) == {("$.name", "null_value", "WARNING")}  # always there

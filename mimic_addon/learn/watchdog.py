@@ -71,9 +71,9 @@ class Watchdog:
         key = (ep.host, ep.method, ep.skeleton, status)
         suspicion = self.suspicions.get(key)
         alert = self.alerts.open.get(key)
-        watched = {path for path, _ in suspicion.runs} if suspicion is not None else NOWHERE
-        if alert is not None and not certain:
-            watched = set(watched) | alert.watched()
+        watched = ({path for path, _ in suspicion.runs} or NOWHERE) if suspicion is not None else NOWHERE
+        if alert is not None and not certain and (standing := alert.watched()):
+            watched = standing | set(watched)  # (NOWHERE kept otherwise: an empty set costs every leaf a path)
         changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count, watched)
         if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
             changes = [c for c in changes if not c.exceptions]

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..model.schema import SchemaNode
 from .drift import BREAKING, INFO, Change, label_of, score, summary
+from .evidence import ALPHA_GRADED, chance
 from .narrator import alert_paragraph, narrate, narration
 
 RESOLUTIONS = ("expected", "fixed")  # a user's; "withdrawn": every change was contradicted (Watchdog)
@@ -81,10 +82,15 @@ class Alert:
     def withdraw(self, fine: set[str], current: set[tuple[str, str]]) -> bool:
         """Withdraw the standing BREAKING/WARNING changes whose place this answer had as learned
         (`fine`) and did not show again (`current`): a field that comes back after going missing,
-        or a value non-null again, was optional or nullable, not changed. True if any was."""
+        or a value non-null again, was optional or nullable, not changed; unless the change was
+        shown by a run of answers an optional place would show with chance <= ALPHA_GRADED.
+        True if any was withdrawn."""
         hit = False
         for key, r in self.changes.items():
-            if not r.withdrawn and r.change.label != INFO and r.change.path in fine and key not in current:
+            if not r.withdrawn and r.change.label != INFO and r.change.path in fine and key not in current \
+                    and chance(r.change.seen, r.change.exceptions, r.count) > ALPHA_GRADED:
+                # (a change shown by so many answers that an optional place would hardly do so stands:
+                # its place coming back is a rollback or a mixed rollout, not an optional field)
                 r.withdrawn = hit = True
         return hit
 

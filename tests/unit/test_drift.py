@@ -330,3 +330,12 @@ def test_an_optional_field_arriving_null_is_graded_one_label_lower() -> None:
     [change] = compare(SCHEMA, body)
     assert (change.path, change.kind, change.label, change.exceptions) == ("$.nickname", "null_value", "INFO", 0)
     assert kinds(compare(SCHEMA, user(1, name=None))) == {("$.name", "null_value", "WARNING")}  # always there
+
+
+def test_a_long_confirmed_change_is_not_withdrawn_when_its_place_comes_back() -> None:
+    brain, observation = _brain_with(8)
+    for i in range(9, 29):  # missing from 20 answers in a row: no optional field does that
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    brain.learn(observation(29))  # back: a rollback or a mixed rollout, the alert stands
+    [alert] = brain.alert_list()
+    assert not alert["resolved"] and [c["path"] for c in alert["changes"]] == ["$.avatar_url"]

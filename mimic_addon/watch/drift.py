@@ -16,8 +16,8 @@ judged against the variant they belong to (their tag's summary, `SchemaNode.vari
 object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields
 and brings fields never seen) is still learning, not drifting. Optional fields (seen in only
 some observations) being absent are not drift, unless they were almost always there: then a long
-run of absences is reported one label lower. Whether a candidate is surprising enough to alert
-on is `evidence.py`'s business.
+run of absences is reported one label lower, and so is an optional field arriving null. Whether
+a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations
 

@@ -309,9 +309,8 @@ def skeleton_of(brain: Brain, obs) -> str | None:
     return host.tree.known(obs.method, [urllib.parse.unquote(p) for p in split_path(obs.path)])
 
 
-def learned_answers(brain: Brain, obs) -> int:
-    """JSON answers of this status the learned model holds for the endpoint this flow is routed to."""
-    skeleton = skeleton_of(brain, obs)
+def learned_answers(brain: Brain, obs, skeleton: str | None) -> int:
+    """JSON answers of this status the learned model holds for this endpoint of the flow's host."""
     ep = brain.hosts[obs.host].endpoints.get((obs.method, skeleton)) if skeleton is not None else None
     node = ep.responses.get(str(obs.status)) if ep is not None else None
     return node.count if node is not None else 0
@@ -355,12 +354,14 @@ def run_protocol(path: Path, seed: int) -> dict:
         plant = by_ep.get(ep)
         mutated.append(with_body(obs, planted(bodies[i], plant)) if plant is not None and i in bodies else obs)
     drifted = fresh(snap, None)
-    feed(drifted, mutated)
+    routed_to = [drifted.learn(obs).skeleton for obs in mutated]  # the endpoint each answer was judged on
     alerts = [a for a in alerts_json(drifted) if not a["resolved"]]
     planted_keys = set()
     for p in plants:
-        p["routed"] = sum(1 for i in replay_answers[p["endpoint"]] if learned_answers(brain, last[i][0]) >= MIN_LEARNED)
-        skeletons = {skeleton_of(drifted, last[i][0]) for i in replay_answers[p["endpoint"]]}
+        # answers judged on an endpoint (as the replay routed them) of >= MIN_LEARNED learned answers
+        p["routed"] = sum(1 for i in replay_answers[p["endpoint"]]
+                          if learned_answers(brain, last[i][0], routed_to[i]) >= MIN_LEARNED)
+        skeletons = {s for i in replay_answers[p["endpoint"]] for s in (routed_to[i], skeleton_of(drifted, last[i][0]))}
         hosts = {last[i][0].host for i in replay_answers[p["endpoint"]]}
         method = p["endpoint"].split(" ", 1)[0]
         mine = [a for a in alerts if a["method"] == method and a["skeleton"] in skeletons and a["host"] in hosts]
@@ -408,9 +409,11 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
                 print(f"  {sid} plant {p['learned']} {p['replayed']} {p['kind']} {p['found']}", file=sys.stderr)
                 if not p["found"]:
                     print(f"  {sid} missed ({p['learned']}, {p['replayed']}, routed {p['routed']}) {p['kind']} {p['endpoint']} $.{p['field']}: {p['reported']}", file=sys.stderr)
-            for a in r["false_alarms"] + r["learn_alerts"] + r["other_alerts"]:
-                print(f"  {sid} alarm {a['label']} {a['method']} {a['template']} {a['status']}: "
-                      f"{[(c['path'], c['kind'], c.get('confidence')) for c in a['changes']][:5]}", file=sys.stderr)
+            for what in ("false_alarms", "learn_alerts", "other_alerts"):
+                for a in r[what]:
+                    print(f"  {sid} alarm ({what}) {a['label']} {a['method']} {a['template']} {a['status']}: "
+                          f"{[(c['path'], c['kind'], c['label'], c.get('confidence')) for c in a['changes']][:5]}",
+                          file=sys.stderr)
         print(f"{sid}: {found}/{len(plants)} found, {len(r['false_alarms'])} false alarms, "
               f"learn {r['learn_us_per_flow']:.0f} us/flow", file=sys.stderr, flush=True)
     print("| API | planted changes found | removed | other type | null | new field | missed: endpoint split by templates | false BREAKING/WARNING on clean replay | INFO on clean replay | BREAKING/WARNING while learning | other BREAKING/WARNING on planted replay |")
@@ -427,10 +430,57 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
     return 0
 
 
+class WatchClock:
+    """Process time spent in the watch itself, measured inside the learner: `Watchdog.check` and
+    the bodies decoded only for it (on the learner's cheap path). Steadier than the on/off
+    difference on a shared machine, where both learning times wobble by more than the watch costs."""
+
+    def __init__(self) -> None:
+        import mimic_addon.learn.brain as brain_module
+        self.spent = 0.0
+        self._module = brain_module
+        self._decode, self._check = brain_module.decode_body, Watchdog.check
+        self._count_only = Brain._count_only
+        self._cheap = False
+
+    def __enter__(self) -> "WatchClock":
+        clock = self
+
+        def decode(*a, **k):
+            if not clock._cheap:
+                return clock._decode(*a, **k)
+            t0 = time.process_time()
+            try:
+                return clock._decode(*a, **k)
+            finally:
+                clock.spent += time.process_time() - t0
+
+        def check(*a, **k):
+            t0 = time.process_time()
+            try:
+                return clock._check(*a, **k)
+            finally:
+                clock.spent += time.process_time() - t0
+
+        def count_only(*a, **k):
+            clock._cheap = True
+            try:
+                return clock._count_only(*a, **k)
+            finally:
+                clock._cheap = False
+
+        self._module.decode_body, Watchdog.check, Brain._count_only = decode, check, count_only
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._module.decode_body, Watchdog.check, Brain._count_only = self._decode, self._check, self._count_only
+
+
 def cost_main(specs: list[str], traffic: Path) -> int:
     """The watch's cost to the learner: every flow of each file learned with it on and off (in
-    this process, best of 3 each, CPU time: the machine is shared), the difference per flow."""
-    total_on = total_off = 0.0
+    this process, best of 3 each, CPU time: the machine is shared), the difference per flow; and
+    the watch's own time inside the learner (`WatchClock`, best of 3)."""
+    total_on = total_off = total_own = 0.0
     flows = 0
     for sid in specs:
         observations = [o for o, _ in in_time_order(traffic / sid / "flows.mitm")]
@@ -445,10 +495,20 @@ def cost_main(specs: list[str], traffic: Path) -> int:
                 brain.settle()
                 best = min(best, time.process_time() - t0)
             times[enabled] = best
+        own = float("inf")
+        for _ in range(3):
+            brain = Brain(Watchdog())
+            with WatchClock() as clock:
+                for obs in observations:
+                    brain.learn(obs)
+            own = min(own, clock.spent)
         total_on, total_off, flows = total_on + times[True], total_off + times[False], flows + len(observations)
+        total_own += own
         print(f"{sid}: watch {(times[True] - times[False]) / len(observations) * 1e6:.1f} us/flow "
-              f"(learn {times[True] / len(observations) * 1e6:.0f} us/flow with it)", flush=True)
-    print(f"all: watch {(total_on - total_off) / flows * 1e6:.1f} us/flow over {flows} flows")
+              f"(own time {own / len(observations) * 1e6:.1f}; learn {times[True] / len(observations) * 1e6:.0f} "
+              f"us/flow with it)", flush=True)
+    print(f"all: watch {(total_on - total_off) / flows * 1e6:.1f} us/flow over {flows} flows "
+          f"(own time {total_own / flows * 1e6:.1f} us/flow)")
     return 0
 
 

@@ -8,6 +8,10 @@ sure yet holds its answers back until the next answers confirm it (an alert) or 
 while its alert is open;
 resolving the alert as "expected" merges what was withheld, so the schema moves on to the new
 contract. INFO (new field) responses are learned as usual: the new field becomes an optional one.
+A change of a learned contract whose place is later seen as learned again (the field is back, the
+value non-null again) is withdrawn: it was an optional or nullable place that looked stable; an
+alert left with no BREAKING/WARNING change learns what it withheld, and with none at all it
+resolves itself as "withdrawn".
 """
 from __future__ import annotations
 
@@ -66,21 +70,32 @@ class Watchdog:
         min_count = 1 if certain else self.drift_after
         key = (ep.host, ep.method, ep.skeleton, status)
         suspicion = self.suspicions.get(key)
-        watched = {path for path, _ in suspicion.runs} if suspicion is not None else NOWHERE
+        alert = self.alerts.open.get(key)
+        watched = ({path for path, _ in suspicion.runs} or NOWHERE) if suspicion is not None else NOWHERE
+        if alert is not None and not certain and (standing := alert.watched()):
+            watched = standing | set(watched)  # (NOWHERE kept otherwise: an empty set costs every leaf a path)
         changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count, watched)
         if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
             changes = [c for c in changes if not c.exceptions]
+        # a learned (not declared) contract is a sample: a place seen as learned again after its
+        # alert shows it was optional or nullable, not changed
+        if alert is not None and fine and not certain and alert.withdraw(fine, {c.key for c in changes}):
+            self.alerts.dirty.add(alert.id)
+            if alert.label == INFO:  # nothing drifted after all: what it withheld is learned
+                resolve_into(ep, alert)
+                if not alert.change_list():
+                    self.alerts.close_withdrawn(alert, obs.ts)
+                    alert = None
         if not changes and suspicion is None:
             return False
         if suspicion is None:
             suspicion = self.suspicions[key] = Suspicion()
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
-        alert = self.alerts.open.get(key)
         sure, doubtful = [], False
         for c in changes:
             run = errors + 1 if c.kind == "error_status" else runs[c.key]
             weighed_change, alert_now = weighed(c, run, certain)
-            if alert_now or (alert is not None and c.key in alert.changes):
+            if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)
             elif c.label != INFO and not c.exceptions:

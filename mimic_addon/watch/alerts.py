@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.schema import SchemaNode
-from .drift import BREAKING, Change, label_of, score, summary
+from .drift import BREAKING, INFO, Change, label_of, score, summary
+from .evidence import ALPHA_GRADED, chance
 from .narrator import alert_paragraph, narrate, narration
 
-RESOLUTIONS = ("expected", "fixed")
+RESOLUTIONS = ("expected", "fixed")  # a user's; "withdrawn": every change was contradicted (Watchdog)
+WITHDRAWN = "withdrawn"
 MAX_RESOLVED_KEPT = 1000
 MAX_CHANGES_PER_ALERT = 200  # distinct (path, kind): random keys in bodies must not grow an alert forever
 
@@ -26,6 +28,7 @@ class ChangeRecord:
     count: int
     first_seen: float
     last_seen: float
+    withdrawn: bool = False  # the place was seen as learned again after the alert: no change after all
 
     def to_dict(self) -> dict[str, Any]:
         return {**self.change.to_dict(), **narrate(self.change), "label": self.change.label,
@@ -33,7 +36,8 @@ class ChangeRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ChangeRecord:
-        return cls(Change.from_dict(d), d.get("count", 1), d.get("first_seen", 0.0), d.get("last_seen", 0.0))
+        return cls(Change.from_dict(d), d.get("count", 1), d.get("first_seen", 0.0), d.get("last_seen", 0.0),
+                   bool(d.get("withdrawn", False)))
 
 
 @dataclass
@@ -62,7 +66,33 @@ class Alert:
         return self.resolution is not None
 
     def change_list(self) -> list[Change]:
-        return [r.change for r in self.changes.values()]
+        """The changes that stand (withdrawn ones are kept for the record, but no longer count)."""
+        return [r.change for r in self.changes.values() if not r.withdrawn]
+
+    def stands(self, key: tuple[str, str]) -> bool:
+        """Is this change one of the alert's, not withdrawn?"""
+        r = self.changes.get(key)
+        return r is not None and not r.withdrawn
+
+    def watched(self) -> set[str]:
+        """The places of its standing BREAKING/WARNING changes: an answer having one of them as
+        learned again contradicts the change (see `withdraw`)."""
+        return {r.change.path for r in self.changes.values() if not r.withdrawn and r.change.label != INFO}
+
+    def withdraw(self, fine: set[str], current: set[tuple[str, str]]) -> bool:
+        """Withdraw the standing BREAKING/WARNING changes whose place this answer had as learned
+        (`fine`) and did not show again (`current`): a field that comes back after going missing,
+        or a value non-null again, was optional or nullable, not changed; unless the change was
+        shown by a run of answers an optional place would show with chance <= ALPHA_GRADED.
+        True if any was withdrawn."""
+        hit = False
+        for key, r in self.changes.items():
+            if not r.withdrawn and r.change.label != INFO and r.change.path in fine and key not in current \
+                    and chance(r.change.seen, r.change.exceptions, r.count) > ALPHA_GRADED:
+                # (a change shown by so many answers that an optional place would hardly do so stands:
+                # its place coming back is a rollback or a mixed rollout, not an optional field)
+                r.withdrawn = hit = True
+        return hit
 
     @property
     def label(self) -> str:
@@ -97,7 +127,8 @@ class Alert:
             "confidence": self.confidence,
             "summary": self.summary,
             "narration": alert_paragraph(self.method, self.template, self.status, self.change_list()),
-            "changes": [r.to_dict() for r in self.changes.values()],
+            "changes": [r.to_dict() for r in self.changes.values() if not r.withdrawn],
+            "withdrawn": [{**r.to_dict(), "withdrawn": True} for r in self.changes.values() if r.withdrawn],
             "count": self.count, "first_seen": self.first_seen, "last_seen": self.last_seen,
             "resolved": self.resolved, "resolution": self.resolution, "resolved_at": self.resolved_at,
             "pending": self.pending.to_dict() if self.pending is not None else None,
@@ -108,7 +139,7 @@ class Alert:
     def from_dict(cls, d: dict[str, Any]) -> Alert:
         a = cls(d["id"], d["host"], d["method"], d.get("skeleton", d["template"]), d["template"],
                 int(d["status"]), d.get("first_seen", 0.0), d.get("last_seen", 0.0), d.get("count", 0))
-        for c in d.get("changes", []):
+        for c in d.get("changes", []) + d.get("withdrawn", []):
             r = ChangeRecord.from_dict(c)
             a.changes[r.change.key] = r
         a.resolution = d.get("resolution")
@@ -158,6 +189,9 @@ class AlertBook:
                     continue
                 alert.changes[c.key] = ChangeRecord(c, (runs or {}).get(c.key, 1), ts, ts)
                 new.append(c)
+            elif r.withdrawn:  # withdrawn, then sure again: it stands anew
+                alert.changes[c.key] = ChangeRecord(c, (runs or {}).get(c.key, 1), ts, ts)
+                new.append(c)
             else:
                 r.count += 1
                 if c.confidence > r.change.confidence:  # the evidence grows with every answer
@@ -182,12 +216,19 @@ class AlertBook:
         alert = self.find(alert_id)
         if alert.resolved:
             raise ValueError(f"alert {alert.id} is already resolved ({alert.resolution})")
+        self._close(alert, resolution, ts)
+        return alert
+
+    def close_withdrawn(self, alert: Alert, ts: float) -> None:
+        """Every change of an open alert was withdrawn: it resolves itself as "withdrawn"."""
+        self._close(alert, WITHDRAWN, ts)
+
+    def _close(self, alert: Alert, resolution: str, ts: float) -> None:
         alert.resolution = resolution
         alert.resolved_at = ts
         self.open.pop(alert.key, None)
         self.dirty.add(alert.id)
         self._trim()
-        return alert
 
     def find(self, alert_id: str) -> Alert:
         alert = self.alerts.get(alert_id)

@@ -16,8 +16,8 @@ judged against the variant they belong to (their tag's summary, `SchemaNode.vari
 object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields
 and brings fields never seen) is still learning, not drifting. Optional fields (seen in only
 some observations) being absent are not drift, unless they were almost always there: then a long
-run of absences is reported one label lower. Whether a candidate is surprising enough to alert
-on is `evidence.py`'s business.
+run of absences is reported one label lower, and so is an optional field arriving null. Whether
+a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations
 
@@ -213,19 +213,26 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
                 node = summary
         props = node.props or {}  # none: every object so far was {}
         total = node.types[_OBJ_SLOT]
-        objects = min(total, answers)
+        objects = total if total < answers else answers
         if objects < min_count:
             return
         missing = []
-        gone = props.keys() - value.keys()
-        for name in (n for n in props if n in gone) if gone else ():  # in learned order: same words out
-            present = props[name].count
-            if present >= total:
-                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
-            elif present >= ALMOST_ALWAYS * total:
-                missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
-                                      objects, total - present, grade=1))
-        new = [name for name in value.keys() - props.keys() if isinstance(name, str)]
+        gone = props.keys() - value
+        if gone:
+            floor = ALMOST_ALWAYS * total
+            if any(props[n].count >= floor for n in gone):  # (mostly optional fields: nothing to say)
+                for name in props:  # in learned order: same words out
+                    if name not in gone:
+                        continue
+                    present = props[name].count
+                    if present >= total:
+                        missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                              objects, 0))
+                    elif present >= floor:
+                        missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                              objects, total - present, grade=1))
+        new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
+            else ()
         if missing:
             if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
                     new or any(child.count < total for child in props.values())):
@@ -242,8 +249,13 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
         for name, v in value.items():
             child = props.get(name)
-            if child is None or (child.count < min_count or answers < min_count):
+            if child is None or child.count < min_count:  # (answers >= objects >= min_count here)
                 continue  # unknown (reported above), or still learning
+            if v is None and not child.types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
+                # an optional field arriving null: its readers already handle it missing (one label lower)
+                _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
+                                 min(child.count, answers), 0, grade=1))
+                continue
             # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
             tv = type(v)
             if tv is bool:
@@ -260,7 +272,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
                 continue
             _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, budget)
     elif t == "array":
-        items = node.item_node
+        items = node.items
         if items is not None and value:
             n = len(value)
             picks = range(n) if n <= MAX_ITEMS_CHECKED else \

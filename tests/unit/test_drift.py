@@ -287,3 +287,55 @@ def test_an_isolated_error_is_no_drift_and_makes_the_shape_no_longer_always_succ
     for i in range(33, 40):
         brain.learn(_answer(i, 500))
     assert brain.alert_list() == []
+
+
+def test_a_field_that_comes_back_withdraws_its_alert_and_learns_what_was_withheld() -> None:
+    brain, observation = _brain_with(8)
+    ep = brain.endpoints()[0]
+    for i in (9, 10):  # avatar_url absent twice in a row after 8 of 8: a change, as far as one can tell
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    [alert] = brain.alert_list()
+    assert alert["label"] == "BREAKING" and not alert["resolved"]
+    brain.learn(observation(11))  # back as learned: it was optional, not removed
+    [alert] = brain.alert_list()
+    assert alert["resolved"] and alert["resolution"] == "withdrawn" and alert["changes"] == []
+    assert [c["path"] for c in alert["withdrawn"]] == ["$.avatar_url"]
+    node = ep.responses["200"]
+    assert node.count == 11 and node.properties()["avatar_url"].count == 9  # now optional
+    for i in (12, 13):  # optional now: two more absences are no alert
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    assert [a["resolved"] for a in brain.alert_list()] == [True]
+
+
+def test_a_withdrawn_change_leaves_the_others_of_its_alert_standing() -> None:
+    brain, observation = _brain_with(8)
+    for i in (9, 10):  # avatar_url gone and id a string
+        brain.learn(observation(i, body={"id": str(i), "name": f"u{i}"}))
+    brain.learn(observation(11, body={"id": "11", "name": "u11", "avatar_url": "https://x/11.png"}))
+    [alert] = brain.alert_list()
+    assert not alert["resolved"] and alert["label"] == "BREAKING"
+    assert [c["path"] for c in alert["changes"]] == ["$.id"]
+    assert [c["path"] for c in alert["withdrawn"]] == ["$.avatar_url"]
+    assert _round_trips(alert)
+
+
+def _round_trips(d: dict) -> bool:
+    from mimic_addon.watch.alerts import Alert
+    back = Alert.from_dict(d).to_dict()
+    return back["changes"] == d["changes"] and back["withdrawn"] == d["withdrawn"]
+
+
+def test_an_optional_field_arriving_null_is_graded_one_label_lower() -> None:
+    body = user(1, nickname=None)  # nickname: present in half the answers, never null
+    [change] = compare(SCHEMA, body)
+    assert (change.path, change.kind, change.label, change.exceptions) == ("$.nickname", "null_value", "INFO", 0)
+    assert kinds(compare(SCHEMA, user(1, name=None))) == {("$.name", "null_value", "WARNING")}  # always there
+
+
+def test_a_long_confirmed_change_is_not_withdrawn_when_its_place_comes_back() -> None:
+    brain, observation = _brain_with(8)
+    for i in range(9, 29):  # missing from 20 answers in a row: no optional field does that
+        brain.learn(observation(i, body={"id": i, "name": f"u{i}"}))
+    brain.learn(observation(29))  # back: a rollback or a mixed rollout, the alert stands
+    [alert] = brain.alert_list()
+    assert not alert["resolved"] and [c["path"] for c in alert["changes"]] == ["$.avatar_url"]

@@ -114,3 +114,22 @@ def test_cli_output_survives_hostile_strings_from_traffic(tmp_path: Path, capsys
     assert main(["drift", "--db", db]) == 0
     text = capsys.readouterr().out
     assert "\x1b" not in text and '$.x"\\x0a\\x1b[31m' in text
+
+
+def test_an_alert_withdrawn_by_another_proxy_is_closed_here_and_learns_what_it_withheld(tmp_path: Path) -> None:
+    db = str(tmp_path / "m.db")
+    store, proxy, proxy_learner = open_brain(db)
+    proxy_learner.learn_batch([observation(i) for i in range(1, 31)])
+    proxy_learner.learn_batch([observation(i, v2=True) for i in range(31, 34)])
+    assert proxy_learner.flush()
+    [alert] = proxy.alert_list()
+    other_store, other, other_learner = open_brain(db)  # another proxy on the same database ...
+    other.watch.alerts.close_withdrawn(other.watch.alerts.find(alert["id"]), 1234.0)  # ... withdrew it
+    assert other_learner.flush()
+    other_store.close()
+    proxy_learner.flush()
+    [alert] = proxy.alert_list()
+    assert alert["resolved"] and not proxy.watch.alerts.open
+    ep = proxy.endpoints()[0]
+    assert ep.responses["200"].count == 33  # what it withheld was learned
+    store.close()

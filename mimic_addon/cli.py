@@ -24,6 +24,7 @@ from pathlib import Path
 
 from .learn.brain import Brain
 from .learn.capture import CaptureError
+from .learn.gc_pacing import FrozenModel
 from .learn.learner import Learner
 from .learn.readahead import batches
 from .learn.watchdog import DEFAULT_DRIFT_AFTER
@@ -124,22 +125,24 @@ def cmd_learn(args: argparse.Namespace) -> int:
     learner.report = report
     progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
     done_bytes = flows = 0
-    for p in readable:
-        problems: list[str] = []
-        try:
-            for batch, offset in batches(p, args.max_body, problems.append):
-                learner.learn_batch(batch)
-                flows += len(batch)
-                progress.show(done_bytes + offset, flows)
-        except CaptureError as e:
-            skipped.append(f"{e}: file skipped")
-        skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
-        if len(problems) > MAX_PROBLEMS_SHOWN:
-            skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
-        done_bytes += p.stat().st_size
-    progress.show(done_bytes, flows, final=True)
-    learner.finish()
-    ok = learner.flush()
+    with FrozenModel() as pace:
+        for p in readable:
+            problems: list[str] = []
+            try:
+                for batch, offset in batches(p, args.max_body, problems.append):
+                    learner.learn_batch(batch)
+                    pace()
+                    flows += len(batch)
+                    progress.show(done_bytes + offset, flows)
+            except CaptureError as e:
+                skipped.append(f"{e}: file skipped")
+            skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
+            if len(problems) > MAX_PROBLEMS_SHOWN:
+                skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
+            done_bytes += p.stat().st_size
+        progress.show(done_bytes, flows, final=True)
+        learner.finish()
+        ok = learner.flush()
     store.close()
     n = len(brain.endpoints())
     for line in skipped:

@@ -112,7 +112,7 @@ class Brain:
         query = obs.query
         shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
                          obs.response.content_type, obs.response.size, request_is_json)
-        echo = echo_values(request_json, response_json)
+        echo = echo_values(parts, request_json, response_json)
         with self.lock:
             host = self.hosts.get(obs.host)
             if host is None:

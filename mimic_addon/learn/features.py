@@ -1,7 +1,9 @@
 """Cheap features of one exchange that the path learner compares between sibling segments."""
 from __future__ import annotations
 
-from itertools import islice
+import re
+from collections.abc import Iterable
+from itertools import islice, repeat
 from typing import Any
 
 from ..model.paths import UNKNOWN, Shape
@@ -18,9 +20,8 @@ def _keys_of(value: Any, prefix: str, out: set[str], depth: int = MAX_SHAPE_DEPT
     if len(out) >= MAX_SHAPE_TOKENS:
         return
     if isinstance(value, dict):
-        for k in list(value)[:64]:
+        for k, child in islice(value.items(), 64):
             out.add(prefix + k)
-            child = value[k]
             if depth > 1 and isinstance(child, (dict, list)):
                 _keys_of(child, prefix + k + ".", out, depth - 1)
     elif isinstance(value, list):
@@ -49,23 +50,69 @@ def shape_of(status: int, query_keys: list[str], request_json: Any, response_jso
     return Shape(frozenset(tokens))
 
 
-def echo_values(*documents: Any, limit: int = MAX_ECHO_VALUES) -> dict[str, str]:
-    """String and integer values found in JSON documents -> the key they were under (bounded walk)."""
-    out: dict[str, str] = {}
+class Echoes(dict):
+    """Path segments echoed in the bodies -> the key they were under. Only the segments asked for are
+    looked up, so it is true whenever the bodies hold any value that could echo one (as the whole
+    value -> key map would be): `PathTree.learn` asks no more than that."""
+
+    __slots__ = ("any",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.any = False
+
+    def __bool__(self) -> bool:
+        return self.any
+
+
+_INT_TEXT = re.compile(r"0|-?[1-9][0-9]*")  # the way str() writes an int
+
+
+def _numbers(texts: set[str]) -> dict[int, str]:
+    """The integers whose text is one of `texts` (the int 42 echoes the segment "42", not "042")."""
+    out = {}
+    for text in texts:
+        if _INT_TEXT.fullmatch(text):
+            try:
+                out[int(text)] = text
+            except ValueError:  # more digits than int() converts: no JSON number has them either
+                pass
+    return out
+
+
+def echo_values(wanted: Iterable[str], *documents: Any, limit: int = MAX_ECHO_VALUES) -> Echoes:
+    """Where the `wanted` strings (a request's path segments) occur as string or integer values in JSON
+    documents: the key of the first occurrence (bounded walk: `limit` values, the first 200 entries of
+    an object, 50 items of a list). Strings count from 3 to 200 characters."""
+    texts = set(wanted)
+    numbers = _numbers(texts)
+    findable = sum(1 for text in texts if 3 <= len(text) <= 200 or text in numbers.values())
+    out = Echoes()
+    found = 0
     stack: list[tuple[Any, str]] = [(d, "") for d in documents if d is not None]
     seen = 0
     while stack and seen < limit:
         value, key = stack.pop()
         seen += 1
-        if isinstance(value, str):
-            if 3 <= len(value) <= 200 and value not in out:
-                out[value] = key
-        elif isinstance(value, int) and not isinstance(value, bool):
-            text = str(value)
-            if text not in out:
+        t = type(value)
+        if t is str:
+            if 3 <= len(value) <= 200:
+                out.any = True
+                if value in texts and value not in out:
+                    out[value] = key
+                    found += 1
+        elif t is int:
+            out.any = True
+            text = numbers.get(value)
+            if text is not None and text not in out:
                 out[text] = key
-        elif isinstance(value, dict):
-            stack.extend((v, k) for k, v in islice(value.items(), 200))
-        elif isinstance(value, list):
-            stack.extend((v, key) for v in value[:50])
+                found += 1
+        elif t is dict:
+            stack.extend(zip(islice(value.values(), 200), islice(value, 200)))
+        elif t is list:
+            stack.extend(zip(value[:50], repeat(key)))
+        else:
+            continue
+        if found == findable and out.any:
+            break
     return out

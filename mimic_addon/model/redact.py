@@ -128,10 +128,13 @@ def is_card_number(value: int) -> bool:
     return 10**12 <= value < 10**19 and _is_card(str(value))
 
 
+_SCRUB_MIN = 10  # shorter text holds no credential of a known shape
+
+
 def _scrub(text: str) -> str:
     """Redact credentials recognised by their shape inside free text (`_SHAPES`, `Bearer <token>`, card
     numbers); the very same string when there is none."""
-    if len(text) < 10:
+    if len(text) < _SCRUB_MIN:
         return text
     if "=" in text and _SECRET_WORD_HINT.search(text.lower()) is not None:  # `?access_token=...` in a URL, a form...
         text = _EQUALS_PAIR.sub(_mask_match, text)
@@ -240,6 +243,8 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
             if isinstance(k, str) and (kind := _key_class(k)) and (kind == 2 or isinstance(v, str)):
                 new = _blank(v, max_depth - 1) if t is dict or t is list else REDACTED
             elif t is str:  # the common cases inline: this loop runs over every sampled body
+                if len(v) < _SCRUB_MIN:
+                    continue
                 new = _scrub(v)
             elif t is int:
                 if v < 10**12 or not is_card_number(v):
@@ -261,7 +266,8 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
         out = items
         for i, v in enumerate(items):
             t = type(v)
-            if v is None or t is float or t is bool or (t is int and (v < 10**12 or not is_card_number(v))):
+            if v is None or t is float or t is bool or (t is int and (v < 10**12 or not is_card_number(v))) or (
+                    t is str and len(v) < _SCRUB_MIN):
                 continue
             new = REDACTED if t is int else _scrub(v) if t is str else redact_json(v, max_depth - 1)
             if new is not v:

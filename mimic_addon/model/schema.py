@@ -145,6 +145,17 @@ _ALL_FORMATS = frozenset(_FORMAT_CHECKS)
 _NO_FORMATS: frozenset[str] = frozenset()
 
 
+_FIRST_FORMAT: dict[frozenset[str], str] = {}
+
+
+def _first_format(formats: frozenset[str]) -> str:
+    """The format emitted for a non-empty set of surviving ones (by `_FORMAT_CHECKS` priority)."""
+    name = _FIRST_FORMAT.get(formats)
+    if name is None:  # (at most 63 subsets of the six formats)
+        name = _FIRST_FORMAT[formats] = next(f for f in _FORMAT_CHECKS if f in formats)
+    return name
+
+
 def has_format(s: str, name: str) -> bool:
     """Does the string have this format (a name `SchemaNode.string_format` returns)?"""
     return _FORMAT_CHECKS[name](s)
@@ -331,6 +342,9 @@ class SchemaNode:
             self.types[_STR] += 1
             if value == REDACTED:
                 return  # a secret's placeholder says nothing of the values' length, format or shape
+            enum = self.enum
+            if enum is not None and value in enum and not self.hints and self.pattern is None:
+                return  # seen here before: its length, format and shape are in the summary already
             n = len(value)
             if self.str_min is None:
                 self.str_min = self.str_max = n
@@ -384,16 +398,19 @@ class SchemaNode:
             self.observe(_plain(value))
 
     def _track_shape(self, value: str) -> None:
-        self.chars |= char_classes(value)
-        if value and self.firsts is not None:
-            self.firsts.add(value[0])
-            if len(self.firsts) > MAX_FIRSTS:
+        if self.chars != CHAR_ALL:
+            self.chars |= char_classes(value)
+        firsts = self.firsts
+        if value and firsts is not None and value[0] not in firsts:
+            firsts.add(value[0])
+            if len(firsts) > MAX_FIRSTS:
                 self.firsts = None
-        if self.skeletons is not None:
-            skeleton = string_skeleton(value)
-            if skeleton not in self.skeletons:
-                self.skeletons.add(skeleton)
-                if len(self.skeletons) > MAX_SKELETONS or len(skeleton) > SKELETON_MAX_LEN:
+        skeletons = self.skeletons
+        if skeletons is not None:
+            skeleton = "x" if value.isalnum() and value.isascii() else string_skeleton(value)
+            if skeleton not in skeletons:
+                skeletons.add(skeleton)
+                if len(skeletons) > MAX_SKELETONS or len(skeleton) > SKELETON_MAX_LEN:
                     self.skeletons = None
 
     def _track_enum(self, value: str) -> None:
@@ -788,7 +805,7 @@ class SchemaNode:
         if t[_STR]:
             self._bounds(schema, "minLength", self.str_min, HINT_STR_MIN, "maxLength", self.str_max, HINT_STR_MAX)
             if self.formats:
-                schema["format"] = next(f for f in _FORMAT_CHECKS if f in self.formats)
+                schema["format"] = _first_format(self.formats)
             elif names[0] == "string" and names[-1] in ("string", "null") and len(names) <= 2:
                 enum = self._emitted_enum()
                 if enum is not None:
@@ -919,14 +936,14 @@ class SchemaNode:
     def string_format(self) -> str | None:
         """The format every observed string had (uuid, date-time, ...), if any."""
         if self.formats:
-            return next(f for f in _FORMAT_CHECKS if f in self.formats)
+            return _first_format(self.formats)
         return None
 
     def string_fits(self, value: str) -> bool:
         """Cheap: does this string raise no format or enum question here (it has the format every
         string had, if any, and is a known word or no closed set of words is learned)?"""
         formats = self.formats
-        if formats and not _FORMAT_CHECKS[next(f for f in _FORMAT_CHECKS if f in formats)](value):
+        if formats and not _FORMAT_CHECKS[_first_format(formats)](value):
             return False
         return self.enum_overflow or not self.enum or value in self.enum or self._emitted_enum() is None
 

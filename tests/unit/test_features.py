@@ -1,0 +1,66 @@
+"""Echoes of path segments in bodies (learn/features.py)."""
+from __future__ import annotations
+
+import gc
+import weakref
+
+from mimic_addon.learn.features import echo_values
+from mimic_addon.learn.gc_pacing import FrozenModel
+
+
+def test_segments_echoed_as_strings_or_integers_name_their_key():
+    doc = {"user": {"id": 42, "login": "gtanaka"}, "repo": "mimic"}
+    echo = echo_values(["users", "gtanaka", "42"], doc)
+    assert echo.get("gtanaka") == "login"
+    assert echo.get("42") == "id"
+    assert echo.get("users") is None
+
+
+def test_an_integer_echoes_only_its_own_text():
+    echo = echo_values(["042", "-0", "7"], {"n": 42, "z": 0, "x": 7})
+    assert echo.get("042") is None and echo.get("-0") is None
+    assert echo.get("7") == "x"
+
+
+def test_the_first_occurrence_in_walk_order_wins():
+    # the walk is depth-first from the last entry: "b" is looked at before "a"
+    assert echo_values(["abc"], {"a": "abc", "b": "abc"}).get("abc") == "b"
+    assert echo_values(["abc"], {"a": "abc"}, {"b": "abc"}).get("abc") == "b"
+
+
+def test_true_when_the_bodies_hold_any_value_that_could_echo():
+    assert echo_values(["x"], {"name": "something"})  # nothing echoed, yet a body that could have
+    assert echo_values([], [1])
+    assert not echo_values(["abc"], {"a": "ab", "b": True, "c": None, "d": 1.5})
+    assert not echo_values(["abc"], None)
+
+
+def test_strings_echo_from_3_to_200_characters():
+    long = "x" * 201
+    echo = echo_values(["ab", long, "abc"], ["ab", long, "abc"])
+    assert echo.get("ab") is None and echo.get(long) is None
+    assert echo.get("abc") == ""
+
+
+def test_the_walk_is_bounded():
+    doc = [{"k": "v%03d" % i} for i in range(50)]
+    assert echo_values(["v040"], doc).get("v040") == "k"
+    assert echo_values(["v040"], doc, limit=10).get("v040") is None  # (popped last-first: v049 .. v045)
+
+
+class _Node:
+    pass
+
+
+def test_frozen_model_collects_cycles_before_freezing_and_unfreezes():
+    with FrozenModel(every=2) as pace:
+        node = _Node()
+        node.self = node  # a cycle: only the collector frees it
+        gone = weakref.ref(node)
+        del node
+        pace()
+        assert gc.get_freeze_count() == 0  # not yet: every second batch
+        pace()
+        assert gone() is None  # collected, not frozen with the model
+        assert gc.get_freeze_count() > 0
+    assert gc.get_freeze_count() == 0

@@ -24,7 +24,7 @@ from pathlib import Path
 
 from .learn.brain import Brain
 from .learn.capture import CaptureError
-from .learn.gc_pacing import FrozenModel
+from .learn.gc_pacing import FrozenModel, collector_off
 from .learn.learner import Learner
 from .learn.readahead import batches
 from .learn.watchdog import DEFAULT_DRIFT_AFTER
@@ -142,7 +142,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
             done_bytes += p.stat().st_size
         progress.show(done_bytes, flows, final=True)
         learner.finish()
-        ok = learner.flush()
+        with collector_off():
+            ok = learner.flush()
     store.close()
     n = len(brain.endpoints())
     for line in skipped:

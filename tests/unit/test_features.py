@@ -5,7 +5,7 @@ import gc
 import weakref
 
 from mimic_addon.learn.features import echo_values
-from mimic_addon.learn.gc_pacing import FrozenModel
+from mimic_addon.learn.gc_pacing import FrozenModel, collector_off
 
 
 def test_segments_echoed_as_strings_or_integers_name_their_key():
@@ -64,3 +64,9 @@ def test_frozen_model_collects_cycles_before_freezing_and_unfreezes():
         assert gone() is None  # collected, not frozen with the model
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+
+
+def test_collector_off_restores_the_collector():
+    with collector_off():
+        assert not gc.isenabled()
+    assert gc.isenabled()

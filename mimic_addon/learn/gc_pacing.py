@@ -2,11 +2,11 @@
 
 The model only grows while a capture is learned (hundreds of thousands of schema and path nodes), and
 each full collection walks all of it: close to 30% of `mimic learn`'s CPU went there on the 25
-corpus files.
-Every `EVERY` batches the young garbage is collected (so no cycle is left behind) and what survived,
-the model, is frozen (`gc.freeze`): later collections no longer walk it. Objects frozen are still
-freed by reference counting; the freeze is undone when learning ends. Saving, which copies the
-whole model into plain dicts and JSON (no cycles), runs with the collector off (`collector_off`).
+corpus files. So every `EVERY` batches the young garbage is collected (no cycle is left behind) and
+what survived, the model, is frozen (`gc.freeze`): later collections no longer walk it, and young
+collections run less often (`YOUNG`). Frozen objects are still freed by reference counting; freeze
+and thresholds are undone when learning ends. Saving, which copies the whole model into plain dicts
+and JSON (no cycles), runs with the collector off (`collector_off`).
 """
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import TracebackType
 
+YOUNG = 20_000  # allocations between young collections (Python's default: 700): most die young anyway
 EVERY = 4  # batches of observations between collections (readahead.BATCH = 256 each)
 
 
@@ -24,8 +25,11 @@ class FrozenModel:
     def __init__(self, every: int = EVERY) -> None:
         self.every = every
         self.batches = 0
+        self.thresholds = gc.get_threshold()  # restored on exit
 
     def __enter__(self) -> FrozenModel:
+        self.thresholds = gc.get_threshold()
+        gc.set_threshold(YOUNG, *self.thresholds[1:])
         return self
 
     def __call__(self) -> None:
@@ -37,6 +41,7 @@ class FrozenModel:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  tb: TracebackType | None) -> None:
         gc.unfreeze()
+        gc.set_threshold(*self.thresholds)
 
 
 @contextmanager

@@ -53,6 +53,7 @@ class _Node:
 
 
 def test_frozen_model_collects_cycles_before_freezing_and_unfreezes():
+    thresholds = gc.get_threshold()
     with FrozenModel(every=2) as pace:
         node = _Node()
         node.self = node  # a cycle: only the collector frees it
@@ -64,6 +65,7 @@ def test_frozen_model_collects_cycles_before_freezing_and_unfreezes():
         assert gone() is None  # collected, not frozen with the model
         assert gc.get_freeze_count() > 0
     assert gc.get_freeze_count() == 0
+    assert gc.get_threshold() == thresholds
 
 
 def test_collector_off_restores_the_collector():

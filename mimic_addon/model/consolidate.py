@@ -358,26 +358,27 @@ def _names_collection(node: Node) -> bool:
 def _profile(sub: Node, pool: Node) -> Profile:
     """The endpoints below `sub`, keyed by their route through the (consolidated) `pool`."""
     out: Profile = {}
-    envelope = _envelope.get()
-
-    def walk(n: Node, p: Node | None, route: str) -> None:
-        for method, count in n.ends.items():
-            r = out.setdefault(method + " " + route, Route())
-            r.count += count
-            r.tokens |= n.shapes.get(method + " ", set()) - envelope
-        for v, c in n.literals.items():
-            nxt = p.literals.get(v) if p is not None else None
-            if nxt is not None:
-                walk(c, nxt, route + "/" + v)
-            elif p is not None and p.param is not None:
-                walk(c, p.param, route + "/" + PARAM)
-            else:
-                walk(c, None, route + "/" + v)
-        if n.param is not None:
-            walk(n.param, p.param if p is not None else None, route + "/" + PARAM)
-
-    walk(sub, pool, "")
+    _walk_routes(sub, pool, "", out, _envelope.get())
     return out
+
+
+def _walk_routes(n: Node, p: Node | None, route: str, out: Profile, envelope: frozenset[str]) -> None:
+    """`_profile`'s walk (a module function, not a closure: a recursive closure is a reference
+    cycle per call, left for the cycle collector)."""
+    for method, count in n.ends.items():
+        r = out.setdefault(method + " " + route, Route())
+        r.count += count
+        r.tokens |= n.shapes.get(method + " ", set()) - envelope
+    for v, c in n.literals.items():
+        nxt = p.literals.get(v) if p is not None else None
+        if nxt is not None:
+            _walk_routes(c, nxt, route + "/" + v, out, envelope)
+        elif p is not None and p.param is not None:
+            _walk_routes(c, p.param, route + "/" + PARAM, out, envelope)
+        else:
+            _walk_routes(c, None, route + "/" + v, out, envelope)
+    if n.param is not None:
+        _walk_routes(n.param, p.param if p is not None else None, route + "/" + PARAM, out, envelope)
 
 
 def _union(profiles) -> Profile:

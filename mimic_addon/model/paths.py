@@ -295,6 +295,27 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+def _route(node: Node, method: str | None, parts: list[str], i: int, out: list[str]) -> bool:
+    """Route `parts[i:]` below `node`, literals first, appending the skeleton's segments to `out`.
+    (A module function, not a closure: a recursive closure is a reference cycle per call.)"""
+    if i == len(parts):
+        return method is None or method in node.ends
+    value = parts[i]
+    if value != PARAM:
+        child = node.literals.get(value)
+        if child is not None:
+            out.append(value)
+            if _route(child, method, parts, i + 1, out):
+                return True
+            out.pop()
+    if node.param is not None:
+        out.append(PARAM)
+        if _route(node.param, method, parts, i + 1, out):
+            return True
+        out.pop()
+    return False
+
+
 def _rarest(node: Node, keep: int, besides: frozenset[str] = frozenset()) -> list[str]:
     """The rarest literal children of `node` (not declared, not in `besides`) beyond the `keep` most used."""
     rare = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
@@ -466,26 +487,7 @@ class PathTree:
     def match(self, method: str | None, parts: list[str]) -> str | None:
         """Skeleton for a concrete path (or a skeleton's parts), literal segments first."""
         out: list[str] = []
-
-        def walk(node: Node, i: int) -> bool:
-            if i == len(parts):
-                return method is None or method in node.ends
-            value = parts[i]
-            if value != PARAM:
-                child = node.literals.get(value)
-                if child is not None:
-                    out.append(value)
-                    if walk(child, i + 1):
-                        return True
-                    out.pop()
-            if node.param is not None:
-                out.append(PARAM)
-                if walk(node.param, i + 1):
-                    return True
-                out.pop()
-            return False
-
-        return skeleton_of(out) if walk(self.root, 0) else None
+        return skeleton_of(out) if _route(self.root, method, parts, 0, out) else None
 
     def templates(self) -> Iterator[tuple[str, str, str]]:
         """(method, skeleton, named template) of every learned endpoint."""

@@ -42,14 +42,20 @@ def open_brain(db: str) -> tuple[Store, Brain, Learner]:
     return store, brain, learner
 
 
-@pytest.mark.parametrize("resolution", ["expected", "fixed"])
-def test_resolution_from_another_process_survives_the_proxys_next_save(tmp_path: Path, resolution: str) -> None:
-    db = str(tmp_path / "m.db")
+def proxy_with_alert(db: str):
+    """A proxy's store, brain and learner after 30 answers and 3 that drifted: one open alert."""
     store, proxy, proxy_learner = open_brain(db)
     proxy_learner.learn_batch([observation(i) for i in range(1, 31)])
     proxy_learner.learn_batch([observation(i, v2=True) for i in range(31, 34)])
     assert proxy_learner.flush()
     [alert] = proxy.alert_list()
+    return store, proxy, proxy_learner, alert
+
+
+@pytest.mark.parametrize("resolution", ["expected", "fixed"])
+def test_resolution_from_another_process_survives_the_proxys_next_save(tmp_path: Path, resolution: str) -> None:
+    db = str(tmp_path / "m.db")
+    store, proxy, proxy_learner, alert = proxy_with_alert(db)
     assert alert["label"] == "BREAKING" and not alert["resolved"]
 
     # `mimic drift resolve ID ...` in another process
@@ -118,11 +124,7 @@ def test_cli_output_survives_hostile_strings_from_traffic(tmp_path: Path, capsys
 
 def test_an_alert_withdrawn_by_another_proxy_is_closed_here_and_learns_what_it_withheld(tmp_path: Path) -> None:
     db = str(tmp_path / "m.db")
-    store, proxy, proxy_learner = open_brain(db)
-    proxy_learner.learn_batch([observation(i) for i in range(1, 31)])
-    proxy_learner.learn_batch([observation(i, v2=True) for i in range(31, 34)])
-    assert proxy_learner.flush()
-    [alert] = proxy.alert_list()
+    store, proxy, proxy_learner, alert = proxy_with_alert(db)
     other_store, other, other_learner = open_brain(db)  # another proxy on the same database ...
     other.watch.alerts.close_withdrawn(other.watch.alerts.find(alert["id"]), 1234.0)  # ... withdrew it
     assert other_learner.flush()

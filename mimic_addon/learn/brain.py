@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from ..model.consolidate import consolidate
 from ..model.paths import PathTree, split_path
+from ..watch.alerts import WITHDRAWN
 from .endpoint import Endpoint
 from .features import echo_values, shape_of
 from .observation import Observation, decode_body
@@ -202,13 +203,22 @@ class Brain:
             return [a.to_dict() for a in self.watch.alerts.listing(unresolved)]
 
     def resolve_alert(self, alert_id: str, resolution: str, ts: float) -> dict:
-        """Resolve a drift alert ("expected": the schema moves on; "fixed": the backend was fixed).
-        KeyError / ValueError for an unknown or already resolved alert."""
+        """Resolve a drift alert ("expected": the schema moves on; "fixed": the backend was fixed;
+        "withdrawn", as another proxy found it: its places were seen as learned again, and what was
+        withheld is learned as for "expected"). KeyError / ValueError for an unknown or already
+        resolved alert."""
         with self.lock:
-            alert = self.watch.alerts.resolve(alert_id, resolution, ts)
+            book = self.watch.alerts
+            if resolution == WITHDRAWN:
+                alert = book.find(alert_id)
+                if alert.resolved:
+                    raise ValueError(f"alert {alert.id} is already resolved ({alert.resolution})")
+                book.close_withdrawn(alert, ts)
+            else:
+                alert = book.resolve(alert_id, resolution, ts)
             host = self.hosts.get(alert.host)
             ep = host.endpoints.get((alert.method, alert.skeleton)) if host is not None else None
-            if resolution == "expected":
+            if resolution in ("expected", WITHDRAWN):
                 resolve_into(ep, alert)
                 if ep is not None:
                     self._dirty.add(ep.key)

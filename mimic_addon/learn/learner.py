@@ -16,7 +16,7 @@ from ..store import Store, StoreError
 from .brain import Brain
 from .observation import Observation
 from .worker import BatchWorker
-from ..watch.alerts import WITHDRAWN, Alert
+from ..watch.alerts import Alert
 from ..watch.drift import Change
 
 logger = logging.getLogger(__name__)
@@ -121,8 +121,6 @@ class Learner(BatchWorker):
             return
         for alert_id, data in resolved.items():
             resolution = data.get("resolution") or "fixed"
-            if resolution == WITHDRAWN:  # another proxy saw its places as learned again: learn what was withheld
-                resolution = "expected"
             try:
                 self.brain.resolve_alert(alert_id, resolution, data.get("resolved_at") or time.time())
             except (KeyError, ValueError):

@@ -132,6 +132,10 @@ def test_an_alert_withdrawn_by_another_proxy_is_closed_here_and_learns_what_it_w
     proxy_learner.flush()
     [alert] = proxy.alert_list()
     assert alert["resolved"] and not proxy.watch.alerts.open
+    assert alert["resolution"] == "withdrawn"  # not taken for a user's "expected"
     ep = proxy.endpoints()[0]
     assert ep.responses["200"].count == 33  # what it withheld was learned
+    assert proxy_learner.flush()
+    [stored] = [a for a in store.load_alerts() if a["id"] == alert["id"]]
+    assert stored["resolution"] == "withdrawn"  # the next save keeps the record
     store.close()

@@ -63,9 +63,11 @@ _SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xo
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
 # Card numbers: 13 to 19 digits (spaces or dashes between groups) with a known issuer prefix
 # (`_ISSUER`: Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay), Luhn-valid. The pattern starts
-# with a character set so the regex engine skips fast over text without such digits. Digits glued to
-# letters are part of a word, not a card (`adbcb155-a659-0755-9197-39c1dcf87d70` is a UUID).
-_CARD = re.compile(r"[2-6](?<![\w.-][2-6])\d(?:[ -]?\d){11,17}(?![\w-])")
+# with a character set so the regex engine skips fast over text without such digits. A card number
+# glued to a word (`card_4111...`, `PAN4111...`) is still one, but digits inside a UUID are not
+# (`adbcb155-a659-0755-9197-39c1dcf87d70`: its digit groups may pass the Luhn check).
+_CARD = re.compile(r"[2-6](?<![\d.-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
+_UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[04-9]|6")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
@@ -116,7 +118,13 @@ def luhn_valid(digits: str) -> bool:
 
 def _card(m: re.Match[str]) -> str:
     digits = m.group(0).replace(" ", "").replace("-", "")
-    return REDACTED if _is_card(digits) else m.group(0)
+    return REDACTED if _is_card(digits) and not _in_uuid(m) else m.group(0)
+
+
+def _in_uuid(m: re.Match[str]) -> bool:
+    """Is the match part of a UUID written in the text (the 36 characters around it)?"""
+    text, start, end = m.string, m.start(), m.end()
+    return any(_UUID_TEXT.fullmatch(text, i, i + 36) for i in range(max(0, end - 36), min(start, len(text) - 36) + 1))
 
 
 def _is_card(digits: str) -> bool:

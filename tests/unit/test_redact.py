@@ -225,6 +225,13 @@ SHAPED = [
 ]
 
 
+@pytest.mark.parametrize("text", ["card_4111111111111111", "PAN4111111111111111", "4111111111111111exp",
+                                  "visa 4111-1111-1111-1111"])
+def test_card_numbers_glued_to_words_are_redacted(text):
+    assert "4111" not in redact_text(text) and REDACTED in redact_text(text)
+    assert "4111" not in redact_json({"note": text})["note"]
+
+
 @pytest.mark.parametrize("secret", SHAPED)
 def test_credentials_are_recognised_by_shape_anywhere(secret):
     text = f"see {secret}, thanks"

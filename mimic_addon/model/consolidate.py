@@ -323,7 +323,6 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         # nothing but openness speaks for them: programmers' names (`calendarFeedEnabled`) stay
         # literal, and so do names used under several of the parameter's values, when there are
         # several such (one value seen again under another is a coincidence)
-        # several such (one value seen again under another is a coincidence)
         names = {v for v, k in kids.items() if k.recurring}
         family = [v for v in order if v not in unlike_best and not seg.is_identifier(v)
                   and not (len(names) >= 2 and v in names)]

@@ -369,7 +369,9 @@ class PathTree:
     def learn(self, method: str, parts: list[str], echo: dict[str, str], shape: Shape) -> Learned:
         """Record one request (already split, percent-decoded) and return its skeleton.
 
-        `echo` maps string values found in the request/response bodies to the key they were under.
+        `echo` maps the path's segments found as values in the request/response bodies to the key they
+        were under; it is true when the bodies held any value that could have echoed one
+        (`learn.features.Echoes`).
         """
         node = self.root
         out: list[str] = []

@@ -349,3 +349,12 @@ def test_key_sets_survive_the_store_and_merges():
     assert b.key_sets() == [(frozenset({"z"}), 3), (frozenset({"x", "y"}), 1)]
     many = learned([{f"k{i}": i} for i in range(20)])  # too many kinds: each key on its own again
     assert many.key_sets() is None
+
+
+def test_key_sets_unknown_from_an_older_store_and_gone_once_a_map():
+    stored = learned([{"x": 1}, {"y": 2}]).to_dict()
+    del stored["ks"]  # written before key sets were counted
+    assert SchemaNode.from_dict(stored).key_sets() is None
+    node = learned([{"x": 1}, {"y": 2}])
+    node.observe({"550e8400-e29b-41d4-a716-446655440000": 3})  # an id as a key: the object is a map
+    assert node.key_sets() is None and node.is_map

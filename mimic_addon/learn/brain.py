@@ -209,13 +209,7 @@ class Brain:
         resolved alert."""
         with self.lock:
             book = self.watch.alerts
-            if resolution == WITHDRAWN:
-                alert = book.find(alert_id)
-                if alert.resolved:
-                    raise ValueError(f"alert {alert.id} is already resolved ({alert.resolution})")
-                book.close_withdrawn(alert, ts)
-            else:
-                alert = book.resolve(alert_id, resolution, ts)
+            alert = book.withdraw(alert_id, ts) if resolution == WITHDRAWN else book.resolve(alert_id, resolution, ts)
             host = self.hosts.get(alert.host)
             ep = host.endpoints.get((alert.method, alert.skeleton)) if host is not None else None
             if resolution in ("expected", WITHDRAWN):

@@ -211,8 +211,16 @@ class AlertBook:
             alert.pending_other += 1
 
     def resolve(self, alert_id: str, resolution: str, ts: float) -> Alert:
+        """A user's resolution ("expected" or "fixed"); ValueError for another or an alert already resolved."""
         if resolution not in RESOLUTIONS:
             raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}")
+        return self._close_open(alert_id, resolution, ts)
+
+    def withdraw(self, alert_id: str, ts: float) -> Alert:
+        """Close as "withdrawn" an alert another proxy withdrew (see `close_withdrawn`)."""
+        return self._close_open(alert_id, WITHDRAWN, ts)
+
+    def _close_open(self, alert_id: str, resolution: str, ts: float) -> Alert:
         alert = self.find(alert_id)
         if alert.resolved:
             raise ValueError(f"alert {alert.id} is already resolved ({alert.resolution})")

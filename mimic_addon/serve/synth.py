@@ -208,12 +208,7 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
 
 def _pick_weighted[T](choices: list[tuple[T, int]], rng: random.Random) -> T:
     """One of `choices` (thing, count), drawn as often as it was seen."""
-    x = rng.random() * sum(c for _, c in choices)
-    for thing, c in choices:
-        x -= c
-        if x < 0:
-            return thing
-    return choices[-1][0]
+    return rng.choices([thing for thing, _ in choices], [c for _, c in choices])[0]
 
 
 def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> list[Any]:

@@ -354,7 +354,10 @@ def run_protocol(path: Path, seed: int) -> dict:
         plant = by_ep.get(ep)
         mutated.append(with_body(obs, planted(bodies[i], plant)) if plant is not None and i in bodies else obs)
     drifted = fresh(snap, None)
-    routed_to = [drifted.learn(obs).skeleton for obs in mutated]  # the endpoint each answer was judged on
+    routed_to = []  # the endpoint each answer was judged on
+    for obs in mutated:
+        drifted.learn(obs)
+        routed_to.append(drifted.judged.skeleton)
     alerts = [a for a in alerts_json(drifted) if not a["resolved"]]
     planted_keys = set()
     for p in plants:

@@ -9,7 +9,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from ..model.consolidate import consolidate
-from ..model.paths import PathTree, split_path
+from ..model.paths import PathTree, Shape, split_path
 from ..watch.alerts import WITHDRAWN
 from .endpoint import Endpoint
 from .features import echo_values, shape_of
@@ -27,6 +27,8 @@ class HostModel:
     scheme: str = "https"
     tree: PathTree = field(default_factory=PathTree)
     endpoints: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
+    # endpoints first learned since the host's last consolidation: no pass has judged their literals yet
+    young: set[tuple[str, str]] = field(default_factory=set)
 
 
 def _storable(text: str) -> str:
@@ -50,6 +52,7 @@ class Brain:
         self._unsettled: set[str] = set()  # hosts whose tree learned something since the last `settle`
         self._next_settle = SETTLE_FIRST
         self.observed = 0
+        self.judged: Endpoint | None = None  # the endpoint whose history judged the last answer (`_elder`)
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
@@ -70,6 +73,7 @@ class Brain:
             host = self.hosts.get(name)
             if host is None:
                 continue
+            host.young.clear()
             trial = PathTree(host.tree.root.copy())
             if consolidate(trial):
                 with self.lock:
@@ -88,6 +92,7 @@ class Brain:
             if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL):
                 return None
             query = obs.query
+            self.judged = ep
             if self.watch.enabled:
                 body, is_json = decode_body(obs.response) if self.watch.wants_body(ep, obs.status) else (None, False)
                 self.watch.check(ep, host.tree.named, obs, query, body, is_json)
@@ -126,12 +131,40 @@ class Brain:
             if ep is None:
                 ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
                 self._deleted.discard(ep.key)
+                host.young.add((obs.method, learned.skeleton))
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
-            if self.watch.enabled and self.watch.check(ep, host.tree.named, obs, query, response_json, response_is_json):
+            young = (obs.method, ep.skeleton) in host.young
+            judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
+            if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, response_json, response_is_json):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
                           sample=sample)
         return ep
+
+    @staticmethod
+    def _elder(host: HostModel, ep: Endpoint, parts: list[str], status: int, shape: Shape) -> Endpoint:
+        """The endpoint that judges an answer of an endpoint no consolidation has seen yet: of the
+        templates its path also matches, the one holding the most answers of this status, if it
+        holds more than `ep` and most of this answer's keys. A new word beside a parameter (a realm
+        seen with an endpoint new to all realms, a value the last pass folded) is most likely one
+        more value of it, and until the next pass decides, its answers are watched with that
+        template's history; an answer of another shape (`/pets/findByTags` beside `/pets/{id}`)
+        is another resource's, and only its own history judges it."""
+        mine = {t for t in shape.tokens if not t.startswith(("?", "b."))}
+        if not mine:
+            return ep
+
+        def answers(e: Endpoint) -> int:
+            node = e.responses.get(str(status))
+            return node.count if node is not None else 0
+
+        best, most = ep, answers(ep)
+        for skeleton in host.tree.routes(ep.method, parts):
+            other = host.endpoints.get((ep.method, skeleton)) if skeleton != ep.skeleton else None
+            if other is not None and answers(other) > most and \
+                    2 * len(mine & host.tree.answer_tokens(ep.method, skeleton)) >= len(mine):
+                best, most = other, answers(other)
+        return best
 
     def _regroup(self, host: HostModel) -> None:
         """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home."""

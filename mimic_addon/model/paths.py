@@ -36,6 +36,7 @@ MAX_SEGMENTS = 32
 MAX_LITERALS = 400          # literal children per node before the rest is folded into a parameter
 MAX_NODES = 20_000          # nodes per host's tree: beyond, new names go to their position's parameter
                             # (created if need be, so a tree holds at most twice this)
+MAX_ROUTES = 8              # skeletons `PathTree.routes` lists for one path
 RECOUNT_EVERY = 1024        # requests turned away by a full tree between two counts of its nodes
 MAX_SHAPE_KEYS = 128        # shape tokens remembered per endpoint method
 MAX_SHAPES = 48             # distinct shape keys remembered per node
@@ -316,6 +317,25 @@ def _route(node: Node, method: str | None, parts: list[str], i: int, out: list[s
     return False
 
 
+def _routes(node: Node, method: str, parts: list[str], i: int, out: list[str], found: list[str]) -> None:
+    """Every skeleton `parts[i:]` routes to below `node` (literal and parameter alike), into `found`."""
+    if len(found) >= MAX_ROUTES:
+        return
+    if i == len(parts):
+        if method in node.ends:
+            found.append(skeleton_of(out))
+        return
+    child = node.literals.get(parts[i])
+    if child is not None:
+        out.append(parts[i])
+        _routes(child, method, parts, i + 1, out, found)
+        out.pop()
+    if node.param is not None:
+        out.append(PARAM)
+        _routes(node.param, method, parts, i + 1, out, found)
+        out.pop()
+
+
 def _rarest(node: Node, keep: int, besides: frozenset[str] = frozenset()) -> list[str]:
     """The rarest literal children of `node` (not declared, not in `besides`) beyond the `keep` most used."""
     rare = [v for v, c in sorted(node.literals.items(), key=lambda kv: kv[1].count)
@@ -486,10 +506,25 @@ class PathTree:
                 return False
         return method in node.ends
 
+    def answer_tokens(self, method: str, skeleton: str) -> set[str]:
+        """The shape tokens remembered for an endpoint's answers (empty if none or no such endpoint)."""
+        node: Node | None = self.root
+        for value in split_path(skeleton):
+            node = node.param if value == PARAM else node.literals.get(value)
+            if node is None:
+                return set()
+        return node.shapes.get(method + " ", set())
+
     def match(self, method: str | None, parts: list[str]) -> str | None:
         """Skeleton for a concrete path (or a skeleton's parts), literal segments first."""
         out: list[str] = []
         return skeleton_of(out) if _route(self.root, method, parts, 0, out) else None
+
+    def routes(self, method: str, parts: list[str]) -> list[str]:
+        """Every skeleton this path matches (`/users/me` -> `/users/me` and `/users/{}`), at most MAX_ROUTES."""
+        found: list[str] = []
+        _routes(self.root, method, parts, 0, [], found)
+        return found
 
     def templates(self) -> Iterator[tuple[str, str, str]]:
         """(method, skeleton, named template) of every learned endpoint."""

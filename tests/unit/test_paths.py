@@ -526,3 +526,13 @@ def test_gateway_prefixes_seen_once_each_stay_literal() -> None:
     learn(tree, "/users/api/profile", USER)
     learn(tree, "/orders/api/recent", shape("[]", "[].id", "[].items"))
     assert settled(tree) == {"GET /billing/api/invoices", "GET /users/api/profile", "GET /orders/api/recent"}
+
+
+def test_routes_lists_every_template_a_path_matches() -> None:
+    tree = PathTree()
+    for i in range(3):
+        learn(tree, f"/users/{1000 + i}")
+    learn(tree, "/users/me")
+    assert tree.routes("GET", split_path("/users/me")) == ["/users/me", "/users/{}"]
+    assert tree.routes("GET", split_path("/users/2000")) == ["/users/{}"]
+    assert tree.routes("POST", split_path("/users/me")) == []

@@ -1,0 +1,80 @@
+"""Answers of an endpoint no consolidation has judged yet are watched with the history of the
+template their path also matches (a new realm, a value the last pass folded)."""
+from __future__ import annotations
+
+import json
+import uuid
+
+from mitmproxy.test import tflow, tutils
+
+from mimic_addon.learn.brain import Brain
+from mimic_addon.learn.observation import Observation, from_flow
+from mimic_addon.learn.watchdog import Watchdog
+
+HOST = "sso.example.com"
+REALMS = ["north", "harbor", "meadow", "quartz", "ember", "willow", "cobalt", "saffron"]
+
+
+def answer(method: str, path: str, body: object, status: int = 200, ts: float = 0.0) -> Observation:
+    req = tutils.treq(host=HOST, port=443, scheme=b"https", method=method.encode(), path=path.encode(),
+                      content=b"", timestamp_start=ts)
+    resp = tutils.tresp(status_code=status, content=json.dumps(body).encode(), timestamp_start=ts + 0.01,
+                        timestamp_end=ts + 0.01)
+    resp.headers["content-type"] = "application/json"
+    obs = from_flow(tflow.tflow(req=req, resp=resp), 1 << 20)
+    assert obs is not None
+    return obs
+
+
+def user(i: int) -> dict:
+    return {"id": str(uuid.UUID(int=i)), "username": f"user{i}", "enabled": True, "createdTimestamp": 1700000000 + i}
+
+
+def realms_brain() -> Brain:
+    """Realm names used as ids, consolidated into `/{realm}/users/{id}` and `/{realm}/groups`."""
+    brain = Brain(Watchdog())
+    i = 0
+    for rnd in range(4):
+        for realm in REALMS:
+            i += 1
+            brain.learn(answer("GET", f"/{realm}/users/{uuid.UUID(int=i)}", user(i), ts=i))
+            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    assert {ep.skeleton for ep in brain.endpoints()} == {"/{}/users/{}", "/{}/groups"}
+    return brain
+
+
+def test_a_new_realm_first_seen_on_a_new_endpoint_is_watched_as_a_realm() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=100))  # new to every realm: `acme` stays literal for now
+    body = user(500)
+    del body["username"]
+    for n in range(2):
+        ep = brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=500 + n)}", body, ts=101 + n))
+        assert ep.skeleton == "/acme/users/{}" and brain.judged is not None
+        assert brain.judged.skeleton == "/{}/users/{}"
+    [alert] = brain.alert_list()
+    assert (alert["skeleton"], alert["label"]) == ("/{}/users/{}", "BREAKING")
+    assert [c["path"] for c in alert["changes"]] == ["$.username"]
+
+
+def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=100))
+    brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=600)}", user(600), ts=101))
+    brain.settle()
+    for n in range(2):
+        ep = brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=601 + n)}", user(601 + n), ts=102 + n))
+        assert brain.judged is ep  # no longer young: its own history judges it
+    assert brain.alert_list() == []
+
+
+def test_a_new_word_answering_another_shape_is_judged_on_its_own() -> None:
+    brain = Brain(Watchdog())
+    for i in range(1, 40):
+        brain.learn(answer("GET", f"/pets/{1000 + i}", {"id": 1000 + i, "name": f"pet{i}", "status": "sold"}, ts=i))
+    brain.settle()
+    for n in range(3):  # a search beside the pets: a list, not a pet that lost its fields
+        ep = brain.learn(answer("GET", "/pets/findByTags", [{"id": n, "name": "p", "status": "sold"}], ts=50 + n))
+        assert ep.skeleton == "/pets/findByTags" and brain.judged is ep
+    assert brain.alert_list() == []

@@ -223,7 +223,12 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
     if t == "string":
-        _judge_string(node, value, path, key, out, fine, seen, watched)
+        formats, enum = node.formats, node.enum
+        if not formats and (not enum or value in enum):  # (what `_judge_string` finds of it, at once)
+            if watched is not NOWHERE and path in watched:
+                fine.add(path)
+        else:
+            _judge_string(node, value, path, key, out, fine, seen, watched)
         return
     if watched is not NOWHERE:
         if path in watched:
@@ -277,6 +282,17 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
             leaf = child.types[_INT_SLOT] or child.types[_NUM_SLOT]
         elif tv is bool:
             leaf = child.types[_BOOL_SLOT]
+        elif tv is dict and child.types[_OBJ_SLOT] and watched is NOWHERE:  # (`_walk`'s steps for it, inline)
+            if budget[0] > 0:
+                budget[0] -= 1
+                _walk_object(child, v, f"{path}.{name}", out, fine, min_count, answers, NOWHERE, NOWHERE, budget)
+            continue
+        elif tv is list and child.types[_ARR_SLOT] and watched is NOWHERE:
+            if budget[0] > 0:
+                budget[0] -= 1
+                _walk_array(child, v, f"{path}.{name}", name, out, fine, min_count, answers, NOWHERE, NOWHERE,
+                            budget)
+            continue
         elif v is None and not child.types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
             # an optional field arriving null: its readers already handle it missing (one label lower)
             _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
@@ -298,7 +314,12 @@ def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict,
     gone = props.keys() - value
     if gone:
         floor = ALMOST_ALWAYS * total
-        if any(props[n].count >= floor for n in gone):  # (mostly optional fields: nothing to say)
+        judged = False  # (mostly optional fields gone: nothing to say)
+        for name in gone:
+            if props[name].count >= floor:
+                judged = True
+                break
+        if judged:
             for name in props:  # in learned order: same words out
                 if name not in gone:
                     continue
@@ -338,8 +359,23 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
     within = min(answers, node.types[_ARR_SLOT])  # answers that had this list at most
     prefix = path + "[]"
     before = len(out)
+    if (items.count if items.count < within else within) < min_count:
+        return  # (the items are still learning)
+    types = items.types
+    objects = types[_OBJ_SLOT] and watched is NOWHERE
+    words = types[_STR_SLOT] and not items.formats and watched is NOWHERE
+    enum = items.enum
     for i in picks:
-        _walk(items, value[i], prefix, key, out, fine, min_count, within, watched, under, budget)
+        v = value[i]
+        tv = type(v)
+        if objects and tv is dict:  # (`_walk`'s steps for it, inline)
+            if budget[0] > 0:
+                budget[0] -= 1
+                _walk_object(items, v, prefix, out, fine, min_count, within, NOWHERE, NOWHERE, budget)
+        elif words and tv is str and (not enum or v in enum):
+            continue  # (nothing to say of it, as in `_walk`)
+        else:
+            _walk(items, v, prefix, key, out, fine, min_count, within, watched, under, budget)
     if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
         # a place some items had as usual and others not varies within one answer: no change
         found = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]

@@ -21,6 +21,7 @@ a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Container
@@ -165,11 +166,12 @@ def _watching(watched: Container[str]) -> tuple[Container[str], Container[str]]:
     walked without looking its paths up): NOWHERE for an empty set, EVERYWHERE for any other
     container than a set."""
     if isinstance(watched, (set, frozenset)):
-        return (watched, _ancestors(watched)) if watched else (NOWHERE, NOWHERE)
+        return (watched, _ancestors(frozenset(watched))) if watched else (NOWHERE, NOWHERE)
     return watched, EVERYWHERE
 
 
-def _ancestors(paths: set[str] | frozenset[str]) -> set[str]:
+@functools.lru_cache(maxsize=256)  # (the same places are followed answer after answer)
+def _ancestors(paths: frozenset[str]) -> frozenset[str]:
     """Every path a place in `paths` lies under (`$.a[].b` lies under `$.a[]`, `$.a` and `$`).
     A name holding "." or "[" only adds paths that are no ancestors: harmless, they prune less."""
     out: set[str] = set()
@@ -180,7 +182,7 @@ def _ancestors(paths: set[str] | frozenset[str]) -> set[str]:
             if q in out:  # (its own ancestors are in already)
                 break
             out.add(q)
-    return out
+    return frozenset(out)
 
 
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
@@ -270,39 +272,43 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
         child = get(name)
         if child is None or child.count < min_count:  # (answers >= objects >= min_count here)
             continue  # unknown (reported by _judge_keys), or still learning
-        # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
+        # the common values, inline: a number, boolean or plain string of a type seen here is
+        # fine, an object or list of a type seen here is entered (`_walk`'s steps for them)
         tv = type(v)
+        types = child.types
         if tv is str:
-            if child.types[_STR_SLOT]:
-                formats, enum = child.formats, child.enum
-                leaf = (not formats and (not enum or v in enum)) or child.string_fits(v)
-            else:
-                leaf = False
+            if types[_STR_SLOT] and ((not child.formats and (not (enum := child.enum) or v in enum))
+                                     or child.string_fits(v)):
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
         elif tv is int or tv is float:
-            leaf = child.types[_INT_SLOT] or child.types[_NUM_SLOT]
+            if types[_INT_SLOT] or types[_NUM_SLOT]:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+        elif tv is dict:
+            if types[_OBJ_SLOT] and watched is NOWHERE:
+                if budget[0] > 0:
+                    budget[0] -= 1
+                    _walk_object(child, v, f"{path}.{name}", out, fine, min_count, answers, NOWHERE, NOWHERE, budget)
+                continue
+        elif tv is list:
+            if types[_ARR_SLOT] and watched is NOWHERE:
+                if budget[0] > 0:
+                    budget[0] -= 1
+                    _walk_array(child, v, f"{path}.{name}", name, out, fine, min_count, answers, NOWHERE, NOWHERE,
+                                budget)
+                continue
         elif tv is bool:
-            leaf = child.types[_BOOL_SLOT]
-        elif tv is dict and child.types[_OBJ_SLOT] and watched is NOWHERE:  # (`_walk`'s steps for it, inline)
-            if budget[0] > 0:
-                budget[0] -= 1
-                _walk_object(child, v, f"{path}.{name}", out, fine, min_count, answers, NOWHERE, NOWHERE, budget)
-            continue
-        elif tv is list and child.types[_ARR_SLOT] and watched is NOWHERE:
-            if budget[0] > 0:
-                budget[0] -= 1
-                _walk_array(child, v, f"{path}.{name}", name, out, fine, min_count, answers, NOWHERE, NOWHERE,
-                            budget)
-            continue
-        elif v is None and not child.types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
+            if types[_BOOL_SLOT]:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+        elif v is None and not types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
             # an optional field arriving null: its readers already handle it missing (one label lower)
             _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
                              min(child.count, answers), 0, grade=1))
-            continue
-        else:
-            leaf = False
-        if leaf:
-            if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
-                fine.add(p)
             continue
         _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
 
@@ -383,7 +389,7 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
         if found:
             paths = {k[0] for k in found}
             for i in picks:
-                _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(paths),
+                _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(frozenset(paths)),
                       [MAX_OBJECTS_LOOKED_INTO])
         for k in found:
             if k[0] in usual:

@@ -58,38 +58,70 @@ class Watchdog:
         if not self.enabled:
             return False
         status = obs.status
-        code = str(status)
-        schema = self.stable_schema(ep, status)
+        key = (ep.host, ep.method, ep.skeleton, status)
+        suspicion = self.suspicions.get(key)
+        alert = self.alerts.open.get(key)
         certain = declared(ep, status)
-        always_json = schema is not None and schema.count >= ep.sampled[code]
+        changes, fine, errors = self._candidates(ep, status, certain, query, body, is_json, suspicion, alert)
+        if alert is not None and fine and not certain:
+            alert = self._contradicted(ep, alert, fine, changes, obs.ts)
+        if not changes and suspicion is None:
+            return False
+        if suspicion is None:
+            suspicion = self.suspicions[key] = Suspicion()
+        sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert)
+        withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
+        if not withheld and doubtful:
+            suspicion.hold(body, is_json)
+            withheld = True
+        if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
+            release(ep, str(status), suspicion)
+            if not suspicion.runs:
+                del self.suspicions[key]
+        return withheld
+
+    def _candidates(self, ep: Endpoint, status: int, certain: bool, query: list[tuple[str, str]], body: Any,
+                    is_json: bool, suspicion: Suspicion | None,
+                    alert: Alert | None) -> tuple[list[Change], set[str], int]:
+        """The answer's candidate changes, the followed places it had as usual (`drift.inspect`)
+        and the errors in a row of its request shape (0: not applicable)."""
+        schema = self.stable_schema(ep, status)
         successes, errors = 0, 0
         if status >= 400:
             shape = ep.shape_succeeded(query, self.drift_after)
             if shape is not None and ep.stats.statuses.get(status, 0) <= shape[1]:
                 successes, errors = shape
-        min_count = 1 if certain else self.drift_after
-        key = (ep.host, ep.method, ep.skeleton, status)
-        suspicion = self.suspicions.get(key)
-        alert = self.alerts.open.get(key)
+        if schema is None:  # (nothing learned to compare the body with)
+            return check_response(None, False, body, is_json, status, successes)[0], set(), errors
+        always_json = schema.count >= ep.sampled[str(status)]
+        # the places followed: those of the candidates not sure yet and of the alert's changes
         watched = ({path for path, _ in suspicion.runs} or NOWHERE) if suspicion is not None else NOWHERE
         if alert is not None and not certain and (standing := alert.watched()):
             watched = standing | set(watched)  # (NOWHERE kept otherwise: an empty set costs every leaf a path)
+        min_count = 1 if certain else self.drift_after
         changes, fine = check_response(schema, always_json, body, is_json, status, successes, min_count, watched)
         if certain:  # a declared optional field counts as seen "in all but one" object: it is optional
             changes = [c for c in changes if not c.exceptions]
-        # a learned (not declared) contract is a sample: a place seen as learned again after its
-        # alert shows it was optional or nullable, not changed
-        if alert is not None and fine and not certain and alert.withdraw(fine, {c.key for c in changes}):
+        return changes, fine, errors
+
+    def _contradicted(self, ep: Endpoint, alert: Alert, fine: set[str], changes: list[Change],
+                      ts: float) -> Alert | None:
+        """A learned (not declared) contract is a sample: a place seen as learned again after its
+        alert shows it was optional or nullable, not changed. The alert, None once it closed."""
+        if alert.withdraw(fine, {c.key for c in changes}):
             self.alerts.dirty.add(alert.id)
             if alert.label == INFO:  # nothing drifted after all: what it withheld is learned
                 resolve_into(ep, alert)
                 if not alert.change_list():
-                    self.alerts.close_withdrawn(alert, obs.ts)
-                    alert = None
-        if not changes and suspicion is None:
-            return False
-        if suspicion is None:
-            suspicion = self.suspicions[key] = Suspicion()
+                    self.alerts.close_withdrawn(alert, ts)
+                    return None
+        return alert
+
+    @staticmethod
+    def _weigh(changes: list[Change], fine: set[str], is_json: bool, errors: int, certain: bool,
+               suspicion: Suspicion, alert: Alert | None) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
+        """Count the answer into the suspicion's runs: (the changes sure now, whether a doubtful
+        BREAKING/WARNING candidate remains, each candidate's run)."""
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
         sure, doubtful = [], False
         for c in changes:
@@ -100,28 +132,25 @@ class Watchdog:
                 suspicion.runs.pop(c.key, None)
             elif c.label != INFO and not c.exceptions:
                 doubtful = True
-        withheld = False
-        if sure:
-            drifted = any(c.label != INFO for c in sure)
-            opened = key not in self.alerts.open
-            alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts,
-                                            runs, suspicion.held_count() if drifted else 0)
-            if new:
-                self.reports.append((alert, new, opened))
-            if drifted:
-                self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
-                if alert.pending is None:
-                    alert.pending = SchemaNode()
-                alert.pending_other += suspicion.take(alert.pending)[1]
-                withheld = True
-        if not withheld and doubtful:
-            suspicion.hold(body, is_json)
-            withheld = True
-        if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
-            release(ep, code, suspicion)
-            if not suspicion.runs:
-                del self.suspicions[key]
-        return withheld
+        return sure, doubtful, runs
+
+    def _record(self, ep: Endpoint, named: Callable[[str], str], obs: Observation, sure: list[Change],
+                runs: dict[tuple[str, str], int], suspicion: Suspicion, body: Any, is_json: bool) -> bool:
+        """Record the sure changes in their alert; True when the answer drifted (BREAKING or
+        WARNING): it is withheld, with the answers held back for the suspicion."""
+        drifted = any(c.label != INFO for c in sure)
+        status = obs.status
+        opened = (ep.host, ep.method, ep.skeleton, status) not in self.alerts.open
+        alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts,
+                                        runs, suspicion.held_count() if drifted else 0)
+        if new:
+            self.reports.append((alert, new, opened))
+        if drifted:
+            self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
+            if alert.pending is None:
+                alert.pending = SchemaNode()
+            alert.pending_other += suspicion.take(alert.pending)[1]
+        return drifted
 
     def take_reports(self) -> list[tuple[Alert, list[Change], bool]]:
         reports, self.reports = self.reports, []

@@ -21,6 +21,7 @@ a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Container
@@ -56,6 +57,7 @@ _JSON_TYPES = {dict: "object", list: "array", str: "string", int: "integer", flo
                type(None): "null"}
 _NULL_SLOT, _INT_SLOT, _NUM_SLOT = _TYPE_SLOT["null"], _TYPE_SLOT["integer"], _TYPE_SLOT["number"]
 _BOOL_SLOT, _STR_SLOT, _OBJ_SLOT = _TYPE_SLOT["boolean"], _TYPE_SLOT["string"], _TYPE_SLOT["object"]
+_ARR_SLOT = _TYPE_SLOT["array"]
 _DATES = frozenset(("date-time", "date"))
 ENUM_MIN_RATIO = 5        # observations per enum value before an unseen value is news
 # Names of fields whose values are data, not a closed set, even when few were seen.
@@ -154,8 +156,33 @@ def inspect(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1,
     """
     out: dict[tuple[str, str], Change] = {}
     fine: set[str] = set()
-    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched, [MAX_OBJECTS_LOOKED_INTO])
+    watched, under = _watching(watched)
+    _walk(node, value, path, "", out, fine, min_count, max(node.count, 1), watched, under, [MAX_OBJECTS_LOOKED_INTO])
     return list(out.values()), fine
+
+
+def _watching(watched: Container[str]) -> tuple[Container[str], Container[str]]:
+    """`watched` and the places holding a watched place further down (a subtree holding none is
+    walked without looking its paths up): NOWHERE for an empty set, EVERYWHERE for any other
+    container than a set."""
+    if isinstance(watched, (set, frozenset)):
+        return (watched, _ancestors(frozenset(watched))) if watched else (NOWHERE, NOWHERE)
+    return watched, EVERYWHERE
+
+
+@functools.lru_cache(maxsize=256)  # (the same places are followed answer after answer)
+def _ancestors(paths: frozenset[str]) -> frozenset[str]:
+    """Every path a place in `paths` lies under (`$.a[].b` lies under `$.a[]`, `$.a` and `$`).
+    A name holding "." or "[" only adds paths that are no ancestors: harmless, they prune less."""
+    out: set[str] = set()
+    for p in paths:
+        i = len(p)
+        while (i := max(p.rfind(".", 0, i), p.rfind("[", 0, i))) > 0:
+            q = p[:i]
+            if q in out:  # (its own ancestors are in already)
+                break
+            out.add(q)
+    return frozenset(out)
 
 
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
@@ -164,7 +191,9 @@ def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
 
 
 def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: set[str], min_count: int,
-          answers: int, watched: Container[str], budget: list[int]) -> None:
+          answers: int, watched: Container[str], under: Container[str], budget: list[int]) -> None:
+    """Judge one place (and, bounded by `budget`, what it holds). `under`: the places holding a
+    watched one (`_watching`); below a place not in it nothing is watched."""
     seen = node.count if node.count < answers else answers  # one sighting per answer at most (list items)
     if seen < min_count:
         return
@@ -195,119 +224,193 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         else:
             _add(out, Change(path, "type_changed", _expected_types(counts), t, example_of(value, key), seen, 0))
         return
-    if t != "string" and path in watched:
-        fine.add(path)
-    if t == "object" or t == "array":
+    if t == "string":
+        formats, enum = node.formats, node.enum
+        if not formats and (not enum or value in enum):  # (what `_judge_string` finds of it, at once)
+            if watched is not NOWHERE and path in watched:
+                fine.add(path)
+        else:
+            _judge_string(node, value, path, key, out, fine, seen, watched)
+        return
+    if watched is not NOWHERE:
+        if path in watched:
+            fine.add(path)
+        if path not in under:  # nothing watched below here
+            watched = under = NOWHERE
+    if t == "object":
         if budget[0] <= 0:
             return
         budget[0] -= 1
-    if t == "object":
-        # (SchemaNode's slots are read directly below: this runs for every object of every answer)
-        if node.additional is not None:  # a map: its keys are data
+        _walk_object(node, value, path, out, fine, min_count, answers, watched, under, budget)
+    elif t == "array":
+        if budget[0] <= 0:
             return
-        if node.variants:
-            summary = node.variant_for(value)
-            if summary is None:  # a kind of object not seen before: still learning
-                return
-            if summary.object_count >= min_count:
-                node = summary
-        props = node.props or {}  # none: every object so far was {}
-        total = node.types[_OBJ_SLOT]
-        objects = total if total < answers else answers
-        if objects < min_count:
+        budget[0] -= 1
+        _walk_array(node, value, path, key, out, fine, min_count, answers, watched, under, budget)
+
+
+def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[str], min_count: int,
+                 answers: int, watched: Container[str], under: Container[str], budget: list[int]) -> None:
+    # (SchemaNode's slots are read directly below: this runs for every object of every answer)
+    if node.additional is not None:  # a map: its keys are data
+        return
+    if node.variants:
+        summary = node.variant_for(value)
+        if summary is None:  # a kind of object not seen before: still learning
             return
-        missing = []
-        gone = props.keys() - value
-        if gone:
-            floor = ALMOST_ALWAYS * total
-            if any(props[n].count >= floor for n in gone):  # (mostly optional fields: nothing to say)
-                for name in props:  # in learned order: same words out
-                    if name not in gone:
-                        continue
-                    present = props[name].count
-                    if present >= total:
-                        missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
-                                              objects, 0))
-                    elif present >= floor:
-                        missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
-                                              objects, total - present, grade=1))
-        new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
-            else ()
-        if missing:
-            if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
-                    new or any(child.count < total for child in props.values())):
-                # several always-present fields gone at once, where objects already varied in shape
-                # (some fields optional) or with fields never seen: another kind or a sparser shape
-                # of the object (a summary), still learning, not fields removed
-                if new:
-                    return
-                missing = []
-            for c in missing:
-                _add(out, c)
-        for name in new:
-            v = value[name]
-            _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
-        for name, v in value.items():
-            child = props.get(name)
-            if child is None or child.count < min_count:  # (answers >= objects >= min_count here)
-                continue  # unknown (reported above), or still learning
-            if v is None and not child.types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
-                # an optional field arriving null: its readers already handle it missing (one label lower)
-                _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
-                                 min(child.count, answers), 0, grade=1))
-                continue
-            # the common leaves, inline: a number, boolean or plain string of a type seen here is fine
-            tv = type(v)
-            if tv is bool:
-                leaf = child.types[_BOOL_SLOT]
-            elif tv is int or tv is float:
-                leaf = child.types[_INT_SLOT] or child.types[_NUM_SLOT]
-            elif tv is str:
-                leaf = child.types[_STR_SLOT] and child.string_fits(v)
-            else:
-                leaf = False
-            if leaf:
+        if summary.object_count >= min_count:
+            node = summary
+    props = node.props or {}  # none: every object so far was {}
+    total = node.types[_OBJ_SLOT]
+    objects = total if total < answers else answers
+    if objects < min_count:
+        return
+    if value.keys() != props.keys() and not _judge_keys(props, value, path, out, total, objects):
+        return
+    get = props.get
+    for name, v in value.items():
+        child = get(name)
+        if child is None or child.count < min_count:  # (answers >= objects >= min_count here)
+            continue  # unknown (reported by _judge_keys), or still learning
+        # the common values, inline: a number, boolean or plain string of a type seen here is
+        # fine, an object or list of a type seen here is entered (`_walk`'s steps for them)
+        tv = type(v)
+        types = child.types
+        if tv is str:
+            if types[_STR_SLOT] and ((not child.formats and (not (enum := child.enum) or v in enum))
+                                     or child.string_fits(v)):
                 if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
                     fine.add(p)
                 continue
-            _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, budget)
-    elif t == "array":
-        items = node.items
-        if items is not None and value:
-            n = len(value)
-            picks = range(n) if n <= MAX_ITEMS_CHECKED else \
-                sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
-            within = min(answers, types[_TYPE_SLOT["array"]])  # answers that had this list at most
-            prefix = path + "[]"
-            before = len(out)
+        elif tv is int or tv is float:
+            if types[_INT_SLOT] or types[_NUM_SLOT]:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+        elif tv is dict:
+            if types[_OBJ_SLOT] and watched is NOWHERE:
+                if budget[0] > 0:
+                    budget[0] -= 1
+                    _walk_object(child, v, f"{path}.{name}", out, fine, min_count, answers, NOWHERE, NOWHERE, budget)
+                continue
+        elif tv is list:
+            if types[_ARR_SLOT] and watched is NOWHERE:
+                if budget[0] > 0:
+                    budget[0] -= 1
+                    _walk_array(child, v, f"{path}.{name}", name, out, fine, min_count, answers, NOWHERE, NOWHERE,
+                                budget)
+                continue
+        elif tv is bool:
+            if types[_BOOL_SLOT]:
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+        elif v is None and not types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
+            # an optional field arriving null: its readers already handle it missing (one label lower)
+            _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
+                             min(child.count, answers), 0, grade=1))
+            continue
+        _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
+
+
+def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int) -> bool:
+    """Fields gone from and new to one object (whose keys differ from the learned ones); False
+    when the object is another kind of object, still learning (nothing more to judge in it)."""
+    missing = []
+    gone = props.keys() - value
+    if gone:
+        floor = ALMOST_ALWAYS * total
+        judged = False  # (mostly optional fields gone: nothing to say)
+        for name in gone:
+            if props[name].count >= floor:
+                judged = True
+                break
+        if judged:
+            for name in props:  # in learned order: same words out
+                if name not in gone:
+                    continue
+                present = props[name].count
+                if present >= total:
+                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
+                elif present >= floor:
+                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
+                                          objects, total - present, grade=1))
+    new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
+        else ()
+    if missing:
+        if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
+                new or any(child.count < total for child in props.values())):
+            # several always-present fields gone at once, where objects already varied in shape
+            # (some fields optional) or with fields never seen: another kind or a sparser shape
+            # of the object (a summary), still learning, not fields removed
+            if new:
+                return False
+            missing = []
+        for c in missing:
+            _add(out, c)
+    for name in new:
+        v = value[name]
+        _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
+    return True
+
+
+def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, fine: set[str], min_count: int,
+                answers: int, watched: Container[str], under: Container[str], budget: list[int]) -> None:
+    items = node.items
+    if items is None or not value:
+        return
+    n = len(value)
+    picks = range(n) if n <= MAX_ITEMS_CHECKED else \
+        sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
+    within = min(answers, node.types[_ARR_SLOT])  # answers that had this list at most
+    prefix = path + "[]"
+    before = len(out)
+    if (items.count if items.count < within else within) < min_count:
+        return  # (the items are still learning)
+    types = items.types
+    objects = types[_OBJ_SLOT] and watched is NOWHERE
+    words = types[_STR_SLOT] and not items.formats and watched is NOWHERE
+    enum = items.enum
+    for i in picks:
+        v = value[i]
+        tv = type(v)
+        if objects and tv is dict:  # (`_walk`'s steps for it, inline)
+            if budget[0] > 0:
+                budget[0] -= 1
+                _walk_object(items, v, prefix, out, fine, min_count, within, NOWHERE, NOWHERE, budget)
+        elif words and tv is str and (not enum or v in enum):
+            continue  # (nothing to say of it, as in `_walk`)
+        else:
+            _walk(items, v, prefix, key, out, fine, min_count, within, watched, under, budget)
+    if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
+        # a place some items had as usual and others not varies within one answer: no change
+        found = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
+        usual: set[str] = set()
+        if found:
+            paths = {k[0] for k in found}
             for i in picks:
-                _walk(items, value[i], prefix, key, out, fine, min_count, within, watched, budget)
-            if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
-                # a place some items had as usual and others not varies within one answer: no change
-                under = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
-                usual: set[str] = set()
-                if under:
-                    paths = {k[0] for k in under}
-                    for i in picks:
-                        _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths,
-                              [MAX_OBJECTS_LOOKED_INTO])
-                for k in under:
-                    if k[0] in usual:
-                        del out[k]
-                fine.update(p for p in usual if p in watched)
-    elif t == "string":
-        fmt = node.string_format()
-        if fmt and not has_format(value, fmt):
-            _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key), seen, 0))
-            return
-        enum = None if node.value_seen(value) else node.enum_values()
-        if enum and value not in enum and types[_TYPE_SLOT["string"]] >= ENUM_MIN_RATIO * len(enum) \
-                and not _open_valued(key):
-            _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
-                             seen, 0))
-            return
-        if path in watched:
-            fine.add(path)
+                _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(frozenset(paths)),
+                      [MAX_OBJECTS_LOOKED_INTO])
+        for k in found:
+            if k[0] in usual:
+                del out[k]
+        fine.update(p for p in usual if p in watched)
+
+
+def _judge_string(node: SchemaNode, value: str, path: str, key: str, out: dict, fine: set[str], seen: int,
+                  watched: Container[str]) -> None:
+    fmt = node.string_format()
+    if fmt and not has_format(value, fmt):
+        _add(out, Change(path, "format_changed", f"string ({fmt})", "string", example_of(value, key), seen, 0))
+        return
+    enum = None if node.value_seen(value) else node.enum_values()
+    if enum and value not in enum and node.types[_STR_SLOT] >= ENUM_MIN_RATIO * len(enum) \
+            and not _open_valued(key):
+        _add(out, Change(path, "new_enum_value", "one of " + ", ".join(enum), "string", example_of(value, key),
+                         seen, 0))
+        return
+    if path in watched:
+        fine.add(path)
 
 
 def _type_name(value: Any) -> str:

@@ -339,3 +339,25 @@ def test_a_long_confirmed_change_is_not_withdrawn_when_its_place_comes_back() ->
     brain.learn(observation(29))  # back: a rollback or a mixed rollout, the alert stands
     [alert] = brain.alert_list()
     assert not alert["resolved"] and [c["path"] for c in alert["changes"]] == ["$.avatar_url"]
+
+
+# -- the walk follows only the watched places ----------------------------------------------------
+
+def test_places_under_watched_ones() -> None:
+    from mimic_addon.watch.drift import _ancestors
+
+    assert _ancestors(frozenset({"$.a[].b", "$.a[][]", "$"})) == {"$", "$.a", "$.a[]"}
+    assert _ancestors(frozenset({"$.x.y"})) == {"$", "$.x"}
+
+
+def test_watched_places_had_as_usual_are_found_wherever_they_are() -> None:
+    from mimic_addon.watch.drift import EVERYWHERE, inspect
+
+    body = user(3, nickname=None)
+    body["tags"] = [{"k": "a", "v": 1}, {"k": "b"}]
+    everywhere = inspect(SCHEMA, body, watched=EVERYWHERE)[1]
+    assert {"$.id", "$.tags[].k", "$.tags", "$.status"} <= everywhere
+    for watched in ({"$.tags[].k"}, {"$.id", "$.tags[].v"}, {"$.status", "$.nickname", "$.nowhere[].x"}, {"$"}):
+        changes, fine = inspect(SCHEMA, body, watched=watched)
+        assert fine == everywhere & watched
+        assert changes == inspect(SCHEMA, body)[0]

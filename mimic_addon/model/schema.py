@@ -17,6 +17,14 @@ from .redact import REDACTED, is_personal_name
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
 MAX_ENUM_TRACKED = 64
+# A set of values may grow past MAX_ENUM_TRACKED while they keep coming back (at least one sighting in
+# GROWN_MIN_REPEATS repeats a value seen before), up to MAX_ENUM_GROWN: a vocabulary of account kinds
+# does, ids and names do not. Uniform draws from 100 words repeat a third of the time by the 65th word.
+MAX_ENUM_GROWN = 256
+GROWN_MIN_REPEATS = 4
+# Values of a closed set that are not words (`Custom Audience`, `529`, `pay as you earn`): tracked
+# beside the words (for mocks only: no enum, no drift), this many before repeats must vouch for more.
+MAX_LOOSE = 8
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
@@ -259,7 +267,7 @@ class SchemaNode:
     __slots__ = (
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
-        "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
+        "num_min", "num_max", "str_min", "str_max", "formats", "enum", "loose", "enum_overflow",
         "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
         "keysets",
     )
@@ -294,6 +302,7 @@ class SchemaNode:
         self.str_max: int | None = None
         self.formats: frozenset[str] | None = None  # formats every string had; None: no strings
         self.enum: set[str] | None = None
+        self.loose: set[str] | None = None  # values of the set that are not words (see MAX_LOOSE)
         self.enum_overflow = False
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
@@ -417,12 +426,36 @@ class SchemaNode:
         enum = self.enum
         if enum is None:
             enum = self.enum = set()
-        if value not in enum:
-            if len(enum) >= self.limits.max_enum or not _enum_candidate(value):
-                self.enum = None
-                self.enum_overflow = True
-            else:
-                enum.add(value)
+        loose = self.loose
+        if value in enum or loose is not None and value in loose:
+            return
+        size = len(enum) + len(loose or ())
+        if size >= self.limits.max_enum and not self._grows(size + 1):
+            self._overflow()
+        elif _enum_candidate(value):
+            enum.add(value)
+        elif self._loose_candidate(value) and (len(loose or ()) < MAX_LOOSE or self._grows(size + 1)):
+            if loose is None:
+                loose = self.loose = set()
+            loose.add(value)
+        else:
+            self._overflow()
+
+    def _grows(self, distinct: int) -> bool:
+        """May the tracked set hold `distinct` values: do the strings seen here keep coming back (see
+        GROWN_MIN_REPEATS), as the words of a closed set do and ids or names do not?"""
+        seen = self.types[_STR]
+        return distinct <= MAX_ENUM_GROWN and (seen - distinct) * GROWN_MIN_REPEATS >= seen
+
+    def _loose_candidate(self, value: str) -> bool:
+        """A short one-line value that may belong to a closed set without being a word: not a formatted
+        value (date, UUID, ...) nor an id with long digit runs."""
+        return (len(value) <= ENUM_MAX_LEN and not self.formats and "\n" not in value
+                and _LONG_DIGITS.search(value) is None)
+
+    def _overflow(self) -> None:
+        self.enum = self.loose = None
+        self.enum_overflow = True
 
     def _observe_variant(self, value: dict[str, Any]) -> None:
         vkey = self.vkey
@@ -576,14 +609,19 @@ class SchemaNode:
         if self.enum_overflow:
             return
         if other.enum_overflow:
-            self.enum, self.enum_overflow = None, True
-        elif other.enum:
-            union = other.enum if self.enum is None else self.enum | other.enum
+            self._overflow()
+        elif other.enum or other.loose:
+            union = (self.enum or set()) | (other.enum or set())
+            loose = ((self.loose or set()) | (other.loose or set())) - union
+            size = len(union) + len(loose)
             # a declared enum may hold more values than tracking would: only new ones overflow it
-            if len(union) > max(self.limits.max_enum, len(self.enum or ()), len(other.enum)):
-                self.enum, self.enum_overflow = None, True
+            mine, theirs = len(self.enum or ()) + len(self.loose or ()), len(other.enum or ()) + len(other.loose or ())
+            if size > max(self.limits.max_enum, mine, theirs) and not self._grows(size) or (
+                    len(loose) > max(MAX_LOOSE, len(self.loose or ()), len(other.loose or ()))
+                    and not self._grows(size)):
+                self._overflow()
             else:
-                self.enum = set(union)
+                self.enum, self.loose = union, loose or None
 
     def _merge_variants(self, other: SchemaNode) -> None:
         if self.vdead:
@@ -691,6 +729,8 @@ class SchemaNode:
             d["eo"] = 1
         elif self.enum is not None:
             d["ev"] = sorted(self.enum)
+            if self.loose:
+                d["el"] = sorted(self.loose)
         if self.hints:
             d["h"] = self.hints
         if not self.flat:
@@ -752,6 +792,7 @@ class SchemaNode:
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])
+            self.loose = set(d["el"]) if d.get("el") else None
         self.hints = d.get("h", 0)
         if not self.flat:
             if d.get("vx"):
@@ -812,7 +853,7 @@ class SchemaNode:
                     schema["enum"] = enum + [None] if nullable else enum
             if "enum" not in schema:
                 values = self.enum_observed()
-                if values is not None:
+                if values is not None and len(values) <= MAX_EXAMPLES:
                     # a closed set mocks replay, too rarely seen (or too large) for a contract
                     schema["examples"] = values[:MAX_EXAMPLES]
                     schema[OBSERVED_VALUES_KEY] = True
@@ -881,7 +922,7 @@ class SchemaNode:
 
     def _emitted_enum(self) -> list[str] | None:
         enum = self.enum
-        if self.enum_overflow or not enum or self.formats or self.hints & HINT_OPEN_VALUES:
+        if self.enum_overflow or not enum or self.formats or self.loose or self.hints & HINT_OPEN_VALUES:
             return None
         if self.hints & HINT_DECLARED_ENUM:
             return sorted(enum)
@@ -949,7 +990,7 @@ class SchemaNode:
 
     def value_seen(self, value: str) -> bool:
         """Was this string seen here, among a closed set of words still tracked? (cheap)"""
-        return self.enum is not None and value in self.enum
+        return self.enum is not None and not self.loose and value in self.enum
 
     def enum_values(self) -> list[str] | None:
         """The enum the schema would emit (a small, well-observed set of words), else None."""
@@ -958,7 +999,7 @@ class SchemaNode:
     def enum_seen(self) -> list[str] | None:
         """Every string value seen, when they were few identifier-like words (not emitted as an enum
         until observed often enough), else None."""
-        if self.enum_overflow or not self.enum or len(self.enum) > ENUM_EMIT_MAX:
+        if self.enum_overflow or not self.enum or self.loose or len(self.enum) > ENUM_EMIT_MAX:
             return None
         return sorted(self.enum)
 
@@ -968,9 +1009,25 @@ class SchemaNode:
         traffic was, while a word invented from the values' shape breaks any closed set the API has,
         even one seen only once per value (an event's `action` among a hundred)."""
         enum = self.enum
-        if self.enum_overflow or not enum or self.formats:
+        if self.enum_overflow or not enum or self.formats or self.loose:
             return None
         return sorted(enum)
+
+    def closed_values(self, vocabulary: bool = False) -> list[str] | None:
+        """What `enum_observed` gives, and also the values that are not words (`Custom Audience`, `529`,
+        `pay as you earn`) when the evidence says the set is closed all the same: they are no more than its
+        words (odd members of a vocabulary), or every value keeps coming back (ENUM_MIN_RATIO sightings per
+        distinct value, as names of people do not), or the field is named for a vocabulary (`vocabulary`:
+        its name says a type or a status). For mocks only: no enum, no drift is drawn from them."""
+        loose = self.loose
+        if not loose:
+            return self.enum_observed()
+        if self.enum_overflow or self.formats:
+            return None
+        words = self.enum or set()
+        if vocabulary or len(loose) <= len(words) or self.types[_STR] >= ENUM_MIN_RATIO * (len(words) + len(loose)):
+            return sorted(words | loose)
+        return None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()

@@ -36,6 +36,7 @@ _COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "tot
 _PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
 _PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
 _LETTERS = string.ascii_lowercase
+_VOCABULARY_KINDS = frozenset({"type", "status"})  # names of fields that hold a closed set's words
 
 
 @dataclass(slots=True)
@@ -72,8 +73,15 @@ class Plan:
     keysets: list[tuple[frozenset[str], int]] | None = None  # the objects' key sets, with their counts
 
 
-def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
-    """Precompute everything `generate` needs from a learned schema node."""
+def compile_plan(node: SchemaNode, name: str | None = None,
+                 namesakes: dict[str, SchemaNode] | None = None) -> Plan:
+    """Precompute everything `generate` needs from a learned schema node.
+
+    `namesakes` (property name -> a node of that name whose strings were seen) stands in for string
+    values never seen unredacted (a field of an object under a secret's name: `"auth": {"state": ...}`);
+    the root's own properties when not given."""
+    if namesakes is None:
+        namesakes = _namesakes(node)
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
     if t[_NULL] and 2 * t[_NULL] <= sum(t):
@@ -84,8 +92,11 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
-        props.append((key, compile_plan(child, key), 1.0 if presence >= NEARLY_ALL else presence))
-    enum = node.enum_values() or node.enum_observed()
+        props.append((key, compile_plan(child, key, namesakes), 1.0 if presence >= NEARLY_ALL else presence))
+    strings = node
+    if t[_STR] and node.str_min is None and name in namesakes:
+        strings = namesakes[name]  # only `[REDACTED]` seen here: the same field elsewhere tells its values
+    enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
     if kind in PII and (kind != "name" or is_personal_name(name or "")):
         # never replay observed values of PII-like fields; `*_name` is a person's only when the model
         # says so (`display_name`, not `sticker_name`)
@@ -93,25 +104,45 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     variants = None
     active = node.active_variants(mixed=True)  # only objects are made from them
     if active is not None:
-        variants = [(_variant_plan(vnode, name, node.variant_key, tag), vnode.count) for tag, vnode in active]
+        variants = [(_variant_plan(vnode, name, node.variant_key, tag, namesakes), vnode.count)
+                    for tag, vnode in active]
     return Plan(
         weights=weights, total=sum(c for _, c in weights), props=props,
-        additional=compile_plan(node.additional) if node.additional is not None else None,
-        items=compile_plan(node.items, _singular(name)) if node.items is not None and node.items.count else None,
+        additional=compile_plan(node.additional, None, namesakes) if node.additional is not None else None,
+        items=compile_plan(node.items, _singular(name), namesakes)
+        if node.items is not None and node.items.count else None,
         arr=(node.arr_min or 0, node.arr_max or 0),
         num=(node.num_min, node.num_max) if node.num_min is not None else None,
-        length=(node.str_min, node.str_max) if node.str_min is not None else None,
-        fmt=node.string_format(), enum=enum, kind=kind,
-        chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
-        variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
-        pattern=node.pattern, skeletons=sorted(node.skeletons) if node.skeletons else None, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
+        length=(strings.str_min, strings.str_max) if strings.str_min is not None else None,
+        fmt=strings.string_format(), enum=enum, kind=kind,
+        chars=strings.chars, firsts="".join(sorted(strings.firsts)) if strings.firsts else None,
+        variants=variants, declared_enum=bool(enum) and bool(strings.hints & HINT_DECLARED_ENUM),
+        pattern=strings.pattern, skeletons=sorted(strings.skeletons) if strings.skeletons else None,
+        never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
         keysets=node.key_sets(),
     )
 
 
-def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str) -> Plan:
+def _namesakes(root: SchemaNode) -> dict[str, SchemaNode]:
+    """Property name -> the node of that name, anywhere under `root`, with the most strings seen
+    unredacted (their lengths are known)."""
+    best: dict[str, SchemaNode] = {}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        for key, child in (node.props or {}).items():
+            if child.str_min is not None and child.types[_STR] > (best[key].types[_STR] if key in best else 0):
+                best[key] = child
+            stack.append(child)
+        stack.extend(n for n in (node.items, node.additional) if n is not None)
+        stack.extend(n for n in (node.variants or {}).values() if n is not None)
+    return best
+
+
+def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str,
+                  namesakes: dict[str, SchemaNode]) -> Plan:
     """The plan of one variant: its own properties, the discriminator fixed to its tag."""
-    plan = compile_plan(node, name)
+    plan = compile_plan(node, name, namesakes)
     for prop, child, _ in plan.props:
         if prop == key:
             child.weights, child.total = [(_STR, 1)], 1

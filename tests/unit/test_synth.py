@@ -358,3 +358,43 @@ def test_key_sets_unknown_from_an_older_store_and_gone_once_a_map():
     node = learned([{"x": 1}, {"y": 2}])
     node.observe({"550e8400-e29b-41d4-a716-446655440000": 3})  # an id as a key: the object is a map
     assert node.key_sets() is None and node.is_map
+
+
+# -- closed sets the word rule alone misses (issue 14) ------------------------------------------------
+
+
+def test_a_number_among_the_words_of_a_closed_set_is_replayed():
+    kinds = ["401k", "brokerage", "cash isa", "checking", "savings", "529"]  # "529" is no word
+    node = learned([{"subtype": k} for k in kinds * 2])
+    assert {make(node, seed)["subtype"] for seed in range(40)} <= set(kinds)
+
+
+def test_title_case_words_of_a_type_are_replayed_even_seen_once():
+    node = learned([{"audience": {"type": "Custom Audience", "size": 3}}])
+    assert all(make(node, seed)["audience"]["type"] == "Custom Audience" for seed in range(10))
+
+
+def test_repeated_title_case_values_are_replayed_names_seen_once_are_not():
+    node = learned([{"plan": p, "owner": f"Ann Lee{i}"} for i, p in
+                    enumerate(["Gold Plan", "Free Plan", "Team Plan"] * 4)])
+    for seed in range(20):
+        v = make(node, seed)
+        assert v["plan"] in ("Gold Plan", "Free Plan", "Team Plan")
+        assert not v["owner"].startswith("Ann Lee"), v
+
+
+def test_a_closed_set_of_more_than_64_words_is_replayed():
+    words = [f"kind_{c}{d}" for c in "abcdefghij" for d in "abcdefgh"]  # 80 words, each drawn often
+    rng = random.Random(3)
+    node = learned([{"subtype": rng.choice(words)} for _ in range(400)])
+    assert all(make(node, seed)["subtype"] in words for seed in range(40))
+
+
+def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake():
+    # an object under a secret's name (`auth`) comes blanked; the same field beside it was seen
+    status = {"breakdown": {"refresh_interval": "NORMAL"}}
+    node = learned([{"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}}, "identity": status},
+                    {"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}},
+                     "identity": {"breakdown": {"refresh_interval": "DELAYED"}}}])
+    for seed in range(20):
+        assert make(node, seed)["auth"]["breakdown"]["refresh_interval"] in ("NORMAL", "DELAYED")

@@ -51,6 +51,8 @@ VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are
 # object's discriminator is the first of them it has with an identifier-like string value.
 DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "role", "status")
 _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
+# Else a property named for the kind of the object (`condition_type`, `eventType`) may tag it.
+_TYPE_KEY = re.compile(r".+(?:[_.\-][Tt]ype|[a-z0-9]Type)")
 
 # Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
@@ -462,7 +464,7 @@ class SchemaNode:
         tag = value.get(vkey) if vkey is not None else None
         if _tag_candidate(tag):
             # the object's discriminator is vkey unless it has a valid one of higher priority
-            for name in DISCRIMINATORS[:_DISC_RANK[vkey]]:  # type: ignore[index]
+            for name in DISCRIMINATORS[:_DISC_RANK.get(vkey, len(DISCRIMINATORS))]:  # type: ignore[arg-type]
                 other = value.get(name)
                 if _tag_candidate(other):
                     self._kill_variants()
@@ -473,8 +475,11 @@ class SchemaNode:
                 if _tag_candidate(tag):
                     break
             else:
-                self._kill_variants()
-                return
+                name = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None)
+                if name is None:
+                    self._kill_variants()
+                    return
+                tag = value[name]
             if vkey is not None:  # a different discriminator
                 self._kill_variants()
                 return
@@ -878,20 +883,25 @@ class SchemaNode:
             if required:
                 schema["required"] = required
 
-    def active_variants(self, mixed: bool = False) -> list[tuple[str, SchemaNode]] | None:
+    def active_variants(self, mixed: bool = False, alike: bool = False) -> list[tuple[str, SchemaNode]] | None:
         """The discriminated variants (tag, summary) of this object node, sorted by tag, when it
         should be described as a `oneOf` of them: only objects (or null) were seen, often enough,
         all with the same discriminator property, and the variants have clearly different keys
         (some variant always has a property another never had).  Else None.
 
         `mixed`: the variants of the objects even when values of other types were seen beside
-        them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants."""
+        them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants.
+        `alike`: even when the variants have the same keys (their values still differ: a condition of one
+        kind names fields and operators of its own), as a synthesizer keeping each object's values
+        together wants."""
         variants = self.variants
         if not variants or len(variants) < 2 or self.additional is not None:
             return None
         t = self.types
         if t[_OBJ] < VARIANT_MIN_OBJECTS or (not mixed and t[_OBJ] + t[_NULL] != self.count):
             return None
+        if alike:
+            return sorted(variants.items())
         keysets = [set(node.props or ()) for node in variants.values()]
         for node in variants.values():
             if not node.props:

@@ -94,15 +94,18 @@ def compile_plan(node: SchemaNode, name: str | None = None,
         presence = node.presence(key)
         props.append((key, compile_plan(child, key, namesakes), 1.0 if presence >= NEARLY_ALL else presence))
     strings = node
-    if t[_STR] and node.str_min is None and name in namesakes:
-        strings = namesakes[name]  # only `[REDACTED]` seen here: the same field elsewhere tells its values
+    if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
+        if name in namesakes:
+            strings = namesakes[name]  # the same field elsewhere tells what its values are
+        elif any(slot not in (_STR, _NULL) for slot, _ in weights):
+            weights = [(slot, c) for slot, c in weights if slot != _STR]  # else show what else it was (`"inf"` or 4096)
     enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
     if kind in PII and (kind != "name" or is_personal_name(name or "")):
         # never replay observed values of PII-like fields; `*_name` is a person's only when the model
         # says so (`display_name`, not `sticker_name`)
         enum = None
     variants = None
-    active = node.active_variants(mixed=True)  # only objects are made from them
+    active = node.active_variants(mixed=True, alike=True)  # only objects are made from them
     if active is not None:
         variants = [(_variant_plan(vnode, name, node.variant_key, tag, namesakes), vnode.count)
                     for tag, vnode in active]

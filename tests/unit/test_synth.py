@@ -398,3 +398,9 @@ def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake():
                      "identity": {"breakdown": {"refresh_interval": "DELAYED"}}}])
     for seed in range(20):
         assert make(node, seed)["auth"]["breakdown"]["refresh_interval"] in ("NORMAL", "DELAYED")
+
+
+def test_a_field_whose_strings_were_all_redacted_shows_its_other_type():
+    # `max_tokens: 4096 | "inf"`: its strings are redacted by the field's name, its numbers are not
+    node = learned([{"max_output_tokens": v} for v in (4096, "[REDACTED]", 100, "[REDACTED]")])
+    assert all(isinstance(make(node, seed)["max_output_tokens"], int) for seed in range(20))

@@ -24,7 +24,7 @@ MAX_ENUM_GROWN = 256
 GROWN_MIN_REPEATS = 4
 # Values of a closed set that are not words (`Custom Audience`, `529`, `pay as you earn`): tracked
 # beside the words (for mocks only: no enum, no drift), this many before repeats must vouch for more.
-MAX_LOOSE = 8
+MAX_LOOSE = 4
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
@@ -51,8 +51,12 @@ VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are
 # object's discriminator is the first of them it has with an identifier-like string value.
 DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "role", "status")
 _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
-# Else a property named for the kind of the object (`condition_type`, `eventType`) may tag it.
+# Else a property named for the kind of a small object (`{"condition_type": "Date", "field", "op", "value"}`)
+# may tag it: mocks keep each kind's fields and values together. In a larger record such a property is
+# more often one attribute among many (a file's `pretty_type`); and a schema describes these variants as
+# one object (they are not `active_variants` unless `alike`).
 _TYPE_KEY = re.compile(r".+(?:[_.\-][Tt]ype|[a-z0-9]Type)")
+TYPE_KEY_MAX_KEYS = 8
 
 # Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
@@ -475,7 +479,8 @@ class SchemaNode:
                 if _tag_candidate(tag):
                     break
             else:
-                name = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None)
+                name = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None) \
+                    if len(value) <= TYPE_KEY_MAX_KEYS else None
                 if name is None:
                     self._kill_variants()
                     return
@@ -902,6 +907,8 @@ class SchemaNode:
             return None
         if alike:
             return sorted(variants.items())
+        if self.vkey not in _DISC_RANK:
+            return None
         keysets = [set(node.props or ()) for node in variants.values()]
         for node in variants.values():
             if not node.props:

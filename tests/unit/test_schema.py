@@ -495,7 +495,7 @@ def test_values_that_are_not_words_are_kept_for_mocks_only():
 
 
 def test_loose_values_need_evidence_of_a_closed_set():
-    names = [f"Ann Lee{i}" for i in range(5)]
+    names = [f"Ann Lee{i}" for i in range(4)]
     assert observed(*names).closed_values() is None  # names of people, each seen once
     assert observed(*names).closed_values(vocabulary=True) == sorted(names)  # ... unless named a type
     assert observed(*(names * 3)).closed_values() == sorted(names)  # every one back again and again

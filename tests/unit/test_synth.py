@@ -404,3 +404,14 @@ def test_a_field_whose_strings_were_all_redacted_shows_its_other_type():
     # `max_tokens: 4096 | "inf"`: its strings are redacted by the field's name, its numbers are not
     node = learned([{"max_output_tokens": v} for v in (4096, "[REDACTED]", 100, "[REDACTED]")])
     assert all(isinstance(make(node, seed)["max_output_tokens"], int) for seed in range(20))
+
+
+def test_objects_tagged_by_a_type_property_keep_their_own_values():
+    # same keys in every kind of condition, but each kind has fields and operators of its own
+    kinds = {"Aim": ("aim", "open"), "Date": ("timestamp_opt", "greater"), "Language": ("language", "is")}
+    node = learned([{"conditions": [{"condition_type": k, "field": f, "op": o, "value": "x"}
+                                    for k, (f, o) in kinds.items()]}] * 2)
+    assert "oneOf" not in str(node.to_json_schema())  # one object in the schema, as before
+    for seed in range(30):
+        for c in make(node, seed)["conditions"]:
+            assert (c["field"], c["op"]) == kinds[c["condition_type"]], c

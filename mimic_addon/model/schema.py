@@ -432,15 +432,20 @@ class SchemaNode:
         enum = self.enum
         if enum is None:
             enum = self.enum = set()
-        loose = self.loose
-        if value in enum or loose is not None and value in loose:
+        if value in enum:
             return
-        size = len(enum) + len(loose or ())
+        loose = self.loose
+        if loose is None:
+            size = len(enum)
+        elif value in loose:
+            return
+        else:
+            size = len(enum) + len(loose)
         if size >= self.limits.max_enum and not self._grows(size + 1):
             self._overflow()
         elif _enum_candidate(value):
             enum.add(value)
-        elif self._loose_candidate(value) and (len(loose or ()) < MAX_LOOSE or self._grows(size + 1)):
+        elif self._loose_candidate(value) and (loose is None or len(loose) < MAX_LOOSE or self._grows(size + 1)):
             if loose is None:
                 loose = self.loose = set()
             loose.add(value)

@@ -74,14 +74,13 @@ class Plan:
 
 
 def compile_plan(node: SchemaNode, name: str | None = None,
-                 namesakes: dict[str, SchemaNode] | None = None) -> Plan:
+                 namesakes: _Namesakes | None = None) -> Plan:
     """Precompute everything `generate` needs from a learned schema node.
 
-    `namesakes` (property name -> a node of that name whose strings were seen) stands in for string
-    values never seen unredacted (a field of an object under a secret's name: `"auth": {"state": ...}`);
-    the root's own properties when not given."""
+    `namesakes` (the root's properties by name) stand in for string values never seen unredacted (a
+    field of an object under a secret's name: `"auth": {"state": ...}`)."""
     if namesakes is None:
-        namesakes = _namesakes(node)
+        namesakes = _Namesakes(node)
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
     if t[_NULL] and 2 * t[_NULL] <= sum(t):
@@ -95,8 +94,9 @@ def compile_plan(node: SchemaNode, name: str | None = None,
         props.append((key, compile_plan(child, key, namesakes), 1.0 if presence >= NEARLY_ALL else presence))
     strings = node
     if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
-        if name in namesakes:
-            strings = namesakes[name]  # the same field elsewhere tells what its values are
+        namesake = namesakes.get(name) if name else None
+        if namesake is not None:
+            strings = namesake  # the same field elsewhere tells what its values are
         elif any(slot not in (_STR, _NULL) for slot, _ in weights):
             weights = [(slot, c) for slot, c in weights if slot != _STR]  # else show what else it was (`"inf"` or 4096)
     enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
@@ -126,24 +126,31 @@ def compile_plan(node: SchemaNode, name: str | None = None,
     )
 
 
-def _namesakes(root: SchemaNode) -> dict[str, SchemaNode]:
+class _Namesakes:
     """Property name -> the node of that name, anywhere under `root`, with the most strings seen
-    unredacted (their lengths are known)."""
-    best: dict[str, SchemaNode] = {}
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        for key, child in (node.props or {}).items():
-            if child.str_min is not None and child.types[_STR] > (best[key].types[_STR] if key in best else 0):
-                best[key] = child
-            stack.append(child)
-        stack.extend(n for n in (node.items, node.additional) if n is not None)
-        stack.extend(n for n in (node.variants or {}).values() if n is not None)
-    return best
+    unredacted (their lengths are known); indexed on the first question (rarely asked)."""
+
+    def __init__(self, root: SchemaNode) -> None:
+        self.root = root
+        self.index: dict[str, SchemaNode] | None = None
+
+    def get(self, name: str) -> SchemaNode | None:
+        if self.index is None:
+            self.index = best = {}
+            stack = [self.root]
+            while stack:
+                node = stack.pop()
+                for key, child in (node.props or {}).items():
+                    if child.str_min is not None and child.types[_STR] > (best[key].types[_STR] if key in best else 0):
+                        best[key] = child
+                    stack.append(child)
+                stack.extend(n for n in (node.items, node.additional) if n is not None)
+                stack.extend(n for n in (node.variants or {}).values() if n is not None)
+        return self.index.get(name)
 
 
 def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str,
-                  namesakes: dict[str, SchemaNode]) -> Plan:
+                  namesakes: _Namesakes) -> Plan:
     """The plan of one variant: its own properties, the discriminator fixed to its tag."""
     plan = compile_plan(node, name, namesakes)
     for prop, child, _ in plan.props:

@@ -11,6 +11,7 @@ import json
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,7 +109,9 @@ class Mocker:
         self._plans: dict[tuple, tuple[int, Plan]] = {}
         self._answers: OrderedDict[tuple, MockAnswer] = OrderedDict()
 
-    def plan(self, ep: Endpoint, code: str) -> Plan | None:
+    def plan(self, ep: Endpoint, code: str, siblings: Iterable[Endpoint] = ()) -> Plan | None:
+        """The compiled plan of one answer; `siblings` (the API's endpoints) tell the values of fields
+        this answer only had redacted."""
         node = ep.responses.get(code)
         if node is None or not node.count:
             return None
@@ -116,11 +119,13 @@ class Mocker:
         cached = self._plans.get(key)
         if cached is not None and cached[0] == node.count:
             return cached[1]
-        plan = compile_plan(node)
+        plan = compile_plan(node, elsewhere=(n for other in siblings for n in other.responses.values()
+                                             if n is not node))
         self._plans[key] = (node.count, plan)
         return plan
 
-    def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+    def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
+               siblings: Iterable[Endpoint] = ()) -> MockAnswer:
         """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
         is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
         repeated requests are served from a bounded cache instead of being generated again."""
@@ -129,19 +134,20 @@ class Mocker:
         if cached is not None:
             self._answers.move_to_end(key)
             return cached
-        answer = self._generate(ep, ctx, realism, seed)
+        answer = self._generate(ep, ctx, realism, seed, siblings)
         if len(answer.body) <= MAX_CACHED_BODY:
             self._answers[key] = answer
             if len(self._answers) > MAX_CACHED_ANSWERS:
                 self._answers.popitem(last=False)
         return answer
 
-    def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+    def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
+                  siblings: Iterable[Endpoint]) -> MockAnswer:
         rng = random.Random(seed)
         status = choose_status(ep, realism, rng)
         delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0
         code = str(status)
-        plan = self.plan(ep, code)
+        plan = self.plan(ep, code, siblings)
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:

@@ -18,6 +18,7 @@ import hashlib
 import math
 import random
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,14 +74,17 @@ class Plan:
     keysets: list[tuple[frozenset[str], int]] | None = None  # the objects' key sets, with their counts
 
 
-def compile_plan(node: SchemaNode, name: str | None = None,
-                 namesakes: _Namesakes | None = None) -> Plan:
-    """Precompute everything `generate` needs from a learned schema node.
+def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesakes | None = None,
+                 elsewhere: Iterable[SchemaNode] = (), parent: str | None = None) -> Plan:
+    """Precompute everything `generate` needs from a learned schema node (`name`: its property's,
+    `parent`: the name of the object holding it).
 
-    `namesakes` (the root's properties by name) stand in for string values never seen unredacted (a
-    field of an object under a secret's name: `"auth": {"state": ...}`)."""
+    Fields of the same name stand in for string values never seen unredacted (a field of an object
+    under a secret's name: `"auth": {"state": ...}`): in the same body first, else in the bodies
+    `elsewhere` (the other answers of the API); one in an object of the same name first
+    (`rationale.code` rather than any `code`)."""
     if namesakes is None:
-        namesakes = _Namesakes(node)
+        namesakes = _Namesakes([node], elsewhere)
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
     if t[_NULL] and 2 * t[_NULL] <= sum(t):
@@ -91,10 +95,10 @@ def compile_plan(node: SchemaNode, name: str | None = None,
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
-        props.append((key, compile_plan(child, key, namesakes), 1.0 if presence >= NEARLY_ALL else presence))
+        props.append((key, compile_plan(child, key, namesakes, parent=name), 1.0 if presence >= NEARLY_ALL else presence))
     strings = node
     if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
-        namesake = namesakes.get(name) if name else None
+        namesake = namesakes.get(name, parent) if name else None
         if namesake is not None:
             strings = namesake  # the same field elsewhere tells what its values are
         elif any(slot not in (_STR, _NULL) for slot, _ in weights):
@@ -107,12 +111,12 @@ def compile_plan(node: SchemaNode, name: str | None = None,
     variants = None
     active = node.active_variants(mixed=True, alike=True)  # only objects are made from them
     if active is not None:
-        variants = [(_variant_plan(vnode, name, node.variant_key, tag, namesakes), vnode.count)
+        variants = [(_variant_plan(vnode, name, node.variant_key, tag, namesakes, parent), vnode.count)
                     for tag, vnode in active]
     return Plan(
         weights=weights, total=sum(c for _, c in weights), props=props,
         additional=compile_plan(node.additional, None, namesakes) if node.additional is not None else None,
-        items=compile_plan(node.items, _singular(name), namesakes)
+        items=compile_plan(node.items, _singular(name), namesakes, parent=parent)
         if node.items is not None and node.items.count else None,
         arr=(node.arr_min or 0, node.arr_max or 0),
         num=(node.num_min, node.num_max) if node.num_min is not None else None,
@@ -127,32 +131,49 @@ def compile_plan(node: SchemaNode, name: str | None = None,
 
 
 class _Namesakes:
-    """Property name -> the node of that name, anywhere under `root`, with the most strings seen
-    unredacted (their lengths are known); indexed on the first question (rarely asked)."""
+    """(object name, property name) and property name -> the node of that name with the most strings
+    seen unredacted (their lengths are known), under `roots`, else under `elsewhere`; each indexed on
+    its first question (rarely asked)."""
 
-    def __init__(self, root: SchemaNode) -> None:
-        self.root = root
-        self.index: dict[str, SchemaNode] | None = None
+    def __init__(self, roots: Iterable[SchemaNode], elsewhere: Iterable[SchemaNode]) -> None:
+        self.sources = [roots, elsewhere]
+        self.indexes: list[dict[Any, SchemaNode]] = []
 
-    def get(self, name: str) -> SchemaNode | None:
-        if self.index is None:
-            self.index = best = {}
-            stack = [self.root]
-            while stack:
-                node = stack.pop()
-                for key, child in (node.props or {}).items():
-                    if child.str_min is not None and child.types[_STR] > (best[key].types[_STR] if key in best else 0):
-                        best[key] = child
-                    stack.append(child)
-                stack.extend(n for n in (node.items, node.additional) if n is not None)
-                stack.extend(n for n in (node.variants or {}).values() if n is not None)
-        return self.index.get(name)
+    def get(self, name: str, parent: str | None) -> SchemaNode | None:
+        for key in ((parent, name), name):
+            for i, source in enumerate(self.sources):
+                if i == len(self.indexes):
+                    self.indexes.append(_index_names(source))
+                node = self.indexes[i].get(key)
+                if node is not None:
+                    return node
+        return None
+
+
+def _index_names(roots: Iterable[SchemaNode]) -> dict[Any, SchemaNode]:
+    """Names as `compile_plan` gives them: an array's items are named for it, in the singular."""
+    best: dict[Any, SchemaNode] = {}
+    stack: list[tuple[SchemaNode, str | None]] = [(root, None) for root in roots]
+    while stack:
+        node, name = stack.pop()
+        for key, child in (node.props or {}).items():
+            if child.str_min is not None:
+                for k in (key, (name, key)):
+                    if child.types[_STR] > (best[k].types[_STR] if k in best else 0):
+                        best[k] = child
+            stack.append((child, key))
+        if node.items is not None:
+            stack.append((node.items, _singular(name)))
+        if node.additional is not None:
+            stack.append((node.additional, None))
+        stack.extend((n, name) for n in (node.variants or {}).values() if n is not None)
+    return best
 
 
 def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str,
-                  namesakes: _Namesakes) -> Plan:
+                  namesakes: _Namesakes, parent: str | None) -> Plan:
     """The plan of one variant: its own properties, the discriminator fixed to its tag."""
-    plan = compile_plan(node, name, namesakes)
+    plan = compile_plan(node, name, namesakes, parent=parent)
     for prop, child, _ in plan.props:
         if prop == key:
             child.weights, child.total = [(_STR, 1)], 1

@@ -415,3 +415,25 @@ def test_objects_tagged_by_a_type_property_keep_their_own_values():
     for seed in range(30):
         for c in make(node, seed)["conditions"]:
             assert (c["field"], c["op"]) == kinds[c["condition_type"]], c
+
+
+def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake_in_another_answer():
+    # `authorization` is a secret's name: its object comes blanked; other answers show the field
+    blanked = learned([{"authorization": {"decision": "[REDACTED]", "id": "[REDACTED]"}}] * 2)
+    transfer = learned([{"transfer": {"decision": d}} for d in ("approved", "declined")])
+    FAKE.seed_instance(1)
+    for seed in range(20):
+        plan = compile_plan(blanked, elsewhere=[transfer])
+        assert generate(plan, Context(), random.Random(seed), FAKE)["authorization"]["decision"] in (
+            "approved", "declined")
+
+
+def test_a_namesake_in_an_object_of_the_same_name_comes_first():
+    blanked = learned([{"authorization": {"guarantee_rationale": {"code": "[REDACTED]"},
+                                          "decision_rationale": {"code": "[REDACTED]"}}}] * 2)
+    other = learned([{"guarantee_rationale": {"code": "RETURN_BANK"}}]
+                    + [{"decision_rationale": {"code": c}} for c in ("NSF", "RISK", "NSF", "RISK")])
+    for seed in range(20):
+        value = generate(compile_plan(blanked, elsewhere=[other]), Context(), random.Random(seed), FAKE)
+        assert value["authorization"]["guarantee_rationale"]["code"] == "RETURN_BANK"
+        assert value["authorization"]["decision_rationale"]["code"] in ("NSF", "RISK")

@@ -20,7 +20,7 @@ from faker import Faker
 from ..learn.endpoint import Endpoint
 from ..model.paths import PARAM, split_path
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
-from .synth import Context, Plan, compile_plan, generate
+from .synth import Context, NameIndex, Plan, compile_plan, generate
 
 REALISM = ("happy", "realistic")
 MAX_CACHED_ANSWERS = 4096
@@ -107,6 +107,7 @@ class Mocker:
     def __init__(self) -> None:
         self.fake = Faker()
         self._plans: dict[tuple, tuple[int, Plan]] = {}
+        self._indexes: dict[str, tuple[tuple[int, int], NameIndex]] = {}
         self._answers: OrderedDict[tuple, MockAnswer] = OrderedDict()
 
     def plan(self, ep: Endpoint, code: str, siblings: Iterable[Endpoint] = ()) -> Plan | None:
@@ -119,10 +120,18 @@ class Mocker:
         cached = self._plans.get(key)
         if cached is not None and cached[0] == node.count:
             return cached[1]
-        plan = compile_plan(node, elsewhere=(n for other in siblings for n in other.responses.values()
-                                             if n is not node))
+        plan = compile_plan(node, elsewhere=self._names(ep.host, siblings))
         self._plans[key] = (node.count, plan)
         return plan
+
+    def _names(self, host: str, siblings: Iterable[Endpoint]) -> NameIndex:
+        """The fields of every answer of the API by name, indexed once per version of what was learned."""
+        endpoints = list(siblings)
+        version = (len(endpoints), sum(ep.stats.count for ep in endpoints))
+        cached = self._indexes.get(host)
+        if cached is None or cached[0] != version:
+            cached = self._indexes[host] = (version, NameIndex([n for ep in endpoints for n in ep.responses.values()]))
+        return cached[1]
 
     def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
                siblings: Iterable[Endpoint] = ()) -> MockAnswer:

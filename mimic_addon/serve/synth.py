@@ -75,16 +75,16 @@ class Plan:
 
 
 def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesakes | None = None,
-                 elsewhere: Iterable[SchemaNode] = (), parent: str | None = None) -> Plan:
+                 elsewhere: NameIndex | None = None, parent: str | None = None) -> Plan:
     """Precompute everything `generate` needs from a learned schema node (`name`: its property's,
     `parent`: the name of the object holding it).
 
     Fields of the same name stand in for string values never seen unredacted (a field of an object
     under a secret's name: `"auth": {"state": ...}`): in the same body first, else in the bodies
-    `elsewhere` (the other answers of the API); one in an object of the same name first
+    `elsewhere` indexes (the other answers of the API); one in an object of the same name first
     (`rationale.code` rather than any `code`)."""
     if namesakes is None:
-        namesakes = _Namesakes([node], elsewhere)
+        namesakes = _Namesakes(NameIndex([node]), elsewhere)
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
     if t[_NULL] and 2 * t[_NULL] <= sum(t):
@@ -95,14 +95,15 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
-        props.append((key, compile_plan(child, key, namesakes, parent=name), 1.0 if presence >= NEARLY_ALL else presence))
+        plan = compile_plan(child, key, namesakes, parent=name)
+        props.append((key, plan, 1.0 if presence >= NEARLY_ALL else presence))
     strings = node
     if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
         namesake = namesakes.get(name, parent) if name else None
         if namesake is not None:
             strings = namesake  # the same field elsewhere tells what its values are
-        elif any(slot not in (_STR, _NULL) for slot, _ in weights):
-            weights = [(slot, c) for slot, c in weights if slot != _STR]  # else show what else it was (`"inf"` or 4096)
+        elif any(slot not in (_STR, _NULL) for slot, _ in weights):  # else show what else it was (4096)
+            weights = [(slot, c) for slot, c in weights if slot != _STR]
     enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
     if kind in PII and (kind != "name" or is_personal_name(name or "")):
         # never replay observed values of PII-like fields; `*_name` is a person's only when the model
@@ -130,21 +131,31 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
     )
 
 
-class _Namesakes:
+class NameIndex:
     """(object name, property name) and property name -> the node of that name with the most strings
-    seen unredacted (their lengths are known), under `roots`, else under `elsewhere`; each indexed on
-    its first question (rarely asked)."""
+    seen unredacted (their lengths are known), under `roots`; indexed on the first question (rarely
+    asked: only for a field never seen unredacted)."""
 
-    def __init__(self, roots: Iterable[SchemaNode], elsewhere: Iterable[SchemaNode]) -> None:
-        self.sources = [roots, elsewhere]
-        self.indexes: list[dict[Any, SchemaNode]] = []
+    def __init__(self, roots: Iterable[SchemaNode]) -> None:
+        self.roots: Iterable[SchemaNode] | None = roots
+        self.index: dict[Any, SchemaNode] = {}
+
+    def get(self, key: Any) -> SchemaNode | None:
+        if self.roots is not None:
+            self.index, self.roots = _index_names(self.roots), None
+        return self.index.get(key)
+
+
+class _Namesakes:
+    """The namesakes of a plan's fields: in its own body first, else in the others."""
+
+    def __init__(self, own: NameIndex, elsewhere: NameIndex | None) -> None:
+        self.sources = [own] if elsewhere is None else [own, elsewhere]
 
     def get(self, name: str, parent: str | None) -> SchemaNode | None:
         for key in ((parent, name), name):
-            for i, source in enumerate(self.sources):
-                if i == len(self.indexes):
-                    self.indexes.append(_index_names(source))
-                node = self.indexes[i].get(key)
+            for source in self.sources:
+                node = source.get(key)
                 if node is not None:
                     return node
         return None

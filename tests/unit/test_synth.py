@@ -10,7 +10,7 @@ from faker import Faker
 from mimic_addon.model.from_jsonschema import to_schema_node
 from mimic_addon.model.schema import SchemaNode
 from mimic_addon.serve.faker_fields import KINDS, PII, field_kind
-from mimic_addon.serve.synth import Context, compile_plan, generate, request_seed
+from mimic_addon.serve.synth import Context, NameIndex, compile_plan, generate, request_seed
 
 FAKE = Faker()
 
@@ -423,7 +423,7 @@ def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake_in_another_
     transfer = learned([{"transfer": {"decision": d}} for d in ("approved", "declined")])
     FAKE.seed_instance(1)
     for seed in range(20):
-        plan = compile_plan(blanked, elsewhere=[transfer])
+        plan = compile_plan(blanked, elsewhere=NameIndex([transfer]))
         assert generate(plan, Context(), random.Random(seed), FAKE)["authorization"]["decision"] in (
             "approved", "declined")
 
@@ -434,6 +434,6 @@ def test_a_namesake_in_an_object_of_the_same_name_comes_first():
     other = learned([{"guarantee_rationale": {"code": "RETURN_BANK"}}]
                     + [{"decision_rationale": {"code": c}} for c in ("NSF", "RISK", "NSF", "RISK")])
     for seed in range(20):
-        value = generate(compile_plan(blanked, elsewhere=[other]), Context(), random.Random(seed), FAKE)
+        value = generate(compile_plan(blanked, elsewhere=NameIndex([other])), Context(), random.Random(seed), FAKE)
         assert value["authorization"]["guarantee_rationale"]["code"] == "RETURN_BANK"
         assert value["authorization"]["decision_rationale"]["code"] in ("NSF", "RISK")

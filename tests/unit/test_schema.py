@@ -520,3 +520,19 @@ def test_a_set_grows_past_64_values_while_they_keep_coming_back():
     assert "examples" not in node.to_json_schema()  # more than an export lists as every value seen
     ids = observed(*[f"acct_{i}x" for i in range(70)])  # every one new: ids, not a vocabulary
     assert ids.closed_values() is None and ids.to_dict()["eo"] == 1
+
+
+def test_a_grown_set_survives_merges_and_the_store():
+    import random
+
+    words = [f"kind_{i}" for i in range(90)]
+    rng = random.Random(7)
+    stream = [rng.choice(words) for _ in range(600)]
+    a, b = observed(*stream[:300]), observed(*stream[300:])
+    a.merge(b)
+    seen = sorted(set(stream))
+    assert len(seen) > 80 and a.closed_values() == observed(*stream).closed_values() == seen
+    assert SchemaNode.from_dict(json.loads(json.dumps(a.to_dict()))).closed_values() == seen
+    ids = observed(*[f"acct_{i}x" for i in range(40)])
+    ids.merge(observed(*[f"acct_{i}y" for i in range(40)]))  # 80 values, none seen twice
+    assert ids.closed_values() is None and ids.to_dict()["eo"] == 1

@@ -216,7 +216,7 @@ def main() -> int:
                 validator = validator_cls(target, format_checker=CHECKER) if target is not None else None
                 checked, valid = seen.get((ep.key, code), (0, 0))
                 traffic_valid = checked > 0 and checked == valid
-                plan = mocker.plan(ep, code)
+                plan = mocker.plan(ep, code, brain.hosts[ep.host].endpoints.values())
                 before = spec_ok
                 for i in range(args.per):
                     rng_seed = request_seed(i, ep.method, path, query, b"")

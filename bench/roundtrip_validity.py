@@ -141,7 +141,7 @@ def score_brain(brain: Brain, targets: SpecTargets, routes: dict[tuple, Route], 
             validator = targets.validator(spec_path, method, int(code))
             if validator is None:
                 continue
-            plan = mocker.plan(ep, code)
+            plan = mocker.plan(ep, code, brain.hosts[ep.host].endpoints.values())
             counted = True
             for i in range(per):
                 seed = request_seed(i, ep.method, path, "", b"")

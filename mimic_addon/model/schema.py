@@ -17,6 +17,14 @@ from .redact import REDACTED, is_personal_name
 MAX_DEPTH = 12
 MAX_PROPERTIES = 200
 MAX_ENUM_TRACKED = 64
+# A set of values may grow past MAX_ENUM_TRACKED while they keep coming back (at least one sighting in
+# GROWN_MIN_REPEATS repeats a value seen before), up to MAX_ENUM_GROWN: a vocabulary of account kinds
+# does, ids and names do not. Uniform draws from 100 words repeat a third of the time by the 65th word.
+MAX_ENUM_GROWN = 256
+GROWN_MIN_REPEATS = 4
+# Values of a closed set that are not words (`Custom Audience`, `529`, `pay as you earn`): tracked
+# beside the words (for mocks only: no enum, no drift), this many before repeats must vouch for more.
+MAX_LOOSE = 4
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
 ENUM_EMIT_MAX = 10
 ENUM_MAX_LEN = 64  # long dotted or underscored names of object kinds are still words of a closed set
@@ -43,6 +51,12 @@ VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are
 # object's discriminator is the first of them it has with an identifier-like string value.
 DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "role", "status")
 _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
+# Else a property named for the kind of a small object (`{"condition_type": "Date", "field", "op", "value"}`)
+# may tag it: mocks keep each kind's fields and values together. In a larger record such a property is
+# more often one attribute among many (a file's `pretty_type`); and a schema describes these variants as
+# one object (they are not `active_variants` unless `alike`).
+_TYPE_KEY = re.compile(r".+(?:[_.\-][Tt]ype|[a-z0-9]Type)")
+TYPE_KEY_MAX_KEYS = 8
 
 # Character classes of strings, so that synthetic values can keep their shape (`U024BE7LH`).
 CHAR_LOWER, CHAR_UPPER, CHAR_DIGIT, CHAR_OTHER = 1, 2, 4, 8
@@ -259,7 +273,7 @@ class SchemaNode:
     __slots__ = (
         "count", "types", "depth", "limits", "empty",
         "props", "additional", "items", "arr_min", "arr_max",
-        "num_min", "num_max", "str_min", "str_max", "formats", "enum", "enum_overflow",
+        "num_min", "num_max", "str_min", "str_max", "formats", "enum", "loose", "enum_overflow",
         "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
         "keysets",
     )
@@ -294,6 +308,7 @@ class SchemaNode:
         self.str_max: int | None = None
         self.formats: frozenset[str] | None = None  # formats every string had; None: no strings
         self.enum: set[str] | None = None
+        self.loose: set[str] | None = None  # values of the set that are not words (see MAX_LOOSE)
         self.enum_overflow = False
         self.hints = 0                       # HINT_* bits (imported nodes)
         self.chars = 0                       # CHAR_* classes seen in strings (their shape)
@@ -417,19 +432,48 @@ class SchemaNode:
         enum = self.enum
         if enum is None:
             enum = self.enum = set()
-        if value not in enum:
-            if len(enum) >= self.limits.max_enum or not _enum_candidate(value):
-                self.enum = None
-                self.enum_overflow = True
-            else:
-                enum.add(value)
+        if value in enum:
+            return
+        loose = self.loose
+        if loose is None:
+            size = len(enum)
+        elif value in loose:
+            return
+        else:
+            size = len(enum) + len(loose)
+        if size >= self.limits.max_enum and not self._grows(size + 1):
+            self._overflow()
+        elif _enum_candidate(value):
+            enum.add(value)
+        elif self._loose_candidate(value) and (loose is None or len(loose) < MAX_LOOSE or self._grows(size + 1)):
+            if loose is None:
+                loose = self.loose = set()
+            loose.add(value)
+        else:
+            self._overflow()
+
+    def _grows(self, distinct: int) -> bool:
+        """May the tracked set hold `distinct` values: do the strings seen here keep coming back (see
+        GROWN_MIN_REPEATS), as the words of a closed set do and ids or names do not?"""
+        seen = self.types[_STR]
+        return distinct <= MAX_ENUM_GROWN and (seen - distinct) * GROWN_MIN_REPEATS >= seen
+
+    def _loose_candidate(self, value: str) -> bool:
+        """A short one-line value that may belong to a closed set without being a word: not a formatted
+        value (date, UUID, ...) nor an id with long digit runs."""
+        return (len(value) <= ENUM_MAX_LEN and not self.formats and "\n" not in value
+                and _LONG_DIGITS.search(value) is None)
+
+    def _overflow(self) -> None:
+        self.enum = self.loose = None
+        self.enum_overflow = True
 
     def _observe_variant(self, value: dict[str, Any]) -> None:
         vkey = self.vkey
         tag = value.get(vkey) if vkey is not None else None
         if _tag_candidate(tag):
             # the object's discriminator is vkey unless it has a valid one of higher priority
-            for name in DISCRIMINATORS[:_DISC_RANK[vkey]]:  # type: ignore[index]
+            for name in DISCRIMINATORS[:_DISC_RANK.get(vkey, len(DISCRIMINATORS))]:  # type: ignore[arg-type]
                 other = value.get(name)
                 if _tag_candidate(other):
                     self._kill_variants()
@@ -440,8 +484,12 @@ class SchemaNode:
                 if _tag_candidate(tag):
                     break
             else:
-                self._kill_variants()
-                return
+                name = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None) \
+                    if len(value) <= TYPE_KEY_MAX_KEYS else None
+                if name is None:
+                    self._kill_variants()
+                    return
+                tag = value[name]
             if vkey is not None:  # a different discriminator
                 self._kill_variants()
                 return
@@ -576,14 +624,19 @@ class SchemaNode:
         if self.enum_overflow:
             return
         if other.enum_overflow:
-            self.enum, self.enum_overflow = None, True
-        elif other.enum:
-            union = other.enum if self.enum is None else self.enum | other.enum
+            self._overflow()
+        elif other.enum or other.loose:
+            union = (self.enum or set()) | (other.enum or set())
+            loose = ((self.loose or set()) | (other.loose or set())) - union
+            size = len(union) + len(loose)
             # a declared enum may hold more values than tracking would: only new ones overflow it
-            if len(union) > max(self.limits.max_enum, len(self.enum or ()), len(other.enum)):
-                self.enum, self.enum_overflow = None, True
+            mine, theirs = len(self.enum or ()) + len(self.loose or ()), len(other.enum or ()) + len(other.loose or ())
+            if size > max(self.limits.max_enum, mine, theirs) and not self._grows(size) or (
+                    len(loose) > max(MAX_LOOSE, len(self.loose or ()), len(other.loose or ()))
+                    and not self._grows(size)):
+                self._overflow()
             else:
-                self.enum = set(union)
+                self.enum, self.loose = union, loose or None
 
     def _merge_variants(self, other: SchemaNode) -> None:
         if self.vdead:
@@ -691,6 +744,8 @@ class SchemaNode:
             d["eo"] = 1
         elif self.enum is not None:
             d["ev"] = sorted(self.enum)
+            if self.loose:
+                d["el"] = sorted(self.loose)
         if self.hints:
             d["h"] = self.hints
         if not self.flat:
@@ -752,6 +807,7 @@ class SchemaNode:
         self.enum_overflow = bool(d.get("eo"))
         if "ev" in d:
             self.enum = set(d["ev"])
+            self.loose = set(d["el"]) if d.get("el") else None
         self.hints = d.get("h", 0)
         if not self.flat:
             if d.get("vx"):
@@ -812,7 +868,7 @@ class SchemaNode:
                     schema["enum"] = enum + [None] if nullable else enum
             if "enum" not in schema:
                 values = self.enum_observed()
-                if values is not None:
+                if values is not None and len(values) <= MAX_EXAMPLES:
                     # a closed set mocks replay, too rarely seen (or too large) for a contract
                     schema["examples"] = values[:MAX_EXAMPLES]
                     schema[OBSERVED_VALUES_KEY] = True
@@ -837,19 +893,26 @@ class SchemaNode:
             if required:
                 schema["required"] = required
 
-    def active_variants(self, mixed: bool = False) -> list[tuple[str, SchemaNode]] | None:
+    def active_variants(self, mixed: bool = False, alike: bool = False) -> list[tuple[str, SchemaNode]] | None:
         """The discriminated variants (tag, summary) of this object node, sorted by tag, when it
         should be described as a `oneOf` of them: only objects (or null) were seen, often enough,
         all with the same discriminator property, and the variants have clearly different keys
         (some variant always has a property another never had).  Else None.
 
         `mixed`: the variants of the objects even when values of other types were seen beside
-        them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants."""
+        them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants.
+        `alike`: even when the variants have the same keys (their values still differ: a condition of one
+        kind names fields and operators of its own), as a synthesizer keeping each object's values
+        together wants."""
         variants = self.variants
         if not variants or len(variants) < 2 or self.additional is not None:
             return None
         t = self.types
         if t[_OBJ] < VARIANT_MIN_OBJECTS or (not mixed and t[_OBJ] + t[_NULL] != self.count):
+            return None
+        if alike:
+            return sorted(variants.items())
+        if self.vkey not in _DISC_RANK:
             return None
         keysets = [set(node.props or ()) for node in variants.values()]
         for node in variants.values():
@@ -881,7 +944,7 @@ class SchemaNode:
 
     def _emitted_enum(self) -> list[str] | None:
         enum = self.enum
-        if self.enum_overflow or not enum or self.formats or self.hints & HINT_OPEN_VALUES:
+        if self.enum_overflow or not enum or self.formats or self.loose or self.hints & HINT_OPEN_VALUES:
             return None
         if self.hints & HINT_DECLARED_ENUM:
             return sorted(enum)
@@ -949,7 +1012,7 @@ class SchemaNode:
 
     def value_seen(self, value: str) -> bool:
         """Was this string seen here, among a closed set of words still tracked? (cheap)"""
-        return self.enum is not None and value in self.enum
+        return self.enum is not None and not self.loose and value in self.enum
 
     def enum_values(self) -> list[str] | None:
         """The enum the schema would emit (a small, well-observed set of words), else None."""
@@ -958,7 +1021,7 @@ class SchemaNode:
     def enum_seen(self) -> list[str] | None:
         """Every string value seen, when they were few identifier-like words (not emitted as an enum
         until observed often enough), else None."""
-        if self.enum_overflow or not self.enum or len(self.enum) > ENUM_EMIT_MAX:
+        if self.enum_overflow or not self.enum or self.loose or len(self.enum) > ENUM_EMIT_MAX:
             return None
         return sorted(self.enum)
 
@@ -968,9 +1031,25 @@ class SchemaNode:
         traffic was, while a word invented from the values' shape breaks any closed set the API has,
         even one seen only once per value (an event's `action` among a hundred)."""
         enum = self.enum
-        if self.enum_overflow or not enum or self.formats:
+        if self.enum_overflow or not enum or self.formats or self.loose:
             return None
         return sorted(enum)
+
+    def closed_values(self, vocabulary: bool = False) -> list[str] | None:
+        """What `enum_observed` gives, and also the values that are not words (`Custom Audience`, `529`,
+        `pay as you earn`) when the evidence says the set is closed all the same: they are no more than its
+        words (odd members of a vocabulary), or every value keeps coming back (ENUM_MIN_RATIO sightings per
+        distinct value, as names of people do not), or the field is named for a vocabulary (`vocabulary`:
+        its name says a type or a status). For mocks only: no enum, no drift is drawn from them."""
+        loose = self.loose
+        if not loose:
+            return self.enum_observed()
+        if self.enum_overflow or self.formats:
+            return None
+        words = self.enum or set()
+        if vocabulary or len(loose) <= len(words) or self.types[_STR] >= ENUM_MIN_RATIO * (len(words) + len(loose)):
+            return sorted(words | loose)
+        return None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()

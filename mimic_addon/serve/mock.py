@@ -11,6 +11,7 @@ import json
 import math
 import random
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +20,7 @@ from faker import Faker
 from ..learn.endpoint import Endpoint
 from ..model.paths import PARAM, split_path
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
-from .synth import Context, Plan, compile_plan, generate
+from .synth import Context, NameIndex, Plan, compile_plan, generate
 
 REALISM = ("happy", "realistic")
 MAX_CACHED_ANSWERS = 4096
@@ -106,9 +107,12 @@ class Mocker:
     def __init__(self) -> None:
         self.fake = Faker()
         self._plans: dict[tuple, tuple[int, Plan]] = {}
+        self._indexes: dict[str, tuple[tuple[int, int], NameIndex]] = {}
         self._answers: OrderedDict[tuple, MockAnswer] = OrderedDict()
 
-    def plan(self, ep: Endpoint, code: str) -> Plan | None:
+    def plan(self, ep: Endpoint, code: str, siblings: Iterable[Endpoint] = ()) -> Plan | None:
+        """The compiled plan of one answer; `siblings` (the API's endpoints) tell the values of fields
+        this answer only had redacted."""
         node = ep.responses.get(code)
         if node is None or not node.count:
             return None
@@ -116,11 +120,21 @@ class Mocker:
         cached = self._plans.get(key)
         if cached is not None and cached[0] == node.count:
             return cached[1]
-        plan = compile_plan(node)
+        plan = compile_plan(node, elsewhere=self._names(ep.host, siblings))
         self._plans[key] = (node.count, plan)
         return plan
 
-    def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+    def _names(self, host: str, siblings: Iterable[Endpoint]) -> NameIndex:
+        """The fields of every answer of the API by name, indexed once per version of what was learned."""
+        endpoints = list(siblings)
+        version = (len(endpoints), sum(ep.stats.count for ep in endpoints))
+        cached = self._indexes.get(host)
+        if cached is None or cached[0] != version:
+            cached = self._indexes[host] = (version, NameIndex([n for ep in endpoints for n in ep.responses.values()]))
+        return cached[1]
+
+    def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
+               siblings: Iterable[Endpoint] = ()) -> MockAnswer:
         """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
         is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
         repeated requests are served from a bounded cache instead of being generated again."""
@@ -129,19 +143,20 @@ class Mocker:
         if cached is not None:
             self._answers.move_to_end(key)
             return cached
-        answer = self._generate(ep, ctx, realism, seed)
+        answer = self._generate(ep, ctx, realism, seed, siblings)
         if len(answer.body) <= MAX_CACHED_BODY:
             self._answers[key] = answer
             if len(self._answers) > MAX_CACHED_ANSWERS:
                 self._answers.popitem(last=False)
         return answer
 
-    def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int) -> MockAnswer:
+    def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
+                  siblings: Iterable[Endpoint]) -> MockAnswer:
         rng = random.Random(seed)
         status = choose_status(ep, realism, rng)
         delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0
         code = str(status)
-        plan = self.plan(ep, code)
+        plan = self.plan(ep, code, siblings)
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:

@@ -220,7 +220,7 @@ class ServeAddon:
         brain = self._brain()
         with brain.lock:
             ctx_ = context_for(template or "", parts, _query(req), json_body(req, MAX_ECHO_BODY), echo_field(host.tree, ep.skeleton))
-            answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed)
+            answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed, host.endpoints.values())
         extra: dict[str, str] = {}
         if self.extras is not None:
             answer, extra = self.extras.adjust(flow, host, ep, template, parts, answer, seed)

@@ -18,6 +18,7 @@ import hashlib
 import math
 import random
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +37,7 @@ _COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "tot
 _PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
 _PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
 _LETTERS = string.ascii_lowercase
+_VOCABULARY_KINDS = frozenset({"type", "status"})  # names of fields that hold a closed set's words
 
 
 @dataclass(slots=True)
@@ -72,8 +74,17 @@ class Plan:
     keysets: list[tuple[frozenset[str], int]] | None = None  # the objects' key sets, with their counts
 
 
-def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
-    """Precompute everything `generate` needs from a learned schema node."""
+def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesakes | None = None,
+                 elsewhere: NameIndex | None = None, parent: str | None = None) -> Plan:
+    """Precompute everything `generate` needs from a learned schema node (`name`: its property's,
+    `parent`: the name of the object holding it).
+
+    Fields of the same name stand in for string values never seen unredacted (a field of an object
+    under a secret's name: `"auth": {"state": ...}`): in the same body first, else in the bodies
+    `elsewhere` indexes (the other answers of the API); one in an object of the same name first
+    (`rationale.code` rather than any `code`)."""
+    if namesakes is None:
+        namesakes = _Namesakes(NameIndex([node]), elsewhere)
     t = node.types
     weights = [(slot, c) for slot, c in enumerate(t) if c]
     if t[_NULL] and 2 * t[_NULL] <= sum(t):
@@ -84,34 +95,96 @@ def compile_plan(node: SchemaNode, name: str | None = None) -> Plan:
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
-        props.append((key, compile_plan(child, key), 1.0 if presence >= NEARLY_ALL else presence))
-    enum = node.enum_values() or node.enum_observed()
+        plan = compile_plan(child, key, namesakes, parent=name)
+        props.append((key, plan, 1.0 if presence >= NEARLY_ALL else presence))
+    strings = node
+    if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
+        namesake = namesakes.get(name, parent) if name else None
+        if namesake is not None:
+            strings = namesake  # the same field elsewhere tells what its values are
+        elif any(slot not in (_STR, _NULL) for slot, _ in weights):  # else show what else it was (4096)
+            weights = [(slot, c) for slot, c in weights if slot != _STR]
+    enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
     if kind in PII and (kind != "name" or is_personal_name(name or "")):
         # never replay observed values of PII-like fields; `*_name` is a person's only when the model
         # says so (`display_name`, not `sticker_name`)
         enum = None
     variants = None
-    active = node.active_variants(mixed=True)  # only objects are made from them
+    active = node.active_variants(mixed=True, alike=True)  # only objects are made from them
     if active is not None:
-        variants = [(_variant_plan(vnode, name, node.variant_key, tag), vnode.count) for tag, vnode in active]
+        variants = [(_variant_plan(vnode, name, node.variant_key, tag, namesakes, parent), vnode.count)
+                    for tag, vnode in active]
     return Plan(
         weights=weights, total=sum(c for _, c in weights), props=props,
-        additional=compile_plan(node.additional) if node.additional is not None else None,
-        items=compile_plan(node.items, _singular(name)) if node.items is not None and node.items.count else None,
+        additional=compile_plan(node.additional, None, namesakes) if node.additional is not None else None,
+        items=compile_plan(node.items, _singular(name), namesakes, parent=parent)
+        if node.items is not None and node.items.count else None,
         arr=(node.arr_min or 0, node.arr_max or 0),
         num=(node.num_min, node.num_max) if node.num_min is not None else None,
-        length=(node.str_min, node.str_max) if node.str_min is not None else None,
-        fmt=node.string_format(), enum=enum, kind=kind,
-        chars=node.chars, firsts="".join(sorted(node.firsts)) if node.firsts else None,
-        variants=variants, declared_enum=bool(enum) and bool(node.hints & HINT_DECLARED_ENUM),
-        pattern=node.pattern, skeletons=sorted(node.skeletons) if node.skeletons else None, never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
+        length=(strings.str_min, strings.str_max) if strings.str_min is not None else None,
+        fmt=strings.string_format(), enum=enum, kind=kind,
+        chars=strings.chars, firsts="".join(sorted(strings.firsts)) if strings.firsts else None,
+        variants=variants, declared_enum=bool(enum) and bool(strings.hints & HINT_DECLARED_ENUM),
+        pattern=strings.pattern, skeletons=sorted(strings.skeletons) if strings.skeletons else None,
+        never_empty=bool(t[_OBJ]) and not node.empty and bool(props),
         keysets=node.key_sets(),
     )
 
 
-def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str) -> Plan:
+class NameIndex:
+    """(object name, property name) and property name -> the node of that name with the most strings
+    seen unredacted (their lengths are known), under `roots`; indexed on the first question (rarely
+    asked: only for a field never seen unredacted)."""
+
+    def __init__(self, roots: Iterable[SchemaNode]) -> None:
+        self.roots: Iterable[SchemaNode] | None = roots
+        self.index: dict[Any, SchemaNode] = {}
+
+    def get(self, key: Any) -> SchemaNode | None:
+        if self.roots is not None:
+            self.index, self.roots = _index_names(self.roots), None
+        return self.index.get(key)
+
+
+class _Namesakes:
+    """The namesakes of a plan's fields: in its own body first, else in the others."""
+
+    def __init__(self, own: NameIndex, elsewhere: NameIndex | None) -> None:
+        self.sources = [own] if elsewhere is None else [own, elsewhere]
+
+    def get(self, name: str, parent: str | None) -> SchemaNode | None:
+        for key in ((parent, name), name):
+            for source in self.sources:
+                node = source.get(key)
+                if node is not None:
+                    return node
+        return None
+
+
+def _index_names(roots: Iterable[SchemaNode]) -> dict[Any, SchemaNode]:
+    """Names as `compile_plan` gives them: an array's items are named for it, in the singular."""
+    best: dict[Any, SchemaNode] = {}
+    stack: list[tuple[SchemaNode, str | None]] = [(root, None) for root in roots]
+    while stack:
+        node, name = stack.pop()
+        for key, child in (node.props or {}).items():
+            if child.str_min is not None:
+                for k in (key, (name, key)):
+                    if child.types[_STR] > (best[k].types[_STR] if k in best else 0):
+                        best[k] = child
+            stack.append((child, key))
+        if node.items is not None:
+            stack.append((node.items, _singular(name)))
+        if node.additional is not None:
+            stack.append((node.additional, None))
+        stack.extend((n, name) for n in (node.variants or {}).values() if n is not None)
+    return best
+
+
+def _variant_plan(node: SchemaNode, name: str | None, key: str | None, tag: str,
+                  namesakes: _Namesakes, parent: str | None) -> Plan:
     """The plan of one variant: its own properties, the discriminator fixed to its tag."""
-    plan = compile_plan(node, name)
+    plan = compile_plan(node, name, namesakes, parent=parent)
     for prop, child, _ in plan.props:
         if prop == key:
             child.weights, child.total = [(_STR, 1)], 1

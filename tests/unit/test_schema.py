@@ -478,3 +478,61 @@ def test_hinted_bounds_are_not_exported_and_hints_survive_merge_and_storage():
     assert "maxItems" not in merged.to_json_schema()
     assert SchemaNode.from_dict(json.loads(json.dumps(merged.to_dict()))) == merged
     assert "maxLength" in observed("abc").to_json_schema()  # observed bounds are still exported
+
+
+# -- closed sets for mocks beyond the words of an enum (issue 14) -----------------------------------------
+
+
+def test_values_that_are_not_words_are_kept_for_mocks_only():
+    words = ["401k", "brokerage", "cash isa", "checking"]
+    node = observed(*words, "529", *words)
+    assert node.closed_values() == sorted(words + ["529"])
+    # exports and drift see no closed set of words, as before
+    assert node.enum_observed() is None and node.enum_values() is None and node.enum_seen() is None
+    assert not node.value_seen("checking") and "examples" not in node.to_json_schema()
+    again = SchemaNode.from_dict(json.loads(json.dumps(node.to_dict())))
+    assert again.to_dict() == node.to_dict() and again.closed_values() == node.closed_values()
+
+
+def test_loose_values_need_evidence_of_a_closed_set():
+    names = [f"Ann Lee{i}" for i in range(4)]
+    assert observed(*names).closed_values() is None  # names of people, each seen once
+    assert observed(*names).closed_values(vocabulary=True) == sorted(names)  # ... unless named a type
+    assert observed(*(names * 3)).closed_values() == sorted(names)  # every one back again and again
+    many = observed(*[f"Ann Lee{i}" for i in range(20)])  # an open set: not tracked for long
+    assert many.closed_values(vocabulary=True) is None and many.to_dict()["eo"] == 1
+
+
+def test_loose_values_merge_as_one_stream():
+    a, b = observed("x", "Gold Plan", "Gold Plan"), observed("y", "Free Plan", "Free Plan")
+    a.merge(b)
+    both = observed("x", "Gold Plan", "Gold Plan", "y", "Free Plan", "Free Plan")
+    assert a.to_dict() == both.to_dict() and a.closed_values() == ["Free Plan", "Gold Plan", "x", "y"]
+
+
+def test_a_set_grows_past_64_values_while_they_keep_coming_back():
+    import random
+
+    words = [f"kind_{i}" for i in range(90)]
+    rng = random.Random(5)
+    node = observed(*[rng.choice(words) for _ in range(600)])
+    assert node.closed_values() == sorted(words)
+    assert "examples" not in node.to_json_schema()  # more than an export lists as every value seen
+    ids = observed(*[f"acct_{i}x" for i in range(70)])  # every one new: ids, not a vocabulary
+    assert ids.closed_values() is None and ids.to_dict()["eo"] == 1
+
+
+def test_a_grown_set_survives_merges_and_the_store():
+    import random
+
+    words = [f"kind_{i}" for i in range(90)]
+    rng = random.Random(7)
+    stream = [rng.choice(words) for _ in range(600)]
+    a, b = observed(*stream[:300]), observed(*stream[300:])
+    a.merge(b)
+    seen = sorted(set(stream))
+    assert len(seen) > 80 and a.closed_values() == observed(*stream).closed_values() == seen
+    assert SchemaNode.from_dict(json.loads(json.dumps(a.to_dict()))).closed_values() == seen
+    ids = observed(*[f"acct_{i}x" for i in range(40)])
+    ids.merge(observed(*[f"acct_{i}y" for i in range(40)]))  # 80 values, none seen twice
+    assert ids.closed_values() is None and ids.to_dict()["eo"] == 1

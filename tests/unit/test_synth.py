@@ -10,7 +10,7 @@ from faker import Faker
 from mimic_addon.model.from_jsonschema import to_schema_node
 from mimic_addon.model.schema import SchemaNode
 from mimic_addon.serve.faker_fields import KINDS, PII, field_kind
-from mimic_addon.serve.synth import Context, compile_plan, generate, request_seed
+from mimic_addon.serve.synth import Context, NameIndex, compile_plan, generate, request_seed
 
 FAKE = Faker()
 
@@ -358,3 +358,82 @@ def test_key_sets_unknown_from_an_older_store_and_gone_once_a_map():
     node = learned([{"x": 1}, {"y": 2}])
     node.observe({"550e8400-e29b-41d4-a716-446655440000": 3})  # an id as a key: the object is a map
     assert node.key_sets() is None and node.is_map
+
+
+# -- closed sets the word rule alone misses (issue 14) ------------------------------------------------
+
+
+def test_a_number_among_the_words_of_a_closed_set_is_replayed():
+    kinds = ["401k", "brokerage", "cash isa", "checking", "savings", "529"]  # "529" is no word
+    node = learned([{"subtype": k} for k in kinds * 2])
+    assert {make(node, seed)["subtype"] for seed in range(40)} <= set(kinds)
+
+
+def test_title_case_words_of_a_type_are_replayed_even_seen_once():
+    node = learned([{"audience": {"type": "Custom Audience", "size": 3}}])
+    assert all(make(node, seed)["audience"]["type"] == "Custom Audience" for seed in range(10))
+
+
+def test_repeated_title_case_values_are_replayed_names_seen_once_are_not():
+    node = learned([{"plan": p, "owner": f"Ann Lee{i}"} for i, p in
+                    enumerate(["Gold Plan", "Free Plan", "Team Plan"] * 4)])
+    for seed in range(20):
+        v = make(node, seed)
+        assert v["plan"] in ("Gold Plan", "Free Plan", "Team Plan")
+        assert not v["owner"].startswith("Ann Lee"), v
+
+
+def test_a_closed_set_of_more_than_64_words_is_replayed():
+    words = [f"kind_{c}{d}" for c in "abcdefghij" for d in "abcdefgh"]  # 80 words, each drawn often
+    rng = random.Random(3)
+    node = learned([{"subtype": rng.choice(words)} for _ in range(400)])
+    assert all(make(node, seed)["subtype"] in words for seed in range(40))
+
+
+def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake():
+    # an object under a secret's name (`auth`) comes blanked; the same field beside it was seen
+    status = {"breakdown": {"refresh_interval": "NORMAL"}}
+    node = learned([{"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}}, "identity": status},
+                    {"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}},
+                     "identity": {"breakdown": {"refresh_interval": "DELAYED"}}}])
+    for seed in range(20):
+        assert make(node, seed)["auth"]["breakdown"]["refresh_interval"] in ("NORMAL", "DELAYED")
+
+
+def test_a_field_whose_strings_were_all_redacted_shows_its_other_type():
+    # `max_tokens: 4096 | "inf"`: its strings are redacted by the field's name, its numbers are not
+    node = learned([{"max_output_tokens": v} for v in (4096, "[REDACTED]", 100, "[REDACTED]")])
+    assert all(isinstance(make(node, seed)["max_output_tokens"], int) for seed in range(20))
+
+
+def test_objects_tagged_by_a_type_property_keep_their_own_values():
+    # same keys in every kind of condition, but each kind has fields and operators of its own
+    kinds = {"Aim": ("aim", "open"), "Date": ("timestamp_opt", "greater"), "Language": ("language", "is")}
+    node = learned([{"conditions": [{"condition_type": k, "field": f, "op": o, "value": "x"}
+                                    for k, (f, o) in kinds.items()]}] * 2)
+    assert "oneOf" not in str(node.to_json_schema())  # one object in the schema, as before
+    for seed in range(30):
+        for c in make(node, seed)["conditions"]:
+            assert (c["field"], c["op"]) == kinds[c["condition_type"]], c
+
+
+def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake_in_another_answer():
+    # `authorization` is a secret's name: its object comes blanked; other answers show the field
+    blanked = learned([{"authorization": {"decision": "[REDACTED]", "id": "[REDACTED]"}}] * 2)
+    transfer = learned([{"transfer": {"decision": d}} for d in ("approved", "declined")])
+    FAKE.seed_instance(1)
+    for seed in range(20):
+        plan = compile_plan(blanked, elsewhere=NameIndex([transfer]))
+        assert generate(plan, Context(), random.Random(seed), FAKE)["authorization"]["decision"] in (
+            "approved", "declined")
+
+
+def test_a_namesake_in_an_object_of_the_same_name_comes_first():
+    blanked = learned([{"authorization": {"guarantee_rationale": {"code": "[REDACTED]"},
+                                          "decision_rationale": {"code": "[REDACTED]"}}}] * 2)
+    other = learned([{"guarantee_rationale": {"code": "RETURN_BANK"}}]
+                    + [{"decision_rationale": {"code": c}} for c in ("NSF", "RISK", "NSF", "RISK")])
+    for seed in range(20):
+        value = generate(compile_plan(blanked, elsewhere=NameIndex([other])), Context(), random.Random(seed), FAKE)
+        assert value["authorization"]["guarantee_rationale"]["code"] == "RETURN_BANK"
+        assert value["authorization"]["decision_rationale"]["code"] in ("NSF", "RISK")

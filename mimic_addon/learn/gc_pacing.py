@@ -6,8 +6,9 @@ corpus files. So every `EVERY` batches the young garbage is collected (no cycle 
 what survived, the model, is frozen (`gc.freeze`): later collections no longer walk it. Young
 collections run far less often (`YOUNG`): between two freezes they would only walk the same new
 objects once more (collecting after every batch, with few automatic collections in between, took
-1.0 s of CPU on the 25 corpus files where every 4 batches with a threshold of 20,000 took 1.8 s). Frozen objects are still freed by reference counting; freeze
-and thresholds are undone when learning ends. Saving, which copies the whole model into plain dicts
+1.0 s of CPU on the 25 corpus files where every 4 batches with a threshold of 20,000 took 1.8 s).
+Frozen objects are still freed by reference counting; freeze and thresholds are undone when learning
+ends. Saving, which copies the whole model into plain dicts
 and JSON (no cycles), runs with the collector off (`collector_off`).
 """
 from __future__ import annotations

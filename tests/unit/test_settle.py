@@ -68,4 +68,5 @@ def test_regrouping_only_below_the_moved_positions_learns_what_regrouping_everyt
     monkeypatch.setattr(Brain, "_regroup_candidates", staticmethod(lambda host, under: list(host.endpoints.items())))
     Learner(everything, None).learn_batch(flows)
     assert [ep.to_dict() for ep in restricted.endpoints()] == [ep.to_dict() for ep in everything.endpoints()]
-    assert {h: m.tree.to_dict() for h, m in restricted.hosts.items()} == {h: m.tree.to_dict() for h, m in everything.hosts.items()}
+    assert ({h: m.tree.to_dict() for h, m in restricted.hosts.items()}
+            == {h: m.tree.to_dict() for h, m in everything.hosts.items()})

@@ -9,7 +9,7 @@ import urllib.parse
 from dataclasses import dataclass, field
 
 from ..model.consolidate import consolidate
-from ..model.paths import PathTree, Shape, split_path
+from ..model.paths import MAX_SEGMENTS, PathTree, Shape, split_path
 from ..watch.alerts import WITHDRAWN
 from .endpoint import Endpoint
 from .features import echo_values, shape_of
@@ -29,6 +29,9 @@ class HostModel:
     endpoints: dict[tuple[str, str], Endpoint] = field(default_factory=dict)
     # endpoints first learned since the host's last consolidation: no pass has judged their literals yet
     young: set[tuple[str, str]] = field(default_factory=set)
+    # endpoints whose skeleton the tree does not hold as it is, with nowhere else to go (None: not
+    # known; the next regroup looks at every endpoint)
+    stranded: set[tuple[str, str]] | None = None
 
 
 def _storable(text: str) -> str:
@@ -126,12 +129,14 @@ class Brain:
             learned = host.tree.learn(obs.method, parts, echo, shape)
             self._unsettled.add(obs.host)
             if learned.moved:
-                self._regroup(host)
+                self._regroup(host, learned.under)
             ep = host.endpoints.get((obs.method, learned.skeleton))
             if ep is None:
                 ep = host.endpoints[(obs.method, learned.skeleton)] = Endpoint(obs.host, obs.method, learned.skeleton)
                 self._deleted.discard(ep.key)
                 host.young.add((obs.method, learned.skeleton))
+                if host.stranded is not None and not host.tree.holds(obs.method, learned.skeleton):
+                    host.stranded.add((obs.method, learned.skeleton))
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
             judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
@@ -166,13 +171,17 @@ class Brain:
                 best, most = other, answers(other)
         return best
 
-    def _regroup(self, host: HostModel) -> None:
-        """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home."""
-        for (method, skeleton), ep in list(host.endpoints.items()):
+    def _regroup(self, host: HostModel, under: tuple[str, ...] | None = None) -> None:
+        """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home.
+        `under`: the skeletons of the only positions whose children moved, when known; then only the
+        endpoints below them (and those stranded before) are looked at, which gives the same result."""
+        stranded: set[tuple[str, str]] = set()
+        for (method, skeleton), ep in self._regroup_candidates(host, under):
             if host.tree.holds(method, skeleton):
                 continue
             target = host.tree.match(method, split_path(skeleton))
             if target is None or target == skeleton:
+                stranded.add((method, skeleton))
                 continue
             del host.endpoints[(method, skeleton)]
             self._dirty.discard(ep.key)
@@ -187,6 +196,19 @@ class Brain:
                 home.merge(ep)
             self._deleted.discard(home.key)
             self._dirty.add(home.key)
+        host.stranded = stranded
+
+    @staticmethod
+    def _regroup_candidates(host: HostModel, under: tuple[str, ...] | None) -> list[tuple[tuple[str, str], Endpoint]]:
+        """The endpoints `_regroup` must look at, in the model's order. Below the positions `under`,
+        a skeleton's text starts with theirs and a slash, unless `split_path` reads it otherwise
+        (matrix parameters, too many segments): those are looked at too."""
+        if under is None or host.stranded is None or "/" in under:
+            return list(host.endpoints.items())
+        stranded = host.stranded
+        prefixes = tuple(u + "/" for u in under)
+        return [(key, ep) for key, ep in host.endpoints.items()
+                if key[1].startswith(prefixes) or key in stranded or ";" in key[1] or key[1].count("/") > MAX_SEGMENTS]
 
     # -- importing ----------------------------------------------------------------------------------
     def declare(self, ep: Endpoint, scheme: str, parts: list[str], names: list[str | None]) -> Endpoint:

@@ -18,7 +18,17 @@ MAX_SHAPES = 64  # request shapes whose success is tracked (for the drift watchd
 
 def redacted_example(value: Any) -> Any:
     """A redacted example, dropped when too big to be useful in a document."""
-    safe = redact_json(value)
+    return _small(redact_json(value))
+
+
+def _example(safe: Any, original: Any) -> Any:
+    """`redacted_example(safe)` for `safe = redact_json(original)`: when that redacted nothing (the very
+    same object came back), redacting it again would too, and the walk is skipped."""
+    return _small(safe) if safe is original else redacted_example(safe)
+
+
+def _small(safe: Any) -> Any:
+    """The example, or None when its JSON is too big to be useful in a document."""
     try:
         text = json.dumps(safe, separators=(",", ":"))
     except (TypeError, ValueError):
@@ -82,12 +92,12 @@ class Endpoint:
                 self.request = SchemaNode()
             self.request.observe(safe)
             if self.request_example is None and 200 <= status < 300:
-                self.request_example = redacted_example(safe)
+                self.request_example = _example(safe, request_json)
         if response_is_json:
             safe = redact_json(response_json)
             self.responses.setdefault(code, SchemaNode()).observe(safe)
             if code not in self.examples:
-                example = redacted_example(safe)
+                example = _example(safe, response_json)
                 if example is not None:
                     self.examples[code] = example
 

@@ -371,10 +371,13 @@ def skeleton_of(parts: list[str]) -> str:
 
 @dataclass(slots=True)
 class Learned:
-    """Result of learning one path: its skeleton, and whether templates were re-grouped on the way."""
+    """Result of learning one path: its skeleton, and whether templates were re-grouped on the way,
+    with the skeletons of the positions whose children moved (only skeletons below one of them can
+    have changed; "/" for the root)."""
 
     skeleton: str
     moved: bool = False
+    under: tuple[str, ...] = ()
 
 
 class PathTree:
@@ -395,7 +398,7 @@ class PathTree:
         """
         node = self.root
         out: list[str] = []
-        touched: list[Node] = []
+        touched: list[tuple[Node, int]] = []  # positions to regroup, and their depth
         n = len(parts)
         chance = bool(shape.tokens) and bool(echo)  # a body that could have named the value
         for i, value in enumerate(parts):
@@ -421,8 +424,8 @@ class PathTree:
                 child = node.literals[value] = Node()
                 self.nodes += 1
                 out.append(value)
-                if (strong or len(node.literals) > MAX_LITERALS) and node not in touched:
-                    touched.append(node)
+                if (strong or len(node.literals) > MAX_LITERALS) and all(node is not t for t, _ in touched):
+                    touched.append((node, i))
             child.count += 1
             child.kinds[kind] += 1
             if len(child.contexts) < MAX_CONTEXTS:
@@ -440,12 +443,9 @@ class PathTree:
                 child.ends[method] += 1
                 child.record(method + " ", shape)
             node = child
-        moved = False
-        for parent in touched:
-            if self._regroup(parent):
-                moved = True
-        if moved:
-            return Learned(self.match(method, parts) or skeleton_of(out), True)
+        under = tuple(skeleton_of(out[:depth]) for parent, depth in touched if self._regroup(parent))
+        if under:
+            return Learned(self.match(method, parts) or skeleton_of(out), True, under)
         return Learned(skeleton_of(out))
 
     @staticmethod

@@ -50,3 +50,23 @@ def test_live_and_file_learning_give_the_same_templates() -> None:
     assert templates(live) == {"GET /repos/{owner}/{repo}", "GET /repos/{owner}/{repo}/issues/{issue_id}"}
     ep_counts = sorted(ep.stats.count for ep in live.endpoints())
     assert sum(ep_counts) == len(flows)  # every observation kept through the folds
+
+
+def test_regrouping_only_below_the_moved_positions_learns_what_regrouping_everything_does(monkeypatch) -> None:
+    flows = observations(SETTLE_FIRST + 300)
+    # ids detected late (`/files/a`, `/files/b`, then UUIDs) move endpoints at several positions
+    for i in range(60):
+        target = f"/orgs/o{i % 3}/files/{'%08x-0000-4000-8000-%012x' % (i, i) if i % 2 else f'name{i}'}"
+        raw = json.dumps({"id": i, "org": f"o{i % 3}"}).encode()
+        flows.insert(i * 7, Observation(host="git.example", scheme="https", method="GET", target=target,
+                                        request=Body(b"", "", "", 0), status=200,
+                                        response=Body(raw, "", "application/json", len(raw)), latency_ms=5.0,
+                                        ts=1.7e9 + i))
+    restricted = Brain()
+    Learner(restricted, None).learn_batch(flows)
+    everything = Brain()
+    monkeypatch.setattr(Brain, "_regroup_candidates", staticmethod(lambda host, under: list(host.endpoints.items())))
+    Learner(everything, None).learn_batch(flows)
+    assert [ep.to_dict() for ep in restricted.endpoints()] == [ep.to_dict() for ep in everything.endpoints()]
+    assert ({h: m.tree.to_dict() for h, m in restricted.hosts.items()}
+            == {h: m.tree.to_dict() for h, m in everything.hosts.items()})

@@ -18,7 +18,7 @@ MAX_DEPTH = 12
 MAX_PROPERTIES = 200
 MAX_ENUM_TRACKED = 64
 # A set of values may grow past MAX_ENUM_TRACKED while they keep coming back (at least one sighting in
-# GROWN_MIN_REPEATS repeats a value seen before), up to MAX_ENUM_GROWN: a vocabulary of account kinds
+# GROWN_MIN_REPEATS repeats a value seen before), up to MAX_ENUM_GROWN: a vocabulary of product categories
 # does, ids and names do not. Uniform draws from 100 words repeat a third of the time by the 65th word.
 MAX_ENUM_GROWN = 256
 GROWN_MIN_REPEATS = 4
@@ -51,7 +51,7 @@ VARIANT_MIN_OBJECTS = 2  # objects a node must have seen before its variants are
 # object's discriminator is the first of them it has with an identifier-like string value.
 DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "role", "status")
 _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
-# Else a property named for the kind of a small object (`{"condition_type": "Date", "field", "op", "value"}`)
+# Else a property named for the kind of a small object (`{"rule_type": "range", "field", "op", "value"}`)
 # may tag it: mocks keep each kind's fields and values together. In a larger record such a property is
 # more often one attribute among many (a file's `pretty_type`); and a schema describes these variants as
 # one object (they are not `active_variants` unless `alike`).
@@ -901,7 +901,7 @@ class SchemaNode:
 
         `mixed`: the variants of the objects even when values of other types were seen beside
         them (`"auto"` or `{"type": "function", ...}`), as a synthesizer making an object wants.
-        `alike`: even when the variants have the same keys (their values still differ: a condition of one
+        `alike`: even when the variants have the same keys (their values still differ: a rule of one
         kind names fields and operators of its own), as a synthesizer keeping each object's values
         together wants."""
         variants = self.variants

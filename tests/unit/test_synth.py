@@ -364,7 +364,7 @@ def test_key_sets_unknown_from_an_older_store_and_gone_once_a_map():
 
 
 def test_a_number_among_the_words_of_a_closed_set_is_replayed():
-    kinds = ["401k", "brokerage", "cash isa", "checking", "savings", "529"]  # "529" is no word
+    kinds = ["oak", "birch", "red pine", "maple", "cedar", "818"]  # "818" is no word
     node = learned([{"subtype": k} for k in kinds * 2])
     assert {make(node, seed)["subtype"] for seed in range(40)} <= set(kinds)
 
@@ -392,29 +392,29 @@ def test_a_closed_set_of_more_than_64_words_is_replayed():
 
 def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake():
     # an object under a secret's name (`auth`) comes blanked; the same field beside it was seen
-    status = {"breakdown": {"refresh_interval": "NORMAL"}}
-    node = learned([{"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}}, "identity": status},
-                    {"auth": {"breakdown": {"refresh_interval": "[REDACTED]"}},
-                     "identity": {"breakdown": {"refresh_interval": "DELAYED"}}}])
+    status = {"details": {"sync_mode": "FAST"}}
+    node = learned([{"auth": {"details": {"sync_mode": "[REDACTED]"}}, "identity": status},
+                    {"auth": {"details": {"sync_mode": "[REDACTED]"}},
+                     "identity": {"details": {"sync_mode": "SLOW"}}}])
     for seed in range(20):
-        assert make(node, seed)["auth"]["breakdown"]["refresh_interval"] in ("NORMAL", "DELAYED")
+        assert make(node, seed)["auth"]["details"]["sync_mode"] in ("FAST", "SLOW")
 
 
 def test_a_field_whose_strings_were_all_redacted_shows_its_other_type():
     # `max_tokens: 4096 | "inf"`: its strings are redacted by the field's name, its numbers are not
-    node = learned([{"max_output_tokens": v} for v in (4096, "[REDACTED]", 100, "[REDACTED]")])
-    assert all(isinstance(make(node, seed)["max_output_tokens"], int) for seed in range(20))
+    node = learned([{"page_limit": v} for v in (4096, "[REDACTED]", 100, "[REDACTED]")])
+    assert all(isinstance(make(node, seed)["page_limit"], int) for seed in range(20))
 
 
 def test_objects_tagged_by_a_type_property_keep_their_own_values():
-    # same keys in every kind of condition, but each kind has fields and operators of its own
-    kinds = {"Aim": ("aim", "open"), "Date": ("timestamp_opt", "greater"), "Language": ("language", "is")}
-    node = learned([{"conditions": [{"condition_type": k, "field": f, "op": o, "value": "x"}
+    # same keys in every kind of rule, but each kind has fields and operators of its own
+    kinds = {"range": ("price", "between"), "match": ("title", "contains"), "flag": ("in_stock", "equals")}
+    node = learned([{"rules": [{"rule_type": k, "field": f, "op": o, "value": "x"}
                                     for k, (f, o) in kinds.items()]}] * 2)
     assert "oneOf" not in str(node.to_json_schema())  # one object in the schema, as before
     for seed in range(30):
-        for c in make(node, seed)["conditions"]:
-            assert (c["field"], c["op"]) == kinds[c["condition_type"]], c
+        for c in make(node, seed)["rules"]:
+            assert (c["field"], c["op"]) == kinds[c["rule_type"]], c
 
 
 def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake_in_another_answer():
@@ -429,11 +429,11 @@ def test_a_field_only_seen_redacted_takes_the_values_of_its_namesake_in_another_
 
 
 def test_a_namesake_in_an_object_of_the_same_name_comes_first():
-    blanked = learned([{"authorization": {"guarantee_rationale": {"code": "[REDACTED]"},
-                                          "decision_rationale": {"code": "[REDACTED]"}}}] * 2)
-    other = learned([{"guarantee_rationale": {"code": "RETURN_BANK"}}]
-                    + [{"decision_rationale": {"code": c}} for c in ("NSF", "RISK", "NSF", "RISK")])
+    blanked = learned([{"authorization": {"primary_reason": {"code": "[REDACTED]"},
+                                          "secondary_reason": {"code": "[REDACTED]"}}}] * 2)
+    other = learned([{"primary_reason": {"code": "OUT_OF_STOCK"}}]
+                    + [{"secondary_reason": {"code": c}} for c in ("LATE", "DAMAGED", "LATE", "DAMAGED")])
     for seed in range(20):
         value = generate(compile_plan(blanked, elsewhere=NameIndex([other])), Context(), random.Random(seed), FAKE)
-        assert value["authorization"]["guarantee_rationale"]["code"] == "RETURN_BANK"
-        assert value["authorization"]["decision_rationale"]["code"] in ("NSF", "RISK")
+        assert value["authorization"]["primary_reason"]["code"] == "OUT_OF_STOCK"
+        assert value["authorization"]["secondary_reason"]["code"] in ("LATE", "DAMAGED")

@@ -92,8 +92,8 @@ class Brain:
             host = self.hosts.get(obs.host)
             skeleton = host.tree.known(obs.method, parts) if host is not None else None
             ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
-            if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL):
-                return None
+            if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL) or (obs.method, skeleton) in host.young:
+                return None  # (a young endpoint's answers may be judged by another's history: `_learn`)
             query = obs.query
             self.judged = ep
             if self.watch.enabled:
@@ -140,7 +140,8 @@ class Brain:
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
             judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
-            if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, response_json, response_is_json):
+            if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, response_json, response_is_json,
+                                                       own=judge is ep):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
                           sample=sample)

@@ -52,9 +52,11 @@ class Watchdog:
         return self.enabled and self.stable_schema(ep, status) is not None
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
-              query: list[tuple[str, str]], body: Any, is_json: bool) -> bool:
+              query: list[tuple[str, str]], body: Any, is_json: bool, own: bool = True) -> bool:
         """Weigh one response's changes; record the sure ones. True when the body must not be
-        learned (now: it drifted, or it is held back until its suspicion is settled)."""
+        learned (now: it drifted, or it is held back until its suspicion is settled). `own` false:
+        the answer is another endpoint's, judged with `ep`'s history (`Brain._elder`): it is not held
+        back here, since a suspicion releases what it held into `ep`."""
         if not self.enabled:
             return False
         status = obs.status
@@ -71,7 +73,7 @@ class Watchdog:
             suspicion = self.suspicions[key] = Suspicion()
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
-        if not withheld and doubtful:
+        if not withheld and doubtful and own:
             suspicion.hold(body, is_json)
             withheld = True
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):

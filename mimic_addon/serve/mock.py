@@ -103,10 +103,15 @@ def sample_latency_ms(ep: Endpoint, rng: random.Random) -> float:
     return h.max or 0.0
 
 
+def _version(endpoints: list[Endpoint]) -> tuple[int, int]:
+    """Moves whenever any of these endpoints learns something."""
+    return len(endpoints), sum(ep.stats.count for ep in endpoints)
+
+
 class Mocker:
     def __init__(self) -> None:
         self.fake = Faker()
-        self._plans: dict[tuple, tuple[int, Plan]] = {}
+        self._plans: dict[tuple, tuple[tuple[int, tuple[int, int]], Plan]] = {}
         self._indexes: dict[str, tuple[tuple[int, int], NameIndex]] = {}
         self._answers: OrderedDict[tuple, MockAnswer] = OrderedDict()
 
@@ -117,17 +122,17 @@ class Mocker:
         if node is None or not node.count:
             return None
         key = (ep.key, code)
+        endpoints = list(siblings)
+        learned = (node.count, _version(endpoints))  # the plan also reads the other endpoints' values
         cached = self._plans.get(key)
-        if cached is not None and cached[0] == node.count:
+        if cached is not None and cached[0] == learned:
             return cached[1]
-        plan = compile_plan(node, elsewhere=self._names(ep.host, siblings))
-        self._plans[key] = (node.count, plan)
+        plan = compile_plan(node, elsewhere=self._names(ep.host, endpoints, learned[1]))
+        self._plans[key] = (learned, plan)
         return plan
 
-    def _names(self, host: str, siblings: Iterable[Endpoint]) -> NameIndex:
+    def _names(self, host: str, endpoints: list[Endpoint], version: tuple[int, int]) -> NameIndex:
         """The fields of every answer of the API by name, indexed once per version of what was learned."""
-        endpoints = list(siblings)
-        version = (len(endpoints), sum(ep.stats.count for ep in endpoints))
         cached = self._indexes.get(host)
         if cached is None or cached[0] != version:
             cached = self._indexes[host] = (version, NameIndex([n for ep in endpoints for n in ep.responses.values()]))
@@ -138,7 +143,8 @@ class Mocker:
         """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
         is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
         repeated requests are served from a bounded cache instead of being generated again."""
-        key = (ep.key, ep.stats.count, realism, seed)
+        siblings = list(siblings)
+        key = (ep.key, ep.stats.count, _version(siblings), realism, seed)
         cached = self._answers.get(key)
         if cached is not None:
             self._answers.move_to_end(key)

@@ -38,3 +38,24 @@ def test_the_cache_is_bounded() -> None:
     for seed in range(MAX_CACHED_ANSWERS + 10):
         mocker.answer(ep, Context(), "happy", seed)
     assert len(mocker._answers) == MAX_CACHED_ANSWERS
+
+
+def test_a_plan_is_compiled_again_when_another_endpoint_learns_what_it_reads() -> None:
+    brain = Brain()
+
+    def answer(path: str, body: dict) -> None:
+        raw = json.dumps(body).encode()
+        brain.learn(Observation("api.test", "http", "GET", path, Body(b"", "", "", 0), 200,
+                                Body(raw, "", "application/json", len(raw)), 5.0, 1.0))
+
+    for _ in range(3):
+        answer("/gate", {"auth": {"state": "[REDACTED]"}})  # only ever seen redacted here
+    mocker = Mocker()
+    gate = next(ep for ep in brain.endpoints() if ep.skeleton == "/gate")
+    first = mocker.plan(gate, "200", brain.endpoints())
+    for state in ("open", "closed", "open", "closed"):
+        answer("/doors", {"state": state})  # another endpoint learns the field's values
+    again = mocker.plan(gate, "200", brain.endpoints())
+    assert again is not first
+    assert {json.loads(mocker.answer(gate, Context(), "happy", seed, brain.endpoints()).body)["auth"]["state"]
+            for seed in range(20)} <= {"open", "closed"}

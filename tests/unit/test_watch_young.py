@@ -78,3 +78,18 @@ def test_a_new_word_answering_another_shape_is_judged_on_its_own() -> None:
         ep = brain.learn(answer("GET", "/pets/findByTags", [{"id": n, "name": "p", "status": "sold"}], ts=50 + n))
         assert ep.skeleton == "/pets/findByTags" and brain.judged is ep
     assert brain.alert_list() == []
+
+
+def test_a_young_endpoints_doubtful_answer_is_learned_by_it_not_by_the_template_judging_it() -> None:
+    brain = realms_brain()
+    elder = brain.hosts[HOST].endpoints[("GET", "/{}/users/{}")]
+    before = elder.responses["200"].count
+    brain.learn(answer("GET", "/acme/events", [], ts=100))
+    body = user(700)
+    del body["username"]  # one answer without it: a suspicion, not yet a change
+    ep = brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=700)}", body, ts=101))
+    assert brain.judged is elder and ep is not elder
+    for n in range(2):  # the realms answer as usual: the suspicion comes to nothing
+        brain.learn(answer("GET", f"/north/users/{uuid.UUID(int=710 + n)}", user(710 + n), ts=102 + n))
+    assert elder.responses["200"].count == before + 2
+    assert ep.responses["200"].count == 1

@@ -154,7 +154,7 @@ class Brain:
         holds more than `ep` and most of this answer's keys. A new word beside a parameter (a realm
         seen with an endpoint new to all realms, a value the last pass folded) is most likely one
         more value of it, and until the next pass decides, its answers are watched with that
-        template's history; an answer of another shape (`/pets/findByTags` beside `/pets/{id}`)
+        template's history; an answer of another shape (`/items/search` beside `/items/{id}`)
         is another resource's, and only its own history judges it."""
         mine = {t for t in shape.tokens if not t.startswith(("?", "b."))}
         if not mine:

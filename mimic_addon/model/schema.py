@@ -22,7 +22,7 @@ MAX_ENUM_TRACKED = 64
 # does, ids and names do not. Uniform draws from 100 words repeat a third of the time by the 65th word.
 MAX_ENUM_GROWN = 256
 GROWN_MIN_REPEATS = 4
-# Values of a closed set that are not words (`Custom Audience`, `529`, `pay as you earn`): tracked
+# Values of a closed set that are not words (`Gift Card`, `818`, `pay on delivery`): tracked
 # beside the words (for mocks only: no enum, no drift), this many before repeats must vouch for more.
 MAX_LOOSE = 4
 MAX_ARRAY_ITEMS = 50  # items sampled per array value; the rest only count towards its length
@@ -53,7 +53,7 @@ DISCRIMINATORS = ("type", "object", "kind", "event", "__typename", "@type", "rol
 _DISC_RANK = {name: i for i, name in enumerate(DISCRIMINATORS)}
 # Else a property named for the kind of a small object (`{"rule_type": "range", "field", "op", "value"}`)
 # may tag it: mocks keep each kind's fields and values together. In a larger record such a property is
-# more often one attribute among many (a file's `pretty_type`); and a schema describes these variants as
+# more often one attribute among many (a file's `mime_type`); and a schema describes these variants as
 # one object (they are not `active_variants` unless `alike`).
 _TYPE_KEY = re.compile(r".+(?:[_.\-][Tt]ype|[a-z0-9]Type)")
 TYPE_KEY_MAX_KEYS = 8
@@ -1036,8 +1036,8 @@ class SchemaNode:
         return sorted(enum)
 
     def closed_values(self, vocabulary: bool = False) -> list[str] | None:
-        """What `enum_observed` gives, and also the values that are not words (`Custom Audience`, `529`,
-        `pay as you earn`) when the evidence says the set is closed all the same: they are no more than its
+        """What `enum_observed` gives, and also the values that are not words (`Gift Card`, `818`,
+        `pay on delivery`) when the evidence says the set is closed all the same: they are no more than its
         words (odd members of a vocabulary), or every value keeps coming back (ENUM_MIN_RATIO sightings per
         distinct value, as names of people do not), or the field is named for a vocabulary (`vocabulary`:
         its name says a type or a status). For mocks only: no enum, no drift is drawn from them."""

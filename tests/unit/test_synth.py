@@ -370,8 +370,8 @@ def test_a_number_among_the_words_of_a_closed_set_is_replayed():
 
 
 def test_title_case_words_of_a_type_are_replayed_even_seen_once():
-    node = learned([{"audience": {"type": "Custom Audience", "size": 3}}])
-    assert all(make(node, seed)["audience"]["type"] == "Custom Audience" for seed in range(10))
+    node = learned([{"audience": {"type": "Gift Card", "size": 3}}])
+    assert all(make(node, seed)["audience"]["type"] == "Gift Card" for seed in range(10))
 
 
 def test_repeated_title_case_values_are_replayed_names_seen_once_are_not():

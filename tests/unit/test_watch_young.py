@@ -75,8 +75,8 @@ def test_a_new_word_answering_another_shape_is_judged_on_its_own() -> None:
         brain.learn(answer("GET", f"/pets/{1000 + i}", {"id": 1000 + i, "name": f"pet{i}", "status": "sold"}, ts=i))
     brain.settle()
     for n in range(3):  # a search beside the pets: a list, not a pet that lost its fields
-        ep = brain.learn(answer("GET", "/pets/findByTags", [{"id": n, "name": "p", "status": "sold"}], ts=50 + n))
-        assert ep.skeleton == "/pets/findByTags" and brain.judged is ep
+        ep = brain.learn(answer("GET", "/pets/search", [{"id": n, "name": "p", "status": "sold"}], ts=50 + n))
+        assert ep.skeleton == "/pets/search" and brain.judged is ep
     assert brain.alert_list() == []
 
 

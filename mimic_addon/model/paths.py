@@ -296,43 +296,24 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
-def _route(node: Node, method: str | None, parts: list[str], i: int, out: list[str]) -> bool:
-    """Route `parts[i:]` below `node`, literals first, appending the skeleton's segments to `out`.
+def _routes(node: Node, method: str | None, parts: list[str], i: int, out: list[str], found: list[str],
+            limit: int) -> None:
+    """The skeletons `parts[i:]` routes to below `node` (with `method` there; None: any), literals
+    first, into `found` until it holds `limit`. `parts` may be a skeleton's (PARAM goes to parameters).
     (A module function, not a closure: a recursive closure is a reference cycle per call.)"""
     if i == len(parts):
-        return method is None or method in node.ends
-    value = parts[i]
-    if value != PARAM:
-        child = node.literals.get(value)
-        if child is not None:
-            out.append(value)
-            if _route(child, method, parts, i + 1, out):
-                return True
-            out.pop()
-    if node.param is not None:
-        out.append(PARAM)
-        if _route(node.param, method, parts, i + 1, out):
-            return True
-        out.pop()
-    return False
-
-
-def _routes(node: Node, method: str, parts: list[str], i: int, out: list[str], found: list[str]) -> None:
-    """Every skeleton `parts[i:]` routes to below `node` (literal and parameter alike), into `found`."""
-    if len(found) >= MAX_ROUTES:
-        return
-    if i == len(parts):
-        if method in node.ends:
+        if method is None or method in node.ends:
             found.append(skeleton_of(out))
         return
-    child = node.literals.get(parts[i])
+    value = parts[i]
+    child = node.literals.get(value) if value != PARAM else None
     if child is not None:
-        out.append(parts[i])
-        _routes(child, method, parts, i + 1, out, found)
+        out.append(value)
+        _routes(child, method, parts, i + 1, out, found, limit)
         out.pop()
-    if node.param is not None:
+    if node.param is not None and len(found) < limit:
         out.append(PARAM)
-        _routes(node.param, method, parts, i + 1, out, found)
+        _routes(node.param, method, parts, i + 1, out, found, limit)
         out.pop()
 
 
@@ -497,33 +478,35 @@ class PathTree:
             node = child
         return skeleton_of(out) if method in node.ends else None
 
-    def holds(self, method: str, skeleton: str) -> bool:
-        """Is this skeleton still a learned endpoint, segment for segment (no re-routing)?"""
+    def _node_at(self, skeleton: str) -> Node | None:
+        """The node a skeleton names, segment for segment (no re-routing)."""
         node: Node | None = self.root
         for value in split_path(skeleton):
             node = node.param if value == PARAM else node.literals.get(value)
             if node is None:
-                return False
-        return method in node.ends
+                return None
+        return node
+
+    def holds(self, method: str, skeleton: str) -> bool:
+        """Is this skeleton still a learned endpoint, segment for segment (no re-routing)?"""
+        node = self._node_at(skeleton)
+        return node is not None and method in node.ends
 
     def answer_tokens(self, method: str, skeleton: str) -> set[str]:
         """The shape tokens remembered for an endpoint's answers (empty if none or no such endpoint)."""
-        node: Node | None = self.root
-        for value in split_path(skeleton):
-            node = node.param if value == PARAM else node.literals.get(value)
-            if node is None:
-                return set()
-        return node.shapes.get(method + " ", set())
+        node = self._node_at(skeleton)
+        return node.shapes.get(method + " ", set()) if node is not None else set()
 
     def match(self, method: str | None, parts: list[str]) -> str | None:
         """Skeleton for a concrete path (or a skeleton's parts), literal segments first."""
-        out: list[str] = []
-        return skeleton_of(out) if _route(self.root, method, parts, 0, out) else None
+        found: list[str] = []
+        _routes(self.root, method, parts, 0, [], found, 1)
+        return found[0] if found else None
 
     def routes(self, method: str, parts: list[str]) -> list[str]:
         """Every skeleton this path matches (`/users/me` -> `/users/me` and `/users/{}`), at most MAX_ROUTES."""
         found: list[str] = []
-        _routes(self.root, method, parts, 0, [], found)
+        _routes(self.root, method, parts, 0, [], found, MAX_ROUTES)
         return found
 
     def templates(self) -> Iterator[tuple[str, str, str]]:

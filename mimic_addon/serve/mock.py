@@ -118,12 +118,15 @@ class Mocker:
     def plan(self, ep: Endpoint, code: str, siblings: Iterable[Endpoint] = ()) -> Plan | None:
         """The compiled plan of one answer; `siblings` (the API's endpoints) tell the values of fields
         this answer only had redacted."""
+        endpoints = list(siblings)
+        return self._plan(ep, code, endpoints, _version(endpoints))
+
+    def _plan(self, ep: Endpoint, code: str, endpoints: list[Endpoint], version: tuple[int, int]) -> Plan | None:
         node = ep.responses.get(code)
         if node is None or not node.count:
             return None
         key = (ep.key, code)
-        endpoints = list(siblings)
-        learned = (node.count, _version(endpoints))  # the plan also reads the other endpoints' values
+        learned = (node.count, version)  # the plan also reads the other endpoints' values
         cached = self._plans.get(key)
         if cached is not None and cached[0] == learned:
             return cached[1]
@@ -143,13 +146,14 @@ class Mocker:
         """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
         is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
         repeated requests are served from a bounded cache instead of being generated again."""
-        siblings = list(siblings)
-        key = (ep.key, ep.stats.count, _version(siblings), realism, seed)
+        endpoints = list(siblings)
+        version = _version(endpoints)
+        key = (ep.key, ep.stats.count, version, realism, seed)
         cached = self._answers.get(key)
         if cached is not None:
             self._answers.move_to_end(key)
             return cached
-        answer = self._generate(ep, ctx, realism, seed, siblings)
+        answer = self._generate(ep, ctx, realism, seed, endpoints, version)
         if len(answer.body) <= MAX_CACHED_BODY:
             self._answers[key] = answer
             if len(self._answers) > MAX_CACHED_ANSWERS:
@@ -157,12 +161,12 @@ class Mocker:
         return answer
 
     def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
-                  siblings: Iterable[Endpoint]) -> MockAnswer:
+                  endpoints: list[Endpoint], version: tuple[int, int]) -> MockAnswer:
         rng = random.Random(seed)
         status = choose_status(ep, realism, rng)
         delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0
         code = str(status)
-        plan = self.plan(ep, code, siblings)
+        plan = self._plan(ep, code, endpoints, version)
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:

@@ -12,8 +12,8 @@ from ..model.consolidate import consolidate
 from ..model.paths import MAX_SEGMENTS, PathTree, Shape, split_path
 from ..watch.alerts import WITHDRAWN
 from .endpoint import Endpoint
-from .features import echo_values, shape_of
-from .observation import Observation, decode_body
+from .features import echo_candidates, echo_values, shape_of
+from .observation import Observation, decode_body, read_body
 from .watchdog import Watchdog, resolve_into
 
 SAMPLE_ALL_UNTIL = 200
@@ -116,12 +116,12 @@ class Brain:
         self.observed += 1
 
     def _learn(self, obs: Observation, parts: list[str]) -> Endpoint:
-        request_json, request_is_json = decode_body(obs.request)
-        response_json, response_is_json = decode_body(obs.response)
+        request_json, request_is_json, request_text = read_body(obs.request)
+        response_json, response_is_json, response_text = read_body(obs.response)
         query = obs.query
         shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
                          obs.response.content_type, obs.response.size, request_is_json)
-        echo = echo_values(parts, request_json, response_json)
+        echo = echo_values(echo_candidates(parts, (request_text, response_text)), request_json, response_json)
         with self.lock:
             host = self.hosts.get(obs.host)
             if host is None:

@@ -80,6 +80,37 @@ def _numbers(texts: set[str]) -> dict[int, str]:
     return out
 
 
+def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
+    """The `wanted` strings that may occur as a value in these JSON texts, found by a byte search
+    before any walk (most segments echo nowhere): a string value is written `"x"`, an integer as its
+    digits. A text with escapes (a backslash) or not in UTF-8 may write a value otherwise: then every
+    string is kept."""
+    blob = b"\n".join(texts)  # (a raw newline cannot be inside a JSON string, nor inside a number)
+    if not blob.strip():
+        return []
+    if b"\\" in blob or b"\x00" in blob[:4]:
+        return wanted
+    out = []
+    for text in wanted:
+        if _INT_TEXT.fullmatch(text):
+            if text.encode() in blob:
+                out.append(text)
+        elif 3 <= len(text) <= 200 and _as_value(blob, b'"' + text.encode("utf-8", "surrogatepass") + b'"'):
+            out.append(text)
+    return out
+
+
+def _as_value(blob: bytes, quoted: bytes) -> bool:
+    """Is `quoted` somewhere in `blob` not followed by a colon (as a value, not as a key)?"""
+    at = blob.find(quoted)
+    while at >= 0:
+        at += len(quoted)
+        if not blob[at:at + 8].lstrip().startswith(b":"):
+            return True
+        at = blob.find(quoted, at)
+    return False
+
+
 def echo_values(wanted: Iterable[str], *documents: Any, limit: int = MAX_ECHO_VALUES) -> Echoes:
     """Where the `wanted` strings (a request's path segments) occur as string or integer values in JSON
     documents: the key of the first occurrence (bounded walk: `limit` values, the first 200 entries of

@@ -154,20 +154,26 @@ def _message_body(raw: bytes | None, fields, max_body: int) -> Body:
 def decode_body(body: Body) -> tuple[Any, bool]:
     """(parsed JSON or None, is_json). Never raises: bad input is learned as non-JSON, and so is a body
     over `body.limit` once decoded (too large: decoding stops there, it is never inflated whole)."""
+    value, is_json, _ = read_body(body)
+    return value, is_json
+
+
+def read_body(body: Body) -> tuple[Any, bool, bytes]:
+    """`decode_body`, and the JSON text it parsed (b"" when it is not JSON)."""
     if not body.raw:
-        return None, False
+        return None, False, b""
     raw = body.raw
     if body.encoding:
         try:
             raw = bounded_decode.decode(raw, body.encoding, body.limit)
         except ValueError as e:
             logger.debug("cannot decode %s body: %s", body.encoding, e)
-            return None, False
+            return None, False, b""
     ctype = body.content_type.lower()
     first = raw[:64].lstrip()[:1]
     if "json" not in ctype and not (first in (b"{", b"[") and not ctype.startswith(("text/html", "image/"))):
-        return None, False
+        return None, False, b""
     try:
-        return safe_json.loads(raw), True
+        return safe_json.loads(raw), True, raw
     except ValueError:  # malformed, or nested too deep to walk: learned as opaque
-        return None, False
+        return None, False, b""

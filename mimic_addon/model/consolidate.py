@@ -153,9 +153,9 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     consolidated trial pool of all of them (with the parameter)."""
     pool = Node()
     for v in cands:
-        pool.merge(node.literals[v].copy())
+        pool.merge(node.literals[v], adopt=False)
     if node.param is not None:
-        pool.merge(node.param.copy())
+        pool.merge(node.param, adopt=False)
     depth = _trial.set(_trial.get() + 1)
     try:
         _settle(pool)

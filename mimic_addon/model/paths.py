@@ -95,8 +95,9 @@ class Node:
         if len(known) < MAX_SHAPE_KEYS:
             known.update(shape.tokens)
 
-    def merge(self, other: Node) -> None:
-        """Fold `other` (a subtree) into this one."""
+    def merge(self, other: Node, adopt: bool = True) -> None:
+        """Fold `other` (a subtree) into this one. Its nodes this one lacks are adopted as they are,
+        or copied (`adopt=False`: `other` stays apart, without a deep copy of what is merged)."""
         self.count += other.count
         self.ends.update(other.ends)
         self.evidence += other.evidence
@@ -115,16 +116,16 @@ class Node:
                 mine.update(tokens)
         if other.param is not None:
             if self.param is None:
-                self.param = other.param
+                self.param = other.param if adopt else other.param.copy()
             else:
-                self.param.merge(other.param)
+                self.param.merge(other.param, adopt)
         for value, child in other.literals.items():
             if value in self.literals:
-                self.literals[value].merge(child)
+                self.literals[value].merge(child, adopt)
             elif self.param is not None and child.evidence and child.declared is None:
-                self.param.merge(child)  # a detected value beside a parameter is one of its values
+                self.param.merge(child, adopt)  # a detected value beside a parameter is one of its values
             else:
-                self.literals[value] = child
+                self.literals[value] = child if adopt else child.copy()
 
     def note_ext(self, ext: str | None) -> None:
         if ext is not None and self.ext != "":

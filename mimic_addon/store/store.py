@@ -1,11 +1,13 @@
 """Persistence of the learned API model in SQLite or PostgreSQL."""
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import and_, bindparam, create_engine, event, false, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
@@ -42,10 +44,10 @@ class Store(ControlLogMixin):
         if self.path is not None:
             ensure_private_file(self.path)  # before SQLite creates it (and its sidecars) with the umask's mode
         if self.url.startswith("sqlite"):
-            self.engine = create_engine(self.url, connect_args={"check_same_thread": False})
+            self.engine = create_engine(self.url, connect_args={"check_same_thread": False}, json_serializer=to_json)
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         else:
-            self.engine = create_engine(self.url, pool_pre_ping=True)
+            self.engine = create_engine(self.url, pool_pre_ping=True, json_serializer=to_json)
         self._insert = _INSERTS.get(self.engine.dialect.name)
         if self._insert is None:
             self.engine.dispose()
@@ -238,6 +240,16 @@ class Store(ControlLogMixin):
                     raise StoreError(f"could not write to {self.engine.url!r}: {e.orig}") from e
             time.sleep(delay)
             delay *= 2
+
+
+def to_json(value: Any) -> str:
+    """The text of a JSON column. orjson writes the model about four times faster than `json` (saving
+    was a tenth of `mimic learn`); what it refuses (integers over 64 bits, keys that are not strings)
+    goes through `json`. Non-finite floats become null, which PostgreSQL's JSON accepts and NaN not."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def _endpoint_row(endpoint: dict[str, Any], now: float) -> dict[str, Any]:

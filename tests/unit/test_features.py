@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import gc
+import json
 import weakref
 
-from mimic_addon.learn.features import echo_values
+import pytest
+
+from mimic_addon.learn.features import echo_candidates, echo_values
 from mimic_addon.learn.gc_pacing import FrozenModel, collector_off
 
 
@@ -72,3 +75,24 @@ def test_collector_off_restores_the_collector():
     with collector_off():
         assert not gc.isenabled()
     assert gc.isenabled()
+
+
+def test_only_segments_written_as_values_are_looked_for():
+    text = json.dumps({"orders": [{"id": 42, "owner": "alice"}], "note": "by alice2"}).encode()
+    # a key is no value, a word inside a longer string neither; an integer is found by its digits
+    assert echo_candidates(["orders", "alice", "42", "bob", "4"], [text]) == ["alice", "42", "4"]
+    assert echo_candidates(["orders"], [b"", b'["orders"]']) == ["orders"]  # (the request's body or the answer's)
+    assert echo_candidates(["alice"], [b""]) == []
+
+
+@pytest.mark.parametrize("text", [b'{"owner": "\\u0061lice"}', b'\xff\xfe{\x00"\x00'])
+def test_a_text_that_may_write_values_otherwise_keeps_every_segment(text):
+    assert echo_candidates(["alice", "x"], [text]) == ["alice", "x"]
+
+
+def test_the_candidates_find_what_the_full_walk_finds():
+    doc = {"a": [{"name": "team-one", "n": 7}, {"name": "team-two"}], "team-one": {"k": "x"}}
+    wanted = ["teams", "team-one", "7", "team-two", "nothing"]
+    full = echo_values(wanted, doc)
+    assert echo_values(echo_candidates(wanted, [json.dumps(doc).encode()]), doc) == full
+    assert dict(full) == {"team-one": "name", "7": "n", "team-two": "name"}

@@ -536,3 +536,21 @@ def test_routes_lists_every_template_a_path_matches() -> None:
     assert tree.routes("GET", split_path("/users/me")) == ["/users/me", "/users/{}"]
     assert tree.routes("GET", split_path("/users/2000")) == ["/users/{}"]
     assert tree.routes("POST", split_path("/users/me")) == []
+
+
+def test_a_merge_that_does_not_adopt_leaves_the_merged_subtree_apart() -> None:
+    tree = PathTree()
+    for path in ("/users/1/posts", "/users/2/posts/7", "/users/2/likes"):
+        learn(tree, path)
+    one, two = tree.root.literals["users"].param, PathTree().root
+    learn_two = PathTree(two)
+    learn(learn_two, "/posts/9/comments")
+    before = two.to_dict()
+    pool = paths.Node()
+    pool.merge(one, adopt=False)
+    pool.merge(two, adopt=False)
+    pool.literals["posts"].count += 100  # the pool is changed, what it merged is not
+    pool.literals["likes"].count += 100
+    assert two.to_dict() == before and one.literals["likes"].count == 1
+    assert set(pool.literals) == {"posts", "likes"}
+    assert pool.literals["posts"].count == 100 + one.literals["posts"].count + two.literals["posts"].count

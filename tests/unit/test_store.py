@@ -231,3 +231,10 @@ def test_processes_starting_together_agree_on_one_key(tmp_path: Path) -> None:
     with ThreadPoolExecutor(8) as pool:
         keys = set(pool.map(lambda _: read_or_create_key(path), range(32)))
     assert keys == {path.read_text().strip()}
+
+
+def test_json_columns_keep_what_the_fast_encoder_refuses(store: Store) -> None:
+    data = {"example": {"big": 2**70, "small": -3, "text": "é\u2028"}, "keys": {1: "a"}}
+    store.save({}, [endpoint(data=data)])
+    (saved,) = store.load()["endpoints"]
+    assert saved["data"] == {"example": {"big": 2**70, "small": -3, "text": "é\u2028"}, "keys": {"1": "a"}}

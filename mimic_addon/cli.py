@@ -26,7 +26,7 @@ from .learn.brain import Brain
 from .learn.capture import CaptureError
 from .learn.gc_pacing import FrozenModel, collector_off
 from .learn.learner import Learner
-from .learn.readahead import batches
+from .learn.readahead import batches, reads_apart
 from .learn.watchdog import DEFAULT_DRIFT_AFTER
 from .store import Store, StoreError
 
@@ -125,7 +125,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     learner.report = report
     progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
     done_bytes = flows = 0
-    with FrozenModel() as pace:
+    with FrozenModel(collect=not reads_apart()) as pace:
         for p in readable:
             problems: list[str] = []
             try:

@@ -1,15 +1,23 @@
 """Keeping Python's cycle collector off the model while `mimic learn` builds it.
 
 The model only grows while a capture is learned (hundreds of thousands of schema and path nodes), and
-each full collection walks all of it: close to 30% of `mimic learn`'s CPU went there on the 25
-corpus files. So every `EVERY` batches the young garbage is collected (no cycle is left behind) and
-what survived, the model, is frozen (`gc.freeze`): later collections no longer walk it. Young
-collections run far less often (`YOUNG`): between two freezes they would only walk the same new
-objects once more (collecting after every batch, with few automatic collections in between, took
-1.0 s of CPU on the 25 corpus files where every 4 batches with a threshold of 20,000 took 1.8 s).
-Frozen objects are still freed by reference counting; freeze and thresholds are undone when learning
-ends. Saving, which copies the whole model into plain dicts
-and JSON (no cycles), runs with the collector off (`collector_off`).
+each collection walks every object allocated since the last one that is still alive: the growing
+model, once more. With Python's default thresholds that was close to 30% of `mimic learn`'s CPU on the
+25 corpus files. Two ways to spare it:
+
+* The learner itself leaves no cyclic garbage (`gc.collect()` every 32 batches over the 25 files,
+  75,000 exchanges with the drift watch on, found 0 unreachable objects; a test keeps it so), so when
+  the capture is parsed in another process (`readahead`), the collector stays off while learning and
+  what lives after each batch is frozen (`gc.freeze`: a collection some library starts does not walk
+  it either). That spares the last 0.6-0.9 s of the 25 files' ~16 s of learning.
+* When the capture is parsed in this process, the parser's garbage has cycles (mitmproxy's flows of a
+  HAR file): every `EVERY` batches the young garbage is collected and the survivors frozen; young
+  collections run far less often than by default (`YOUNG`), since between two freezes they would only
+  walk the same new objects once more.
+
+Frozen objects are still freed by reference counting; collector, thresholds and freeze are restored
+when learning ends. Saving, which copies the whole model into plain dicts and JSON (no cycles), runs
+with the collector off (`collector_off`).
 """
 from __future__ import annotations
 
@@ -23,21 +31,29 @@ EVERY = 1  # batches of observations between collections (readahead.BATCH = 256 
 
 
 class FrozenModel:
-    """`with FrozenModel() as pace:` ... `pace()` after each batch learned."""
+    """`with FrozenModel(collect) as pace:` ... `pace()` after each batch learned. `collect`: garbage
+    with cycles may come along (the capture is parsed in this process)."""
 
-    def __init__(self, every: int = EVERY) -> None:
+    def __init__(self, collect: bool = True, every: int = EVERY) -> None:
+        self.collect = collect
         self.every = every
         self.batches = 0
         self.thresholds = gc.get_threshold()  # restored on exit
+        self.was_enabled = gc.isenabled()
 
     def __enter__(self) -> FrozenModel:
-        self.thresholds = gc.get_threshold()
-        gc.set_threshold(YOUNG, *self.thresholds[1:])
+        self.thresholds, self.was_enabled = gc.get_threshold(), gc.isenabled()
+        if self.collect:
+            gc.set_threshold(YOUNG, *self.thresholds[1:])
+        else:
+            gc.disable()
         return self
 
     def __call__(self) -> None:
         self.batches += 1
-        if self.batches % self.every == 0:
+        if not self.collect:
+            gc.freeze()  # (a list splice: nothing is walked)
+        elif self.batches % self.every == 0:
             gc.collect()  # the garbage since the last freeze only: frozen objects are not walked
             gc.freeze()
 
@@ -45,6 +61,8 @@ class FrozenModel:
                  tb: TracebackType | None) -> None:
         gc.unfreeze()
         gc.set_threshold(*self.thresholds)
+        if self.was_enabled:
+            gc.enable()
 
 
 @contextmanager

@@ -6,6 +6,7 @@ learned does not change. Without fork or a second core the file is read in-proce
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 from multiprocessing.connection import Connection
@@ -21,10 +22,15 @@ BATCH = 256
 Batch = tuple[list[Observation], int]
 
 
+def reads_apart() -> bool:
+    """Are captures parsed in a child process (a spare core, and fork)?"""
+    return (os.cpu_count() or 1) >= 2 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda text: None) -> Iterator[Batch]:
     """The observations of a capture file in order, in batches. What had to be skipped is told to
     `problem`, one line each, once the file was read. Raises CaptureError when nothing could be read."""
-    if (os.cpu_count() or 1) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+    if not reads_apart():
         yield from _read(path, max_body, problem)
         return
     ctx = multiprocessing.get_context("fork")
@@ -69,6 +75,7 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
 
 
 def _produce(path: Path, max_body: int, sender: Connection) -> None:
+    gc.enable()  # (forked from a learner that may keep it off: parsing leaves cyclic garbage)
     try:
         for batch in _read(path, max_body, lambda text: sender.send(("problem", text))):
             sender.send(("batch", batch))

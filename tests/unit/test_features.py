@@ -71,6 +71,17 @@ def test_frozen_model_collects_cycles_before_freezing_and_unfreezes():
     assert gc.get_threshold() == thresholds
 
 
+def test_frozen_model_without_cycles_keeps_the_collector_off_and_freezes_what_lives():
+    assert gc.isenabled()
+    with FrozenModel(collect=False) as pace:
+        assert not gc.isenabled()
+        model = [_Node() for _ in range(10)]
+        pace()
+        assert gc.get_freeze_count() >= len(model)  # frozen: no collection walks them
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+
 def test_collector_off_restores_the_collector():
     with collector_off():
         assert not gc.isenabled()
@@ -96,3 +107,30 @@ def test_the_candidates_find_what_the_full_walk_finds():
     full = echo_values(wanted, doc)
     assert echo_values(echo_candidates(wanted, [json.dumps(doc).encode()]), doc) == full
     assert dict(full) == {"team-one": "name", "7": "n", "team-two": "name"}
+
+
+def test_learning_leaves_no_cyclic_garbage():
+    """What lets `FrozenModel` keep the collector off: the learner frees everything it drops by
+    reference counting, through consolidations, regroups, variants and drift alerts alike."""
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.observation import Body, Observation
+
+    def answer(method: str, path: str, body: object, status: int = 200, ts: float = 0.0) -> Observation:
+        raw = json.dumps(body).encode()  # (built as the flow-file reader builds them: a test flow has cycles)
+        return Observation("api.example.com", "https", method, path, Body(b"", "", "", 0), status,
+                           Body(raw, "", "application/json", len(raw)), 10.0, ts)
+
+    gc.collect()
+    brain = Brain()
+    with FrozenModel(collect=False):  # (no collection before the one asserted on)
+        for i in range(1, 1500):
+            kind = ("circle", "square", "line")[i % 3]
+            shape = {"id": i, "kind": kind, "size": i % 7, "tags": [{"name": f"t{i % 5}"}]}
+            if i > 1200:
+                shape.pop("size")  # a field gone: drift alerts are opened and narrated
+            brain.learn(answer("GET", f"/boards/{i % 40}/shapes/{i}", shape, ts=i))
+            brain.learn(answer("GET", f"/boards/{i % 40}", {"id": i % 40, "shapes": [shape]}, ts=i))
+            brain.learn(answer("POST", f"/{('alpha', 'beta', 'gamma', 'delta')[i % 4]}/items", {"ok": True}, 201, ts=i))
+        brain.settle()
+        assert brain.watch.alerts.alerts  # (the story reached the watch's alerts)
+        assert gc.collect() == 0

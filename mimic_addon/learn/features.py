@@ -80,23 +80,33 @@ def _numbers(texts: set[str]) -> dict[int, str]:
     return out
 
 
+_PLAIN_TEXT = re.compile(r"[A-Za-z0-9._~-]*")  # written as they are by every JSON encoder
+
+
 def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
     """The `wanted` strings that may occur as a value in these JSON texts, found by a byte search
     before any walk (most segments echo nowhere): a string value is written `"x"`, an integer as its
-    digits. A text with escapes (a backslash) or not in UTF-8 may write a value otherwise: then every
-    string is kept."""
-    blob = b"\n".join(texts)  # (a raw newline cannot be inside a JSON string, nor inside a number)
-    if not blob.strip():
+    digits. A segment of other characters than letters, digits and `._~-` may be written with escapes
+    (`\\/`, `\\u00e9`): it is kept whenever a text holds a backslash."""
+    texts = [t for t in texts if t]
+    if not texts:
         return []
-    if b"\\" in blob or b"\x00" in blob[:4]:
+    if any(b"\x00" in t[:4] for t in texts):  # UTF-16 or -32: not searched
         return wanted
+    escaped = any(b"\\" in t for t in texts)
     out = []
     for text in wanted:
         if _INT_TEXT.fullmatch(text):
-            if text.encode() in blob:
+            word = text.encode()
+            if any(word in t for t in texts):
                 out.append(text)
-        elif 3 <= len(text) <= 200 and _as_value(blob, b'"' + text.encode("utf-8", "surrogatepass") + b'"'):
-            out.append(text)
+        elif 3 <= len(text) <= 200:
+            if escaped and not _PLAIN_TEXT.fullmatch(text):
+                out.append(text)
+                continue
+            quoted = b'"' + text.encode("utf-8", "surrogatepass") + b'"'
+            if any(_as_value(t, quoted) for t in texts):
+                out.append(text)
     return out
 
 

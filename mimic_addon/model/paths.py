@@ -27,6 +27,7 @@ import urllib.parse
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Iterator
 
 from . import segments as seg
@@ -276,6 +277,7 @@ def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
     return method in node.ends
 
 
+@lru_cache(maxsize=8192)  # (segments repeat a lot: every request asks for each of its own)
 def kind_of(value: str) -> str:
     """The detector kind of a segment, judged without a file extension (`RE12ab34cd.json`)."""
     ext = extension(value)

@@ -96,9 +96,14 @@ def test_only_segments_written_as_values_are_looked_for():
     assert echo_candidates(["alice"], [b""]) == []
 
 
-@pytest.mark.parametrize("text", [b'{"owner": "\\u0061lice"}', b'\xff\xfe{\x00"\x00'])
-def test_a_text_that_may_write_values_otherwise_keeps_every_segment(text):
-    assert echo_candidates(["alice", "x"], [text]) == ["alice", "x"]
+def test_segments_that_may_be_written_with_escapes_are_kept_when_a_text_has_some():
+    text = json.dumps({"city": "café", "path": "a/b", "name": "plain"}).encode()  # "caf\u00e9"
+    assert echo_candidates(["café", "plain", "other"], [text]) == ["café", "plain"]
+    assert echo_candidates(["a:b"], [b'{"path": "a\\/b"}', b'{"k": "a:b"}']) == ["a:b"]
+    assert echo_candidates(["café"], [json.dumps({"city": "café"}, ensure_ascii=False).encode()]) == ["café"]
+    assert echo_candidates(["café"], [b'{"city": "caf"}']) == []
+    utf16 = json.dumps({"owner": "alice"}).encode("utf-16")
+    assert echo_candidates(["alice", "x"], [utf16]) == ["alice", "x"]
 
 
 def test_the_candidates_find_what_the_full_walk_finds():

@@ -59,7 +59,11 @@ class Brain:
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
-        parts = [_storable(urllib.parse.unquote(p)) for p in split_path(obs.path)]
+        path = obs.path
+        if "%" in path or not path.isascii():
+            parts = [_storable(urllib.parse.unquote(p)) for p in split_path(path)]
+        else:  # (nothing to decode, nothing a store could refuse: most paths)
+            parts = split_path(path)
         ep = self._count_only(obs, parts) or self._learn(obs, parts)
         if self.observed >= self._next_settle:
             self._next_settle += min(self._next_settle, SETTLE_MAX_STEP)

@@ -102,7 +102,7 @@ class Brain:
             self.judged = ep
             if self.watch.enabled:
                 body, is_json = decode_body(obs.response) if self.watch.wants_body(ep, obs.status) else (None, False)
-                self.watch.check(ep, host.tree.named, obs, query, body, is_json)
+                self.watch.check(ep, host.tree.named, obs, query, body, is_json, kin=host.endpoints.values())
             self._observe(ep, obs, query, None, False, None, False, sample=False)
         return ep
 
@@ -145,7 +145,7 @@ class Brain:
             young = (obs.method, ep.skeleton) in host.young
             judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, response_json, response_is_json,
-                                                       own=judge is ep):
+                                                       own=judge is ep, kin=host.endpoints.values()):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
                           sample=sample)

@@ -11,11 +11,12 @@ contract. INFO (new field) responses are learned as usual: the new field becomes
 A change of a learned contract whose place is later seen as learned again (the field is back, the
 value non-null again) is withdrawn: it was an optional or nullable place that looked stable; an
 alert left with no BREAKING/WARNING change learns what it withheld, and with none at all it
-resolves itself as "withdrawn".
+resolves itself as "withdrawn". A field of a named object missing (or null) for the first time is,
+before it alerts, weighed with the same-named objects of the host's other answers (`watch/kin.py`).
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..model.redact import redact_json
@@ -24,6 +25,7 @@ from ..watch.alerts import Alert, AlertBook
 from ..watch.drift import INFO, NOWHERE, Change, check_response
 from ..watch.evidence import Suspicion, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
+from ..watch.kin import KIN_KINDS, weigh_with_kin
 from .endpoint import Endpoint
 from .observation import Observation
 
@@ -52,11 +54,13 @@ class Watchdog:
         return self.enabled and self.stable_schema(ep, status) is not None
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
-              query: list[tuple[str, str]], body: Any, is_json: bool, own: bool = True) -> bool:
+              query: list[tuple[str, str]], body: Any, is_json: bool, own: bool = True,
+              kin: Iterable[Endpoint] = ()) -> bool:
         """Weigh one response's changes; record the sure ones. True when the body must not be
         learned (now: it drifted, or it is held back until its suspicion is settled). `own` false:
         the answer is another endpoint's, judged with `ep`'s history (`Brain._elder`): it is not held
-        back here, since a suspicion releases what it held into `ep`."""
+        back here, since a suspicion releases what it held into `ep`. `kin`: the host's endpoints,
+        whose same-named objects may show a place optional (`watch/kin.py`)."""
         if not self.enabled:
             return False
         status = obs.status
@@ -71,7 +75,9 @@ class Watchdog:
             return False
         if suspicion is None:
             suspicion = self.suspicions[key] = Suspicion()
-        sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert)
+        schema = ep.responses.get(str(status))
+        kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
+        sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
         if not withheld and doubtful and own:
             suspicion.hold(body, is_json)
@@ -121,14 +127,30 @@ class Watchdog:
 
     @staticmethod
     def _weigh(changes: list[Change], fine: set[str], is_json: bool, errors: int, certain: bool,
-               suspicion: Suspicion, alert: Alert | None) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
+               suspicion: Suspicion, alert: Alert | None, schema: SchemaNode | None = None,
+               kin_roots: Callable[[], list[SchemaNode]] | None = None,
+               ) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
         """Count the answer into the suspicion's runs: (the changes sure now, whether a doubtful
-        BREAKING/WARNING candidate remains, each candidate's run)."""
+        BREAKING/WARNING candidate remains, each candidate's run). A learned field missing (or null)
+        about to alert is first weighed with its kin elsewhere in the host's answers (`kin.py`)."""
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
         sure, doubtful = [], False
+        roots = None
         for c in changes:
             run = errors + 1 if c.kind == "error_status" else runs[c.key]
             weighed_change, alert_now = weighed(c, run, certain)
+            if alert_now and not certain and kin_roots is not None and not c.exceptions \
+                    and c.kind in KIN_KINDS and not (alert is not None and alert.stands(c.key)):
+                if roots is None:
+                    roots = kin_roots()
+                kin_change = weigh_with_kin(c, schema, roots)
+                if kin_change is None:  # optional in its kin: no change, the answer is learned
+                    suspicion.runs.pop(c.key, None)
+                    continue
+                if kin_change is not c:  # optional now and then in its kin: far stronger evidence needed
+                    c = kin_change
+                    suspicion.runs[c.key] = (run, False)
+                    weighed_change, alert_now = weighed(c, run, certain)
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)

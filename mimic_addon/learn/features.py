@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 from itertools import islice, repeat
 from typing import Any
 
@@ -91,28 +92,40 @@ def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
     texts = [t for t in texts if t]
     if not texts:
         return []
-    if any(b"\x00" in t[:4] for t in texts):  # UTF-16 or -32: not searched
-        return wanted
-    escaped = any(b"\\" in t for t in texts)
+    escaped = False
+    for t in texts:
+        if b"\x00" in t[:4]:  # UTF-16 or -32: not searched
+            return wanted
+        escaped = escaped or b"\\" in t
     out = []
     for text in wanted:
-        if _INT_TEXT.fullmatch(text):
-            word = text.encode()
-            if any(word in t for t in texts):
+        needle, number, plain = _needle(text)
+        if needle is None:
+            continue
+        if escaped and not plain:
+            out.append(text)
+            continue
+        for t in texts:
+            at = t.find(needle)
+            if at >= 0 and (number or _as_value(t, needle, at)):
                 out.append(text)
-        elif 3 <= len(text) <= 200:
-            if escaped and not _PLAIN_TEXT.fullmatch(text):
-                out.append(text)
-                continue
-            quoted = b'"' + text.encode("utf-8", "surrogatepass") + b'"'
-            if any(_as_value(t, quoted) for t in texts):
-                out.append(text)
+                break
     return out
 
 
-def _as_value(blob: bytes, quoted: bytes) -> bool:
-    """Is `quoted` somewhere in `blob` not followed by a colon (as a value, not as a key)?"""
-    at = blob.find(quoted)
+@lru_cache(maxsize=8192)  # (segments repeat: every request of an endpoint asks for its words)
+def _needle(text: str) -> tuple[bytes | None, bool, bool]:
+    """What to search for a segment: (its bytes in a JSON text, or None when it cannot echo; whether
+    it is an integer's digits; whether it is written as it is whatever the encoder)."""
+    if _INT_TEXT.fullmatch(text):
+        return text.encode(), True, True
+    if not 3 <= len(text) <= 200:
+        return None, False, True
+    return b'"' + text.encode("utf-8", "surrogatepass") + b'"', False, _PLAIN_TEXT.fullmatch(text) is not None
+
+
+def _as_value(blob: bytes, quoted: bytes, at: int) -> bool:
+    """Is `quoted` (found at `at`) somewhere in `blob` not followed by a colon (a value, not a key)?"""
     while at >= 0:
         at += len(quoted)
         if not blob[at:at + 8].lstrip().startswith(b":"):

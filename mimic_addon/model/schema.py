@@ -545,7 +545,29 @@ class SchemaNode:
                         additional.observe(rest)
                     return
                 child = props[key] = self._child()
-            child.observe(v)
+            # the plainest values inline (`observe`'s steps for them): this loop runs for every field
+            t = type(v)
+            if t is int:
+                child.count += 1
+                child.types[_INT] += 1
+                if child.num_min is None:
+                    child.num_min = child.num_max = v
+                elif v < child.num_min:
+                    child.num_min = v
+                elif v > child.num_max:  # type: ignore[operator]
+                    child.num_max = v
+            elif t is bool:
+                child.count += 1
+                child.types[_BOOL] += 1
+            elif v is None:
+                child.count += 1
+                child.types[_NULL] += 1
+            elif t is str and (enum := child.enum) is not None and v in enum and not child.hints \
+                    and child.pattern is None:  # a word of the set seen here: nothing new but its count
+                child.count += 1
+                child.types[_STR] += 1
+            else:
+                child.observe(v)
 
     def _observe_arr(self, value: list[Any]) -> None:
         n = len(value)

@@ -100,12 +100,12 @@ class Node:
         """Fold `other` (a subtree) into this one. Its nodes this one lacks are adopted as they are,
         or copied (`adopt=False`: `other` stays apart, without a deep copy of what is merged)."""
         self.count += other.count
-        self.ends.update(other.ends)
+        _add_counts(self.ends, other.ends)
         self.evidence += other.evidence
         self.echoes += other.echoes
         self.informative += other.informative
-        self.kinds.update(other.kinds)
-        self.echo_keys.update(other.echo_keys)
+        _add_counts(self.kinds, other.kinds)
+        _add_counts(self.echo_keys, other.echo_keys)
         self.add_contexts(other.contexts)
         self.note_ext(other.ext)
         self.words |= other.words
@@ -275,6 +275,14 @@ def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
                 return False
         node = child
     return method in node.ends
+
+
+def _add_counts(mine: Counter, theirs: Counter) -> None:
+    """`mine.update(theirs)` for two Counters, without `Counter.update`'s type checks (merging
+    subtrees is the consolidation's hot loop)."""
+    get = mine.get
+    for key, n in theirs.items():
+        mine[key] = get(key, 0) + n
 
 
 @lru_cache(maxsize=8192)  # (segments repeat a lot: every request asks for each of its own)

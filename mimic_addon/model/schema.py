@@ -137,7 +137,7 @@ def _is_uri(s: str) -> bool:
 
 
 def _is_ipv4(s: str) -> bool:
-    if not 7 <= len(s) <= 15 or not s[0].isdigit():
+    if not 7 <= len(s) <= 15 or not s[0].isdigit() or s.count(".") != 3:
         return False
     parts = s.split(".")
     return len(parts) == 4 and all(

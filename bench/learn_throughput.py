@@ -80,7 +80,7 @@ def main() -> int:
               f"| {tr:.2f} | {n / tr:,.0f} |")
     n, tl, tr = sum(r[1] for r in rows), sum(r[2] for r in rows), sum(r[4] for r in rows)
     net = max(tl - startup * len(rows), 1e-9)
-    in_process = n / sum(r[1] / r[3] for r in rows)  # (flows over the summed in-process times)
+    in_process = n / max(sum(r[1] / r[3] for r in rows if r[1]), 1e-9)  # (flows over the summed in-process times)
     print(f"| **overall, one file per process** | {n} | {tl:.2f} | {n / tl:,.0f} | {n / net:,.0f} | {in_process:,.0f} "
           f"| {tr:.2f} | {n / tr:,.0f} |")
     print(f"| **all files in one `mimic learn`** | {n} | {together[0]:.2f} | {n / together[0]:,.0f} "

@@ -98,7 +98,7 @@ def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
             return wanted
         escaped = escaped or b"\\" in t
     out = []
-    for text in wanted:
+    for text in dict.fromkeys(wanted):
         needle, number, plain = _needle(text)
         if needle is None:
             continue
@@ -106,32 +106,23 @@ def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
             out.append(text)
             continue
         for t in texts:
-            at = t.find(needle)
-            if at >= 0 and (number or _as_value(t, needle, at)):
+            if (needle in t) if number else needle.search(t) is not None:
                 out.append(text)
                 break
     return out
 
 
-@lru_cache(maxsize=8192)  # (segments repeat: every request of an endpoint asks for its words)
-def _needle(text: str) -> tuple[bytes | None, bool, bool]:
-    """What to search for a segment: (its bytes in a JSON text, or None when it cannot echo; whether
-    it is an integer's digits; whether it is written as it is whatever the encoder)."""
+@lru_cache(maxsize=4096)  # (segments repeat: every request of an endpoint asks for its words)
+def _needle(text: str) -> tuple[Any, bool, bool]:
+    """What to search for a segment: (its digits, for an integer; else a pattern finding it written
+    as a string value, not as a key, that is, not followed by a colon; None when it cannot echo),
+    whether it is an integer, whether it is written as it is whatever the encoder."""
     if _INT_TEXT.fullmatch(text):
         return text.encode(), True, True
     if not 3 <= len(text) <= 200:
         return None, False, True
-    return b'"' + text.encode("utf-8", "surrogatepass") + b'"', False, _PLAIN_TEXT.fullmatch(text) is not None
-
-
-def _as_value(blob: bytes, quoted: bytes, at: int) -> bool:
-    """Is `quoted` (found at `at`) somewhere in `blob` not followed by a colon (a value, not a key)?"""
-    while at >= 0:
-        at += len(quoted)
-        if not blob[at:at + 8].lstrip().startswith(b":"):
-            return True
-        at = blob.find(quoted, at)
-    return False
+    quoted = b'"' + text.encode("utf-8", "surrogatepass") + b'"'
+    return re.compile(re.escape(quoted) + rb"(?![ \t\n\r]*:)"), False, _PLAIN_TEXT.fullmatch(text) is not None
 
 
 def echo_values(wanted: Iterable[str], *documents: Any, limit: int = MAX_ECHO_VALUES) -> Echoes:

@@ -25,7 +25,7 @@ from ..watch.alerts import Alert, AlertBook
 from ..watch.drift import INFO, NOWHERE, Change, check_response
 from ..watch.evidence import Suspicion, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
-from ..watch.kin import KIN_KINDS, weigh_with_kin
+from ..watch.kin import KIN_KINDS, MAX_NODES_VISITED, weigh_with_kin
 from .endpoint import Endpoint
 from .observation import Observation
 
@@ -136,6 +136,7 @@ class Watchdog:
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
         sure, doubtful = [], False
         roots = None
+        budget = [MAX_NODES_VISITED]  # (one for the whole answer, however many changes it brings)
         for c in changes:
             run = errors + 1 if c.kind == "error_status" else runs[c.key]
             weighed_change, alert_now = weighed(c, run, certain)
@@ -143,13 +144,14 @@ class Watchdog:
                     and c.kind in KIN_KINDS and not (alert is not None and alert.stands(c.key)):
                 if roots is None:
                     roots = kin_roots()
-                kin_change = weigh_with_kin(c, schema, roots)
+                kin_change = weigh_with_kin(c, schema, roots, budget)
                 if kin_change is None:  # optional in its kin: no change, the answer is learned
                     suspicion.runs.pop(c.key, None)
                     continue
                 if kin_change is not c:  # optional now and then in its kin: far stronger evidence needed
                     c = kin_change
-                    suspicion.runs[c.key] = (run, False)
+                    if c.key in suspicion.runs:  # (a full suspicion takes no new places: `Suspicion.update`)
+                        suspicion.runs[c.key] = (run, False)
                     weighed_change, alert_now = weighed(c, run, certain)
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)

@@ -244,8 +244,9 @@ class Store(ControlLogMixin):
 
 def to_json(value: Any) -> str:
     """The text of a JSON column. orjson writes the model about four times faster than `json` (saving
-    was a tenth of `mimic learn`); what it refuses (integers over 64 bits, keys that are not strings)
-    goes through `json`. Non-finite floats become null, which PostgreSQL's JSON accepts and NaN not."""
+    was a tenth of `mimic learn`); what it refuses (integers over 64 bits, keys that are not strings,
+    lone surrogates) goes through `json`, as before. (orjson writes a non-finite float as null and
+    non-ASCII text unescaped, in UTF-8; the model stores no non-finite number.)"""
     try:
         return orjson.dumps(value).decode()
     except TypeError:

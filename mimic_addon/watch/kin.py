@@ -20,7 +20,7 @@ from ..model.schema import TYPE_NAMES, SchemaNode
 from .drift import ALMOST_ALWAYS, Change
 
 KIN_KINDS = ("missing_field", "null_value")
-MAX_NODES_VISITED = 100_000  # per search (only for a change about to alert): bounded work
+MAX_NODES_VISITED = 100_000  # per answer, over all its changes about to alert: bounded work
 _NULL_SLOT, _OBJ_SLOT = TYPE_NAMES.index("null"), TYPE_NAMES.index("object")
 _SEGMENT = re.compile(r"\.([^.\[\]]+)|(\[\])")
 
@@ -70,11 +70,13 @@ def _alike(keys: set[str], other: SchemaNode) -> bool:
     return 2 * both >= len(keys | theirs)
 
 
-def weigh_with_kin(change: Change, root: SchemaNode, roots: Iterable[SchemaNode]) -> Change | None:
+def weigh_with_kin(change: Change, root: SchemaNode, roots: Iterable[SchemaNode],
+                   budget: list[int] | None = None) -> Change | None:
     """`change` (a field missing or null that never was before) weighed with its kin's evidence:
     unchanged when no kin of its object went without it (or had it null); None when they did often
     (an optional place: nothing to report); else the change with the kin's deviations as its
-    exceptions, one label lower, as for a field almost always present (`drift.py`)."""
+    exceptions, one label lower, as for a field almost always present (`drift.py`). `budget`: the
+    schema nodes still to visit, shared by the changes of one answer (MAX_NODES_VISITED if None)."""
     if change.kind not in KIN_KINDS or change.exceptions:
         return change
     parts = _segments(change.path)
@@ -89,7 +91,8 @@ def weigh_with_kin(change: Change, root: SchemaNode, roots: Iterable[SchemaNode]
         return change
     keys = set(mine.props)
     seen, deviated = change.seen, 0
-    budget = [MAX_NODES_VISITED]
+    if budget is None:
+        budget = [MAX_NODES_VISITED]
     for other in _named(roots, names[-1], budget):
         if other is mine or field not in other.props or not _alike(keys, other):
             continue

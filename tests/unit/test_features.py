@@ -94,6 +94,9 @@ def test_only_segments_written_as_values_are_looked_for():
     assert echo_candidates(["orders", "alice", "42", "bob", "4"], [text]) == ["alice", "42", "4"]
     assert echo_candidates(["orders"], [b"", b'["orders"]']) == ["orders"]  # (the request's body or the answer's)
     assert echo_candidates(["alice"], [b""]) == []
+    # a key however spaced before its colon is no value; each segment is looked for once
+    assert echo_candidates(["orders", "orders"], [b'{"orders"  \n\t  : [], "k": "orders"}']) == ["orders"]
+    assert echo_candidates(["orders"], [b'{"orders"           \n : []}' * 3]) == []
 
 
 def test_segments_that_may_be_written_with_escapes_are_kept_when_a_text_has_some():

@@ -90,3 +90,12 @@ def test_the_watchdog_weighs_a_missing_field_with_its_kin() -> None:
     assert brain.alert_list() == []
     widgets = [ep for ep in brain.endpoints() if "paints" not in brain.template(ep)]
     assert [ep.responses["200"].properties()["colour"].properties()["shade"].count for ep in widgets] == [8]
+
+
+def test_the_search_stops_when_the_answers_budget_is_spent() -> None:
+    mine = learned(widget(i) for i in range(8))
+    elsewhere = learned({"owner": "x", "colour": widget(i, shade=i % 3 != 0)["colour"]} for i in range(12))
+    budget = [0]  # (spent by the answer's earlier changes)
+    assert weigh_with_kin(gone(), mine, [elsewhere], budget) == gone()
+    budget = [50]
+    assert weigh_with_kin(gone(), mine, [elsewhere], budget) is None and budget[0] < 50

@@ -106,23 +106,37 @@ def echo_candidates(wanted: list[str], texts: Iterable[bytes]) -> list[str]:
             out.append(text)
             continue
         for t in texts:
-            if (needle in t) if number else needle.search(t) is not None:
+            if (needle in t) if number else _as_value(t, needle):
                 out.append(text)
                 break
     return out
 
 
-@lru_cache(maxsize=4096)  # (segments repeat: every request of an endpoint asks for its words)
-def _needle(text: str) -> tuple[Any, bool, bool]:
-    """What to search for a segment: (its digits, for an integer; else a pattern finding it written
-    as a string value, not as a key, that is, not followed by a colon; None when it cannot echo),
-    whether it is an integer, whether it is written as it is whatever the encoder."""
+MAX_KEY_HITS = 16  # occurrences as a key looked past before a segment is kept anyway (bounded work)
+
+
+def _as_value(text: bytes, quoted: bytes) -> bool:
+    """May `quoted` occur in `text` as a value, not only as a key (followed by a colon)?"""
+    at = text.find(quoted)
+    for _ in range(MAX_KEY_HITS):
+        if at < 0:
+            return False
+        at += len(quoted)
+        if not text[at:at + 8].lstrip().startswith(b":"):
+            return True  # (more than 8 blanks before a colon: kept, which is only one walk too many)
+        at = text.find(quoted, at)
+    return at >= 0
+
+
+@lru_cache(maxsize=8192)  # (segments repeat: every request of an endpoint asks for its words)
+def _needle(text: str) -> tuple[bytes | None, bool, bool]:
+    """What to search for a segment: (its bytes in a JSON text, or None when it cannot echo; whether
+    it is an integer's digits; whether it is written as it is whatever the encoder)."""
     if _INT_TEXT.fullmatch(text):
         return text.encode(), True, True
     if not 3 <= len(text) <= 200:
         return None, False, True
-    quoted = b'"' + text.encode("utf-8", "surrogatepass") + b'"'
-    return re.compile(re.escape(quoted) + rb"(?![ \t\n\r]*:)"), False, _PLAIN_TEXT.fullmatch(text) is not None
+    return b'"' + text.encode("utf-8", "surrogatepass") + b'"', False, _PLAIN_TEXT.fullmatch(text) is not None
 
 
 def echo_values(wanted: Iterable[str], *documents: Any, limit: int = MAX_ECHO_VALUES) -> Echoes:

@@ -96,7 +96,11 @@ def test_only_segments_written_as_values_are_looked_for():
     assert echo_candidates(["alice"], [b""]) == []
     # a key however spaced before its colon is no value; each segment is looked for once
     assert echo_candidates(["orders", "orders"], [b'{"orders"  \n\t  : [], "k": "orders"}']) == ["orders"]
-    assert echo_candidates(["orders"], [b'{"orders"           \n : []}' * 3]) == []
+    assert echo_candidates(["orders"], [b'{"orders" : [], "a": {"orders":\t1}}']) == []
+    # past MAX_KEY_HITS occurrences as a key the search stops and keeps the segment (bounded work;
+    # keeping one too many only costs the walk)
+    many = b"{" + b",".join([b'"orders":0'] * 1000) + b"}"
+    assert echo_candidates(["orders"], [many]) == ["orders"]
 
 
 def test_segments_that_may_be_written_with_escapes_are_kept_when_a_text_has_some():

@@ -547,16 +547,7 @@ class SchemaNode:
                 child = props[key] = self._child()
             # the plainest values inline (`observe`'s steps for them): this loop runs for every field
             t = type(v)
-            if t is int:
-                child.count += 1
-                child.types[_INT] += 1
-                if child.num_min is None:
-                    child.num_min = child.num_max = v
-                elif v < child.num_min:
-                    child.num_min = v
-                elif v > child.num_max:  # type: ignore[operator]
-                    child.num_max = v
-            elif t is bool:
+            if t is bool:
                 child.count += 1
                 child.types[_BOOL] += 1
             elif v is None:

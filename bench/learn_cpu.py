@@ -3,9 +3,11 @@
 
     /path/to/venv/bin/python bench/learn_cpu.py [--corpus ../shared/corpus] [--only petstore,slack]
 
-Every flow file is read first (Mimic's own reader, in this process); then all observations are
-learned in one Brain in batches, as `mimic learn` does with a forked reader (collector off, what lives
-frozen after each batch; `learn/gc_pacing.py`), and the CPU time of that loop is reported. Then one
+Every flow file is read and digested first (Mimic's own reader and `learn/digest.py`, in this
+process, as `mimic learn`'s reader process does); then all observations are learned in one Brain in
+batches, as `mimic learn` does with a forked reader (collector off, what lives frozen after each
+batch; `learn/gc_pacing.py`), and the CPU time of that loop is reported. `--no-digest` leaves the
+digests to the learner (the live proxy's way, and `mimic learn`'s without a second core). Then one
 `gc.collect()` tells how many unreachable objects (cyclic garbage) the learning left: `mimic learn`
 keeps the collector off on the ground that it is 0.
 """
@@ -23,13 +25,14 @@ sys.path.insert(0, str(REPO))
 from mimic_addon.learn.brain import Brain  # noqa: E402
 from mimic_addon.learn.gc_pacing import FrozenModel  # noqa: E402
 from mimic_addon.learn.learner import Learner  # noqa: E402
-from mimic_addon.learn.readahead import _read  # noqa: E402
+from mimic_addon.learn.readahead import _digest, _read  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
     ap.add_argument("--only", help="comma-separated spec ids")
+    ap.add_argument("--no-digest", action="store_true", help="the learner digests each exchange itself")
     args = ap.parse_args()
     files = sorted(p / "flows.mitm" for p in (args.corpus / "traffic").iterdir() if (p / "flows.mitm").is_file())
     if args.only:
@@ -38,6 +41,9 @@ def main() -> int:
         sys.exit(f"no traffic/<id>/flows.mitm under {args.corpus}")
     batches = [batch for f in files for batch, _ in _read(f, 1 << 20, lambda text: None)]
     flows = sum(len(b) for b in batches)
+    if not args.no_digest:
+        for batch in batches:
+            _digest(batch)
     learner = Learner(Brain(), None)
     learner.report = lambda *a: None
     gc.collect()

@@ -129,7 +129,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
         for p in readable:
             problems: list[str] = []
             try:
-                for batch, offset in batches(p, args.max_body, problems.append):
+                for batch, offset in batches(p, args.max_body, problems.append,
+                                             lambda: (brain.learned_fully, brain.observed)):
                     learner.learn_batch(batch)
                     pace()
                     flows += len(batch)

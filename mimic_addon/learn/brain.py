@@ -5,15 +5,15 @@ Only the learner thread writes to it; readers (exports, the admin app) take `loc
 from __future__ import annotations
 
 import threading
-import urllib.parse
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..model.consolidate import consolidate
 from ..model.paths import MAX_SEGMENTS, PathTree, Shape, split_path
 from ..watch.alerts import WITHDRAWN
+from .digest import Digest, digest, path_parts, query_fields
 from .endpoint import Endpoint
-from .features import echo_candidates, echo_values, shape_of
-from .observation import Observation, decode_body, read_body
+from .observation import Observation, decode_body
 from .watchdog import Watchdog, resolve_into
 
 SAMPLE_ALL_UNTIL = 200
@@ -34,16 +34,6 @@ class HostModel:
     stranded: set[tuple[str, str]] | None = None
 
 
-def _storable(text: str) -> str:
-    """A segment as text every store can hold: raw non-UTF-8 bytes in a path reach us as lone
-    surrogates (mitmproxy decodes with surrogateescape), which no database encoding accepts."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
-
-
 class Brain:
     def __init__(self, watch: Watchdog | None = None) -> None:
         self.watch = watch or Watchdog()
@@ -55,16 +45,17 @@ class Brain:
         self._unsettled: set[str] = set()  # hosts whose tree learned something since the last `settle`
         self._next_settle = SETTLE_FIRST
         self.observed = 0
+        self.learned_fully = 0  # observations whose bodies were learned or weighed for the path (not only counted)
         self.judged: Endpoint | None = None  # the endpoint whose history judged the last answer (`_elder`)
 
     # -- learning -------------------------------------------------------------------------------
     def learn(self, obs: Observation) -> Endpoint:
-        path = obs.path
-        if "%" in path or not path.isascii():
-            parts = [_storable(urllib.parse.unquote(p)) for p in split_path(path)]
-        else:  # (nothing to decode, nothing a store could refuse: most paths)
-            parts = split_path(path)
-        ep = self._count_only(obs, parts) or self._learn(obs, parts)
+        known = obs.digest  # (computed by `mimic learn`'s reader process: `learn/digest.py`)
+        parts = known.parts if known is not None else path_parts(obs)
+        ep = self._count_only(obs, parts, known)
+        if ep is None:
+            self.learned_fully += 1
+            ep = self._learn(obs, known or digest(obs, parts))
         if self.observed >= self._next_settle:
             self._next_settle += min(self._next_settle, SETTLE_MAX_STEP)
             self.settle()
@@ -89,7 +80,7 @@ class Brain:
                     self._dirty_hosts.add(name)
         self._unsettled.clear()
 
-    def _count_only(self, obs: Observation, parts: list[str]) -> Endpoint | None:
+    def _count_only(self, obs: Observation, parts: list[str], known: Digest | None) -> Endpoint | None:
         """The cheap path for a stable endpoint: nothing new in the path and no body sample due,
         so only statistics and query parameters are updated (bodies are not even decoded)."""
         with self.lock:
@@ -98,39 +89,39 @@ class Brain:
             ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
             if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL) or (obs.method, skeleton) in host.young:
                 return None  # (a young endpoint's answers may be judged by another's history: `_learn`)
-            query = obs.query
+            query = known.query if known is not None else obs.query
             self.judged = ep
             if self.watch.enabled:
-                body, is_json = decode_body(obs.response) if self.watch.wants_body(ep, obs.status) else (None, False)
+                if not self.watch.wants_body(ep, obs.status):
+                    body, is_json = None, False
+                elif known is not None:
+                    body, is_json = known.response_json, known.response_is_json
+                else:
+                    body, is_json = decode_body(obs.response)
                 self.watch.check(ep, host.tree.named, obs, query, body, is_json, kin=host.endpoints.values())
-            self._observe(ep, obs, query, None, False, None, False, sample=False)
+            fields = known.query_fields if known is not None else query_fields(query)
+            self._observe(ep, obs, query, fields, None, sample=False)
         return ep
 
-    def _observe(self, ep: Endpoint, obs: Observation, query: list[tuple[str, str]], request_json, request_is_json: bool,
-                 response_json, response_is_json: bool, sample: bool) -> None:
+    def _observe(self, ep: Endpoint, obs: Observation, query: list[tuple[str, str]], fields: list[tuple[str, Any]],
+                 bodies: Digest | None, sample: bool) -> None:
         ep.observe(
-            status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=query,
+            status=obs.status, latency_ms=obs.latency_ms, ts=obs.ts, query=query, fields=fields,
             request_type=obs.request.content_type, request_size=obs.request.size,
-            request_json=request_json, request_is_json=request_is_json,
             response_type=obs.response.content_type, response_size=obs.response.size,
-            response_json=response_json, response_is_json=response_is_json, sample=sample,
+            bodies=bodies if sample else None,
         )
         self._dirty.add(ep.key)
         self._dirty_hosts.add(obs.host)
         self.observed += 1
 
-    def _learn(self, obs: Observation, parts: list[str]) -> Endpoint:
-        request_json, request_is_json, request_text = read_body(obs.request)
-        response_json, response_is_json, response_text = read_body(obs.response)
-        query = obs.query
-        shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
-                         obs.response.content_type, obs.response.size, request_is_json)
-        echo = echo_values(echo_candidates(parts, (request_text, response_text)), request_json, response_json)
+    def _learn(self, obs: Observation, known: Digest) -> Endpoint:
+        parts, query, shape = known.parts, known.query, known.shape
         with self.lock:
             host = self.hosts.get(obs.host)
             if host is None:
                 host = self.hosts[obs.host] = HostModel(obs.host, obs.scheme)
-            learned = host.tree.learn(obs.method, parts, echo, shape)
+            learned = host.tree.learn(obs.method, parts, known.echo, shape)
             self._unsettled.add(obs.host)
             if learned.moved:
                 self._regroup(host, learned.under)
@@ -144,11 +135,11 @@ class Brain:
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
             judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
-            if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, response_json, response_is_json,
-                                                       own=judge is ep, kin=host.endpoints.values()):
+            if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
+                                                       known.response_is_json, own=judge is ep,
+                                                       kin=host.endpoints.values()):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
-            self._observe(ep, obs, query, request_json, request_is_json, response_json, response_is_json,
-                          sample=sample)
+            self._observe(ep, obs, query, known.query_fields, known, sample=sample)
         return ep
 
     @staticmethod

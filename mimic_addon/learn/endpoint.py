@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..model.redact import redact_json, redact_query
-from ..model.schema import SchemaNode, coerce_scalar
+from ..model.redact import redact_json
+from ..model.schema import SchemaNode
 from ..model.stats import EndpointStats
 from ..watch.anomaly import EndpointMonitor
+
+if TYPE_CHECKING:
+    from .digest import Digest
 
 MAX_EXAMPLE_BYTES = 4096
 MAX_QUERY_PARAMS = 64
@@ -61,10 +64,10 @@ class Endpoint:
 
     # -- learning ------------------------------------------------------------------------------
     def observe(self, *, status: int, latency_ms: float | None, ts: float,
-                query: list[tuple[str, str]], request_type: str, request_size: int,
-                request_json: Any, request_is_json: bool,
-                response_type: str, response_size: int, response_json: Any, response_is_json: bool,
-                sample: bool) -> None:
+                query: list[tuple[str, str]], fields: list[tuple[str, Any]], request_type: str, request_size: int,
+                response_type: str, response_size: int, bodies: Digest | None) -> None:
+        """Count one exchange; `fields`: its query parameters' values (`digest.query_fields`);
+        `bodies`: its parsed bodies, when they are to be learned (a sample)."""
         self.stats.add(status, latency_ms, response_size, request_size, ts)
         self.monitor.observe(latency_ms, status, response_size)
         self._count_shape(query, status)
@@ -73,31 +76,28 @@ class Endpoint:
             _count_type(self.response_types.setdefault(code, Counter()), response_type)
         if request_size:
             _count_type(self.request_types, request_type)
-        seen: dict[str, str] = {}
-        for name, value in redact_query(query):
-            seen.setdefault(name, value)
-        for name, value in seen.items():
+        for name, value in fields:
             node = self.query.get(name)
             if node is None:
                 if len(self.query) >= MAX_QUERY_PARAMS:
                     continue
                 node = self.query[name] = SchemaNode()
-            node.observe(coerce_scalar(value))
-        if not sample:
+            node.observe(value)
+        if bodies is None:
             return
         self.sampled[code] += 1
-        if request_is_json:
-            safe = redact_json(request_json)
+        if bodies.request_is_json:
+            safe = bodies.request_safe
             if self.request is None:
                 self.request = SchemaNode()
             self.request.observe(safe)
             if self.request_example is None and 200 <= status < 300:
-                self.request_example = _example(safe, request_json)
-        if response_is_json:
-            safe = redact_json(response_json)
+                self.request_example = _example(safe, bodies.request_json)
+        if bodies.response_is_json:
+            safe = bodies.response_safe
             self.responses.setdefault(code, SchemaNode()).observe(safe)
             if code not in self.examples:
-                example = _example(safe, response_json)
+                example = _example(safe, bodies.response_json)
                 if example is not None:
                     self.examples[code] = example
 

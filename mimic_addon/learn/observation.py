@@ -18,6 +18,8 @@ from ..model.redact import redact_path
 if TYPE_CHECKING:
     from mitmproxy import http
 
+    from .digest import Digest
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -47,6 +49,7 @@ class Observation:
     response: Body
     latency_ms: float | None
     ts: float
+    digest: Digest | None = None  # what learning takes from it, when computed ahead (`learn/digest.py`)
 
     @property
     def path(self) -> str:

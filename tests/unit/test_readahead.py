@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+import multiprocessing
+import threading
 
 import pytest
 from mitmproxy import io
@@ -9,7 +12,9 @@ from mitmproxy.test import tflow
 
 from mimic_addon.cli import main
 from mimic_addon.learn import readahead
+from mimic_addon.learn.brain import Brain
 from mimic_addon.learn.capture import CaptureError, CaptureReader
+from mimic_addon.learn.digest import digest
 
 MAX_BODY = 1 << 20
 
@@ -27,15 +32,72 @@ def flow_file(tmp_path):
 
 
 def _asdicts(observations) -> list[dict]:
-    return [dataclasses.asdict(o) for o in observations]
+    return [dataclasses.asdict(dataclasses.replace(o, digest=None)) for o in observations]
+
+
+def _fields(d) -> tuple:
+    return tuple(getattr(d, f.name) for f in dataclasses.fields(d)) + (d.echo.any,)
 
 
 def test_batches_in_order_with_offsets(flow_file):
-    got = list(readahead.batches(flow_file, MAX_BODY))
+    got = list(readahead.batches(flow_file, MAX_BODY, demand=lambda: (0, 0)))
     assert [len(b) for b, _ in got] == [256, 256, 88]
     offsets = [offset for _, offset in got]
     assert offsets == sorted(offsets) and offsets[-1] == flow_file.stat().st_size
-    assert _asdicts(o for b, _ in got for o in b) == _asdicts(CaptureReader(flow_file, MAX_BODY))
+    read_here = list(CaptureReader(flow_file, MAX_BODY))
+    assert _asdicts(o for b, _ in got for o in b) == _asdicts(read_here)
+    # those the reader digested (while it kept ahead: how many is a matter of timing) carry what
+    # the learner would have computed itself
+    for o, mine in zip((o for b, _ in got for o in b), read_here):
+        assert o.digest is None or _fields(o.digest) == _fields(digest(mine))
+
+
+def test_no_digests_unless_the_learner_asks(flow_file):
+    assert all(o.digest is None for b, _ in readahead.batches(flow_file, MAX_BODY) for o in b)
+
+
+def test_the_reader_digests_while_asked(flow_file):
+    receiver, sender = multiprocessing.Pipe(duplex=False)
+    wanted = multiprocessing.RawValue("b", 1)
+    producer = threading.Thread(target=readahead._produce, args=(flow_file, MAX_BODY, sender, wanted))
+    producer.start()
+    got = []
+    while (message := receiver.recv())[0] == "batch":
+        got += message[1][0]
+        wanted.value = 0  # the learner fell behind: the rest is left to it
+    producer.join()
+    assert [len(got), message[0]] == [600, "done"]
+    read_here = list(CaptureReader(flow_file, MAX_BODY))
+    assert _asdicts(got) == _asdicts(read_here)
+    assert all(o.digest is not None for o in got[:256])
+    for o, mine in zip(got, read_here):
+        assert o.digest is None or _fields(o.digest) == _fields(digest(mine))
+
+
+def test_a_digest_teaches_what_the_learner_learns_by_itself(tmp_path):
+    """Digested ahead or as it goes, the same exchanges make the same model (secrets redacted)."""
+    path = tmp_path / "flows.mitm"
+    with path.open("wb") as f:
+        writer = io.FlowWriter(f)
+        for i in range(300):
+            team = ("red", "blue", "green")[i % 3]
+            flow = tflow.tflow(resp=True)
+            flow.request.path = f"/teams/{team}/members/{i}?token=s3cr3t{i}&page={i % 4}"
+            flow.response.headers["content-type"] = "application/json"
+            flow.response.content = json.dumps({"id": i, "team": team, "password": f"p{i}", "tags": [f"a{i % 4}"]}).encode()
+            writer.add(flow)
+    models = []
+    for ahead in (True, False):
+        brain = Brain()
+        for batch, _ in readahead._read(path, MAX_BODY, lambda text: None):
+            if ahead:
+                readahead._digest(batch)
+            for obs in batch:
+                brain.learn(obs)
+        brain.settle()
+        models.append(([e.to_dict() for e in brain.endpoints()], {h: m.tree.to_dict() for h, m in brain.hosts.items()}))
+    assert models[0] == models[1]
+    assert "s3cr3t" not in json.dumps(models[0]) and "/teams/{}/members/{}" in json.dumps(models[0])
 
 
 def test_problems_and_errors_cross_the_process_boundary(flow_file, tmp_path):

@@ -1,0 +1,78 @@
+"""What learning takes from one exchange before it looks at the model: a pure function of it.
+
+Parsing the bodies, redacting them, the shape tokens and the echoes the path learner compares,
+the path's segments and the query's redacted, typed values depend on the exchange alone. The
+live learner computes them as it learns; `mimic learn` has its reader process compute them
+beside the file's parsing (`readahead.py`), on the second core, so that the learner itself only
+updates the model. Same function, same values: the same flows teach the same model either way.
+"""
+from __future__ import annotations
+
+import urllib.parse
+from dataclasses import dataclass
+from typing import Any
+
+from ..model.paths import Shape, split_path
+from ..model.redact import redact_json, redact_query
+from ..model.schema import coerce_scalar
+from .features import Echoes, echo_candidates, echo_values, shape_of
+from .observation import Observation, read_body
+
+
+@dataclass(slots=True)
+class Digest:
+    parts: list[str]                      # the path's segments, decoded (credentials redacted)
+    query: list[tuple[str, str]]          # as sent (its keys tell request shapes apart)
+    query_fields: list[tuple[str, Any]]   # each parameter's first value, redacted and typed
+    request_json: Any                     # the parsed bodies (None when not JSON) ...
+    request_is_json: bool
+    request_safe: Any                     # ... redacted (the very same object when nothing was)
+    response_json: Any
+    response_is_json: bool
+    response_safe: Any
+    shape: Shape                          # `features.shape_of`
+    echo: Echoes                          # `features.echo_values` of the path's segments
+
+
+def path_parts(obs: Observation) -> list[str]:
+    """The path's segments, percent-decoded, as the store can keep them."""
+    path = obs.path
+    if "%" in path or not path.isascii():
+        return [storable(urllib.parse.unquote(p)) for p in split_path(path)]
+    return split_path(path)  # (nothing to decode, nothing a store could refuse: most paths)
+
+
+def storable(text: str) -> str:
+    """`text`, with what UTF-8 cannot encode (lone surrogates from undecodable bytes) escaped."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+
+
+def query_fields(query: list[tuple[str, str]]) -> list[tuple[str, Any]]:
+    """Each parameter's first value, redacted, read as the scalar it spells (`coerce_scalar`)."""
+    seen: dict[str, str] = {}
+    for name, value in redact_query(query):
+        seen.setdefault(name, value)
+    return [(name, coerce_scalar(value)) for name, value in seen.items()]
+
+
+def digest(obs: Observation, parts: list[str] | None = None) -> Digest:
+    if parts is None:
+        parts = path_parts(obs)
+    request_json, request_is_json, request_text = read_body(obs.request)
+    response_json, response_is_json, response_text = read_body(obs.response)
+    query = obs.query
+    shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
+                     obs.response.content_type, obs.response.size, request_is_json)
+    echo = echo_values(echo_candidates(parts, (request_text, response_text)), request_json, response_json)
+    return Digest(
+        parts=parts, query=query, query_fields=query_fields(query),
+        request_json=request_json, request_is_json=request_is_json,
+        request_safe=redact_json(request_json) if request_is_json else None,
+        response_json=response_json, response_is_json=response_is_json,
+        response_safe=redact_json(response_json) if response_is_json else None,
+        shape=shape, echo=echo,
+    )

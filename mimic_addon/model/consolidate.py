@@ -327,10 +327,15 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         family = [v for v in order if v not in unlike_best and not seg.is_identifier(v)
                   and not (len(names) >= 2 and v in names)]
         # and values share endpoints: words that each lead somewhere of their own
-        # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names
+        # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names ...
         routes = [r for v in family for r in prof[v]]
         if len(set(routes)) == len(routes):
             return []
+        # ... and a leaf must end as the members that lead on end, where they do: values are one kind
+        # of resource, actions beside it are not (`POST /widgets/reindex` beside `DELETE /widgets/{name}`)
+        ends = {k: r for v in family if _onward(kids[v]) for k, r in prof[v].items() if k.endswith(" ")}
+        if ends:
+            family = [v for v in family if _onward(kids[v]) or _overlap(prof[v], ends) >= MIN_OVERLAP]
         rivals = order
     else:
         return []

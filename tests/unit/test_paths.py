@@ -554,3 +554,29 @@ def test_a_merge_that_does_not_adopt_leaves_the_merged_subtree_apart() -> None:
     assert two.to_dict() == before and one.literals["likes"].count == 1
     assert set(pool.literals) == {"posts", "likes"}
     assert pool.literals["posts"].count == 100 + one.literals["posts"].count + two.literals["posts"].count
+
+
+def test_action_leaves_beside_values_that_lead_on_stay_literal() -> None:
+    """`/widgets/{name}/settings` and `DELETE /widgets/{name}` for many names, each seen once or
+    twice: an open vocabulary. `GET /widgets/catalog` and `POST /widgets/reindex` end there too, but
+    not as the names that lead on end (with DELETE): they are the collection's actions."""
+    tree = PathTree()
+    for name in ("amber", "cobalt", "maple", "orchid", "quartz", "sable"):
+        learn(tree, f"/widgets/{name}/settings", UNKNOWN, method="POST")
+    for name in ("amber", "cobalt"):
+        learn(tree, f"/widgets/{name}", UNKNOWN, method="DELETE")
+    learn(tree, "/widgets/catalog", UNKNOWN)
+    learn(tree, "/widgets/reindex", UNKNOWN, method="POST")
+    assert anonymous(settled(tree)) == {"POST /widgets/{}/settings", "DELETE /widgets/{}", "GET /widgets/catalog",
+                                        "POST /widgets/reindex"}
+
+
+def test_leaf_values_that_end_as_the_values_leading_on_do_still_fold() -> None:
+    """The control: names only ever deleted (`DELETE /widgets/walnut`) end as the names that lead on
+    end, and are values like them."""
+    tree = PathTree()
+    for name in ("amber", "cobalt", "maple", "orchid", "quartz", "sable"):
+        learn(tree, f"/widgets/{name}/settings", UNKNOWN, method="POST")
+    for name in ("amber", "cobalt", "walnut", "yarrow"):
+        learn(tree, f"/widgets/{name}", UNKNOWN, method="DELETE")
+    assert anonymous(settled(tree)) == {"POST /widgets/{}/settings", "DELETE /widgets/{}"}

@@ -205,6 +205,12 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         drop = 0 < len(silent) <= 2 and len(naming) >= max(3, 4 * len(silent))
     if drop:
         chosen = [v for v in chosen if v not in silent]
+    # beside detected ids only, one word is an alias (`/accounts/self` beside `/accounts/4711`), and
+    # an alias answers as what it stands for: alike answers say nothing, as for the rare word
+    # nothing tells apart, but a word asked for more often than that is not an accident
+    plain = [v for v in chosen if not kids[v].evidence]
+    if len(plain) == 1 and kids[plain[0]].count > RARE and _ids_only(node.param):
+        chosen.remove(plain[0])
     if node.param is None and len(chosen) < 2:
         return [], pool
     return chosen, pool
@@ -229,6 +235,11 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
     if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
     return not (child.recurring and compared < 2)  # a name used under several resources
+
+
+def _ids_only(param: Node | None) -> bool:
+    """A parameter whose values are all detected ids (numbers, hashes, UUIDs ...), no plain words."""
+    return param is not None and not param.words and bool(param.kinds) and all(seg.is_strong(k) for k in param.kinds)
 
 
 def _coherent(v: str, group: list[str], prof: dict[str, Profile]) -> bool:

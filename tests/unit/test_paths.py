@@ -580,3 +580,25 @@ def test_leaf_values_that_end_as_the_values_leading_on_do_still_fold() -> None:
     for name in ("amber", "cobalt", "walnut", "yarrow"):
         learn(tree, f"/widgets/{name}", UNKNOWN, method="DELETE")
     assert anonymous(settled(tree)) == {"POST /widgets/{}/settings", "DELETE /widgets/{}"}
+
+
+def test_one_word_asked_for_often_beside_numeric_ids_is_an_alias() -> None:
+    """`/accounts/self` answers just as `/accounts/4711` does -- it stands for one of them -- so its
+    answers say nothing; asked for again and again, it is no accident but a name of its own."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    for _ in range(6):
+        learn(tree, "/accounts/self", account)
+    assert anonymous(settled(tree)) == {"GET /accounts/{}", "GET /accounts/self"}
+
+
+def test_a_rare_word_beside_numeric_ids_answering_alike_still_folds() -> None:
+    """The control: a word seen once, answering as the ids do, with nothing to tell it apart."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    learn(tree, "/accounts/lindqvist", account)
+    assert anonymous(settled(tree)) == {"GET /accounts/{}"}

@@ -31,7 +31,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from . import segments as seg
-from .paths import PARAM, Node, PathTree
+from .paths import PARAM, Node, PathTree, extension
 
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
 SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
@@ -129,6 +129,10 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = cands, None  # an imported spec says what the position is
     else:
         join, pool = _choose(node, cands)
+        # a listing stays a name as long as its collection does
+        join = [v for v in join if (stem := _listing(node, v)) is None or stem in join]
+        if node.param is None and len(join) < 2:
+            join = []
     if not join:
         return False, False
     if not _trial.get():
@@ -146,6 +150,16 @@ def _decide(node: Node) -> tuple[bool, bool]:
         param.merge(child)
     node.param = param
     return True, False
+
+
+def _listing(node: Node, v: str) -> str | None:
+    """The sibling whose name `v` is with a file extension (`Orders.json` beside `Orders/{sid}.json`),
+    if that sibling leads on to a parameter: `v` is then the collection's listing in that format, a
+    name as long as the collection's is one."""
+    ext = extension(v)
+    stem = v[: -len(ext)] if ext else ""
+    child = node.literals.get(stem) if stem else None
+    return stem if child is not None and child.param is not None else None
 
 
 def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:

@@ -602,3 +602,31 @@ def test_a_rare_word_beside_numeric_ids_answering_alike_still_folds() -> None:
         learn(tree, f"/accounts/{4000 + i * 37}", account)
     learn(tree, "/accounts/lindqvist", account)
     assert anonymous(settled(tree)) == {"GET /accounts/{}"}
+
+
+def test_a_collections_listing_with_an_extension_stays_beside_the_collection() -> None:
+    """`/shops/{id}/Orders.json` lists what `/shops/{id}/Orders/{sid}.json` holds: beside the
+    collection's own name it is a name too, however alike the listings' pages answer."""
+    tree = PathTree()
+    shop = f"SH{1000003:032x}"
+    names = ("Orders", "Refunds", "Parcels")
+    for name in names:
+        page = shape("page", "page_size", "uri", "next_page_uri", name.lower())
+        for i in range(4):
+            learn(tree, f"/shops/{shop}/{name}/{name[:2].upper()}{i * 104729 + 7:032x}.json", shape("sid", "status"))
+            learn(tree, f"/shops/{shop}/{name}.json", page)
+            learn(tree, f"/shops/{shop}/{name}.json", page, method="POST")
+    assert anonymous(settled(tree)) == {f"{m} /shops/{{}}/{n}.json" for m in ("GET", "POST") for n in names} | {
+        f"GET /shops/{{}}/{n}/{{}}.json" for n in names}
+
+
+def test_values_with_an_extension_beside_a_word_that_is_no_collection_still_fold() -> None:
+    """The control: `/reports/alpha.json` beside `/reports/alpha/history` (no parameter below it)
+    is one value of `/reports/{name}.json` like the others."""
+    tree = PathTree()
+    report = shape("title", "rows", "columns", "generated")
+    for name in ("alpha", "bravo", "cedar", "delta", "ember", "fjord"):
+        for method in ("GET", "PUT"):
+            learn(tree, f"/reports/{name}.json", report, method=method)
+    learn(tree, "/reports/alpha/history", shape("[]", "[].at", "[].by"))
+    assert anonymous(settled(tree)) == {"GET /reports/{}.json", "PUT /reports/{}.json", "GET /reports/alpha/history"}

@@ -27,6 +27,7 @@ caller merges what it learned about the folded endpoints (`Brain._regroup`).
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
@@ -177,23 +178,30 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         _trial.reset(depth)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
-    strong = [v for v in cands if kids[v].evidence]
-    echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
+    # detected values; and words with a number (`alice27`), values among words -- unless a parameter
+    # of detected ids is beside them, to which they would be strangers (`/items/sample10/feed` beside
+    # `/items/1830462/feed`), or a sibling has their letters: one name numbered (`ipv4`, `ipv6`)
+    stems = Counter(v.rstrip("0123456789") for v in kids)
+    detected = {v for v in cands if kids[v].evidence or (
+        seg.is_numbered(v) and stems[v.rstrip("0123456789")] == 1 and not _ids_only(node.param))}
+    strong = [v for v in cands if v in detected]
+    echoed = [v for v in cands if v not in detected and kids[v].value_like]
     known = _values.get()
     # values at another position, where they are most of this one's words (one or two such words
     # among names -- `me`, `groups` -- say nothing); programmers' names (`latencyStats`) never count
-    elsewhere = [v for v in cands if v in known and not kids[v].value_like and not seg.is_identifier(v)]
+    elsewhere = [v for v in cands if v in known and v not in detected and not kids[v].value_like
+                 and not seg.is_identifier(v)]
     if len(elsewhere) < 2 or 2 * len(elsewhere) <= len(cands):
         elsewhere = []
     seeds = [v for v in strong + echoed + elsewhere if _coherent(v, strong + echoed + elsewhere, prof)]
-    if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
+    if node.param is None and len(seeds) == 1 and seeds[0] in detected:
         # one detected value: a parameter if words beside it answer alike (`/gender/806/`,
         # `/gender/kanto/`, `/gender/snorlax/`), a literal alone (`/1/boards`) or beside one word
         # (`/users/1` and `/users/me` may well be an id and a name)
-        alike = [v for v in cands if v != seeds[0] and not kids[v].evidence
+        alike = [v for v in cands if v != seeds[0] and v not in detected
                  and _joins(kids[v], prof[v], prof[seeds[0]], None) and _relation(prof[v], prof[seeds[0]]) is not None]
         seeds = seeds if len(alike) >= 2 else []
-    if node.param is None and len(seeds) == 1 and not kids[seeds[0]].evidence:
+    if node.param is None and len(seeds) == 1 and seeds[0] not in detected:
         seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
     words = [v for v in cands if v not in seeds]
     openness = _openness(node, cands)

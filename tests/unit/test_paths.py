@@ -37,6 +37,8 @@ def settled(tree: PathTree) -> set[str]:
     # camelCase names with a digit are how programmers name things, not random ids
     ("GetNavigationMenu2", seg.WORD), ("getUserProfileV2", seg.WORD), ("l7FirewallRules", seg.WORD),
     ("oneToOneNatRules", seg.WORD), ("OvAPQKoHSMpWbTiDFtTlfg", seg.TOKEN), ("aB3xK9pQ2mZ7", seg.TOKEN),
+    # a word with a number is no detector's value: its neighbours decide (`consolidate`)
+    ("digest10", seg.WORD), ("marisol42", seg.WORD), ("k3x9q2mz", seg.TOKEN),
     # an API's version has one or two numbers; three or more are a release tag or an address
     ("v1.33", seg.VERSION), ("v3.18.1", seg.DOTTED), ("1.2.3-rc.1", seg.DOTTED), ("10.0.0.1", seg.DOTTED),
 ])
@@ -630,3 +632,43 @@ def test_values_with_an_extension_beside_a_word_that_is_no_collection_still_fold
             learn(tree, f"/reports/{name}.json", report, method=method)
     learn(tree, "/reports/alpha/history", shape("[]", "[].at", "[].by"))
     assert anonymous(settled(tree)) == {"GET /reports/{}.json", "PUT /reports/{}.json", "GET /reports/alpha/history"}
+
+
+def test_a_word_with_a_number_beside_numeric_ids_is_a_name() -> None:
+    """`/channels/digest10/stream` beside `/channels/7301946215/...`: a word with a number is no
+    detected id where every value is a number, whatever its length."""
+    tree = PathTree()
+    channel = shape("id", "title", "owner", "created_at")
+    for i in range(40):
+        learn(tree, f"/channels/{7301946215 + i * 7919}", channel)
+        learn(tree, f"/channels/{7301946215 + i * 7919}/members", shape("[]", "[].id", "[].role"))
+    stream = shape("event", "data", "data.id", "data.text")
+    for _ in range(20):
+        learn(tree, "/channels/digest10/stream", stream)
+        learn(tree, "/channels/bulletin/stream", stream)
+    assert anonymous(settled(tree)) == {"GET /channels/{}", "GET /channels/{}/members",
+                                        "GET /channels/digest10/stream", "GET /channels/bulletin/stream"}
+
+
+def test_a_word_with_a_number_among_words_answering_alike_is_a_value() -> None:
+    """`/people/by/handle/kai07` beside `/people/by/handle/yvette`, ...: among words, a name with a
+    number is how user names look, and the words that answer as it does are values with it."""
+    tree = PathTree()
+    person = shape("data", "data.id", "data.handle", "data.name")
+    for name, times in (("yvette", 5), ("quincy", 4), ("odalys", 3), ("kai07", 3)):
+        for _ in range(times):
+            learn(tree, f"/people/by/handle/{name}", person)
+    assert anonymous(settled(tree)) == {"GET /people/by/handle/{}"}
+
+
+def test_one_name_numbered_stays_literal() -> None:
+    """The control: `ipv4` and `ipv6` share their letters -- one name, numbered -- and stay literal
+    beside the other names, however alike the two answer."""
+    tree = PathTree()
+    ranges = shape("data", "data[].range", "data[].prefix", "page")
+    answers = {"ipv4": ranges, "ipv6": ranges, "addresses": shape("data", "data[].address", "data[].rdns"),
+               "firewalls": shape("data", "data[].rules", "data[].status", "data[].label")}
+    for _ in range(4):
+        for name, answer in answers.items():
+            learn(tree, f"/net/{name}/ranges", answer)
+    assert anonymous(settled(tree)) == {f"GET /net/{n}/ranges" for n in answers}

@@ -229,9 +229,10 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         chosen = [v for v in chosen if v not in silent]
     # beside detected ids only, one word is an alias (`/accounts/self` beside `/accounts/4711`), and
     # an alias answers as what it stands for: alike answers say nothing, as for the rare word
-    # nothing tells apart, but a word asked for more often than that is not an accident
+    # nothing tells apart, but a word asked for more often than that is not an accident (a word
+    # its answers echo is a value, though)
     plain = [v for v in chosen if not kids[v].evidence]
-    if len(plain) == 1 and kids[plain[0]].count > RARE and _ids_only(node.param):
+    if len(plain) == 1 and kids[plain[0]].count > RARE and not kids[plain[0]].value_like and _ids_only(node.param):
         chosen.remove(plain[0])
     if node.param is None and len(chosen) < 2:
         return [], pool

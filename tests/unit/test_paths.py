@@ -672,3 +672,15 @@ def test_one_name_numbered_stays_literal() -> None:
         for name, answer in answers.items():
             learn(tree, f"/net/{name}/ranges", answer)
     assert anonymous(settled(tree)) == {f"GET /net/{n}/ranges" for n in answers}
+
+
+def test_a_word_beside_numeric_ids_that_its_answers_echo_still_folds() -> None:
+    """The control: asked for as often as an alias, but named in its own answers (`"handle":
+    "lindqvist"`): a value."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    for _ in range(6):
+        learn(tree, "/accounts/lindqvist", account, echo={"lindqvist": "handle"})
+    assert anonymous(settled(tree)) == {"GET /accounts/{}"}

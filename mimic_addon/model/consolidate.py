@@ -18,6 +18,10 @@ tree, at each node between its literal children:
 * **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
   `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
+* **Names beside values.** Answering alike is not enough where a word is plainly something else:
+  a lone word often asked for beside detected ids (an alias, `/accounts/self`), a leaf that does
+  not end as the values leading on end (an action), a collection's listing (`Orders.json` beside
+  `Orders/{sid}`), a word with a number beside numeric ids (`digest10`).
 * **Values seen elsewhere.** Words folded as values at one position are evidence where they make
   up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).
 * **Constancy.** A position with one value stays literal.

@@ -18,6 +18,10 @@ tree, at each node between its literal children:
 * **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
   `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
+* **Names beside values.** Answering alike is not enough where a word is plainly something else:
+  a lone word often asked for beside detected ids (an alias, `/accounts/self`), a leaf that does
+  not end as the values leading on end (an action), a collection's listing (`Orders.json` beside
+  `Orders/{sid}`), a word with a number beside numeric ids (`digest10`).
 * **Values seen elsewhere.** Words folded as values at one position are evidence where they make
   up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).
 * **Constancy.** A position with one value stays literal.
@@ -27,11 +31,12 @@ caller merges what it learned about the folded endpoints (`Brain._regroup`).
 """
 from __future__ import annotations
 
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from . import segments as seg
-from .paths import PARAM, Node, PathTree
+from .paths import PARAM, Node, PathTree, extension
 
 CONTAINED = 0.5      # share of the smaller answer's tokens found in the other: "the same kind of answer"
 SIMILAR = 0.8        # share of the shared routes answering alike that makes two values alike
@@ -129,6 +134,10 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = cands, None  # an imported spec says what the position is
     else:
         join, pool = _choose(node, cands)
+        # a listing stays a name as long as its collection does
+        join = [v for v in join if (stem := _listing(node, v)) is None or stem in join]
+        if node.param is None and len(join) < 2:
+            join = []
     if not join:
         return False, False
     if not _trial.get():
@@ -148,6 +157,16 @@ def _decide(node: Node) -> tuple[bool, bool]:
     return True, False
 
 
+def _listing(node: Node, v: str) -> str | None:
+    """The sibling whose name `v` is with a file extension (`Orders.json` beside `Orders/{sid}.json`),
+    if that sibling leads on to a parameter: `v` is then the collection's listing in that format, a
+    name as long as the collection's is one."""
+    ext = extension(v)
+    stem = v[: -len(ext)] if ext else ""
+    child = node.literals.get(stem) if stem else None
+    return stem if child is not None and child.param is not None else None
+
+
 def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     """The literal children of `node` that are values of its (new or existing) parameter, and the
     consolidated trial pool of all of them (with the parameter)."""
@@ -163,23 +182,30 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         _trial.reset(depth)
     prof = {v: _profile(node.literals[v], pool) for v in cands}
     kids = node.literals
-    strong = [v for v in cands if kids[v].evidence]
-    echoed = [v for v in cands if not kids[v].evidence and kids[v].value_like]
+    # detected values; and words with a number (`alice27`), values among words -- unless a parameter
+    # of detected ids is beside them, to which they would be strangers (`/items/sample10/feed` beside
+    # `/items/1830462/feed`), or a sibling has their letters: one name numbered (`ipv4`, `ipv6`)
+    stems = Counter(v.rstrip("0123456789") for v in kids)
+    detected = {v for v in cands if kids[v].evidence or (
+        seg.is_numbered(v) and stems[v.rstrip("0123456789")] == 1 and not _ids_only(node.param))}
+    strong = [v for v in cands if v in detected]
+    echoed = [v for v in cands if v not in detected and kids[v].value_like]
     known = _values.get()
     # values at another position, where they are most of this one's words (one or two such words
     # among names -- `me`, `groups` -- say nothing); programmers' names (`latencyStats`) never count
-    elsewhere = [v for v in cands if v in known and not kids[v].value_like and not seg.is_identifier(v)]
+    elsewhere = [v for v in cands if v in known and v not in detected and not kids[v].value_like
+                 and not seg.is_identifier(v)]
     if len(elsewhere) < 2 or 2 * len(elsewhere) <= len(cands):
         elsewhere = []
     seeds = [v for v in strong + echoed + elsewhere if _coherent(v, strong + echoed + elsewhere, prof)]
-    if node.param is None and len(seeds) == 1 and kids[seeds[0]].evidence:
+    if node.param is None and len(seeds) == 1 and seeds[0] in detected:
         # one detected value: a parameter if words beside it answer alike (`/gender/806/`,
         # `/gender/kanto/`, `/gender/snorlax/`), a literal alone (`/1/boards`) or beside one word
         # (`/users/1` and `/users/me` may well be an id and a name)
-        alike = [v for v in cands if v != seeds[0] and not kids[v].evidence
+        alike = [v for v in cands if v != seeds[0] and v not in detected
                  and _joins(kids[v], prof[v], prof[seeds[0]], None) and _relation(prof[v], prof[seeds[0]]) is not None]
         seeds = seeds if len(alike) >= 2 else []
-    if node.param is None and len(seeds) == 1 and not kids[seeds[0]].evidence:
+    if node.param is None and len(seeds) == 1 and seeds[0] not in detected:
         seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
     words = [v for v in cands if v not in seeds]
     openness = _openness(node, cands)
@@ -205,6 +231,13 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         drop = 0 < len(silent) <= 2 and len(naming) >= max(3, 4 * len(silent))
     if drop:
         chosen = [v for v in chosen if v not in silent]
+    # beside detected ids only, one word is an alias (`/accounts/self` beside `/accounts/4711`), and
+    # an alias answers as what it stands for: alike answers say nothing, as for the rare word
+    # nothing tells apart, but a word asked for more often than that is not an accident (a word
+    # its answers echo is a value, though)
+    plain = [v for v in chosen if not kids[v].evidence]
+    if len(plain) == 1 and kids[plain[0]].count > RARE and not kids[plain[0]].value_like and _ids_only(node.param):
+        chosen.remove(plain[0])
     if node.param is None and len(chosen) < 2:
         return [], pool
     return chosen, pool
@@ -229,6 +262,11 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
     if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
     return not (child.recurring and compared < 2)  # a name used under several resources
+
+
+def _ids_only(param: Node | None) -> bool:
+    """A parameter whose values are all detected ids (numbers, hashes, UUIDs ...), no plain words."""
+    return param is not None and not param.words and bool(param.kinds) and all(seg.is_strong(k) for k in param.kinds)
 
 
 def _coherent(v: str, group: list[str], prof: dict[str, Profile]) -> bool:
@@ -327,10 +365,15 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         family = [v for v in order if v not in unlike_best and not seg.is_identifier(v)
                   and not (len(names) >= 2 and v in names)]
         # and values share endpoints: words that each lead somewhere of their own
-        # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names
+        # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names ...
         routes = [r for v in family for r in prof[v]]
         if len(set(routes)) == len(routes):
             return []
+        # ... and a leaf must end as the members that lead on end, where they do: values are one kind
+        # of resource, actions beside it are not (`POST /widgets/reindex` beside `DELETE /widgets/{name}`)
+        ends = {k: r for v in family if _onward(kids[v]) for k, r in prof[v].items() if k.endswith(" ")}
+        if ends:
+            family = [v for v in family if _onward(kids[v]) or _overlap(prof[v], ends) >= MIN_OVERLAP]
         rivals = order
     else:
         return []

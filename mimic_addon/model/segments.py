@@ -45,6 +45,9 @@ _DOTTED = re.compile(r"v?\d+(?:\.\d+){2,}(?:[-+][0-9A-Za-z.-]+)?")
 _VERSION = re.compile(r"v\d+(?:\.\d+)*(?:(?:alpha|beta|rc)\d*)?|\d+\.\d+(?:\.\d+)?")
 
 
+# a lowercase word numbered with one or two digits (`alice27`, `sample10`, `oauth2`): how people
+# and programmers number names; generated ids scatter their digits
+_NUMBERED = re.compile(r"[a-z]{3,}\d{1,2}")
 _HUMPS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?=[A-Z][a-z]|\d|$)|\d+")
 
 
@@ -59,9 +62,15 @@ def is_identifier(text: str) -> bool:
     return words >= 2 and 2 * words >= len(humps) and digits <= 2
 
 
+def is_numbered(text: str) -> bool:
+    """A word with a number (`alice27`, `sample10`): a user's name as often as a fixed one, so no
+    detector's value -- whether it is one depends on its neighbours (`consolidate`)."""
+    return _NUMBERED.fullmatch(text) is not None
+
+
 def _looks_random(text: str) -> bool:
     """Mixed letters and digits, or mixed case: what generated ids look like, unlike words."""
-    if is_identifier(text):
+    if is_identifier(text) or is_numbered(text):
         return False
     has_digit = any(c.isdigit() for c in text)
     has_alpha = any(c.isalpha() for c in text)

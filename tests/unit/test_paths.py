@@ -37,6 +37,8 @@ def settled(tree: PathTree) -> set[str]:
     # camelCase names with a digit are how programmers name things, not random ids
     ("GetNavigationMenu2", seg.WORD), ("getUserProfileV2", seg.WORD), ("l7FirewallRules", seg.WORD),
     ("oneToOneNatRules", seg.WORD), ("OvAPQKoHSMpWbTiDFtTlfg", seg.TOKEN), ("aB3xK9pQ2mZ7", seg.TOKEN),
+    # a word with a number is no detector's value: its neighbours decide (`consolidate`)
+    ("digest10", seg.WORD), ("marisol42", seg.WORD), ("k3x9q2mz", seg.TOKEN),
     # an API's version has one or two numbers; three or more are a release tag or an address
     ("v1.33", seg.VERSION), ("v3.18.1", seg.DOTTED), ("1.2.3-rc.1", seg.DOTTED), ("10.0.0.1", seg.DOTTED),
 ])
@@ -554,3 +556,131 @@ def test_a_merge_that_does_not_adopt_leaves_the_merged_subtree_apart() -> None:
     assert two.to_dict() == before and one.literals["likes"].count == 1
     assert set(pool.literals) == {"posts", "likes"}
     assert pool.literals["posts"].count == 100 + one.literals["posts"].count + two.literals["posts"].count
+
+
+def test_action_leaves_beside_values_that_lead_on_stay_literal() -> None:
+    """`/widgets/{name}/settings` and `DELETE /widgets/{name}` for many names, each seen once or
+    twice: an open vocabulary. `GET /widgets/catalog` and `POST /widgets/reindex` end there too, but
+    not as the names that lead on end (with DELETE): they are the collection's actions."""
+    tree = PathTree()
+    for name in ("amber", "cobalt", "maple", "orchid", "quartz", "sable"):
+        learn(tree, f"/widgets/{name}/settings", UNKNOWN, method="POST")
+    for name in ("amber", "cobalt"):
+        learn(tree, f"/widgets/{name}", UNKNOWN, method="DELETE")
+    learn(tree, "/widgets/catalog", UNKNOWN)
+    learn(tree, "/widgets/reindex", UNKNOWN, method="POST")
+    assert anonymous(settled(tree)) == {"POST /widgets/{}/settings", "DELETE /widgets/{}", "GET /widgets/catalog",
+                                        "POST /widgets/reindex"}
+
+
+def test_leaf_values_that_end_as_the_values_leading_on_do_still_fold() -> None:
+    """The control: names only ever deleted (`DELETE /widgets/walnut`) end as the names that lead on
+    end, and are values like them."""
+    tree = PathTree()
+    for name in ("amber", "cobalt", "maple", "orchid", "quartz", "sable"):
+        learn(tree, f"/widgets/{name}/settings", UNKNOWN, method="POST")
+    for name in ("amber", "cobalt", "walnut", "yarrow"):
+        learn(tree, f"/widgets/{name}", UNKNOWN, method="DELETE")
+    assert anonymous(settled(tree)) == {"POST /widgets/{}/settings", "DELETE /widgets/{}"}
+
+
+def test_one_word_asked_for_often_beside_numeric_ids_is_an_alias() -> None:
+    """`/accounts/self` answers just as `/accounts/4711` does -- it stands for one of them -- so its
+    answers say nothing; asked for again and again, it is no accident but a name of its own."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    for _ in range(6):
+        learn(tree, "/accounts/self", account)
+    assert anonymous(settled(tree)) == {"GET /accounts/{}", "GET /accounts/self"}
+
+
+def test_a_rare_word_beside_numeric_ids_answering_alike_still_folds() -> None:
+    """The control: a word seen once, answering as the ids do, with nothing to tell it apart."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    learn(tree, "/accounts/lindqvist", account)
+    assert anonymous(settled(tree)) == {"GET /accounts/{}"}
+
+
+def test_a_collections_listing_with_an_extension_stays_beside_the_collection() -> None:
+    """`/shops/{id}/Orders.json` lists what `/shops/{id}/Orders/{sid}.json` holds: beside the
+    collection's own name it is a name too, however alike the listings' pages answer."""
+    tree = PathTree()
+    shop = f"SH{1000003:032x}"
+    names = ("Orders", "Refunds", "Parcels")
+    for name in names:
+        page = shape("page", "page_size", "uri", "next_page_uri", name.lower())
+        for i in range(4):
+            learn(tree, f"/shops/{shop}/{name}/{name[:2].upper()}{i * 104729 + 7:032x}.json", shape("sid", "status"))
+            learn(tree, f"/shops/{shop}/{name}.json", page)
+            learn(tree, f"/shops/{shop}/{name}.json", page, method="POST")
+    assert anonymous(settled(tree)) == {f"{m} /shops/{{}}/{n}.json" for m in ("GET", "POST") for n in names} | {
+        f"GET /shops/{{}}/{n}/{{}}.json" for n in names}
+
+
+def test_values_with_an_extension_beside_a_word_that_is_no_collection_still_fold() -> None:
+    """The control: `/reports/alpha.json` beside `/reports/alpha/history` (no parameter below it)
+    is one value of `/reports/{name}.json` like the others."""
+    tree = PathTree()
+    report = shape("title", "rows", "columns", "generated")
+    for name in ("alpha", "bravo", "cedar", "delta", "ember", "fjord"):
+        for method in ("GET", "PUT"):
+            learn(tree, f"/reports/{name}.json", report, method=method)
+    learn(tree, "/reports/alpha/history", shape("[]", "[].at", "[].by"))
+    assert anonymous(settled(tree)) == {"GET /reports/{}.json", "PUT /reports/{}.json", "GET /reports/alpha/history"}
+
+
+def test_a_word_with_a_number_beside_numeric_ids_is_a_name() -> None:
+    """`/channels/digest10/stream` beside `/channels/7301946215/...`: a word with a number is no
+    detected id where every value is a number, whatever its length."""
+    tree = PathTree()
+    channel = shape("id", "title", "owner", "created_at")
+    for i in range(40):
+        learn(tree, f"/channels/{7301946215 + i * 7919}", channel)
+        learn(tree, f"/channels/{7301946215 + i * 7919}/members", shape("[]", "[].id", "[].role"))
+    stream = shape("event", "data", "data.id", "data.text")
+    for _ in range(20):
+        learn(tree, "/channels/digest10/stream", stream)
+        learn(tree, "/channels/bulletin/stream", stream)
+    assert anonymous(settled(tree)) == {"GET /channels/{}", "GET /channels/{}/members",
+                                        "GET /channels/digest10/stream", "GET /channels/bulletin/stream"}
+
+
+def test_a_word_with_a_number_among_words_answering_alike_is_a_value() -> None:
+    """`/people/by/handle/kai07` beside `/people/by/handle/yvette`, ...: among words, a name with a
+    number is how user names look, and the words that answer as it does are values with it."""
+    tree = PathTree()
+    person = shape("data", "data.id", "data.handle", "data.name")
+    for name, times in (("yvette", 5), ("quincy", 4), ("odalys", 3), ("kai07", 3)):
+        for _ in range(times):
+            learn(tree, f"/people/by/handle/{name}", person)
+    assert anonymous(settled(tree)) == {"GET /people/by/handle/{}"}
+
+
+def test_one_name_numbered_stays_literal() -> None:
+    """The control: `ipv4` and `ipv6` share their letters -- one name, numbered -- and stay literal
+    beside the other names, however alike the two answer."""
+    tree = PathTree()
+    ranges = shape("data", "data[].range", "data[].prefix", "page")
+    answers = {"ipv4": ranges, "ipv6": ranges, "addresses": shape("data", "data[].address", "data[].rdns"),
+               "firewalls": shape("data", "data[].rules", "data[].status", "data[].label")}
+    for _ in range(4):
+        for name, answer in answers.items():
+            learn(tree, f"/net/{name}/ranges", answer)
+    assert anonymous(settled(tree)) == {f"GET /net/{n}/ranges" for n in answers}
+
+
+def test_a_word_beside_numeric_ids_that_its_answers_echo_still_folds() -> None:
+    """The control: asked for as often as an alias, but named in its own answers (`"handle":
+    "lindqvist"`): a value."""
+    tree = PathTree()
+    account = shape("id", "handle", "created_at", "plan")
+    for i in range(40):
+        learn(tree, f"/accounts/{4000 + i * 37}", account)
+    for _ in range(6):
+        learn(tree, "/accounts/lindqvist", account, echo={"lindqvist": "handle"})
+    assert anonymous(settled(tree)) == {"GET /accounts/{}"}

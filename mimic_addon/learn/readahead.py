@@ -15,6 +15,8 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import queue
+import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Callable, Iterator
@@ -25,6 +27,8 @@ from .observation import Observation
 
 BATCH = 256
 DIGEST_DEMAND = 0.25  # share of a batch the learner learned fully (not only counted) that asks for digests
+AHEAD = 4  # batches the reader may have ready beyond the one being sent
+SHARE_STEP = 10  # percent of the exchanges the reader digests, more or fewer after each batch
 
 # Observations, and how many bytes of the file were consumed once they were read.
 Batch = tuple[list[Observation], int]
@@ -47,17 +51,20 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
         return
     ctx = multiprocessing.get_context("fork")
     receiver, sender = ctx.Pipe(duplex=False)
-    wanted = ctx.RawValue("b", 0)  # (a hint, read for each exchange: a digest teaches the same from either side)
-    child = ctx.Process(target=_produce, args=(path, max_body, sender, wanted), name="mimic-reader", daemon=True)
+    # the percentage of exchanges the reader digests (a hint: a digest teaches the same from either side)
+    share = ctx.RawValue(ctypes.c_byte, 100 if demand is not None else 0)
+    child = ctx.Process(target=_produce, args=(path, max_body, sender, share), name="mimic-reader", daemon=True)
     child.start()
     sender.close()
     finished = False
     before, used = demand() if demand is not None else (0, 0), demand is not None
     try:
         while True:
-            # digests while the learner uses them and the reader keeps ahead: a reader that has no
-            # batch ready is behind, and leaves them to the learner until it catches up
-            wanted.value = used and receiver.poll()
+            # digests while the learner uses them, as many as keep the reader ahead: a reader with
+            # no batch ready is behind, and leaves more of them to the learner
+            ahead = receiver.poll()
+            share.value = min(100, share.value + SHARE_STEP) if used and ahead else \
+                max(0, share.value - SHARE_STEP) if used else 0
             try:
                 kind, payload = receiver.recv()
             except EOFError:
@@ -96,24 +103,41 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
         problem(text)
 
 
-def _produce(path: Path, max_body: int, sender: Connection, wanted: ctypes.c_byte) -> None:
+def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte) -> None:
     gc.enable()  # (forked from a learner that may keep it off: parsing leaves cyclic garbage)
+    # a thread sends what is ready while this one reads on: the reader may run a few batches
+    # ahead of the learner, so that a slow stretch of either side does not stall the other
+    outbox: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=AHEAD)
+    courier = threading.Thread(target=_send_all, args=(outbox, sender), name="mimic-reader-send")
+    courier.start()
     try:
-        for batch in _read(path, max_body, lambda text: sender.send(("problem", text))):
-            _digest(batch[0], wanted)
-            sender.send(("batch", batch))
-        sender.send(("done", None))
+        for i, batch in enumerate(_read(path, max_body, lambda text: outbox.put(("problem", text)))):
+            if i:  # (the first batch goes as soon as read: the learner waits for it)
+                _digest(batch[0], share)
+            outbox.put(("batch", batch))
+        outbox.put(("done", None))
     except CaptureError as e:
-        sender.send(("error", str(e)))
+        outbox.put(("error", str(e)))
     finally:
+        outbox.put(None)
+        courier.join()
         sender.close()
 
 
-def _digest(observations: list[Observation], wanted: ctypes.c_byte | None = None) -> None:
-    """Digest each observation while `wanted.value` (a shared flag) is true, or when there is no flag."""
+def _send_all(outbox: queue.Queue[tuple[str, object] | None], sender: Connection) -> None:
+    while (message := outbox.get()) is not None:
+        sender.send(message)
+
+
+def _digest(observations: list[Observation], share: ctypes.c_byte | None = None) -> None:
+    """Digest the observations: all of them, or `share.value` percent (a shared figure, read for each)."""
+    owed = 0
     for obs in observations:
-        if wanted is not None and not wanted.value:
-            continue
+        if share is not None:
+            owed += share.value
+            if owed < 100:
+                continue
+            owed -= 100
         try:
             obs.digest = digest(obs)
         except Exception:  # (never expected) the learner digests it again, and reports the failure

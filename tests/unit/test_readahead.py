@@ -56,20 +56,28 @@ def test_no_digests_unless_the_learner_asks(flow_file):
     assert all(o.digest is None for b, _ in readahead.batches(flow_file, MAX_BODY) for o in b)
 
 
-def test_the_reader_digests_while_asked(flow_file):
+def _produced(flow_file, percent: int) -> list:
+    """What the reader process would send, run here in a thread (digesting `percent` % of the exchanges)."""
     receiver, sender = multiprocessing.Pipe(duplex=False)
-    wanted = multiprocessing.RawValue("b", 1)
-    producer = threading.Thread(target=readahead._produce, args=(flow_file, MAX_BODY, sender, wanted))
+    producer = threading.Thread(target=readahead._produce,
+                                args=(flow_file, MAX_BODY, sender, multiprocessing.RawValue("b", percent)))
     producer.start()
     got = []
     while (message := receiver.recv())[0] == "batch":
         got += message[1][0]
-        wanted.value = 0  # the learner fell behind: the rest is left to it
     producer.join()
-    assert [len(got), message[0]] == [600, "done"]
+    assert message[0] == "done"
+    return got
+
+
+@pytest.mark.parametrize("percent", [100, 50, 0])
+def test_the_reader_digests_the_share_asked_for(flow_file, percent):
+    got = _produced(flow_file, percent)
     read_here = list(CaptureReader(flow_file, MAX_BODY))
     assert _asdicts(got) == _asdicts(read_here)
-    assert all(o.digest is not None for o in got[:256])
+    # all but the first batch (sent as soon as read: the learner waits for it), in the share asked for
+    assert all(o.digest is None for o in got[:256])
+    assert sum(o.digest is not None for o in got[256:]) == len(got[256:]) * percent // 100
     for o, mine in zip(got, read_here):
         assert o.digest is None or _fields(o.digest) == _fields(digest(mine))
 

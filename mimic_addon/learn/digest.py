@@ -21,17 +21,29 @@ from .observation import Observation, read_body
 
 @dataclass(slots=True)
 class Digest:
+    """One exchange as learning takes it. The bodies are kept parsed and, once `redact` ran, redacted:
+    the schema learns the redacted form, the drift watch and the echoes read the parsed one, and
+    an example is redacted again only when the two differ (`endpoint._example`)."""
     parts: list[str]                      # the path's segments, decoded (credentials redacted)
     query: list[tuple[str, str]]          # as sent (its keys tell request shapes apart)
     query_fields: list[tuple[str, Any]]   # each parameter's first value, redacted and typed
-    request_json: Any                     # the parsed bodies (None when not JSON) ...
+    request_json: Any                     # the parsed bodies (None when not JSON)
     request_is_json: bool
-    request_safe: Any                     # ... redacted (the very same object when nothing was)
     response_json: Any
     response_is_json: bool
-    response_safe: Any
     shape: Shape                          # `features.shape_of`
     echo: Echoes                          # `features.echo_values` of the path's segments
+    redacted: bool = False                # `redact` ran: the two fields below are set
+    request_safe: Any = None              # the bodies redacted (the very same object when nothing was)
+    response_safe: Any = None
+
+    def redact(self) -> Digest:
+        """Redact the bodies (once): only for a sample, or ahead of the learner, where it costs it nothing."""
+        if not self.redacted:
+            self.request_safe = redact_json(self.request_json) if self.request_is_json else None
+            self.response_safe = redact_json(self.response_json) if self.response_is_json else None
+            self.redacted = True
+        return self
 
 
 def path_parts(obs: Observation) -> list[str]:
@@ -60,6 +72,7 @@ def query_fields(query: list[tuple[str, str]]) -> list[tuple[str, Any]]:
 
 
 def digest(obs: Observation, parts: list[str] | None = None) -> Digest:
+    """The exchange's digest, bodies not redacted yet (`Digest.redact`)."""
     if parts is None:
         parts = path_parts(obs)
     request_json, request_is_json, request_text = read_body(obs.request)
@@ -68,11 +81,6 @@ def digest(obs: Observation, parts: list[str] | None = None) -> Digest:
     shape = shape_of(obs.status, [k for k, _ in query], request_json, response_json,
                      obs.response.content_type, obs.response.size, request_is_json)
     echo = echo_values(echo_candidates(parts, (request_text, response_text)), request_json, response_json)
-    return Digest(
-        parts=parts, query=query, query_fields=query_fields(query),
-        request_json=request_json, request_is_json=request_is_json,
-        request_safe=redact_json(request_json) if request_is_json else None,
-        response_json=response_json, response_is_json=response_is_json,
-        response_safe=redact_json(response_json) if response_is_json else None,
-        shape=shape, echo=echo,
-    )
+    return Digest(parts=parts, query=query, query_fields=query_fields(query),
+                  request_json=request_json, request_is_json=request_is_json,
+                  response_json=response_json, response_is_json=response_is_json, shape=shape, echo=echo)

@@ -85,6 +85,7 @@ class Endpoint:
             node.observe(value)
         if bodies is None:
             return
+        bodies.redact()
         self.sampled[code] += 1
         if bodies.request_is_json:
             safe = bodies.request_safe

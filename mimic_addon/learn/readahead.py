@@ -53,18 +53,15 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
     receiver, sender = ctx.Pipe(duplex=False)
     # the percentage of exchanges the reader digests (a hint: a digest teaches the same from either side)
     share = ctx.RawValue(ctypes.c_byte, 100 if demand is not None else 0)
-    child = ctx.Process(target=_produce, args=(path, max_body, sender, share), name="mimic-reader", daemon=True)
+    child = ctx.Process(target=_produce, args=(path, max_body, sender, share, receiver), name="mimic-reader",
+                        daemon=True)
     child.start()
     sender.close()
     finished = False
-    before, used = demand() if demand is not None else (0, 0), demand is not None
+    used = demand is not None  # (the learner uses digests: it learns enough exchanges fully)
+    before = demand() if demand is not None else (0, 0)
     try:
         while True:
-            # digests while the learner uses them, as many as keep the reader ahead: a reader with
-            # no batch ready is behind, and leaves more of them to the learner
-            ahead = receiver.poll()
-            share.value = min(100, share.value + SHARE_STEP) if used and ahead else \
-                max(0, share.value - SHARE_STEP) if used else 0
             try:
                 kind, payload = receiver.recv()
             except EOFError:
@@ -83,6 +80,14 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
                 learned, seen = now[0] - before[0], now[1] - before[1]
                 used = learned >= DIGEST_DEMAND * seen
                 before = now
+            # digests while the learner uses them, as many as keep the reader ahead: a reader with
+            # no batch being sent by now is behind, and leaves more of them to the learner
+            if not used:
+                share.value = 0
+            elif receiver.poll():
+                share.value = min(100, share.value + SHARE_STEP)
+            else:
+                share.value = max(0, share.value - SHARE_STEP)
     finally:
         receiver.close()
         if not finished:  # the consumer gave up (or the file is broken): do not wait for the rest
@@ -103,15 +108,21 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
         problem(text)
 
 
-def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte) -> None:
+def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte,
+             inherited: Connection | None = None) -> None:
+    if inherited is not None:  # the learner's end, forked along: closed, a learner gone breaks the pipe
+        inherited.close()
     gc.enable()  # (forked from a learner that may keep it off: parsing leaves cyclic garbage)
     # a thread sends what is ready while this one reads on: the reader may run a few batches
     # ahead of the learner, so that a slow stretch of either side does not stall the other
     outbox: queue.Queue[tuple[str, object] | None] = queue.Queue(maxsize=AHEAD)
-    courier = threading.Thread(target=_send_all, args=(outbox, sender), name="mimic-reader-send")
+    failed = threading.Event()
+    courier = threading.Thread(target=_send_all, args=(outbox, sender, failed), name="mimic-reader-send")
     courier.start()
     try:
         for i, batch in enumerate(_read(path, max_body, lambda text: outbox.put(("problem", text)))):
+            if failed.is_set():
+                return  # nobody to send to, or nothing that can be sent: reading on is useless
             if i:  # (the first batch goes as soon as read: the learner waits for it)
                 _digest(batch[0], share)
             outbox.put(("batch", batch))
@@ -124,9 +135,18 @@ def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte
         sender.close()
 
 
-def _send_all(outbox: queue.Queue[tuple[str, object] | None], sender: Connection) -> None:
-    while (message := outbox.get()) is not None:
-        sender.send(message)
+def _send_all(outbox: queue.Queue[tuple[str, object] | None], sender: Connection, failed: threading.Event) -> None:
+    """Send what the reader puts in `outbox` until None. When a send fails (the learner is gone,
+    a message cannot be pickled), the pipe is closed, so that a learner still there hears of it,
+    and the rest is taken off the queue unsent, so that the reader never waits on a full one."""
+    try:
+        while (message := outbox.get()) is not None:
+            sender.send(message)
+    except Exception:
+        failed.set()
+        sender.close()
+        while outbox.get() is not None:
+            pass
 
 
 def _digest(observations: list[Observation], share: ctypes.c_byte | None = None) -> None:
@@ -139,6 +159,6 @@ def _digest(observations: list[Observation], share: ctypes.c_byte | None = None)
                 continue
             owed -= 100
         try:
-            obs.digest = digest(obs)
+            obs.digest = digest(obs).redact()
         except Exception:  # (never expected) the learner digests it again, and reports the failure
             obs.digest = None

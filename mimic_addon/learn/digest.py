@@ -50,12 +50,13 @@ def path_parts(obs: Observation) -> list[str]:
     """The path's segments, percent-decoded, as the store can keep them."""
     path = obs.path
     if "%" in path or not path.isascii():
-        return [storable(urllib.parse.unquote(p)) for p in split_path(path)]
+        return [_storable(urllib.parse.unquote(p)) for p in split_path(path)]
     return split_path(path)  # (nothing to decode, nothing a store could refuse: most paths)
 
 
-def storable(text: str) -> str:
-    """`text`, with what UTF-8 cannot encode (lone surrogates from undecodable bytes) escaped."""
+def _storable(text: str) -> str:
+    """A segment as text every store can hold: raw non-UTF-8 bytes in a path reach us as lone
+    surrogates (mitmproxy decodes with surrogateescape), which no database encoding accepts."""
     try:
         text.encode("utf-8")
         return text

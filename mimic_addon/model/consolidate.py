@@ -134,10 +134,6 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = cands, None  # an imported spec says what the position is
     else:
         join, pool = _choose(node, cands)
-        # a listing stays a name as long as its collection does
-        join = [v for v in join if (stem := _listing(node, v)) is None or stem in join]
-        if node.param is None and len(join) < 2:
-            join = []
     if not join:
         return False, False
     if not _trial.get():
@@ -238,6 +234,8 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     plain = [v for v in chosen if not kids[v].evidence]
     if len(plain) == 1 and kids[plain[0]].count > RARE and not kids[plain[0]].value_like and _ids_only(node.param):
         chosen.remove(plain[0])
+    # a listing stays a name as long as its collection does
+    chosen = [v for v in chosen if (stem := _listing(node, v)) is None or stem in chosen]
     if node.param is None and len(chosen) < 2:
         return [], pool
     return chosen, pool

@@ -28,6 +28,7 @@ from .observation import Observation
 BATCH = 256
 DIGEST_DEMAND = 0.25  # share of a batch the learner learned fully (not only counted) that asks for digests
 AHEAD = 4  # batches the reader may have ready beyond the one being sent
+LEAD = 2  # batches ready ahead of the learner that the share of digests aims at
 SHARE_STEP = 10  # percent of the exchanges the reader digests, more or fewer after each batch
 
 # Observations, and how many bytes of the file were consumed once they were read.
@@ -53,13 +54,15 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
     receiver, sender = ctx.Pipe(duplex=False)
     # the percentage of exchanges the reader digests (a hint: a digest teaches the same from either side)
     share = ctx.RawValue(ctypes.c_byte, 100 if demand is not None else 0)
-    child = ctx.Process(target=_produce, args=(path, max_body, sender, share, receiver), name="mimic-reader",
-                        daemon=True)
+    produced = ctx.RawValue(ctypes.c_long, 0)  # batches the reader has read so far
+    child = ctx.Process(target=_produce, args=(path, max_body, sender, share, receiver, produced),
+                        name="mimic-reader", daemon=True)
     child.start()
     sender.close()
     finished = False
     used = demand is not None  # (the learner uses digests: it learns enough exchanges fully)
     before = demand() if demand is not None else (0, 0)
+    received = 0
     try:
         while True:
             try:
@@ -74,19 +77,23 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
             if kind == "done":
                 finished = True
                 return
+            received += 1
             yield payload
             if demand is not None:
                 now = demand()
                 learned, seen = now[0] - before[0], now[1] - before[1]
                 used = learned >= DIGEST_DEMAND * seen
                 before = now
-            # digests while the learner uses them, as many as keep the reader ahead: a reader with
-            # no batch being sent by now is behind, and leaves more of them to the learner
+            # digests while the learner uses them, as many as keep the reader LEAD batches ahead: the
+            # batches it has ready tell at once whether it reads faster than the learner learns (the
+            # share changes the batches it reads next, so a target below the queue's size leaves
+            # both sides a margin)
+            ready = produced.value - received
             if not used:
                 share.value = 0
-            elif receiver.poll():
+            elif ready > LEAD:
                 share.value = min(100, share.value + SHARE_STEP)
-            else:
+            elif ready < LEAD:
                 share.value = max(0, share.value - SHARE_STEP)
     finally:
         receiver.close()
@@ -109,7 +116,7 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
 
 
 def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte,
-             inherited: Connection | None = None) -> None:
+             inherited: Connection | None = None, produced: ctypes.c_long | None = None) -> None:
     if inherited is not None:  # the learner's end, forked along: closed, a learner gone breaks the pipe
         inherited.close()
     gc.enable()  # (forked from a learner that may keep it off: parsing leaves cyclic garbage)
@@ -125,6 +132,8 @@ def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte
                 return  # nobody to send to, or nothing that can be sent: reading on is useless
             if i:  # (the first batch goes as soon as read: the learner waits for it)
                 _digest(batch[0], share)
+            if produced is not None:
+                produced.value += 1
             outbox.put(("batch", batch))
         outbox.put(("done", None))
     except CaptureError as e:

@@ -84,22 +84,28 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
                 learned, seen = now[0] - before[0], now[1] - before[1]
                 used = learned >= DIGEST_DEMAND * seen
                 before = now
-            # digests while the learner uses them, as many as keep the reader LEAD batches ahead: the
-            # batches it has ready tell at once whether it reads faster than the learner learns (the
-            # share changes the batches it reads next, so a target below the queue's size leaves
-            # both sides a margin)
-            ready = produced.value - received
-            if not used:
-                share.value = 0
-            elif ready > LEAD:
-                share.value = min(100, share.value + SHARE_STEP)
-            elif ready < LEAD:
-                share.value = max(0, share.value - SHARE_STEP)
+            share.value = next_share(share.value, produced.value - received, used)
     finally:
         receiver.close()
         if not finished:  # the consumer gave up (or the file is broken): do not wait for the rest
             child.kill()
         child.join()
+
+
+def next_share(share: int, ready: int, used: bool) -> int:
+    """The percentage of exchanges the reader is to digest next, given the batches it has `ready`
+    ahead of the learner: digests while the learner uses them, as many as keep the reader LEAD
+    batches ahead. The batches ready tell at once whether it reads faster than the learner learns
+    (the share changes the batches it reads next, so a target below its queue's size leaves both
+    sides a margin); whether one batch is ready would not: the queue fills while the learner
+    consolidates, and would keep raising the share after the reader fell behind."""
+    if not used:
+        return 0
+    if ready > LEAD:
+        return min(100, share + SHARE_STEP)
+    if ready < LEAD:
+        return max(0, share - SHARE_STEP)
+    return share
 
 
 def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator[Batch]:

@@ -156,3 +156,13 @@ def test_cli_reports_broken_files(tmp_path, capsys):
     assert main(["learn", "-q", str(path), "--db", str(tmp_path / "m.db")]) == 1
     err = capsys.readouterr().err
     assert err.startswith("mimic learn: ") and "broken.mitm" in err and "Traceback" not in err
+
+
+def test_the_share_of_digests_follows_the_batches_ready_ahead():
+    step, lead = readahead.SHARE_STEP, readahead.LEAD
+    assert readahead.next_share(50, lead + 1, used=True) == 50 + step  # the reader is ahead: it digests more
+    assert readahead.next_share(50, lead - 1, used=True) == 50 - step  # it fell behind: it leaves more to the learner
+    assert readahead.next_share(50, lead, used=True) == 50
+    assert readahead.next_share(100, lead + 3, used=True) == 100 and readahead.next_share(0, 0, used=True) == 0
+    assert readahead.next_share(80, lead + 3, used=False) == 0  # the learner mostly counts: no digests
+

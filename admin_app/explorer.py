@@ -42,7 +42,7 @@ def _caches(ctx: AdminContext) -> _Caches:
     caches = getattr(ctx, "explorer_caches", None)
     if caches is None:
         caches = _Caches()
-        ctx.explorer_caches = caches  # type: ignore[attr-defined]
+        ctx.explorer_caches = caches  # type: ignore[attr-defined]  # the explorer's own, kept on the app's context
     return caches
 
 

@@ -113,7 +113,7 @@ def _status_key(code: str) -> tuple[int, str]:
     return (int(code), code) if code.isdigit() else (1000, code)
 
 
-def path_params(template: str, kinds: list[str]) -> list[dict[str, str]]:
+def path_params(template: str, kinds: list[str]) -> list[dict[str, Any]]:
     names = re.findall(r"\{([^}/]+)\}", template)
     return [{"name": n, "kind": k, "schema": _PARAM_SCHEMAS.get(k, {"type": "string"})}
             for n, k in zip(names, kinds + [seg.WORD] * (len(names) - len(kinds)))]

@@ -122,7 +122,7 @@ def side(data: dict[str, Any], name: str) -> dict[str, Any]:
 def entry_view(entry: dict[str, Any]) -> dict[str, Any]:
     """An entry as the detail page shows it: both halves, the query, and what the proxy noted
     (chaos rules, failover reason, mode, error) as `details`."""
-    data = entry.get("data") if isinstance(entry.get("data"), dict) else {}
+    data = entry["data"] if isinstance(entry.get("data"), dict) else {}
     query = data.get("query")
     details = {k: v for k, v in data.items()
                if k not in ("request", "response", "query", "scheme") and not k.startswith(("request_", "response_"))

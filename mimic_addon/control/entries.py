@@ -164,7 +164,7 @@ def _message(fields: Any, raw: bytes | str | None, size: int) -> dict[str, Any]:
                            "size": size, "body": None, "truncated": False, "note": None}
     if size == 0:
         return out
-    if raw is None or raw is BUSY:
+    if raw is None or isinstance(raw, str):  # the only text passed here is BUSY
         out["note"] = f"not logged: {size} bytes" + (" (busy: too many requests per second)" if raw is BUSY else "")
         return out
     body = raw

@@ -9,6 +9,7 @@ failover answers and the learner all see the request as it goes upstream.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Iterable
 from typing import NamedTuple
 
 from mitmproxy import command, ctx, exceptions, http
@@ -46,7 +47,7 @@ def parse_target(spec: str) -> Target | None:
     return Target(parts.scheme, parts.hostname, port or (443 if parts.scheme == "https" else 80))
 
 
-def mode_target(modes: object) -> str:
+def mode_target(modes: Iterable[object] | None) -> str:
     """The URL of mitmproxy's reverse mode (`--mode reverse:URL`), or "" in other modes."""
     for spec in modes or ():
         if isinstance(spec, str) and spec.startswith("reverse:"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import copy
 import re
 from http import HTTPStatus
-from typing import Iterable
+from typing import Any, Iterable
 
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
@@ -89,8 +89,8 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
     responses = {}
     for code in sorted({str(s) for s in ep.stats.statuses} | set(ep.responses)):
         resp: dict = {"description": _description(code)}
-        node = ep.responses.get(code)
-        schema = schema_of(node, ep.imported is not None) if node else None
+        answer = ep.responses.get(code)
+        schema = schema_of(answer, ep.imported is not None) if answer else None
         content = None if bodiless(code) else _content(dict(ep.response_types.get(code, {})), schema,
                                                        ep.examples.get(code))
         if content:
@@ -209,7 +209,8 @@ def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[st
             for op, hs in ops:
                 if hs != path_hosts:
                     op["servers"] = [_server(h, schemes) for h in hs]
-    doc = {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0"}, "paths": dict(sorted(paths.items()))}
+    doc: dict[str, Any] = {"openapi": "3.1.0", "info": {"title": title, "version": "1.0.0"},
+                           "paths": dict(sorted(paths.items()))}
     if ordered_hosts:
         doc["servers"] = [_server(h, schemes) for h in ordered_hosts]
     return doc

@@ -102,7 +102,7 @@ def plan_import(doc: dict[str, Any], host: str | None = None, source: str = "") 
     check_spec(doc)
     swagger2 = str(doc.get("swagger")) == "2.0"
     scheme, host_name, base = _server(doc, host, swagger2)
-    info = doc.get("info") if isinstance(doc.get("info"), dict) else {}
+    info = doc["info"] if isinstance(doc.get("info"), dict) else {}
     plan = ImportPlan(host_name, scheme, base, str(info.get("title") or source))
     refs = Refs(doc)
     stamp = {"source": source, "title": info.get("title"), "version": info.get("version")}

@@ -85,7 +85,9 @@ class Brain:
         so only statistics and query parameters are updated (bodies are not even decoded)."""
         with self.lock:
             host = self.hosts.get(obs.host)
-            skeleton = host.tree.known(obs.method, parts) if host is not None else None
+            if host is None:
+                return None
+            skeleton = host.tree.known(obs.method, parts)
             ep = host.endpoints.get((obs.method, skeleton)) if skeleton is not None else None
             if ep is None or ep.should_sample(obs.status, SAMPLE_ALL_UNTIL) or (obs.method, skeleton) in host.young:
                 return None  # (a young endpoint's answers may be judged by another's history: `_learn`)

@@ -10,7 +10,7 @@ one (`learn/har.py`). (`mitmproxy.io` is imported only for those: it takes a fif
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator, cast
 
 from mitmproxy import version
 
@@ -111,7 +111,10 @@ class CaptureReader:
         if version_span is None or _value(buf, *version_span) != version.FLOW_FORMAT_VERSION:
             from mitmproxy.io import compat, tnetstring
 
-            state = compat.migrate_flow(tnetstring.loads(buf[pos:end + 1]))
+            loaded = tnetstring.loads(buf[pos:end + 1])
+            assert isinstance(loaded, dict)  # its type tag, checked above, is a dictionary's
+            # (a migrated state has text keys only: the old formats' byte keys are converted)
+            state = cast(dict[str, Any], compat.migrate_flow(loaded))
             return from_state(state, self.max_body) if state["type"] == "http" else None
         if _value(buf, *fields[b"type"]) != "http":
             return None

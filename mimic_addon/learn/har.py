@@ -56,7 +56,8 @@ def _entries_before_cut(text: str) -> list[Any] | None:
     m = _ENTRIES.search(text)
     if m is None:
         return None
-    decoder, pos, items = json.JSONDecoder(), m.end(), []
+    decoder, pos = json.JSONDecoder(), m.end()
+    items: list[Any] = []
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
@@ -84,8 +85,10 @@ def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:
             what = f"no field {e}" if isinstance(e, KeyError) else f"{type(e).__name__}: {e}"
             problems.append(f"HAR entry {index} skipped: {what}")
             continue
+        assert flow.response is not None  # request_to_flow reads the entry's response too
         if not timed:  # no duration given: no latency rather than a made-up 0 ms
-            flow.response.timestamp_start = flow.response.timestamp_end = None
+            # (mitmproxy types a start as always known; the learner reads None as no latency)
+            flow.response.timestamp_start = flow.response.timestamp_end = None  # type: ignore[assignment]
         yield flow
 
 
@@ -100,7 +103,7 @@ def _headers(value: Any) -> list:
     """Headers as mitmproxy's reader takes them: entries with a name (and a value, else empty)."""
     if not isinstance(value, list):
         return []
-    out = []
+    out: list[dict[str, str] | list[str]] = []
     for h in value:
         if isinstance(h, dict) and isinstance(h.get("name"), str):
             out.append({"name": h["name"], "value": str(h.get("value") or "")})
@@ -161,7 +164,7 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
         req["postData"] = {**post, "text": post.get("text") if isinstance(post.get("text"), str) else ""}
     else:
         req.pop("postData", None)
-    content = response.get("content") if isinstance(response.get("content"), dict) else {}
+    content = response["content"] if isinstance(response.get("content"), dict) else {}
     if not isinstance(content.get("text", ""), str):
         content = {k: v for k, v in content.items() if k != "text"}
     resp = {**response, "status": status, "httpVersion": str(response.get("httpVersion") or "HTTP/1.1"),

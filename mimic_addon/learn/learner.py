@@ -67,28 +67,29 @@ class Learner(BatchWorker):
 
     def flush(self) -> bool:
         """Persist what changed. False (changes kept for the next try) if the store refused."""
-        if self.store is None:
+        store = self.store
+        if store is None:
             return True
-        if not self._flush_watch():
+        if not self._flush_watch(store):
             return False
         trees, eps, deleted = self.brain.take_changes()
         if not (trees or eps or deleted):
             return True
         try:
-            self.store.save(trees, eps, deleted)
+            store.save(trees, eps, deleted)
             return True
         except StoreError as e:
             self.brain.restore_changes(trees, eps, deleted)
             logger.warning("Mimic could not save (will retry): %s", e)
             return False
 
-    def _flush_watch(self) -> bool:
+    def _flush_watch(self, store: Store) -> bool:
         """Persist changed drift alerts and, every `health_every` seconds, a health snapshot."""
-        self._pick_up_resolutions()
+        self._pick_up_resolutions(store)
         with self.brain.lock:
             alerts, gone = self.brain.watch.alerts.take_changes()
         try:
-            self.store.save_alerts(alerts, gone)
+            store.save_alerts(alerts, gone)
         except StoreError as e:
             with self.brain.lock:
                 self.brain.watch.alerts.restore_changes(alerts, gone)
@@ -101,12 +102,12 @@ class Learner(BatchWorker):
             snap = self.brain.watch.history.add(now, health["score"], {
                 f"{e['method']} {e['host']}{e['template']}": e["score"] for e in health["endpoints"]})
             try:
-                self.store.add_health(snap)
+                store.add_health(snap)
             except StoreError as e:
                 logger.warning("Mimic could not save a health snapshot: %s", e)
         return True
 
-    def _pick_up_resolutions(self) -> None:
+    def _pick_up_resolutions(self, store: Store) -> None:
         """Alerts open here but resolved in the store (`mimic drift resolve` from another process,
         or another proxy on the same database) are resolved here too, "expected" ones moving the
         learned schema on, so that the next save does not bring them back."""
@@ -115,7 +116,7 @@ class Learner(BatchWorker):
         if not open_ids:
             return
         try:
-            resolved = self.store.resolved_alerts(open_ids)
+            resolved = store.resolved_alerts(open_ids)
         except SQLAlchemyError as e:
             logger.warning("Mimic could not read drift alert resolutions (will retry): %s", e)
             return

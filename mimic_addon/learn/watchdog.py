@@ -144,6 +144,7 @@ class Watchdog:
                     and c.kind in KIN_KINDS and not (alert is not None and alert.stands(c.key)):
                 if roots is None:
                     roots = kin_roots()
+                assert schema is not None  # `check` passes kin_roots only with a schema
                 kin_change = weigh_with_kin(c, schema, roots, budget)
                 if kin_change is None:  # optional in its kin: no change, the answer is learned
                     suspicion.runs.pop(c.key, None)

@@ -75,7 +75,7 @@ class BatchWorker(ABC):
             logger.exception("%s: %s failed; the worker goes on", self.thread_name, getattr(work, "__name__", work))
 
     def _drain_now(self) -> list[Any]:
-        items = []
+        items: list[Any] = []
         while True:
             try:
                 item = self.queue.get_nowait()

@@ -109,8 +109,8 @@ def _envelope_of(root: Node) -> frozenset[str]:
     if len(answers) < ENVELOPE_MIN:
         return frozenset()
     df: dict[str, int] = {}
-    for tokens in answers:
-        for t in tokens:
+    for answer in answers:
+        for t in answer:
             df[t] = df.get(t, 0) + 1
     return frozenset(t for t, k in df.items() if k >= ENVELOPE * len(answers))
 
@@ -364,8 +364,8 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                   and not (len(names) >= 2 and v in names)]
         # and values share endpoints: words that each lead somewhere of their own
         # (`/billing/api/invoices`, `/users/api/profile`, `/orders/api/recent`) are names ...
-        routes = [r for v in family for r in prof[v]]
-        if len(set(routes)) == len(routes):
+        reached = [r for v in family for r in prof[v]]
+        if len(set(reached)) == len(reached):
             return []
         # ... and a leaf must end as the members that lead on end, where they do: values are one kind
         # of resource, actions beside it are not (`POST /widgets/reindex` beside `DELETE /widgets/{name}`)

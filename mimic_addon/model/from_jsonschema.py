@@ -186,7 +186,7 @@ class _Builder:
         """The alternatives of a oneOf / anyOf, tagged through its discriminator's mapping."""
         disc = schema.get("discriminator")
         prop = disc.get("propertyName") if isinstance(disc, dict) else None
-        mapping = disc.get("mapping") if isinstance(disc, dict) and isinstance(disc.get("mapping"), dict) else {}
+        mapping = disc["mapping"] if isinstance(disc, dict) and isinstance(disc.get("mapping"), dict) else {}
         choices = []
         for part in _list(schema[key], key):
             alts = self.flatten(part, refs)
@@ -281,7 +281,7 @@ class _Builder:
                 schema["properties"] = {**_dict(schema.get("properties"), "properties"),
                                         key: {"type": "string", "enum": [tag]}}
                 variants[tag] = self.build([_Alt(schema, alt.refs)], objects, depth, vlevel - 1, flat=True)
-            return key, variants  # type: ignore[return-value]
+            return key, variants  # type: ignore[return-value]  # no None among the tags: skipped above
         return None
 
     def _tag(self, alt: _Alt, key: str) -> str | None:
@@ -346,6 +346,7 @@ def _string(d: dict[str, Any], schemas: list[dict[str, Any]]) -> None:
     hints = 0
     enums = [s.get("enum") for s in schemas]
     if all(isinstance(e, list) for e in enums):
+        # (all lists: checked just above)
         values = sorted({v for e in enums for v in e if isinstance(v, str)})  # type: ignore[union-attr]
         if len(values) > DECLARED_ENUM_MAX:
             d["eo"] = 1
@@ -359,19 +360,19 @@ def _string(d: dict[str, Any], schemas: list[dict[str, Any]]) -> None:
         hints |= HINT_OPEN_VALUES
     else:
         d["eo"] = 1  # free text: never an enum, whatever traffic shows
-    formats = {_FORMATS.get(s.get("format")) if isinstance(s.get("format"), str) else None for s in schemas}
+    formats = {_FORMATS.get(f) if isinstance(f := s.get("format"), str) else None for s in schemas}
     d["fm"] = sorted(formats) if len(formats) == 1 and None not in formats else []
     lo = min(_int(s.get("minLength"), 0) for s in schemas)
     hi = max(_int(s.get("maxLength"), max(_int(s.get("minLength"), 0), DEFAULT_MAX_LENGTH)) for s in schemas)
-    values = d.get("ev")
-    if values:
-        lo, hi = min(lo, min(map(len, values))), max(hi, max(map(len, values)))
+    emitted = d.get("ev")
+    if emitted:
+        lo, hi = min(lo, min(map(len, emitted))), max(hi, max(map(len, emitted)))
     if any(_int(s.get("minLength"), -1) < 0 or _observed(s, "minLength") for s in schemas):  # never exported
         hints |= HINT_STR_MIN
     if any(_int(s.get("maxLength"), -1) < 0 or _observed(s, "maxLength") for s in schemas):
         hints |= HINT_STR_MAX
     patterns = {s.get("pattern") for s in schemas}
-    pattern = patterns.pop() if len(patterns) == 1 and not values and not d["fm"] else None
+    pattern = patterns.pop() if len(patterns) == 1 and not emitted and not d["fm"] else None
     shape = pattern_shape(pattern) if pattern is not None else None
     if isinstance(pattern, str) and pattern_compiles(pattern):
         d["pt"] = pattern  # mocks generate from it (model/pattern_shape.sample)
@@ -424,22 +425,22 @@ def _numbers(d: dict[str, Any], schemas: list[dict[str, Any]], integer: bool) ->
         ex_lo, ex_hi = s.get("exclusiveMinimum"), s.get("exclusiveMaximum")
         if ex_lo is True and lo is not None:  # OpenAPI 3.0 / draft 4: a flag on minimum
             lo += step
-        elif _num(ex_lo) is not None:
-            lo = max(lo, _num(ex_lo) + step) if lo is not None else _num(ex_lo) + step  # type: ignore[operator]
+        elif (ex := _num(ex_lo)) is not None:
+            lo = max(lo, ex + step) if lo is not None else ex + step
         if ex_hi is True and hi is not None:
             hi -= step
-        elif _num(ex_hi) is not None:
-            hi = min(hi, _num(ex_hi) - step) if hi is not None else _num(ex_hi) - step  # type: ignore[operator]
+        elif (ex := _num(ex_hi)) is not None:
+            hi = min(hi, ex - step) if hi is not None else ex - step
         los.append(lo)
         his.append(hi)
-    lo = None if any(v is None for v in los) else min(los)  # type: ignore[type-var]
-    hi = None if any(v is None for v in his) else max(his)  # type: ignore[type-var]
+    lo = None if any(v is None for v in los) else min(los)  # type: ignore[type-var]  # no None in them: checked first
+    hi = None if any(v is None for v in his) else max(his)  # type: ignore[type-var]  # no None in them: checked first
     if lo is None and hi is None:
         return
     _hint(d, (HINT_NUM_MIN if lo is None or any(_observed(s, "minimum") for s in schemas) else 0)
           | (HINT_NUM_MAX if hi is None or any(_observed(s, "maximum") for s in schemas) else 0))
     if lo is None:
-        lo = 0 if hi >= 0 else hi - DEFAULT_NUMBER_SPAN  # type: ignore[operator]
+        lo = 0 if hi >= 0 else hi - DEFAULT_NUMBER_SPAN  # type: ignore[operator]  # not both None: returned above
     if hi is None:
         hi = max(lo, 0) + DEFAULT_NUMBER_SPAN
     if integer:

@@ -491,11 +491,12 @@ class PathTree:
 
     def _node_at(self, skeleton: str) -> Node | None:
         """The node a skeleton names, segment for segment (no re-routing)."""
-        node: Node | None = self.root
+        node = self.root
         for value in split_path(skeleton):
-            node = node.param if value == PARAM else node.literals.get(value)
-            if node is None:
+            child = node.param if value == PARAM else node.literals.get(value)
+            if child is None:
                 return None
+            node = child
         return node
 
     def holds(self, method: str, skeleton: str) -> bool:
@@ -536,7 +537,7 @@ class PathTree:
 
     def named(self, skeleton: str) -> str:
         """Display form of a skeleton: `/users/{}` -> `/users/{user_id}`."""
-        node = self.root
+        node: Node | None = self.root
         names: list[str] = []
         parts = split_path(skeleton)
         for i, value in enumerate(parts):

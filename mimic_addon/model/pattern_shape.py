@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from .schema import CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, MAX_FIRSTS
 
 try:  # the standard library's own regex parser (the public `sre_parse` alias is deprecated)
-    from re import _constants as C  # type: ignore[attr-defined]
-    from re import _parser as P  # type: ignore[attr-defined]
+    from re import _constants as C  # type: ignore[attr-defined]  # private: typeshed has no stubs for it
+    from re import _parser as P  # type: ignore[attr-defined]  # private: typeshed has no stubs for it
 except ImportError:  # pragma: no cover - an interpreter without it: no shapes, nothing else changes
     P = C = None
 

@@ -271,7 +271,7 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
         if max_depth <= 0:
             return REDACTED
         items = value if isinstance(value, list) else list(value)
-        out = items
+        seq = items
         for i, v in enumerate(items):
             t = type(v)
             if v is None or t is float or t is bool or (t is int and (v < 10**12 or not is_card_number(v))) or (
@@ -279,10 +279,10 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
                 continue
             new = REDACTED if t is int else _scrub(v) if t is str else redact_json(v, max_depth - 1)
             if new is not v:
-                if out is value:
-                    out = list(value)
-                out[i] = new
-        return out
+                if seq is value:
+                    seq = list(value)
+                seq[i] = new
+        return seq
     return value
 
 

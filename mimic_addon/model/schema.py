@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard, cast
 
 from .redact import REDACTED, is_personal_name
 
@@ -199,10 +199,10 @@ def _enum_candidate(s: str) -> bool:
 TAG_MAX_LEN = 64
 
 
-def _tag_candidate(s: object) -> bool:
+def _tag_candidate(s: object) -> TypeGuard[str]:
     """Could this value name an object's variant (`"text"`, `"organization.usage.images.result"`)?"""
-    return (type(s) is str and 0 < len(s) <= TAG_MAX_LEN  # type: ignore[arg-type]
-            and _ENUM_VALUE.fullmatch(s) is not None and _LONG_DIGITS.search(s) is None)  # type: ignore[arg-type]
+    return (type(s) is str and 0 < len(s) <= TAG_MAX_LEN
+            and _ENUM_VALUE.fullmatch(s) is not None and _LONG_DIGITS.search(s) is None)
 
 
 def _id_like_key(key: str) -> bool:
@@ -323,7 +323,7 @@ class SchemaNode:
         self.vlevel = vlevel
         self.vdead = flat
         self.vkey: str | None = None
-        self.variants: dict[str, SchemaNode] | None = None
+        self.variants: dict[str, SchemaNode | None] | None = None
 
     def _child(self) -> SchemaNode:
         node = SchemaNode.__new__(SchemaNode)
@@ -365,7 +365,7 @@ class SchemaNode:
                 self.str_min = self.str_max = n
             elif n < self.str_min:
                 self.str_min = n
-            elif n > self.str_max:  # type: ignore[operator]
+            elif n > self.str_max:  # type: ignore[operator]  # set together with str_min
                 self.str_max = n
             formats = self.formats
             if formats is None:
@@ -397,7 +397,7 @@ class SchemaNode:
                 self.num_min = self.num_max = value
             elif value < self.num_min:
                 self.num_min = value
-            elif value > self.num_max:  # type: ignore[operator]
+            elif value > self.num_max:
                 self.num_max = value
         elif t is list:
             self.count += 1
@@ -473,6 +473,7 @@ class SchemaNode:
         tag = value.get(vkey) if vkey is not None else None
         if _tag_candidate(tag):
             # the object's discriminator is vkey unless it has a valid one of higher priority
+            # (vkey is not None here: the tag was read from it)
             for name in DISCRIMINATORS[:_DISC_RANK.get(vkey, len(DISCRIMINATORS))]:  # type: ignore[arg-type]
                 other = value.get(name)
                 if _tag_candidate(other):
@@ -484,17 +485,19 @@ class SchemaNode:
                 if _tag_candidate(tag):
                     break
             else:
-                name = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None) \
+                typed = next((k for k, v in value.items() if _TYPE_KEY.fullmatch(k) and _tag_candidate(v)), None) \
                     if len(value) <= TYPE_KEY_MAX_KEYS else None
-                if name is None:
+                if typed is None:
                     self._kill_variants()
                     return
+                name = typed
                 tag = value[name]
             if vkey is not None:  # a different discriminator
                 self._kill_variants()
                 return
             self.vkey, self.variants = name, {}
-        variants: dict[str, SchemaNode | None] = self.variants  # type: ignore[assignment]
+        variants = self.variants
+        assert variants is not None  # set together with vkey, which is set by now
         if tag in variants:
             node = variants[tag]
             if node is None:  # the only tag so far: this node's own properties are its summary
@@ -566,7 +569,7 @@ class SchemaNode:
             self.arr_min = self.arr_max = n
         elif n < self.arr_min:
             self.arr_min = n
-        elif n > self.arr_max:  # type: ignore[operator]
+        elif n > self.arr_max:  # type: ignore[operator]  # set together with arr_min
             self.arr_max = n
         if self.depth >= self.limits.max_depth or not n:
             return
@@ -664,8 +667,8 @@ class SchemaNode:
         elif self.vkey != other.vkey:
             self._kill_variants()
             return
-        variants: dict[str, SchemaNode | None] = self.variants  # type: ignore[assignment]
-        theirs: dict[str, SchemaNode | None] = other.variants  # type: ignore[assignment]
+        variants, theirs = self.variants, other.variants
+        assert variants is not None and theirs is not None  # set together with vkey
         tags = variants.keys() | theirs.keys()
         if len(tags) > MAX_VARIANTS:
             self._kill_variants()
@@ -766,8 +769,9 @@ class SchemaNode:
                 d["vx"] = 1
             elif self.vkey is not None:
                 d["vk"] = self.vkey
+                assert self.variants is not None  # set together with vkey
                 d["v"] = {tag: None if node is None else node.to_dict()
-                          for tag, node in sorted(self.variants.items())}  # type: ignore[union-attr]
+                          for tag, node in sorted(self.variants.items())}
         return d
 
     @classmethod
@@ -917,9 +921,10 @@ class SchemaNode:
         `alike`: even when the variants have the same keys (their values still differ: a rule of one
         kind names fields and operators of its own), as a synthesizer keeping each object's values
         together wants."""
-        variants = self.variants
-        if not variants or len(variants) < 2 or self.additional is not None:
+        if not self.variants or len(self.variants) < 2 or self.additional is not None:
             return None
+        # only the first and only tag goes without a summary of its own (None): with two, both have one
+        variants = cast(dict[str, SchemaNode], self.variants)
         t = self.types
         if t[_OBJ] < VARIANT_MIN_OBJECTS or (not mixed and t[_OBJ] + t[_NULL] != self.count):
             return None
@@ -1067,7 +1072,7 @@ class SchemaNode:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, SchemaNode) and self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable
 
     def __repr__(self) -> str:
         return f"SchemaNode(count={self.count}, types={self.types})"

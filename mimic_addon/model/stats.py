@@ -46,6 +46,7 @@ class LatencyHistogram:
         self.total += other.total
         if other.min is not None:
             self.min = other.min if self.min is None else min(self.min, other.min)
+            # (other.max is not None either: min and max are set together)
             self.max = other.max if self.max is None else max(self.max, other.max)  # type: ignore[type-var]
 
     @property
@@ -65,7 +66,7 @@ class LatencyHistogram:
             if seen >= rank:
                 break
         mid = HISTOGRAM_BASE_MS * HISTOGRAM_RATIO ** (i + 0.5)
-        return min(max(mid, self.min), self.max)  # type: ignore[type-var]
+        return min(max(mid, self.min), self.max)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +87,7 @@ class LatencyHistogram:
     def __eq__(self, other: object) -> bool:
         return isinstance(other, LatencyHistogram) and self.to_dict() == other.to_dict()
 
-    __hash__ = None  # type: ignore[assignment]
+    __hash__ = None  # type: ignore[assignment]  # mutable, compared by value: unhashable
 
 
 class SizeStats:
@@ -111,6 +112,7 @@ class SizeStats:
         self.total += other.total
         if other.min is not None:
             self.min = other.min if self.min is None else min(self.min, other.min)
+            # (other.max is not None either: min and max are set together)
             self.max = other.max if self.max is None else max(self.max, other.max)  # type: ignore[type-var]
 
     @property
@@ -127,7 +129,7 @@ class SizeStats:
     @classmethod
     def from_dict(cls, d: list[int | None]) -> SizeStats:
         s = cls()
-        s.count, s.total, s.min, s.max = d  # type: ignore[assignment]
+        s.count, s.total, s.min, s.max = d  # type: ignore[assignment]  # count and total are never None
         return s
 
 
@@ -231,8 +233,8 @@ class EndpointStats:
                 p50=round(lat.quantile(0.50), 3),
                 p95=round(lat.quantile(0.95), 3),
                 p99=round(lat.quantile(0.99), 3),
-                ema=round(self.latency_ema, 3),  # type: ignore[arg-type]
-                mean=round(lat.mean, 3),  # type: ignore[arg-type]
+                ema=round(self.latency_ema, 3),  # type: ignore[arg-type]  # set with the first latency
+                mean=round(lat.mean, 3),  # type: ignore[arg-type]  # not None: lat.count > 0
             )
         return {
             "count": self.count,
@@ -280,5 +282,5 @@ class Moments:
         return [self.n, self.s, self.s2]
 
     @classmethod
-    def from_list(cls, d: list[float] | None) -> Moments:
+    def from_list(cls, d: list[Any] | None) -> Moments:
         return cls(*d) if d else cls()

@@ -11,7 +11,7 @@ import fnmatch
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Literal, Union, overload
 
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p95": 0.95, "p99": 0.99}
 ACTIONS = ("latency", "error", "reset", "timeout", "rate_limit", "slow_body", "observed")
@@ -190,6 +190,21 @@ def _known(d: dict, allowed: tuple[str, ...], where: str) -> None:
         raise _fail(where, f"unknown key {extra[0]!r} (expected one of {', '.join(allowed)})")
 
 
+@overload
+def _number(d: dict, key: str, where: str, default: float, *, lo: float = 0.0,
+            hi: float = math.inf, required: bool = False) -> float: ...
+
+
+@overload
+def _number(d: dict, key: str, where: str, default: None = None, *, lo: float = 0.0,
+            hi: float = math.inf, required: Literal[True]) -> float: ...
+
+
+@overload
+def _number(d: dict, key: str, where: str, default: float | None = None, *, lo: float = 0.0,
+            hi: float = math.inf, required: bool = False) -> float | None: ...
+
+
 def _number(d: dict, key: str, where: str, default: float | None = None, *, lo: float = 0.0,
             hi: float = math.inf, required: bool = False) -> float | None:
     if key not in d or d[key] is None:
@@ -262,7 +277,7 @@ def parse_action(kind: str, value: Any, where: str) -> Action:
                 raise _fail(where, "min_ms and max_ms are both needed, min_ms <= max_ms")
         if learned is not None and learned not in QUANTILES:
             raise _fail(f"{where}.learned", f"must be one of {', '.join(QUANTILES)}, not {learned!r}")
-        return Latency(fixed, lo, hi, learned, _number(d, "factor", where, 1.0))  # type: ignore[arg-type]
+        return Latency(fixed, lo, hi, learned, _number(d, "factor", where, 1.0))
     if kind == "error":
         _known(d, ("status", "title", "detail", "type", "headers", "body"), where)
         return Error(status=_int(d, "status", where, 503, lo=100, hi=599), title=_str(d, "title", where),
@@ -276,18 +291,18 @@ def parse_action(kind: str, value: Any, where: str) -> Action:
         then = _str(d, "then", where, "504")
         if then not in ("504", "drop"):
             raise _fail(f"{where}.then", f"must be 504 or drop, not {then!r}")
-        return Timeout(_number(d, "after_ms", where, 30_000.0), then)  # type: ignore[arg-type]
+        return Timeout(_number(d, "after_ms", where, 30_000.0), then)
     if kind == "rate_limit":
         _known(d, ("rate", "burst", "key"), where)
         rate = _number(d, "rate", where, 10.0, lo=1e-6)
-        burst = _int(d, "burst", where, max(1, math.ceil(rate)), lo=1, hi=1_000_000)  # type: ignore[arg-type]
+        burst = _int(d, "burst", where, max(1, math.ceil(rate)), lo=1, hi=1_000_000)
         key = _str(d, "key", where, "client")
         if key != "client" and not (key.startswith("header:") and len(key) > 7):
             raise _fail(f"{where}.key", f"must be client or header:<name>, not {key!r}")
-        return RateLimit(rate, burst, key if key == "client" else "header:" + key[7:].strip().lower())  # type: ignore[arg-type]
+        return RateLimit(rate, burst, key if key == "client" else "header:" + key[7:].strip().lower())
     if kind == "slow_body":
         _known(d, ("bytes_per_second",), where)
-        return SlowBody(int(_number(d, "bytes_per_second", where, lo=1, required=True)))  # type: ignore[arg-type]
+        return SlowBody(int(_number(d, "bytes_per_second", where, lo=1, required=True)))
     if kind == "observed":
         _known(d, ("factor", "min_status", "latency", "errors"), where)
         flags = {}
@@ -296,7 +311,7 @@ def parse_action(kind: str, value: Any, where: str) -> Action:
             if not isinstance(v, bool):
                 raise _fail(f"{where}.{flag}", "must be true or false")
             flags[flag] = v
-        return Observed(_number(d, "factor", where, 1.0), _int(d, "min_status", where, 400, lo=100, hi=599),  # type: ignore[arg-type]
+        return Observed(_number(d, "factor", where, 1.0), _int(d, "min_status", where, 400, lo=100, hi=599),
                         **flags)
     raise _fail(where, f"unknown action {kind!r}")
 
@@ -324,7 +339,7 @@ def parse_rule(value: Any, where: str = "rule") -> Rule:
                         f"too short for probability {probability:g}: at least {probability / (1 - probability):.3g}")
         burst = Burst(length)
     return Rule(name=name, action=action, scope=parse_scope(d.get("match"), f"{where}.match"),
-                probability=probability, burst=burst)  # type: ignore[arg-type]
+                probability=probability, burst=burst)
 
 
 def parse_profile(name: str, value: Any, where: str = "") -> Profile:

@@ -120,8 +120,10 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
         items=compile_plan(node.items, _singular(name), namesakes, parent=parent)
         if node.items is not None and node.items.count else None,
         arr=(node.arr_min or 0, node.arr_max or 0),
-        num=(node.num_min, node.num_max) if node.num_min is not None else None,
-        length=(strings.str_min, strings.str_max) if strings.str_min is not None else None,
+        # (a summary's minimum and maximum are set together)
+        num=(node.num_min, node.num_max) if node.num_min is not None and node.num_max is not None else None,
+        length=(strings.str_min, strings.str_max)
+        if strings.str_min is not None and strings.str_max is not None else None,
         fmt=strings.string_format(), enum=enum, kind=kind,
         chars=strings.chars, firsts="".join(sorted(strings.firsts)) if strings.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(strings.hints & HINT_DECLARED_ENUM),

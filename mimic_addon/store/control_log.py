@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import CursorResult, Result, Select, func, select
 from sqlalchemy.orm import Session
 
 from mimic_addon.store.tables import AdminCommand, RequestLog
@@ -24,6 +24,12 @@ KEEP_COMMANDS_S = 3600.0  # finished commands are deleted after an hour
 _SUMMARY = (RequestLog.id, RequestLog.ts, RequestLog.host, RequestLog.method, RequestLog.path, RequestLog.template,
             RequestLog.status, RequestLog.latency_ms, RequestLog.source, RequestLog.session)
 _SUMMARY_KEYS = tuple(c.key for c in _SUMMARY)
+
+
+def dml_result(result: Result[Any]) -> CursorResult[Any]:
+    """The result of an INSERT, UPDATE or DELETE: a cursor's, with its rowcount (`Session.execute`
+    types every result as a plain Result)."""
+    return cast(CursorResult[Any], result)
 
 
 class ControlLogMixin:
@@ -137,8 +143,8 @@ class ControlLogMixin:
             rows = session.execute(select(table.c.id, table.c.command, table.c.args).where(pending)
                                    .order_by(table.c.id)).all()
             for row in rows:
-                taken = session.execute(table.update().where(table.c.id == row.id, pending)
-                                        .values(state="running", updated=now))
+                taken = dml_result(session.execute(table.update().where(table.c.id == row.id, pending)
+                                                   .values(state="running", updated=now)))
                 if taken.rowcount == 1:  # another proxy on the same database may have been quicker
                     claimed.append({"id": row.id, "command": row.command, "args": list(row.args or [])})
 
@@ -157,8 +163,8 @@ class ControlLogMixin:
             values: dict[str, Any] = {"state": state, "updated": time.time()}
             if result is not None:
                 values["result"] = result
-            done = session.execute(table.update().where(table.c.id == command_id, table.c.state == only_if)
-                                   .values(**values))
+            done = dml_result(session.execute(table.update().where(table.c.id == command_id, table.c.state == only_if)
+                                              .values(**values)))
             changed.append(done.rowcount == 1)
 
         self._write(work)

@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from mimic_addon.store.control_log import ControlLogMixin
+from mimic_addon.store.control_log import ControlLogMixin, dml_result
 from mimic_addon.store.migrate import upgrade
 from mimic_addon.store.private import ensure_private_file
 from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Recording, Setting
@@ -48,10 +48,11 @@ class Store(ControlLogMixin):
             event.listen(self.engine, "connect", _sqlite_pragmas(busy_timeout_ms))
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True, json_serializer=to_json)
-        self._insert = _INSERTS.get(self.engine.dialect.name)
-        if self._insert is None:
+        insert = _INSERTS.get(self.engine.dialect.name)
+        if insert is None:
             self.engine.dispose()
             raise StoreError(f"unsupported database {self.engine.dialect.name!r}: use SQLite or PostgreSQL")
+        self._insert = insert
         self._sessions = sessionmaker(self.engine)
         upgrade(self.engine)
 
@@ -136,7 +137,8 @@ class Store(ControlLogMixin):
 
     def resolved_alerts(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         """Those of `ids` resolved in the store (by another process), with their stored data."""
-        ids, out = list(ids), {}
+        ids = list(ids)
+        out: dict[str, dict[str, Any]] = {}
         with self._sessions() as session:
             for i in range(0, len(ids), 500):
                 query = select(DriftAlert).where(DriftAlert.id.in_(ids[i:i + 500]), DriftAlert.resolved == true())
@@ -189,7 +191,7 @@ class Store(ControlLogMixin):
         deleted: list[int] = []
 
         def work(session: Session) -> None:
-            deleted.append(session.execute(Recording.__table__.delete()).rowcount or 0)
+            deleted.append(dml_result(session.execute(Recording.__table__.delete())).rowcount or 0)
 
         self._write(work)
         return deleted[-1] if deleted else 0

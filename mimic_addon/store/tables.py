@@ -6,14 +6,16 @@ revision in ``migrations/versions``.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, Index, Integer, String, Table, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 
 class Base(DeclarativeBase):
-    pass
+    # every model here is mapped to a table of its own (DeclarativeBase says FromClause, which
+    # also covers classes mapped to a join or a subquery, and has no insert, update or delete)
+    __table__: ClassVar[Table]
 
 
 class PathTree(Base):

@@ -65,6 +65,7 @@ def _named(roots: Iterable[SchemaNode], name: str, budget: list[int]):
 
 def _alike(keys: set[str], other: SchemaNode) -> bool:
     """The same kind of object: at least half of the keys either had are keys both had."""
+    assert other.props is not None  # `_named` yields only objects with properties
     theirs = other.props.keys()
     both = len(keys & theirs)
     return 2 * both >= len(keys | theirs)

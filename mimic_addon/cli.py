@@ -18,9 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Callable, Iterator
+
+from sqlalchemy.exc import SQLAlchemyError
 
 from .learn.brain import Brain
 from .learn.capture import CaptureError
@@ -62,10 +68,14 @@ def _note(text: str) -> None:
 
 
 def _open_brain(db: str) -> tuple[Store, Brain]:
-    store = Store(db)
+    try:
+        store = Store(db)
+        snapshot = store.load()
+        snapshot["alerts"] = store.load_alerts()
+    except (OSError, SQLAlchemyError) as e:  # not a database, a path that cannot be one, ...
+        reason = getattr(e, "orig", None) or e
+        raise StoreError(f"cannot open the store {db}: {reason}") from e
     brain = Brain()
-    snapshot = store.load()
-    snapshot["alerts"] = store.load_alerts()
     brain.load(snapshot)
     return store, brain
 
@@ -94,11 +104,40 @@ class _Progress:
 
 
 MAX_PROBLEMS_SHOWN = 10  # per file; the rest are counted
+SAVE_EVERY = 30.0  # seconds of learning between saves: a killed `mimic learn` loses no more than that
+
+
+class _Stopped(Exception):
+    """Ctrl-C or SIGTERM asked `mimic learn` to stop (taken at the end of a batch)."""
+
+
+@contextmanager
+def _stop_requests() -> Iterator[Callable[[], bool]]:
+    """Ctrl-C and SIGTERM only ask to stop: learning stops at the end of the batch at hand (a model
+    cut in the middle of an update would be saved as it is), and a save is never cut short."""
+    asked: list[int] = []
+    if threading.current_thread() is not threading.main_thread():  # (signals reach the main thread only)
+        yield lambda: False
+        return
+
+    def ask(signum: int, frame: object) -> None:
+        if not asked:
+            sys.stderr.write("\nmimic learn: stopping: what was learned is being saved\n")
+        asked.append(signum)
+
+    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield lambda: bool(asked)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def cmd_learn(args: argparse.Namespace) -> int:
     """Learn every file, as much of each as can be read; what was skipped is told on stderr after
-    the progress bar, and the exit status is 1 when anything was (what was learned is saved)."""
+    the progress bar, and the exit status is 1 when anything was (what was learned is saved).
+    Ctrl-C or SIGTERM stop it after the batch at hand: what was learned is saved, exit status 130.
+    The drift found is told at the end, under the ids `mimic drift` shows."""
     files = [Path(p) for p in args.files]
     skipped: list[str] = []
     readable = []
@@ -111,36 +150,41 @@ def cmd_learn(args: argparse.Namespace) -> int:
     brain.watch.enabled = not args.no_watch
     brain.watch.drift_after = args.drift_after
     learner = Learner(brain, store)
-    opened = 0
-
-    def report(alert, new, is_new) -> None:  # the same findings the live proxy logs
-        nonlocal opened
-        opened += is_new
-        from .watch.narrator import narrate
-
-        text = alert.narration() if is_new else f"{alert.method} {alert.template}: " + "; ".join(
-            narrate(c)["text"] for c in new)
-        print(f"\ndrift {alert.id}: {text}", file=sys.stderr)
-
-    learner.report = report
+    open_before = {a.id for a in brain.watch.alerts.open.values()}
+    # (found while learning, an alert may yet be withdrawn or move to a template still to be found)
+    learner.report = lambda alert, new, is_new: None
     progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
     done_bytes = flows = 0
-    with FrozenModel(collect=not reads_apart()) as pace:
-        for p in readable:
-            problems: list[str] = []
-            try:
-                for batch, offset in batches(p, args.max_body, problems.append,
-                                             lambda: (brain.learned_fully, brain.observed)):
-                    learner.learn_batch(batch)
-                    pace()
-                    flows += len(batch)
-                    progress.show(done_bytes + offset, flows)
-            except CaptureError as e:
-                skipped.append(f"{e}: file skipped")
-            skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
-            if len(problems) > MAX_PROBLEMS_SHOWN:
-                skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
-            done_bytes += p.stat().st_size
+    interrupted = False
+    saved = time.monotonic()
+    with FrozenModel(collect=not reads_apart()) as pace, _stop_requests() as stop_asked:
+        try:
+            for p in readable:
+                problems: list[str] = []
+                from_file = 0
+                try:
+                    for batch, offset in batches(p, args.max_body, problems.append,
+                                                 lambda: (brain.learned_fully, brain.observed)):
+                        learner.learn_batch(batch)
+                        pace()
+                        flows += len(batch)
+                        from_file += len(batch)
+                        progress.show(done_bytes + offset, flows)
+                        if stop_asked():
+                            raise _Stopped
+                        if time.monotonic() - saved >= SAVE_EVERY:
+                            with collector_off():
+                                learner.flush()
+                            saved = time.monotonic()
+                except CaptureError as e:
+                    skipped.append(f"{e}: the rest of the file was not read ({plural(from_file, 'flow')} were)"
+                                   if from_file else f"{e}: file skipped")
+                skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
+                if len(problems) > MAX_PROBLEMS_SHOWN:
+                    skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
+                done_bytes += p.stat().st_size
+        except _Stopped:
+            interrupted = True
         progress.show(done_bytes, flows, final=True)
         learner.finish()
         with collector_off():
@@ -149,12 +193,20 @@ def cmd_learn(args: argparse.Namespace) -> int:
     n = len(brain.endpoints())
     for line in skipped:
         _note(f"mimic learn: {line}")
+    if interrupted:
+        _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: what was learned is saved")
     _note(f"learned {plural(flows, 'flow')}: {plural(n, 'endpoint')} on {plural(len(brain.hosts), 'host')}"
           f" -> {store.url}")
+    opened = [a for a in brain.watch.alerts.open.values() if a.id not in open_before]
+    if not args.quiet:
+        for alert in opened:
+            _note(f"drift {alert.id}: {alert.narration()}")
     if opened:
-        _note(f"{plural(opened, 'drift alert')} opened: see `mimic drift --db {args.db}`")
+        _note(f"{plural(len(opened), 'drift alert')} opened: see `mimic drift --db {args.db}`")
     if skipped:
         _note("mimic learn: some input was skipped (above); everything else was learned and saved")
+    if interrupted:
+        return 130
     return 0 if ok and not skipped else 1
 
 
@@ -299,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("files", nargs="+", metavar="FILE")
     p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, and the drift found only counted")
     p.add_argument("--drift-after", type=int, default=DEFAULT_DRIFT_AFTER, metavar="N",
                    help="answers a place in a response needs before it is checked for contract drift "
                         "(default %(default)s)")

@@ -38,7 +38,7 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
         if items is None:
             raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
         if problems is not None:
-            problems.append(f"HAR file cut short ({e.msg} at byte {e.pos}): the {len(items)} "
+            problems.append(f"HAR file cut short ({e.msg}: byte {e.pos}): the {len(items)} "
                             "entries before the cut are read")
         return items
     log = doc.get("log") if isinstance(doc, dict) else None

@@ -16,10 +16,11 @@ import gc
 import multiprocessing
 import os
 import queue
+import signal
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from .capture import CaptureError, CaptureReader
 from .digest import digest
@@ -55,7 +56,7 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
     # the percentage of exchanges the reader digests (a hint: a digest teaches the same from either side)
     share = ctx.RawValue(ctypes.c_byte, 100 if demand is not None else 0)
     produced = ctx.RawValue(ctypes.c_long, 0)  # batches the reader has read so far
-    child = ctx.Process(target=_produce, args=(path, max_body, sender, share, receiver, produced),
+    child = ctx.Process(target=_reader, args=(path, max_body, sender, share, receiver, produced),
                         name="mimic-reader", daemon=True)
     child.start()
     sender.close()
@@ -119,6 +120,13 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
     yield batch, reader.offset
     for text in reader.problems:
         problem(text)
+
+
+def _reader(*args: Any) -> None:
+    """The reader process: `_produce`. Ctrl-C reaches every process of the terminal's group; the
+    learner handles it (saving what it learned) and ends this one."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _produce(*args)
 
 
 def _produce(path: Path, max_body: int, sender: Connection, share: ctypes.c_byte,

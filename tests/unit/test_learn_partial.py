@@ -93,3 +93,31 @@ def test_a_har_file_cut_short_keeps_its_whole_entries(tmp_path, capsys):
     assert cli.main(["endpoints", "--db", db, "--json"]) == 0
     [ep] = json.loads(capsys.readouterr().out)
     assert ep["count"] == 3
+
+
+def test_drift_is_told_at_the_end_under_the_ids_mimic_drift_shows(tmp_path, capsys):
+    exchanges = [("GET", f"https://api.example.com/things/{1000 + i}", 200, {"id": 1000 + i, "size": 3, "name": "x"})
+                 for i in range(60)]
+    exchanges += [("GET", f"https://api.example.com/things/{2000 + i}", 200, {"id": 2000 + i, "name": "x"})
+                  for i in range(12)]  # a field every answer had is gone
+    capture = write_flows(tmp_path / "drift.mitm", exchanges)
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 0
+    err = capsys.readouterr().err
+    assert "1 drift alert opened: see `mimic drift" in err and "\ndrift " not in err  # (-q: counted only)
+    db2 = str(tmp_path / "again.db")
+    assert cli.main(["learn", str(capture), "--db", db2]) == 0
+    told = [line.split()[1].rstrip(":") for line in capsys.readouterr().err.splitlines() if line.startswith("drift ")]
+    assert cli.main(["drift", "--db", db2, "--json"]) == 0
+    stored = [a["id"] for a in json.loads(capsys.readouterr().out) if not a.get("resolution")]
+    assert told and told == stored
+
+
+def test_a_store_that_cannot_be_opened_is_told_plainly(tmp_path, capsys):
+    capture = write_flows(tmp_path / "one.mitm", [("GET", "https://api.example.com/one", 200, {"n": 1})])
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"\x13\x37 not a database" * 100)
+    assert cli.main(["learn", "-q", str(capture), "--db", str(junk)]) == 1
+    assert cli.main(["endpoints", "--db", str(junk)]) == 1
+    err = capsys.readouterr().err
+    assert err.count(f"mimic: cannot open the store {junk}: file is not a database") == 2 and "Traceback" not in err

@@ -5,6 +5,7 @@ import json
 
 from captures import har_entry, write_flows, write_har
 from mimic_addon import cli
+from mimic_addon.learn.capture import CaptureError
 
 
 def _endpoints(db: str, capsys) -> list[tuple[str, str]]:
@@ -121,3 +122,22 @@ def test_a_store_that_cannot_be_opened_is_told_plainly(tmp_path, capsys):
     assert cli.main(["endpoints", "--db", str(junk)]) == 1
     err = capsys.readouterr().err
     assert err.count(f"mimic: cannot open the store {junk}: file is not a database") == 2 and "Traceback" not in err
+
+
+def test_a_reader_lost_mid_file_says_how_much_of_it_was_learned(tmp_path, capsys, monkeypatch):
+    capture = write_flows(tmp_path / "c.mitm", [("GET", f"https://api.example.com/items/{1000 + i}", 200, {"id": i})
+                                                for i in range(300)])
+    real = cli.batches
+
+    def dying(path, *args, **kwargs):
+        for i, got in enumerate(real(path, *args, **kwargs)):
+            if i == 1:
+                raise CaptureError(f"{path}: the reader process stopped unexpectedly")
+            yield got
+
+    monkeypatch.setattr(cli, "batches", dying)
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert f"{capture}: the reader process stopped unexpectedly: the rest of the file was not read (256 flows were)" in err
+    assert "learned 256 flows" in err

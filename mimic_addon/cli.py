@@ -26,6 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
 
+from alembic.util.exc import CommandError
 from sqlalchemy.exc import SQLAlchemyError
 
 from .learn.brain import Brain
@@ -72,7 +73,8 @@ def _open_brain(db: str) -> tuple[Store, Brain]:
         store = Store(db)
         snapshot = store.load()
         snapshot["alerts"] = store.load_alerts()
-    except (OSError, SQLAlchemyError) as e:  # not a database, a path that cannot be one, ...
+    except (OSError, SQLAlchemyError, CommandError, ImportError) as e:  # not a database, a path that cannot
+        # be one, a store of a newer Mimic, a database driver not installed
         reason = getattr(e, "orig", None) or e
         raise StoreError(f"cannot open the store {db}: {reason}") from e
     brain = Brain()
@@ -108,26 +110,23 @@ SAVE_EVERY = 30.0  # seconds of learning between saves: a killed `mimic learn` l
 
 
 class _Stopped(Exception):
-    """Ctrl-C or SIGTERM asked `mimic learn` to stop (taken at the end of a batch)."""
+    """Ctrl-C or SIGTERM asked `mimic learn` to stop (taken between batches)."""
 
 
 @contextmanager
-def _stop_requests() -> Iterator[Callable[[], bool]]:
-    """Ctrl-C and SIGTERM only ask to stop: learning stops at the end of the batch at hand (a model
-    cut in the middle of an update would be saved as it is), and a save is never cut short."""
+def _stop_requests() -> Iterator[list[int]]:
+    """Ctrl-C and SIGTERM only ask to stop (the signals asked with are listed): learning stops
+    between batches (a model cut in the middle of an update would be saved as it is), and a save
+    is never cut short. A signal the process was started to ignore stays ignored."""
     asked: list[int] = []
     if threading.current_thread() is not threading.main_thread():  # (signals reach the main thread only)
-        yield lambda: False
+        yield asked
         return
-
-    def ask(signum: int, frame: object) -> None:
-        if not asked:
-            sys.stderr.write("\nmimic learn: stopping: what was learned is being saved\n")
-        asked.append(signum)
-
-    previous = {sig: signal.signal(sig, ask) for sig in (signal.SIGINT, signal.SIGTERM)}
+    mine = [sig for sig in (signal.SIGINT, signal.SIGTERM) if signal.getsignal(sig) is not signal.SIG_IGN]
+    # (the handler only takes note: printing from it could meet a write to stderr it interrupted)
+    previous = {sig: signal.signal(sig, lambda signum, frame: asked.append(signum)) for sig in mine}
     try:
-        yield lambda: bool(asked)
+        yield asked
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -136,7 +135,7 @@ def _stop_requests() -> Iterator[Callable[[], bool]]:
 def cmd_learn(args: argparse.Namespace) -> int:
     """Learn every file, as much of each as can be read; what was skipped is told on stderr after
     the progress bar, and the exit status is 1 when anything was (what was learned is saved).
-    Ctrl-C or SIGTERM stop it after the batch at hand: what was learned is saved, exit status 130.
+    Ctrl-C or SIGTERM stop it between batches: what was learned is saved, exit status 130 / 143.
     The drift found is told at the end, under the ids `mimic drift` shows."""
     files = [Path(p) for p in args.files]
     skipped: list[str] = []
@@ -154,38 +153,42 @@ def cmd_learn(args: argparse.Namespace) -> int:
     # (found while learning, an alert may yet be withdrawn or move to a template still to be found)
     learner.report = lambda alert, new, is_new: None
     progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
-    done_bytes = flows = 0
-    interrupted = False
+    done_bytes = flows = offset = 0
     saved = time.monotonic()
     with FrozenModel(collect=not reads_apart()) as pace, _stop_requests() as stop_asked:
         try:
             for p in readable:
                 problems: list[str] = []
-                from_file = 0
+                from_file = offset = 0
                 try:
                     for batch, offset in batches(p, args.max_body, problems.append,
                                                  lambda: (brain.learned_fully, brain.observed)):
+                        if stop_asked:
+                            raise _Stopped
                         learner.learn_batch(batch)
                         pace()
                         flows += len(batch)
                         from_file += len(batch)
                         progress.show(done_bytes + offset, flows)
-                        if stop_asked():
-                            raise _Stopped
                         if time.monotonic() - saved >= SAVE_EVERY:
                             with collector_off():
                                 learner.flush()
                             saved = time.monotonic()
                 except CaptureError as e:
-                    skipped.append(f"{e}: the rest of the file was not read ({plural(from_file, 'flow')} were)"
+                    skipped.append(f"{e}: the rest of the file was not read ({plural(from_file, 'flow')} of it learned)"
                                    if from_file else f"{e}: file skipped")
                 skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
                 if len(problems) > MAX_PROBLEMS_SHOWN:
                     skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
                 done_bytes += p.stat().st_size
+                offset = 0
+                if stop_asked:
+                    raise _Stopped
         except _Stopped:
-            interrupted = True
-        progress.show(done_bytes, flows, final=True)
+            pass
+        if stop_asked:
+            sys.stderr.write("\nmimic learn: stopping: saving what was learned\n")
+        progress.show(done_bytes + offset, flows, final=True)
         learner.finish()
         with collector_off():
             ok = learner.flush()
@@ -193,8 +196,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     n = len(brain.endpoints())
     for line in skipped:
         _note(f"mimic learn: {line}")
-    if interrupted:
-        _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: what was learned is saved")
+    if stop_asked:
+        _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: "
+              + ("what was learned is saved" if ok else "the store refused the last save (above)"))
     _note(f"learned {plural(flows, 'flow')}: {plural(n, 'endpoint')} on {plural(len(brain.hosts), 'host')}"
           f" -> {store.url}")
     opened = [a for a in brain.watch.alerts.open.values() if a.id not in open_before]
@@ -205,8 +209,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
         _note(f"{plural(len(opened), 'drift alert')} opened: see `mimic drift --db {args.db}`")
     if skipped:
         _note("mimic learn: some input was skipped (above); everything else was learned and saved")
-    if interrupted:
-        return 130
+    if stop_asked and ok:
+        return 128 + stop_asked[0]  # as a shell reports a command the signal ended (130, 143)
     return 0 if ok and not skipped else 1
 
 

@@ -62,8 +62,10 @@ class Learner(BatchWorker):
                 self.report(alert, new, opened)
 
     def finish(self) -> None:
-        """Learning stops: settle the path templates with everything seen (`Brain.settle`)."""
+        """Learning stops: settle the path templates with everything seen (`Brain.settle`); the
+        next save records the finished model's health, however recent the last snapshot."""
         self.brain.settle()
+        self._last_health = None
 
     def flush(self) -> bool:
         """Persist what changed. False (changes kept for the next try) if the store refused."""

@@ -31,6 +31,7 @@ DIGEST_DEMAND = 0.25  # share of a batch the learner learned fully (not only cou
 AHEAD = 4  # batches the reader may have ready beyond the one being sent
 LEAD = 2  # batches ready ahead of the learner that the share of digests aims at
 SHARE_STEP = 10  # percent of the exchanges the reader digests, more or fewer after each batch
+_STOPS = {signal.SIGINT, signal.SIGTERM}  # the learner's to handle (`_reader`)
 
 # Observations, and how many bytes of the file were consumed once they were read.
 Batch = tuple[list[Observation], int]
@@ -58,7 +59,12 @@ def batches(path: Path, max_body: int, problem: Callable[[str], None] = lambda t
     produced = ctx.RawValue(ctypes.c_long, 0)  # batches the reader has read so far
     child = ctx.Process(target=_reader, args=(path, max_body, sender, share, receiver, produced),
                         name="mimic-reader", daemon=True)
-    child.start()
+    # (blocked across the fork, so that none reaches the child before it set its own handling)
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPS)
+    try:
+        child.start()
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     sender.close()
     finished = False
     used = demand is not None  # (the learner uses digests: it learns enough exchanges fully)
@@ -123,9 +129,12 @@ def _read(path: Path, max_body: int, problem: Callable[[str], None]) -> Iterator
 
 
 def _reader(*args: Any) -> None:
-    """The reader process: `_produce`. Ctrl-C reaches every process of the terminal's group; the
-    learner handles it (saving what it learned) and ends this one."""
+    """The reader process: `_produce`. Ctrl-C reaches every process of the terminal's group, SIGTERM
+    every process of a service: the learner handles them (saving what it learned) and ends this one,
+    which does not take over the handlers it was forked with."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPS)
     _produce(*args)
 
 

@@ -139,5 +139,5 @@ def test_a_reader_lost_mid_file_says_how_much_of_it_was_learned(tmp_path, capsys
     db = str(tmp_path / "m.db")
     assert cli.main(["learn", "-q", str(capture), "--db", db]) == 1
     err = capsys.readouterr().err
-    assert f"{capture}: the reader process stopped unexpectedly: the rest of the file was not read (256 flows were)" in err
+    assert f"{capture}: the reader process stopped unexpectedly: the rest of the file was not read (256 flows of it learned)" in err
     assert "learned 256 flows" in err

@@ -62,3 +62,17 @@ def test_an_unexpected_error_is_contained_per_batch(tmp_path) -> None:
     learner.stop()
     assert learner.errors == 1
     assert "/second" in saved_templates(db)
+
+
+def test_the_finished_model_gets_its_own_health_snapshot(tmp_path) -> None:
+    """A save while learning records health (at most once a minute); the save after learning ends
+    records the finished model's, however recent that one was."""
+    store = Store(str(tmp_path / "m.db"))
+    learner = Learner(Brain(), store)
+    learner.learn_batch([obs(f"/items/{i}", {"id": i}) for i in range(1000, 1040)])
+    assert learner.flush() and len(store.load_health()) == 1
+    learner.learn_batch([obs(f"/items/{i}", {"id": i}) for i in range(2000, 2040)])
+    assert learner.flush() and len(store.load_health()) == 1  # (within the minute)
+    learner.finish()
+    assert learner.flush() and len(store.load_health()) == 2
+    store.close()

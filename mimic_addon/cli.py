@@ -196,6 +196,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     n = len(brain.endpoints())
     for line in skipped:
         _note(f"mimic learn: {line}")
+    for p in readable:
+        if p.stat().st_size == 0:  # (a capture stopped before its first exchange: nothing is wrong with it)
+            _note(f"mimic learn: {p}: empty: nothing to learn")
     if stop_asked:
         _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: "
               + ("what was learned is saved" if ok else "the store refused the last save (above)"))

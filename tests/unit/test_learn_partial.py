@@ -141,3 +141,10 @@ def test_a_reader_lost_mid_file_says_how_much_of_it_was_learned(tmp_path, capsys
     err = capsys.readouterr().err
     assert f"{capture}: the reader process stopped unexpectedly: the rest of the file was not read (256 flows of it learned)" in err
     assert "learned 256 flows" in err
+
+
+def test_an_empty_capture_is_told_but_is_no_error(tmp_path, capsys):
+    empty = tmp_path / "empty.mitm"
+    empty.write_bytes(b"")
+    assert cli.main(["learn", "-q", str(empty), "--db", str(tmp_path / "m.db")]) == 0
+    assert f"mimic learn: {empty}: empty: nothing to learn" in capsys.readouterr().err

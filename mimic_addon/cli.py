@@ -354,8 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
     default_db = os.path.join("~", ".mimic", "mimic.db")
-    p = sub.add_parser("learn", help=COMMANDS["learn"])
-    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser("learn", help=COMMANDS["learn"], epilog=(
+        "exit status: 0 when every file was read whole; 1 when something was skipped (told on stderr; the rest "
+        "is learned and saved) or the store refused the save; 130 / 143 when Ctrl-C / SIGTERM stopped it "
+        "(what was learned is saved)"))
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="mitmproxy flow files (mitmdump -w, any format version) or HAR files (browsers' devtools, ...)")
     p.add_argument("--db", default=default_db, help="SQLite file or SQLAlchemy URL (default %(default)s)")
     p.add_argument("--max-body", type=int, default=DEFAULT_MAX_BODY, help="bodies above this are learned by size only")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, and the drift found only counted")

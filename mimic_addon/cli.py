@@ -152,14 +152,15 @@ def cmd_learn(args: argparse.Namespace) -> int:
     open_before = {a.id for a in brain.watch.alerts.open.values()}
     # (found while learning, an alert may yet be withdrawn or move to a template still to be found)
     learner.report = lambda alert, new, is_new: None
-    progress = _Progress(sum(p.stat().st_size for p in readable), enabled=not args.quiet)
+    sizes = {p: p.stat().st_size for p in readable}
+    progress = _Progress(sum(sizes.values()), enabled=not args.quiet)
     done_bytes = flows = offset = 0
     saved = time.monotonic()
     with FrozenModel(collect=not reads_apart()) as pace, _stop_requests() as stop_asked:
         try:
             for p in readable:
                 problems: list[str] = []
-                from_file = offset = 0
+                from_file = 0
                 try:
                     for batch, offset in batches(p, args.max_body, problems.append,
                                                  lambda: (brain.learned_fully, brain.observed)):
@@ -180,7 +181,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
                 if len(problems) > MAX_PROBLEMS_SHOWN:
                     skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
-                done_bytes += p.stat().st_size
+                done_bytes += sizes[p]
                 offset = 0
                 if stop_asked:
                     raise _Stopped
@@ -196,8 +197,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
     n = len(brain.endpoints())
     for line in skipped:
         _note(f"mimic learn: {line}")
-    for p in readable:
-        if p.stat().st_size == 0:  # (a capture stopped before its first exchange: nothing is wrong with it)
+    for p, size in sizes.items():
+        if size == 0:  # (a capture stopped before its first exchange: nothing is wrong with it)
             _note(f"mimic learn: {p}: empty: nothing to learn")
     if stop_asked:
         _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: "

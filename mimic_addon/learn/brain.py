@@ -186,6 +186,7 @@ class Brain:
             self._deleted.add(ep.key)
             home = host.endpoints.get((method, target))
             self.watch.alerts.rekey(host.name, method, skeleton, target, folded=home is not None)
+            self.watch.rekey(host.name, method, skeleton, target)
             if home is None:
                 ep.skeleton = target
                 host.endpoints[(method, target)] = ep

@@ -88,6 +88,17 @@ class Watchdog:
                 del self.suspicions[key]
         return withheld
 
+    def rekey(self, host: str, method: str, skeleton: str, target: str) -> None:
+        """An endpoint's skeleton became `target` (templates changed): its candidate changes and
+        the answers they hold back follow it (into the suspicion already there, if any)."""
+        for key in [k for k in self.suspicions if k[:3] == (host, method, skeleton)]:
+            moved = self.suspicions.pop(key)
+            home = self.suspicions.get((host, method, target, key[3]))
+            if home is None:
+                self.suspicions[(host, method, target, key[3])] = moved
+            else:
+                home.absorb(moved)
+
     def _candidates(self, ep: Endpoint, status: int, certain: bool, query: list[tuple[str, str]], body: Any,
                     is_json: bool, suspicion: Suspicion | None,
                     alert: Alert | None) -> tuple[list[Change], set[str], int]:

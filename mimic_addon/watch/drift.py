@@ -25,7 +25,7 @@ import functools
 import json
 import re
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..model.redact import REDACTED, is_sensitive_name, redact_json
@@ -85,6 +85,9 @@ class Change:
     exceptions: int = 0  # ... and how many of them already deviated this way (0: it never did)
     confidence: float = 1.0  # how sure the alert is that this is a change (evidence.py)
     grade: int = 0       # labels below the kind's: an almost-always-present field gone is a WARNING
+    shaky: bool = False  # found in an object that looks like another kind of object: it counts as
+                         # evidence (the answer is held back, the place's run goes on) but only a far
+                         # longer run alerts on it alone (evidence.py)
 
     @property
     def label(self) -> str:
@@ -254,19 +257,32 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
     # (SchemaNode's slots are read directly below: this runs for every object of every answer)
     if node.additional is not None:  # a map: its keys are data
         return
+    shaky_from = -1  # another kind of object: what is found in it from `out`'s length then is shaky
     if node.variants:
         summary = node.variant_for(value)
-        if summary is None:  # a kind of object not seen before: still learning
-            return
-        if summary.object_count >= min_count:
+        if summary is None:  # a kind of object not seen before: judged against them all
+            shaky_from = len(out)
+        elif summary.object_count >= min_count:
             node = summary
     props = node.props or {}  # none: every object so far was {}
     total = node.types[_OBJ_SLOT]
     objects = total if total < answers else answers
     if objects < min_count:
         return
-    if value.keys() != props.keys() and not _judge_keys(props, value, path, out, total, objects):
-        return
+    if value.keys() != props.keys():
+        if shaky_from >= 0:
+            _judge_keys(props, value, path, out, total, objects, other_kind=True)
+        elif not _judge_keys(props, value, path, out, total, objects):
+            shaky_from = len(out)
+            _judge_keys(props, value, path, out, total, objects, other_kind=True)
+    _walk_fields(props, value, path, out, fine, min_count, answers, total, watched, under, budget)
+    if shaky_from >= 0:
+        for k in list(out)[shaky_from:]:
+            out[k] = replace(out[k], shaky=True)
+
+
+def _walk_fields(props: dict[str, SchemaNode], value: dict, path: str, out: dict, fine: set[str], min_count: int,
+                 answers: int, total: int, watched: Container[str], under: Container[str], budget: list[int]) -> None:
     get = props.get
     for name, v in value.items():
         child = get(name)
@@ -313,9 +329,11 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
         _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
 
 
-def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int) -> bool:
+def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int,
+                other_kind: bool = False) -> bool:
     """Fields gone from and new to one object (whose keys differ from the learned ones); False
-    when the object is another kind of object, still learning (nothing more to judge in it)."""
+    when the object looks like another kind of object (or a sparser shape of it): then nothing
+    is added, and the caller judges it again with `other_kind`, all it finds being shaky."""
     missing = []
     gone = props.keys() - value
     if gone:
@@ -338,14 +356,12 @@ def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict,
     new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
         else ()
     if missing:
-        if sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
+        if not other_kind and sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
                 new or any(child.count < total for child in props.values())):
             # several always-present fields gone at once, where objects already varied in shape
-            # (some fields optional) or with fields never seen: another kind or a sparser shape
-            # of the object (a summary), still learning, not fields removed
-            if new:
-                return False
-            missing = []
+            # (some fields optional) or with fields never seen: maybe another kind or a sparser
+            # shape of the object (a summary), not fields removed
+            return False
         for c in missing:
             _add(out, c)
     for name in new:

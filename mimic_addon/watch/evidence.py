@@ -40,17 +40,19 @@ def chance(seen: int, exceptions: int, run: int) -> float:
 def threshold(change: Change) -> float:
     if change.kind == "error_status":
         return ALPHA_ERROR
-    return ALPHA_GRADED if change.exceptions else ALPHA
+    return ALPHA_GRADED if change.exceptions or change.shaky else ALPHA
 
 
 def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bool]:
     """The change with its confidence after `run` answers in a row, and whether to alert on it.
 
-    New fields (INFO) are reported at once; `certain`: the baseline is a declared contract (an
+    New fields (INFO) are reported at once, unless shaky (in another kind of object, still
+    learning: never); a shaky change needs the run of a place that deviated before; `certain`: the baseline is a declared contract (an
     imported spec), not a sample, so one deviation is enough."""
     p = 0.0 if certain else chance(change.seen, change.exceptions, run)
-    sure = certain or change.kind == "new_field" or p <= (threshold(change) if run > 1 else
-                                                         min(threshold(change), ALPHA_ONE))
+    if change.kind == "new_field":
+        return replace(change, confidence=1.0 - p), certain or not change.shaky
+    sure = certain or p <= (threshold(change) if run > 1 else min(threshold(change), ALPHA_ONE))
     return replace(change, confidence=1.0 - p), sure
 
 
@@ -94,6 +96,22 @@ class Suspicion:
         other = self.held_other
         self.held, self.overflow, self.held_other = [], None, 0
         return bodies, other
+
+    def absorb(self, other: Suspicion) -> None:
+        """Take over another's runs and held answers (its endpoint was folded into this one's)."""
+        for key, (run, hold) in other.runs.items():
+            mine = self.runs.get(key)
+            if mine is not None:
+                self.runs[key] = (max(run, mine[0]), hold or mine[1])
+            elif len(self.runs) < MAX_RUNS:
+                self.runs[key] = (run, hold)
+        for body in other.held:
+            self.hold(body, True)
+        if other.overflow is not None:
+            if self.overflow is None:
+                self.overflow = SchemaNode()
+            self.overflow.merge(other.overflow)
+        self.held_other += other.held_other
 
     def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
         """Count one answer: its candidates extend their runs, a place it had as usual ends its

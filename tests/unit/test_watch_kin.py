@@ -99,3 +99,25 @@ def test_the_search_stops_when_the_answers_budget_is_spent() -> None:
     assert weigh_with_kin(gone(), mine, [elsewhere], budget) == gone()
     budget = [50]
     assert weigh_with_kin(gone(), mine, [elsewhere], budget) is None and budget[0] < 50
+
+
+def test_answers_held_back_follow_their_endpoint_when_templates_change() -> None:
+    brain, t = Brain(Watchdog()), 0
+    for i in range(8):
+        t += 1
+        brain.learn(_obs("/widgets/alpha", t, {"id": i, "name": "alpha", "colour": "red"}))
+    t += 1
+    brain.learn(_obs("/widgets/alpha", t, {"id": 99, "name": "alpha"}))  # colour gone once: held back
+    assert [s.held_count() for s in brain.watch.suspicions.values()] == [1]
+    for name in ("bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"):
+        for i in range(2):
+            t += 1
+            brain.learn(_obs(f"/widgets/{name}", t, {"id": i, "name": name, "colour": "blue"}))
+    brain.settle()  # the names become one parameter: /widgets/alpha's answers join /widgets/{}
+    [ep] = brain.endpoints()
+    assert [key[2] for key in brain.watch.suspicions] == [ep.skeleton]  # the held answer went along
+    t += 1
+    brain.learn(_obs("/widgets/alpha", t, {"id": 100, "name": "alpha", "colour": "red"}))  # colour is back
+    assert not brain.watch.suspicions  # contradicted: the held answer is learned, none is lost
+    assert sum(e.responses["200"].count for e in brain.endpoints()) == t
+    assert ep.responses["200"].count == t - 1 and ep.responses["200"].properties()["colour"].count == t - 2

@@ -48,7 +48,7 @@ def snapshot(brain: Brain) -> dict:
     with brain.lock:
         return {
             "trees": {h: {"scheme": m.scheme, "tree": m.tree.to_dict()} for h, m in brain.hosts.items()},
-            "endpoints": [ep.to_dict() for ep in brain.endpoints()],
+            "endpoints": [brain.row(ep) for ep in brain.endpoints()],  # (as the store saves them)
             "alerts": [a.to_dict() for a in brain.watch.alerts.alerts.values()],
         }
 

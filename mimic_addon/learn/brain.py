@@ -285,12 +285,20 @@ class Brain:
             for host, method, skeleton in self._dirty:
                 ep = self.hosts[host].endpoints.get((method, skeleton))
                 if ep is not None:
-                    eps.append(ep.to_dict())
+                    eps.append(self.row(ep))
             deleted = sorted(self._deleted)
             self._dirty_hosts.clear()
             self._dirty.clear()
             self._deleted.clear()
         return trees, eps, deleted
+
+    def row(self, ep: Endpoint) -> dict:
+        """The endpoint as saved: its model and the watch's candidate changes not sure yet."""
+        row = ep.to_dict()
+        suspicions = self.watch.saved_suspicions(ep)
+        if suspicions:
+            row["data"]["watch"]["suspicions"] = suspicions
+        return row
 
     def restore_changes(self, trees: dict[str, dict], eps: list[dict], deleted: list[tuple[str, str, str]]) -> None:
         """A save failed: mark the same things dirty again so the next save retries them."""
@@ -303,6 +311,7 @@ class Brain:
         """Replace the model with what the store holds."""
         with self.lock:
             self.hosts.clear()
+            self.watch.suspicions.clear()
             for name, data in snapshot.get("trees", {}).items():
                 self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]))
             for row in snapshot.get("endpoints", []):
@@ -311,4 +320,5 @@ class Brain:
                 if host is None:
                     host = self.hosts[ep.host] = HostModel(ep.host)
                 host.endpoints[(ep.method, ep.skeleton)] = ep
+                self.watch.load_suspicions(ep, (row["data"].get("watch") or {}).get("suspicions") or {})
             self.watch.alerts.load(snapshot.get("alerts", []))

@@ -88,6 +88,19 @@ class Watchdog:
                 del self.suspicions[key]
         return withheld
 
+    def saved_suspicions(self, ep: Endpoint) -> dict[str, dict[str, Any]]:
+        """The endpoint's candidate changes not sure yet, per status, as saved with it."""
+        out = {}
+        for status in ep.stats.statuses:
+            suspicion = self.suspicions.get((ep.host, ep.method, ep.skeleton, int(status)))
+            if suspicion is not None:
+                out[str(status)] = suspicion.to_dict()
+        return out
+
+    def load_suspicions(self, ep: Endpoint, saved: dict[str, dict[str, Any]]) -> None:
+        for status, d in saved.items():
+            self.suspicions[(ep.host, ep.method, ep.skeleton, int(status))] = Suspicion.from_dict(d)
+
     def rekey(self, host: str, method: str, skeleton: str, target: str) -> None:
         """An endpoint's skeleton became `target` (templates changed): its candidate changes and
         the answers they hold back follow it (into the suspicion already there, if any)."""

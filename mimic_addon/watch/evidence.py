@@ -62,7 +62,9 @@ class Suspicion:
     showed each (`hold`: a never-deviating place, whose answers are held back meanwhile), and
     the answers held back, so that an optional field does not become "normal" nor a change slip
     into the schema before the evidence is in. Held bodies stay in memory as they came (they are
-    redacted when learned or withheld); past MAX_HELD they are summarised, redacted, at once."""
+    redacted when learned or withheld); past MAX_HELD they are summarised, redacted, at once.
+    Saved with its endpoint (`to_dict`: the held bodies summarised, redacted), so that a restart
+    neither loses what was held nor starts the evidence again."""
 
     runs: dict[tuple[str, str], tuple[int, bool]] = field(default_factory=dict)
     held: list[Any] = field(default_factory=list)
@@ -96,6 +98,23 @@ class Suspicion:
         other = self.held_other
         self.held, self.overflow, self.held_other = [], None, 0
         return bodies, other
+
+    def to_dict(self) -> dict[str, Any]:
+        held: SchemaNode | None = None
+        if self.held or self.overflow is not None:
+            held = SchemaNode()
+            for body in self.held:
+                held.observe(redact_json(body))
+            if self.overflow is not None:
+                held.merge(self.overflow)
+        return {"runs": [[path, kind, run, hold] for (path, kind), (run, hold) in self.runs.items()],
+                "held": held.to_dict() if held is not None else None, "held_other": self.held_other}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Suspicion:
+        runs = {(str(path), str(kind)): (int(run), bool(hold)) for path, kind, run, hold in d.get("runs", [])}
+        held = SchemaNode.from_dict(d["held"]) if d.get("held") else None
+        return cls(runs, [], held, int(d.get("held_other", 0)))
 
     def absorb(self, other: Suspicion) -> None:
         """Take over another's runs and held answers (its endpoint was folded into this one's)."""

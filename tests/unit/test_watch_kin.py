@@ -121,3 +121,24 @@ def test_answers_held_back_follow_their_endpoint_when_templates_change() -> None
     assert not brain.watch.suspicions  # contradicted: the held answer is learned, none is lost
     assert sum(e.responses["200"].count for e in brain.endpoints()) == t
     assert ep.responses["200"].count == t - 1 and ep.responses["200"].properties()["colour"].count == t - 2
+
+
+def test_answers_held_back_and_their_evidence_survive_a_save_and_load() -> None:
+    brain, t = Brain(Watchdog()), 0
+    for i in range(8):
+        t += 1
+        brain.learn(_obs("/widgets/7", t, {"id": i, "colour": "red", "token": "s3cr3t"}))
+    t += 1
+    brain.learn(_obs("/widgets/7", t, {"id": 8, "token": "s3cr3t"}))  # colour gone once: held back
+    _, rows, _ = brain.take_changes()
+    assert "s3cr3t" not in json.dumps(rows)  # (held bodies are saved summarised and redacted)
+    again = Brain(Watchdog())
+    again.load({"trees": {"api.example.com": {"scheme": "https", "tree": brain.hosts["api.example.com"].tree.to_dict()}},
+                "endpoints": rows})
+    [ep] = again.endpoints()
+    assert ep.responses["200"].count == 8
+    t += 1
+    again.learn(_obs("/widgets/7", t, {"id": 9, "token": "s3cr3t"}))  # gone again: the run goes on
+    [alert] = again.alert_list()
+    assert [(c["path"], c["label"]) for c in alert["changes"]] == [("$.colour", "BREAKING")]
+    assert alert["pending"]["n"] == 2  # the answer held before the restart is in the alert's evidence

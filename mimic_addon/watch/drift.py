@@ -270,19 +270,9 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
     if objects < min_count:
         return
     if value.keys() != props.keys():
-        if shaky_from >= 0:
-            _judge_keys(props, value, path, out, total, objects, other_kind=True)
-        elif not _judge_keys(props, value, path, out, total, objects):
-            shaky_from = len(out)
-            _judge_keys(props, value, path, out, total, objects, other_kind=True)
-    _walk_fields(props, value, path, out, fine, min_count, answers, total, watched, under, budget)
-    if shaky_from >= 0:
-        for k in list(out)[shaky_from:]:
-            out[k] = replace(out[k], shaky=True)
-
-
-def _walk_fields(props: dict[str, SchemaNode], value: dict, path: str, out: dict, fine: set[str], min_count: int,
-                 answers: int, total: int, watched: Container[str], under: Container[str], budget: list[int]) -> None:
+        mark = len(out)
+        if _judge_keys(props, value, path, out, total, objects) and shaky_from < 0:
+            shaky_from = mark
     get = props.get
     for name, v in value.items():
         child = get(name)
@@ -327,13 +317,15 @@ def _walk_fields(props: dict[str, SchemaNode], value: dict, path: str, out: dict
                              min(child.count, answers), 0, grade=1))
             continue
         _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
+    if shaky_from >= 0:
+        for k in list(out)[shaky_from:]:
+            out[k] = replace(out[k], shaky=True)
 
 
-def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int,
-                other_kind: bool = False) -> bool:
-    """Fields gone from and new to one object (whose keys differ from the learned ones); False
-    when the object looks like another kind of object (or a sparser shape of it): then nothing
-    is added, and the caller judges it again with `other_kind`, all it finds being shaky."""
+def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int) -> bool:
+    """Fields gone from and new to one object (whose keys differ from the learned ones); True
+    when the object looks like another kind of object (or a sparser shape of it): what was
+    found in it is then only evidence (shaky, marked by the caller)."""
     missing = []
     gone = props.keys() - value
     if gone:
@@ -355,19 +347,17 @@ def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict,
                                           objects, total - present, grade=1))
     new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
         else ()
-    if missing:
-        if not other_kind and sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
-                new or any(child.count < total for child in props.values())):
-            # several always-present fields gone at once, where objects already varied in shape
-            # (some fields optional) or with fields never seen: maybe another kind or a sparser
-            # shape of the object (a summary), not fields removed
-            return False
-        for c in missing:
-            _add(out, c)
+    # several always-present fields gone at once, where objects already varied in shape (some
+    # fields optional) or with fields never seen: maybe another kind or a sparser shape of the
+    # object (a summary), not fields removed
+    other_kind = bool(missing) and sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
+        bool(new) or any(child.count < total for child in props.values()))
+    for c in missing:
+        _add(out, c)
     for name in new:
         v = value[name]
         _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
-    return True
+    return other_kind
 
 
 def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, fine: set[str], min_count: int,

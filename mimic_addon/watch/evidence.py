@@ -47,8 +47,8 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
     """The change with its confidence after `run` answers in a row, and whether to alert on it.
 
     New fields (INFO) are reported at once, unless shaky (in another kind of object, still
-    learning: never); a shaky change needs the run of a place that deviated before; `certain`: the baseline is a declared contract (an
-    imported spec), not a sample, so one deviation is enough."""
+    learning: never); a shaky change needs the run of a place that deviated before; `certain`:
+    the baseline is a declared contract (an imported spec), not a sample, so one deviation is enough."""
     p = 0.0 if certain else chance(change.seen, change.exceptions, run)
     if change.kind == "new_field":
         return replace(change, confidence=1.0 - p), certain or not change.shaky

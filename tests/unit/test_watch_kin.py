@@ -101,13 +101,19 @@ def test_the_search_stops_when_the_answers_budget_is_spent() -> None:
     assert weigh_with_kin(gone(), mine, [elsewhere], budget) is None and budget[0] < 50
 
 
-def test_answers_held_back_follow_their_endpoint_when_templates_change() -> None:
+def _colour_gone_once(path: str, **extra) -> tuple[Brain, int]:
+    """A brain that learned 8 answers of `path` with a colour, then one without it (held back)."""
     brain, t = Brain(Watchdog()), 0
     for i in range(8):
         t += 1
-        brain.learn(_obs("/widgets/alpha", t, {"id": i, "name": "alpha", "colour": "red"}))
+        brain.learn(_obs(path, t, {"id": i, **extra, "colour": "red"}))
     t += 1
-    brain.learn(_obs("/widgets/alpha", t, {"id": 99, "name": "alpha"}))  # colour gone once: held back
+    brain.learn(_obs(path, t, {"id": 99, **extra}))
+    return brain, t
+
+
+def test_answers_held_back_follow_their_endpoint_when_templates_change() -> None:
+    brain, t = _colour_gone_once("/widgets/alpha", name="alpha")
     assert [s.held_count() for s in brain.watch.suspicions.values()] == [1]
     for name in ("bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet", "kilo"):
         for i in range(2):
@@ -124,12 +130,7 @@ def test_answers_held_back_follow_their_endpoint_when_templates_change() -> None
 
 
 def test_answers_held_back_and_their_evidence_survive_a_save_and_load() -> None:
-    brain, t = Brain(Watchdog()), 0
-    for i in range(8):
-        t += 1
-        brain.learn(_obs("/widgets/7", t, {"id": i, "colour": "red", "token": "s3cr3t"}))
-    t += 1
-    brain.learn(_obs("/widgets/7", t, {"id": 8, "token": "s3cr3t"}))  # colour gone once: held back
+    brain, t = _colour_gone_once("/widgets/7", token="s3cr3t")
     _, rows, _ = brain.take_changes()
     assert "s3cr3t" not in json.dumps(rows)  # (held bodies are saved summarised and redacted)
     again = Brain(Watchdog())

@@ -7,7 +7,8 @@ sure yet holds its answers back until the next answers confirm it (an alert) or 
 (they are learned). A response with BREAKING or WARNING drift is withheld from the learned schema
 while its alert is open;
 resolving the alert as "expected" merges what was withheld, so the schema moves on to the new
-contract. INFO (new field) responses are learned as usual: the new field becomes an optional one.
+contract. INFO (new field) responses are learned as usual: the new field becomes an optional one
+(in an object of another kind, a few answers later: see `evidence.holds`).
 A change of a learned contract whose place is later seen as learned again (the field is back, the
 value non-null again) is withdrawn: it was an optional or nullable place that looked stable; an
 alert left with no BREAKING/WARNING change learns what it withheld, and with none at all it
@@ -23,7 +24,7 @@ from ..model.redact import redact_json
 from ..model.schema import SchemaNode
 from ..watch.alerts import Alert, AlertBook
 from ..watch.drift import INFO, NOWHERE, Change, check_response
-from ..watch.evidence import Suspicion, weighed
+from ..watch.evidence import Suspicion, holds, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
 from ..watch.kin import KIN_KINDS, MAX_NODES_VISITED, weigh_with_kin
 from .endpoint import Endpoint
@@ -154,8 +155,8 @@ class Watchdog:
                suspicion: Suspicion, alert: Alert | None, schema: SchemaNode | None = None,
                kin_roots: Callable[[], list[SchemaNode]] | None = None,
                ) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
-        """Count the answer into the suspicion's runs: (the changes sure now, whether a doubtful
-        BREAKING/WARNING candidate remains, each candidate's run). A learned field missing (or null)
+        """Count the answer into the suspicion's runs: (the changes sure now, whether a candidate
+        not sure yet holds the answer back (`evidence.holds`), each candidate's run). A learned field missing (or null)
         about to alert is first weighed with its kin elsewhere in the host's answers (`kin.py`)."""
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
         sure, doubtful = [], False
@@ -181,7 +182,7 @@ class Watchdog:
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)
-            elif c.label != INFO and not c.exceptions:
+            elif holds(c, run):
                 doubtful = True
         return sure, doubtful, runs
 

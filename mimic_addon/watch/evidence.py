@@ -26,6 +26,7 @@ ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few 
                        # for a missing resource are normal one at a time)
 ALPHA_ONE = 0.004      # one answer alone: only on strong evidence (a place stable in ~250 answers)
 MAX_HELD = 32          # answers held back as they came per endpoint and status
+MAX_SHAKY_NEW_HELD = 3  # answers in a row bringing the same new field in another kind of object, held back
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
 
 
@@ -54,6 +55,16 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
         return replace(change, confidence=1.0 - p), certain or not change.shaky
     sure = certain or p <= (threshold(change) if run > 1 else min(threshold(change), ALPHA_ONE))
     return replace(change, confidence=1.0 - p), sure
+
+
+def holds(change: Change, run: int) -> bool:
+    """Does this candidate, not sure yet after `run` answers, hold its answers back? Yes when its
+    place never deviated and it is BREAKING/WARNING; and for a new field in another kind of object
+    (`Change.shaky`) for a few answers: learned at once, the field would be known when ordinary
+    answers bring it next, and so never reported. A kind that keeps coming is learned after that."""
+    if change.exceptions:
+        return False
+    return change.label != INFO or (change.shaky and run <= MAX_SHAKY_NEW_HELD)
 
 
 @dataclass
@@ -134,18 +145,19 @@ class Suspicion:
 
     def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
         """Count one answer: its candidates extend their runs, a place it had as usual ends its
-        run. Returns each candidate's run length (this answer included)."""
+        run (a new field's place: any JSON answer without it). Returns each candidate's run length
+        (this answer included)."""
         keys = {c.key for c in changes}
         for key in list(self.runs):
             if key in keys:
                 continue
             path, kind = key
-            if path in fine or (kind == "not_json" and is_json):
+            if path in fine or (is_json and kind in ("not_json", "new_field")):
                 del self.runs[key]
         out = {}
         for c in changes:
             run = self.runs.get(c.key, (0, False))[0] + 1
             out[c.key] = run
             if c.key in self.runs or len(self.runs) < MAX_RUNS:
-                self.runs[c.key] = (run, c.label != INFO and not c.exceptions)
+                self.runs[c.key] = (run, holds(c, run))
         return out

@@ -295,6 +295,46 @@ def test_answers_of_another_shape_alone_alert_only_on_a_long_run() -> None:
     assert alert["pending"]["n"] == 20 and ep.responses["200"].count == 10
 
 
+def _item(i: int, kind: str, **extra) -> dict:
+    """An answer whose objects come in kinds tagged by `type`, each with fields of its own."""
+    own = {"text": {"text": f"t{i}", "lang": "en"}, "image": {"url": f"https://x/{i}.png", "width": i},
+           "audio": {"seconds": i, "codec": "opus"}}
+    return {"id": i, "type": kind, **own.get(kind, {}), **extra}
+
+
+def test_a_new_field_first_seen_in_another_kind_of_object_is_still_reported_when_the_usual_kind_brings_it() -> None:
+    brain, observation = _brain_with(0)
+    kinds_seen = ("text", "image", "audio")  # (too few answers of each to judge an unseen `type` as news)
+    for i in range(1, 15):  # kinds too young to be judged apart: judged against them all
+        brain.learn(observation(i, body=_item(i, kinds_seen[i % 3])))
+    ep = brain.endpoints()[0]
+    # a field added to every answer; the first to bring it is of a kind never seen (its fields: evidence)
+    brain.learn(observation(15, body=_item(15, "video", src="v.mp4", rating=1)))
+    assert brain.alert_list() == [] and ep.responses["200"].count == 14  # held back, not learned yet
+    brain.learn(observation(16, body=_item(16, "text", rating=1)))
+    [alert] = brain.alert_list()
+    assert [(c["path"], c["label"]) for c in alert["changes"]] == [("$.rating", "INFO")]
+    assert ep.responses["200"].count == 16  # (the video's `src` ended its run: both are learned)
+
+
+def test_a_new_field_of_another_kind_holds_its_answers_for_a_few_answers_only() -> None:
+    from mimic_addon.watch.evidence import MAX_SHAKY_NEW_HELD, Suspicion
+
+    src = Change("$.src", "new_field", "absent", "string", None, 14, 0, shaky=True)
+    suspicion = Suspicion()
+    for run in range(1, MAX_SHAKY_NEW_HELD + 1):  # a kind never seen, again and again
+        assert suspicion.update([src], set(), True) == {src.key: run} and suspicion.holding()
+    suspicion.update([src], set(), True)  # it keeps coming: a kind of its own, learned from now on
+    assert not suspicion.holding()
+    suspicion = Suspicion()
+    suspicion.update([src], set(), True)
+    suspicion.update([], set(), True)  # an answer without it: its run ends
+    assert not suspicion.runs and not suspicion.holding()
+    plain = Change("$.src", "new_field", "absent", "string", None, 14, 0)  # in a usual object: INFO at once
+    suspicion.update([plain], set(), True)
+    assert not suspicion.holding()
+
+
 def _answer(i: int, status: int):
     import json as _json
 

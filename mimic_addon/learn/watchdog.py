@@ -156,10 +156,11 @@ class Watchdog:
                kin_roots: Callable[[], list[SchemaNode]] | None = None,
                ) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
         """Count the answer into the suspicion's runs: (the changes sure now, whether a candidate
-        not sure yet holds the answer back (`evidence.holds`), each candidate's run). A learned field missing (or null)
-        about to alert is first weighed with its kin elsewhere in the host's answers (`kin.py`)."""
+        not sure yet holds the answer back (`evidence.holds`), each candidate's run). A learned
+        field missing (or null) about to alert is first weighed with its kin elsewhere in the
+        host's answers (`kin.py`)."""
         runs = suspicion.update([c for c in changes if c.kind != "error_status"], fine, is_json)
-        sure, doubtful = [], False
+        sure, doubtful, held = [], False, suspicion.held_count()
         roots = None
         budget = [MAX_NODES_VISITED]  # (one for the whole answer, however many changes it brings)
         for c in changes:
@@ -182,7 +183,7 @@ class Watchdog:
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)
-            elif holds(c, run):
+            elif holds(c, run, held):
                 doubtful = True
         return sure, doubtful, runs
 

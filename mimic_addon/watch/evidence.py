@@ -26,7 +26,7 @@ ALPHA_ERROR = 1e-4     # errors on a request shape that always succeeded: a few 
                        # for a missing resource are normal one at a time)
 ALPHA_ONE = 0.004      # one answer alone: only on strong evidence (a place stable in ~250 answers)
 MAX_HELD = 32          # answers held back as they came per endpoint and status
-MAX_SHAKY_NEW_HELD = 3  # answers in a row bringing the same new field in another kind of object, held back
+MAX_SHAKY_NEW_HELD = 3  # answers held back for new fields in other kinds of objects (see `holds`)
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
 
 
@@ -57,20 +57,21 @@ def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bo
     return replace(change, confidence=1.0 - p), sure
 
 
-def holds(change: Change, run: int) -> bool:
-    """Does this candidate, not sure yet after `run` answers, hold its answers back? Yes when its
-    place never deviated and it is BREAKING/WARNING; and for a new field in another kind of object
-    (`Change.shaky`) for a few answers: learned at once, the field would be known when ordinary
-    answers bring it next, and so never reported. A kind that keeps coming is learned after that."""
+def holds(change: Change, run: int, held: int) -> bool:
+    """Does this candidate, not sure yet after `run` answers, hold its answer back (`held`: answers
+    its endpoint holds back already)? Yes when its place never deviated and it is BREAKING/WARNING;
+    and for a new field in another kind of object (`Change.shaky`) while few answers are held:
+    learned at once, the field would be known when ordinary answers bring it next, and so never
+    reported. New kinds that keep coming (one kind, or several taking turns) are learned after that."""
     if change.exceptions:
         return False
-    return change.label != INFO or (change.shaky and run <= MAX_SHAKY_NEW_HELD)
+    return change.label != INFO or (change.shaky and max(run, held + 1) <= MAX_SHAKY_NEW_HELD)
 
 
 @dataclass
 class Suspicion:
     """Candidate changes of one endpoint and status not sure enough yet: answers in a row that
-    showed each (`hold`: a never-deviating place, whose answers are held back meanwhile), and
+    showed each (`hold`: whether its answers are held back meanwhile, `holds`), and
     the answers held back, so that an optional field does not become "normal" nor a change slip
     into the schema before the evidence is in. Held bodies stay in memory as they came (they are
     redacted when learned or withheld); past MAX_HELD they are summarised, redacted, at once.
@@ -155,9 +156,10 @@ class Suspicion:
             if path in fine or (is_json and kind in ("not_json", "new_field")):
                 del self.runs[key]
         out = {}
+        held = self.held_count()
         for c in changes:
             run = self.runs.get(c.key, (0, False))[0] + 1
             out[c.key] = run
             if c.key in self.runs or len(self.runs) < MAX_RUNS:
-                self.runs[c.key] = (run, holds(c, run))
+                self.runs[c.key] = (run, holds(c, run, held))
         return out

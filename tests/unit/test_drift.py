@@ -324,6 +324,7 @@ def test_a_new_field_of_another_kind_holds_its_answers_for_a_few_answers_only() 
     suspicion = Suspicion()
     for run in range(1, MAX_SHAKY_NEW_HELD + 1):  # a kind never seen, again and again
         assert suspicion.update([src], set(), True) == {src.key: run} and suspicion.holding()
+        suspicion.hold({"src": "v.mp4"}, True)
     suspicion.update([src], set(), True)  # it keeps coming: a kind of its own, learned from now on
     assert not suspicion.holding()
     suspicion = Suspicion()
@@ -333,6 +334,28 @@ def test_a_new_field_of_another_kind_holds_its_answers_for_a_few_answers_only() 
     plain = Change("$.src", "new_field", "absent", "string", None, 14, 0)  # in a usual object: INFO at once
     suspicion.update([plain], set(), True)
     assert not suspicion.holding()
+
+
+def _learn_items(kinds_after: list[str]):
+    brain, observation = _brain_with(0)
+    kinds_seen = ("text", "image", "audio")
+    for i in range(1, 15):
+        brain.learn(observation(i, body=_item(i, kinds_seen[i % 3])))
+    extra = {"video": {"src": "v.mp4"}, "poll": {"options": ["a", "b"]}}
+    for i, kind in enumerate(kinds_after, start=15):
+        brain.learn(observation(i, body=_item(i, kind, **extra[kind])))
+    return brain, brain.endpoints()[0]
+
+
+def test_new_kinds_of_object_that_keep_coming_are_learned_after_a_few_answers() -> None:
+    for kinds_after in (["video"] * 4, ["video", "poll"] * 2):  # one new kind, or two taking turns
+        brain, ep = _learn_items(kinds_after)
+        assert brain.alert_list() == [] and ep.responses["200"].count == 18, kinds_after
+        assert {"src", "options"} & set(ep.responses["200"].properties()) == {
+            {"video": "src", "poll": "options"}[k] for k in kinds_after}
+        assert not brain.watch.suspicions or not next(iter(brain.watch.suspicions.values())).held
+    brain, ep = _learn_items(["video", "poll", "video"])  # still few: held back for now
+    assert ep.responses["200"].count == 14
 
 
 def _answer(i: int, status: int):

@@ -13,8 +13,9 @@ What counts as drift:
 A place is judged once it was seen `min_count` times, each place on its own evidence (at most
 one sighting per answer counts, so fifty items of one list are not fifty answers). Objects are
 judged against the variant they belong to (their tag's summary, `SchemaNode.variant_for`); an
-object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields
-and brings fields never seen) is still learning, not drifting. Optional fields (seen in only
+object of a kind not seen yet (an unknown tag, or one that lacks several always-present fields,
+a third of them at least, and brings fields never seen or is one of objects that vary) only
+counts as evidence (`Change.shaky`). Optional fields (seen in only
 some observations) being absent are not drift, unless they were almost always there: then a long
 run of absences is reported one label lower, and so is an optional field arriving null. Whether
 a candidate is surprising enough to alert on is `evidence.py`'s business.
@@ -130,7 +131,7 @@ def _expected_types(counts: dict[str, int]) -> str:
 
 
 ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
-UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once: maybe another shape of object
+UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once (and a third of them): maybe another shape of object
 
 
 def compare(node: SchemaNode, value: Any, path: str = "$", min_count: int = 1) -> list[Change]:
@@ -347,11 +348,14 @@ def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict,
                                           objects, total - present, grade=1))
     new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
         else ()
-    # several always-present fields gone at once, where objects already varied in shape (some
-    # fields optional) or with fields never seen: maybe another kind or a sparser shape of the
-    # object (a summary), not fields removed
-    other_kind = bool(missing) and sum(1 for c in missing if not c.grade) >= UNKNOWN_KIND_MISSING and (
-        bool(new) or any(child.count < total for child in props.values()))
+    # several always-present fields gone at once (a third of them at least), where objects already
+    # varied in shape (some fields optional) or with fields never seen: maybe another kind or a
+    # sparser shape of the object (a summary), not fields removed; two of many gone are two changes
+    # (or a removal beside an optional field that only looked always present)
+    gone_always = sum(1 for c in missing if not c.grade)
+    other_kind = bool(missing) and gone_always >= UNKNOWN_KIND_MISSING and (
+        bool(new) or any(child.count < total for child in props.values())) and (
+        3 * gone_always >= sum(1 for child in props.values() if child.count >= total))
     for c in missing:
         _add(out, c)
     for name in new:

@@ -127,6 +127,16 @@ def test_an_object_of_another_shape_only_counts_as_evidence() -> None:
     assert (role.path, role.kind, role.label, role.shaky) == ("$.role", "missing_field", "BREAKING", False)
 
 
+def test_two_of_many_always_present_fields_gone_are_changes_not_another_shape() -> None:
+    fields = {f"f{k}": k for k in range(7)}  # seven always there, two optional
+    node = learned([{**fields, **({"tier": "gold"} if i % 2 else {}), **({"note": "n"} if i % 3 else {})}
+                    for i in range(20)])
+    two = compare(node, {k: v for k, v in fields.items() if k not in ("f1", "f2")})
+    assert {c.path for c in two} == {"$.f1", "$.f2"} and not any(c.shaky for c in two)
+    three = compare(node, {k: v for k, v in fields.items() if k not in ("f1", "f2", "f3")})
+    assert len(three) == 3 and all(c.shaky for c in three)  # a third of them: maybe a sparser shape
+
+
 def test_an_object_with_a_tag_never_seen_is_judged_against_all_kinds_as_evidence() -> None:
     text = [{"type": "text", "text": f"t{i}", "size": i} for i in range(20)]
     image = [{"type": "image", "url": f"https://x/{i}.png", "size": i} for i in range(20)]

@@ -313,6 +313,12 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
         return []  # names the API uses under each of its resources sit here: a position of names
     order = sorted((v for v in words if not _names_collection(kids[v])), key=lambda v: (-kids[v].count, v))
     order = order[:MAX_COMPARED]
+    # leaves only: words only ever POSTed to, again and again (`create`, `prune`), are actions beside
+    # the values read and deleted there (`GET`/`DELETE /volumes/{name}`); the values are judged apart
+    if not any(_onward(kids[v]) for v in order):
+        actions = {v for v in order if kids[v].count > 1 and set(kids[v].ends) == {"POST"}}
+        if actions and len(order) - len(actions) >= FAMILY_MIN:
+            order = [v for v in order if v not in actions]
     if len(order) < FAMILY_MIN:
         return []
     groups: list[list[str]] = []

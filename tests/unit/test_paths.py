@@ -684,3 +684,35 @@ def test_a_word_beside_numeric_ids_that_its_answers_echo_still_folds() -> None:
     for _ in range(6):
         learn(tree, "/accounts/lindqvist", account, echo={"lindqvist": "handle"})
     assert anonymous(settled(tree)) == {"GET /accounts/{}"}
+
+
+def test_leaf_values_read_and_deleted_beside_actions_only_posted_to() -> None:
+    """`GET`/`DELETE /drums/{name}` (one name asked for again and again, two others once) beside
+    `POST /drums/create` and `POST /drums/prune`, each posted to several times: the actions would veto
+    the family (their answers are unlike the values'), so they are set apart first."""
+    drum = shape("Name", "Driver", "Mountpoint", "Labels")
+    tree = PathTree()
+    for _ in range(6):
+        learn(tree, "/v2/drums/amber", drum)
+        learn(tree, "/v2/drums/amber", UNKNOWN, method="DELETE")
+    learn(tree, "/v2/drums/cobalt", drum)
+    learn(tree, "/v2/drums/maple", UNKNOWN, method="DELETE")
+    for _ in range(4):
+        learn(tree, "/v2/drums/create", shape("Name", "Driver", "Mountpoint", "CreatedAt"), method="POST")
+        learn(tree, "/v2/drums/prune", shape("DrumsDeleted", "SpaceReclaimed"), method="POST")
+    learn(tree, "/v2/drums", shape("[]", "[].Name", "[].Driver"))
+    assert anonymous(settled(tree)) == {"GET /v2/drums/{}", "DELETE /v2/drums/{}", "POST /v2/drums/create",
+                                        "POST /v2/drums/prune", "GET /v2/drums"}
+
+
+def test_a_word_posted_to_once_is_not_set_apart_as_an_action() -> None:
+    """A value seen once with POST (`POST /drums/maple`) is no action yet: only repeated POSTs say so."""
+    drum = shape("Name", "Driver", "Mountpoint", "Labels")
+    tree = PathTree()
+    for name in ("amber", "cobalt", "sable"):
+        learn(tree, f"/v2/drums/{name}", drum)
+    learn(tree, "/v2/drums/maple", drum, method="POST")
+    for _ in range(4):
+        learn(tree, "/v2/drums/prune", shape("DrumsDeleted", "SpaceReclaimed"), method="POST")
+    templates = anonymous(settled(tree))
+    assert {"GET /v2/drums/{}", "POST /v2/drums/{}", "POST /v2/drums/prune"} <= templates

@@ -314,11 +314,14 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     order = sorted((v for v in words if not _names_collection(kids[v])), key=lambda v: (-kids[v].count, v))
     order = order[:MAX_COMPARED]
     # leaves only: words only ever POSTed to, again and again (`create`, `prune`), are actions beside
-    # the values read and deleted there (`GET`/`DELETE /volumes/{name}`); the values are judged apart
+    # the values read and deleted there (`GET`/`DELETE /volumes/{name}`), and the values are judged
+    # apart (how open their vocabulary is included) -- unless those words answer alike: values only
+    # ever written to (`POST /topics/orders`, `POST /topics/emails`)
     if not any(_onward(kids[v]) for v in order):
-        actions = {v for v in order if kids[v].count > 1 and set(kids[v].ends) == {"POST"}}
-        if actions and len(order) - len(actions) >= FAMILY_MIN:
+        actions = [v for v in order if kids[v].count > 1 and set(kids[v].ends) == {"POST"}]
+        if actions and len(order) - len(actions) >= FAMILY_MIN and not _alike_mostly(actions, prof):
             order = [v for v in order if v not in actions]
+            openness = max(openness, sum(kids[v].count == 1 for v in order) / len(order))
     if len(order) < FAMILY_MIN:
         return []
     groups: list[list[str]] = []
@@ -382,6 +385,17 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     else:
         return []
     return family if len(family) >= FAMILY_MIN and len(family) >= len(rivals) / 2 else []
+
+
+def _alike_mostly(words: list[str], prof: dict[str, Profile]) -> bool:
+    """Do these words answer alike more often than not (pairs that can be compared)?"""
+    alike = unlike = 0
+    for i, v in enumerate(words):
+        for w in words[i + 1:]:
+            rel = _relation(prof[v], prof[w])
+            if rel is not None:
+                alike, unlike = (alike + 1, unlike) if rel >= SIMILAR else (alike, unlike + 1)
+    return alike > unlike
 
 
 def _onward(node: Node) -> bool:

@@ -688,8 +688,8 @@ def test_a_word_beside_numeric_ids_that_its_answers_echo_still_folds() -> None:
 
 def test_leaf_values_read_and_deleted_beside_actions_only_posted_to() -> None:
     """`GET`/`DELETE /drums/{name}` (one name asked for again and again, two others once) beside
-    `POST /drums/create` and `POST /drums/prune`, each posted to several times: the actions would veto
-    the family (their answers are unlike the values'), so they are set apart first."""
+    `POST /drums/create`, `/prune` and `/import`, each posted to several times: those answer unlike
+    each other, which would veto the family, so they are set apart first as actions."""
     drum = shape("Name", "Driver", "Mountpoint", "Labels")
     tree = PathTree()
     for _ in range(6):
@@ -700,9 +700,24 @@ def test_leaf_values_read_and_deleted_beside_actions_only_posted_to() -> None:
     for _ in range(4):
         learn(tree, "/v2/drums/create", shape("Name", "Driver", "Mountpoint", "CreatedAt"), method="POST")
         learn(tree, "/v2/drums/prune", shape("DrumsDeleted", "SpaceReclaimed"), method="POST")
+        learn(tree, "/v2/drums/import", shape("Status", "Progress", "Errors"), method="POST")
     learn(tree, "/v2/drums", shape("[]", "[].Name", "[].Driver"))
     assert anonymous(settled(tree)) == {"GET /v2/drums/{}", "DELETE /v2/drums/{}", "POST /v2/drums/create",
-                                        "POST /v2/drums/prune", "GET /v2/drums"}
+                                        "POST /v2/drums/prune", "POST /v2/drums/import", "GET /v2/drums"}
+
+
+def test_values_only_ever_written_to_are_not_actions() -> None:
+    """`POST /topics/orders` and `POST /topics/emails` again and again, answering alike, beside topics
+    read once each: values of the same parameter (records produced to a topic), not actions."""
+    topic = shape("name", "partitions", "configs")
+    produced = shape("offsets", "offsets[].partition", "offsets[].offset", "key_schema_id")
+    tree = PathTree()
+    for name in ("audit", "billing", "users", "ledger"):
+        learn(tree, f"/v3/topics/{name}", topic)
+    for _ in range(4):
+        learn(tree, "/v3/topics/orders", produced, method="POST")
+        learn(tree, "/v3/topics/emails", produced, method="POST")
+    assert anonymous(settled(tree)) == {"GET /v3/topics/{}", "POST /v3/topics/{}"}
 
 
 def test_a_word_posted_to_once_is_not_set_apart_as_an_action() -> None:

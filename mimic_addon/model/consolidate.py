@@ -20,7 +20,9 @@ tree, at each node between its literal children:
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
 * **Names beside values.** Answering alike is not enough where a word is plainly something else:
   a lone word often asked for beside detected ids (an alias, `/accounts/self`), a leaf that does
-  not end as the values leading on end (an action), a collection's listing (`Orders.json` beside
+  not end as the values leading on end (an action), a leaf only ever POSTed to again and again
+  beside leaves that are read or deleted (`POST /volumes/prune` beside `GET /volumes/{name}`, an
+  action too, unless such leaves answer alike), a collection's listing (`Orders.json` beside
   `Orders/{sid}`), a word with a number beside numeric ids (`digest10`).
 * **Values seen elsewhere.** Words folded as values at one position are evidence where they make
   up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).

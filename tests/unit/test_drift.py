@@ -135,6 +135,9 @@ def test_two_of_many_always_present_fields_gone_are_changes_not_another_shape() 
     assert {c.path for c in two} == {"$.f1", "$.f2"} and not any(c.shaky for c in two)
     three = compare(node, {k: v for k, v in fields.items() if k not in ("f1", "f2", "f3")})
     assert len(three) == 3 and all(c.shaky for c in three)  # a third of them: maybe a sparser shape
+    six = learned([{k: v for k, v in fields.items() if k != "f6"} for _ in range(20)])  # six always there
+    exactly = compare(six, {"f0": 0, "f3": 3, "f4": 4, "f5": 5, "src": "s"})  # two of six, and a new field
+    assert {c.path for c in exactly} == {"$.f1", "$.f2", "$.src"} and all(c.shaky for c in exactly)
 
 
 def test_an_object_with_a_tag_never_seen_is_judged_against_all_kinds_as_evidence() -> None:

@@ -353,9 +353,10 @@ def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict,
     # sparser shape of the object (a summary), not fields removed; two of many gone are two changes
     # (or a removal beside an optional field that only looked always present)
     gone_always = sum(1 for c in missing if not c.grade)
-    other_kind = bool(missing) and gone_always >= UNKNOWN_KIND_MISSING and (
-        bool(new) or any(child.count < total for child in props.values())) and (
-        3 * gone_always >= sum(1 for child in props.values() if child.count >= total))
+    other_kind = False
+    if gone_always >= UNKNOWN_KIND_MISSING:
+        always = sum(1 for child in props.values() if child.count >= total)
+        other_kind = (bool(new) or always < len(props)) and 3 * gone_always >= always
     for c in missing:
         _add(out, c)
     for name in new:

@@ -316,9 +316,9 @@ def learned_answers(brain: Brain, obs, skeleton: str | None) -> int:
     return node.count if node is not None else 0
 
 
-def run_protocol(path: Path, seed: int) -> dict:
+def run_protocol(path: Path, seed: int, learn: int = LEARN_FLOWS, replay: int = REPLAY_FLOWS) -> dict:
     pairs = in_time_order(path)
-    first, last = pairs[:LEARN_FLOWS], pairs[-REPLAY_FLOWS:]
+    first, last = pairs[:learn], pairs[-replay:]
     brain = Brain(Watchdog())
     t0 = time.perf_counter()
     learn_reports = feed(brain, [o for o, _ in first])
@@ -385,7 +385,7 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
     rows = {"development": [], "validation": []}
     totals = {"development": Counter(), "validation": Counter()}
     for sid in specs:
-        r = run_protocol(traffic / sid / "flows.mitm", args.seed)
+        r = run_protocol(traffic / sid / "flows.mitm", args.seed, args.learn_flows, args.replay_flows)
         group = "validation" if sid in validation else "development"
         plants = r["plants"]
         cells = []
@@ -523,6 +523,10 @@ def main() -> int:
                     help="protocol: issue 14's (default); legacy: the old mutation bench (learning phase 50); "
                          "cost: the watch's cost per flow to the learner (on vs off)")
     ap.add_argument("--seed", type=int, default=14, help="protocol: which endpoints, fields get planted changes")
+    ap.add_argument("--learn-flows", type=int, default=LEARN_FLOWS,
+                    help="protocol: flows learned first (the issue's protocol: 2000; others test the split)")
+    ap.add_argument("--replay-flows", type=int, default=REPLAY_FLOWS,
+                    help="protocol: last flows replayed, clean and planted (the issue's protocol: 1000)")
     ap.add_argument("--per-endpoint", type=int, default=20, help="legacy: mutated responses replayed per endpoint")
     ap.add_argument("-v", "--verbose", action="store_true", help="protocol: print misses and alarms")
     args = ap.parse_args()

@@ -71,6 +71,7 @@ class Brain:
             host = self.hosts.get(name)
             if host is None:
                 continue
+            young = list(host.young)
             host.young.clear()
             trial = PathTree(host.tree.root.copy())
             if consolidate(trial):
@@ -78,6 +79,12 @@ class Brain:
                     host.tree = trial
                     self._regroup(host)
                     self._dirty_hosts.add(name)
+            if young:
+                with self.lock:
+                    for key in young:  # (those folded elsewhere took their held answers along)
+                        ep = host.endpoints.get(key)
+                        if ep is not None and self.watch.grown_up(ep):
+                            self._dirty.add(ep.key)
         self._unsettled.clear()
 
     def _count_only(self, obs: Observation, parts: list[str], known: Digest | None) -> Endpoint | None:
@@ -138,7 +145,7 @@ class Brain:
             young = (obs.method, ep.skeleton) in host.young
             judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
-                                                       known.response_is_json, own=judge is ep,
+                                                       known.response_is_json, young=None if judge is ep else ep,
                                                        kin=host.endpoints.values()):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, known.query_fields, known, sample=sample)

@@ -55,13 +55,16 @@ class Watchdog:
         return self.enabled and self.stable_schema(ep, status) is not None
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
-              query: list[tuple[str, str]], body: Any, is_json: bool, own: bool = True,
+              query: list[tuple[str, str]], body: Any, is_json: bool, young: Endpoint | None = None,
               kin: Iterable[Endpoint] = ()) -> bool:
         """Weigh one response's changes; record the sure ones. True when the body must not be
-        learned (now: it drifted, or it is held back until its suspicion is settled). `own` false:
-        the answer is another endpoint's, judged with `ep`'s history (`Brain._elder`): it is not held
-        back here, since a suspicion releases what it held into `ep`. `kin`: the host's endpoints,
-        whose same-named objects may show a place optional (`watch/kin.py`)."""
+        learned (now: it drifted, or it is held back until its suspicion is settled). `young`: the
+        endpoint whose answer it is, when another (`ep`, `Brain._elder`) judges it: a doubtful answer
+        is held back for `young`, not for `ep` (a suspicion that comes to nothing releases what it
+        held into its own endpoint); were it learned by `young` at once, the next consolidation,
+        which most likely folds `young` into `ep`, would bring the change in as if learned (and
+        withdraw its alert). `kin`: the host's endpoints, whose same-named objects may show a place
+        optional (`watch/kin.py`)."""
         if not self.enabled:
             return False
         status = obs.status
@@ -80,14 +83,35 @@ class Watchdog:
         kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
-        if not withheld and doubtful and own:
-            suspicion.hold(body, is_json)
+        if not withheld and doubtful:
+            (suspicion if young is None else self._held_for(young, status)).hold(body, is_json)
             withheld = True
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
             if not suspicion.runs:
                 del self.suspicions[key]
         return withheld
+
+    def _held_for(self, young: Endpoint, status: int) -> Suspicion:
+        key = (young.host, young.method, young.skeleton, status)
+        suspicion = self.suspicions.get(key)
+        if suspicion is None:
+            suspicion = self.suspicions[key] = Suspicion()
+        return suspicion
+
+    def grown_up(self, ep: Endpoint) -> bool:
+        """`ep` is no longer young and a consolidation kept it apart: the answers held back for it
+        while another endpoint's history judged them are learned, unless candidates of its own run.
+        True when something was learned."""
+        learned = False
+        for status in list(ep.stats.statuses):
+            key = (ep.host, ep.method, ep.skeleton, int(status))
+            suspicion = self.suspicions.get(key)
+            if suspicion is not None and not suspicion.runs:
+                release(ep, str(status), suspicion)
+                del self.suspicions[key]
+                learned = True
+        return learned
 
     def saved_suspicions(self, ep: Endpoint) -> dict[str, dict[str, Any]]:
         """The endpoint's candidate changes not sure yet, per status, as saved with it."""

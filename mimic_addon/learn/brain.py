@@ -71,7 +71,6 @@ class Brain:
             host = self.hosts.get(name)
             if host is None:
                 continue
-            young = list(host.young)
             host.young.clear()
             trial = PathTree(host.tree.root.copy())
             if consolidate(trial):
@@ -79,12 +78,9 @@ class Brain:
                     host.tree = trial
                     self._regroup(host)
                     self._dirty_hosts.add(name)
-            if young:
+            if self.watch.held_young:
                 with self.lock:
-                    for key in young:  # (those folded elsewhere took their held answers along)
-                        ep = host.endpoints.get(key)
-                        if ep is not None and self.watch.grown_up(ep):
-                            self._dirty.add(ep.key)
+                    self._dirty.update(ep.key for ep in self.watch.settled(name, host.endpoints))
         self._unsettled.clear()
 
     def _count_only(self, obs: Observation, parts: list[str], known: Digest | None) -> Endpoint | None:
@@ -193,7 +189,7 @@ class Brain:
             self._deleted.add(ep.key)
             home = host.endpoints.get((method, target))
             self.watch.alerts.rekey(host.name, method, skeleton, target, folded=home is not None)
-            self.watch.rekey(host.name, method, skeleton, target)
+            self.watch.rekey(host.name, method, skeleton, target, folded=home is not None)
             if home is None:
                 ep.skeleton = target
                 host.endpoints[(method, target)] = ep
@@ -319,6 +315,7 @@ class Brain:
         with self.lock:
             self.hosts.clear()
             self.watch.suspicions.clear()
+            self.watch.held_young.clear()
             for name, data in snapshot.get("trees", {}).items():
                 self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]))
             for row in snapshot.get("endpoints", []):

@@ -17,7 +17,7 @@ before it alerts, weighed with the same-named objects of the host's other answer
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..model.redact import redact_json
@@ -42,6 +42,10 @@ class Watchdog:
         self.reports: list[tuple[Alert, list[Change], bool]] = []  # (alert, new changes, opened)
         # (host, method, skeleton, status) -> candidate changes not sure enough yet (memory only)
         self.suspicions: dict[tuple[str, str, str, int], Suspicion] = {}
+        # the same key, of a young endpoint -> its answers held back while its template's history
+        # judged them (`check`'s `young`), apart from its own suspicion: they are learned, or follow
+        # it into the template, only once a consolidation has said where it belongs (`settled`)
+        self.held_young: dict[tuple[str, str, str, int], Suspicion] = {}
 
     def stable_schema(self, ep: Endpoint, status: int):
         """The learned response schema of this status once some place in it can be judged (at
@@ -60,10 +64,9 @@ class Watchdog:
         """Weigh one response's changes; record the sure ones. True when the body must not be
         learned (now: it drifted, or it is held back until its suspicion is settled). `young`: the
         endpoint whose answer it is, when another (`ep`, `Brain._elder`) judges it: a doubtful answer
-        is held back for `young`, not for `ep` (a suspicion that comes to nothing releases what it
-        held into its own endpoint); were it learned by `young` at once, the next consolidation,
-        which most likely folds `young` into `ep`, would bring the change in as if learned (and
-        withdraw its alert). `kin`: the host's endpoints, whose same-named objects may show a place
+        is held back for `young` (`held_young`), not for `ep`: were it learned by `young` at once, the
+        next consolidation, which most likely folds `young` into `ep`, would bring the change in as
+        if learned (and withdraw its alert). `kin`: the host's endpoints, whose same-named objects may show a place
         optional (`watch/kin.py`)."""
         if not self.enabled:
             return False
@@ -84,7 +87,9 @@ class Watchdog:
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
         if not withheld and doubtful:
-            (suspicion if young is None else self._held_for(young, status)).hold(body, is_json)
+            held = suspicion if young is None else self._held_young_at(
+                (young.host, young.method, young.skeleton, status))
+            held.hold(body, is_json)
             withheld = True
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
@@ -92,43 +97,46 @@ class Watchdog:
                 del self.suspicions[key]
         return withheld
 
-    def _held_for(self, young: Endpoint, status: int) -> Suspicion:
-        key = (young.host, young.method, young.skeleton, status)
-        suspicion = self.suspicions.get(key)
-        if suspicion is None:
-            suspicion = self.suspicions[key] = Suspicion()
-        return suspicion
-
-    def grown_up(self, ep: Endpoint) -> bool:
-        """`ep` is no longer young and a consolidation kept it apart: the answers held back for it
-        while another endpoint's history judged them are learned, unless candidates of its own run.
-        True when something was learned."""
-        learned = False
-        for status in list(ep.stats.statuses):
-            key = (ep.host, ep.method, ep.skeleton, int(status))
-            suspicion = self.suspicions.get(key)
-            if suspicion is not None and not suspicion.runs:
-                release(ep, str(status), suspicion)
-                del self.suspicions[key]
-                learned = True
+    def settled(self, host: str, endpoints: Mapping[tuple[str, str], Endpoint]) -> list[Endpoint]:
+        """A consolidation of `host` ran (its folded endpoints' held answers went with them: `rekey`):
+        the endpoints it kept apart learn what was held back for them while they were young. The
+        endpoints that learned something (an endpoint gone since is not looked for)."""
+        learned = []
+        for key in [k for k in self.held_young if k[0] == host]:
+            held = self.held_young.pop(key)
+            ep = endpoints.get((key[1], key[2]))
+            if ep is not None:
+                release(ep, str(key[3]), held)
+                learned.append(ep)
         return learned
 
     def saved_suspicions(self, ep: Endpoint) -> dict[str, dict[str, Any]]:
         """The endpoint's candidate changes not sure yet, per status, as saved with it."""
         out = {}
         for status in ep.stats.statuses:
-            suspicion = self.suspicions.get((ep.host, ep.method, ep.skeleton, int(status)))
-            if suspicion is not None:
-                out[str(status)] = suspicion.to_dict()
+            key = (ep.host, ep.method, ep.skeleton, int(status))
+            suspicion, young = self.suspicions.get(key), self.held_young.get(key)
+            if suspicion is None and young is None:
+                continue
+            out[str(status)] = d = (suspicion or Suspicion()).to_dict()
+            if young is not None:
+                d["young"] = young.to_dict()
         return out
 
     def load_suspicions(self, ep: Endpoint, saved: dict[str, dict[str, Any]]) -> None:
         for status, d in saved.items():
-            self.suspicions[(ep.host, ep.method, ep.skeleton, int(status))] = Suspicion.from_dict(d)
+            key = (ep.host, ep.method, ep.skeleton, int(status))
+            if d.get("runs") or d.get("held") or d.get("held_other"):
+                self.suspicions[key] = Suspicion.from_dict(d)
+            if d.get("young"):
+                self.held_young[key] = Suspicion.from_dict(d["young"])
 
-    def rekey(self, host: str, method: str, skeleton: str, target: str) -> None:
+    def rekey(self, host: str, method: str, skeleton: str, target: str, folded: bool = False) -> None:
         """An endpoint's skeleton became `target` (templates changed): its candidate changes and
-        the answers they hold back follow it (into the suspicion already there, if any)."""
+        the answers they hold back follow it (into the suspicion already there, if any). `folded`:
+        into another endpoint; what was held back for it while young then joins that endpoint's
+        withheld answers if a drift alert is open there (they may bring its change), else its
+        suspicion (learned when that comes to nothing)."""
         for key in [k for k in self.suspicions if k[:3] == (host, method, skeleton)]:
             moved = self.suspicions.pop(key)
             home = self.suspicions.get((host, method, target, key[3]))
@@ -136,6 +144,28 @@ class Watchdog:
                 self.suspicions[(host, method, target, key[3])] = moved
             else:
                 home.absorb(moved)
+        for key in [k for k in self.held_young if k[:3] == (host, method, skeleton)]:
+            moved = self.held_young.pop(key)
+            new = (host, method, target, key[3])
+            alert = self.alerts.open.get(new)
+            if not folded:
+                self._held_young_at(new).absorb(moved)
+            elif alert is not None and alert.label != INFO:
+                if alert.pending is None:
+                    alert.pending = SchemaNode()
+                alert.pending_other += moved.take(alert.pending)[1]
+                self.alerts.dirty.add(alert.id)
+            else:
+                home = self.suspicions.get(new)
+                if home is None:
+                    home = self.suspicions[new] = Suspicion()
+                home.absorb(moved)
+
+    def _held_young_at(self, key: tuple[str, str, str, int]) -> Suspicion:
+        held = self.held_young.get(key)
+        if held is None:
+            held = self.held_young[key] = Suspicion()
+        return held
 
     def _candidates(self, ep: Endpoint, status: int, certain: bool, query: list[tuple[str, str]], body: Any,
                     is_json: bool, suspicion: Suspicion | None,

@@ -133,3 +133,63 @@ def test_a_change_first_seen_on_a_young_endpoint_still_alerts_once_it_is_folded(
     [alert] = brain.alert_list()
     assert (alert["skeleton"], alert["label"], alert["resolved"]) == ("/{}/users/{}", "BREAKING", False)
     assert [(c["path"], c["kind"]) for c in alert["changes"]] == [("$.enabled", "type_changed")]
+
+
+def test_an_answer_the_young_endpoint_judges_itself_does_not_release_what_was_held_for_it() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    changed = [dict(user(800 + n), enabled="mimic") for n in range(8)]
+    ep = brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=800)}", changed[0], ts=100))
+    other = brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=899)}", {"error": "gone"}, ts=100.5))
+    assert other is ep and brain.judged is ep  # another shape: its own history judges it
+    assert "enabled" not in ep.responses["200"].props
+    for n in range(1, 4):
+        brain.learn(answer("GET", f"/{REALMS[n]}/users/{uuid.UUID(int=800 + n)}", changed[n], ts=100 + n))
+    brain.settle()
+    for n in range(4, 8):
+        brain.learn(answer("GET", f"/{REALMS[n]}/users/{uuid.UUID(int=800 + n)}", changed[n], ts=100 + n))
+    [alert] = brain.alert_list()
+    assert (alert["label"], alert["resolved"]) == ("BREAKING", False)
+
+
+def groups(i: int, name: object) -> list[dict]:
+    return [{"id": str(uuid.UUID(int=i)), "name": name}]
+
+
+def test_what_was_held_for_a_young_endpoint_waits_with_the_open_alert_of_the_template_it_joins() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    brain.learn(answer("GET", "/acme/groups", groups(800, 5), ts=100))  # held for `/acme/groups`
+    brain.learn(answer("GET", f"/{REALMS[1]}/groups", groups(801, 6), ts=101))  # the template's alert opens
+    brain.settle()  # `acme` is a realm: `/acme/groups` joins `/{}/groups`, the open alert withholds its answer
+    elder = brain.hosts[HOST].endpoints[("GET", "/{}/groups")]
+    brain.learn(answer("GET", f"/{REALMS[2]}/groups", [], ts=102))  # says nothing either way
+    assert elder.responses["200"].items.props["name"].type_counts() == {"string": 32}
+    for n in range(4, 8):
+        brain.learn(answer("GET", f"/{REALMS[n]}/groups", groups(810 + n, 7 + n), ts=110 + n))
+    [alert] = brain.alert_list()
+    assert (alert["label"], alert["resolved"]) == ("BREAKING", False)
+    assert [(c["path"], c["kind"]) for c in alert["changes"]] == [("$[].name", "type_changed")]
+
+
+def test_a_young_endpoint_moved_to_a_new_template_learns_what_was_held_for_it() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    me = user(900)
+    ep = brain.learn(answer("GET", "/acme/users/me", {k: v for k, v in me.items() if k != "createdTimestamp"}, ts=100))
+    assert brain.judged.skeleton == "/{}/users/{}" and "200" not in ep.responses
+    brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=950)}", user(950), ts=101))
+    brain.settle()
+    assert ep.skeleton == "/{}/users/me" and ep.responses["200"].count == 1 and not brain.watch.held_young
+
+
+def test_what_is_held_for_a_young_endpoint_is_saved_with_it() -> None:
+    brain = realms_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    ep = brain.learn(answer("GET", "/acme/users/me", {"id": str(uuid.UUID(int=900)), "enabled": True}, ts=100))
+    saved = brain.row(ep)["data"]["watch"]["suspicions"]
+    assert saved["200"]["young"]["held"] is not None
+    other = Watchdog()
+    other.load_suspicions(ep, saved)
+    assert other.held_young[(HOST, "GET", ep.skeleton, 200)].held_count() == 1
+    assert (HOST, "GET", ep.skeleton, 200) not in other.suspicions

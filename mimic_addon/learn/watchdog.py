@@ -14,6 +14,9 @@ value non-null again) is withdrawn: it was an optional or nullable place that lo
 alert left with no BREAKING/WARNING change learns what it withheld, and with none at all it
 resolves itself as "withdrawn". A field of a named object missing (or null) for the first time is,
 before it alerts, weighed with the same-named objects of the host's other answers (`watch/kin.py`).
+An answer of a young endpoint (one no consolidation has placed yet) that its template's history
+judged doubtful waits for the next consolidation (`held_young`): folded into the template, it joins
+the template's suspicion or open alert; kept apart, its endpoint learns it.
 """
 from __future__ import annotations
 
@@ -64,10 +67,10 @@ class Watchdog:
         """Weigh one response's changes; record the sure ones. True when the body must not be
         learned (now: it drifted, or it is held back until its suspicion is settled). `young`: the
         endpoint whose answer it is, when another (`ep`, `Brain._elder`) judges it: a doubtful answer
-        is held back for `young` (`held_young`), not for `ep`: were it learned by `young` at once, the
-        next consolidation, which most likely folds `young` into `ep`, would bring the change in as
-        if learned (and withdraw its alert). `kin`: the host's endpoints, whose same-named objects may show a place
-        optional (`watch/kin.py`)."""
+        is held back for `young` (`held_young`), not for `ep`: were it learned by `young` at once,
+        the next consolidation, which most likely folds `young` into `ep`, would bring the change in
+        as if learned (and withdraw its alert). `kin`: the host's endpoints, whose same-named
+        objects may show a place optional (`watch/kin.py`)."""
         if not self.enabled:
             return False
         status = obs.status

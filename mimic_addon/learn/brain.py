@@ -71,7 +71,9 @@ class Brain:
             host = self.hosts.get(name)
             if host is None:
                 continue
-            host.young.clear()
+            if host.young:
+                host.young.clear()
+                self._dirty_hosts.add(name)  # (saved with the tree)
             trial = PathTree(host.tree.root.copy())
             if consolidate(trial):
                 with self.lock:
@@ -282,8 +284,7 @@ class Brain:
     def take_changes(self) -> tuple[dict[str, dict], list[dict], list[tuple[str, str, str]]]:
         """Snapshot what changed since the last call (to hand to the store) and reset the marks."""
         with self.lock:
-            trees = {h: {"scheme": self.hosts[h].scheme, "tree": self.hosts[h].tree.to_dict()}
-                     for h in self._dirty_hosts}
+            trees = {h: self._tree_row(self.hosts[h]) for h in self._dirty_hosts}
             eps = []
             for host, method, skeleton in self._dirty:
                 ep = self.hosts[host].endpoints.get((method, skeleton))
@@ -294,6 +295,14 @@ class Brain:
             self._dirty.clear()
             self._deleted.clear()
         return trees, eps, deleted
+
+    @staticmethod
+    def _tree_row(host: HostModel) -> dict:
+        """The host as saved: its path tree, and the endpoints no consolidation has placed yet."""
+        row: dict = {"scheme": host.scheme, "tree": host.tree.to_dict()}
+        if host.young:
+            row["young"] = sorted(list(k) for k in host.young)
+        return row
 
     def row(self, ep: Endpoint) -> dict:
         """The endpoint as saved: its model and the watch's candidate changes not sure yet."""
@@ -316,8 +325,13 @@ class Brain:
             self.hosts.clear()
             self.watch.suspicions.clear()
             self.watch.held_young.clear()
+            self.watch.young_judges.clear()
             for name, data in snapshot.get("trees", {}).items():
-                self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]))
+                young = {(str(m), str(s)) for m, s in data.get("young", [])}
+                self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]),
+                                             young=young)
+                if young:
+                    self._unsettled.add(name)
             for row in snapshot.get("endpoints", []):
                 ep = Endpoint.from_dict(row)
                 host = self.hosts.get(ep.host)

@@ -49,6 +49,7 @@ class Watchdog:
         # judged them (`check`'s `young`), apart from its own suspicion: they are learned, or follow
         # it into the template, only once a consolidation has said where it belongs (`settled`)
         self.held_young: dict[tuple[str, str, str, int], Suspicion] = {}
+        self.young_judges: dict[tuple[str, str, str, int], tuple[str, str, str, int]] = {}  # the key judging them
 
     def stable_schema(self, ep: Endpoint, status: int):
         """The learned response schema of this status once some place in it can be judged (at
@@ -90,9 +91,12 @@ class Watchdog:
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
         if not withheld and doubtful:
-            held = suspicion if young is None else self._held_young_at(
-                (young.host, young.method, young.skeleton, status))
-            held.hold(body, is_json)
+            if young is None:
+                suspicion.hold(body, is_json)
+            else:
+                young_key = (young.host, young.method, young.skeleton, status)
+                self._held_young_at(young_key).hold(body, is_json)
+                self.young_judges[young_key] = key
             withheld = True
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
@@ -107,6 +111,7 @@ class Watchdog:
         learned = []
         for key in [k for k in self.held_young if k[0] == host]:
             held = self.held_young.pop(key)
+            self.young_judges.pop(key, None)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
                 release(ep, str(key[3]), held)
@@ -124,6 +129,8 @@ class Watchdog:
             out[str(status)] = d = (suspicion or Suspicion()).to_dict()
             if young is not None:
                 d["young"] = young.to_dict()
+                if (judge := self.young_judges.get(key)) is not None:
+                    d["young"]["judge"] = list(judge)
         return out
 
     def load_suspicions(self, ep: Endpoint, saved: dict[str, dict[str, Any]]) -> None:
@@ -133,6 +140,8 @@ class Watchdog:
                 self.suspicions[key] = Suspicion.from_dict(d)
             if d.get("young"):
                 self.held_young[key] = Suspicion.from_dict(d["young"])
+                if judge := d["young"].get("judge"):
+                    self.young_judges[key] = (str(judge[0]), str(judge[1]), str(judge[2]), int(judge[3]))
 
     def rekey(self, host: str, method: str, skeleton: str, target: str, folded: bool = False) -> None:
         """An endpoint's skeleton became `target` (templates changed): its candidate changes and
@@ -149,13 +158,17 @@ class Watchdog:
                 home.absorb(moved)
         for key in [k for k in self.held_young if k[:3] == (host, method, skeleton)]:
             moved = self.held_young.pop(key)
+            judge = self.young_judges.pop(key, None)
             new = (host, method, target, key[3])
             alert = self.alerts.open.get(new)
             if not folded:
                 self._held_young_at(new).absorb(moved)
+                if judge is not None:
+                    self.young_judges[new] = judge
             elif alert is not None and alert.label != INFO:
                 if alert.pending is None:
                     alert.pending = SchemaNode()
+                alert.count += moved.held_count()
                 alert.pending_other += moved.take(alert.pending)[1]
                 self.alerts.dirty.add(alert.id)
             else:
@@ -163,6 +176,13 @@ class Watchdog:
                 if home is None:
                     home = self.suspicions[new] = Suspicion()
                 home.absorb(moved)
+
+    def _judged_by(self, key: tuple[str, str, str, int]) -> list[Suspicion]:
+        """Take out what is held for young endpoints whose answers the history at `key` judged."""
+        keys = [k for k, judge in self.young_judges.items() if judge == key]
+        for k in keys:
+            del self.young_judges[k]
+        return [self.held_young.pop(k) for k in keys if k in self.held_young]
 
     def _held_young_at(self, key: tuple[str, str, str, int]) -> Suspicion:
         held = self.held_young.get(key)
@@ -250,9 +270,12 @@ class Watchdog:
         WARNING): it is withheld, with the answers held back for the suspicion."""
         drifted = any(c.label != INFO for c in sure)
         status = obs.status
-        opened = (ep.host, ep.method, ep.skeleton, status) not in self.alerts.open
+        key = (ep.host, ep.method, ep.skeleton, status)
+        opened = key not in self.alerts.open
+        young = self._judged_by(key) if drifted else []  # suspected before the alert, as the suspicion's
+        earlier = suspicion.held_count() + sum(h.held_count() for h in young) if drifted else 0
         alert, new = self.alerts.record(ep.host, ep.method, ep.skeleton, named(ep.skeleton), status, sure, obs.ts,
-                                        runs, suspicion.held_count() if drifted else 0)
+                                        runs, earlier)
         if new:
             self.reports.append((alert, new, opened))
         if drifted:
@@ -260,6 +283,8 @@ class Watchdog:
             if alert.pending is None:
                 alert.pending = SchemaNode()
             alert.pending_other += suspicion.take(alert.pending)[1]
+            for held in young:
+                alert.pending_other += held.take(alert.pending)[1]
         return drifted
 
     def take_reports(self) -> list[tuple[Alert, list[Change], bool]]:

@@ -193,3 +193,42 @@ def test_what_is_held_for_a_young_endpoint_is_saved_with_it() -> None:
     other.load_suspicions(ep, saved)
     assert other.held_young[(HOST, "GET", ep.skeleton, 200)].held_count() == 1
     assert (HOST, "GET", ep.skeleton, 200) not in other.suspicions
+
+
+def test_an_alert_resolved_as_fixed_drops_what_was_held_for_young_endpoints_it_judged() -> None:
+    brain = realms_brain()
+    changed = [dict(user(800 + n), enabled="mimic") for n in range(8)]
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=800)}", changed[0], ts=100))  # held for the young one
+    brain.learn(answer("GET", f"/{REALMS[1]}/users/{uuid.UUID(int=801)}", changed[1], ts=101))
+    [alert] = brain.alert_list()
+    assert alert["count"] == 2 and not brain.watch.held_young  # the held answer waits with the alert
+    brain.resolve_alert(alert["id"], "fixed", 102)  # the backend was put right: what drifted is dropped
+    brain.settle()
+    brain.learn(answer("GET", f"/{REALMS[2]}/users/{uuid.UUID(int=850)}", user(850), ts=103))
+    elder = brain.hosts[HOST].endpoints[("GET", "/{}/users/{}")]
+    assert elder.responses["200"].props["enabled"].type_counts() == {"boolean": 33}
+    for n in range(4, 6):  # the regression comes back: it alerts again
+        brain.learn(answer("GET", f"/{REALMS[n]}/users/{uuid.UUID(int=800 + n)}", changed[n], ts=110 + n))
+    [again] = [a for a in brain.alert_list() if not a["resolved"]]
+    assert again["label"] == "BREAKING"
+
+
+def test_a_reloaded_store_keeps_its_young_endpoints_young() -> None:
+    brain = realms_brain()
+    brain.take_changes()
+    brain.learn(answer("GET", "/acme/events", [], ts=99))
+    brain.learn(answer("GET", f"/acme/users/{uuid.UUID(int=800)}", dict(user(800), enabled="mimic"), ts=100))
+    trees, rows, _ = brain.take_changes()
+    assert sorted(trees[HOST]["young"]) == [["GET", "/acme/events"], ["GET", "/acme/users/{}"]]
+    full = {"trees": {HOST: Brain._tree_row(brain.hosts[HOST])}, "endpoints": [brain.row(e) for e in brain.endpoints()]}
+    reloaded = Brain(Watchdog())
+    reloaded.load(full)
+    assert reloaded.hosts[HOST].young == {("GET", "/acme/events"), ("GET", "/acme/users/{}")}
+    key = (HOST, "GET", "/acme/users/{}", 200)
+    assert reloaded.watch.held_young[key].held_count() == 1
+    assert reloaded.watch.young_judges[key] == (HOST, "GET", "/{}/users/{}", 200)
+    reloaded.learn(answer("GET", f"/acme/users/{uuid.UUID(int=801)}", dict(user(801), enabled="mimic"), ts=101))
+    assert reloaded.judged is not None and reloaded.judged.skeleton == "/{}/users/{}"
+    [alert] = reloaded.alert_list()
+    assert (alert["label"], alert["count"]) == ("BREAKING", 2)

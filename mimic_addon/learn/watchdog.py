@@ -80,9 +80,12 @@ class Watchdog:
         alert = self.alerts.open.get(key)
         certain = declared(ep, status)
         changes, fine, errors = self._candidates(ep, status, certain, query, body, is_json, suspicion, alert)
+        released = None  # an alert left with no drift, whose withheld answers are to be learned
         if alert is not None and fine and not certain:
-            alert = self._contradicted(ep, alert, fine, changes, obs.ts)
+            alert, released = self._contradicted(alert, fine, changes, obs.ts)
         if not changes and suspicion is None:
+            if released is not None:
+                resolve_into(ep, released)
             return False
         if suspicion is None:
             suspicion = self.suspicions[key] = Suspicion()
@@ -98,6 +101,8 @@ class Watchdog:
                 self._held_young_at(young_key).hold(body, is_json)
                 self.young_judges[young_key] = key
             withheld = True
+        if released is not None:
+            self._learn_withheld(ep, key, released, suspicion)
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
             if not suspicion.runs:
@@ -214,18 +219,41 @@ class Watchdog:
             changes = [c for c in changes if not c.exceptions]
         return changes, fine, errors
 
-    def _contradicted(self, ep: Endpoint, alert: Alert, fine: set[str], changes: list[Change],
-                      ts: float) -> Alert | None:
+    def _contradicted(self, alert: Alert, fine: set[str], changes: list[Change],
+                      ts: float) -> tuple[Alert | None, Alert | None]:
         """A learned (not declared) contract is a sample: a place seen as learned again after its
-        alert shows it was optional or nullable, not changed. The alert, None once it closed."""
+        alert shows it was optional or nullable, not changed. The alert (None once it closed), and
+        the alert again when nothing drifted after all: what it withheld is to be learned."""
         if alert.withdraw(fine, {c.key for c in changes}):
             self.alerts.dirty.add(alert.id)
-            if alert.label == INFO:  # nothing drifted after all: what it withheld is learned
-                resolve_into(ep, alert)
+            if alert.label == INFO:
                 if not alert.change_list():
                     self.alerts.close_withdrawn(alert, ts)
-                    return None
-        return alert
+                    return None, alert
+                return alert, alert
+        return alert, None
+
+    def _learn_withheld(self, ep: Endpoint, key: tuple[str, str, str, int], alert: Alert,
+                        suspicion: Suspicion) -> None:
+        """What an alert left with no drift withheld is learned, unless this very answer drifted
+        (it joins that alert) or a candidate not sure yet holds answers back (it waits with them):
+        the withheld answers may well bring that change too, and learned they would make it look
+        as usual."""
+        now = self.alerts.open.get(key)
+        if now is not None and now.label != INFO:
+            if now is not alert:
+                if alert.pending is not None:
+                    if now.pending is None:
+                        now.pending = SchemaNode()
+                    now.pending.merge(alert.pending)
+                now.pending_other += alert.pending_other
+                alert.pending, alert.pending_other = None, 0
+                self.alerts.dirty.add(now.id)
+        elif suspicion.holding():
+            suspicion.keep(alert.pending, alert.pending_other)
+            alert.pending, alert.pending_other = None, 0
+        else:
+            resolve_into(ep, alert)
 
     @staticmethod
     def _weigh(changes: list[Change], fine: set[str], is_json: bool, errors: int, certain: bool,

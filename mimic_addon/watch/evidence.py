@@ -96,6 +96,14 @@ class Suspicion:
                 self.overflow = SchemaNode()
             self.overflow.observe(redact_json(body))
 
+    def keep(self, answers: SchemaNode | None, other: int) -> None:
+        """Answers already summarised (an alert's withheld ones) wait with those held back."""
+        if answers is not None and answers.count:
+            if self.overflow is None:
+                self.overflow = SchemaNode()
+            self.overflow.merge(answers)
+        self.held_other += other
+
     def held_count(self) -> int:
         return len(self.held) + (self.overflow.count if self.overflow is not None else 0) + self.held_other
 

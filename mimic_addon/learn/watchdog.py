@@ -240,6 +240,7 @@ class Watchdog:
         the withheld answers may well bring that change too, and learned they would make it look
         as usual."""
         now = self.alerts.open.get(key)
+        moved = (alert.pending.count if alert.pending is not None else 0) + alert.pending_other
         if now is not None and now.label != INFO:
             if now is not alert:
                 if alert.pending is not None:
@@ -247,10 +248,14 @@ class Watchdog:
                         now.pending = SchemaNode()
                     now.pending.merge(alert.pending)
                 now.pending_other += alert.pending_other
+                now.count += moved
                 alert.pending, alert.pending_other = None, 0
                 self.alerts.dirty.add(now.id)
-        elif suspicion.holding():
+        elif any(hold and kind != "new_field" for (_, kind), (_, hold) in suspicion.runs.items()):
+            # (a change of the learned contract is weighed: a new field alone says nothing of them)
             suspicion.keep(alert.pending, alert.pending_other)
+            if alert.resolution is None:  # still open (INFO changes left): they are no longer its own
+                alert.count -= moved
             alert.pending, alert.pending_other = None, 0
         else:
             resolve_into(ep, alert)

@@ -62,3 +62,18 @@ def test_a_withdrawn_alert_learns_what_it_withheld_when_nothing_else_is_weighed(
     assert ep.responses["200"].props["created"].count == 13 and ep.responses["200"].count == 15
     [alert] = brain.alert_list()
     assert alert["resolved"] and alert["resolution"] == "withdrawn"
+
+
+def test_answers_an_open_alert_gives_up_to_a_suspicion_are_not_counted_twice() -> None:
+    brain = Brain(Watchdog())
+    for i in range(12):
+        brain.learn(answer(i, item(i)))
+    brain.settle()
+    brain.learn(answer(19, dict(item(19), extra=1)))  # a new field: an INFO alert, open
+    brain.learn(answer(20, item(20, created=False)))
+    brain.learn(answer(21, item(21, created=False)))  # BREAKING: both withheld
+    brain.learn(answer(22, item(22, data=True)))  # `created` back (withdrawn); `data` changed, not sure yet
+    brain.learn(answer(23, item(23, data=True)))  # sure
+    [alert] = brain.alert_list()
+    assert alert["label"] == "BREAKING" and alert["count"] == 5  # 19 to 23, each once
+    assert [c["path"] for c in alert["changes"]] == ["$.extra", "$.data"]

@@ -325,7 +325,6 @@ class Brain:
             self.hosts.clear()
             self.watch.suspicions.clear()
             self.watch.held_young.clear()
-            self.watch.young_judges.clear()
             for name, data in snapshot.get("trees", {}).items():
                 young = {(str(m), str(s)) for m, s in data.get("young", [])}
                 self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]),

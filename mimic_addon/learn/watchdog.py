@@ -45,11 +45,10 @@ class Watchdog:
         self.reports: list[tuple[Alert, list[Change], bool]] = []  # (alert, new changes, opened)
         # (host, method, skeleton, status) -> candidate changes not sure enough yet (memory only)
         self.suspicions: dict[tuple[str, str, str, int], Suspicion] = {}
-        # the same key, of a young endpoint -> its answers held back while its template's history
-        # judged them (`check`'s `young`), apart from its own suspicion: they are learned, or follow
-        # it into the template, only once a consolidation has said where it belongs (`settled`)
-        self.held_young: dict[tuple[str, str, str, int], Suspicion] = {}
-        self.young_judges: dict[tuple[str, str, str, int], tuple[str, str, str, int]] = {}  # the key judging them
+        # the same key, of a young endpoint -> (the key of the history that judged its answers, the
+        # answers held back meanwhile: `check`'s `young`), apart from its own suspicion: they are
+        # learned, or follow it into the template, once a consolidation has said where it belongs
+        self.held_young: dict[tuple[str, str, str, int], tuple[tuple[str, str, str, int], Suspicion]] = {}
 
     def stable_schema(self, ep: Endpoint, status: int):
         """The learned response schema of this status once some place in it can be judged (at
@@ -98,8 +97,9 @@ class Watchdog:
                 suspicion.hold(body, is_json)
             else:
                 young_key = (young.host, young.method, young.skeleton, status)
-                self._held_young_at(young_key).hold(body, is_json)
-                self.young_judges[young_key] = key
+                _, held = self.held_young.get(young_key) or (key, Suspicion())
+                held.hold(body, is_json)
+                self.held_young[young_key] = (key, held)
             withheld = True
         if released is not None:
             self._learn_withheld(ep, key, released, suspicion)
@@ -115,8 +115,7 @@ class Watchdog:
         endpoints that learned something (an endpoint gone since is not looked for)."""
         learned = []
         for key in [k for k in self.held_young if k[0] == host]:
-            held = self.held_young.pop(key)
-            self.young_judges.pop(key, None)
+            _, held = self.held_young.pop(key)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
                 release(ep, str(key[3]), held)
@@ -133,9 +132,8 @@ class Watchdog:
                 continue
             out[str(status)] = d = (suspicion or Suspicion()).to_dict()
             if young is not None:
-                d["young"] = young.to_dict()
-                if (judge := self.young_judges.get(key)) is not None:
-                    d["young"]["judge"] = list(judge)
+                judge, held = young
+                d["young"] = {**held.to_dict(), "judge": list(judge)}
         return out
 
     def load_suspicions(self, ep: Endpoint, saved: dict[str, dict[str, Any]]) -> None:
@@ -144,9 +142,9 @@ class Watchdog:
             if d.get("runs") or d.get("held") or d.get("held_other"):
                 self.suspicions[key] = Suspicion.from_dict(d)
             if d.get("young"):
-                self.held_young[key] = Suspicion.from_dict(d["young"])
-                if judge := d["young"].get("judge"):
-                    self.young_judges[key] = (str(judge[0]), str(judge[1]), str(judge[2]), int(judge[3]))
+                judge = d["young"].get("judge") or key
+                self.held_young[key] = ((str(judge[0]), str(judge[1]), str(judge[2]), int(judge[3])),
+                                        Suspicion.from_dict(d["young"]))
 
     def rekey(self, host: str, method: str, skeleton: str, target: str, folded: bool = False) -> None:
         """An endpoint's skeleton became `target` (templates changed): its candidate changes and
@@ -162,19 +160,17 @@ class Watchdog:
             else:
                 home.absorb(moved)
         for key in [k for k in self.held_young if k[:3] == (host, method, skeleton)]:
-            moved = self.held_young.pop(key)
-            judge = self.young_judges.pop(key, None)
+            judge, moved = self.held_young.pop(key)
             new = (host, method, target, key[3])
             alert = self.alerts.open.get(new)
             if not folded:
-                self._held_young_at(new).absorb(moved)
-                if judge is not None:
-                    self.young_judges[new] = judge
+                if (there := self.held_young.get(new)) is not None:
+                    there[1].absorb(moved)
+                    moved = there[1]
+                self.held_young[new] = (judge, moved)
             elif alert is not None and alert.label != INFO:
-                if alert.pending is None:
-                    alert.pending = SchemaNode()
                 alert.count += moved.held_count()
-                alert.pending_other += moved.take(alert.pending)[1]
+                withhold_held(alert, moved)
                 self.alerts.dirty.add(alert.id)
             else:
                 home = self.suspicions.get(new)
@@ -184,16 +180,8 @@ class Watchdog:
 
     def _judged_by(self, key: tuple[str, str, str, int]) -> list[Suspicion]:
         """Take out what is held for young endpoints whose answers the history at `key` judged."""
-        keys = [k for k, judge in self.young_judges.items() if judge == key]
-        for k in keys:
-            del self.young_judges[k]
-        return [self.held_young.pop(k) for k in keys if k in self.held_young]
-
-    def _held_young_at(self, key: tuple[str, str, str, int]) -> Suspicion:
-        held = self.held_young.get(key)
-        if held is None:
-            held = self.held_young[key] = Suspicion()
-        return held
+        keys = [k for k, (judge, _) in self.held_young.items() if judge == key]
+        return [self.held_young.pop(k)[1] for k in keys]
 
     def _candidates(self, ep: Endpoint, status: int, certain: bool, query: list[tuple[str, str]], body: Any,
                     is_json: bool, suspicion: Suspicion | None,
@@ -313,11 +301,8 @@ class Watchdog:
             self.reports.append((alert, new, opened))
         if drifted:
             self.alerts.withhold(alert, redact_json(body) if is_json else None, is_json)
-            if alert.pending is None:
-                alert.pending = SchemaNode()
-            alert.pending_other += suspicion.take(alert.pending)[1]
-            for held in young:
-                alert.pending_other += held.take(alert.pending)[1]
+            for held in (suspicion, *young):
+                withhold_held(alert, held)
         return drifted
 
     def take_reports(self) -> list[tuple[Alert, list[Change], bool]]:
@@ -349,6 +334,13 @@ def release(ep: Endpoint, code: str, suspicion: Suspicion) -> None:
     """Answers held back for a suspicion that came to nothing are learned after all."""
     held, other = suspicion.take(ep.responses.setdefault(code, SchemaNode()))
     ep.sampled[code] += held + other
+
+
+def withhold_held(alert: Alert, held: Suspicion) -> None:
+    """Answers held back for a suspicion join what a drift alert withholds (and leave the suspicion)."""
+    if alert.pending is None:
+        alert.pending = SchemaNode()
+    alert.pending_other += held.take(alert.pending)[1]
 
 
 def resolve_into(ep: Endpoint | None, alert: Alert) -> None:

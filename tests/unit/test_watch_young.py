@@ -191,7 +191,7 @@ def test_what_is_held_for_a_young_endpoint_is_saved_with_it() -> None:
     assert saved["200"]["young"]["held"] is not None
     other = Watchdog()
     other.load_suspicions(ep, saved)
-    assert other.held_young[(HOST, "GET", ep.skeleton, 200)].held_count() == 1
+    assert other.held_young[(HOST, "GET", ep.skeleton, 200)][1].held_count() == 1
     assert (HOST, "GET", ep.skeleton, 200) not in other.suspicions
 
 
@@ -226,8 +226,8 @@ def test_a_reloaded_store_keeps_its_young_endpoints_young() -> None:
     reloaded.load(full)
     assert reloaded.hosts[HOST].young == {("GET", "/acme/events"), ("GET", "/acme/users/{}")}
     key = (HOST, "GET", "/acme/users/{}", 200)
-    assert reloaded.watch.held_young[key].held_count() == 1
-    assert reloaded.watch.young_judges[key] == (HOST, "GET", "/{}/users/{}", 200)
+    assert reloaded.watch.held_young[key][1].held_count() == 1
+    assert reloaded.watch.held_young[key][0] == (HOST, "GET", "/{}/users/{}", 200)
     reloaded.learn(answer("GET", f"/acme/users/{uuid.UUID(int=801)}", dict(user(801), enabled="mimic"), ts=101))
     assert reloaded.judged is not None and reloaded.judged.skeleton == "/{}/users/{}"
     [alert] = reloaded.alert_list()

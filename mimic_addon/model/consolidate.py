@@ -25,7 +25,9 @@ tree, at each node between its literal children:
   action too, unless such leaves answer alike), a collection's listing (`Orders.json` beside
   `Orders/{sid}`), a word with a number beside numeric ids (`digest10`).
 * **Values seen elsewhere.** Words folded as values at one position are evidence where they make
-  up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`).
+  up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`);
+  and the words of a fixed vocabulary of names kept at one position are names where several of
+  them turn up again (`/usage/images`, `/usage/moderations` beside `/images/...`, `/moderations`).
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -47,6 +49,8 @@ MAX_COMPARED = 200   # siblings weighed at one position (the most requested)
 SAMPLE = 8           # members of a group a sibling is compared with (its most requested)
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
+NAMED_MIN = 2        # words that are names at another position making one of names (`_choose`)
+NAMED_SHARE = 3      # ... when they are at least a third of its words
 RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
 ENVELOPE = 0.5       # tokens in this share of a host's answers (`?api_key`, `data`, `ok`) describe none
@@ -69,19 +73,22 @@ def consolidate(tree: PathTree) -> bool:
     name folded at `/users/{username}` is a value at `/user/following/gtanaka` too. Positions met
     before the evidence was found are visited again at the end."""
     values: set[str] = set()
-    tokens = _envelope.set(_envelope_of(tree.root)), _values.set(values)
+    tokens = _envelope.set(_envelope_of(tree.root)), _values.set(values), _names.set(set())
     try:
         moved = _settle(tree.root)
         return _revisit(tree.root, values) or moved
     finally:
         _envelope.reset(tokens[0])
         _values.reset(tokens[1])
+        _names.reset(tokens[2])
 
 
 # per consolidation (each thread sets its own): the envelope of the tree; the plain words folded
-# into parameters so far; how deep in trial pools the pass is (trials record nothing)
+# into parameters so far; the words of the positions of names settled so far (`_decide`); how
+# deep in trial pools the pass is (trials record nothing)
 _envelope: ContextVar[frozenset[str]] = ContextVar("envelope", default=frozenset())
 _values: ContextVar[set[str]] = ContextVar("values", default=set())
+_names: ContextVar[set[str]] = ContextVar("names", default=set())
 _trial: ContextVar[int] = ContextVar("trial", default=0)
 
 
@@ -137,6 +144,8 @@ def _decide(node: Node) -> tuple[bool, bool]:
     else:
         join, pool = _choose(node, cands)
     if not join:
+        if node.param is None and len(cands) >= FAMILY_MIN and _openness(node, cands) < OPEN and not _trial.get():
+            _names.get().update(cands)  # a fixed vocabulary of names, all kept: the API's own words
         return False, False
     if not _trial.get():
         _values.get().update(v for v in join if not node.literals[v].evidence)
@@ -206,6 +215,13 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     if node.param is None and len(seeds) == 1 and seeds[0] not in detected:
         seeds = []  # one echo alone is a coincidence (`GET /gzip` -> `"encoding": "gzip"`)
     words = [v for v in cands if v not in seeds]
+    # names the API uses at another position (`/v1/images/...`, `/v1/moderations`), where a fixed
+    # vocabulary of names was kept: several of them among the words make this a position of names
+    # too (`/usage/images`, `/usage/moderations`), as values drawn from an open vocabulary (users,
+    # tags) seldom coincide with the API's own words even once
+    named = sum(1 for v in words if v in _names.get())
+    if named >= NAMED_MIN and NAMED_SHARE * named >= len(cands):
+        words = []
     openness = _openness(node, cands)
     if _leads_to_values(pool):
         # `/starred/{owner}/{repo}`: values followed by values -- the words that lead on, that is,

@@ -731,3 +731,33 @@ def test_a_word_posted_to_once_is_not_set_apart_as_an_action() -> None:
         learn(tree, "/v2/drums/prune", shape("DrumsDeleted", "SpaceReclaimed"), method="POST")
     templates = anonymous(settled(tree))
     assert {"GET /v2/drums/{}", "POST /v2/drums/{}", "POST /v2/drums/prune"} <= templates
+
+
+def test_words_that_are_the_apis_own_names_elsewhere_stay_literal() -> None:
+    """Usage reports per product (`/reports/usage/widgets`, `/reports/usage/invoices`): leaves that
+    answer alike, most of them seen once or twice -- like an open vocabulary of values. But several
+    of them are the names of the API's own collections at the top (`/widgets/...`, `/invoices`),
+    a fixed vocabulary of names: so they are names here too."""
+    tree = PathTree()
+    top = {"widgets": shape("[]", "[].id", "[].colour"), "invoices": shape("[]", "[].id", "[].total"),
+           "customers": shape("[]", "[].id", "[].email"), "reports": shape("[]", "[].id", "[].period")}
+    for i in range(12):
+        for name, answer in top.items():
+            learn(tree, f"/v2/{name}", answer)
+    usage = shape("object", "data", "data.[]", "data.[].start", "data.[].end", "data.[].amount", "has_more")
+    for word in ["widgets", "invoices", "customers", "calls", "searches", "widgets"]:
+        learn(tree, f"/v2/reports/usage/{word}", usage)
+    assert anonymous(settled(tree)) == {f"GET /v2/{n}" for n in top} | {
+        f"GET /v2/reports/usage/{w}" for w in ["widgets", "invoices", "customers", "calls", "searches"]}
+
+
+def test_values_that_coincide_with_one_name_elsewhere_still_fold() -> None:
+    """Tags seen once each beside one tag that happens to be a collection's name too: a coincidence."""
+    tree = PathTree()
+    for i in range(12):
+        for name in ["widgets", "invoices", "customers", "tags"]:
+            learn(tree, f"/v2/{name}", shape("[]", "[].id", f"[].{name}"))
+    tag = shape("label", "colour", "created", "count")
+    for word in ["react", "billing", "widgets", "k8s-infra", "chat-ui", "compiler"]:
+        learn(tree, f"/v2/tags/{word}", tag)
+    assert "GET /v2/tags/{}" in anonymous(settled(tree))

@@ -42,7 +42,7 @@ def type_name(method: str, named: str, taken: set[str]) -> str:
 
 
 def _params_schema(named: str, kinds: list[str]) -> dict[str, Any] | None:
-    names = list(dict.fromkeys(re.findall(r"\{([^}/]+)\}", named)))
+    names = list(dict.fromkeys(n.lstrip("+") for n in re.findall(r"\{([^}/]+)\}", named)))
     if not names:
         return None
     props = {name: dict(_PARAM_SCHEMAS.get(kind, {"type": "string"})) for name, kind in zip(names, kinds)}

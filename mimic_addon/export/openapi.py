@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
-from ..model.paths import PARAM, split_path
+from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 from ..model.stats import EndpointStats
 from .contract import schema_of
 
@@ -39,6 +39,12 @@ METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace") 
 # Operations of other methods (PURGE, PROPFIND...): OpenAPI 3.2 has `additionalOperations` on the path
 # item; this 3.1 document keeps them under the extension of the same name, keyed by the method as sent.
 ADDITIONAL_OPERATIONS = "x-additionalOperations"
+
+
+def openapi_path(named: str) -> str:
+    """A named template as an OpenAPI path: `{+file_path}` -> `{file_path}`, a parameter marked
+    MULTI_SEGMENT (OpenAPI has no parameter taking several segments)."""
+    return named.replace("{+", "{")
 
 
 def bodiless(code: str) -> bool:
@@ -74,8 +80,11 @@ def _operation(ep: Endpoint, named: str, param_kinds: list[str]) -> dict:
     op: dict = {"parameters": []}
     names = re.findall(r"\{([^}/]+)\}", named)
     for name, kind in zip(names, param_kinds):
-        op["parameters"].append({"name": name, "in": "path", "required": True,
-                                 "schema": _PARAM_SCHEMAS.get(kind, {"type": "string"})})
+        param = {"name": name.lstrip("+"), "in": "path", "required": True,
+                 "schema": _PARAM_SCHEMAS.get(kind, {"type": "string"})}
+        if name.startswith("+"):  # the rest of the path, slashes and all (`{+file_path}`)
+            param[MULTI_SEGMENT] = True
+        op["parameters"].append(param)
     total = ep.stats.count
     for name in sorted(ep.query):
         node = ep.query[name]
@@ -148,7 +157,8 @@ def _merge_operations(ops: list[dict]) -> dict:
     if params:
         merged["parameters"] = [{"name": name, "in": where,
                                  "required": len(ps) == len(ops) and all(p["required"] for p in ps),
-                                 "schema": _union([p["schema"] for p in ps])}
+                                 "schema": _union([p["schema"] for p in ps]),
+                                 **({MULTI_SEGMENT: True} if any(p.get(MULTI_SEGMENT) for p in ps) else {})}
                                 for (where, name), ps in params.items()]
     bodies = [op["requestBody"]["content"] for op in ops if "requestBody" in op]
     if bodies:
@@ -193,12 +203,12 @@ def build(endpoints: Iterable[tuple[Endpoint, str, list[str]]], schemes: dict[st
         for ep, _ in members[1:]:
             stats.merge(ep.stats)
         op["x-mimic-stats"] = _stats(stats)
-        item = paths.setdefault(named, {})
+        item = paths.setdefault(openapi_path(named), {})
         if method.lower() in METHODS:
             item[method.lower()] = op
         else:
             item.setdefault(ADDITIONAL_OPERATIONS, {})[method] = op
-        path_ops.setdefault(named, []).append((op, sorted(ep.host for ep, _ in members)))
+        path_ops.setdefault(openapi_path(named), []).append((op, sorted(ep.host for ep, _ in members)))
         for ep, _ in members:
             hosts[ep.host] = hosts.get(ep.host, 0) + ep.stats.count
     ordered_hosts = sorted(hosts, key=lambda h: -hosts[h])
@@ -223,7 +233,7 @@ def param_kinds(tree, skeleton: str) -> list[str]:
     for part in split_path(skeleton):
         if node is None:
             break
-        if part == PARAM and node.param is not None:
+        if part in (PARAM, TAIL) and node.param is not None:
             node = node.param
             top = node.kinds.most_common(1)
             kinds.append(top[0][0] if top and sum(node.kinds.values()) == top[0][1] else seg.WORD)

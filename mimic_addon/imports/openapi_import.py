@@ -27,7 +27,7 @@ from typing import Any
 from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
 from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, to_schema_node
-from ..model.paths import PARAM, split_path
+from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_IN_SEGMENT = re.compile(r"\{([^{}/]+)\}")
@@ -177,8 +177,9 @@ def _template(base: str, key: str) -> tuple[list[str], list[str | None]]:
     for segment in split_path(base + key):
         params = _PARAM_IN_SEGMENT.findall(segment)
         if params:  # `{id}`, also `{name}.json` / `{owner}:{repo}`: one parameter segment, the first name
-            parts.append(PARAM)
-            names.append(params[0].strip())
+            name = params[0].strip()
+            parts.append(TAIL if name.startswith("+") else PARAM)  # (`{+path}`: the rest of the path)
+            names.append(name.lstrip("+"))
         else:
             parts.append(urllib.parse.unquote(segment))
             names.append(None)
@@ -195,6 +196,11 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
         p = _deref(raw, refs, "parameters")
         if isinstance(p, dict) and isinstance(p.get("name"), str):
             params[(str(p.get("in")), p["name"])] = p
+    multi = {name for (where, name), p in params.items() if where == "path" and p.get(MULTI_SEGMENT) is True}
+    if parts and parts[-1] == PARAM and names[-1] in multi:
+        parts[-1] = TAIL
+    if TAIL in parts[:-1]:
+        raise SpecError(f"{method.upper()} {key}: only the last path parameter may take several segments")
     for (where, name), p in params.items():
         if where == "query":
             schema = p if swagger2 else _param_schema(p)

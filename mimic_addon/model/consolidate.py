@@ -28,6 +28,9 @@ tree, at each node between its literal children:
   up most of another position's words (`/user/following/{username}` beside `/users/{username}/...`);
   and the words of a fixed vocabulary of names kept at one position are names where several of
   them turn up again (`/usage/images`, `/usage/moderations` beside `/images/...`, `/moderations`).
+* **Files.** Paths that go on at several depths below a position and mostly end in files of
+  several kinds (`src/app.py`, `docs/README.md`) are one value: a parameter taking the rest of
+  the path (`/files/{+file_path}`).
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -51,6 +54,10 @@ MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
 NAMED_MIN = 2        # words that are names at another position making one of names (`_choose`)
 NAMED_SHARE = 3      # ... when they are at least a third of its words
+FILE_KINDS_MIN = 3   # distinct extensions that make the paths below a position files' (`_holds_file_paths`)
+MAX_FILE_DEPTH = 12  # ... looked for at most this deep,
+MAX_FILE_NODES = 4096  # ... in at most this many nodes,
+FILE_LOOK = 64       # ... and no further than this when fewer than two kinds turned up by then
 RARE = 3             # requests of a word that nothing tells apart from the parameter beside it
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
 ENVELOPE = 0.5       # tokens in this share of a host's answers (`?api_key`, `data`, `ok`) describe none
@@ -125,6 +132,12 @@ def _envelope_of(root: Node) -> frozenset[str]:
 
 
 def _settle(node: Node) -> bool:
+    if _holds_file_paths(node):
+        tail = Node(tail=True)
+        for child in list(node.literals.values()) + ([node.param] if node.param is not None else []):
+            tail.merge(child)  # (a tail takes in what lay below it: `Node.merge`)
+        node.literals, node.param = {}, tail
+        return True
     moved, settled = _decide(node)
     for child in list(node.literals.values()):
         moved |= _settle(child)
@@ -162,6 +175,49 @@ def _decide(node: Node) -> tuple[bool, bool]:
         param.merge(child)
     node.param = param
     return True, False
+
+
+def _holds_file_paths(node: Node) -> bool:
+    """Do the paths below `node` name files (`src/app.py`, `.github/workflows/ci.yml`, `README.md`):
+    endpoints at several depths, most of them ending in a file's extension, of several kinds, in
+    several directories? Then the rest of the path is one value (a TAIL parameter). An API's own
+    format suffix is one extension (`/Calls.json`, `/Calls/{sid}.json`): several are files; files
+    under one name only (`/sites/{id}/files/...`) start below it; and a file has nothing below it,
+    nor have values names below them (`/domains/{domain}/actions/verify`: a resource, not files)."""
+    if node.param is not None and (node.param.tail or node.param.declared is not None):
+        return False
+    if not node.literals or any(c.declared is not None for c in node.literals.values()):
+        return False
+    depths: set[int] = set()
+    exts: list[str] = []
+    firsts: set[int] = set()  # the children of `node` that files lie under
+    ends = 0
+    stack = [(child, 1, extension(v), id(child)) for v, child in node.literals.items()]
+    if node.param is not None:
+        stack.append((node.param, 1, node.param.ext or "", id(node.param)))
+    params = {id(node.param)} if node.param is not None else set()  # (the parameters met)
+    visited = 0
+    while stack:
+        n, depth, ext, first = stack.pop()
+        visited += 1
+        if n.declared is not None or n.tail or depth > MAX_FILE_DEPTH or visited > MAX_FILE_NODES or (
+                visited == FILE_LOOK and len(set(exts)) < 2):
+            return False  # (bounded work at every position: most positions hold no files at all)
+        if (ext and (n.literals or n.param is not None)) or (n.literals and id(n) in params):
+            return False  # a file has nothing below it, nor do values have names below them:
+            # `/domains/example.com/verify`, `/domains/{domain}/actions/verify` are a resource's
+        if n.ends:
+            ends += 1
+            depths.add(depth)
+            if ext:
+                exts.append(ext)
+                firsts.add(first)
+        stack.extend((c, depth + 1, extension(v), first) for v, c in n.literals.items())
+        if n.param is not None:
+            params.add(id(n.param))
+            stack.append((n.param, depth + 1, n.param.ext or "", first))
+    return (ends >= FAMILY_MIN and len(depths) >= 2 and 2 * len(exts) >= ends
+            and len(set(exts)) >= FILE_KINDS_MIN and len(firsts) >= 2)
 
 
 def _listing(node: Node, v: str) -> str | None:

@@ -18,7 +18,9 @@ keep what that pass weighs: counts, methods, echoes of the value in bodies, and 
 the answers at each endpoint.
 
 Templates are handled in two forms: a *skeleton* with anonymous `{}` (stable keys for storage)
-and a display form with names (`{user_id}`) computed from the evidence.
+and a display form with names (`{user_id}`) computed from the evidence. A parameter that takes
+the rest of the path, slashes and all (a file's path: `/files/{+file_path}`), is `{+}` in a
+skeleton; only the consolidation makes one (`consolidate`).
 """
 from __future__ import annotations
 
@@ -28,11 +30,13 @@ import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Iterator
+from typing import Iterator, Sequence
 
 from . import segments as seg
 
 PARAM = "{}"
+TAIL = "{+}"  # a parameter taking the rest of the path, slashes and all (RFC 6570's `{+path}`)
+MULTI_SEGMENT = "x-multi-segment"  # how an OpenAPI document marks such a parameter (an extension)
 MAX_SEGMENTS = 32
 MAX_LITERALS = 400          # literal children per node before the rest is folded into a parameter
 MAX_NODES = 20_000          # nodes per host's tree: beyond, new names go to their position's parameter
@@ -80,6 +84,7 @@ class Node:
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
     contexts: set[int] = field(default_factory=set)          # checksums of the segments seen before it
     words: bool = False     # a parameter that took plain words as values (names used as ids)
+    tail: bool = False      # a parameter taking the rest of the path (TAIL): it has no children
     ext: str | None = None  # file extension of every value ending a path here (`.json`), "" if they differ
     declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
 
@@ -109,12 +114,14 @@ class Node:
         self.add_contexts(other.contexts)
         self.note_ext(other.ext)
         self.words |= other.words
+        self.tail |= other.tail
         if self.declared is None:
             self.declared = other.declared
-        for key, tokens in other.shapes.items():
-            mine = self.shapes.setdefault(key, set()) if len(self.shapes) < MAX_SHAPES or key in self.shapes else None
-            if mine is not None and len(mine) < MAX_SHAPE_KEYS:
-                mine.update(tokens)
+        self._add_shapes(other.shapes)
+        if self.tail:  # what lay below either is the rest of a path: its endpoints end here
+            self.absorb(self)
+            self.absorb(other)
+            return
         if other.param is not None:
             if self.param is None:
                 self.param = other.param if adopt else other.param.copy()
@@ -128,6 +135,24 @@ class Node:
             else:
                 self.literals[value] = child if adopt else child.copy()
 
+    def _add_shapes(self, shapes: dict[str, set[str]]) -> None:
+        for key, tokens in shapes.items():
+            mine = self.shapes.setdefault(key, set()) if len(self.shapes) < MAX_SHAPES or key in self.shapes else None
+            if mine is not None and len(mine) < MAX_SHAPE_KEYS:
+                mine.update(tokens)
+
+    def absorb(self, sub: Node) -> None:
+        """Make this node a parameter taking the rest of the path (TAIL) and fold what lies below
+        `sub` (its children, not `sub` itself) into it: their endpoints end here now."""
+        self.tail = True
+        below = list(sub.literals.values()) + ([sub.param] if sub.param is not None else [])
+        if sub is self:
+            self.literals, self.param = {}, None
+        for child in below:
+            for node in child.walk():
+                _add_counts(self.ends, node.ends)
+                self._add_shapes(node.shapes)
+
     def note_ext(self, ext: str | None) -> None:
         if ext is not None and self.ext != "":
             self.ext = ext if self.ext is None or self.ext == ext else ""
@@ -135,7 +160,7 @@ class Node:
     def copy(self) -> Node:
         """A deep copy of this subtree."""
         twin = Node(count=self.count, evidence=self.evidence, echoes=self.echoes, informative=self.informative,
-                    declared=self.declared, words=self.words, ext=self.ext)
+                    declared=self.declared, words=self.words, tail=self.tail, ext=self.ext)
         # dict.update skips Counter.update's counting path: copies are the consolidation's hot loop
         if self.ends:
             dict.update(twin.ends, self.ends)
@@ -198,6 +223,8 @@ class Node:
             d["t"] = self.ext
         if self.words:
             d["w"] = 1
+        if self.tail:
+            d["r"] = 1
         if self.literals:
             d["l"] = {k: c.to_dict() for k, c in self.literals.items()}
         if self.param is not None:
@@ -215,6 +242,7 @@ class Node:
         node.contexts = set(d.get("c", ()))
         node.ext = d.get("t")
         node.words = bool(d.get("w"))
+        node.tail = bool(d.get("r"))
         node.literals = {k: cls.from_dict(c) for k, c in d.get("l", {}).items()}
         if "p" in d:
             node.param = cls.from_dict(d["p"])
@@ -307,6 +335,22 @@ def split_path(path: str) -> list[str]:
     return parts
 
 
+def aligned(named: str, parts: Sequence[str]) -> list[tuple[str, str]]:
+    """(template segment, concrete segment) pairs of a named template (`/files/{+file_path}`) and a
+    concrete path, the last parameter taking the rest of the path when it is written `{+name}`;
+    as many pairs as the shorter has segments otherwise."""
+    names = [p for p in named.split("/") if p]
+    values = list(parts)
+    if names and names[-1].startswith("{+") and len(values) > len(names):
+        values[len(names) - 1:] = ["/".join(values[len(names) - 1:])]
+    return list(zip(names, values))
+
+
+def param_name(segment: str) -> str | None:
+    """`{user_id}` -> `user_id`, `{+file_path}` -> `file_path`; None for a literal segment."""
+    return segment[1:-1].lstrip("+") if segment.startswith("{") and segment.endswith("}") else None
+
+
 def _routes(node: Node, method: str | None, parts: list[str], i: int, out: list[str], found: list[str],
             limit: int) -> None:
     """The skeletons `parts[i:]` routes to below `node` (with `method` there; None: any), literals
@@ -317,14 +361,16 @@ def _routes(node: Node, method: str | None, parts: list[str], i: int, out: list[
             found.append(skeleton_of(out))
         return
     value = parts[i]
-    child = node.literals.get(value) if value != PARAM else None
+    child = node.literals.get(value) if value not in (PARAM, TAIL) else None
     if child is not None:
         out.append(value)
         _routes(child, method, parts, i + 1, out, found, limit)
         out.pop()
-    if node.param is not None and len(found) < limit:
-        out.append(PARAM)
-        _routes(node.param, method, parts, i + 1, out, found, limit)
+    param = node.param
+    if param is not None and len(found) < limit:
+        tail = param.tail
+        out.append(TAIL if tail else PARAM)
+        _routes(param, method, parts, len(parts) if tail else i + 1, out, found, limit)
         out.pop()
 
 
@@ -402,6 +448,11 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
+            elif node.param is not None and node.param.tail:
+                child = node.param
+                out.append(TAIL)
+                value = "/".join(parts[i:])
+                n = i + 1  # (the rest of the path is its value)
             elif node.param is not None and (node.param.declared is not None or strong or (
                     node.param.words and _continues(node.param, method, parts, i + 1))):
                 child = node.param
@@ -434,6 +485,7 @@ class PathTree:
                 child.note_ext(extension(value))  # `/queues/{sid}.json`, while `/queues/{sid}/members` has none
                 child.ends[method] += 1
                 child.record(method + " ", shape)
+                break
             node = child
         under = tuple(skeleton_of(out[:depth]) for parent, depth in touched if self._regroup(parent))
         if under:
@@ -480,6 +532,10 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
+            elif node.param is not None and node.param.tail:
+                out.append(TAIL)
+                node = node.param
+                break
             elif node.param is not None and (node.param.declared is not None or seg.is_strong(kind_of(value)) or (
                     node.param.words and _continues(node.param, method, parts, i + 1))):
                 child = node.param
@@ -493,8 +549,8 @@ class PathTree:
         """The node a skeleton names, segment for segment (no re-routing)."""
         node = self.root
         for value in split_path(skeleton):
-            child = node.param if value == PARAM else node.literals.get(value)
-            if child is None:
+            child = node.param if value in (PARAM, TAIL) else node.literals.get(value)
+            if child is None or child.tail != (value == TAIL):
                 return None
             node = child
         return node
@@ -530,8 +586,10 @@ class PathTree:
             for v in sorted(node.literals):
                 yield from walk(node.literals[v], parts + [v], names + [wire(v)], "")
             if node.param is not None:
-                name = "{" + self._name(node.param, names) + "}"
-                yield from walk(node.param, parts + [PARAM], names + [name], node.param.ext or "")
+                tail = node.param.tail
+                name = "{" + ("+" if tail else "") + self._name(node.param, names) + "}"
+                yield from walk(node.param, parts + [TAIL if tail else PARAM], names + [name],
+                                "" if tail else node.param.ext or "")
 
         yield from walk(self.root, [], [], "")
 
@@ -541,7 +599,7 @@ class PathTree:
         names: list[str] = []
         parts = split_path(skeleton)
         for i, value in enumerate(parts):
-            if value == PARAM and node is not None and node.param is not None:
+            if value in (PARAM, TAIL) and node is not None and node.param is not None:
                 names.append(self._display(node.param, names, i == len(parts) - 1))
                 node = node.param
             else:
@@ -551,6 +609,8 @@ class PathTree:
 
     @classmethod
     def _display(cls, param: Node, before: list[str], last: bool) -> str:
+        if param.tail:
+            return "{+" + cls._name(param, before) + "}"
         return "{" + cls._name(param, before) + "}" + (param.ext or "" if last else "")
 
     @staticmethod
@@ -572,7 +632,9 @@ class PathTree:
                 urllib.parse.unquote(before[-2]) == prev:
             return _unique(base, taken)  # the item named within its owner's namespace
         specific = [k for k, _ in param.echo_keys.most_common() if k.lower() not in GENERIC_ECHO_KEYS]
-        if kinds.get(seg.INT, 0) + kinds.get(seg.UUID, 0) + kinds.get(seg.PREFIXED, 0) >= sum(kinds.values()) / 2:
+        if param.tail:
+            name = f"{base}_path" if base else "path"
+        elif kinds.get(seg.INT, 0) + kinds.get(seg.UUID, 0) + kinds.get(seg.PREFIXED, 0) >= sum(kinds.values()) / 2:
             name = f"{base}_id" if base else "id"
         elif top_kind == seg.HEX:
             name = f"{base}_hash" if base else "hash"
@@ -595,10 +657,11 @@ class PathTree:
         `fold_declared` once every template is declared."""
         node = self.root
         for value, name in zip(parts, names):
-            if value == PARAM:
+            if value in (PARAM, TAIL):
                 if node.param is None:
                     node.param = Node()
                 node = node.param
+                node.tail |= value == TAIL
                 if node.declared is None:
                     node.declared = name or "param"
             else:

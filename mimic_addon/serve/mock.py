@@ -18,7 +18,7 @@ from typing import Any
 from faker import Faker
 
 from ..learn.endpoint import Endpoint
-from ..model.paths import PARAM, split_path
+from ..model.paths import PARAM, TAIL, aligned, param_name, split_path
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
 from .synth import Context, NameIndex, Plan, compile_plan, generate
 
@@ -39,14 +39,13 @@ class MockAnswer:
 def context_for(template: str, path_parts: list[str], query: dict[str, str], body: Any,
                 resource_field: str | None = None) -> Context:
     """Path parameters by name from the named template (`/users/{user_id}`) and the concrete path;
-    the last one is also echoed into `resource_field` (default `id`)."""
+    the last one is also echoed into `resource_field` (default `id`). A parameter taking the rest
+    of the path (`/files/{+file_path}`) takes it, slashes and all."""
     names = [p for p in template.split("/") if p]
-    params: dict[str, str] = {}
-    for name, value in zip(names, path_parts):
-        if name.startswith("{") and name.endswith("}"):
-            params[name[1:-1]] = value
+    pairs = aligned(template, path_parts)
+    params = {name: value for segment, value in pairs if (name := param_name(segment)) is not None}
     last = names[-1] if names else ""
-    resource = path_parts[len(names) - 1] if last.startswith("{") and len(path_parts) >= len(names) else None
+    resource = pairs[-1][1] if last.startswith("{") and len(pairs) == len(names) else None
     return Context(params=params, query=query, body=body, resource_id=resource, resource_field=resource_field or "id",
                    resource_learned=resource_field is not None)
 
@@ -55,7 +54,7 @@ def param_node(tree: Any, skeleton: str) -> Any:
     """The path tree's node of a skeleton's last segment, or None."""
     node = tree.root
     for part in split_path(skeleton):
-        node = node.param if part == PARAM else node.literals.get(part)
+        node = node.param if part in (PARAM, TAIL) else node.literals.get(part)
         if node is None:
             return None
     return node
@@ -63,7 +62,7 @@ def param_node(tree: Any, skeleton: str) -> Any:
 
 def echo_field(tree: Any, skeleton: str) -> str | None:
     """The body key the last path parameter's values came back under most often in learned traffic."""
-    if not skeleton.endswith("/" + PARAM):
+    if not skeleton.endswith(("/" + PARAM, "/" + TAIL)):
         return None
     node = param_node(tree, skeleton)
     keys = getattr(node, "echo_keys", None)

@@ -26,6 +26,7 @@ from typing import Any
 from mitmproxy.net.http import url
 
 from ..model import bounded_decode, safe_json
+from ..model.paths import aligned, param_name
 from ..model.redact import is_textual, redact_headers, redact_json, redact_path, redact_query, redact_text_body
 from ..model.wire_text import percent_escape_bad_bytes
 
@@ -278,10 +279,12 @@ def similarity(req: dict[str, Any], rec: Recording, rules: Rules) -> float:
 
 
 def fits(parts: tuple[str, ...], template: str) -> bool:
-    """Does a concrete path fit a named template (`/users/{user_id}`)?"""
+    """Does a concrete path fit a named template (`/users/{user_id}`, `/files/{+file_path}`)?"""
     names = [p for p in template.split("/") if p]
-    return len(names) == len(parts) and all(
-        n == p or (n.startswith("{") and n.endswith("}")) for n, p in zip(names, parts))
+    tail = bool(names) and names[-1].startswith("{+")
+    if not (len(parts) == len(names) or (tail and len(parts) > len(names))):
+        return False
+    return all(n == p or param_name(n) is not None for n, p in aligned(template, parts))
 
 
 @dataclass(slots=True)

@@ -54,8 +54,8 @@ def find_collection(templates: list[tuple[str, str]], parts: list[str]) -> tuple
     items = {t for _, t in templates}
     for t in sorted(items):
         tp = _parts(t)
-        if not tp or not (tp[-1].startswith("{") and tp[-1].endswith("}")):
-            continue
+        if not tp or not (tp[-1].startswith("{") and tp[-1].endswith("}")) or tp[-1].startswith("{+"):
+            continue  # (no item: a parameter taking the rest of the path names files, not items)
         base = "/" + "/".join(tp[:-1])
         if base not in posts:
             continue

@@ -24,6 +24,7 @@ from typing import Any
 from faker import Faker
 from mitmproxy import command, exceptions, http
 
+from ..model.paths import aligned, param_name
 from ..model.redact import redact_json
 from .mock import MockAnswer, param_node
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
@@ -296,8 +297,7 @@ def _template_parts(template: str, parts: list[str]) -> list[str]:
 def request_view(flow: http.HTTPFlow, template: str, parts: list[str]) -> dict[str, Any]:
     """What templates see as `request`."""
     req = flow.request
-    names = [p for p in template.split("/") if p]
-    params = {n[1:-1]: path_part(v) for n, v in zip(names, parts) if n.startswith("{") and n.endswith("}")}
+    params = {name: path_part(v) for n, v in aligned(template, parts) if (name := param_name(n)) is not None}
     text = text_body(req)
     return {"method": req.method.upper(), "path": req.path.split("?", 1)[0], "params": params,
             "query": first_values(req.query.fields),

@@ -142,3 +142,31 @@ def test_suggestions_of_two_hosts_name_their_host(tmp_path: Path, two_hosts) -> 
                 f"GET http://127.0.0.1:{b.port}/things/{{thing_id}}"} <= set(closest)
     finally:
         dead.cleanup()
+
+
+FILES = {
+    "openapi": "3.0.3", "info": {"title": "Files", "version": "1"}, "servers": [{"url": "https://files.test"}],
+    "paths": {"/sites/{site}/files/{file_path}": {"get": {
+        "parameters": [{"name": "file_path", "in": "path", "required": True, "x-multi-segment": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "one", "content": {"application/json": {"schema": {
+            "type": "object", "required": ["id", "size"], "properties": {
+                "id": {"type": "string"}, "size": {"type": "integer"}}}}}}}}}},
+}
+
+
+def test_a_parameter_taking_the_rest_of_the_path_answers_every_depth(tmp_path: Path) -> None:
+    """`x-multi-segment: true`: `/files/README.md` and `/files/src/components/app.tsx` are one
+    endpoint; the mock echoes the whole path where the path's value goes (`id`)."""
+    spec, db = tmp_path / "files.yaml", str(tmp_path / "files.db")
+    spec.write_text(yaml.safe_dump(FILES))
+    run_cli("import", "openapi", str(spec), "--db", db)
+    factory = ProxyFactory(tmp_path, Backend(free_port()))
+    try:
+        port = factory.start(db, "--set", "mimic_mode=mock").port
+        for path in ("README.md", "src/components/app.tsx", ".github/workflows/ci.yml"):
+            st, _, body = fetch(port, "GET", f"/sites/s1/files/{path}")
+            assert st == 200 and json.loads(body)["id"] == path, body
+        assert fetch(port, "GET", "/sites/s1/files")[0] == 404  # the parameter takes one segment at least
+    finally:
+        factory.cleanup()

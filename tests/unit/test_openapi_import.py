@@ -471,3 +471,42 @@ def test_design_first_mocks_validate_against_the_spec(sid, corpus_scores):
     design = corpus_scores(sid)["design"]
     assert design.endpoints > 0
     assert design.rate >= DESIGN_FIRST_MIN[sid], (design.rate, design.failures.most_common(5))
+
+
+FILES_SPEC = {
+    "openapi": "3.0.3", "info": {"title": "Files", "version": "1"},
+    "servers": [{"url": "https://files.test"}],
+    "paths": {
+        "/sites/{site_id}/files/{file_path}": {"get": {
+            "parameters": [{"name": "site_id", "in": "path", "required": True, "schema": {"type": "string"}},
+                           {"name": "file_path", "in": "path", "required": True, "x-multi-segment": True,
+                            "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "a file", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["path"], "properties": {"path": {"type": "string"}}}}}}}}},
+        "/sites/{site_id}/files/{+file_path}/meta": {"get": {"responses": {"200": {"description": "x"}}}},
+    },
+}
+
+
+def test_a_multi_segment_parameter_takes_the_rest_of_the_path_and_exports_back():
+    """`x-multi-segment: true` (or RFC 6570's `{+file_path}`) on the last path parameter: it takes
+    the rest of the path, slashes and all; the mock echoes it whole; the export marks it again.
+    Not the last one: a clear error."""
+    from mimic_addon.export.openapi import from_brain
+
+    spec = {**FILES_SPEC, "paths": {k: v for k, v in FILES_SPEC["paths"].items() if not k.endswith("/meta")}}
+    brain = imported_brain(spec)
+    host = brain.hosts["files.test"]
+    parts = "sites/s1/files/docs/guide/setup.md".split("/")
+    skeleton = host.tree.match("GET", parts)
+    assert skeleton == "/sites/{}/files/{+}"
+    ep = host.endpoints[("GET", skeleton)]
+    assert brain.template(ep) == "/sites/{site_id}/files/{+file_path}"
+    ctx = context_for(brain.template(ep), parts, {}, None)
+    assert ctx.params == {"site_id": "s1", "file_path": "docs/guide/setup.md"}
+    doc = from_brain(brain)
+    (param,) = [p for p in doc["paths"]["/sites/{site_id}/files/{file_path}"]["get"]["parameters"]
+                if p["name"] == "file_path"]
+    assert param["x-multi-segment"] is True
+    with pytest.raises(SpecError, match="only the last path parameter"):
+        plan_import(json.loads(json.dumps(FILES_SPEC)))

@@ -761,3 +761,102 @@ def test_values_that_coincide_with_one_name_elsewhere_still_fold() -> None:
     for word in ["react", "billing", "widgets", "k8s-infra", "chat-ui", "compiler"]:
         learn(tree, f"/v2/tags/{word}", tag)
     assert "GET /v2/tags/{}" in anonymous(settled(tree))
+
+
+FILES = ["src/app.py", "src/components/Button.tsx", "docs/README.md", ".github/workflows/ci.yml",
+         "lib/index.js", "LICENSE", "cmd/server/main.go", "docs/guide/setup.md"]
+
+
+def file_tree() -> PathTree:
+    tree = PathTree()
+    for i in range(40):
+        site = f"{(i % 5) * 7919 + 1000003:024x}"
+        learn(tree, f"/api/sites/{site}", shape("id", "name", "url"))
+        learn(tree, f"/api/sites/{site}/files", shape("[]", "[].path", "[].sha"))
+        learn(tree, f"/api/sites/{site}/files/{FILES[i % len(FILES)]}", shape("path", "sha", "size"))
+    return tree
+
+
+def test_file_paths_below_a_position_are_one_parameter_taking_the_rest_of_the_path() -> None:
+    """`/files/src/app.py`, `/files/.github/workflows/ci.yml`: paths of several depths ending in files
+    of several kinds are one value, slashes and all -- not a tree of directory names."""
+    tree = file_tree()
+    consolidate(tree)
+    assert {f"{m} {s}" for m, s, _ in tree.templates()} == {
+        "GET /api/sites/{}", "GET /api/sites/{}/files", "GET /api/sites/{}/files/{+}"}
+    assert "GET /api/sites/{site_hash}/files/{+file_path}" in named(tree)
+    # a path never seen, deeper than any seen, is one of its values
+    deeper = split_path(f"/api/sites/{1000003:024x}/files/a/b/c/d/e.rs")
+    assert tree.match("GET", deeper) == "/api/sites/{}/files/{+}"
+    assert tree.known("GET", deeper) == "/api/sites/{}/files/{+}"
+    assert learn(tree, "/api/sites/" + f"{1000003:024x}" + "/files/x/y.txt") == "/api/sites/{}/files/{+}"
+    # old skeletons (before the consolidation) route to it, as the Brain re-keys its endpoints
+    assert tree.match("GET", split_path("/api/sites/{}/files/src/components/Button.tsx")) == "/api/sites/{}/files/{+}"
+    assert tree.match("GET", split_path("/api/sites/{}/files/{}/{}")) == "/api/sites/{}/files/{+}"
+    # and it is kept
+    again = PathTree.from_dict(tree.to_dict())
+    assert named(again) == named(tree)
+    assert again.match("GET", deeper) == "/api/sites/{}/files/{+}"
+
+
+def test_an_apis_format_suffix_at_several_depths_is_no_file_path() -> None:
+    """`/Accounts/{sid}/Calls.json` and `/Accounts/{sid}/Calls/{sid}.json`: one extension, the API's
+    format, at several depths: REST resources, not files."""
+    tree = PathTree()
+    for i in range(30):
+        acc = f"AC{i * 7919 + 1000003:032x}"
+        call = f"CA{i * 104729 + 7:032x}"
+        learn(tree, f"/2010-04-01/Accounts/{acc}.json", shape("sid", "friendly_name"))
+        learn(tree, f"/2010-04-01/Accounts/{acc}/Calls.json", shape("calls", "page"))
+        learn(tree, f"/2010-04-01/Accounts/{acc}/Calls/{call}.json", shape("sid", "status", "to"))
+        learn(tree, f"/2010-04-01/Accounts/{acc}/Messages.json", shape("messages", "page"))
+    consolidate(tree)
+    assert not any("{+}" in s for _, s, _ in tree.templates())
+
+
+def test_a_brain_re_keys_what_it_learned_under_file_paths_into_the_tail_parameter() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.observation import Body, Observation
+
+    def answer(path: str, body: bytes) -> Observation:
+        return Observation(host="files.example.com", scheme="https", method="GET", target=path,
+                           request=Body(b"", "", "", 0), status=200,
+                           response=Body(body, "", "application/json", len(body)), latency_ms=5.0, ts=1_700_000_000.0)
+
+    brain = Brain()
+    for i in range(120):
+        path = FILES[i % len(FILES)]
+        brain.learn(answer(f"/api/sites/{(i % 5) * 7919 + 1000003:024x}/files/{path}",
+                           b'{"path": "%s", "sha": "ab12", "size": %d}' % (path.encode(), i)))
+    brain.settle()
+    (host,) = brain.hosts.values()
+    files = [ep for (m, s), ep in host.endpoints.items() if "/files/" in s]
+    assert [ep.skeleton for ep in files] == ["/api/sites/{}/files/{+}"]
+    assert files[0].stats.count == 120 and brain.template(files[0]) == "/api/sites/{site_hash}/files/{+file_path}"
+
+
+def test_domains_with_actions_below_them_are_no_file_paths() -> None:
+    """`/domains/example.com` and `/domains/example.com/actions/verify`: a dot and a top-level domain
+    look like a file's extension, but a file has nothing below it (nor does a value have names)."""
+    tree = PathTree()
+    domains = ["deploy.com", "shop-agent.net", "spark-app.io", "infra.dev", "mail.example.org", "a.co"]
+    for i in range(36):
+        domain = domains[i % len(domains)]
+        learn(tree, f"/3.0/domains/{domain}", shape("domain", "verified", "authenticated"))
+        if i % 2:
+            learn(tree, f"/3.0/domains/{domain}/actions/verify", shape("domain", "verified"), method="POST")
+    consolidate(tree)
+    assert not any("{+}" in s for _, s, _ in tree.templates())
+
+
+def test_a_named_template_lines_up_with_a_concrete_path_the_last_parameter_taking_the_rest() -> None:
+    from mimic_addon.serve.replay import fits
+
+    assert paths.aligned("/sites/{site_id}/files/{+file_path}", ["sites", "s1", "files", "a", "b.py"]) == [
+        ("sites", "sites"), ("{site_id}", "s1"), ("files", "files"), ("{+file_path}", "a/b.py")]
+    assert paths.aligned("/users/{user_id}", ["users", "7", "extra"]) == [("users", "users"), ("{user_id}", "7")]
+    assert [paths.param_name(s) for s in ("users", "{user_id}", "{+file_path}")] == [None, "user_id", "file_path"]
+    assert fits(("sites", "s1", "files", "a", "b.py"), "/sites/{site_id}/files/{+file_path}")
+    assert fits(("sites", "s1", "files", "b.py"), "/sites/{site_id}/files/{+file_path}")
+    assert not fits(("sites", "s1", "files"), "/sites/{site_id}/files/{+file_path}")
+    assert not fits(("users", "7", "extra"), "/users/{user_id}")

@@ -133,7 +133,21 @@ def plan_import(doc: dict[str, Any], host: str | None = None, source: str = "") 
                                                   {**stamp, "operation_id": op.get("operationId"), "at": now}))
             except SchemaImportError as e:
                 raise SpecError(f"{where}: {e}") from None
+    _no_hidden_templates(plan.operations)
     return plan
+
+
+def _no_hidden_templates(operations: list[Declared]) -> None:
+    """A parameter taking the rest of the path would hide the spec's longer templates through the
+    same parameter (`/files/{+path}` beside `/files/{id}/meta`): such a one takes one segment."""
+    def same(a: str, b: str) -> bool:
+        return a == b or (a in (PARAM, TAIL) and b in (PARAM, TAIL))
+
+    for d in operations:
+        n = len(d.parts)
+        if n and d.parts[-1] == TAIL and any(
+                len(o.parts) > n and all(same(a, b) for a, b in zip(d.parts, o.parts)) for o in operations):
+            d.parts[-1] = PARAM
 
 
 def _server(doc: dict[str, Any], host: str | None, swagger2: bool) -> tuple[str, str, str]:
@@ -178,11 +192,12 @@ def _template(base: str, key: str) -> tuple[list[str], list[str | None]]:
         params = _PARAM_IN_SEGMENT.findall(segment)
         if params:  # `{id}`, also `{name}.json` / `{owner}:{repo}`: one parameter segment, the first name
             name = params[0].strip()
-            parts.append(TAIL if name.startswith("+") else PARAM)  # (`{+path}`: the rest of the path)
+            parts.append(TAIL if name.startswith("+") else PARAM)  # (`{+path}`: the rest of the path, if last)
             names.append(name.lstrip("+"))
         else:
             parts.append(urllib.parse.unquote(segment))
             names.append(None)
+    parts[:-1] = [PARAM if p == TAIL else p for p in parts[:-1]]  # (`/v1/{+parent}/instances`: one segment)
     return parts, names
 
 
@@ -199,8 +214,6 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     multi = {name for (where, name), p in params.items() if where == "path" and p.get(MULTI_SEGMENT) is True}
     if parts and parts[-1] == PARAM and names[-1] in multi:
         parts[-1] = TAIL
-    if TAIL in parts[:-1]:
-        raise SpecError(f"{method.upper()} {key}: only the last path parameter may take several segments")
     for (where, name), p in params.items():
         if where == "query":
             schema = p if swagger2 else _param_schema(p)

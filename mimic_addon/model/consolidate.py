@@ -53,8 +53,9 @@ SAMPLE = 8           # members of a group a sibling is compared with (its most r
 MIN_OVERLAP = 0.3    # share of a word's requests on routes a parameter also has, to join it
 OPEN = 0.4           # share of values seen once that makes a vocabulary open (Good-Turing)
 NAMED_MIN = 2        # words that are names at another position making one of names (`_choose`)
-NAMED_SHARE = 3      # ... when they are at least a third of its words
+NAMED_SHARE = 3      # ... when they are more than a third of its words
 FILE_KINDS_MIN = 3   # distinct extensions that make the paths below a position files' (`_holds_file_paths`)
+FILE_SHARE = 0.75    # ... when at least this share of them end in one (`LICENSE`, `Makefile`: files too)
 MAX_FILE_DEPTH = 12  # ... looked for at most this deep,
 MAX_FILE_NODES = 4096  # ... in at most this many nodes,
 FILE_LOOK = 64       # ... and no further than this when fewer than two kinds turned up by then
@@ -132,17 +133,27 @@ def _envelope_of(root: Node) -> frozenset[str]:
 
 
 def _settle(node: Node) -> bool:
-    if _holds_file_paths(node):
-        tail = Node(tail=True)
-        for child in list(node.literals.values()) + ([node.param] if node.param is not None else []):
-            tail.merge(child)  # (a tail takes in what lay below it: `Node.merge`)
-        node.literals, node.param = {}, tail
-        return True
-    moved, settled = _decide(node)
-    for child in list(node.literals.values()):
-        moved |= _settle(child)
-    if node.param is not None and not settled:
-        moved |= _settle(node.param)
+    """Decide every position below `node`, level by level: the names and values a position's
+    decision finds (`_names`, `_values`) are evidence for deeper positions, so that the API's
+    top-level names are known wherever they turn up again, whatever order the traffic came in."""
+    moved = False
+    level = [node]
+    while level:
+        deeper: list[Node] = []
+        for n in level:
+            if _holds_file_paths(n):
+                tail = Node(tail=True)
+                for child in [c for v, c in n.literals.items() if v] + ([n.param] if n.param is not None else []):
+                    tail.merge(child)  # (a tail takes in what lay below it: `Node.merge`)
+                n.literals, n.param = {v: c for v, c in n.literals.items() if not v}, tail
+                moved = True
+                continue
+            folded, settled = _decide(n)
+            moved |= folded
+            deeper.extend(n.literals.values())
+            if n.param is not None and not settled:
+                deeper.append(n.param)
+        level = deeper
     return moved
 
 
@@ -158,7 +169,9 @@ def _decide(node: Node) -> tuple[bool, bool]:
         join, pool = _choose(node, cands)
     if not join:
         if node.param is None and len(cands) >= FAMILY_MIN and _openness(node, cands) < OPEN and not _trial.get():
-            _names.get().update(cands)  # a fixed vocabulary of names, all kept: the API's own words
+            # a fixed vocabulary of names, all kept: the API's own words (the few seen once there
+            # and leading nowhere may be values nothing vouched for: they are left out)
+            _names.get().update(v for v in cands if node.literals[v].count > 1 or _onward(node.literals[v]))
         return False, False
     if not _trial.get():
         _values.get().update(v for v in join if not node.literals[v].evidence)
@@ -179,20 +192,31 @@ def _decide(node: Node) -> tuple[bool, bool]:
 
 def _holds_file_paths(node: Node) -> bool:
     """Do the paths below `node` name files (`src/app.py`, `.github/workflows/ci.yml`, `README.md`):
-    endpoints at several depths, most of them ending in a file's extension, of several kinds, in
-    several directories? Then the rest of the path is one value (a TAIL parameter). An API's own
-    format suffix is one extension (`/Calls.json`, `/Calls/{sid}.json`): several are files; files
-    under one name only (`/sites/{id}/files/...`) start below it; and a file has nothing below it,
-    nor have values names below them (`/domains/{domain}/actions/verify`: a resource, not files)."""
+    endpoints at several depths, three in four ending in a file's extension, of several kinds, in
+    several directories, and nothing else? Then the rest of the path is one value (a TAIL
+    parameter). An API's own format suffix is one extension (`/Calls.json`, `/Calls/{sid}.json`):
+    several are files; files under one name only (`/sites/{id}/files/...`) start below it; a file
+    has nothing below it, a directory is not an endpoint of its own, and values have no names below
+    them (`/sites/my-blog` and `/sites/my-blog/files/...`, `/domains/{domain}/actions/verify`:
+    resources, not files). Conservative: a website's root (`/api/users` beside `/static/app.js`)
+    or a files API that lists directories (`GET /contents/src`) keeps its templates."""
     if node.param is not None and (node.param.tail or node.param.declared is not None):
         return False
-    if not node.literals or any(c.declared is not None for c in node.literals.values()):
+    kids = {v: c for v, c in node.literals.items() if v}  # (`/files/`, a listing, stays apart)
+    if not kids or any(c.declared is not None for c in kids.values()):
+        return False
+    # the same names below every child that leads on: values with their sub-resources
+    # (`/deploys/{a,b}/files/...`), not directories
+    leading = [set(c.literals) | ({PARAM} if c.param is not None else set())
+               for c in list(kids.values()) + ([node.param] if node.param is not None else [])
+               if c.literals or c.param is not None]
+    if len(leading) >= 2 and set.intersection(*leading):
         return False
     depths: set[int] = set()
     exts: list[str] = []
     firsts: set[int] = set()  # the children of `node` that files lie under
     ends = 0
-    stack = [(child, 1, extension(v), id(child)) for v, child in node.literals.items()]
+    stack = [(child, 1, extension(v), id(child)) for v, child in kids.items()]
     if node.param is not None:
         stack.append((node.param, 1, node.param.ext or "", id(node.param)))
     params = {id(node.param)} if node.param is not None else set()  # (the parameters met)
@@ -203,9 +227,10 @@ def _holds_file_paths(node: Node) -> bool:
         if n.declared is not None or n.tail or depth > MAX_FILE_DEPTH or visited > MAX_FILE_NODES or (
                 visited == FILE_LOOK and len(set(exts)) < 2):
             return False  # (bounded work at every position: most positions hold no files at all)
-        if (ext and (n.literals or n.param is not None)) or (n.literals and id(n) in params):
-            return False  # a file has nothing below it, nor do values have names below them:
-            # `/domains/example.com/verify`, `/domains/{domain}/actions/verify` are a resource's
+        below = bool(n.literals) or n.param is not None
+        if below and (ext or n.ends or (n.literals and id(n) in params)):
+            return False  # a file has nothing below it, a directory is not asked for, and values have
+            # no names below them: `/domains/example.com/verify`, `/sites/my-blog/files` are resources'
         if n.ends:
             ends += 1
             depths.add(depth)
@@ -216,7 +241,7 @@ def _holds_file_paths(node: Node) -> bool:
         if n.param is not None:
             params.add(id(n.param))
             stack.append((n.param, depth + 1, n.param.ext or "", first))
-    return (ends >= FAMILY_MIN and len(depths) >= 2 and 2 * len(exts) >= ends
+    return (ends >= FAMILY_MIN and len(depths) >= 2 and FILE_SHARE * ends <= len(exts)
             and len(set(exts)) >= FILE_KINDS_MIN and len(firsts) >= 2)
 
 
@@ -276,7 +301,7 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     # too (`/usage/images`, `/usage/moderations`), as values drawn from an open vocabulary (users,
     # tags) seldom coincide with the API's own words even once
     named = sum(1 for v in words if v in _names.get())
-    if named >= NAMED_MIN and NAMED_SHARE * named >= len(cands):
+    if named >= NAMED_MIN and NAMED_SHARE * named > len(cands):
         words = []
     openness = _openness(node, cands)
     if _leads_to_values(pool):

@@ -301,6 +301,8 @@ def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
             child = node.param
             if child is None:
                 return False
+            if child.tail:
+                return method in child.ends
         node = child
     return method in node.ends
 
@@ -425,6 +427,7 @@ class PathTree:
         self.root = root or Node()
         self.nodes = _size(self.root)   # an upper bound: folds and merges only ever lower it
         self._turned_away = 0
+        self._absorbed = False  # a declared parameter took the rest of the path in (`declare`)
 
     # -- learning ----------------------------------------------------------------------------
     def learn(self, method: str, parts: list[str], echo: dict[str, str], shape: Shape) -> Learned:
@@ -661,7 +664,9 @@ class PathTree:
                 if node.param is None:
                     node.param = Node()
                 node = node.param
-                node.tail |= value == TAIL
+                if value == TAIL and not node.tail:
+                    self._absorbed |= bool(node.literals) or node.param is not None
+                    node.absorb(node)  # (what traffic learned below it ends here now: `fold_declared`)
                 if node.declared is None:
                     node.declared = name or "param"
             else:
@@ -672,8 +677,9 @@ class PathTree:
 
     def fold_declared(self) -> bool:
         """Fold literals learned from traffic (not declared) into the declared parameter beside them
-        (`/users/alice` into a declared `/users/{username}`). True if anything moved."""
-        moved = False
+        (`/users/alice` into a declared `/users/{username}`). True if anything moved (a declared
+        parameter taking the rest of the path included)."""
+        moved, self._absorbed = self._absorbed, False
         stack = [self.root]
         while stack:
             node = stack.pop()

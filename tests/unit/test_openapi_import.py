@@ -508,5 +508,35 @@ def test_a_multi_segment_parameter_takes_the_rest_of_the_path_and_exports_back()
     (param,) = [p for p in doc["paths"]["/sites/{site_id}/files/{file_path}"]["get"]["parameters"]
                 if p["name"] == "file_path"]
     assert param["x-multi-segment"] is True
-    with pytest.raises(SpecError, match="only the last path parameter"):
-        plan_import(json.loads(json.dumps(FILES_SPEC)))
+    # beside a longer template through the same parameter (`.../{+file_path}/meta`, where `{+...}` not
+    # last is one segment, as Google's APIs write `/v1/{+parent}/instances`), it takes one segment
+    brain = imported_brain(FILES_SPEC)
+    assert sorted(s for _, s in brain.hosts["files.test"].endpoints) == ["/sites/{}/files/{}", "/sites/{}/files/{}/meta"]
+
+
+def test_a_declared_parameter_taking_the_rest_of_the_path_takes_in_what_traffic_learned_below_it():
+    """Learned `/files/1000/meta` ... then a spec says `/files/{path}` takes the rest of the path: the
+    learned endpoint joins the declared one (no endpoint left that nothing routes to)."""
+    spec = {"openapi": "3.0.3", "info": {"title": "f", "version": "1"}, "servers": [{"url": "https://api.example.com"}],
+            "paths": {"/files/{path}": {"get": {"parameters": [
+                {"name": "path", "in": "path", "required": True, "x-multi-segment": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "ok"}}}}}}
+    brain = Brain()
+    for i in range(5):
+        body = b'{"id": 1, "size": 3}'
+        brain.learn(Observation(host="api.example.com", scheme="https", method="GET", target=f"/files/{1000 + i}/meta",
+                                request=Body(b"", "", "", 0), status=200,
+                                response=Body(body, "", "application/json", len(body)), latency_ms=5.0, ts=1.0))
+    apply_plan(brain, plan_import(spec))
+    (host,) = brain.hosts.values()
+    assert sorted(host.endpoints) == [("GET", "/files/{+}")]
+    assert host.endpoints[("GET", "/files/{+}")].stats.count == 5
+    assert host.tree.match("GET", ["files", "1005", "meta"]) == "/files/{+}"
+
+
+def test_google_style_reserved_expansion_in_the_middle_is_one_segment():
+    spec = {"openapi": "3.0.3", "info": {"title": "g", "version": "1"}, "servers": [{"url": "https://g.test"}],
+            "paths": {"/v1/{+name}": {"get": {"responses": {"200": {"description": "ok"}}}},
+                      "/v1/{+parent}/instances": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+    brain = imported_brain(spec)
+    assert sorted(s for _, s in brain.hosts["g.test"].endpoints) == ["/v1/{}", "/v1/{}/instances"]

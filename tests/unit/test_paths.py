@@ -752,13 +752,13 @@ def test_words_that_are_the_apis_own_names_elsewhere_stay_literal() -> None:
 
 
 def test_values_that_coincide_with_one_name_elsewhere_still_fold() -> None:
-    """Tags seen once each beside one tag that happens to be a collection's name too: a coincidence."""
+    """Tags seen once each, two of which happen to be collections' names too: a coincidence."""
     tree = PathTree()
     for i in range(12):
         for name in ["widgets", "invoices", "customers", "tags"]:
             learn(tree, f"/v2/{name}", shape("[]", "[].id", f"[].{name}"))
     tag = shape("label", "colour", "created", "count")
-    for word in ["react", "billing", "widgets", "k8s-infra", "chat-ui", "compiler"]:
+    for word in ["react", "billing", "widgets", "k8s-infra", "invoices", "compiler"]:
         learn(tree, f"/v2/tags/{word}", tag)
     assert "GET /v2/tags/{}" in anonymous(settled(tree))
 
@@ -860,3 +860,71 @@ def test_a_named_template_lines_up_with_a_concrete_path_the_last_parameter_takin
     assert fits(("sites", "s1", "files", "b.py"), "/sites/{site_id}/files/{+file_path}")
     assert not fits(("sites", "s1", "files"), "/sites/{site_id}/files/{+file_path}")
     assert not fits(("users", "7", "extra"), "/users/{user_id}")
+
+
+def test_values_with_files_below_them_are_values_and_the_files_start_below_them() -> None:
+    """`/sites/my-blog` (an endpoint) and `/sites/my-blog/files/src/app.py`: the site names are values
+    whose sub-resource holds the files, not the first directories of one long path."""
+    tree = PathTree()
+    for i in range(40):
+        site = ["my-blog", "shop", "portfolio", "docs-site", "landing"][i % 5]
+        learn(tree, f"/sites/{site}", shape("id", "name", "url"))
+        learn(tree, f"/sites/{site}/files", shape("[]", "[].path", "[].sha"))
+        learn(tree, f"/sites/{site}/files/{FILES[i % len(FILES)]}", shape("path", "sha", "size"))
+        learn(tree, f"/deploys/{site}/files/{FILES[(i + 3) % len(FILES)]}", shape("path", "sha", "size"))
+    consolidate(tree)
+    assert {f"{m} {s}" for m, s, _ in tree.templates()} == {
+        "GET /sites/{}", "GET /sites/{}/files", "GET /sites/{}/files/{+}", "GET /deploys/{}/files/{+}"}
+
+
+def test_a_websites_pages_and_assets_beside_its_api_keep_their_templates() -> None:
+    tree = PathTree()
+    paths_ = ["/api/users", "/api/orders", "/api/me", "/health", "/static/js/app.js", "/static/css/main.css",
+              "/favicon.ico", "/index.html", "/img/logo.png"]
+    for _ in range(10):
+        for p in paths_:
+            learn(tree, p, shape("id", "name") if not "." in p else UNKNOWN)
+    consolidate(tree)
+    assert {s for _, s, _ in tree.templates()} == set(paths_)
+
+
+def test_a_listing_with_a_trailing_slash_stays_beside_the_files() -> None:
+    tree = file_tree()
+    learn(tree, f"/api/sites/{1000003:024x}/files/", shape("[]", "[].path"))
+    consolidate(tree)
+    skeletons = {s for _, s, _ in tree.templates()}
+    assert {"/api/sites/{}/files/", "/api/sites/{}/files/{+}"} <= skeletons
+    assert tree.match("GET", split_path(f"/api/sites/{1000003:024x}/files/")) == "/api/sites/{}/files/"
+
+
+def test_a_new_value_at_a_parameter_of_words_reaches_the_files_below_it() -> None:
+    tree = PathTree()
+    for i in range(70):
+        site = ["my-blog", "shop", "portfolio", "docs-site", "landing", "wiki", "store"][i % 7]
+        learn(tree, f"/api/sites/{site}", shape("id", "name", "url"))
+        learn(tree, f"/api/sites/{site}/files", shape("[]", "[].path", "[].sha"))
+        learn(tree, f"/api/sites/{(i % 5) * 7919 + 1000003:024x}/files/{FILES[i % len(FILES)]}", shape("path", "sha"))
+    consolidate(tree)
+    path = split_path("/api/sites/new-site/files/a/b.py")
+    assert tree.known("GET", path) == tree.match("GET", path) == learn(tree, "/api/sites/new-site/files/a/b.py") \
+        == "/api/sites/{}/files/{+}"
+
+
+def test_names_found_elsewhere_whatever_order_the_traffic_came_in() -> None:
+    """A deeper position weighs the names of the shallower ones, met before it or after it."""
+    def tree_of(reports_first: bool) -> set[str]:
+        tree = PathTree()
+        usage = shape("object", "data", "data.[]", "data.[].start", "data.[].amount", "has_more")
+        def reports() -> None:
+            for word in ["widgets", "invoices", "customers", "calls", "searches"]:
+                learn(tree, f"/v2/reports/usage/{word}", usage)
+        if reports_first:
+            reports()
+        for i in range(12):
+            for name in ["widgets", "invoices", "customers", "payouts"]:
+                learn(tree, f"/v2/{name}", shape("[]", "[].id", f"[].{name}"))
+        if not reports_first:
+            reports()
+        return settled(tree)
+    assert tree_of(True) == tree_of(False)
+    assert "GET /v2/reports/usage/widgets" in tree_of(True)

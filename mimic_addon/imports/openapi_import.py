@@ -139,14 +139,16 @@ def plan_import(doc: dict[str, Any], host: str | None = None, source: str = "") 
 
 def _no_hidden_templates(operations: list[Declared]) -> None:
     """A parameter taking the rest of the path would hide the spec's longer templates through the
-    same parameter (`/files/{+path}` beside `/files/{id}/meta`): such a one takes one segment."""
+    same parameter (`/files/{+path}` beside `/files/{id}/meta`), or one of one segment there
+    (`/files/{id}`): such a one takes one segment."""
     def same(a: str, b: str) -> bool:
         return a == b or (a in (PARAM, TAIL) and b in (PARAM, TAIL))
 
     for d in operations:
         n = len(d.parts)
         if n and d.parts[-1] == TAIL and any(
-                len(o.parts) > n and all(same(a, b) for a, b in zip(d.parts, o.parts)) for o in operations):
+                (len(o.parts) > n or (len(o.parts) == n and o.parts[-1] == PARAM))
+                and all(same(a, b) for a, b in zip(d.parts, o.parts)) for o in operations):
             d.parts[-1] = PARAM
 
 

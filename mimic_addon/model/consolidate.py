@@ -81,7 +81,8 @@ def consolidate(tree: PathTree) -> bool:
     name folded at `/users/{username}` is a value at `/user/following/gtanaka` too. Positions met
     before the evidence was found are visited again at the end."""
     values: set[str] = set()
-    tokens = _envelope.set(_envelope_of(tree.root)), _values.set(values), _names.set(set())
+    tokens = (_envelope.set(_envelope_of(tree.root)), _values.set(values), _names.set(set()),
+              _root.set(tree.root))
     try:
         moved = _settle(tree.root)
         return _revisit(tree.root, values) or moved
@@ -89,15 +90,17 @@ def consolidate(tree: PathTree) -> bool:
         _envelope.reset(tokens[0])
         _values.reset(tokens[1])
         _names.reset(tokens[2])
+        _root.reset(tokens[3])
 
 
 # per consolidation (each thread sets its own): the envelope of the tree; the plain words folded
 # into parameters so far; the words of the positions of names settled so far (`_decide`); how
-# deep in trial pools the pass is (trials record nothing)
+# deep in trial pools the pass is (trials record nothing); the tree's root
 _envelope: ContextVar[frozenset[str]] = ContextVar("envelope", default=frozenset())
 _values: ContextVar[set[str]] = ContextVar("values", default=set())
 _names: ContextVar[set[str]] = ContextVar("names", default=set())
 _trial: ContextVar[int] = ContextVar("trial", default=0)
+_root: ContextVar[Node | None] = ContextVar("root", default=None)
 
 
 def _revisit(node: Node, values: set[str]) -> bool:
@@ -202,6 +205,8 @@ def _holds_file_paths(node: Node) -> bool:
     or a files API that lists directories (`GET /contents/src`) keeps its templates."""
     if node.param is not None and (node.param.tail or node.param.declared is not None):
         return False
+    if node is _root.get():  # an API's first segment names something (`/api`, `/static`)
+        return False
     kids = {v: c for v, c in node.literals.items() if v}  # (`/files/`, a listing, stays apart)
     if not kids or any(c.declared is not None for c in kids.values()):
         return False
@@ -212,6 +217,8 @@ def _holds_file_paths(node: Node) -> bool:
                if c.literals or c.param is not None]
     if len(leading) >= 2 and set.intersection(*leading):
         return False
+    if any(_no_files_below(c) for c in kids.values()):
+        return False  # a first segment leading only to endpoints without a file (`/api/users`, `/api/orders`)
     depths: set[int] = set()
     exts: list[str] = []
     firsts: set[int] = set()  # the children of `node` that files lie under
@@ -243,6 +250,22 @@ def _holds_file_paths(node: Node) -> bool:
             stack.append((n.param, depth + 1, n.param.ext or "", first))
     return (ends >= FAMILY_MIN and len(depths) >= 2 and FILE_SHARE * ends <= len(exts)
             and len(set(exts)) >= FILE_KINDS_MIN and len(firsts) >= 2)
+
+
+def _no_files_below(node: Node) -> bool:
+    """Does `node` lead on to two endpoints or more, none of them ending in a file's extension?"""
+    ends = files = 0
+    stack = [(c, extension(v)) for v, c in node.literals.items()] + ([(node.param, node.param.ext or "")]
+                                                                      if node.param is not None else [])
+    while stack and ends < MAX_FILE_NODES:
+        n, ext = stack.pop()
+        if n.ends:
+            ends += 1
+            files += bool(ext)
+        stack.extend((c, extension(v)) for v, c in n.literals.items())
+        if n.param is not None:
+            stack.append((n.param, n.param.ext or ""))
+    return ends >= 2 and not files
 
 
 def _listing(node: Node, v: str) -> str | None:

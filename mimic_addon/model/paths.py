@@ -302,7 +302,7 @@ def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
             if child is None:
                 return False
             if child.tail:
-                return method in child.ends
+                return _tail_takes(parts, start) and method in child.ends
         node = child
     return method in node.ends
 
@@ -335,6 +335,12 @@ def split_path(path: str) -> list[str]:
     if len(parts) > MAX_SEGMENTS:
         parts = parts[: MAX_SEGMENTS - 1] + ["/".join(parts[MAX_SEGMENTS - 1 :])]
     return parts
+
+
+def _tail_takes(parts: Sequence[str], i: int) -> bool:
+    """Does a parameter taking the rest of the path take `parts[i:]`? Not an empty last segment
+    alone: `/files/` is the listing (a trailing slash), not a file."""
+    return i < len(parts) - 1 or (i < len(parts) and parts[i] != "")
 
 
 def aligned(named: str, parts: Sequence[str]) -> list[tuple[str, str]]:
@@ -371,6 +377,8 @@ def _routes(node: Node, method: str | None, parts: list[str], i: int, out: list[
     param = node.param
     if param is not None and len(found) < limit:
         tail = param.tail
+        if tail and not _tail_takes(parts, i):
+            return
         out.append(TAIL if tail else PARAM)
         _routes(param, method, parts, len(parts) if tail else i + 1, out, found, limit)
         out.pop()
@@ -451,7 +459,7 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and node.param.tail:
+            elif node.param is not None and node.param.tail and _tail_takes(parts, i):
                 child = node.param
                 out.append(TAIL)
                 value = "/".join(parts[i:])
@@ -535,7 +543,7 @@ class PathTree:
             child = node.literals.get(value)
             if child is not None:
                 out.append(value)
-            elif node.param is not None and node.param.tail:
+            elif node.param is not None and node.param.tail and _tail_takes(parts, i):
                 out.append(TAIL)
                 node = node.param
                 break
@@ -659,10 +667,17 @@ class PathTree:
         and keeps its name; a declared literal is never folded into a parameter. Call
         `fold_declared` once every template is declared."""
         node = self.root
-        for value, name in zip(parts, names):
+        parts = list(parts)
+        last = len(parts) - 1
+        for i, (value, name) in enumerate(zip(parts, names)):
             if value in (PARAM, TAIL):
                 if node.param is None:
                     node.param = Node()
+                if value == TAIL and any(n.declared is not None for n in node.param.walk() if n is not node.param):
+                    value = parts[i] = PARAM  # (the spec's own longer templates through it would be hidden)
+                if (value == PARAM or i < last) and node.param.tail:
+                    node.param.tail = False  # a declared template of one segment here: the spec decides
+                    self._absorbed = True    # (what was learned under the tail is re-keyed: `fold_declared`)
                 node = node.param
                 if value == TAIL and not node.tail:
                     self._absorbed |= bool(node.literals) or node.param is not None

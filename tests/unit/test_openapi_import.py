@@ -540,3 +540,24 @@ def test_google_style_reserved_expansion_in_the_middle_is_one_segment():
                       "/v1/{+parent}/instances": {"get": {"responses": {"200": {"description": "ok"}}}}}}
     brain = imported_brain(spec)
     assert sorted(s for _, s in brain.hosts["g.test"].endpoints) == ["/v1/{}", "/v1/{}/instances"]
+
+
+def test_a_spec_of_one_segment_templates_takes_over_a_learned_parameter_taking_the_rest_of_the_path():
+    """Learned `/files/{+file_path}`, then a spec says `/files/{file_id}/versions` (and so one segment
+    there): the spec decides; what was learned under the tail is re-keyed, nothing left unreachable."""
+    brain = Brain()
+    files = ["src/app.py", "docs/README.md", ".github/workflows/ci.yml", "lib/index.js", "cmd/server/main.go"]
+    for i in range(60):
+        body = b'{"path": "x", "size": 3}'
+        brain.learn(Observation(host="api.example.com", scheme="https", method="GET",
+                                target=f"/files/{files[i % len(files)]}", request=Body(b"", "", "", 0), status=200,
+                                response=Body(body, "", "application/json", len(body)), latency_ms=5.0, ts=1.0))
+    brain.settle()
+    (host,) = brain.hosts.values()
+    assert sorted(host.endpoints) == [("GET", "/files/{+}")]
+    spec = {"openapi": "3.0.3", "info": {"title": "f", "version": "1"}, "servers": [{"url": "https://api.example.com"}],
+            "paths": {"/files/{file_id}/versions": {"get": {"responses": {"200": {"description": "ok"}}}}}}
+    apply_plan(brain, plan_import(spec))
+    assert all(host.tree.holds(m, s) for m, s in host.endpoints)
+    assert host.tree.match("GET", ["files", "abc", "versions"]) == "/files/{}/versions"
+    assert sum(ep.stats.count for ep in host.endpoints.values()) == 60

@@ -877,10 +877,19 @@ def test_values_with_files_below_them_are_values_and_the_files_start_below_them(
         "GET /sites/{}", "GET /sites/{}/files", "GET /sites/{}/files/{+}", "GET /deploys/{}/files/{+}"}
 
 
-def test_a_websites_pages_and_assets_beside_its_api_keep_their_templates() -> None:
+@pytest.mark.parametrize("paths_", [
+    ["/api/users", "/api/orders", "/api/me", "/health", "/static/js/app.js", "/static/css/main.css",
+     "/favicon.ico", "/index.html", "/img/logo.png"],
+    # assets three times the API's endpoints: still no `/{+path}` swallowing the API
+    ["/api/users", "/api/orders", "/api/me", "/static/js/app.js", "/static/js/vendor.js", "/static/css/main.css",
+     "/static/img/logo.png", "/static/img/bg.jpg", "/favicon.ico", "/index.html", "/robots.txt", "/manifest.json"],
+    # below the root too: `/app/api/...` beside `/app/static/...`
+    ["/app/api/users", "/app/api/orders", "/app/api/me", "/app/static/js/app.js", "/app/static/js/vendor.js",
+     "/app/static/css/main.css", "/app/static/img/logo.png", "/app/favicon.ico", "/app/index.html",
+     "/app/robots.txt", "/app/manifest.json", "/app/img/bg.jpg"],
+])
+def test_a_websites_pages_and_assets_beside_its_api_keep_their_templates(paths_: list[str]) -> None:
     tree = PathTree()
-    paths_ = ["/api/users", "/api/orders", "/api/me", "/health", "/static/js/app.js", "/static/css/main.css",
-              "/favicon.ico", "/index.html", "/img/logo.png"]
     for _ in range(10):
         for p in paths_:
             learn(tree, p, shape("id", "name") if not "." in p else UNKNOWN)
@@ -888,13 +897,17 @@ def test_a_websites_pages_and_assets_beside_its_api_keep_their_templates() -> No
     assert {s for _, s, _ in tree.templates()} == set(paths_)
 
 
-def test_a_listing_with_a_trailing_slash_stays_beside_the_files() -> None:
+@pytest.mark.parametrize("listing_first", [True, False])
+def test_a_listing_with_a_trailing_slash_stays_beside_the_files(listing_first: bool) -> None:
     tree = file_tree()
-    learn(tree, f"/api/sites/{1000003:024x}/files/", shape("[]", "[].path"))
+    listing = f"/api/sites/{1000003:024x}/files/"
+    if listing_first:
+        learn(tree, listing, shape("[]", "[].path"))
     consolidate(tree)
-    skeletons = {s for _, s, _ in tree.templates()}
-    assert {"/api/sites/{}/files/", "/api/sites/{}/files/{+}"} <= skeletons
-    assert tree.match("GET", split_path(f"/api/sites/{1000003:024x}/files/")) == "/api/sites/{}/files/"
+    assert learn(tree, listing, shape("[]", "[].path")) == "/api/sites/{}/files/"
+    assert {"/api/sites/{}/files/", "/api/sites/{}/files/{+}"} <= {s for _, s, _ in tree.templates()}
+    assert tree.match("GET", split_path(listing)) == tree.known("GET", split_path(listing)) == "/api/sites/{}/files/"
+    assert tree.match("GET", split_path(listing + "a/")) == "/api/sites/{}/files/{+}"
 
 
 def test_a_new_value_at_a_parameter_of_words_reaches_the_files_below_it() -> None:

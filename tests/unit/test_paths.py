@@ -892,7 +892,7 @@ def test_a_websites_pages_and_assets_beside_its_api_keep_their_templates(paths_:
     tree = PathTree()
     for _ in range(10):
         for p in paths_:
-            learn(tree, p, shape("id", "name") if not "." in p else UNKNOWN)
+            learn(tree, p, shape("id", "name") if "." not in p else UNKNOWN)
     consolidate(tree)
     assert {s for _, s, _ in tree.templates()} == set(paths_)
 

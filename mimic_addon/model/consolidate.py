@@ -217,12 +217,12 @@ def _holds_file_paths(node: Node) -> bool:
                if c.literals or c.param is not None]
     if len(leading) >= 2 and set.intersection(*leading):
         return False
-    if any(_no_files_below(c) for c in kids.values()):
-        return False  # a first segment leading only to endpoints without a file (`/api/users`, `/api/orders`)
     depths: set[int] = set()
     exts: list[str] = []
     firsts: set[int] = set()  # the children of `node` that files lie under
     ends = 0
+    below_first: Counter[int] = Counter()  # endpoints below each child of `node` (not at it) ...
+    files_below_first: Counter[int] = Counter()  # ... and those of them ending in a file
     stack = [(child, 1, extension(v), id(child)) for v, child in kids.items()]
     if node.param is not None:
         stack.append((node.param, 1, node.param.ext or "", id(node.param)))
@@ -241,6 +241,9 @@ def _holds_file_paths(node: Node) -> bool:
         if n.ends:
             ends += 1
             depths.add(depth)
+            if depth > 1:
+                below_first[first] += 1
+                files_below_first[first] += bool(ext)
             if ext:
                 exts.append(ext)
                 firsts.add(first)
@@ -248,24 +251,11 @@ def _holds_file_paths(node: Node) -> bool:
         if n.param is not None:
             params.add(id(n.param))
             stack.append((n.param, depth + 1, n.param.ext or "", first))
+    # a first segment leading only to endpoints that are no files (`/api/users`, `/api/orders`)
+    if any(below_first[id(c)] >= 2 and not files_below_first[id(c)] for c in kids.values()):
+        return False
     return (ends >= FAMILY_MIN and len(depths) >= 2 and FILE_SHARE * ends <= len(exts)
             and len(set(exts)) >= FILE_KINDS_MIN and len(firsts) >= 2)
-
-
-def _no_files_below(node: Node) -> bool:
-    """Does `node` lead on to two endpoints or more, none of them ending in a file's extension?"""
-    ends = files = 0
-    stack = [(c, extension(v)) for v, c in node.literals.items()] + ([(node.param, node.param.ext or "")]
-                                                                      if node.param is not None else [])
-    while stack and ends < MAX_FILE_NODES:
-        n, ext = stack.pop()
-        if n.ends:
-            ends += 1
-            files += bool(ext)
-        stack.extend((c, extension(v)) for v, c in n.literals.items())
-        if n.param is not None:
-            stack.append((n.param, n.param.ext or ""))
-    return ends >= 2 and not files
 
 
 def _listing(node: Node, v: str) -> str | None:

@@ -295,14 +295,14 @@ def _continues(node: Node, method: str, parts: list[str], start: int) -> bool:
     says too little (`POST /plugins/pull` beside `POST /plugins/{name}`): the consolidation decides it."""
     if start >= len(parts):
         return False
-    for value in parts[start:]:
+    for i, value in enumerate(parts[start:], start):
         child = node.literals.get(value)
         if child is None:
             child = node.param
             if child is None:
                 return False
             if child.tail:
-                return _tail_takes(parts, start) and method in child.ends
+                return _tail_takes(parts, i) and method in child.ends
         node = child
     return method in node.ends
 

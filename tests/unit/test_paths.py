@@ -921,6 +921,10 @@ def test_a_new_value_at_a_parameter_of_words_reaches_the_files_below_it() -> Non
     path = split_path("/api/sites/new-site/files/a/b.py")
     assert tree.known("GET", path) == tree.match("GET", path) == learn(tree, "/api/sites/new-site/files/a/b.py") \
         == "/api/sites/{}/files/{+}"
+    # a trailing slash is no file: the new word does not reach the parameter through it
+    listing = split_path("/api/sites/other-site/files/")
+    assert tree.known("GET", listing) is None and tree.match("GET", listing) is None
+    assert learn(tree, "/api/sites/other-site/files/") == "/api/sites/other-site/files/"
 
 
 def test_names_found_elsewhere_whatever_order_the_traffic_came_in() -> None:

@@ -556,7 +556,7 @@ class PathTree:
             node = child
         return skeleton_of(out) if method in node.ends else None
 
-    def _node_at(self, skeleton: str) -> Node | None:
+    def node_at(self, skeleton: str) -> Node | None:
         """The node a skeleton names, segment for segment (no re-routing)."""
         node = self.root
         for value in split_path(skeleton):
@@ -568,12 +568,12 @@ class PathTree:
 
     def holds(self, method: str, skeleton: str) -> bool:
         """Is this skeleton still a learned endpoint, segment for segment (no re-routing)?"""
-        node = self._node_at(skeleton)
+        node = self.node_at(skeleton)
         return node is not None and method in node.ends
 
     def answer_tokens(self, method: str, skeleton: str) -> set[str]:
         """The shape tokens remembered for an endpoint's answers (empty if none or no such endpoint)."""
-        node = self._node_at(skeleton)
+        node = self.node_at(skeleton)
         return node.shapes.get(method + " ", set()) if node is not None else set()
 
     def match(self, method: str | None, parts: list[str]) -> str | None:

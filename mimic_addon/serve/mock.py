@@ -18,7 +18,7 @@ from typing import Any
 from faker import Faker
 
 from ..learn.endpoint import Endpoint
-from ..model.paths import PARAM, TAIL, aligned, param_name, split_path
+from ..model.paths import PARAM, TAIL, aligned, param_name
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
 from .synth import Context, NameIndex, Plan, compile_plan, generate
 
@@ -50,21 +50,11 @@ def context_for(template: str, path_parts: list[str], query: dict[str, str], bod
                    resource_learned=resource_field is not None)
 
 
-def param_node(tree: Any, skeleton: str) -> Any:
-    """The path tree's node of a skeleton's last segment, or None."""
-    node = tree.root
-    for part in split_path(skeleton):
-        node = node.param if part in (PARAM, TAIL) else node.literals.get(part)
-        if node is None:
-            return None
-    return node
-
-
 def echo_field(tree: Any, skeleton: str) -> str | None:
     """The body key the last path parameter's values came back under most often in learned traffic."""
     if not skeleton.endswith(("/" + PARAM, "/" + TAIL)):
         return None
-    node = param_node(tree, skeleton)
+    node = tree.node_at(skeleton)
     keys = getattr(node, "echo_keys", None)
     return keys.most_common(1)[0][0] if keys else None
 

@@ -26,7 +26,7 @@ from mitmproxy import command, exceptions, http
 
 from ..model.paths import aligned, param_name
 from ..model.redact import redact_json
-from .mock import MockAnswer, param_node
+from .mock import MockAnswer
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
 from .request_input import first_values, json_body, path_part, text_body
 from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
@@ -201,7 +201,7 @@ class ServeExtras:
             schema = _ok_schema(eps.get(("GET", item))) or _ok_schema(eps.get(("POST", base)))
             props = getattr(schema, "props", None) or {}
             skeleton = next(s for _, n, s in learned if n == item)
-            echo_keys = dict(getattr(param_node(host.tree, skeleton), "echo_keys", None) or {})
+            echo_keys = dict(getattr(host.tree.node_at(skeleton), "echo_keys", None) or {})
             id_field = id_field_for(param, list(props), echo_keys)
             node = props.get(id_field)
             values: list[Any] = []

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -93,20 +94,26 @@ ROOMS = {
 }
 
 
-def test_imported_patterns_are_mocked_from_the_regex(tmp_path: Path) -> None:
-    spec, db = tmp_path / "rooms.yaml", str(tmp_path / "rooms.db")
-    spec.write_text(yaml.safe_dump(ROOMS))
+@contextmanager
+def mocking(tmp_path: Path, doc: dict) -> Iterator[int]:
+    """The port of a real mitmdump in mock mode on a fresh database seeded with `mimic import openapi`."""
+    spec, db = tmp_path / "spec.yaml", str(tmp_path / "spec.db")
+    spec.write_text(yaml.safe_dump(doc))
     run_cli("import", "openapi", str(spec), "--db", db)
     factory = ProxyFactory(tmp_path, Backend(free_port()))
     try:
-        port = factory.start(db, "--set", "mimic_mode=mock").port
+        yield factory.start(db, "--set", "mimic_mode=mock").port
+    finally:
+        factory.cleanup()
+
+
+def test_imported_patterns_are_mocked_from_the_regex(tmp_path: Path) -> None:
+    with mocking(tmp_path, ROOMS) as port:
         for i in range(12):  # a path value outside the pattern is not echoed into `id` either
             st, _, body = fetch(port, "GET", f"/rooms/r{i}")
             room = json.loads(body)
             assert st == 200 and all(re.fullmatch("Rm[A-Z0-9]{8,}", room[k]) for k in ("id", "code")), body
         assert json.loads(fetch(port, "GET", "/rooms/RmABCD1234")[2])["id"] == "RmABCD1234"
-    finally:
-        factory.cleanup()
 
 
 def test_a_method_never_learned_is_405_with_allow(tmp_path: Path, two_hosts) -> None:
@@ -158,15 +165,8 @@ FILES = {
 def test_a_parameter_taking_the_rest_of_the_path_answers_every_depth(tmp_path: Path) -> None:
     """`x-multi-segment: true`: `/files/README.md` and `/files/src/components/app.tsx` are one
     endpoint; the mock echoes the whole path where the path's value goes (`id`)."""
-    spec, db = tmp_path / "files.yaml", str(tmp_path / "files.db")
-    spec.write_text(yaml.safe_dump(FILES))
-    run_cli("import", "openapi", str(spec), "--db", db)
-    factory = ProxyFactory(tmp_path, Backend(free_port()))
-    try:
-        port = factory.start(db, "--set", "mimic_mode=mock").port
+    with mocking(tmp_path, FILES) as port:
         for path in ("README.md", "src/components/app.tsx", ".github/workflows/ci.yml"):
             st, _, body = fetch(port, "GET", f"/sites/s1/files/{path}")
             assert st == 200 and json.loads(body)["id"] == path, body
         assert fetch(port, "GET", "/sites/s1/files")[0] == 404  # the parameter takes one segment at least
-    finally:
-        factory.cleanup()

@@ -18,6 +18,9 @@ tree, at each node between its literal children:
 * **Names the API repeats.** A word seen after several different segments (`/cards/a1/list`,
   `/cards/b2/list`) is a name; a word whose traffic goes on to detected ids names a collection.
 * **Open vocabularies.** Many values seen once mark values where the answers say nothing.
+* **Items of a listing.** Leaves only read below a listing (`GET /tags` answering a list), whose
+  answers are no view of it, are its items (`/tags/react`, `/tags/chat`), however few and often
+  asked for; leaves answering as the listing does are views of it (`/issues/assigned`): names.
 * **Names beside values.** Answering alike is not enough where a word is plainly something else:
   a lone word often asked for beside detected ids (an alias, `/accounts/self`), a leaf that does
   not end as the values leading on end (an action), a leaf only ever POSTed to again and again
@@ -317,6 +320,8 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     if named >= NAMED_MIN and NAMED_SHARE * named > len(cands):
         words = []
     openness = _openness(node, cands)
+    if openness < OPEN and _items_of_listing(node, words, prof):
+        openness = OPEN  # (as if the vocabulary were open: what `_family` asks of the leaves then)
     if _leads_to_values(pool):
         # `/starred/{owner}/{repo}`: values followed by values -- the words that lead on, that is,
         # and below a parameter (where names recur under its values) the leaves tied to one value
@@ -417,8 +422,9 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     * alike answers on several shared routes (`/repos/{owner}/...`: many endpoints below each
       owner, answering alike) -- a family of FAMILY_MIN such words is a parameter;
     * alike answers on one route only (leaves: `/tags/react`, `/tags/chat`), or no answers that
-      say anything -- then only an open vocabulary (many values seen once) makes a parameter, as
-      method names and fields (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
+      say anything -- then only an open vocabulary (many values seen once), or a listing they are
+      the items of (`_items_of_listing`), makes a parameter, as method names and fields
+      (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
     Words mostly unlike each other are different resources, however many."""
     seen_twice = [v for v in words if kids[v].count > 1]
     if seen_twice and 2 * sum(kids[v].recurring for v in seen_twice) > len(seen_twice):
@@ -497,6 +503,33 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
     else:
         return []
     return family if len(family) >= FAMILY_MIN and len(family) >= len(rivals) / 2 else []
+
+
+def _items_of_listing(node: Node, words: list[str], prof: dict[str, Profile]) -> bool:
+    """Are these words the items of the listing at `node`? Leaves only read (`GET`) below a listing
+    (`GET /tags` answering a list, at the top or in its envelope: `data.[]`), whose answers are not
+    views of it: no list of the listing's items (`GET /tags/react`: one tag, or what it tags). Leaves
+    answering as the listing does are views of it (`/issues/assigned`, `/issues/mentioned`): names.
+    Answers with nothing but the listing's keys (an empty page) say nothing either way."""
+    listing = _answer(node.shapes.get("GET ", set()))
+    lists = tuple(t + "." for t in listing if t == "[]" or (t.endswith(".[]") and t.count(".") == 1))
+    if len(words) < FAMILY_MIN or not lists:
+        return False
+    items = {t for t in listing if t.startswith(lists)}
+    unlike = 0
+    for v in words:
+        kid = node.literals[v]
+        route = prof[v].get("GET ")
+        if _onward(kid) or set(kid.ends) != {"GET"} or route is None:
+            return False
+        tokens = _answer(route.tokens)
+        if tokens <= listing:
+            continue
+        theirs = {t for t in tokens if t.startswith(lists)}
+        if theirs and items and len(theirs & items) >= CONTAINED * min(len(theirs), len(items)):
+            return False  # a view of the listing
+        unlike += 1
+    return unlike >= FAMILY_MIN
 
 
 def _alike_mostly(words: list[str], prof: dict[str, Profile]) -> bool:

@@ -945,3 +945,38 @@ def test_names_found_elsewhere_whatever_order_the_traffic_came_in() -> None:
         return settled(tree)
     assert tree_of(True) == tree_of(False)
     assert "GET /v2/reports/usage/widgets" in tree_of(True)
+
+
+TAG_PAGE = shape("?page", "data", "data.[]", "data.[].label", "page", "pages")
+TAGGED = shape("?page", "data", "data.[]", "data.[].type", "data.[].data", "data.[].data.id", "data.[].data.label",
+               "page", "pages")
+TAGS = ["react", "chat", "compiler", "utils", "rust", "k8s-analytics"]
+
+
+def test_the_items_of_a_listing_are_values_however_few() -> None:
+    """`GET /tags` lists the account's tags; `GET /tags/react` reads one of them. A handful of tags,
+    each asked for again and again, looks like a fixed vocabulary of names, but their answers are
+    no view of the listing (no list of tags): they are its items."""
+    tree = PathTree()
+    for i in range(40):
+        learn(tree, "/v4/tags", TAG_PAGE)
+        learn(tree, f"/v4/tags/{TAGS[i % len(TAGS)]}", TAGGED)
+    assert anonymous(settled(tree)) == {"GET /v4/tags", "GET /v4/tags/{}"}
+
+
+def test_views_of_a_listing_are_names() -> None:
+    """`GET /issues/assigned`, `/issues/created` ... answer as the listing does (a list of issues,
+    some with fields others lack): filtered views of it, names; and so are leaves that are not only
+    read (`POST /tags/react` beside the same reads)."""
+    tree = PathTree()
+    views = ["assigned", "created", "mentioned", "subscribed"]
+    issues = shape("[]", "[].id", "[].title", "[].state")
+    for i in range(40):
+        learn(tree, "/issues", issues)
+        learn(tree, f"/issues/{views[i % len(views)]}", shape("[]", "[].id", "[].title", "[].state", "[].labels"))
+    assert anonymous(settled(tree)) == {"GET /issues"} | {f"GET /issues/{v}" for v in views}
+    tree = PathTree()
+    for i in range(40):
+        learn(tree, "/v4/tags", TAG_PAGE)
+        learn(tree, f"/v4/tags/{TAGS[i % len(TAGS)]}", TAGGED, method="POST" if i == 5 else "GET")
+    assert "GET /v4/tags/{}" not in anonymous(settled(tree))

@@ -184,16 +184,25 @@ def _decide(node: Node) -> tuple[bool, bool]:
     if pool is not None and len(join) == len(cands):
         # everything joined: the consolidated trial pool is exactly the new parameter's subtree
         for v in join:
-            pool.words |= not node.literals.pop(v).evidence
+            _fold_word(pool, node.literals.pop(v))
         node.param = pool
         return True, True
     param = node.param or Node()
     for v in join:
         child = node.literals.pop(v)
-        param.words |= not child.evidence
+        _fold_word(param, child)
         param.merge(child)
     node.param = param
     return True, False
+
+
+def _fold_word(param: Node, child: Node) -> None:
+    """Count a literal folded into `param` among its values: a plain word (no detected value) makes
+    it a parameter of words, whose vocabulary is as open as its words were seen once."""
+    if not child.evidence:
+        param.words = True
+        param.vocab += 1
+        param.vocab_once += child.count == 1
 
 
 def _holds_file_paths(node: Node) -> bool:
@@ -329,11 +338,15 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
         openness = max(openness, OPEN)
         below_param = any(kids[v].recurring for v in cands)
         words = [v for v in words if _onward(kids[v]) or (below_param and not kids[v].recurring)]
-    family = _family(words, prof, kids, openness)
+    below = {v: _below(kids[v], pool) for v in words}
+    family = _family(words, prof, kids, openness, below)
     chosen = seeds + family
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
-    chosen += [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
+    # an open vocabulary of words beside (the parameter's and these): one more word seen once is
+    # most likely one more of them
+    open_words = node.param is not None and node.param.words and _open_vocabulary(node.param, node, cands)
+    chosen += [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param, open_words)]
     # a word or two beside values that name themselves in their answers, that did not when it
     # could, stays literal (`/users/me` beside `/users/alice` answering `"login": "alice"`)
     silent = [v for v in chosen if not kids[v].evidence and kids[v].informative and not kids[v].echoes]
@@ -358,8 +371,9 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     return chosen, pool
 
 
-def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:
-    """Does one literal sibling belong to the parameter whose routes are `theirs`?"""
+def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None, open_words: bool = False) -> bool:
+    """Does one literal sibling belong to the parameter whose routes are `theirs`? `open_words`: the
+    parameter's values are words of an open vocabulary (most seen once)."""
     rel = _relation(mine, theirs)
     if child.evidence:
         return rel is None or rel >= SIMILAR / 2
@@ -372,8 +386,10 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> b
     rel, compared = _compare(mine, theirs)
     if compared < 2:
         rel, compared = _compare(mine, theirs, jaccard=True)
-    if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value
-        return child.count <= RARE and not child.recurring and _overlap(mine, theirs) == 1.0
+    if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value,
+        # and so is one leading on beside an open vocabulary of words (`/repos/{owner}/router/git/refs`)
+        return child.count <= RARE and not child.recurring and (
+            _overlap(mine, theirs) == 1.0 or (open_words and _onward(child)))
     if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
     return not (child.recurring and compared < 2)  # a name used under several resources
@@ -409,6 +425,14 @@ def _leads_to_values(pool: Node) -> bool:
     return 2 * strong < sum(param.kinds.values()) and len(pool.literals) <= len(param.contexts)
 
 
+def _open_vocabulary(param: Node, node: Node, cands: list[str]) -> bool:
+    """Is the vocabulary of `param` open, the words folded into it before and the candidates now
+    (at least FAMILY_MIN of them in all)?"""
+    words = param.vocab + len(cands)
+    once = param.vocab_once + sum(1 for v in cands if node.literals[v].count == 1)
+    return words >= FAMILY_MIN and once >= OPEN * words
+
+
 def _openness(node: Node, cands: list[str]) -> float:
     """Share of the position's values seen once: high while new values keep coming (ids, names),
     near zero for a fixed vocabulary of names, however many (a Good-Turing view)."""
@@ -416,7 +440,8 @@ def _openness(node: Node, cands: list[str]) -> float:
     return once / len(cands) if cands else 0.0
 
 
-def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float) -> list[str]:
+def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float,
+            below: dict[str, frozenset[str]] | None = None) -> list[str]:
     """Plain words that are one parameter's values, by the strength of the evidence:
 
     * alike answers on several shared routes (`/repos/{owner}/...`: many endpoints below each
@@ -454,7 +479,8 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                     continue
                 if rel >= SIMILAR:
                     alike += 1
-                    deep_pairs += n >= 2 or _beyond(prof[v], prof[w])
+                    deep_pairs += (n >= 2 or _beyond(prof[v], prof[w])) and (
+                        below is None or _same_below(below[v], below[w]))
                 else:
                     unlike += 1
                     unlike_onward += _onward(kids[v]) and _onward(kids[w])
@@ -530,6 +556,25 @@ def _items_of_listing(node: Node, words: list[str], prof: dict[str, Profile]) ->
             return False  # a view of the listing
         unlike += 1
     return unlike >= FAMILY_MIN
+
+
+def _below(child: Node, pool: Node) -> frozenset[str]:
+    """Where the segments right below `child` land in the consolidated trial pool: the names it
+    kept, PARAM for values (`/repos/acme/web` and `/repos/zed/cli`: both PARAM)."""
+    return frozenset(v if v in pool.literals else PARAM for v in child.literals) | (
+        {PARAM} if child.param is not None else frozenset())
+
+
+def _same_below(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Do two siblings lead on alike: to names in common (half of the fewer names at least: values
+    seldom see every endpoint below them), or both to values only? Values of one parameter do
+    (`/{realm}/users`, `/{realm}/clients`); an API's own collections, whose answers may well be
+    alike lists, lead each to names of its own, or one to names and the other to values
+    (`/me/albums`, `/me/projects` beside `/tags/{word}`)."""
+    names_a, names_b = a - {PARAM}, b - {PARAM}
+    if not names_a or not names_b:
+        return not names_a and not names_b and a == b
+    return 2 * len(names_a & names_b) >= min(len(names_a), len(names_b))
 
 
 def _alike_mostly(words: list[str], prof: dict[str, Profile]) -> bool:

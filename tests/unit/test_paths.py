@@ -217,6 +217,15 @@ def test_round_trip_keeps_what_was_learned() -> None:
     assert again.match("GET", split_path("/users/77/orders")) == "/users/{}/orders"
     assert again.match("GET", split_path("/users/me")) == "/users/me"
     assert again.match("DELETE", split_path("/users/me")) is None
+    words = PathTree()  # how open a parameter's vocabulary of words was, kept and copied
+    for name in ["ada", "bob", "cy", "dee", "eve"]:
+        learn(words, f"/people/{name}/posts", USER_LIST)
+    consolidate(words)
+    param = words.root.literals["people"].param
+    assert param is not None and (param.vocab, param.vocab_once) == (5, 5)
+    kept = PathTree.from_dict(words.to_dict()).root.literals["people"].param
+    assert kept is not None and (kept.vocab, kept.vocab_once) == (5, 5)
+    assert (param.copy().vocab, param.copy().vocab_once) == (5, 5)
 
 
 def test_one_coincidental_echo_does_not_make_a_parameter() -> None:
@@ -980,3 +989,50 @@ def test_views_of_a_listing_are_names() -> None:
         learn(tree, "/v4/tags", TAG_PAGE)
         learn(tree, f"/v4/tags/{TAGS[i % len(TAGS)]}", TAGGED, method="POST" if i == 5 else "GET")
     assert "GET /v4/tags/{}" not in anonymous(settled(tree))
+
+
+def test_words_seen_once_leading_on_beside_an_open_vocabulary_of_words_are_more_values() -> None:
+    """Repositories named by their owners, most seen once: `router`, `atlas` and `orbit`, new and
+    seen once, each on an endpoint no other repository was asked for (`/git/refs`, `/pulls`,
+    `/releases`), are more repositories, not names. A word alone beside values that keep coming
+    back (a closed set) stays literal."""
+    issues = shape("[]", "[].id", "[].number", "[].title", "[].state")
+    refs = shape("[]", "[].ref", "[].object", "[].url")
+    words = ["blog", "proxy", "docs", "engine", "site", "ledger", "lib", "cli", "web", "api", "app", "kit"]
+    for repeats, newcomers in ((1, {"router": "git/refs", "atlas": "pulls", "orbit": "releases"}), (4, {"router": "git/refs"})):
+        tree = PathTree()
+        for batch in range(2):
+            repos = [f"{w}-{batch}" for w in words]
+            for i in range(len(repos) * repeats):
+                learn(tree, f"/repos/{['amara57', 'kivanova', 'spatel'][i % 3]}/{repos[i % len(repos)]}/issues", issues)
+            consolidate(tree)
+        for repo, rest in newcomers.items():
+            learn(tree, f"/repos/amara57/{repo}/{rest}", refs)
+        expected = {f"GET /repos/{{}}/{{}}/{rest}" if repeats == 1 else f"GET /repos/{{}}/{repo}/{rest}"
+                    for repo, rest in newcomers.items()}
+        assert anonymous(settled(tree)) == expected | {"GET /repos/{}/{}/issues"}
+
+
+def test_collections_answering_alike_lists_stay_names_when_they_lead_on_unlike() -> None:
+    """An API's own collections answer alike paged lists (`/me/albums`, `/tags/{word}/videos`,
+    `/languages`), and pooled, `/me/watched/videos` and `/tags/kafka/videos` align. Values of one
+    parameter lead on alike (to the same names, or all to values); `me` leads to names of its own
+    and `tags` to values: they are names, not values of a first-segment parameter."""
+    page = shape("total", "page", "per_page", "data", "data.[]", "data.[].uri", "data.[].name", "data.[].link")
+    videos = shape("total", "page", "per_page", "data", "data.[]", "data.[].uri", "data.[].name", "data.[].duration")
+    tag = shape("uri", "name", "tag", "canonical", "metadata")
+    tree = PathTree()
+    for i in range(30):
+        for name in ["albums", "projects", "groups", "channels", "likes", "following"]:
+            learn(tree, f"/me/{name}", page)
+        learn(tree, "/me/watched/videos", videos)
+        learn(tree, f"/me/albums/{1000 + i}/videos", videos)
+        for collection, words in (("tags", ["kafka", "django", "green", "rust"]), ("categories", ["music", "art", "jazz"])):
+            learn(tree, f"/{collection}/{words[i % len(words)]}", tag)
+            learn(tree, f"/{collection}/{words[i % len(words)]}/videos", videos)
+        for leaf in ["languages", "contentratings", "creativecommons"]:
+            learn(tree, f"/{leaf}", page)
+    templates = anonymous(settled(tree))
+    assert {"GET /me/albums", "GET /me/watched/videos", "GET /tags/{}/videos", "GET /categories/{}", "GET /languages"} \
+        <= templates
+    assert not any(t.startswith("GET /{}") for t in templates)

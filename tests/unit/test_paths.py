@@ -976,7 +976,7 @@ def test_the_items_of_a_listing_are_values_however_few() -> None:
 def test_views_of_a_listing_are_names() -> None:
     """`GET /issues/assigned`, `/issues/created` ... answer as the listing does (a list of issues,
     some with fields others lack): filtered views of it, names; and so are leaves that are not only
-    read (`POST /tags/react` beside the same reads)."""
+    read (`POST /tags/react` beside the same reads), and leaves answering unlike each other."""
     tree = PathTree()
     views = ["assigned", "created", "mentioned", "subscribed"]
     issues = shape("[]", "[].id", "[].title", "[].state")
@@ -989,6 +989,13 @@ def test_views_of_a_listing_are_names() -> None:
         learn(tree, "/v4/tags", TAG_PAGE)
         learn(tree, f"/v4/tags/{TAGS[i % len(TAGS)]}", TAGGED, method="POST" if i == 5 else "GET")
     assert "GET /v4/tags/{}" not in anonymous(settled(tree))
+    tree = PathTree()  # and leaves unlike the listing and unlike each other are different resources
+    for i in range(40):
+        learn(tree, "/users", shape("[]", "[].id", "[].login", "[].email"))
+        learn(tree, "/users/me", shape("id", "login", "email", "plan"))
+        learn(tree, "/users/count", shape("count", "active", "suspended"))
+        learn(tree, "/users/stats", shape("signups", "logins", "period"))
+    assert anonymous(settled(tree)) == {"GET /users", "GET /users/me", "GET /users/count", "GET /users/stats"}
 
 
 def test_words_seen_once_leading_on_beside_an_open_vocabulary_of_words_are_more_values() -> None:

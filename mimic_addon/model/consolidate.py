@@ -184,25 +184,16 @@ def _decide(node: Node) -> tuple[bool, bool]:
     if pool is not None and len(join) == len(cands):
         # everything joined: the consolidated trial pool is exactly the new parameter's subtree
         for v in join:
-            _fold_word(pool, node.literals.pop(v))
+            pool.words |= not node.literals.pop(v).evidence
         node.param = pool
         return True, True
     param = node.param or Node()
     for v in join:
         child = node.literals.pop(v)
-        _fold_word(param, child)
+        param.words |= not child.evidence
         param.merge(child)
     node.param = param
     return True, False
-
-
-def _fold_word(param: Node, child: Node) -> None:
-    """Count a literal folded into `param` among its values: a plain word (no detected value) makes
-    it a parameter of words, whose vocabulary is as open as its words were seen once."""
-    if not child.evidence:
-        param.words = True
-        param.vocab += 1
-        param.vocab_once += child.count == 1
 
 
 def _holds_file_paths(node: Node) -> bool:
@@ -343,10 +334,7 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     chosen = seeds + family
     group = [_profile(node.param, pool)] if node.param is not None else []
     theirs = _union(group + [prof[v] for v in chosen])
-    # an open vocabulary of words beside (the parameter's and these): one more word seen once is
-    # most likely one more of them
-    open_words = node.param is not None and node.param.words and _open_vocabulary(node.param, node, cands)
-    chosen += [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param, open_words)]
+    chosen += [v for v in cands if v not in chosen and _joins(kids[v], prof[v], theirs, node.param)]
     # a word or two beside values that name themselves in their answers, that did not when it
     # could, stays literal (`/users/me` beside `/users/alice` answering `"login": "alice"`)
     silent = [v for v in chosen if not kids[v].evidence and kids[v].informative and not kids[v].echoes]
@@ -371,9 +359,8 @@ def _choose(node: Node, cands: list[str]) -> tuple[list[str], Node]:
     return chosen, pool
 
 
-def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None, open_words: bool = False) -> bool:
-    """Does one literal sibling belong to the parameter whose routes are `theirs`? `open_words`: the
-    parameter's values are words of an open vocabulary (most seen once)."""
+def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None) -> bool:
+    """Does one literal sibling belong to the parameter whose routes are `theirs`?"""
     rel = _relation(mine, theirs)
     if child.evidence:
         return rel is None or rel >= SIMILAR / 2
@@ -386,10 +373,8 @@ def _joins(child: Node, mine: Profile, theirs: Profile, param: Node | None, open
     rel, compared = _compare(mine, theirs)
     if compared < 2:
         rel, compared = _compare(mine, theirs, jaccard=True)
-    if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value,
-        # and so is one leading on beside an open vocabulary of words (`/repos/{owner}/router/git/refs`)
-        return child.count <= RARE and not child.recurring and (
-            _overlap(mine, theirs) == 1.0 or (open_words and _onward(child)))
+    if rel is None:  # nothing said either way: a rare word on the parameter's own routes is a value
+        return child.count <= RARE and not child.recurring and _overlap(mine, theirs) == 1.0
     if rel < SIMILAR or _overlap(mine, theirs) < MIN_OVERLAP:
         return False
     return not (child.recurring and compared < 2)  # a name used under several resources
@@ -423,14 +408,6 @@ def _leads_to_values(pool: Node) -> bool:
         return False
     strong = sum(n for k, n in param.kinds.items() if seg.is_strong(k))
     return 2 * strong < sum(param.kinds.values()) and len(pool.literals) <= len(param.contexts)
-
-
-def _open_vocabulary(param: Node, node: Node, cands: list[str]) -> bool:
-    """Is the vocabulary of `param` open, the words folded into it before and the candidates now
-    (at least FAMILY_MIN of them in all)?"""
-    words = param.vocab + len(cands)
-    once = param.vocab_once + sum(1 for v in cands if node.literals[v].count == 1)
-    return words >= FAMILY_MIN and once >= OPEN * words
 
 
 def _openness(node: Node, cands: list[str]) -> float:
@@ -538,7 +515,7 @@ def _items_of_listing(node: Node, words: list[str], prof: dict[str, Profile]) ->
     answering as the listing does are views of it (`/issues/assigned`, `/issues/mentioned`): names.
     Answers with nothing but the listing's keys (an empty page) say nothing either way."""
     listing = _answer(node.shapes.get("GET ", set()))
-    lists = tuple(t + "." for t in listing if t == "[]" or (t.endswith(".[]") and t.count(".") == 1))
+    lists = tuple(t + "." for t in listing if _is_list(t))
     if len(words) < FAMILY_MIN or not lists:
         return False
     items = {t for t in listing if t.startswith(lists)}
@@ -551,11 +528,18 @@ def _items_of_listing(node: Node, words: list[str], prof: dict[str, Profile]) ->
         tokens = _answer(route.tokens)
         if tokens <= listing:
             continue
+        if any(_is_list(t) and t + "." not in lists for t in tokens):
+            return False  # a listing of its own (`/api/v1/pods` answering `items.[]` beside a discovery)
         theirs = {t for t in tokens if t.startswith(lists)}
         if theirs and items and len(theirs & items) >= CONTAINED * min(len(theirs), len(items)):
             return False  # a view of the listing
         unlike += 1
     return unlike >= FAMILY_MIN
+
+
+def _is_list(token: str) -> bool:
+    """A list at the top of an answer or in the first level of its envelope (`[]`, `data.[]`)."""
+    return token == "[]" or (token.endswith(".[]") and token.count(".") == 1)
 
 
 def _below(child: Node, pool: Node) -> frozenset[str]:
@@ -566,15 +550,15 @@ def _below(child: Node, pool: Node) -> frozenset[str]:
 
 
 def _same_below(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Do two siblings lead on alike: to names in common (half of the fewer names at least: values
-    seldom see every endpoint below them), or both to values only? Values of one parameter do
-    (`/{realm}/users`, `/{realm}/clients`); an API's own collections, whose answers may well be
-    alike lists, lead each to names of its own, or one to names and the other to values
-    (`/me/albums`, `/me/projects` beside `/tags/{word}`)."""
+    """Do two siblings lead on alike: to a name in common (values seldom see every endpoint below
+    them: `/namespaces/default/{pods,services}`, `/namespaces/kube-system/{pods,leases}`), or both to
+    values only? An API's own collections, whose answers may well be alike lists, lead to names none
+    of the others has, or one to names and the other to values (`/me/albums`, `/me/projects` beside
+    `/tags/{word}`)."""
     names_a, names_b = a - {PARAM}, b - {PARAM}
     if not names_a or not names_b:
         return not names_a and not names_b and a == b
-    return 2 * len(names_a & names_b) >= min(len(names_a), len(names_b))
+    return not names_a.isdisjoint(names_b)
 
 
 def _alike_mostly(words: list[str], prof: dict[str, Profile]) -> bool:

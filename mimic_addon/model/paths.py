@@ -84,8 +84,6 @@ class Node:
     echo_keys: Counter = field(default_factory=Counter)      # body keys that echoed the value
     contexts: set[int] = field(default_factory=set)          # checksums of the segments seen before it
     words: bool = False     # a parameter that took plain words as values (names used as ids)
-    vocab: int = 0          # plain words a consolidation folded into this parameter ...
-    vocab_once: int = 0     # ... and how many of them had been seen once then (how open its vocabulary is)
     tail: bool = False      # a parameter taking the rest of the path (TAIL): it has no children
     ext: str | None = None  # file extension of every value ending a path here (`.json`), "" if they differ
     declared: str | None = None  # from an imported spec: a parameter's name, or a literal's own value
@@ -116,8 +114,6 @@ class Node:
         self.add_contexts(other.contexts)
         self.note_ext(other.ext)
         self.words |= other.words
-        self.vocab += other.vocab
-        self.vocab_once += other.vocab_once
         self.tail |= other.tail
         if self.declared is None:
             self.declared = other.declared
@@ -164,8 +160,7 @@ class Node:
     def copy(self) -> Node:
         """A deep copy of this subtree."""
         twin = Node(count=self.count, evidence=self.evidence, echoes=self.echoes, informative=self.informative,
-                    declared=self.declared, words=self.words, tail=self.tail, ext=self.ext, vocab=self.vocab,
-                    vocab_once=self.vocab_once)
+                    declared=self.declared, words=self.words, tail=self.tail, ext=self.ext)
         # dict.update skips Counter.update's counting path: copies are the consolidation's hot loop
         if self.ends:
             dict.update(twin.ends, self.ends)
@@ -228,8 +223,6 @@ class Node:
             d["t"] = self.ext
         if self.words:
             d["w"] = 1
-        if self.vocab:
-            d["wv"], d["wo"] = self.vocab, self.vocab_once
         if self.tail:
             d["r"] = 1
         if self.literals:
@@ -249,7 +242,6 @@ class Node:
         node.contexts = set(d.get("c", ()))
         node.ext = d.get("t")
         node.words = bool(d.get("w"))
-        node.vocab, node.vocab_once = d.get("wv", 0), d.get("wo", 0)
         node.tail = bool(d.get("r"))
         node.literals = {k: cls.from_dict(c) for k, c in d.get("l", {}).items()}
         if "p" in d:

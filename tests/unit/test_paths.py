@@ -217,15 +217,6 @@ def test_round_trip_keeps_what_was_learned() -> None:
     assert again.match("GET", split_path("/users/77/orders")) == "/users/{}/orders"
     assert again.match("GET", split_path("/users/me")) == "/users/me"
     assert again.match("DELETE", split_path("/users/me")) is None
-    words = PathTree()  # how open a parameter's vocabulary of words was, kept and copied
-    for name in ["ada", "bob", "cy", "dee", "eve"]:
-        learn(words, f"/people/{name}/posts", USER_LIST)
-    consolidate(words)
-    param = words.root.literals["people"].param
-    assert param is not None and (param.vocab, param.vocab_once) == (5, 5)
-    kept = PathTree.from_dict(words.to_dict()).root.literals["people"].param
-    assert kept is not None and (kept.vocab, kept.vocab_once) == (5, 5)
-    assert (param.copy().vocab, param.copy().vocab_once) == (5, 5)
 
 
 def test_one_coincidental_echo_does_not_make_a_parameter() -> None:
@@ -998,28 +989,6 @@ def test_views_of_a_listing_are_names() -> None:
     assert anonymous(settled(tree)) == {"GET /users", "GET /users/me", "GET /users/count", "GET /users/stats"}
 
 
-def test_words_seen_once_leading_on_beside_an_open_vocabulary_of_words_are_more_values() -> None:
-    """Repositories named by their owners, most seen once: `router`, `atlas` and `orbit`, new and
-    seen once, each on an endpoint no other repository was asked for (`/git/refs`, `/pulls`,
-    `/releases`), are more repositories, not names. A word alone beside values that keep coming
-    back (a closed set) stays literal."""
-    issues = shape("[]", "[].id", "[].number", "[].title", "[].state")
-    refs = shape("[]", "[].ref", "[].object", "[].url")
-    words = ["blog", "proxy", "docs", "engine", "site", "ledger", "lib", "cli", "web", "api", "app", "kit"]
-    for repeats, newcomers in ((1, {"router": "git/refs", "atlas": "pulls", "orbit": "releases"}), (4, {"router": "git/refs"})):
-        tree = PathTree()
-        for batch in range(2):
-            repos = [f"{w}-{batch}" for w in words]
-            for i in range(len(repos) * repeats):
-                learn(tree, f"/repos/{['amara57', 'kivanova', 'spatel'][i % 3]}/{repos[i % len(repos)]}/issues", issues)
-            consolidate(tree)
-        for repo, rest in newcomers.items():
-            learn(tree, f"/repos/amara57/{repo}/{rest}", refs)
-        expected = {f"GET /repos/{{}}/{{}}/{rest}" if repeats == 1 else f"GET /repos/{{}}/{repo}/{rest}"
-                    for repo, rest in newcomers.items()}
-        assert anonymous(settled(tree)) == expected | {"GET /repos/{}/{}/issues"}
-
-
 def test_collections_answering_alike_lists_stay_names_when_they_lead_on_unlike() -> None:
     """An API's own collections answer alike paged lists (`/me/albums`, `/tags/{word}/videos`,
     `/languages`), and pooled, `/me/watched/videos` and `/tags/kafka/videos` align. Values of one
@@ -1043,3 +1012,38 @@ def test_collections_answering_alike_lists_stay_names_when_they_lead_on_unlike()
     assert {"GET /me/albums", "GET /me/watched/videos", "GET /tags/{}/videos", "GET /categories/{}", "GET /languages"} \
         <= templates
     assert not any(t.startswith("GET /{}") for t in templates)
+
+
+def k8s_list(*fields: str) -> Shape:
+    return shape("kind", "apiVersion", "metadata", "items", "items.[]", "items.[].metadata",
+                 "items.[].metadata.name", "items.[].metadata.uid", *fields)
+
+
+def test_lists_of_their_own_below_a_listing_are_collections() -> None:
+    """`GET /api/v1` lists the server's resource kinds (`resources.[]`); `/api/v1/pods`, `/nodes` ...
+    each answer a list of their own (`items.[]`), alike in their envelope: collections, not items."""
+    kinds = {"pods": k8s_list("items.[].spec.containers"), "nodes": k8s_list("items.[].spec.podCIDR"),
+             "services": k8s_list("items.[].spec.ports"), "events": k8s_list("items.[].reason")}
+    tree = PathTree()
+    for _ in range(30):
+        learn(tree, "/api/v1", shape("kind", "resources", "resources.[]", "resources.[].name", "resources.[].verbs"))
+        for kind, answer in kinds.items():
+            learn(tree, f"/api/v1/{kind}", answer)
+    assert anonymous(settled(tree)) == {"GET /api/v1"} | {f"GET /api/v1/{k}" for k in kinds}
+
+
+def test_values_that_each_see_a_few_names_below_them_are_one_parameter() -> None:
+    """Each namespace is asked for its pods and for workloads of its own: values share a name below
+    them (`pods`), not all of them -- they lead on alike."""
+    own = {"default": ["services", "endpoints"], "kube-system": ["configmaps", "leases"],
+           "monitoring": ["secrets", "serviceaccounts"], "ingress": ["events", "ingresses"]}
+    tree = PathTree()
+    for _ in range(20):
+        for ns, kinds in own.items():
+            learn(tree, f"/api/v1/namespaces/{ns}", shape("kind", "metadata", "metadata.name", "spec", "status"))
+            learn(tree, f"/api/v1/namespaces/{ns}/pods", k8s_list("items.[].spec.containers", "items.[].status"))
+            for kind in kinds:
+                learn(tree, f"/api/v1/namespaces/{ns}/{kind}", k8s_list(f"items.[].{kind}"))
+    templates = anonymous(settled(tree))
+    assert {"GET /api/v1/namespaces/{}", "GET /api/v1/namespaces/{}/pods"} <= templates
+    assert not any("default" in t or "kube-system" in t for t in templates)

@@ -514,10 +514,11 @@ def _items_of_listing(node: Node, words: list[str], prof: dict[str, Profile]) ->
     views of it: no list of the listing's items (`GET /tags/react`: one tag, or what it tags). Leaves
     answering as the listing does are views of it (`/issues/assigned`, `/issues/mentioned`): names.
     Answers with nothing but the listing's keys (an empty page) say nothing either way."""
-    listing = _answer(node.shapes.get("GET ", set()))
-    lists = tuple(t + "." for t in listing if _is_list(t))
+    answer = _answer(node.shapes.get("GET ", set()))
+    lists = tuple(t + "." for t in answer if _is_list(t))
     if len(words) < FAMILY_MIN or not lists:
         return False
+    listing = answer - _envelope.get()  # (compared as the leaves' answers are: `_profile`)
     items = {t for t in listing if t.startswith(lists)}
     unlike = 0
     for v in words:

@@ -34,6 +34,8 @@ tree, at each node between its literal children:
 * **Files.** Paths that go on at several depths below a position and mostly end in files of
   several kinds (`src/app.py`, `docs/README.md`) are one value: a parameter taking the rest of
   the path (`/files/{+file_path}`).
+* **Reserved words.** Words starting with `_` or `$` (`_search`, `$metadata`) and a lone `-`
+  are the API's own names, never values.
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -166,7 +168,8 @@ def _settle(node: Node) -> bool:
 def _decide(node: Node) -> tuple[bool, bool]:
     """Fold the literal children of `node` that are values into its parameter. Returns whether
     anything moved, and whether the parameter's subtree is already consolidated."""
-    cands = [v for v, c in node.literals.items() if v and c.declared is None and seg.classify(v) != seg.VERSION]
+    cands = [v for v, c in node.literals.items() if v and c.declared is None and seg.classify(v) != seg.VERSION
+             and not _reserved(v)]
     if not cands or (node.param is None and len(cands) < 2):
         return False, False
     if node.param is not None and node.param.declared is not None:
@@ -194,6 +197,13 @@ def _decide(node: Node) -> tuple[bool, bool]:
         param.merge(child)
     node.param = param
     return True, False
+
+
+def _reserved(segment: str) -> bool:
+    """A word marked as the API's own by its first character (`_search`, `_cluster/health`,
+    `$metadata`) or a lone `-` (`/-/v1/search`, `/group/project/-/issues`): names, never values.
+    A detected value that starts so (a token `_r-nZ8...`) is not a word and stays a candidate."""
+    return segment == "-" or (segment[:1] in "_$" and seg.classify(segment) == seg.WORD)
 
 
 def _holds_file_paths(node: Node) -> bool:

@@ -1047,3 +1047,22 @@ def test_values_that_each_see_a_few_names_below_them_are_one_parameter() -> None
     templates = anonymous(settled(tree))
     assert {"GET /api/v1/namespaces/{}", "GET /api/v1/namespaces/{}/pods"} <= templates
     assert not any("default" in t or "kube-system" in t for t in templates)
+
+
+def test_reserved_words_are_names_beside_an_open_vocabulary() -> None:
+    """Search indices named by customers, each seen once, lead on to `_search`; the cluster's own
+    endpoints (`/_cluster/health`, `/_cat/indices`) lead on to routes of their own beside them, as
+    a new index would: their leading `_` says they are the API's names. So does a lone `-`
+    beside packages (`/-/v1/search` beside `/{package}`)."""
+    tree = PathTree()
+    for customer in ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]:
+        learn(tree, f"/logs-{customer}/_search", shape("took", "hits", "hits.total", "hits.hits", "hits.hits.[]"))
+    learn(tree, "/_cluster/health", shape("cluster_name", "status", "number_of_nodes", "active_shards"))
+    learn(tree, "/_cat/indices", shape("[]", "[].index", "[].health", "[].docs.count"))
+    assert anonymous(settled(tree)) == {"GET /{}/_search", "GET /_cluster/health", "GET /_cat/indices"}
+    tree = PathTree()
+    for package in ["react", "lodash", "express", "chalk", "debug", "semver", "commander", "axios"]:
+        learn(tree, f"/{package}", shape("_id", "name", "dist-tags", "versions", "time"))
+    learn(tree, "/-/v1/search", shape("?text", "objects", "objects.[]", "objects.[].package", "total"))
+    assert anonymous(settled(tree)) == {"GET /{}", "GET /-/v1/search"}
+    assert seg.classify("_r-nZ8NDpUCyxngIPK7LoU0UajWRpLMledrbCIPLvbRuLCpamB3nx") != seg.WORD  # a token stays a value

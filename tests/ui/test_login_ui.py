@@ -218,6 +218,7 @@ def test_firebase_sign_in_through_the_emulator(browser, auth_emulator, firebase_
         sign_in("ada@example.com", "correct-horse-1")
         expect(page).to_have_url(f"{firebase_admin_app.url}/explorer")
         expect(page.locator("header .who")).to_have_text("Ada Lovelace")
+        page.wait_for_function("() => window.mimic !== undefined")  # (app.js is deferred: the header comes first)
         session = page.evaluate("mimic.api('GET', '/api/session')")
         assert session["user"] == {"name": "Ada Lovelace", "email": "ada@example.com", "method": "firebase"}
         assert csp == []

@@ -141,8 +141,7 @@ class Brain:
                     host.stranded.add((obs.method, learned.skeleton))
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
-            empty = 200 <= obs.status < 300 and known.response_is_json and not known.response_json
-            judge = self.judged = self._elder(host, ep, parts, obs.status, shape, empty) if young else ep
+            judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
                                                        known.response_is_json, young=None if judge is ep else ep,
                                                        kin=host.endpoints.values()):
@@ -151,19 +150,16 @@ class Brain:
         return ep
 
     @staticmethod
-    def _elder(host: HostModel, ep: Endpoint, parts: list[str], status: int, shape: Shape,
-               empty: bool = False) -> Endpoint:
+    def _elder(host: HostModel, ep: Endpoint, parts: list[str], status: int, shape: Shape) -> Endpoint:
         """The endpoint that judges an answer of an endpoint no consolidation has seen yet: of the
         templates its path also matches, the one holding the most answers of this status, if it
         holds more than `ep` and most of this answer's keys. A new word beside a parameter (a realm
         seen with an endpoint new to all realms, a value the last pass folded) is most likely one
         more value of it, and until the next pass decides, its answers are watched with that
         template's history; an answer of another shape (`/items/search` beside `/items/{id}`)
-        is another resource's, and only its own history judges it. An empty JSON answer (`{}`:
-        every field it had gone, or all of them optional) has no keys to tell: `empty`, the path
-        alone decides."""
+        is another resource's, and only its own history judges it."""
         mine = {t for t in shape.tokens if not t.startswith(("?", "b."))}
-        if not mine and not empty:
+        if not mine:
             return ep
 
         def answers(e: Endpoint) -> int:
@@ -173,8 +169,8 @@ class Brain:
         best, most = ep, answers(ep)
         for skeleton in host.tree.routes(ep.method, parts):
             other = host.endpoints.get((ep.method, skeleton)) if skeleton != ep.skeleton else None
-            if other is not None and answers(other) > most and (
-                    empty or 2 * len(mine & host.tree.answer_tokens(ep.method, skeleton)) >= len(mine)):
+            if other is not None and answers(other) > most and \
+                    2 * len(mine & host.tree.answer_tokens(ep.method, skeleton)) >= len(mine):
                 best, most = other, answers(other)
         return best
 

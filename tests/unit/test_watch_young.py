@@ -58,31 +58,6 @@ def test_a_new_realm_first_seen_on_a_new_endpoint_is_watched_as_a_realm() -> Non
     assert [c["path"] for c in alert["changes"]] == ["$.username"]
 
 
-def test_an_empty_answer_of_a_new_realm_is_watched_as_a_realm() -> None:
-    """An object left with no field at all (`{}`: the one its answers always had removed) has no
-    keys to tell which resource answered: the path decides, as it would have for the realm's other
-    answers; a 4xx with no keys is not judged that way."""
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions",
-                               {"scopePermissions": {"view": "p1"}}, ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
-    assert {ep.skeleton for ep in brain.endpoints()} == {"/{}/clients/{}/permissions", "/{}/groups"}
-    brain.learn(answer("GET", "/acme/events", [], ts=100))  # new to every realm: `acme` stays literal for now
-    for n in range(2):
-        ep = brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=500 + n)}/permissions", {}, ts=101 + n))
-        assert ep.skeleton == "/acme/clients/{}/permissions" and brain.judged is not None
-        assert brain.judged.skeleton == "/{}/clients/{}/permissions"
-    [alert] = brain.alert_list()
-    assert (alert["label"], [c["path"] for c in alert["changes"]]) == ("BREAKING", ["$.scopePermissions"])
-    brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=600)}/missing", {}, status=404, ts=200))
-    assert brain.judged is not None and brain.judged.skeleton == "/acme/clients/{}/missing"
-
-
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:
     brain = realms_brain()
     brain.learn(answer("GET", "/acme/events", [], ts=100))

@@ -43,6 +43,7 @@ caller merges what it learned about the folded endpoints (`Brain._regroup`).
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ RARE = 3             # requests of a word that nothing tells apart from the para
 MIN_TOKENS = 3       # answers described by fewer tokens (`{"ok": true}`, no body) tell nothing
 ENVELOPE = 0.5       # tokens in this share of a host's answers (`?api_key`, `data`, `ok`) describe none
 ENVELOPE_MIN = 20    # ... once the host has this many distinct kinds of successful answer
+
+
+_RESERVED = re.compile(r"[_$][a-z][a-z0-9]*(?:_[a-z0-9]+)*")  # (`_reserved`)
 
 
 @dataclass(slots=True)
@@ -200,10 +204,11 @@ def _decide(node: Node) -> tuple[bool, bool]:
 
 
 def _reserved(segment: str) -> bool:
-    """A word marked as the API's own by its first character (`_search`, `_cluster/health`,
-    `$metadata`) or a lone `-` (`/-/v1/search`, `/group/project/-/issues`): names, never values.
-    A detected value that starts so (a token `_r-nZ8...`) is not a word and stays a candidate."""
-    return segment == "-" or (segment[:1] in "_$" and seg.classify(segment) == seg.WORD)
+    """A lowercase name marked as the API's own by its first character (`_search`, `_all_docs`,
+    `_cluster/health`, `$metadata`) or a lone `-` (`/-/v1/search`, `/group/project/-/issues`):
+    names, never values. Ids that happen to start so (base64url: `_5rK_gqv81RK`, `_OBlgSz8sSM`; one
+    in 64 does) are mixed case or end oddly (`_vargas_`): not reserved."""
+    return segment == "-" or _RESERVED.fullmatch(segment) is not None
 
 
 def _holds_file_paths(node: Node) -> bool:

@@ -1053,7 +1053,8 @@ def test_reserved_words_are_names_beside_an_open_vocabulary() -> None:
     """Search indices named by customers, each seen once, lead on to `_search`; the cluster's own
     endpoints (`/_cluster/health`, `/_cat/indices`) lead on to routes of their own beside them, as
     a new index would: their leading `_` says they are the API's names. So does a lone `-`
-    beside packages (`/-/v1/search` beside `/{package}`)."""
+    beside packages (`/-/v1/search` beside `/{package}`). Ids that start with `_` by chance are not
+    lowercase names: values still."""
     tree = PathTree()
     for customer in ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "wonka"]:
         learn(tree, f"/logs-{customer}/_search", shape("took", "hits", "hits.total", "hits.hits", "hits.hits.[]"))
@@ -1065,4 +1066,8 @@ def test_reserved_words_are_names_beside_an_open_vocabulary() -> None:
         learn(tree, f"/{package}", shape("_id", "name", "dist-tags", "versions", "time"))
     learn(tree, "/-/v1/search", shape("?text", "objects", "objects.[]", "objects.[].package", "total"))
     assert anonymous(settled(tree)) == {"GET /{}", "GET /-/v1/search"}
-    assert seg.classify("_r-nZ8NDpUCyxngIPK7LoU0UajWRpLMledrbCIPLvbRuLCpamB3nx") != seg.WORD  # a token stays a value
+    tree = PathTree()  # ids that happen to start with `_` (base64url: one in 64 does) are values
+    for link in ["_8D5VfLD", "Xk3pQ9aZ", "_gyyjVw5", "b7TqL2mW", "Qw8eR5tY", "_OBlgSz8", "mN4bV6cX"]:
+        learn(tree, f"/l/{link}", shape("url", "clicks", "created_at"))
+        learn(tree, f"/l/{link}/stats", shape("clicks", "referrers", "countries"))
+    assert anonymous(settled(tree)) == {"GET /l/{}", "GET /l/{}/stats"}

@@ -34,8 +34,8 @@ tree, at each node between its literal children:
 * **Files.** Paths that go on at several depths below a position and mostly end in files of
   several kinds (`src/app.py`, `docs/README.md`) are one value: a parameter taking the rest of
   the path (`/files/{+file_path}`).
-* **Reserved words.** Words starting with `_` or `$` (`_search`, `$metadata`) and a lone `-`
-  are the API's own names, never values.
+* **Reserved words.** Lowercase names after a `_` or `$` (`_search`, `$metadata`) and a lone `-`
+  are the API's own names, never values (ids starting with `_` by chance are not lowercase names).
 * **Constancy.** A position with one value stays literal.
 
 Decisions only fold literals into parameters, so every earlier skeleton still routes and the
@@ -433,7 +433,7 @@ def _openness(node: Node, cands: list[str]) -> float:
 
 
 def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], openness: float,
-            below: dict[str, frozenset[str]] | None = None) -> list[str]:
+            below: dict[str, frozenset[str]]) -> list[str]:
     """Plain words that are one parameter's values, by the strength of the evidence:
 
     * alike answers on several shared routes (`/repos/{owner}/...`: many endpoints below each
@@ -442,7 +442,8 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
       say anything -- then only an open vocabulary (many values seen once), or a listing they are
       the items of (`_items_of_listing`), makes a parameter, as method names and fields
       (`/api/chat.postMessage`, `/boards/{id}/prefs`) are a fixed set.
-    Words mostly unlike each other are different resources, however many."""
+    Words mostly unlike each other are different resources, however many. `below`: where each
+    word leads on (`_below`); alike pairs count as deep only where they lead on alike."""
     seen_twice = [v for v in words if kids[v].count > 1]
     if seen_twice and 2 * sum(kids[v].recurring for v in seen_twice) > len(seen_twice):
         return []  # names the API uses under each of its resources sit here: a position of names
@@ -471,8 +472,7 @@ def _family(words: list[str], prof: dict[str, Profile], kids: dict[str, Node], o
                     continue
                 if rel >= SIMILAR:
                     alike += 1
-                    deep_pairs += (n >= 2 or _beyond(prof[v], prof[w])) and (
-                        below is None or _same_below(below[v], below[w]))
+                    deep_pairs += (n >= 2 or _beyond(prof[v], prof[w])) and _same_below(below[v], below[w])
                 else:
                     unlike += 1
                     unlike_onward += _onward(kids[v]) and _onward(kids[w])

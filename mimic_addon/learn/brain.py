@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.consolidate import consolidate
-from ..model.paths import MAX_SEGMENTS, PathTree, Shape, split_path
+from ..model.paths import MAX_SEGMENTS, PARAM, TAIL, PathTree, Shape, split_path
 from ..watch.alerts import WITHDRAWN
 from .digest import Digest, digest, path_parts, query_fields
 from .endpoint import Endpoint
@@ -141,26 +141,44 @@ class Brain:
                     host.stranded.add((obs.method, learned.skeleton))
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
-            judge = self.judged = self._elder(host, ep, parts, obs.status, shape) if young else ep
+            vouched = True  # the answer's keys say the judge's history is its own (`_elder`)
+            if young:
+                judge, vouched = self._elder(host, ep, parts, obs.status, shape, known.response_json)
+            else:
+                judge = ep
+            self.judged = judge
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
                                                        known.response_is_json, young=None if judge is ep else ep,
-                                                       kin=host.endpoints.values()):
+                                                       kin=host.endpoints.values(), vouched=vouched):
                 sample = False  # drifted: kept out of the learned schema while its alert is open
             self._observe(ep, obs, query, known.query_fields, known, sample=sample)
         return ep
 
     @staticmethod
-    def _elder(host: HostModel, ep: Endpoint, parts: list[str], status: int, shape: Shape) -> Endpoint:
-        """The endpoint that judges an answer of an endpoint no consolidation has seen yet: of the
-        templates its path also matches, the one holding the most answers of this status, if it
-        holds more than `ep` and most of this answer's keys. A new word beside a parameter (a realm
-        seen with an endpoint new to all realms, a value the last pass folded) is most likely one
-        more value of it, and until the next pass decides, its answers are watched with that
-        template's history; an answer of another shape (`/items/search` beside `/items/{id}`)
-        is another resource's, and only its own history judges it."""
+    def _elder(host: HostModel, ep: Endpoint, parts: list[str], status: int, shape: Shape,
+               body: Any) -> tuple[Endpoint, bool]:
+        """The endpoint that judges an answer of an endpoint no consolidation has seen yet, and
+        whether the answer's keys vouch for it: of the templates its path also matches, the one
+        holding the most answers of this status, if it holds more than `ep` and most of this
+        answer's keys. A new word beside a parameter (a realm seen with an endpoint new to all
+        realms, a value the last pass folded) is most likely one more value of it, and until the
+        next pass decides, its answers are watched with that template's history; an answer of
+        another shape (`/items/search` beside `/items/{id}`) is another resource's, and only its
+        own history judges it.
+
+        An empty object (`{}`: every field its answers had gone, or all of them optional) has no
+        keys to tell. The first one of a young endpoint is judged with a template whose parameter
+        its new word stands at and whose literal segments go on below it (`/acme/clients/{}/perms`
+        beside `/{realm}/clients/{}/perms`: a value, the path says so; `/items/reindex` beside
+        `/items/{slug}` ends there: maybe an action), unvouched: such answers count as evidence
+        but never alert alone (`Watchdog.check`), so one new tenant with empty settings says
+        nothing, while new values in a row answering `{}` where their template always had a field
+        do (and an endpoint's own repeats count once)."""
         mine = {t for t in shape.tokens if not t.startswith(("?", "b."))}
-        if not mine:
-            return ep
+        empty = not mine and type(body) is dict and not body and 200 <= status < 300 \
+            and not ep.stats.statuses.get(status)
+        if not mine and not empty:
+            return ep, True
 
         def answers(e: Endpoint) -> int:
             node = e.responses.get(str(status))
@@ -169,10 +187,12 @@ class Brain:
         best, most = ep, answers(ep)
         for skeleton in host.tree.routes(ep.method, parts):
             other = host.endpoints.get((ep.method, skeleton)) if skeleton != ep.skeleton else None
-            if other is not None and answers(other) > most and \
-                    2 * len(mine & host.tree.answer_tokens(ep.method, skeleton)) >= len(mine):
+            if other is None or answers(other) <= most:
+                continue
+            if (_value_within(ep.skeleton, skeleton) if empty else
+                    2 * len(mine & host.tree.answer_tokens(ep.method, skeleton)) >= len(mine)):
                 best, most = other, answers(other)
-        return best
+        return best, not empty
 
     def _regroup(self, host: HostModel, under: tuple[str, ...] | None = None) -> None:
         """Templates changed: fold endpoints whose skeleton now routes elsewhere into their new home.
@@ -339,3 +359,18 @@ class Brain:
                 host.endpoints[(ep.method, ep.skeleton)] = ep
                 self.watch.load_suspicions(ep, (row["data"].get("watch") or {}).get("suspicions") or {})
             self.watch.alerts.load(snapshot.get("alerts", []))
+
+
+def _value_within(young: str, template: str) -> bool:
+    """Does `young` hold a literal where `template` has a parameter, with a literal segment of
+    `template` below it (`/acme/clients/{}/perms` in `/{}/clients/{}/perms`)?"""
+    mine, theirs = split_path(young), split_path(template)
+    if len(mine) != len(theirs):
+        return False
+    value_at = -1
+    for i, (a, b) in enumerate(zip(mine, theirs)):
+        if b == PARAM and a != PARAM:
+            value_at = i
+        elif b not in (PARAM, TAIL) and value_at >= 0:
+            return True
+    return False

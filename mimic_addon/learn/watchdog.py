@@ -63,14 +63,16 @@ class Watchdog:
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
               query: list[tuple[str, str]], body: Any, is_json: bool, young: Endpoint | None = None,
-              kin: Iterable[Endpoint] = ()) -> bool:
+              kin: Iterable[Endpoint] = (), vouched: bool = True) -> bool:
         """Weigh one response's changes; record the sure ones. True when the body must not be
         learned (now: it drifted, or it is held back until its suspicion is settled). `young`: the
         endpoint whose answer it is, when another (`ep`, `Brain._elder`) judges it: a doubtful answer
         is held back for `young` (`held_young`), not for `ep`: were it learned by `young` at once,
         the next consolidation, which most likely folds `young` into `ep`, would bring the change in
         as if learned (and withdraw its alert). `kin`: the host's endpoints, whose same-named
-        objects may show a place optional (`watch/kin.py`)."""
+        objects may show a place optional (`watch/kin.py`). `vouched` False: only the path says `ep`'s
+        history is this answer's (`Brain._elder`): its changes extend their runs but never alert
+        on this answer alone."""
         if not self.enabled:
             return False
         status = obs.status
@@ -90,7 +92,8 @@ class Watchdog:
             suspicion = self.suspicions[key] = Suspicion()
         schema = ep.responses.get(str(status))
         kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
-        sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots)
+        sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots,
+                                           vouched)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
         if not withheld and doubtful:
             if young is None:
@@ -251,7 +254,7 @@ class Watchdog:
     @staticmethod
     def _weigh(changes: list[Change], fine: set[str], is_json: bool, errors: int, certain: bool,
                suspicion: Suspicion, alert: Alert | None, schema: SchemaNode | None = None,
-               kin_roots: Callable[[], list[SchemaNode]] | None = None,
+               kin_roots: Callable[[], list[SchemaNode]] | None = None, vouched: bool = True,
                ) -> tuple[list[Change], bool, dict[tuple[str, str], int]]:
         """Count the answer into the suspicion's runs: (the changes sure now, whether a candidate
         not sure yet holds the answer back (`evidence.holds`), each candidate's run). A learned
@@ -264,6 +267,7 @@ class Watchdog:
         for c in changes:
             run = errors + 1 if c.kind == "error_status" else runs[c.key]
             weighed_change, alert_now = weighed(c, run, certain)
+            alert_now = alert_now and (vouched or run > 1)
             if alert_now and not certain and kin_roots is not None and not c.exceptions \
                     and c.kind in KIN_KINDS and not (alert is not None and alert.stands(c.key)):
                 if roots is None:
@@ -278,6 +282,7 @@ class Watchdog:
                     if c.key in suspicion.runs:  # (a full suspicion takes no new places: `Suspicion.update`)
                         suspicion.runs[c.key] = (run, False)
                     weighed_change, alert_now = weighed(c, run, certain)
+                    alert_now = alert_now and (vouched or run > 1)
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)

@@ -58,6 +58,76 @@ def test_a_new_realm_first_seen_on_a_new_endpoint_is_watched_as_a_realm() -> Non
     assert [c["path"] for c in alert["changes"]] == ["$.username"]
 
 
+def permissions_brain() -> Brain:
+    """Realms whose clients' permissions always answer one field, consolidated."""
+    brain = Brain(Watchdog())
+    i = 0
+    for rnd in range(4):
+        for realm in REALMS:
+            i += 1
+            brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions",
+                               {"scopePermissions": {"view": "p1"}}, ts=i))
+            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    assert {ep.skeleton for ep in brain.endpoints()} == {"/{}/clients/{}/permissions", "/{}/groups"}
+    return brain
+
+
+def test_empty_answers_of_new_realms_in_a_row_are_watched_as_the_realms_answers() -> None:
+    """An object left with no field at all (`{}`: the one field its answers always had removed)
+    has no keys to tell which resource answered: the path decides, unvouched (never alone)."""
+    brain = permissions_brain()
+    for n, realm in enumerate(("acme", "globex")):  # new realms, each a young endpoint of its own
+        brain.learn(answer("GET", f"/{realm}/events", [], ts=100 + n))  # `{realm}` stays literal for now
+        ep = brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=500 + n)}/permissions", {}, ts=101 + n))
+        assert ep.skeleton == f"/{realm}/clients/{{}}/permissions"
+        assert brain.judged is not None and brain.judged.skeleton == "/{}/clients/{}/permissions"
+        if n == 0:
+            assert brain.alert_list() == []  # one answer alone, vouched by its path only: evidence
+    [alert] = brain.alert_list()
+    assert (alert["skeleton"], alert["label"]) == ("/{}/clients/{}/permissions", "BREAKING")
+    assert [c["path"] for c in alert["changes"]] == ["$.scopePermissions"]
+
+
+def test_one_new_tenants_empty_answer_is_no_change() -> None:
+    brain = permissions_brain()
+    elder = brain.hosts[HOST].endpoints[("GET", "/{}/clients/{}/permissions")]
+    brain.learn(answer("GET", "/acme/events", [], ts=100))
+    brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=500)}/permissions", {}, ts=101))
+    assert brain.judged is elder and brain.alert_list() == []
+    for n in range(3):  # the same young endpoint again: its own repeats are its own history
+        brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=501 + n)}/permissions", {}, ts=102 + n))
+        assert brain.judged is not elder
+    brain.learn(answer("GET", f"/north/clients/{uuid.UUID(int=600)}/permissions",
+                       {"scopePermissions": {"view": "p1"}}, ts=110))  # the realms answer as usual
+    assert brain.alert_list() == []
+    suspicion = brain.watch.suspicions.get((HOST, "GET", "/{}/clients/{}/permissions", 200))
+    assert suspicion is None or not suspicion.runs
+
+
+def test_an_empty_answer_where_the_path_ends_at_a_new_word_is_judged_on_its_own() -> None:
+    """`/items/reindex` beside `/items/{slug}`: nothing below the new word says it is a value."""
+    brain = Brain(Watchdog())
+    for i in range(1, 40):
+        brain.learn(answer("POST", f"/items/{1000 + i}", {"id": 1000 + i, "name": f"item{i}"}, ts=i))
+    brain.settle()
+    for n in range(4):
+        ep = brain.learn(answer("POST", "/items/reindex", {}, ts=50 + n))
+        assert ep.skeleton == "/items/reindex" and brain.judged is ep
+    assert brain.alert_list() == []
+
+
+def test_only_an_empty_object_is_judged_by_its_path() -> None:
+    brain = permissions_brain()
+    brain.learn(answer("GET", "/acme/events", [], ts=100))
+    for n, body in enumerate(([], 0, None)):  # no object at all: another resource, or none
+        ep = brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=500 + n)}/permissions", body, ts=101 + n))
+        assert brain.judged is ep
+    brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=600)}/missing", {}, status=404, ts=200))
+    assert brain.judged is not None and brain.judged.skeleton == "/acme/clients/{}/missing"
+    assert brain.alert_list() == []
+
+
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:
     brain = realms_brain()
     brain.learn(answer("GET", "/acme/events", [], ts=100))

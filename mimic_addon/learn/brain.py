@@ -147,6 +147,8 @@ class Brain:
             else:
                 judge = ep
             self.judged = judge
+            if judge is not ep:
+                self._dirty.add(judge.key)  # (its suspicion, saved with it, may have grown)
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
                                                        known.response_is_json, young=None if judge is ep else ep,
                                                        kin=host.endpoints.values(), vouched=vouched):
@@ -371,6 +373,6 @@ def _value_within(young: str, template: str) -> bool:
     for i, (a, b) in enumerate(zip(mine, theirs)):
         if b == PARAM and a != PARAM:
             value_at = i
-        elif b not in (PARAM, TAIL) and value_at >= 0:
+        elif b not in (PARAM, TAIL, "") and value_at >= 0:  # ("": a trailing slash is no segment below)
             return True
     return False

@@ -27,7 +27,7 @@ from ..model.redact import redact_json
 from ..model.schema import SchemaNode
 from ..watch.alerts import Alert, AlertBook
 from ..watch.drift import INFO, NOWHERE, Change, check_response
-from ..watch.evidence import Suspicion, holds, weighed
+from ..watch.evidence import MAX_RUNS, Suspicion, holds, weighed
 from ..watch.health import HealthHistory, endpoint_health, global_score, status_of
 from ..watch.kin import KIN_KINDS, MAX_NODES_VISITED, weigh_with_kin
 from .endpoint import Endpoint
@@ -102,6 +102,9 @@ class Watchdog:
                 young_key = (young.host, young.method, young.skeleton, status)
                 _, held = self.held_young.get(young_key) or (key, Suspicion())
                 held.hold(body, is_json)
+                for change_key in runs:  # (the judge's runs it lengthened: taken back if `young` is kept apart)
+                    if change_key in held.runs or len(held.runs) < MAX_RUNS:
+                        held.runs[change_key] = (held.runs.get(change_key, (0, False))[0] + 1, False)
                 self.held_young[young_key] = (key, held)
             withheld = True
         if released is not None:
@@ -118,7 +121,8 @@ class Watchdog:
         endpoints that learned something (an endpoint gone since is not looked for)."""
         learned = []
         for key in [k for k in self.held_young if k[0] == host]:
-            _, held = self.held_young.pop(key)
+            judge, held = self.held_young.pop(key)
+            self._take_back(judge, held)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
                 release(ep, str(key[3]), held)
@@ -171,7 +175,11 @@ class Watchdog:
                     there[1].absorb(moved)
                     moved = there[1]
                 self.held_young[new] = (judge, moved)
-            elif alert is not None and alert.label != INFO:
+                continue
+            if judge != new:  # folded elsewhere than into the history that judged it
+                self._take_back(judge, moved)
+            moved.runs.clear()  # (what they lent is the judge's own now, or taken back)
+            if alert is not None and alert.label != INFO:
                 alert.count += moved.held_count()
                 withhold_held(alert, moved)
                 self.alerts.dirty.add(alert.id)
@@ -180,6 +188,19 @@ class Watchdog:
                 if home is None:
                     home = self.suspicions[new] = Suspicion()
                 home.absorb(moved)
+
+    def _take_back(self, judge: tuple[str, str, str, int], held: Suspicion) -> None:
+        """The answers held for a young endpoint turned out not to be the judge's: the runs they
+        lengthened in its suspicion are shortened again (`held.runs`: by how many answers)."""
+        suspicion = self.suspicions.get(judge)
+        if suspicion is not None:
+            for change_key, (lent, _) in held.runs.items():
+                run = suspicion.runs.get(change_key)
+                if run is not None and run[0] > lent:
+                    suspicion.runs[change_key] = (run[0] - lent, run[1])
+                elif run is not None:
+                    del suspicion.runs[change_key]
+        held.runs.clear()
 
     def _judged_by(self, key: tuple[str, str, str, int]) -> list[Suspicion]:
         """Take out what is held for young endpoints whose answers the history at `key` judged."""

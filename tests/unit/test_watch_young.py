@@ -10,6 +10,7 @@ from mitmproxy.test import tflow, tutils
 from mimic_addon.learn.brain import Brain
 from mimic_addon.learn.observation import Observation, from_flow
 from mimic_addon.learn.watchdog import Watchdog
+from mimic_addon.watch.evidence import Suspicion
 
 HOST = "sso.example.com"
 REALMS = ["north", "harbor", "meadow", "quartz", "ember", "willow", "cobalt", "saffron"]
@@ -126,6 +127,90 @@ def test_only_an_empty_object_is_judged_by_its_path() -> None:
     brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=600)}/missing", {}, status=404, ts=200))
     assert brain.judged is not None and brain.judged.skeleton == "/acme/clients/{}/missing"
     assert brain.alert_list() == []
+
+
+def test_an_empty_answer_where_a_trailing_slash_follows_the_new_word_is_judged_on_its_own() -> None:
+    brain = Brain(Watchdog())
+    for i in range(1, 40):
+        brain.learn(answer("POST", f"/items/{1000 + i}/", {"id": 1000 + i, "name": f"item{i}"}, ts=i))
+    brain.settle()
+    for n, action in enumerate(("reindex", "rebuild")):
+        ep = brain.learn(answer("POST", f"/items/{action}/", {}, ts=50 + n))
+        assert brain.judged is ep
+    assert brain.alert_list() == []
+
+
+def preferences_brain(saved: dict | None = None) -> Brain:
+    """Realms whose users' preferences always answer `locale` (`saved` takes what a store would
+    hold of them); then a new realm answers `{}` once."""
+    brain = Brain(Watchdog())
+    i = 0
+    for rnd in range(4):
+        for realm in REALMS:
+            i += 1
+            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en"}, ts=i))
+            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    if saved is not None:
+        save(brain, saved)
+    brain.learn(answer("GET", "/acme/events", [], ts=1000))
+    brain.learn(answer("GET", "/acme/users/501/preferences", {}, ts=1001))
+    assert brain.judged is not None and brain.judged.skeleton == "/{}/users/{}/preferences"
+    return brain
+
+
+def test_a_young_endpoint_kept_apart_takes_back_the_evidence_its_answers_gave_the_template() -> None:
+    """Its answers were not the template's after all: the template's runs they lengthened are
+    shortened again, so one more empty answer is one answer alone (a review found it alerting)."""
+    for later in ("/globex/users/601/preferences", "/north/users/777/preferences"):
+        brain = preferences_brain()
+        brain.settle()
+        assert ("GET", "/acme/users/{}/preferences") in brain.hosts[HOST].endpoints  # kept apart
+        assert not brain.watch.suspicions.get((HOST, "GET", "/{}/users/{}/preferences", 200), Suspicion()).runs
+        brain.learn(answer("GET", "/globex/events", [], ts=5000))
+        brain.learn(answer("GET", later, {}, ts=5001))
+        assert brain.judged is not None and brain.judged.skeleton == "/{}/users/{}/preferences"
+        assert brain.alert_list() == []
+
+
+def test_a_young_endpoint_kept_apart_takes_back_what_its_answers_with_keys_gave_the_template() -> None:
+    brain = Brain(Watchdog())
+    i = 0
+    for rnd in range(4):
+        for realm in REALMS:
+            i += 1
+            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en", "tz": "UTC"}, ts=i))
+            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    brain.learn(answer("GET", "/acme/events", [], ts=1000))
+    brain.learn(answer("GET", "/acme/users/501/preferences", {"tz": "UTC"}, ts=1001))
+    assert brain.judged is not None and brain.judged.skeleton == "/{}/users/{}/preferences"
+    brain.settle()  # kept apart
+    brain.learn(answer("GET", "/north/users/777/preferences", {"tz": "UTC"}, ts=5000))
+    assert brain.alert_list() == []  # one answer of the template's own without `locale`: evidence, no more
+
+
+def save(brain: Brain, store: dict) -> None:
+    """What the store keeps of the brain's changes since the last save."""
+    trees, rows, deleted = brain.take_changes()
+    store.setdefault("trees", {}).update(trees)
+    endpoints = store.setdefault("endpoints", {})
+    endpoints.update({(r["host"], r["method"], r["template"]): r for r in rows})
+    for key in deleted:
+        endpoints.pop(tuple(key), None)
+
+
+def test_the_evidence_an_empty_answer_gave_its_template_is_saved_with_the_template() -> None:
+    store: dict = {}
+    brain = preferences_brain(store)
+    save(brain, store)
+    reloaded = Brain(Watchdog())
+    reloaded.load({"trees": store["trees"], "endpoints": list(store["endpoints"].values()),
+                   "alerts": brain.alert_list()})
+    reloaded.learn(answer("GET", "/globex/events", [], ts=1003))
+    reloaded.learn(answer("GET", "/globex/users/601/preferences", {}, ts=1004))  # a second new realm in a row
+    [alert] = reloaded.alert_list()
+    assert (alert["skeleton"], [c["path"] for c in alert["changes"]]) == ("/{}/users/{}/preferences", ["$.locale"])
 
 
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:

@@ -147,8 +147,6 @@ class Brain:
             else:
                 judge = ep
             self.judged = judge
-            if judge is not ep:
-                self._dirty.add(judge.key)  # (its suspicion, saved with it, may have grown)
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
                                                        known.response_is_json, young=None if judge is ep else ep,
                                                        kin=host.endpoints.values(), vouched=vouched):
@@ -306,6 +304,8 @@ class Brain:
     def take_changes(self) -> tuple[dict[str, dict], list[dict], list[tuple[str, str, str]]]:
         """Snapshot what changed since the last call (to hand to the store) and reset the marks."""
         with self.lock:
+            self._dirty.update(self.watch.touched)  # (an endpoint gone since is skipped below)
+            self.watch.touched.clear()
             trees = {h: self._tree_row(self.hosts[h]) for h in self._dirty_hosts}
             eps = []
             for host, method, skeleton in self._dirty:
@@ -347,6 +347,7 @@ class Brain:
             self.hosts.clear()
             self.watch.suspicions.clear()
             self.watch.held_young.clear()
+            self.watch.touched.clear()
             for name, data in snapshot.get("trees", {}).items():
                 young = {(str(m), str(s)) for m, s in data.get("young", [])}
                 self.hosts[name] = HostModel(name, data.get("scheme", "https"), PathTree.from_dict(data["tree"]),

@@ -16,7 +16,8 @@ resolves itself as "withdrawn". A field of a named object missing (or null) for 
 before it alerts, weighed with the same-named objects of the host's other answers (`watch/kin.py`).
 An answer of a young endpoint (one no consolidation has placed yet) that its template's history
 judged doubtful waits for the next consolidation (`held_young`): folded into the template, it joins
-the template's suspicion or open alert; kept apart, its endpoint learns it.
+the template's suspicion or open alert; kept apart, its endpoint learns it, and the runs it
+lengthened in the template's suspicion are taken back.
 """
 from __future__ import annotations
 
@@ -49,6 +50,9 @@ class Watchdog:
         # answers held back meanwhile: `check`'s `young`), apart from its own suspicion: they are
         # learned, or follow it into the template, once a consolidation has said where it belongs
         self.held_young: dict[tuple[str, str, str, int], tuple[tuple[str, str, str, int], Suspicion]] = {}
+        # endpoints (host, method, skeleton) whose saved suspicions changed by other answers than their
+        # own (young endpoints' answers they judged, evidence taken back): `Brain.take_changes` saves them
+        self.touched: set[tuple[str, str, str]] = set()
 
     def stable_schema(self, ep: Endpoint, status: int):
         """The learned response schema of this status once some place in it can be judged (at
@@ -90,11 +94,16 @@ class Watchdog:
             return False
         if suspicion is None:
             suspicion = self.suspicions[key] = Suspicion()
+        if young is not None:
+            self.touched.add(ep.key)  # (the judge's suspicion, saved with it, is its own answers' no more)
+        running = set(suspicion.runs)
         schema = ep.responses.get(str(status))
         kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots,
                                            vouched)
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
+        if ended := running - suspicion.runs.keys():  # (alerted, or seen as usual: nothing lent to them is left)
+            self._forget_lent(key, ended)
         if not withheld and doubtful:
             if young is None:
                 suspicion.hold(body, is_json)
@@ -103,7 +112,7 @@ class Watchdog:
                 _, held = self.held_young.get(young_key) or (key, Suspicion())
                 held.hold(body, is_json)
                 for change_key in runs:  # (the judge's runs it lengthened: taken back if `young` is kept apart)
-                    if change_key in held.runs or len(held.runs) < MAX_RUNS:
+                    if change_key in suspicion.runs and (change_key in held.runs or len(held.runs) < MAX_RUNS):
                         held.runs[change_key] = (held.runs.get(change_key, (0, False))[0] + 1, False)
                 self.held_young[young_key] = (key, held)
             withheld = True
@@ -166,12 +175,16 @@ class Watchdog:
                 self.suspicions[(host, method, target, key[3])] = moved
             else:
                 home.absorb(moved)
+        self._rejudge(host, method, skeleton, target)
         for key in [k for k in self.held_young if k[:3] == (host, method, skeleton)]:
             judge, moved = self.held_young.pop(key)
             new = (host, method, target, key[3])
             alert = self.alerts.open.get(new)
             if not folded:
                 if (there := self.held_young.get(new)) is not None:
+                    for change_key, (lent, _) in moved.runs.items():  # (what both lent adds up)
+                        there[1].runs[change_key] = (there[1].runs.get(change_key, (0, False))[0] + lent, False)
+                    moved.runs.clear()
                     there[1].absorb(moved)
                     moved = there[1]
                 self.held_young[new] = (judge, moved)
@@ -189,11 +202,18 @@ class Watchdog:
                     home = self.suspicions[new] = Suspicion()
                 home.absorb(moved)
 
+    def _rejudge(self, host: str, method: str, skeleton: str, target: str) -> None:
+        """The history at `skeleton` moved to `target`: what young endpoints' answers lent it follows."""
+        for young_key, (judge, held) in list(self.held_young.items()):
+            if judge[:3] == (host, method, skeleton):
+                self.held_young[young_key] = ((host, method, target, judge[3]), held)
+
     def _take_back(self, judge: tuple[str, str, str, int], held: Suspicion) -> None:
         """The answers held for a young endpoint turned out not to be the judge's: the runs they
         lengthened in its suspicion are shortened again (`held.runs`: by how many answers)."""
         suspicion = self.suspicions.get(judge)
-        if suspicion is not None:
+        if suspicion is not None and held.runs:
+            self.touched.add(judge[:3])
             for change_key, (lent, _) in held.runs.items():
                 run = suspicion.runs.get(change_key)
                 if run is not None and run[0] > lent:
@@ -201,6 +221,14 @@ class Watchdog:
                 elif run is not None:
                     del suspicion.runs[change_key]
         held.runs.clear()
+
+    def _forget_lent(self, judge: tuple[str, str, str, int], ended: set[tuple[str, str]]) -> None:
+        """The judge's runs of `ended` are over: what young endpoints' answers lent them is no
+        longer in them (`_take_back` must not shorten a later run by it)."""
+        for by, held in self.held_young.values():
+            if by == judge and held.runs:
+                for change_key in ended:
+                    held.runs.pop(change_key, None)
 
     def _judged_by(self, key: tuple[str, str, str, int]) -> list[Suspicion]:
         """Take out what is held for young endpoints whose answers the history at `key` judged."""

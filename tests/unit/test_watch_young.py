@@ -213,6 +213,40 @@ def test_the_evidence_an_empty_answer_gave_its_template_is_saved_with_the_templa
     assert (alert["skeleton"], [c["path"] for c in alert["changes"]]) == ("/{}/users/{}/preferences", ["$.locale"])
 
 
+def test_taking_back_a_young_endpoints_evidence_leaves_a_later_run_of_the_templates_own_alone() -> None:
+    brain = Brain(Watchdog())
+    i = 0
+    for rnd in range(4):
+        for realm in REALMS:
+            i += 1
+            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en", "tz": "UTC"}, ts=i))
+            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    brain.learn(answer("GET", "/acme/events", [], ts=1000))
+    brain.learn(answer("GET", "/acme/users/501/preferences", {"tz": "UTC"}, ts=1001))  # lends the template 1
+    brain.learn(answer("GET", "/north/users/700/preferences", {"locale": "en", "tz": "UTC"}, ts=1002))  # run over
+    brain.learn(answer("GET", "/north/users/701/preferences", {"tz": "UTC"}, ts=1003))  # the change starts
+    brain.settle()  # `acme` kept apart: what it lent is no longer in the run
+    assert brain.alert_list() == []
+    brain.learn(answer("GET", "/north/users/710/preferences", {"tz": "UTC"}, ts=1010))
+    [alert] = brain.alert_list()
+    assert [c["path"] for c in alert["changes"]] == ["$.locale"]
+
+
+def test_evidence_taken_back_is_saved() -> None:
+    store: dict = {}
+    brain = preferences_brain(store)
+    save(brain, store)  # the template saved with the run the young endpoint's answer lent it
+    brain.settle()  # kept apart: taken back
+    save(brain, store)
+    reloaded = Brain(Watchdog())
+    reloaded.load({"trees": store["trees"], "endpoints": list(store["endpoints"].values()),
+                   "alerts": brain.alert_list()})
+    reloaded.learn(answer("GET", "/globex/events", [], ts=5000))
+    reloaded.learn(answer("GET", "/globex/users/601/preferences", {}, ts=5001))
+    assert reloaded.alert_list() == []
+
+
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:
     brain = realms_brain()
     brain.learn(answer("GET", "/acme/events", [], ts=100))

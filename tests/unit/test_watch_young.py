@@ -140,19 +140,25 @@ def test_an_empty_answer_where_a_trailing_slash_follows_the_new_word_is_judged_o
     assert brain.alert_list() == []
 
 
-def preferences_brain(saved: dict | None = None) -> Brain:
-    """Realms whose users' preferences always answer `locale` (`saved` takes what a store would
-    hold of them); then a new realm answers `{}` once."""
+def realms_preferring(preferences: dict, saved: dict | None = None) -> Brain:
+    """Realms whose users' preferences always answer `preferences`, consolidated (`saved` takes
+    what a store would hold of them)."""
     brain = Brain(Watchdog())
     i = 0
     for rnd in range(4):
         for realm in REALMS:
             i += 1
-            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en"}, ts=i))
+            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", preferences, ts=i))
             brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
     brain.settle()
     if saved is not None:
         save(brain, saved)
+    return brain
+
+
+def preferences_brain(saved: dict | None = None) -> Brain:
+    """`realms_preferring` a `locale`; then a new realm answers `{}` once."""
+    brain = realms_preferring({"locale": "en"}, saved)
     brain.learn(answer("GET", "/acme/events", [], ts=1000))
     brain.learn(answer("GET", "/acme/users/501/preferences", {}, ts=1001))
     assert brain.judged is not None and brain.judged.skeleton == "/{}/users/{}/preferences"
@@ -174,14 +180,7 @@ def test_a_young_endpoint_kept_apart_takes_back_the_evidence_its_answers_gave_th
 
 
 def test_a_young_endpoint_kept_apart_takes_back_what_its_answers_with_keys_gave_the_template() -> None:
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en", "tz": "UTC"}, ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = realms_preferring({"locale": "en", "tz": "UTC"})
     brain.learn(answer("GET", "/acme/events", [], ts=1000))
     brain.learn(answer("GET", "/acme/users/501/preferences", {"tz": "UTC"}, ts=1001))
     assert brain.judged is not None and brain.judged.skeleton == "/{}/users/{}/preferences"
@@ -214,14 +213,7 @@ def test_the_evidence_an_empty_answer_gave_its_template_is_saved_with_the_templa
 
 
 def test_taking_back_a_young_endpoints_evidence_leaves_a_later_run_of_the_templates_own_alone() -> None:
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", {"locale": "en", "tz": "UTC"}, ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = realms_preferring({"locale": "en", "tz": "UTC"})
     brain.learn(answer("GET", "/acme/events", [], ts=1000))
     brain.learn(answer("GET", "/acme/users/501/preferences", {"tz": "UTC"}, ts=1001))  # lends the template 1
     brain.learn(answer("GET", "/north/users/700/preferences", {"locale": "en", "tz": "UTC"}, ts=1002))  # run over

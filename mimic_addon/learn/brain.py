@@ -141,11 +141,8 @@ class Brain:
                     host.stranded.add((obs.method, learned.skeleton))
             sample = ep.should_sample(obs.status, SAMPLE_ALL_UNTIL)
             young = (obs.method, ep.skeleton) in host.young
-            vouched = True  # the answer's keys say the judge's history is its own (`_elder`)
-            if young:
-                judge, vouched = self._elder(host, ep, parts, obs.status, shape, known.response_json)
-            else:
-                judge = ep
+            judge, vouched = self._elder(host, ep, parts, obs.status, shape, known.response_json) if young \
+                else (ep, True)
             self.judged = judge
             if self.watch.enabled and self.watch.check(judge, host.tree.named, obs, query, known.response_json,
                                                        known.response_is_json, young=None if judge is ep else ep,

@@ -96,7 +96,7 @@ class Watchdog:
             suspicion = self.suspicions[key] = Suspicion()
         if young is not None:
             self.touched.add(ep.key)  # (the judge's suspicion, saved with it, is its own answers' no more)
-        running = set(suspicion.runs)
+        running = set(suspicion.runs) if self.held_young or young is not None else set()
         schema = ep.responses.get(str(status))
         kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots,
@@ -104,17 +104,17 @@ class Watchdog:
         withheld = bool(sure) and self._record(ep, named, obs, sure, runs, suspicion, body, is_json)
         if ended := running - suspicion.runs.keys():  # (alerted, or seen as usual: nothing lent to them is left)
             self._forget_lent(key, ended)
+        young_key = (young.host, young.method, young.skeleton, status) if young is not None else None
+        if young_key is not None and (lent := [k for k in runs if k in suspicion.runs]):
+            held = self._held_for(young_key, key)
+            for change_key in lent:  # (the judge's runs it lengthened: taken back if `young` is kept apart)
+                if change_key in held.runs or len(held.runs) < MAX_RUNS:
+                    held.runs[change_key] = (held.runs.get(change_key, (0, False))[0] + 1, False)
         if not withheld and doubtful:
-            if young is None:
+            if young_key is None:
                 suspicion.hold(body, is_json)
             else:
-                young_key = (young.host, young.method, young.skeleton, status)
-                _, held = self.held_young.get(young_key) or (key, Suspicion())
-                held.hold(body, is_json)
-                for change_key in runs:  # (the judge's runs it lengthened: taken back if `young` is kept apart)
-                    if change_key in suspicion.runs and (change_key in held.runs or len(held.runs) < MAX_RUNS):
-                        held.runs[change_key] = (held.runs.get(change_key, (0, False))[0] + 1, False)
-                self.held_young[young_key] = (key, held)
+                self._held_for(young_key, key).hold(body, is_json)
             withheld = True
         if released is not None:
             self._learn_withheld(ep, key, released, suspicion)
@@ -131,7 +131,9 @@ class Watchdog:
         learned = []
         for key in [k for k in self.held_young if k[0] == host]:
             judge, held = self.held_young.pop(key)
-            self._take_back(judge, held)
+            if judge != key:
+                self._take_back(judge, held)
+            held.runs.clear()  # (its judge became the endpoint itself: what it lent is its own)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
                 release(ep, str(key[3]), held)
@@ -182,9 +184,6 @@ class Watchdog:
             alert = self.alerts.open.get(new)
             if not folded:
                 if (there := self.held_young.get(new)) is not None:
-                    for change_key, (lent, _) in moved.runs.items():  # (what both lent adds up)
-                        there[1].runs[change_key] = (there[1].runs.get(change_key, (0, False))[0] + lent, False)
-                    moved.runs.clear()
                     there[1].absorb(moved)
                     moved = there[1]
                 self.held_young[new] = (judge, moved)
@@ -225,15 +224,24 @@ class Watchdog:
     def _forget_lent(self, judge: tuple[str, str, str, int], ended: set[tuple[str, str]]) -> None:
         """The judge's runs of `ended` are over: what young endpoints' answers lent them is no
         longer in them (`_take_back` must not shorten a later run by it)."""
-        for by, held in self.held_young.values():
-            if by == judge and held.runs:
+        for young_key, (by, held) in self.held_young.items():
+            if by == judge and held.runs.keys() & ended:
                 for change_key in ended:
                     held.runs.pop(change_key, None)
+                self.touched.add(young_key[:3])  # (saved with the young endpoint)
 
     def _judged_by(self, key: tuple[str, str, str, int]) -> list[Suspicion]:
         """Take out what is held for young endpoints whose answers the history at `key` judged."""
         keys = [k for k, (judge, _) in self.held_young.items() if judge == key]
+        self.touched.update(k[:3] for k in keys)  # (what was saved with them is gone)
         return [self.held_young.pop(k)[1] for k in keys]
+
+    def _held_for(self, young_key: tuple[str, str, str, int], judge: tuple[str, str, str, int]) -> Suspicion:
+        """What is held for a young endpoint's answers, judged at `judge` (created if need be)."""
+        entry = self.held_young.get(young_key)
+        held = entry[1] if entry is not None else Suspicion()
+        self.held_young[young_key] = (judge, held)
+        return held
 
     def _candidates(self, ep: Endpoint, status: int, certain: bool, query: list[tuple[str, str]], body: Any,
                     is_json: bool, suspicion: Suspicion | None,

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
+
 from mitmproxy.test import tflow, tutils
 
 from mimic_addon.learn.brain import Brain
@@ -212,12 +214,19 @@ def test_the_evidence_an_empty_answer_gave_its_template_is_saved_with_the_templa
     assert (alert["skeleton"], [c["path"] for c in alert["changes"]]) == ("/{}/users/{}/preferences", ["$.locale"])
 
 
-def test_taking_back_a_young_endpoints_evidence_leaves_a_later_run_of_the_templates_own_alone() -> None:
-    brain = realms_preferring({"locale": "en", "tz": "UTC"})
+@pytest.mark.parametrize("restart", [False, True])
+def test_taking_back_a_young_endpoints_evidence_leaves_a_later_run_of_the_templates_own_alone(restart: bool) -> None:
+    store: dict = {}
+    brain = realms_preferring({"locale": "en", "tz": "UTC"}, store)
     brain.learn(answer("GET", "/acme/events", [], ts=1000))
     brain.learn(answer("GET", "/acme/users/501/preferences", {"tz": "UTC"}, ts=1001))  # lends the template 1
+    save(brain, store)
     brain.learn(answer("GET", "/north/users/700/preferences", {"locale": "en", "tz": "UTC"}, ts=1002))  # run over
     brain.learn(answer("GET", "/north/users/701/preferences", {"tz": "UTC"}, ts=1003))  # the change starts
+    if restart:  # (what the young endpoint lent, forgotten since, is saved forgotten)
+        save(brain, store)
+        brain = Brain(Watchdog())
+        brain.load({"trees": store["trees"], "endpoints": list(store["endpoints"].values()), "alerts": []})
     brain.settle()  # `acme` kept apart: what it lent is no longer in the run
     assert brain.alert_list() == []
     brain.learn(answer("GET", "/north/users/710/preferences", {"tz": "UTC"}, ts=1010))
@@ -237,6 +246,51 @@ def test_evidence_taken_back_is_saved() -> None:
     reloaded.learn(answer("GET", "/globex/events", [], ts=5000))
     reloaded.learn(answer("GET", "/globex/users/601/preferences", {}, ts=5001))
     assert reloaded.alert_list() == []
+
+
+def test_an_unvouched_empty_answer_never_alerts_alone_even_beside_a_long_history() -> None:
+    """One answer alone alerts only on strong evidence (a place stable in ~250 answers): an
+    unvouched one, whose keys cannot say it is the template's, never does."""
+    brain = Brain(Watchdog())
+    for i in range(320):
+        realm = REALMS[i % len(REALMS)]
+        brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions",
+                           {"scopePermissions": {"view": "p1"}}, ts=i))
+        brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    brain.learn(answer("GET", "/acme/events", [], ts=1000))
+    brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=900)}/permissions", {}, ts=1001))
+    assert brain.judged is not None and brain.judged.skeleton == "/{}/clients/{}/permissions"
+    assert brain.alert_list() == []
+    brain.learn(answer("GET", f"/north/clients/{uuid.UUID(int=901)}/permissions", {}, ts=1002))  # the run goes on
+    [alert] = brain.alert_list()
+    assert [c["path"] for c in alert["changes"]] == ["$.scopePermissions"]
+
+
+def test_an_empty_error_answer_is_not_judged_by_its_path() -> None:
+    brain = Brain(Watchdog())
+    for i in range(32):
+        realm = REALMS[i % len(REALMS)]
+        brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions", {"error": "gone"}, status=404,
+                           ts=i))
+        brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    brain.learn(answer("GET", "/acme/events", [], ts=100))
+    ep = brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=500)}/permissions", {}, status=404, ts=101))
+    assert brain.judged is ep
+
+
+def test_what_a_young_endpoint_lent_its_judge_follows_a_judge_renamed_and_stays_once_they_are_one() -> None:
+    watch = Watchdog()
+    judge, young = (HOST, "GET", "/{}/a", 200), (HOST, "GET", "/x/a", 200)
+    watch.suspicions[judge] = Suspicion(runs={("$.f", "missing_field"): (2, True)})
+    lent = Suspicion(runs={("$.f", "missing_field"): (1, False)})
+    watch.held_young[young] = (judge, lent)
+    watch.rekey(HOST, "GET", "/{}/a", "/{}/{}")  # the judge's template renamed
+    assert watch.held_young[young][0] == (HOST, "GET", "/{}/{}", 200)
+    watch.rekey(HOST, "GET", "/x/a", "/{}/{}")  # the young endpoint now the judge's own
+    watch.settled(HOST, {})
+    assert watch.suspicions[(HOST, "GET", "/{}/{}", 200)].runs == {("$.f", "missing_field"): (2, True)}
 
 
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:

@@ -136,8 +136,9 @@ class Watchdog:
             held.runs.clear()  # (its judge became the endpoint itself: what it lent is its own)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
-                release(ep, str(key[3]), held)
-                learned.append(ep)
+                if held.held_count():
+                    release(ep, str(key[3]), held)
+                learned.append(ep)  # (saved: what was saved for it while young is gone)
         return learned
 
     def saved_suspicions(self, ep: Endpoint) -> dict[str, dict[str, Any]]:
@@ -191,6 +192,8 @@ class Watchdog:
             if judge != new:  # folded elsewhere than into the history that judged it
                 self._take_back(judge, moved)
             moved.runs.clear()  # (what they lent is the judge's own now, or taken back)
+            if not moved.held_count():
+                continue  # (it only lent)
             if alert is not None and alert.label != INFO:
                 alert.count += moved.held_count()
                 withhold_held(alert, moved)
@@ -240,6 +243,8 @@ class Watchdog:
         """What is held for a young endpoint's answers, judged at `judge` (created if need be)."""
         entry = self.held_young.get(young_key)
         held = entry[1] if entry is not None else Suspicion()
+        if entry is not None and entry[0] != judge:
+            held.runs.clear()  # (lent to another history: one judge is kept, and only its loans are taken back)
         self.held_young[young_key] = (judge, held)
         return held
 

@@ -293,6 +293,16 @@ def test_what_a_young_endpoint_lent_its_judge_follows_a_judge_renamed_and_stays_
     assert watch.suspicions[(HOST, "GET", "/{}/{}", 200)].runs == {("$.f", "missing_field"): (2, True)}
 
 
+def test_a_young_endpoint_judged_by_another_history_takes_back_only_what_it_lent_that_one() -> None:
+    watch = Watchdog()
+    first, second, young = (HOST, "GET", "/{}/a", 200), (HOST, "GET", "/x/{}", 200), (HOST, "GET", "/x/a", 200)
+    watch.suspicions[second] = Suspicion(runs={("$.f", "missing_field"): (2, True)})  # one of them the young's
+    watch._held_for(young, first).runs[("$.f", "missing_field")] = (1, False)
+    watch._held_for(young, second).runs[("$.f", "missing_field")] = (1, False)
+    watch.settled(HOST, {})
+    assert watch.suspicions[second].runs == {("$.f", "missing_field"): (1, True)}
+
+
 def test_after_the_next_consolidation_an_endpoint_is_watched_on_its_own_history() -> None:
     brain = realms_brain()
     brain.learn(answer("GET", "/acme/events", [], ts=100))

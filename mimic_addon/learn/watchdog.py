@@ -96,7 +96,7 @@ class Watchdog:
             suspicion = self.suspicions[key] = Suspicion()
         if young is not None:
             self.touched.add(ep.key)  # (the judge's suspicion, saved with it, is its own answers' no more)
-        running = set(suspicion.runs) if self.held_young or young is not None else set()
+        running = set(suspicion.runs) if self.held_young else set()  # (only young answers' loans need it)
         schema = ep.responses.get(str(status))
         kin_roots = (lambda: [n for e in kin for n in e.responses.values()]) if schema is not None else None
         sure, doubtful, runs = self._weigh(changes, fine, is_json, errors, certain, suspicion, alert, schema, kin_roots,
@@ -133,7 +133,8 @@ class Watchdog:
             judge, held = self.held_young.pop(key)
             if judge != key:
                 self._take_back(judge, held)
-            held.runs.clear()  # (its judge became the endpoint itself: what it lent is its own)
+            else:
+                held.runs.clear()  # (its judge became the endpoint itself: what it lent is its own)
             ep = endpoints.get((key[1], key[2]))
             if ep is not None:
                 if held.held_count():
@@ -328,8 +329,7 @@ class Watchdog:
         budget = [MAX_NODES_VISITED]  # (one for the whole answer, however many changes it brings)
         for c in changes:
             run = errors + 1 if c.kind == "error_status" else runs[c.key]
-            weighed_change, alert_now = weighed(c, run, certain)
-            alert_now = alert_now and (vouched or run > 1)
+            weighed_change, alert_now = weighed(c, run, certain, vouched)
             if alert_now and not certain and kin_roots is not None and not c.exceptions \
                     and c.kind in KIN_KINDS and not (alert is not None and alert.stands(c.key)):
                 if roots is None:
@@ -343,8 +343,7 @@ class Watchdog:
                     c = kin_change
                     if c.key in suspicion.runs:  # (a full suspicion takes no new places: `Suspicion.update`)
                         suspicion.runs[c.key] = (run, False)
-                    weighed_change, alert_now = weighed(c, run, certain)
-                    alert_now = alert_now and (vouched or run > 1)
+                    weighed_change, alert_now = weighed(c, run, certain, vouched)
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)

@@ -44,17 +44,20 @@ def threshold(change: Change) -> float:
     return ALPHA_GRADED if change.exceptions or change.shaky else ALPHA
 
 
-def weighed(change: Change, run: int, certain: bool = False) -> tuple[Change, bool]:
+def weighed(change: Change, run: int, certain: bool = False, vouched: bool = True) -> tuple[Change, bool]:
     """The change with its confidence after `run` answers in a row, and whether to alert on it.
 
     New fields (INFO) are reported at once, unless shaky (in another kind of object, still
     learning: never); a shaky change needs the run of a place that deviated before; `certain`:
-    the baseline is a declared contract (an imported spec), not a sample, so one deviation is enough."""
+    the baseline is a declared contract (an imported spec), not a sample, so one deviation is enough;
+    `vouched` False: only its path says the answer belongs to this history (`Brain._elder`), so
+    it never alerts on one answer alone."""
     p = 0.0 if certain else chance(change.seen, change.exceptions, run)
     if change.kind == "new_field":
-        return replace(change, confidence=1.0 - p), certain or not change.shaky
-    sure = certain or p <= (threshold(change) if run > 1 else min(threshold(change), ALPHA_ONE))
-    return replace(change, confidence=1.0 - p), sure
+        sure = certain or not change.shaky
+    else:
+        sure = certain or p <= (threshold(change) if run > 1 else min(threshold(change), ALPHA_ONE))
+    return replace(change, confidence=1.0 - p), sure and (vouched or run > 1)
 
 
 def holds(change: Change, run: int, held: int) -> bool:

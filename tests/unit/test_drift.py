@@ -167,6 +167,9 @@ def test_confidence_grows_with_the_run_and_the_sightings() -> None:
     assert weighed(Change("$.a", "missing_field", "present", "missing", None, 100, 0), 1)[1] is False
     assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1)[1] is True
     assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 2)[1] is True
+    # unvouched (only the path says whose answer it is): never on one answer alone
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 1, vouched=False)[1] is False
+    assert weighed(Change("$.a", "missing_field", "present", "missing", None, 500, 0), 2, vouched=False)[1] is True
     assert weighed(Change("$.b", "new_field", "absent", "string", None, 8, 0), 1)[1] is True  # INFO at once
     graded = Change("$.a", "missing_field", "present", "missing", None, 100, 2, grade=1)
     assert not weighed(graded, 2)[1] and weighed(graded, 6)[1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 
 import pytest
 
@@ -33,16 +34,24 @@ def user(i: int) -> dict:
     return {"id": str(uuid.UUID(int=i)), "username": f"user{i}", "enabled": True, "createdTimestamp": 1700000000 + i}
 
 
+def realms_answering(path: Callable[[str, int], str], body: Callable[[int], object], answers: int = 32,
+                     status: int = 200, saved: dict | None = None) -> Brain:
+    """`answers` answers of `path(realm, i)` (realm names used as ids, taken in turn) beside each
+    realm's `/groups`, consolidated (`saved` takes what a store would hold of them)."""
+    brain = Brain(Watchdog())
+    for i in range(1, answers + 1):
+        realm = REALMS[(i - 1) % len(REALMS)]
+        brain.learn(answer("GET", path(realm, i), body(i), status=status, ts=i))
+        brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
+    brain.settle()
+    if saved is not None:
+        save(brain, saved)
+    return brain
+
+
 def realms_brain() -> Brain:
     """Realm names used as ids, consolidated into `/{realm}/users/{id}` and `/{realm}/groups`."""
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/users/{uuid.UUID(int=i)}", user(i), ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = realms_answering(lambda realm, i: f"/{realm}/users/{uuid.UUID(int=i)}", user)
     assert {ep.skeleton for ep in brain.endpoints()} == {"/{}/users/{}", "/{}/groups"}
     return brain
 
@@ -61,17 +70,13 @@ def test_a_new_realm_first_seen_on_a_new_endpoint_is_watched_as_a_realm() -> Non
     assert [c["path"] for c in alert["changes"]] == ["$.username"]
 
 
-def permissions_brain() -> Brain:
+def permissions(realm: str, i: int) -> str:
+    return f"/{realm}/clients/{uuid.UUID(int=i)}/permissions"
+
+
+def permissions_brain(answers: int = 32) -> Brain:
     """Realms whose clients' permissions always answer one field, consolidated."""
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions",
-                               {"scopePermissions": {"view": "p1"}}, ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = realms_answering(permissions, lambda i: {"scopePermissions": {"view": "p1"}}, answers)
     assert {ep.skeleton for ep in brain.endpoints()} == {"/{}/clients/{}/permissions", "/{}/groups"}
     return brain
 
@@ -143,19 +148,9 @@ def test_an_empty_answer_where_a_trailing_slash_follows_the_new_word_is_judged_o
 
 
 def realms_preferring(preferences: dict, saved: dict | None = None) -> Brain:
-    """Realms whose users' preferences always answer `preferences`, consolidated (`saved` takes
-    what a store would hold of them)."""
-    brain = Brain(Watchdog())
-    i = 0
-    for rnd in range(4):
-        for realm in REALMS:
-            i += 1
-            brain.learn(answer("GET", f"/{realm}/users/{100 + i}/preferences", preferences, ts=i))
-            brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
-    if saved is not None:
-        save(brain, saved)
-    return brain
+    """Realms whose users' preferences always answer `preferences`, consolidated."""
+    return realms_answering(lambda realm, i: f"/{realm}/users/{100 + i}/preferences", lambda i: preferences,
+                            saved=saved)
 
 
 def preferences_brain(saved: dict | None = None) -> Brain:
@@ -251,13 +246,7 @@ def test_evidence_taken_back_is_saved() -> None:
 def test_an_unvouched_empty_answer_never_alerts_alone_even_beside_a_long_history() -> None:
     """One answer alone alerts only on strong evidence (a place stable in ~250 answers): an
     unvouched one, whose keys cannot say it is the template's, never does."""
-    brain = Brain(Watchdog())
-    for i in range(320):
-        realm = REALMS[i % len(REALMS)]
-        brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions",
-                           {"scopePermissions": {"view": "p1"}}, ts=i))
-        brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = permissions_brain(320)
     brain.learn(answer("GET", "/acme/events", [], ts=1000))
     brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=900)}/permissions", {}, ts=1001))
     assert brain.judged is not None and brain.judged.skeleton == "/{}/clients/{}/permissions"
@@ -268,13 +257,7 @@ def test_an_unvouched_empty_answer_never_alerts_alone_even_beside_a_long_history
 
 
 def test_an_empty_error_answer_is_not_judged_by_its_path() -> None:
-    brain = Brain(Watchdog())
-    for i in range(32):
-        realm = REALMS[i % len(REALMS)]
-        brain.learn(answer("GET", f"/{realm}/clients/{uuid.UUID(int=i)}/permissions", {"error": "gone"}, status=404,
-                           ts=i))
-        brain.learn(answer("GET", f"/{realm}/groups", [{"id": str(uuid.UUID(int=i)), "name": "g"}], ts=i))
-    brain.settle()
+    brain = realms_answering(permissions, lambda i: {"error": "gone"}, status=404)
     brain.learn(answer("GET", "/acme/events", [], ts=100))
     ep = brain.learn(answer("GET", f"/acme/clients/{uuid.UUID(int=500)}/permissions", {}, status=404, ts=101))
     assert brain.judged is ep

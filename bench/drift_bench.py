@@ -33,6 +33,7 @@ from mimic_addon.learn.brain import Brain  # noqa: E402
 from mimic_addon.learn.observation import Body, decode_body  # noqa: E402
 from mimic_addon.learn.readahead import batches  # noqa: E402
 from mimic_addon.learn.watchdog import Watchdog  # noqa: E402
+from mimic_addon.watch.evidence import Suspicion  # noqa: E402
 
 DRIFT_AFTER = 50
 MUTATIONS = ("remove", "rename", "type", "null", "enum", "add")
@@ -436,7 +437,9 @@ def protocol_main(args: argparse.Namespace, specs: list[str], traffic: Path) -> 
 class WatchClock:
     """Process time spent in the watch itself, measured inside the learner: `Watchdog.check` and
     the bodies decoded only for it (on the learner's cheap path). Steadier than the on/off
-    difference on a shared machine, where both learning times wobble by more than the watch costs."""
+    difference on a shared machine, where both learning times wobble by more than the watch costs.
+    Not counted: learning the answers the watch held back once it lets them go (`Suspicion.take`),
+    work the learner does for every answer it samples, only later for these."""
 
     def __init__(self) -> None:
         import mimic_addon.learn.brain as brain_module
@@ -444,21 +447,37 @@ class WatchClock:
         self._module = brain_module
         self._decode, self._check = brain_module.decode_body, Watchdog.check
         self._count_only = Brain._count_only
+        self._take = Suspicion.take
         self._cheap = False
+        self._inside = 0  # timed calls running (a held answer learned inside one is not the watch's time)
 
     def _timed(self, fn):
         """`fn`, its process time added to `spent`."""
         def run(*a, **k):
             t0 = time.process_time()
+            self._inside += 1
             try:
                 return fn(*a, **k)
             finally:
+                self._inside -= 1
                 self.spent += time.process_time() - t0
+        return run
+
+    def _untimed(self, fn):
+        """`fn`, its process time taken off `spent` when it runs inside a timed call."""
+        def run(*a, **k):
+            t0 = time.process_time()
+            try:
+                return fn(*a, **k)
+            finally:
+                if self._inside:
+                    self.spent -= time.process_time() - t0
         return run
 
     def __enter__(self) -> "WatchClock":
         clock = self
         timed_decode, check = self._timed(self._decode), self._timed(self._check)
+        Suspicion.take = self._untimed(self._take)  # type: ignore[method-assign]
 
         def decode(*a, **k):  # timed only on the cheap path, where the body is decoded for the watch alone
             return timed_decode(*a, **k) if clock._cheap else clock._decode(*a, **k)
@@ -475,6 +494,7 @@ class WatchClock:
 
     def __exit__(self, *exc) -> None:
         self._module.decode_body, Watchdog.check, Brain._count_only = self._decode, self._check, self._count_only
+        Suspicion.take = self._take  # type: ignore[method-assign]
 
 
 def cost_main(specs: list[str], traffic: Path) -> int:

@@ -98,7 +98,7 @@ class Brain:
                 return None  # (a young endpoint's answers may be judged by another's history: `_learn`)
             query = known.query if known is not None else obs.query
             self.judged = ep
-            if self.watch.enabled:
+            if self.watch.enabled and not self.watch.passes_over(ep, obs.status):
                 if not self.watch.wants_body(ep, obs.status):
                     body, is_json = None, False
                 elif known is not None:

@@ -65,6 +65,18 @@ class Watchdog:
     def wants_body(self, ep: Endpoint, status: int) -> bool:
         return self.enabled and self.stable_schema(ep, status) is not None
 
+    def passes_over(self, ep: Endpoint, status: int) -> bool:
+        """Whether an answer the learner only counts (a busy endpoint's, past the bodies it samples:
+        `Brain._count_only`) goes unjudged: a success whose endpoint and status have nothing
+        suspected and no alert open. Every answer the learner samples is judged (all of a status'
+        first answers, then one in ten): a change on a busy endpoint is seen within ten answers, and
+        from then on, its suspicion open, every answer is. An unjudged answer is not learned either,
+        so nothing it changed gets into the contract unseen."""
+        if status >= 400 or self.stable_schema(ep, status) is None:
+            return False  # (errors are judged by their status too; no body to judge yet: cheap)
+        key = (ep.host, ep.method, ep.skeleton, status)
+        return key not in self.suspicions and key not in self.alerts.open
+
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
               query: list[tuple[str, str]], body: Any, is_json: bool, young: Endpoint | None = None,
               kin: Iterable[Endpoint] = (), vouched: bool = True) -> bool:
@@ -120,8 +132,8 @@ class Watchdog:
             self._learn_withheld(ep, key, released, suspicion)
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
-            if not suspicion.runs:
-                del self.suspicions[key]
+        if not suspicion.runs and not suspicion.held_count() and self.suspicions.get(key) is suspicion:
+            del self.suspicions[key]  # (nothing suspected any more: as if never, as a reload has it)
         return withheld
 
     def settled(self, host: str, endpoints: Mapping[tuple[str, str], Endpoint]) -> list[Endpoint]:

@@ -48,19 +48,27 @@ def _objects(node: SchemaNode) -> int:
 
 
 def _named(roots: Iterable[SchemaNode], name: str, budget: list[int]):
-    """Every object node held under a field called `name` (or the items of a list so called)."""
+    """Every object node held under a field called `name` (or the items of a list so called).
+    Every node met counts against `budget`; only those holding others are gone into."""
     stack = list(roots)
+    budget[0] -= len(stack)
     while stack and budget[0] > 0:
         node = stack.pop()
-        budget[0] -= 1
-        if node.items is not None:
-            stack.append(node.items)
-        for key, child in (node.props or {}).items():
+        if (items := node.items) is not None:
+            budget[0] -= 1
+            if items.props or items.items is not None:
+                stack.append(items)
+        props = node.props
+        if not props:
+            continue
+        budget[0] -= len(props)
+        for key, child in props.items():
             if key == name:
                 held = child if child.props else child.items
                 if held is not None and held.props:
                     yield held
-            stack.append(child)
+            if child.props or child.items is not None:
+                stack.append(child)
 
 
 def _alike(keys: set[str], other: SchemaNode) -> bool:

@@ -1,6 +1,8 @@
 """The drift detector: one body against a learned schema -> labelled changes with JSON paths."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mimic_addon.model.schema import SchemaNode
@@ -266,8 +268,44 @@ def test_a_confirmed_change_takes_its_held_answers_and_expected_learns_them() ->
     [alert] = brain.alert_list()
     assert alert["count"] == 3 and alert["changes"][0]["count"] == 3 and alert["label"] == "BREAKING"
     assert alert["pending"]["n"] == 3 and ep.responses["200"].count == 8
+    assert not brain.watch.suspicions  # (nothing is suspected any more: the alert has it)
     brain.resolve_alert(alert["id"], "expected", 1.0)
     assert ep.responses["200"].count == 11
+
+
+def _feed(i: int, body: dict | None = None):
+    """An answer of `GET /feed`, one endpoint from the start."""
+    from mitmproxy.test import tflow, tutils
+
+    from mimic_addon.learn.observation import from_flow
+
+    if body is None:
+        body = {"id": i, "name": f"u{i}", "avatar_url": f"https://x/{i}.png"}
+    req = tutils.treq(host="api.example.com", port=443, scheme=b"https", path=b"/feed", content=b"",
+                      timestamp_start=float(i))
+    resp = tutils.tresp(status_code=200, content=json.dumps(body).encode(), timestamp_start=i + 0.01,
+                        timestamp_end=i + 0.01)
+    resp.headers["content-type"] = "application/json"
+    return from_flow(tflow.tflow(req=req, resp=resp), 1 << 20)
+
+
+def test_a_busy_endpoint_is_judged_on_the_answers_it_learns_then_on_every_one() -> None:
+    from mimic_addon.learn.brain import SAMPLE_ALL_UNTIL, Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(SAMPLE_ALL_UNTIL + 1):  # past its first answers, the learner takes one body in ten
+        brain.learn(_feed(i))
+    brain.settle()
+    [ep] = brain.endpoints()
+    changed = range(SAMPLE_ALL_UNTIL + 1, SAMPLE_ALL_UNTIL + 31)
+    for i in changed:  # avatar_url gone from each; the learner's next body is the 10th of them
+        brain.learn(_feed(i, {"id": i, "name": f"u{i}"}))
+    [alert] = brain.alert_list()
+    first_judged = SAMPLE_ALL_UNTIL + 10  # (the endpoint's count is a multiple of ten: a body learned)
+    assert alert["changes"][0]["path"] == "$.avatar_url" and alert["label"] == "BREAKING"
+    assert alert["changes"][0]["count"] == changed[-1] - first_judged + 1  # every answer from then on
+    assert ep.stats.count == changed[-1] + 1  # each one counted all the same
 
 
 def _varied(i: int, **drop) -> dict:

@@ -67,13 +67,12 @@ class Watchdog:
 
     def passes_over(self, ep: Endpoint, status: int) -> bool:
         """Whether an answer the learner only counts (a busy endpoint's, past the bodies it samples:
-        `Brain._count_only`) goes unjudged: a success whose endpoint and status have nothing
-        suspected and no alert open. Every answer the learner samples is judged (all of a status'
-        first answers, then one in ten): a change on a busy endpoint is seen within ten answers, and
-        from then on, its suspicion open, every answer is. An unjudged answer is not learned either,
-        so nothing it changed gets into the contract unseen."""
-        if status >= 400 or self.stable_schema(ep, status) is None:
-            return False  # (errors are judged by their status too; no body to judge yet: cheap)
+        `Brain._count_only`) goes unjudged: one whose endpoint and status have nothing suspected
+        and no alert open. Every answer the learner samples is judged (all of a status' first 200,
+        then one in ten): a change on a busy endpoint is seen within ten answers, and from then on,
+        its suspicion open, every answer is. An unjudged answer is not learned either, so nothing
+        it changed gets into the contract unseen; errors in a row are counted by the endpoint's
+        statistics (`Endpoint.shape_succeeded`), judged or not."""
         key = (ep.host, ep.method, ep.skeleton, status)
         return key not in self.suspicions and key not in self.alerts.open
 

@@ -32,8 +32,8 @@ sys.path.insert(0, str(REPO))
 from mimic_addon.learn.brain import Brain  # noqa: E402
 from mimic_addon.learn.observation import Body, decode_body  # noqa: E402
 from mimic_addon.learn.readahead import batches  # noqa: E402
+import mimic_addon.learn.watchdog as watchdog_module  # noqa: E402
 from mimic_addon.learn.watchdog import Watchdog  # noqa: E402
-from mimic_addon.watch.evidence import Suspicion  # noqa: E402
 
 DRIFT_AFTER = 50
 MUTATIONS = ("remove", "rename", "type", "null", "enum", "add")
@@ -438,7 +438,7 @@ class WatchClock:
     """Process time spent in the watch itself, measured inside the learner: `Watchdog.check` and
     the bodies decoded only for it (on the learner's cheap path). Steadier than the on/off
     difference on a shared machine, where both learning times wobble by more than the watch costs.
-    Not counted: learning the answers the watch held back once it lets them go (`Suspicion.take`),
+    Not counted: learning the answers the watch held back once it lets them go (`watchdog.release`),
     work the learner does for every answer it samples, only later for these."""
 
     def __init__(self) -> None:
@@ -447,7 +447,7 @@ class WatchClock:
         self._module = brain_module
         self._decode, self._check = brain_module.decode_body, Watchdog.check
         self._count_only = Brain._count_only
-        self._take = Suspicion.take
+        self._release = watchdog_module.release
         self._cheap = False
         self._inside = 0  # timed calls running (a held answer learned inside one is not the watch's time)
 
@@ -477,7 +477,7 @@ class WatchClock:
     def __enter__(self) -> "WatchClock":
         clock = self
         timed_decode, check = self._timed(self._decode), self._timed(self._check)
-        Suspicion.take = self._untimed(self._take)  # type: ignore[method-assign]
+        watchdog_module.release = self._untimed(self._release)
 
         def decode(*a, **k):  # timed only on the cheap path, where the body is decoded for the watch alone
             return timed_decode(*a, **k) if clock._cheap else clock._decode(*a, **k)
@@ -494,7 +494,7 @@ class WatchClock:
 
     def __exit__(self, *exc) -> None:
         self._module.decode_body, Watchdog.check, Brain._count_only = self._decode, self._check, self._count_only
-        Suspicion.take = self._take  # type: ignore[method-assign]
+        watchdog_module.release = self._release
 
 
 def cost_main(specs: list[str], traffic: Path) -> int:
@@ -533,6 +533,31 @@ def cost_main(specs: list[str], traffic: Path) -> int:
     return 0
 
 
+def busy_cost_main(specs: list[str], traffic: Path, passes: int) -> int:
+    """The watch's own time on busy endpoints: each file learned `passes` times in a row, the last
+    pass timed (`WatchClock`, one run): past the first 200 answers of a status the learner samples
+    one body in ten, and the watch judges the others only while something is suspected."""
+    total_own = total_learn = 0.0
+    flows = 0
+    for sid in specs:
+        observations = [o for o, _ in in_time_order(traffic / sid / "flows.mitm")]
+        brain = Brain(Watchdog())
+        for _ in range(passes - 1):
+            for obs in observations:
+                brain.learn(obs)
+        t0 = time.process_time()
+        with WatchClock() as clock:
+            for obs in observations:
+                brain.learn(obs)
+        learn = time.process_time() - t0
+        total_own, total_learn, flows = total_own + clock.spent, total_learn + learn, flows + len(observations)
+        print(f"{sid}: watch {clock.spent / len(observations) * 1e6:.1f} us/flow of "
+              f"{learn / len(observations) * 1e6:.0f} learning (pass {passes})", flush=True)
+    print(f"all: watch {total_own / flows * 1e6:.1f} us/flow of {total_learn / flows * 1e6:.0f} learning, "
+          f"pass {passes} of each file")
+    return 0
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--corpus", type=Path, default=REPO.parent / "shared" / "corpus")
@@ -548,6 +573,9 @@ def main() -> int:
     ap.add_argument("--replay-flows", type=int, default=REPLAY_FLOWS,
                     help="protocol: last flows replayed, clean and planted (the issue's protocol: 1000)")
     ap.add_argument("--per-endpoint", type=int, default=20, help="legacy: mutated responses replayed per endpoint")
+    ap.add_argument("--passes", type=int, default=1,
+                    help="cost: learn each file this many times, timing the watch on the last pass only "
+                         "(busy endpoints)")
     ap.add_argument("-v", "--verbose", action="store_true", help="protocol: print misses and alarms")
     args = ap.parse_args()
     traffic = args.corpus / "traffic"
@@ -561,6 +589,8 @@ def main() -> int:
         specs = [s for s in specs if s in validation]
     if args.mode == "legacy":
         return legacy_main(args, specs, traffic)
+    if args.mode == "cost" and args.passes > 1:
+        return busy_cost_main(specs, traffic, args.passes)
     if args.mode == "cost":
         return cost_main(specs, traffic)
     return protocol_main(args, specs, traffic)

@@ -273,7 +273,7 @@ def test_a_confirmed_change_takes_its_held_answers_and_expected_learns_them() ->
     assert ep.responses["200"].count == 11
 
 
-def _feed(i: int, body: dict | None = None):
+def _feed(i: int, body: dict | None = None, status: int = 200):
     """An answer of `GET /feed`, one endpoint from the start."""
     from mitmproxy.test import tflow, tutils
 
@@ -283,7 +283,7 @@ def _feed(i: int, body: dict | None = None):
         body = {"id": i, "name": f"u{i}", "avatar_url": f"https://x/{i}.png"}
     req = tutils.treq(host="api.example.com", port=443, scheme=b"https", path=b"/feed", content=b"",
                       timestamp_start=float(i))
-    resp = tutils.tresp(status_code=200, content=json.dumps(body).encode(), timestamp_start=i + 0.01,
+    resp = tutils.tresp(status_code=status, content=json.dumps(body).encode(), timestamp_start=i + 0.01,
                         timestamp_end=i + 0.01)
     resp.headers["content-type"] = "application/json"
     return from_flow(tflow.tflow(req=req, resp=resp), 1 << 20)
@@ -306,6 +306,28 @@ def test_a_busy_endpoint_is_judged_on_the_answers_it_learns_then_on_every_one() 
     assert alert["changes"][0]["path"] == "$.avatar_url" and alert["label"] == "BREAKING"
     assert alert["changes"][0]["count"] == changed[-1] - first_judged + 1  # every answer from then on
     assert ep.stats.count == changed[-1] + 1  # each one counted all the same
+
+
+def test_a_busy_status_never_sampled_by_the_learner_is_judged_on_its_own_answers() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+
+    def step(i: int, gone: bool) -> None:  # a poller: four found, one gone (never on a tenth answer)
+        if i % 5 == 4:
+            brain.learn(_feed(i, {"message": "nf"} if gone else {"error": "nf", "code": 404}, status=404))
+        else:
+            brain.learn(_feed(i))
+
+    for i in range(1500):  # past 200 answers of each status: the learner takes one body in ten
+        step(i, False)
+    brain.settle()
+    for i in range(1500, 1600):
+        step(i, True)
+    [alert] = brain.alert_list()
+    assert alert["status"] == 404 and alert["label"] == "BREAKING"
+    assert {c["path"] for c in alert["changes"] if c["kind"] == "missing_field"} == {"$.error", "$.code"}
 
 
 def _varied(i: int, **drop) -> dict:

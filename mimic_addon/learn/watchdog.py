@@ -35,6 +35,9 @@ from .endpoint import Endpoint
 from .observation import Observation
 
 DEFAULT_DRIFT_AFTER = 8  # answers a place in a document needs before it is judged
+# answers of a status judged every one; past them, those the learner does not sample are judged one
+# in ten while nothing is suspected (`Watchdog.passes_over`): a busy endpoint's steady traffic
+JUDGE_ALL_UNTIL = 1000
 
 
 class Watchdog:
@@ -67,17 +70,20 @@ class Watchdog:
 
     def passes_over(self, ep: Endpoint, status: int) -> bool:
         """Whether an answer the learner only counts (a busy endpoint's, past the bodies it samples:
-        `Brain._count_only`) goes unjudged: one whose endpoint and status have nothing suspected
-        and no alert open, unless it is one in ten of its status' own answers. Every answer the
-        learner samples is judged too (all of a status' first 200, then one in ten of the
-        endpoint's: a status whose answers come in step with those would never be). A change on a
-        busy endpoint is seen within ten answers of its status, and from then on, its suspicion
-        open, every answer is. An unjudged answer is not learned either, so nothing it changed gets
-        into the contract unseen; errors in a row are counted by the endpoint's statistics
-        (`Endpoint.shape_succeeded`), judged or not."""
+        `Brain._count_only`) goes unjudged: past the first JUDGE_ALL_UNTIL answers of its status,
+        one whose endpoint and status have nothing suspected and no alert open, unless it is one in
+        ten of its status' own answers. Every answer the learner samples is judged too (all of a
+        status' first 200, then one in ten of the endpoint's: a status whose answers come in step
+        with those would never be). A change on a busy endpoint is seen within ten answers of its
+        status that show it (a change of an optional field, only in the answers that have it), and
+        from then on, its suspicion open, every answer is. An unjudged answer is not learned either,
+        so nothing it changed gets into the contract unseen; errors in a row are counted by the
+        endpoint's statistics (`Endpoint.shape_succeeded`), judged or not."""
+        seen = ep.stats.statuses.get(status, 0)
+        if seen < JUDGE_ALL_UNTIL or seen % 10 == 0:
+            return False
         key = (ep.host, ep.method, ep.skeleton, status)
-        return key not in self.suspicions and key not in self.alerts.open \
-            and ep.stats.statuses.get(status, 0) % 10 != 0
+        return key not in self.suspicions and key not in self.alerts.open
 
     def check(self, ep: Endpoint, named: Callable[[str], str], obs: Observation,
               query: list[tuple[str, str]], body: Any, is_json: bool, young: Endpoint | None = None,

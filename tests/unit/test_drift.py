@@ -290,19 +290,19 @@ def _feed(i: int, body: dict | None = None, status: int = 200):
 
 
 def test_a_busy_endpoint_is_judged_on_the_answers_it_learns_then_on_every_one() -> None:
-    from mimic_addon.learn.brain import SAMPLE_ALL_UNTIL, Brain
-    from mimic_addon.learn.watchdog import Watchdog
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import JUDGE_ALL_UNTIL, Watchdog
 
     brain = Brain(Watchdog())
-    for i in range(SAMPLE_ALL_UNTIL + 1):  # past its first answers, the learner takes one body in ten
+    for i in range(JUDGE_ALL_UNTIL + 1):  # past them, one answer in ten is judged while nothing is suspected
         brain.learn(_feed(i))
     brain.settle()
     [ep] = brain.endpoints()
-    changed = range(SAMPLE_ALL_UNTIL + 1, SAMPLE_ALL_UNTIL + 31)
-    for i in changed:  # avatar_url gone from each; the learner's next body is the 10th of them
+    changed = range(JUDGE_ALL_UNTIL + 1, JUDGE_ALL_UNTIL + 31)
+    for i in changed:  # avatar_url gone from each; the next one judged is the 10th of them
         brain.learn(_feed(i, {"id": i, "name": f"u{i}"}))
     [alert] = brain.alert_list()
-    first_judged = SAMPLE_ALL_UNTIL + 10  # (the endpoint's count is a multiple of ten: a body learned)
+    first_judged = JUDGE_ALL_UNTIL + 10  # (the status' count is a multiple of ten)
     assert alert["changes"][0]["path"] == "$.avatar_url" and alert["label"] == "BREAKING"
     assert alert["changes"][0]["count"] == changed[-1] - first_judged + 1  # every answer from then on
     assert ep.stats.count == changed[-1] + 1  # each one counted all the same
@@ -310,7 +310,7 @@ def test_a_busy_endpoint_is_judged_on_the_answers_it_learns_then_on_every_one() 
 
 def test_a_busy_status_never_sampled_by_the_learner_is_judged_on_its_own_answers() -> None:
     from mimic_addon.learn.brain import Brain
-    from mimic_addon.learn.watchdog import Watchdog
+    from mimic_addon.learn.watchdog import JUDGE_ALL_UNTIL, Watchdog
 
     brain = Brain(Watchdog())
 
@@ -320,10 +320,11 @@ def test_a_busy_status_never_sampled_by_the_learner_is_judged_on_its_own_answers
         else:
             brain.learn(_feed(i))
 
-    for i in range(1500):  # past 200 answers of each status: the learner takes one body in ten
+    warm = 5 * JUDGE_ALL_UNTIL + 10  # past them for the 404s too
+    for i in range(warm):
         step(i, False)
     brain.settle()
-    for i in range(1500, 1600):
+    for i in range(warm, warm + 100):
         step(i, True)
     [alert] = brain.alert_list()
     assert alert["status"] == 404 and alert["label"] == "BREAKING"

@@ -438,8 +438,9 @@ class WatchClock:
     """Process time spent in the watch itself, measured inside the learner: `Watchdog.check` and
     the bodies decoded only for it (on the learner's cheap path). Steadier than the on/off
     difference on a shared machine, where both learning times wobble by more than the watch costs.
-    Not counted: learning the answers the watch held back once it lets them go (`watchdog.release`),
-    work the learner does for every answer it samples, only later for these."""
+    Not counted: learning the answers held back for a suspicion that came to nothing
+    (`watchdog.release`), work the learner does for every answer it samples, only later for these
+    (those an alert withheld, learned when it is withdrawn, still count)."""
 
     def __init__(self) -> None:
         import mimic_addon.learn.brain as brain_module

@@ -140,7 +140,7 @@ class Watchdog:
             self._learn_withheld(ep, key, released, suspicion)
         if not suspicion.holding() and (suspicion.held or suspicion.overflow or suspicion.held_other):
             release(ep, str(status), suspicion)
-        if not suspicion.runs and not suspicion.held_count() and self.suspicions.get(key) is suspicion:
+        if not suspicion.runs:  # (what it held, no run holding it, was released just above)
             del self.suspicions[key]  # (nothing suspected any more: as if never, as a reload has it)
         return withheld
 

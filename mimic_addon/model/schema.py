@@ -275,7 +275,7 @@ class SchemaNode:
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "loose", "enum_overflow",
         "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
-        "keysets",
+        "keysets", "watch_memo",
     )
 
     def __init__(
@@ -324,6 +324,7 @@ class SchemaNode:
         self.vdead = flat
         self.vkey: str | None = None
         self.variants: dict[str, SchemaNode | None] | None = None
+        self.watch_memo: Any = None  # what the drift watch worked out of this node (`drift._near_always`)
 
     def _child(self) -> SchemaNode:
         node = SchemaNode.__new__(SchemaNode)

@@ -272,7 +272,7 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
         return
     if value.keys() != props.keys():
         mark = len(out)
-        if _judge_keys(props, value, path, out, total, objects) and shaky_from < 0:
+        if _judge_keys(node, props, value, path, out, total, objects) and shaky_from < 0:
             shaky_from = mark
     get = props.get
     for name, v in value.items():
@@ -312,57 +312,75 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
                 if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
                     fine.add(p)
                 continue
-        elif v is None and not types[_NULL_SLOT] and child.count < ALMOST_ALWAYS * total:
-            # an optional field arriving null: its readers already handle it missing (one label lower)
-            _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
-                             min(child.count, answers), 0, grade=1))
-            continue
+        elif v is None:
+            nulls = types[_NULL_SLOT]
+            if nulls > (1 - ALMOST_ALWAYS) * child.count:  # null as often before (`_walk`'s verdict)
+                if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
+                    fine.add(p)
+                continue
+            if not nulls and child.count < ALMOST_ALWAYS * total:
+                # an optional field arriving null: its readers already handle it missing (one label lower)
+                _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
+                                 min(child.count, answers), 0, grade=1))
+                continue
         _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
     if shaky_from >= 0:
         for k in list(out)[shaky_from:]:
-            out[k] = replace(out[k], shaky=True)
+            c = out[k]
+            if not c.shaky:  # (found deeper in another object of another kind: marked already)
+                out[k] = replace(c, shaky=True)
 
 
-def _judge_keys(props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int, objects: int) -> bool:
+def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, path: str, out: dict, total: int,
+                objects: int) -> bool:
     """Fields gone from and new to one object (whose keys differ from the learned ones); True
     when the object looks like another kind of object (or a sparser shape of it): what was
     found in it is then only evidence (shaky, marked by the caller)."""
-    missing = []
-    gone = props.keys() - value
-    if gone:
-        floor = ALMOST_ALWAYS * total
-        judged = False  # (mostly optional fields gone: nothing to say)
-        for name in gone:
-            if props[name].count >= floor:
-                judged = True
-                break
-        if judged:
-            for name in props:  # in learned order: same words out
-                if name not in gone:
-                    continue
-                present = props[name].count
-                if present >= total:
-                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
-                elif present >= floor:
-                    missing.append(Change(f"{path}.{name}", "missing_field", "present", "missing", None,
-                                          objects, total - present, grade=1))
-    new = [name for name in value.keys() - props if isinstance(name, str)] if len(value) > len(props) - len(gone) \
-        else ()
+    floor = ALMOST_ALWAYS * total
+    missing = [(name, present) for name in _near_always(node, props, total)
+               if name not in value and (present := props[name].count) >= floor]  # (in learned order)
+    new = [name for name in value.keys() - props.keys() if isinstance(name, str)] \
+        if not value.keys() <= props.keys() else ()
+    if not missing and not new:
+        return False
     # several always-present fields gone at once (a third of them at least), where objects already
     # varied in shape (some fields optional) or with fields never seen: maybe another kind or a
     # sparser shape of the object (a summary), not fields removed; two of many gone are two changes
     # (or a removal beside an optional field that only looked always present)
-    gone_always = sum(1 for c in missing if not c.grade)
+    gone_always = sum(1 for _, present in missing if present >= total)
     other_kind = False
     if gone_always >= UNKNOWN_KIND_MISSING:
         always = sum(1 for child in props.values() if child.count >= total)
         other_kind = (bool(new) or always < len(props)) and 3 * gone_always >= always
-    for c in missing:
-        _add(out, c)
+    for name, present in missing:
+        if len(out) >= MAX_CHANGES:
+            return other_kind
+        if present >= total:
+            _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
+        else:
+            _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, total - present,
+                             grade=1))
     for name in new:
+        if len(out) >= MAX_CHANGES:
+            break
         v = value[name]
         _add(out, Change(f"{path}.{name}", "new_field", "absent", _type_name(v), example_of(v, name), objects, 0))
     return other_kind
+
+
+def _near_always(node: SchemaNode, props: dict[str, SchemaNode], total: int) -> tuple[str, ...]:
+    """The fields of `node`'s objects (`props`, learned order) that may be in ALMOST_ALWAYS of
+    them (`total`): a superset, worked out once for the next quarter more objects, during which a
+    field's count grows by at most as many as the objects do. Judging an object then looks at
+    these few, not at every optional field its kind ever had (`_judge_keys`)."""
+    memo = node.watch_memo
+    if memo is not None and memo[0] is props and memo[1] == len(props) and memo[2] <= total <= memo[3]:
+        return memo[4]
+    until = total + total // 4 + 4
+    least = total - (1 - ALMOST_ALWAYS) * until - 1  # (a count below it cannot reach the floor by `until`)
+    names = tuple(name for name, child in props.items() if child.count >= least)
+    node.watch_memo = (props, len(props), total, until, names)
+    return names
 
 
 def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, fine: set[str], min_count: int,
@@ -371,8 +389,7 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
     if items is None or not value:
         return
     n = len(value)
-    picks = range(n) if n <= MAX_ITEMS_CHECKED else \
-        sorted({i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED)})
+    picks = range(n) if n <= MAX_ITEMS_CHECKED else (0, (n - 1) // 2, n - 1)  # first, middle and last
     within = min(answers, node.types[_ARR_SLOT])  # answers that had this list at most
     prefix = path + "[]"
     before = len(out)
@@ -382,9 +399,11 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
     objects = types[_OBJ_SLOT] and watched is NOWHERE
     words = types[_STR_SLOT] and not items.formats and watched is NOWHERE
     enum = items.enum
+    starts = []  # per pick, the candidates in `out` before it (those after it, up to the next one's: its finds)
     for i in picks:
         v = value[i]
         tv = type(v)
+        starts.append(len(out))
         if objects and tv is dict:  # (`_walk`'s steps for it, inline)
             if budget[0] > 0:
                 budget[0] -= 1
@@ -395,12 +414,16 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
             _walk(items, v, prefix, key, out, fine, min_count, within, watched, under, budget)
     if len(out) > before and len(picks) > 1:  # (rare: only when a candidate turned up)
         # a place some items had as usual and others not varies within one answer: no change
-        found = [k for k in list(out)[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
+        keys = list(out)
+        found = [k for k in keys[before:] if k[1] != "new_field" and k[0].startswith(prefix)]
         usual: set[str] = set()
-        if found:
-            paths = {k[0] for k in found}
-            for i in picks:
-                _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(frozenset(paths)),
+        starts.append(len(keys))
+        for j, i in enumerate(picks):
+            # (an item's own finds are not usual in it: only the others' are looked for there)
+            own = keys[starts[j]:starts[j + 1]]
+            paths = frozenset(k[0] for k in found if k not in own)
+            if paths:
+                _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(paths),
                       [MAX_OBJECTS_LOOKED_INTO])
         for k in found:
             if k[0] in usual:

@@ -324,7 +324,8 @@ class SchemaNode:
         self.vdead = flat
         self.vkey: str | None = None
         self.variants: dict[str, SchemaNode | None] | None = None
-        self.watch_memo: Any = None  # what the drift watch worked out of this node (`drift._near_always`)
+        # what the drift watch worked out of this node's properties, and holds them (`drift._near_always`)
+        self.watch_memo: Any = None
 
     def _child(self) -> SchemaNode:
         node = SchemaNode.__new__(SchemaNode)
@@ -596,6 +597,7 @@ class SchemaNode:
             additional.merge(child)
         self.props = None
         self.keysets = None
+        self.watch_memo = None  # (it holds the properties: a map's keys are never judged)
         self.additional = additional
         return additional
 

@@ -353,7 +353,7 @@ def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, pat
         always = sum(1 for child in props.values() if child.count >= total)
         other_kind = (bool(new) or always < len(props)) and 3 * gone_always >= always
     for name, present in missing:
-        if len(out) >= MAX_CHANGES:
+        if len(out) >= MAX_CHANGES:  # (as `_add` would: only so as not to build what it drops)
             return other_kind
         if present >= total:
             _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
@@ -389,7 +389,8 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
     if items is None or not value:
         return
     n = len(value)
-    picks = range(n) if n <= MAX_ITEMS_CHECKED else (0, (n - 1) // 2, n - 1)  # first, middle and last
+    picks = range(n) if n <= MAX_ITEMS_CHECKED else \
+        tuple(i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED))  # (spread: each differs)
     within = min(answers, node.types[_ARR_SLOT])  # answers that had this list at most
     prefix = path + "[]"
     before = len(out)
@@ -419,8 +420,10 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
         usual: set[str] = set()
         starts.append(len(keys))
         for j, i in enumerate(picks):
-            # (an item's own finds are not usual in it: only the others' are looked for there)
-            own = keys[starts[j]:starts[j + 1]]
+            # an item's own finds are not looked for again in it: its nested lists settled them (a
+            # key holding "." or "[" that gives two of its places one path is the exception: the
+            # other place as usual no longer drops the change)
+            own = set(keys[starts[j]:starts[j + 1]])
             paths = frozenset(k[0] for k in found if k not in own)
             if paths:
                 _walk(items, value[i], prefix, key, {}, usual, min_count, within, paths, _ancestors(paths),

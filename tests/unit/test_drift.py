@@ -557,24 +557,45 @@ def test_watched_places_had_as_usual_are_found_wherever_they_are() -> None:
 
 def test_fields_followed_for_absence_are_worked_out_ahead_without_changing_a_verdict() -> None:
     """`_near_always` lists, once for the next objects, the fields that may reach the floor by then;
-    judged after each object learned, with that list and worked out afresh, answers agree."""
+    judged after each object learned or merged in, with that list and worked out afresh, answers agree."""
     import random
 
     rng = random.Random(7)
     presence = {f"f{i}": p for i, p in enumerate((1.0, 0.97, 0.93, 0.92, 0.91, 0.9, 0.89, 0.88, 0.85, 0.3))}
 
-    def body(often: float = 1.0) -> dict:
+    def item(often: float = 1.0) -> dict:
         return {name: 1 for name, p in presence.items() if rng.random() < p * often}
+
+    def body(often: float = 1.0) -> dict:
+        return {**item(often), "items": [item(often) for _ in range(rng.randint(1, 5))]}
+
+    def forget(node: SchemaNode) -> None:
+        node.watch_memo = None
+        for child in (node.props or {}).values():
+            forget(child)
+        if node.items is not None:
+            forget(node.items)
 
     node = SchemaNode()
     disagreements, judged = 0, 0
-    for _ in range(400):
-        node.observe(body())
+    for step in range(400):
+        if step % 25 == 24:  # (several objects at once: a field's count grows by as many at most)
+            node.merge(learned([body() for _ in range(rng.randint(1, 30))]))
+        else:
+            node.observe(body())
         probe = body(0.5)  # (many fields absent at once)
         kept = compare(node, probe)
-        node.watch_memo = None  # (worked out afresh)
+        forget(node)  # (worked out afresh)
         fresh = compare(node, probe)
         judged += bool(fresh)
         disagreements += kinds(kept) != kinds(fresh)
     assert judged > 20  # (absences were judged, some reported)
     assert disagreements == 0
+
+
+def test_a_map_lets_go_of_the_fields_it_had() -> None:
+    node = learned([{"name": "a", "size": 1}] * 10)
+    compare(node, {"name": "a"})  # (the fields followed are worked out and kept on the node)
+    assert node.watch_memo is not None
+    node.observe({f"key{i}": i for i in range(300)})  # (too many keys: the object becomes a map)
+    assert node.is_map and node.watch_memo is None

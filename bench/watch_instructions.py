@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -37,8 +38,8 @@ def child(corpus: Path, only: list[str], step: str) -> None:
     from mimic_addon.learn.watchdog import Watchdog
 
     # read in this process: a child forked under callgrind starts with its parent's count
-    readahead.reads_apart = lambda: False  # type: ignore[assignment]
-    files = [[o for o, _ in in_time_order(corpus / "traffic" / sid / "flows.mitm")] for sid in only]
+    readahead.reads_apart = lambda: False
+    files: list[list[Any]] = [[o for o, _ in in_time_order(corpus / "traffic" / sid / "flows.mitm")] for sid in only]
     if step == "read":
         return
     for observations in files:

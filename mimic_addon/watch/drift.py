@@ -355,11 +355,9 @@ def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, pat
     for name, present in missing:
         if len(out) >= MAX_CHANGES:  # (as `_add` would: only so as not to build what it drops)
             return other_kind
-        if present >= total:
-            _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, 0))
-        else:
-            _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, total - present,
-                             grade=1))
+        lacked = total - present if present < total else 0  # (objects that went without it before)
+        _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, lacked,
+                         grade=1 if lacked else 0))
     for name in new:
         if len(out) >= MAX_CHANGES:
             break

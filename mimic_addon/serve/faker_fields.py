@@ -10,6 +10,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 Gen = Callable[[Any, random.Random], Any]
@@ -22,8 +23,23 @@ def tokens(name: str) -> list[str]:
     return [t.lower() for t in _WORD_SPLIT.split(name) if t]
 
 
+def today() -> datetime:
+    """The start of today (UTC): the end of the span mock dates and times are drawn from.
+
+    Faker's default end is "now", which moves every second, so the same seed gave another
+    timestamp a second later; from a fixed end the same request gets the same answer all day.
+    """
+    return datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0, tzinfo=None)
+
+
+def recent(fake: Any) -> datetime:
+    """A moment in the two years before today."""
+    end = today()
+    return fake.date_time_between(end - timedelta(days=730), end)
+
+
 def _iso(fake: Any, rng: random.Random) -> str:
-    return fake.date_time_between("-2y", "now").strftime("%Y-%m-%dT%H:%M:%SZ")
+    return recent(fake).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 KINDS: dict[str, Gen] = {
@@ -58,8 +74,8 @@ KINDS: dict[str, Gen] = {
     "price": lambda f, r: round(r.uniform(1, 500), 2),
     "currency": lambda f, r: f.currency_code(),
     "datetime": _iso,
-    "date": lambda f, r: f.date(),
-    "time": lambda f, r: f.time(),
+    "date": lambda f, r: f.date(end_datetime=today()),
+    "time": lambda f, r: f.time(end_datetime=today()),
     "timestamp": lambda f, r: r.randint(1_600_000_000, 1_760_000_000),
     "status": lambda f, r: r.choice(["active", "pending", "inactive"]),
     "type": lambda f, r: r.choice(["default", "standard", "custom"]),

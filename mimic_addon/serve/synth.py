@@ -26,7 +26,7 @@ from ..model.pattern_shape import pattern_matches, sample
 from ..model.redact import is_personal_name
 from ..model.schema import (CHAR_DIGIT, CHAR_LOWER, CHAR_OTHER, CHAR_UPPER, HINT_DECLARED_ENUM, SchemaNode,
                             char_classes, string_skeleton)
-from .faker_fields import KINDS, PII, field_kind
+from .faker_fields import KINDS, PII, field_kind, recent, today
 
 # SchemaNode type slots (model/schema.py order)
 _OBJ, _ARR, _STR, _INT, _NUM, _BOOL, _NULL = range(7)
@@ -415,9 +415,9 @@ def _formatted(fmt: str, lo: int, hi: int, rng: random.Random, fake: Any) -> str
     if fmt == "uuid":
         return str(fake.uuid4())
     if fmt == "date":
-        return fake.date()
+        return fake.date(end_datetime=today())
     if fmt == "date-time":
-        base = fake.date_time_between("-2y", "now").strftime("%Y-%m-%dT%H:%M:%S")
+        base = recent(fake).strftime("%Y-%m-%dT%H:%M:%S")
         top = max(20, min(hi, 40))
         length = rng.randint(min(max(20, lo), top), top)
         if length == 21:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import random
+from datetime import datetime, timedelta
 
+import faker.providers.date_time
 import jsonschema
 import pytest
 from faker import Faker
@@ -70,6 +72,22 @@ def test_deterministic_per_seed_and_request():
     assert a == request_seed(0, "get", "/users/1", "", b"")
     assert len({a, request_seed(1, "GET", "/users/1", "", b""), request_seed(0, "GET", "/users/2", "", b""),
                 request_seed(0, "GET", "/users/1", "x=1", b"")}) == 4
+
+
+class _SevenSecondsLater(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return datetime.now(tz) + timedelta(seconds=7)
+
+
+def test_dates_and_times_do_not_follow_the_clock(monkeypatch):
+    """Faker's default span ends "now": a second later the same seed gave another timestamp."""
+    node = learned([{"created_at": "2024-01-0%dT10:00:00Z" % (1 + i % 9), "birth_date": "1990-02-0%d" % (1 + i % 9),
+                     "time": "10:0%d:00" % (i % 10), "updatedAt": "2024-03-01T10:00:00.12%dZ" % (i % 10)}
+                    for i in range(30)])
+    before = [make(node, seed) for seed in range(8)]
+    monkeypatch.setattr(faker.providers.date_time, "datetime", _SevenSecondsLater)
+    assert [make(node, seed) for seed in range(8)] == before
 
 
 def test_pii_enums_never_replay_observed_values():

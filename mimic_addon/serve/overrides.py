@@ -10,7 +10,8 @@ An override spec (JSON or YAML, validated by `parse_spec`) is one of
 Templates see `request` (method, path, params, query, headers, body), `state` (the per-session
 key/value store of the stateful twins) and helpers: `fake` (seeded Faker), `random_int`, `uuid`,
 `choice`, `seq`, `md5`/`sha1`/`sha256`, `b64encode`/`b64decode` (also as filters).
-Everything random comes from the `random.Random` handed in, so answers follow `mimic_seed`.
+Everything random comes from the `random.Random` handed in, so answers follow `mimic_seed` (Faker's dates
+and times without an end given still end at the clock's now).
 """
 from __future__ import annotations
 

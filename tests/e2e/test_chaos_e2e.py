@@ -182,6 +182,8 @@ def test_rate_limit_reset_and_timeout(proxies, tmp_path):
     proxy, db = start(proxies, tmp_path, RATE)
     results, sent, received = [], [], []
     for i in range(300):  # the first creates the bucket
+        if i == 150:
+            time.sleep(1.0)  # idle: the bucket refills up to its burst, no further (what is tested)
         sent.append(time.monotonic())
         results.append(fetch(proxy.port, "GET", f"/users/{i}", headers={"X-Api-Key": "a"}))
         received.append(time.monotonic())
@@ -189,11 +191,14 @@ def test_rate_limit_reset_and_timeout(proxies, tmp_path):
     anonymous = [fetch(proxy.port, "GET", "/users/2") for _ in range(30)]
     ok = sum(s == 200 for s, _, _ in results)
     # the proxy decides each request between its sending and its answer: a bucket (burst 10, 20 a
-    # second) fed with either time passes as many, within 3 (bucket edges, timing); a loaded
-    # machine stalling the client lets the bucket fill up to its burst only, which both see
+    # second) fed with either time passes as many, within 3 (bucket edges, timing), and one more
+    # either way per request that took longer than a token (a loaded machine stalling it: where
+    # in it the proxy decided moves a refill from one gap to the next)
     low, high = sorted((bucket_passes(sent, 20, 10), bucket_passes(received, 20, 10)))
-    print(f"rate limit passed {ok} of 300, a bucket fed the client's times passes {low} to {high}")
-    assert low - 3 <= ok <= high + 3, (ok, low, high)
+    slack = 3 + sum(r - s > 1 / 20 for s, r in zip(sent, received))
+    print(f"rate limit passed {ok} of 300, a bucket fed the client's times passes {low} to {high} (slack {slack})")
+    assert low - slack <= ok <= high + slack, (ok, low, high, slack)
+    assert ok < 300  # (a limiter that never limits would pass all: even a loaded machine sends faster)
     assert [s for s, _, _ in results[:10]] == [200] * 10
     for s, h, body in results:
         assert s in (200, 429)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import faker.providers.date_time
 import jsonschema
@@ -11,6 +11,7 @@ from faker import Faker
 
 from mimic_addon.model.from_jsonschema import to_schema_node
 from mimic_addon.model.schema import SchemaNode
+from mimic_addon.serve import faker_fields
 from mimic_addon.serve.faker_fields import KINDS, PII, field_kind
 from mimic_addon.serve.synth import Context, NameIndex, compile_plan, generate, request_seed
 
@@ -74,20 +75,30 @@ def test_deterministic_per_seed_and_request():
                 request_seed(0, "GET", "/users/1", "x=1", b"")}) == 4
 
 
-class _SevenSecondsLater(datetime):
-    @classmethod
-    def now(cls, tz=None):  # type: ignore[override]
-        return datetime.now(tz) + timedelta(seconds=7)
+def _clock_at(moment: datetime) -> type[datetime]:
+    """A `datetime` whose now() is `moment` (in UTC)."""
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return moment.replace(tzinfo=UTC).astimezone(tz) if tz else moment
+    return Clock
 
 
 def test_dates_and_times_do_not_follow_the_clock(monkeypatch):
-    """Faker's default span ends "now": a second later the same seed gave another timestamp."""
+    """Faker's default span ends "now": a second later the same seed gave another timestamp. The
+    same day, seven seconds apart, the bodies are the same; the next day they move on."""
     node = learned([{"created_at": "2024-01-0%dT10:00:00Z" % (1 + i % 9), "birth_date": "1990-02-0%d" % (1 + i % 9),
                      "time": "10:0%d:00" % (i % 10), "updatedAt": "2024-03-01T10:00:00.12%dZ" % (i % 10)}
                     for i in range(30)])
-    before = [make(node, seed) for seed in range(8)]
-    monkeypatch.setattr(faker.providers.date_time, "datetime", _SevenSecondsLater)
-    assert [make(node, seed) for seed in range(8)] == before
+
+    def bodies_at(moment: datetime) -> list:
+        for module in (faker.providers.date_time, faker_fields):
+            monkeypatch.setattr(module, "datetime", _clock_at(moment))
+        return [make(node, seed) for seed in range(8)]
+
+    noon = datetime(2026, 3, 4, 12, 0, 0)
+    assert bodies_at(noon + timedelta(seconds=7)) == bodies_at(noon)
+    assert bodies_at(noon + timedelta(days=1)) != bodies_at(noon)
 
 
 def test_pii_enums_never_replay_observed_values():

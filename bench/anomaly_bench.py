@@ -6,7 +6,9 @@
 Per scenario, `--traces` endpoints each get `--requests` requests: a baseline (log-normal latency
 with the scenario's volatility, a base 5xx rate, normal response sizes), then incidents of 300
 requests at random places: latency x3 (x6 and x10 for jittery endpoints), errors at 8x the base rate
-(at least 15%), responses truncated to a tenth of their size. Reported: incidents detected (the
+(at least 15%), responses truncated to a tenth of their size. Two scenarios add rare stalls to the
+baseline (1% of requests 30x slower, as a loaded machine or a GC pause makes them): they must neither
+hide a slowdown nor raise alarms themselves. Reported: incidents detected (the
 detector flagged during the incident), false alarms (flags raised outside incidents) per 10,000
 requests, and the median / max detection delay in requests.
 """
@@ -24,18 +26,22 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mimic_addon.watch.anomaly import EndpointMonitor  # noqa: E402
 
 INCIDENT = 300
-SCENARIOS = (  # name, latency cv, base error rate, incident kind, latency factor
-    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0),
-    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0),
-    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0),
-    ("errors, 1% base", 0.3, 0.01, "errors", 1.0),
-    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0),
-    ("size, truncated payloads", 0.3, 0.005, "size", 1.0),
-    ("no incidents (control)", 0.5, 0.01, None, 1.0),
+STALL_FACTOR = 30.0
+SCENARIOS = (  # appended to, never reordered: a scenario's seed is its place; name, latency cv, base error rate, incident kind, latency factor, stall rate
+    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0, 0.0),
+    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0, 0.0),
+    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0, 0.0),
+    ("errors, 1% base", 0.3, 0.01, "errors", 1.0, 0.0),
+    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0, 0.0),
+    ("size, truncated payloads", 0.3, 0.005, "size", 1.0, 0.0),
+    ("no incidents (control)", 0.5, 0.01, None, 1.0, 0.0),
+    ("latency x3, stable with 1% stalls", 0.1, 0.005, "latency", 3.0, 0.01),
+    ("no incidents, 1% stalls (control)", 0.1, 0.005, None, 1.0, 0.01),
 )
 
 
-def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str | None, factor: float):
+def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str | None, factor: float,
+        stalls: float):
     rng = random.Random(seed)
     sigma = math.sqrt(math.log(1 + cv * cv))
     detected = incidents = false = 0
@@ -49,6 +55,8 @@ def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str 
         for i in range(requests):
             inc = next((j for j, (a, b) in enumerate(windows) if a <= i < b), None)
             lat = 40.0 * rng.lognormvariate(-sigma * sigma / 2, sigma)
+            if stalls and rng.random() < stalls:
+                lat *= STALL_FACTOR
             rate = err
             size = max(1, int(rng.gauss(2000, 200)))
             if inc is not None:
@@ -83,8 +91,9 @@ def main() -> int:
     args = ap.parse_args()
     print("| scenario | incidents | detected | false alarms / 10k requests | delay median (requests) | delay max |")
     print("|---|---:|---:|---:|---:|---:|")
-    for n, (name, cv, err, kind, factor) in enumerate(SCENARIOS):
-        inc, det, false, total, delays = run(args.seed + n, args.requests, args.traces, cv, err, kind, factor)
+    for n, (name, cv, err, kind, factor, stalls) in enumerate(SCENARIOS):
+        inc, det, false, total, delays = run(args.seed + n, args.requests, args.traces, cv, err, kind, factor,
+                                             stalls)
         rate = f"{det}/{inc} ({det / inc:.0%})" if inc else "-"
         med = f"{statistics.median(delays):.0f}" if delays else "-"
         mx = f"{max(delays)}" if delays else "-"

@@ -1,27 +1,34 @@
 """Anomaly detection per endpoint against its own learned baseline.
 
-- latency spike: the mean of the last few latencies (the slowest dropped), as a z-score against the baseline mean and
-  deviation, above a threshold that adapts to the endpoint's volatility (coefficient of
-  variation): 2 sigma for stable endpoints, up to 6 sigma for jittery ones;
+- latency spike: the median of the last few latencies against the baseline's median, on a log
+  scale, in units of the baseline's robust spread (its interquartile range): a spike is
+  `LATENCY_Z` spreads and at least `LATENCY_MIN_RATIO` times slower. Quantiles, not mean and
+  deviation: rare stalls (a loaded machine, a GC pause) would inflate a deviation until a real
+  slowdown hid inside it. A log scale makes a jittery endpoint need a larger factor by itself;
 - error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
   number of errors in the window;
 - response-size drift: the median recent size more than 3x off the baseline mean.
 
 Short windows that drop or outvote a single outlier ignore one slow or odd response; the baselines learn only
 from observations that were not anomalous, so an incident does not become the new normal.
-Baselines are `Moments` (mergeable); the whole monitor serialises to a small dict. Pure: no clock.
+Baselines are mergeable (a latency histogram, `Moments` of sizes); the whole monitor serialises to a
+small dict. Pure: no clock.
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from statistics import median
 from typing import Any
 
-from ..model.stats import Moments
+from ..model.stats import HISTOGRAM_RATIO, LatencyHistogram, Moments
 
 MIN_BASELINE = 30        # observations before any judgement
 LATENCY_WINDOW = 9
+LATENCY_Z = 2.5           # robust spreads of ln(latency); the window's median wanders ~0.4 of one
+LATENCY_MIN_RATIO = 1.5   # a steady endpoint's few percent of slowdown is no spike
+LATENCY_SEVERE_FACTOR = 2.0  # a spike twice the factor it starts at is severe
 ERROR_WINDOW = 100
 ERROR_MIN_COUNT = 6
 ERROR_FACTOR = 3.0
@@ -30,21 +37,19 @@ ERROR_RATE_FLOOR = 0.01  # a baseline of 0 errors still needs a rate to multiply
 SIZE_WINDOW = 9
 SIZE_FACTOR = 3.0
 SIZE_MIN_BYTES = 64
-SIGMA_FLOOR_RATIO = 0.05  # a perfectly flat baseline still has some deviation
-SIGMA_FLOOR_MS = 0.5
-
-
-def latency_threshold(cv: float) -> float:
-    """z threshold for a coefficient of variation: 2 at cv <= 0.1, 6 at cv >= 1.0, linear between."""
-    return 2.0 + 4.0 * min(max((cv - 0.1) / 0.9, 0.0), 1.0)
+SPREAD_FLOOR_LOG = math.log(HISTOGRAM_RATIO)  # a flat baseline: the histogram resolves no less
+SPREAD_FLOOR_MS = 0.5     # nor is sub-millisecond jitter a signal on a fast endpoint
+_LOG_FLOOR_MS = 0.01      # latencies below this count as this, so a logarithm exists
+IQR_PER_SIGMA = 1.349     # a normal distribution's interquartile range, in deviations
 
 
 @dataclass
 class Flags:
     """What is anomalous right now, with the figures behind it."""
     latency: bool = False
-    latency_z: float = 0.0
-    latency_threshold: float = 0.0
+    latency_z: float = 0.0          # robust spreads of ln(latency) above the baseline median
+    latency_ratio: float = 1.0      # the recent median over the baseline median
+    latency_threshold: float = 0.0  # the ratio a spike starts at (0: baseline still learning)
     errors: bool = False
     error_factor: float = 0.0     # window error rate / baseline rate
     size: bool = False
@@ -52,6 +57,7 @@ class Flags:
 
     def to_dict(self) -> dict[str, Any]:
         return {"latency": self.latency, "latency_z": round(self.latency_z, 2),
+                "latency_ratio": round(self.latency_ratio, 2),
                 "latency_threshold": round(self.latency_threshold, 2), "errors": self.errors,
                 "error_factor": round(self.error_factor, 2), "size": self.size,
                 "size_ratio": round(self.size_ratio, 2)}
@@ -61,7 +67,7 @@ class EndpointMonitor:
     """Baselines and recent windows of one endpoint."""
 
     def __init__(self) -> None:
-        self.latency = Moments()
+        self.latency = LatencyHistogram()
         self.size = Moments()
         self.requests = 0        # baseline requests for the error rate
         self.errors = 0
@@ -69,6 +75,9 @@ class EndpointMonitor:
         self.recent_errors: deque[int] = deque(maxlen=ERROR_WINDOW)
         self.recent_size: deque[int] = deque(maxlen=SIZE_WINDOW)
         self.flags = Flags()
+        self._spread_at = 0      # baseline count the cached median and spread were computed at
+        self._log_median = 0.0
+        self._log_spread = 0.0
 
     # -- judging ---------------------------------------------------------------------------------
     def observe(self, latency_ms: float | None, status: int, size: int) -> Flags:
@@ -95,16 +104,26 @@ class EndpointMonitor:
 
     def _judge_latency(self, f: Flags) -> None:
         base = self.latency
-        if base.n < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
-            f.latency, f.latency_z = False, 0.0
+        if base.count < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
+            f.latency, f.latency_z, f.latency_ratio, f.latency_threshold = False, 0.0, 1.0, 0.0
             return
-        mean = base.mean
-        sigma = max(base.std, mean * SIGMA_FLOOR_RATIO, SIGMA_FLOOR_MS)
-        cv = base.std / mean if mean > 0 else 0.0
-        f.latency_threshold = latency_threshold(cv)
-        recent = sorted(self.recent_latency)[:-1]  # the slowest one is dropped: one outlier is no spike
-        f.latency_z = (sum(recent) / len(recent) - mean) / sigma
-        f.latency = f.latency_z > f.latency_threshold
+        log_median, spread = self._baseline_spread()
+        recent = max(sorted(self.recent_latency)[LATENCY_WINDOW // 2], _LOG_FLOOR_MS)
+        f.latency_z = (math.log(recent) - log_median) / spread
+        f.latency_ratio = recent / math.exp(log_median)
+        f.latency_threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread))
+        f.latency = f.latency_ratio > f.latency_threshold
+
+    def _baseline_spread(self) -> tuple[float, float]:
+        """ln of the baseline median and the robust deviation of ln(latency), recomputed as it grows."""
+        base = self.latency
+        if base.count >= self._spread_at + max(8, self._spread_at // 32):
+            q25, q50, q75 = (max(base.quantile(q), _LOG_FLOOR_MS) for q in (0.25, 0.5, 0.75))
+            floor = max(SPREAD_FLOOR_LOG, math.log1p(SPREAD_FLOOR_MS / q50))
+            self._log_median = math.log(q50)
+            self._log_spread = max((math.log(q75) - math.log(q25)) / IQR_PER_SIGMA, floor)
+            self._spread_at = base.count
+        return self._log_median, self._log_spread
 
     def _judge_errors(self, f: Flags) -> None:
         if self.requests < MIN_BASELINE:
@@ -130,12 +149,13 @@ class EndpointMonitor:
     def merge(self, other: EndpointMonitor) -> None:
         """Fold another endpoint's baselines in (template re-grouping); recent windows restart."""
         self.latency.merge(other.latency)
+        self._spread_at = 0  # the cached median and spread are another baseline's now
         self.size.merge(other.size)
         self.requests += other.requests
         self.errors += other.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lat": self.latency.to_list(), "size": self.size.to_list(), "req": self.requests,
+        return {"lath": self.latency.to_dict(), "size": self.size.to_list(), "req": self.requests,
                 "err": self.errors, "rl": list(self.recent_latency), "re": list(self.recent_errors),
                 "rs": list(self.recent_size), "flags": self.flags.to_dict()}
 
@@ -144,7 +164,8 @@ class EndpointMonitor:
         m = cls()
         if not d:
             return m
-        m.latency = Moments.from_list(d.get("lat"))
+        if d.get("lath"):  # (a baseline of mean and deviation, stored before 2026-12, restarts)
+            m.latency = LatencyHistogram.from_dict(d["lath"])
         m.size = Moments.from_list(d.get("size"))
         m.requests, m.errors = d.get("req", 0), d.get("err", 0)
         m.recent_latency.extend(d.get("rl", []))

@@ -1,6 +1,6 @@
 """Health scores 0-100 per endpoint and globally, from anomaly flags and unresolved drift.
 
-Penalties: latency spike -15 (-22.5 above 4 sigma), error spike -25 (-37.5 above 5x the baseline
+Penalties: latency spike -15 (-22.5 at twice the factor a spike starts at), error spike -25 (-37.5 above 5x the baseline
 rate), size drift -10, unresolved breaking drift -20. HEALTHY >= 80, DEGRADED 50-79, CRITICAL < 50.
 Global score: 70% the mean of the endpoint scores + 30% the worst one.
 """
@@ -10,7 +10,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .anomaly import ERROR_SEVERE_FACTOR, Flags
+from .anomaly import ERROR_SEVERE_FACTOR, LATENCY_SEVERE_FACTOR, Flags
 
 HEALTHY, DEGRADED, CRITICAL = "HEALTHY", "DEGRADED", "CRITICAL"
 HISTORY_MAX = 500
@@ -34,9 +34,10 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
     score = 100.0
     reasons = []
     if flags.latency:
-        severe = flags.latency_z > 4
+        severe = flags.latency_ratio >= LATENCY_SEVERE_FACTOR * flags.latency_threshold
         score -= 22.5 if severe else 15
-        reasons.append(f"latency spike ({flags.latency_z:.1f} sigma, threshold {flags.latency_threshold:.1f})")
+        reasons.append(f"latency spike ({flags.latency_ratio:.1f}x the usual median; a spike from "
+                       f"{flags.latency_threshold:.1f}x)")
     if flags.errors:
         severe = flags.error_factor > ERROR_SEVERE_FACTOR
         score -= 37.5 if severe else 25

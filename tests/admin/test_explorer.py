@@ -184,6 +184,18 @@ def test_endpoint_page_shows_schema_charts_and_escapes_learned_strings(client):
     assert "Latency histogram" in html and "style=" not in html and "<script>" not in html
 
 
+def test_a_latency_spike_shows_on_the_page_and_in_the_health(client, admin_env):
+    learn_more(admin_env.db, [obs("GET", "/v1/slow", 200, {"ok": True}, latency=10.0 + i % 3) for i in range(60)]
+               + [obs("GET", "/v1/slow", 200, {"ok": True}, latency=200.0) for _ in range(9)])
+    eid = ids(client)["GET /v1/slow"]
+    ep = client.get(f"/api/endpoints/{eid}").json()
+    flags = ep["health"]["flags"]
+    assert flags["latency"] and flags["latency_ratio"] == pytest.approx(200 / 11, rel=0.05)  # (histogram buckets)
+    ratio = flags["latency_ratio"]
+    assert ep["health"]["reasons"] == [f"latency spike ({ratio:.1f}x the usual median; a spike from 1.5x)"]
+    assert f"{ratio}× the usual median (a spike from 1.5×)" in client.get(f"/explorer/{eid}").text
+
+
 def test_lone_surrogates_in_learned_data_do_not_break_pages(client, admin_env):
     learn_more(admin_env.db, [obs("GET", "/v1/odd", 200, {"\ud800key": "value\udfff"})])
     eid = ids(client)["GET /v1/odd"]

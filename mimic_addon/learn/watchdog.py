@@ -35,9 +35,17 @@ from .endpoint import Endpoint
 from .observation import Observation
 
 DEFAULT_DRIFT_AFTER = 8  # answers a place in a document needs before it is judged
-# answers of a status judged every one; past them, those the learner does not sample are judged one
-# in ten while nothing is suspected (`Watchdog.passes_over`): a busy endpoint's steady traffic
-JUDGE_ALL_UNTIL = 1000
+# answers of a status judged every one (the learner learns every body until as many:
+# `brain.SAMPLE_ALL_UNTIL`); past them, of those the learner does not sample, one in three is judged
+# until JUDGE_THIRD_UNTIL, then one in ten, while nothing is suspected (`Watchdog.passes_over`)
+JUDGE_ALL_UNTIL = 200
+JUDGE_THIRD_UNTIL = 1000
+
+
+def judged_one_in(seen: int) -> int:
+    """Of the answers of a status the learner only counts, one in this many is judged, once `seen`
+    of its answers were (nothing being suspected there)."""
+    return 1 if seen < JUDGE_ALL_UNTIL else 3 if seen < JUDGE_THIRD_UNTIL else 10
 
 
 class Watchdog:
@@ -72,15 +80,16 @@ class Watchdog:
         """Whether an answer the learner only counts (a busy endpoint's, past the bodies it samples:
         `Brain._count_only`) goes unjudged: past the first JUDGE_ALL_UNTIL answers of its status,
         one whose endpoint and status have nothing suspected and no alert open, unless it is one in
-        ten of its status' own answers. Every answer the learner samples is judged too (all of a
-        status' first 200, then one in ten of the endpoint's: a status whose answers come in step
-        with those would never be). A change on a busy endpoint is seen within ten answers of its
-        status that show it (a change of an optional field, only in the answers that have it), and
-        from then on, its suspicion open, every answer is. An unjudged answer is not learned either,
+        three (past JUDGE_THIRD_UNTIL, one in ten) of its status' own answers (`judged_one_in`).
+        Every answer the learner samples is judged too (all of a status' first 200, then one in ten
+        of the endpoint's: a status whose answers come in step with those would never be). A change
+        on a busy endpoint is seen within three (then ten) answers of its status that show it (a
+        change of an optional field, only in the answers that have it), and from then on, its
+        suspicion open, every answer is. An unjudged answer is not learned either,
         so nothing it changed gets into the contract unseen; errors in a row are counted by the
         endpoint's statistics (`Endpoint.shape_succeeded`), judged or not."""
         seen = ep.stats.statuses.get(status, 0)
-        if seen < JUDGE_ALL_UNTIL or seen % 10 == 0:
+        if seen % judged_one_in(seen) == 0:
             return False
         key = (ep.host, ep.method, ep.skeleton, status)
         return key not in self.suspicions and key not in self.alerts.open

@@ -291,26 +291,46 @@ def _feed(i: int, body: dict | None = None, status: int = 200):
 
 def test_a_busy_endpoint_is_judged_on_the_answers_it_learns_then_on_every_one() -> None:
     from mimic_addon.learn.brain import Brain
-    from mimic_addon.learn.watchdog import JUDGE_ALL_UNTIL, Watchdog
+    from mimic_addon.learn.watchdog import JUDGE_THIRD_UNTIL, Watchdog, judged_one_in
 
     brain = Brain(Watchdog())
-    for i in range(JUDGE_ALL_UNTIL + 1):  # past them, one answer in ten is judged while nothing is suspected
+    for i in range(JUDGE_THIRD_UNTIL + 1):  # past them, one answer in ten is judged while nothing is suspected
         brain.learn(_feed(i))
     brain.settle()
     [ep] = brain.endpoints()
-    changed = range(JUDGE_ALL_UNTIL + 1, JUDGE_ALL_UNTIL + 31)
+    changed = range(JUDGE_THIRD_UNTIL + 1, JUDGE_THIRD_UNTIL + 31)
     for i in changed:  # avatar_url gone from each; the next one judged is the 10th of them
         brain.learn(_feed(i, {"id": i, "name": f"u{i}"}))
     [alert] = brain.alert_list()
-    first_judged = JUDGE_ALL_UNTIL + 10  # (the status' count is a multiple of ten)
+    first_judged = JUDGE_THIRD_UNTIL + 10  # (the status' count is a multiple of ten)
+    assert judged_one_in(first_judged) == 10
     assert alert["changes"][0]["path"] == "$.avatar_url" and alert["label"] == "BREAKING"
     assert alert["changes"][0]["count"] == changed[-1] - first_judged + 1  # every answer from then on
     assert ep.stats.count == changed[-1] + 1  # each one counted all the same
 
 
+def test_between_the_bands_one_answer_in_three_is_judged() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import JUDGE_ALL_UNTIL, JUDGE_THIRD_UNTIL, Watchdog, judged_one_in
+
+    brain = Brain(Watchdog())
+    warm = JUDGE_ALL_UNTIL + 101
+    for i in range(warm):
+        brain.learn(_feed(i))
+    brain.settle()
+    changed = range(warm, warm + 20)
+    for i in changed:
+        brain.learn(_feed(i, {"id": i, "name": f"u{i}"}))
+    [alert] = brain.alert_list()
+    first_judged = next(i for i in changed if i % 3 == 0 or i % 10 == 0)  # (or sampled by the learner)
+    assert judged_one_in(first_judged) == 3 and first_judged < JUDGE_THIRD_UNTIL
+    assert first_judged - warm < 3
+    assert alert["changes"][0]["count"] == changed[-1] - first_judged + 1
+
+
 def test_a_busy_status_never_sampled_by_the_learner_is_judged_on_its_own_answers() -> None:
     from mimic_addon.learn.brain import Brain
-    from mimic_addon.learn.watchdog import JUDGE_ALL_UNTIL, Watchdog
+    from mimic_addon.learn.watchdog import JUDGE_THIRD_UNTIL, Watchdog
 
     brain = Brain(Watchdog())
 
@@ -320,7 +340,7 @@ def test_a_busy_status_never_sampled_by_the_learner_is_judged_on_its_own_answers
         else:
             brain.learn(_feed(i))
 
-    warm = 5 * JUDGE_ALL_UNTIL + 10  # past them for the 404s too
+    warm = 5 * JUDGE_THIRD_UNTIL + 10  # past them for the 404s too
     for i in range(warm):
         step(i, False)
     brain.settle()

@@ -159,7 +159,7 @@ _FLAG_FIELDS = tuple(Flags.__dataclass_fields__)
 
 @lru_cache(maxsize=4096)
 def _verdict(values: tuple[Any, ...], breaking: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    fl = Flags(**{k: v for k, v in zip(_FLAG_FIELDS, values) if v is not None})
+    fl = Flags.from_dict({k: v for k, v in zip(_FLAG_FIELDS, values) if v is not None})
     return endpoint_health(fl, breaking).to_dict(), fl.to_dict()
 
 

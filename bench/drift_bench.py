@@ -537,8 +537,8 @@ def cost_main(specs: list[str], traffic: Path) -> int:
 def busy_cost_main(specs: list[str], traffic: Path, passes: int) -> int:
     """The watch's own time on busy endpoints: each file learned `passes` times in a row, the last
     pass timed (`WatchClock`, one run): past the first 200 answers of a status the learner samples
-    one body in ten, and past 1,000 the watch judges the others one in ten, or all while something is
-    suspected (`Watchdog.passes_over`)."""
+    one body in ten, and the watch judges one in three of the others (past 1,000, one in ten), or
+    all while something is suspected (`Watchdog.passes_over`)."""
     total_own = total_learn = 0.0
     flows = 0
     for sid in specs:

@@ -250,37 +250,28 @@ class EndpointStats:
 
 
 class Moments:
-    """Count, sum and sum of squares of a series (mergeable), for means, deviations and z-scores."""
+    """Count and sum of a series (mergeable), for its mean."""
 
-    __slots__ = ("n", "s", "s2")
+    __slots__ = ("n", "s")
 
-    def __init__(self, n: int = 0, s: float = 0.0, s2: float = 0.0) -> None:
-        self.n, self.s, self.s2 = n, s, s2
+    def __init__(self, n: int = 0, s: float = 0.0) -> None:
+        self.n, self.s = n, s
 
     def add(self, x: float) -> None:
         self.n += 1
         self.s += x
-        self.s2 += x * x
 
     def merge(self, other: Moments) -> None:
         self.n += other.n
         self.s += other.s
-        self.s2 += other.s2
 
     @property
     def mean(self) -> float:
         return self.s / self.n if self.n else 0.0
 
-    @property
-    def std(self) -> float:
-        if self.n < 2:
-            return 0.0
-        var = (self.s2 - self.s * self.s / self.n) / (self.n - 1)
-        return math.sqrt(var) if var > 0 else 0.0
-
     def to_list(self) -> list[float]:
-        return [self.n, self.s, self.s2]
+        return [self.n, self.s]
 
     @classmethod
     def from_list(cls, d: list[Any] | None) -> Moments:
-        return cls(*d) if d else cls()
+        return cls(*d[:2]) if d else cls()  # (stored before 2026-12: a sum of squares followed)

@@ -2,7 +2,8 @@
 
 - latency spike: the median of the last few latencies against the baseline's median, on a log
   scale, in units of the baseline's robust spread (its interquartile range): a spike is
-  `LATENCY_Z` spreads and at least `LATENCY_MIN_RATIO` times slower. Quantiles, not mean and
+  `LATENCY_Z` spreads, at least `LATENCY_MIN_RATIO` times slower and `LATENCY_Z` x
+  `JITTER_FLOOR_MS` slower. Quantiles, not mean and
   deviation: rare stalls (a loaded machine, a GC pause) would inflate a deviation until a real
   slowdown hid inside it. A log scale makes a jittery endpoint need a larger factor by itself;
 - error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
@@ -12,7 +13,7 @@
 Short windows that drop or outvote a single outlier ignore one slow or odd response; the baselines learn only
 from observations that were not anomalous, so an incident does not become the new normal.
 Baselines are mergeable (a latency histogram, `Moments` of sizes); the whole monitor serialises to a
-small dict. Pure: no clock.
+dict (about 2 kB for a jittery endpoint). Pure: no clock.
 """
 from __future__ import annotations
 
@@ -37,8 +38,9 @@ ERROR_RATE_FLOOR = 0.01  # a baseline of 0 errors still needs a rate to multiply
 SIZE_WINDOW = 9
 SIZE_FACTOR = 3.0
 SIZE_MIN_BYTES = 64
-SPREAD_FLOOR_LOG = math.log(HISTOGRAM_RATIO)  # a flat baseline: the histogram resolves no less
-SPREAD_FLOOR_MS = 0.5     # nor is sub-millisecond jitter a signal on a fast endpoint
+SPREAD_FLOOR_LOG = math.log(HISTOGRAM_RATIO)  # keeps z finite on a flat baseline (no finer bucket)
+JITTER_FLOOR_MS = 0.5     # a spike is also LATENCY_Z times this above the median: a fast endpoint's
+                          # sub-millisecond jitter is no signal
 _LOG_FLOOR_MS = 0.01      # latencies below this count as this, so a logarithm exists
 IQR_PER_SIGMA = 1.349     # a normal distribution's interquartile range, in deviations
 
@@ -62,6 +64,16 @@ class Flags:
                 "error_factor": round(self.error_factor, 2), "size": self.size,
                 "size_ratio": round(self.size_ratio, 2)}
 
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> Flags:
+        """Flags as stored. A latency verdict stored before the quartile rule (it has no
+        `latency_ratio`; its threshold was in deviations) is dropped: that baseline restarts."""
+        fields = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
+        if "latency_ratio" not in fields:
+            for name in ("latency", "latency_z", "latency_threshold"):
+                fields.pop(name, None)
+        return cls(**fields)
+
 
 class EndpointMonitor:
     """Baselines and recent windows of one endpoint."""
@@ -75,9 +87,8 @@ class EndpointMonitor:
         self.recent_errors: deque[int] = deque(maxlen=ERROR_WINDOW)
         self.recent_size: deque[int] = deque(maxlen=SIZE_WINDOW)
         self.flags = Flags()
-        self._spread_at = 0      # baseline count the cached median and spread were computed at
-        self._log_median = 0.0
-        self._log_spread = 0.0
+        self._baseline_at = 0    # the baseline's count when `_judged_by` was worked out
+        self._judged_by = (1.0, 1.0, 1.0)
 
     # -- judging ---------------------------------------------------------------------------------
     def observe(self, latency_ms: float | None, status: int, size: int) -> Flags:
@@ -89,7 +100,7 @@ class EndpointMonitor:
         if len(self.recent_size) == SIZE_WINDOW and not f.size:
             self.size.add(self.recent_size[0])
         self.recent_size.append(size)
-        if latency_ms is not None:
+        if latency_ms is not None and math.isfinite(latency_ms):
             if len(self.recent_latency) == LATENCY_WINDOW and not f.latency:
                 self.latency.add(self.recent_latency[0])
             self.recent_latency.append(latency_ms)
@@ -103,27 +114,28 @@ class EndpointMonitor:
         return f
 
     def _judge_latency(self, f: Flags) -> None:
-        base = self.latency
-        if base.count < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
+        if self.latency.count < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
             f.latency, f.latency_z, f.latency_ratio, f.latency_threshold = False, 0.0, 1.0, 0.0
             return
-        log_median, spread = self._baseline_spread()
+        median, spread, threshold = self._baseline()
         recent = max(sorted(self.recent_latency)[LATENCY_WINDOW // 2], _LOG_FLOOR_MS)
-        f.latency_z = (math.log(recent) - log_median) / spread
-        f.latency_ratio = recent / math.exp(log_median)
-        f.latency_threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread))
-        f.latency = f.latency_ratio > f.latency_threshold
+        f.latency_ratio = recent / median
+        f.latency_z = math.log(f.latency_ratio) / spread
+        f.latency_threshold = threshold
+        f.latency = f.latency_ratio > threshold
 
-    def _baseline_spread(self) -> tuple[float, float]:
-        """ln of the baseline median and the robust deviation of ln(latency), recomputed as it grows."""
+    def _baseline(self) -> tuple[float, float, float]:
+        """(the baseline median in ms, the robust deviation of ln(latency), the ratio a spike starts
+        at), recomputed as the baseline grows. Quartiles are read from the histogram's buckets:
+        within about 4%."""
         base = self.latency
-        if base.count >= self._spread_at + max(8, self._spread_at // 32):
+        if base.count >= self._baseline_at + max(8, self._baseline_at // 32):
             q25, q50, q75 = (max(base.quantile(q), _LOG_FLOOR_MS) for q in (0.25, 0.5, 0.75))
-            floor = max(SPREAD_FLOOR_LOG, math.log1p(SPREAD_FLOOR_MS / q50))
-            self._log_median = math.log(q50)
-            self._log_spread = max((math.log(q75) - math.log(q25)) / IQR_PER_SIGMA, floor)
-            self._spread_at = base.count
-        return self._log_median, self._log_spread
+            spread = max((math.log(q75) - math.log(q25)) / IQR_PER_SIGMA, SPREAD_FLOOR_LOG)
+            threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread), 1 + LATENCY_Z * JITTER_FLOOR_MS / q50)
+            self._judged_by = (q50, spread, threshold)
+            self._baseline_at = base.count
+        return self._judged_by
 
     def _judge_errors(self, f: Flags) -> None:
         if self.requests < MIN_BASELINE:
@@ -149,7 +161,7 @@ class EndpointMonitor:
     def merge(self, other: EndpointMonitor) -> None:
         """Fold another endpoint's baselines in (template re-grouping); recent windows restart."""
         self.latency.merge(other.latency)
-        self._spread_at = 0  # the cached median and spread are another baseline's now
+        self._baseline_at = 0  # `_judged_by` is another baseline's now
         self.size.merge(other.size)
         self.requests += other.requests
         self.errors += other.errors
@@ -171,6 +183,5 @@ class EndpointMonitor:
         m.recent_latency.extend(d.get("rl", []))
         m.recent_errors.extend(d.get("re", []))
         m.recent_size.extend(d.get("rs", []))
-        fl = d.get("flags") or {}
-        m.flags = Flags(**{k: v for k, v in fl.items() if k in Flags.__dataclass_fields__})
+        m.flags = Flags.from_dict(d.get("flags"))
         return m

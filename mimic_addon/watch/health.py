@@ -36,7 +36,7 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
     if flags.latency:
         severe = flags.latency_ratio >= LATENCY_SEVERE_FACTOR * flags.latency_threshold
         score -= 22.5 if severe else 15
-        reasons.append(f"latency spike ({flags.latency_ratio:.1f}x the usual median; a spike from "
+        reasons.append(f"latency spike (recent median {flags.latency_ratio:.1f}x the usual; threshold "
                        f"{flags.latency_threshold:.1f}x)")
     if flags.errors:
         severe = flags.error_factor > ERROR_SEVERE_FACTOR

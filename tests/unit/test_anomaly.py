@@ -6,7 +6,7 @@ import random
 import pytest
 
 from mimic_addon.model.stats import Moments
-from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor
+from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor, Flags
 
 
 def baseline(n: int = 300, lat: float = 50.0, jitter: float = 2.0, err_every: int = 0, size: int = 1000,
@@ -117,15 +117,41 @@ def test_moments() -> None:
     for x in (4, 5):
         b.add(x)
     a.merge(b)
-    assert a.mean == 3 and a.std == pytest.approx(1.5811, rel=1e-3)
+    assert a.mean == 3 and a.n == 5
     assert Moments.from_list(a.to_list()).to_list() == a.to_list()
+    assert Moments.from_list([5, 15.0, 55.0]).to_list() == [5, 15.0]  # as stored with a sum of squares
 
 
 def test_a_baseline_stored_as_mean_and_deviation_restarts() -> None:
-    """Stores written before the quartile baseline keep their error and size baselines."""
+    """Stores written before the quartile baseline keep their error and size baselines; their
+    latency verdict (a threshold in deviations) is dropped with the latency baseline."""
     old = baseline(err_every=20).to_dict()
     old["lat"] = [291, 14550.0, 728000.0]
     del old["lath"]
+    old["flags"] = {"latency": True, "latency_z": 7.5, "latency_threshold": 2.0, "errors": False,
+                    "error_factor": 1.0, "size": False, "size_ratio": 1.0}
     m = EndpointMonitor.from_dict(old)
     assert m.latency.count == 0 and m.requests == 300 and m.size.n == 291
-    assert not m.observe(500.0, 200, 1000).latency
+    assert not m.flags.latency and m.flags.latency_threshold == 0.0 and m.flags.error_factor == 1.0
+    assert Flags.from_dict(old["flags"]) == Flags(error_factor=1.0)
+
+
+@pytest.mark.parametrize("usual", [0.0, 0.05, 1.0])
+def test_a_fast_endpoint_is_judged_in_milliseconds_too(usual: float) -> None:
+    """Sub-millisecond jitter is no spike, a few milliseconds more are, even from nothing."""
+    m = EndpointMonitor()
+    for i in range(100):
+        m.observe(usual * (1 + (i % 5) / 20), 200, 1000)
+    for _ in range(9):
+        m.observe(usual + 1.0, 200, 1000)
+    assert not m.flags.latency
+    for _ in range(9):
+        m.observe(usual + 2.5, 200, 1000)
+    assert m.flags.latency
+
+
+def test_latencies_that_are_not_numbers_are_ignored() -> None:
+    m = baseline()
+    for bad in (float("nan"), float("inf")) * 9:
+        m.observe(bad, 200, 1000)
+    assert not m.flags.latency and all(x < 100 for x in m.recent_latency)

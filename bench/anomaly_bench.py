@@ -50,7 +50,7 @@ def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str 
         m = EndpointMonitor()
         starts = sorted(rng.sample(range(2000, requests - INCIDENT, INCIDENT * 3), 3)) if kind else []
         windows = [(s, s + INCIDENT) for s in starts]
-        hit = [None] * len(windows)
+        hit: list[int | None] = [None] * len(windows)
         was = {"latency": False, "errors": False, "size": False}
         for i in range(requests):
             inc = next((j for j, (a, b) in enumerate(windows) if a <= i < b), None)

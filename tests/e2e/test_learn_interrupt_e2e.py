@@ -17,6 +17,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
 from captures import write_flows  # noqa: E402
 
 
+# A terminal's Ctrl-C reaches a command whose SIGINT is live. Tests started in the background (`nohup`,
+# `&` in a script) inherit SIGINT ignored, which `mimic learn` rightly keeps ignoring: the command
+# is run with SIGINT back to its default, then exec'd (the same process, so the same signals reach it).
+_LIVE_SIGINT = ("import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+                "os.execv(sys.argv[1], sys.argv[1:])")
+
+
 @pytest.fixture(scope="module")
 def long_capture(tmp_path_factory) -> Path:
     """About 40,000 flows: a few seconds of learning, time enough to be interrupted."""
@@ -31,8 +38,8 @@ def long_capture(tmp_path_factory) -> Path:
 @pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
 def test_a_stopped_learn_saves_what_it_learned(long_capture, tmp_path, how):
     db = str(tmp_path / "m.db")
-    proc = subprocess.Popen([str(MIMIC), "learn", str(long_capture), "--db", db], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, env=_env(), start_new_session=True)
+    proc = subprocess.Popen([sys.executable, "-c", _LIVE_SIGINT, str(MIMIC), "learn", str(long_capture), "--db", db],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(), start_new_session=True)
     assert proc.stderr is not None
     seen = b""
     while b" flows " not in seen:  # the progress bar counts the first batch learned

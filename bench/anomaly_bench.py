@@ -27,23 +27,28 @@ from mimic_addon.watch.anomaly import EndpointMonitor  # noqa: E402
 
 INCIDENT = 300
 STALL_FACTOR = 30.0
-SCENARIOS = (  # appended to, never reordered: a scenario's seed is its place; name, latency cv, base error rate, incident kind, latency factor, stall rate
-    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0, 0.0),
-    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0, 0.0),
-    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0, 0.0),
-    ("errors, 1% base", 0.3, 0.01, "errors", 1.0, 0.0),
-    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0, 0.0),
-    ("size, truncated payloads", 0.3, 0.005, "size", 1.0, 0.0),
-    ("no incidents (control)", 0.5, 0.01, None, 1.0, 0.0),
-    ("latency x3, stable with 1% stalls", 0.1, 0.005, "latency", 3.0, 0.01),
-    ("no incidents, 1% stalls (control)", 0.1, 0.005, None, 1.0, 0.01),
+# appended to, never reordered: a scenario's seed is its place. Name, latency cv, base error rate,
+# incident kind, latency factor, stall rate, size cv (0: sizes around 2 kB, +-10%)
+SCENARIOS = (
+    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0, 0.0, 0.0),
+    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0, 0.0, 0.0),
+    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0, 0.0, 0.0),
+    ("errors, 1% base", 0.3, 0.01, "errors", 1.0, 0.0, 0.0),
+    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0, 0.0, 0.0),
+    ("size, truncated payloads", 0.3, 0.005, "size", 1.0, 0.0, 0.0),
+    ("no incidents (control)", 0.5, 0.01, None, 1.0, 0.0, 0.0),
+    ("latency x3, stable with 1% stalls", 0.1, 0.005, "latency", 3.0, 0.01, 0.0),
+    ("no incidents, 1% stalls (control)", 0.1, 0.005, None, 1.0, 0.01, 0.0),
+    ("size, truncated, varied sizes (cv 1.5)", 0.3, 0.005, "size", 1.0, 0.0, 1.5),
+    ("no incidents, varied sizes (cv 1.5, control)", 0.3, 0.005, None, 1.0, 0.0, 1.5),
 )
 
 
 def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str | None, factor: float,
-        stalls: float):
+        stalls: float, size_cv: float):
     rng = random.Random(seed)
     sigma = math.sqrt(math.log(1 + cv * cv))
+    size_sigma = math.sqrt(math.log(1 + size_cv * size_cv))
     detected = incidents = false = 0
     delays = []
     for _ in range(traces):
@@ -58,7 +63,10 @@ def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str 
             if stalls and rng.random() < stalls:
                 lat *= STALL_FACTOR
             rate = err
-            size = max(1, int(rng.gauss(2000, 200)))
+            if size_cv:  # (list answers: a page of 2 items, the next of 60)
+                size = max(1, int(2000 * rng.lognormvariate(-size_sigma * size_sigma / 2, size_sigma)))
+            else:
+                size = max(1, int(rng.gauss(2000, 200)))
             if inc is not None:
                 if kind == "latency":
                     lat *= factor
@@ -91,9 +99,9 @@ def main() -> int:
     args = ap.parse_args()
     print("| scenario | incidents | detected | false alarms / 10k requests | delay median (requests) | delay max |")
     print("|---|---:|---:|---:|---:|---:|")
-    for n, (name, cv, err, kind, factor, stalls) in enumerate(SCENARIOS):
+    for n, (name, cv, err, kind, factor, stalls, size_cv) in enumerate(SCENARIOS):
         inc, det, false, total, delays = run(args.seed + n, args.requests, args.traces, cv, err, kind, factor,
-                                             stalls)
+                                             stalls, size_cv)
         rate = f"{det}/{inc} ({det / inc:.0%})" if inc else "-"
         med = f"{statistics.median(delays):.0f}" if delays else "-"
         mx = f"{max(delays)}" if delays else "-"

@@ -247,31 +247,3 @@ class EndpointStats:
             "first_seen": self.first_seen,
             "last_seen": self.last_seen,
         }
-
-
-class Moments:
-    """Count and sum of a series (mergeable), for its mean."""
-
-    __slots__ = ("n", "s")
-
-    def __init__(self, n: int = 0, s: float = 0.0) -> None:
-        self.n, self.s = n, s
-
-    def add(self, x: float) -> None:
-        self.n += 1
-        self.s += x
-
-    def merge(self, other: Moments) -> None:
-        self.n += other.n
-        self.s += other.s
-
-    @property
-    def mean(self) -> float:
-        return self.s / self.n if self.n else 0.0
-
-    def to_list(self) -> list[float]:
-        return [self.n, self.s]
-
-    @classmethod
-    def from_list(cls, d: list[Any] | None) -> Moments:
-        return cls(*d[:2]) if d else cls()  # (stored before 2026-12: a sum of squares followed)

@@ -8,22 +8,23 @@
   slowdown hid inside it. A log scale makes a jittery endpoint need a larger factor by itself;
 - error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
   number of errors in the window;
-- response-size drift: the median recent size more than 3x off the baseline mean.
+- response-size drift: the median of the last few sizes off the baseline median, either way, by
+  `SIZE_FACTOR` at least and by `SIZE_Z` robust spreads (a list endpoint's pages vary in size by
+  themselves: judged against a mean, they looked like drift all the time).
 
 Short windows that drop or outvote a single outlier ignore one slow or odd response; the baselines learn only
 from observations that were not anomalous, so an incident does not become the new normal.
-Baselines are mergeable (a latency histogram, `Moments` of sizes); the whole monitor serialises to a
-dict (about 2 kB for a jittery endpoint). Pure: no clock.
+Baselines are mergeable (`LogBaseline`: log-spaced histograms); the whole monitor serialises to a
+dict (a few kB for a jittery endpoint). Pure: no clock.
 """
 from __future__ import annotations
 
 import math
 from collections import deque
 from dataclasses import dataclass
-from statistics import median
 from typing import Any
 
-from ..model.stats import HISTOGRAM_RATIO, LatencyHistogram, Moments
+from ..model.stats import HISTOGRAM_RATIO, LatencyHistogram
 
 MIN_BASELINE = 30        # observations before any judgement
 LATENCY_WINDOW = 9
@@ -36,13 +37,47 @@ ERROR_FACTOR = 3.0
 ERROR_SEVERE_FACTOR = 5.0
 ERROR_RATE_FLOOR = 0.01  # a baseline of 0 errors still needs a rate to multiply
 SIZE_WINDOW = 9
-SIZE_FACTOR = 3.0
+SIZE_FACTOR = 3.0         # the median size this far off, either way, at the least
+SIZE_Z = 2.5              # and as many robust spreads of ln(size): a list's pages vary by themselves
 SIZE_MIN_BYTES = 64
 SPREAD_FLOOR_LOG = math.log(HISTOGRAM_RATIO)  # keeps z finite on a flat baseline (no finer bucket)
 JITTER_FLOOR_MS = 0.5     # a spike is also LATENCY_Z times this above the median: a fast endpoint's
                           # sub-millisecond jitter is no signal
-_LOG_FLOOR_MS = 0.01      # latencies below this count as this, so a logarithm exists
+_LOG_FLOOR = 0.01         # values below this count as this, so a logarithm exists
 IQR_PER_SIGMA = 1.349     # a normal distribution's interquartile range, in deviations
+
+
+class LogBaseline:
+    """A baseline of positive values in a log-spaced histogram (mergeable), summarised by its median
+    and the robust deviation of their logarithm (interquartile range / 1.349), worked out again as it
+    grows. Quartiles are read from the buckets: within about 4%."""
+
+    __slots__ = ("hist", "_at", "_summary")
+
+    def __init__(self, hist: LatencyHistogram | None = None) -> None:
+        self.hist = hist if hist is not None else LatencyHistogram()  # (its buckets suit any positive value)
+        self._at = 0  # the count `_summary` was worked out at
+        self._summary = (1.0, SPREAD_FLOOR_LOG)
+
+    @property
+    def count(self) -> int:
+        return self.hist.count
+
+    def add(self, value: float) -> None:
+        self.hist.add(value)
+
+    def merge(self, other: LogBaseline) -> None:
+        self.hist.merge(other.hist)
+        self._at = 0  # (the summary was another baseline's)
+
+    def summary(self) -> tuple[float, float]:
+        """(median, robust deviation of ln(value))."""
+        h = self.hist
+        if h.count >= self._at + max(8, self._at // 32):
+            q25, q50, q75 = (max(h.quantile(q), _LOG_FLOOR) for q in (0.25, 0.5, 0.75))
+            self._summary = (q50, max((math.log(q75) - math.log(q25)) / IQR_PER_SIGMA, SPREAD_FLOOR_LOG))
+            self._at = h.count
+        return self._summary
 
 
 @dataclass
@@ -55,22 +90,26 @@ class Flags:
     errors: bool = False
     error_factor: float = 0.0     # window error rate / baseline rate
     size: bool = False
-    size_ratio: float = 1.0
+    size_ratio: float = 1.0         # the recent median size over the baseline median
+    size_threshold: float = 0.0     # the factor, either way, a drift starts at (0: baseline still learning)
 
     def to_dict(self) -> dict[str, Any]:
         return {"latency": self.latency, "latency_z": round(self.latency_z, 2),
                 "latency_ratio": round(self.latency_ratio, 2),
                 "latency_threshold": round(self.latency_threshold, 2), "errors": self.errors,
                 "error_factor": round(self.error_factor, 2), "size": self.size,
-                "size_ratio": round(self.size_ratio, 2)}
+                "size_ratio": round(self.size_ratio, 2), "size_threshold": round(self.size_threshold, 2)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Flags:
-        """Flags as stored. A latency verdict stored before the quartile rule (it has no
-        `latency_ratio`; its threshold was in deviations) is dropped: that baseline restarts."""
+        """Flags as stored. Latency and size verdicts stored before the quartile rules (without
+        `latency_ratio`, `size_threshold`) are dropped: those baselines restart."""
         fields = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__}
         if "latency_ratio" not in fields:
             for name in ("latency", "latency_z", "latency_threshold"):
+                fields.pop(name, None)
+        if "size_threshold" not in fields:
+            for name in ("size", "size_ratio"):
                 fields.pop(name, None)
         return cls(**fields)
 
@@ -79,16 +118,14 @@ class EndpointMonitor:
     """Baselines and recent windows of one endpoint."""
 
     def __init__(self) -> None:
-        self.latency = LatencyHistogram()
-        self.size = Moments()
+        self.latency = LogBaseline()  # milliseconds
+        self.size = LogBaseline()     # bytes + 1 (an empty body has a logarithm too)
         self.requests = 0        # baseline requests for the error rate
         self.errors = 0
         self.recent_latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self.recent_errors: deque[int] = deque(maxlen=ERROR_WINDOW)
         self.recent_size: deque[int] = deque(maxlen=SIZE_WINDOW)
         self.flags = Flags()
-        self._baseline_at = 0    # the baseline's count when `_judged_by` was worked out
-        self._judged_by = (1.0, 1.0, 1.0)
 
     # -- judging ---------------------------------------------------------------------------------
     def observe(self, latency_ms: float | None, status: int, size: int) -> Flags:
@@ -98,7 +135,7 @@ class EndpointMonitor:
         # Baselines learn from what is normal only, and late: a value joins the baseline when it
         # leaves the recent window unflagged, so the start of a slow streak cannot hide itself.
         if len(self.recent_size) == SIZE_WINDOW and not f.size:
-            self.size.add(self.recent_size[0])
+            self.size.add(self.recent_size[0] + 1)
         self.recent_size.append(size)
         if latency_ms is not None and math.isfinite(latency_ms):
             if len(self.recent_latency) == LATENCY_WINDOW and not f.latency:
@@ -117,25 +154,13 @@ class EndpointMonitor:
         if self.latency.count < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
             f.latency, f.latency_z, f.latency_ratio, f.latency_threshold = False, 0.0, 1.0, 0.0
             return
-        median, spread, threshold = self._baseline()
-        recent = max(sorted(self.recent_latency)[LATENCY_WINDOW // 2], _LOG_FLOOR_MS)
+        median, spread = self.latency.summary()
+        recent = max(sorted(self.recent_latency)[LATENCY_WINDOW // 2], _LOG_FLOOR)
         f.latency_ratio = recent / median
         f.latency_z = math.log(f.latency_ratio) / spread
-        f.latency_threshold = threshold
-        f.latency = f.latency_ratio > threshold
-
-    def _baseline(self) -> tuple[float, float, float]:
-        """(the baseline median in ms, the robust deviation of ln(latency), the ratio a spike starts
-        at), recomputed as the baseline grows. Quartiles are read from the histogram's buckets:
-        within about 4%."""
-        base = self.latency
-        if base.count >= self._baseline_at + max(8, self._baseline_at // 32):
-            q25, q50, q75 = (max(base.quantile(q), _LOG_FLOOR_MS) for q in (0.25, 0.5, 0.75))
-            spread = max((math.log(q75) - math.log(q25)) / IQR_PER_SIGMA, SPREAD_FLOOR_LOG)
-            threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread), 1 + LATENCY_Z * JITTER_FLOOR_MS / q50)
-            self._judged_by = (q50, spread, threshold)
-            self._baseline_at = base.count
-        return self._judged_by
+        f.latency_threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread),
+                                  1 + LATENCY_Z * JITTER_FLOOR_MS / median)
+        f.latency = f.latency_ratio > f.latency_threshold
 
     def _judge_errors(self, f: Flags) -> None:
         if self.requests < MIN_BASELINE:
@@ -148,26 +173,26 @@ class EndpointMonitor:
         f.errors = count >= ERROR_MIN_COUNT and f.error_factor > ERROR_FACTOR
 
     def _judge_size(self, f: Flags) -> None:
-        base = self.size
-        if base.n < MIN_BASELINE or len(self.recent_size) < SIZE_WINDOW:
-            f.size, f.size_ratio = False, 1.0
+        if self.size.count < MIN_BASELINE or len(self.recent_size) < SIZE_WINDOW:
+            f.size, f.size_ratio, f.size_threshold = False, 1.0, 0.0
             return
-        mean, recent = base.mean, median(self.recent_size)
-        f.size_ratio = (recent + 1) / (mean + 1)
-        off = f.size_ratio > SIZE_FACTOR or f.size_ratio < 1 / SIZE_FACTOR
-        f.size = off and abs(recent - mean) >= SIZE_MIN_BYTES
+        usual, spread = self.size.summary()
+        recent = sorted(self.recent_size)[SIZE_WINDOW // 2] + 1
+        f.size_ratio = recent / usual
+        f.size_threshold = max(SIZE_FACTOR, math.exp(SIZE_Z * spread))
+        off = f.size_ratio > f.size_threshold or f.size_ratio < 1 / f.size_threshold
+        f.size = off and abs(recent - usual) >= SIZE_MIN_BYTES
 
     # -- merging and storage --------------------------------------------------------------------
     def merge(self, other: EndpointMonitor) -> None:
         """Fold another endpoint's baselines in (template re-grouping); recent windows restart."""
         self.latency.merge(other.latency)
-        self._baseline_at = 0  # `_judged_by` is another baseline's now
         self.size.merge(other.size)
         self.requests += other.requests
         self.errors += other.errors
 
     def to_dict(self) -> dict[str, Any]:
-        return {"lath": self.latency.to_dict(), "size": self.size.to_list(), "req": self.requests,
+        return {"lath": self.latency.hist.to_dict(), "sizeh": self.size.hist.to_dict(), "req": self.requests,
                 "err": self.errors, "rl": list(self.recent_latency), "re": list(self.recent_errors),
                 "rs": list(self.recent_size), "flags": self.flags.to_dict()}
 
@@ -176,9 +201,11 @@ class EndpointMonitor:
         m = cls()
         if not d:
             return m
-        if d.get("lath"):  # (a baseline of mean and deviation, stored before 2026-12, restarts)
-            m.latency = LatencyHistogram.from_dict(d["lath"])
-        m.size = Moments.from_list(d.get("size"))
+        # (baselines of means and deviations, stored before 2026-12 under other keys, restart)
+        if d.get("lath"):
+            m.latency = LogBaseline(LatencyHistogram.from_dict(d["lath"]))
+        if d.get("sizeh"):
+            m.size = LogBaseline(LatencyHistogram.from_dict(d["sizeh"]))
         m.requests, m.errors = d.get("req", 0), d.get("err", 0)
         m.recent_latency.extend(d.get("rl", []))
         m.recent_errors.extend(d.get("re", []))

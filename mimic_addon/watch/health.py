@@ -44,7 +44,8 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
         reasons.append(f"error spike ({flags.error_factor:.1f}x baseline)")
     if flags.size:
         score -= 10
-        reasons.append(f"response size {flags.size_ratio:.2f}x its average")
+        reasons.append(f"response size: recent median {flags.size_ratio:.2f}x the usual; threshold "
+                       f"{flags.size_threshold:.1f}x either way")
     if breaking_drift:
         score -= 20
         reasons.append("unresolved breaking drift")

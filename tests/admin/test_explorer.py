@@ -196,6 +196,16 @@ def test_a_latency_spike_shows_on_the_page_and_in_the_health(client, admin_env):
     assert f"recent median {ratio}× the usual (threshold 1.5×)" in client.get(f"/explorer/{eid}").text
 
 
+def test_a_size_drift_shows_on_the_page_and_in_the_health(client, admin_env):
+    learn_more(admin_env.db, [obs("GET", "/v1/page", 200, {"items": ["x" * 60] * (20 + i % 3)}) for i in range(60)]
+               + [obs("GET", "/v1/page", 200, {"items": []}) for _ in range(9)])
+    eid = ids(client)["GET /v1/page"]
+    flags = client.get(f"/api/endpoints/{eid}").json()["health"]["flags"]
+    assert flags["size"] and flags["size_ratio"] < 0.02 and flags["size_threshold"] == 3.0
+    ratio = flags["size_ratio"]
+    assert f"recent median {ratio}× the usual (threshold 3.0× either way)" in client.get(f"/explorer/{eid}").text
+
+
 def test_lone_surrogates_in_learned_data_do_not_break_pages(client, admin_env):
     learn_more(admin_env.db, [obs("GET", "/v1/odd", 200, {"\ud800key": "value\udfff"})])
     eid = ids(client)["GET /v1/odd"]

@@ -5,7 +5,6 @@ import random
 
 import pytest
 
-from mimic_addon.model.stats import Moments
 from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor, Flags
 
 
@@ -110,28 +109,16 @@ def test_round_trip_and_merge() -> None:
     assert EndpointMonitor.from_dict(None).requests == 0
 
 
-def test_moments() -> None:
-    a, b = Moments(), Moments()
-    for x in (1, 2, 3):
-        a.add(x)
-    for x in (4, 5):
-        b.add(x)
-    a.merge(b)
-    assert a.mean == 3 and a.n == 5
-    assert Moments.from_list(a.to_list()).to_list() == a.to_list()
-    assert Moments.from_list([5, 15.0, 55.0]).to_list() == [5, 15.0]  # as stored with a sum of squares
-
-
 def test_a_baseline_stored_as_mean_and_deviation_restarts() -> None:
-    """Stores written before the quartile baseline keep their error and size baselines; their
-    latency verdict (a threshold in deviations) is dropped with the latency baseline."""
+    """Stores written before the quartile baselines keep their error baseline; their latency and
+    size verdicts (thresholds against means) are dropped with those baselines."""
     old = baseline(err_every=20).to_dict()
-    old["lat"] = [291, 14550.0, 728000.0]
-    del old["lath"]
+    old["lat"], old["size"] = [291, 14550.0, 728000.0], [291, 291000, 291000000]
+    del old["lath"], old["sizeh"]
     old["flags"] = {"latency": True, "latency_z": 7.5, "latency_threshold": 2.0, "errors": False,
                     "error_factor": 1.0, "size": False, "size_ratio": 1.0}
     m = EndpointMonitor.from_dict(old)
-    assert m.latency.count == 0 and m.requests == 300 and m.size.n == 291
+    assert m.latency.count == 0 and m.size.count == 0 and m.requests == 300 and m.errors == 15
     assert not m.flags.latency and m.flags.latency_threshold == 0.0 and m.flags.error_factor == 1.0
     assert Flags.from_dict(old["flags"]) == Flags(error_factor=1.0)
 
@@ -155,3 +142,17 @@ def test_latencies_that_are_not_numbers_are_ignored() -> None:
     for bad in (float("nan"), float("inf")) * 9:
         m.observe(bad, 200, 1000)
     assert not m.flags.latency and all(x < 100 for x in m.recent_latency)
+
+
+def test_a_list_whose_pages_vary_in_size_is_no_size_drift() -> None:
+    """Sizes spread over two orders of magnitude (pages of 2 items, then of 60): judged against a
+    mean, the median of any few looked a third of it; against their own quartiles, they do not."""
+    rng = random.Random(9)
+    m = EndpointMonitor()
+    for i in range(2000):
+        m.observe(40.0, 200, int(2000 * rng.lognormvariate(-0.6, 1.1)))
+        assert not m.flags.size, i
+    assert m.flags.size_threshold > 10
+    for _ in range(9):
+        m.observe(40.0, 200, 20)  # all but empty: far below what any page was
+    assert m.flags.size and m.flags.size_ratio < 1 / m.flags.size_threshold

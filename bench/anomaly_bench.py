@@ -8,9 +8,10 @@ with the scenario's volatility, a base 5xx rate, normal response sizes), then in
 requests at random places: latency x3 (x6 and x10 for jittery endpoints), errors at 8x the base rate
 (at least 15%), responses truncated to a tenth of their size. Two scenarios add rare stalls to the
 baseline (1% of requests 30x slower, as a loaded machine or a GC pause makes them): they must neither
-hide a slowdown nor raise alarms themselves. Reported: incidents detected (the
-detector flagged during the incident), false alarms (flags raised outside incidents) per 10,000
-requests, and the median / max detection delay in requests.
+hide a slowdown nor raise alarms themselves. Two more draw sizes log-normally (cv 1.5, as a list's
+pages of 2 items, then of 60), where a truncation to a tenth stays within the usual range.
+Reported: incidents detected (the detector flagged during the incident), false alarms (flags raised
+outside incidents) per 10,000 requests, and the median / max detection delay in requests.
 """
 from __future__ import annotations
 

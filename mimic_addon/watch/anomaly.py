@@ -8,7 +8,7 @@
   slowdown hid inside it. A log scale makes a jittery endpoint need a larger factor by itself;
 - error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
   number of errors in the window;
-- response-size drift: the median of the last few sizes off the baseline median, either way, by
+- response-size drift (of successful answers with a body): the median of the last few sizes off the baseline median, either way, by
   `SIZE_FACTOR` at least and by `SIZE_Z` robust spreads (a list endpoint's pages vary in size by
   themselves: judged against a mean, they looked like drift all the time).
 
@@ -47,6 +47,11 @@ _LOG_FLOOR = 0.01         # values below this count as this, so a logarithm exis
 IQR_PER_SIGMA = 1.349     # a normal distribution's interquartile range, in deviations
 
 
+def _significant(ratio: float) -> float:
+    """Three significant digits: a body gone empty is 0.000488x its usual size, not 0.0x."""
+    return float(f"{ratio:.3g}")
+
+
 class LogBaseline:
     """A baseline of positive values in a log-spaced histogram (mergeable), summarised by its median
     and the robust deviation of their logarithm (interquartile range / 1.349), worked out again as it
@@ -68,7 +73,7 @@ class LogBaseline:
 
     def merge(self, other: LogBaseline) -> None:
         self.hist.merge(other.hist)
-        self._at = 0  # (the summary was another baseline's)
+        self._at = 0  # (the summary is of the baseline before the merge)
 
     def summary(self) -> tuple[float, float]:
         """(median, robust deviation of ln(value))."""
@@ -95,10 +100,10 @@ class Flags:
 
     def to_dict(self) -> dict[str, Any]:
         return {"latency": self.latency, "latency_z": round(self.latency_z, 2),
-                "latency_ratio": round(self.latency_ratio, 2),
+                "latency_ratio": _significant(self.latency_ratio),
                 "latency_threshold": round(self.latency_threshold, 2), "errors": self.errors,
                 "error_factor": round(self.error_factor, 2), "size": self.size,
-                "size_ratio": round(self.size_ratio, 2), "size_threshold": round(self.size_threshold, 2)}
+                "size_ratio": _significant(self.size_ratio), "size_threshold": round(self.size_threshold, 2)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Flags:
@@ -134,9 +139,10 @@ class EndpointMonitor:
         error = 1 if status >= 500 else 0
         # Baselines learn from what is normal only, and late: a value joins the baseline when it
         # leaves the recent window unflagged, so the start of a slow streak cannot hide itself.
-        if len(self.recent_size) == SIZE_WINDOW and not f.size:
-            self.size.add(self.recent_size[0] + 1)
-        self.recent_size.append(size)
+        if 200 <= status < 300 and status != 204:  # (the sizes of errors and of empty answers are other kinds)
+            if len(self.recent_size) == SIZE_WINDOW and not f.size:
+                self.size.add(self.recent_size[0] + 1)
+            self.recent_size.append(size)
         if latency_ms is not None and math.isfinite(latency_ms):
             if len(self.recent_latency) == LATENCY_WINDOW and not f.latency:
                 self.latency.add(self.recent_latency[0])

@@ -36,7 +36,7 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
     if flags.latency:
         severe = flags.latency_ratio >= LATENCY_SEVERE_FACTOR * flags.latency_threshold
         score -= 22.5 if severe else 15
-        reasons.append(f"latency spike (recent median {flags.latency_ratio:.1f}x the usual; threshold "
+        reasons.append(f"latency spike (recent median {flags.latency_ratio:.3g}x the usual; threshold "
                        f"{flags.latency_threshold:.1f}x)")
     if flags.errors:
         severe = flags.error_factor > ERROR_SEVERE_FACTOR
@@ -44,7 +44,7 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
         reasons.append(f"error spike ({flags.error_factor:.1f}x baseline)")
     if flags.size:
         score -= 10
-        reasons.append(f"response size: recent median {flags.size_ratio:.2f}x the usual; threshold "
+        reasons.append(f"response size: recent median {flags.size_ratio:.3g}x the usual; threshold "
                        f"{flags.size_threshold:.1f}x either way")
     if breaking_drift:
         score -= 20

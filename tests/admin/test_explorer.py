@@ -192,7 +192,7 @@ def test_a_latency_spike_shows_on_the_page_and_in_the_health(client, admin_env):
     flags = ep["health"]["flags"]
     assert flags["latency"] and flags["latency_ratio"] == pytest.approx(200 / 11, rel=0.05)  # (histogram buckets)
     ratio = flags["latency_ratio"]
-    assert ep["health"]["reasons"] == [f"latency spike (recent median {ratio:.1f}x the usual; threshold 1.5x)"]
+    assert ep["health"]["reasons"] == [f"latency spike (recent median {ratio:.3g}x the usual; threshold 1.5x)"]
     assert f"recent median {ratio}× the usual (threshold 1.5×)" in client.get(f"/explorer/{eid}").text
 
 
@@ -200,9 +200,11 @@ def test_a_size_drift_shows_on_the_page_and_in_the_health(client, admin_env):
     learn_more(admin_env.db, [obs("GET", "/v1/page", 200, {"items": ["x" * 60] * (20 + i % 3)}) for i in range(60)]
                + [obs("GET", "/v1/page", 200, {"items": []}) for _ in range(9)])
     eid = ids(client)["GET /v1/page"]
-    flags = client.get(f"/api/endpoints/{eid}").json()["health"]["flags"]
-    assert flags["size"] and flags["size_ratio"] < 0.02 and flags["size_threshold"] == 3.0
+    health = client.get(f"/api/endpoints/{eid}").json()["health"]
+    flags = health["flags"]
+    assert flags["size"] and 0.005 < flags["size_ratio"] < 0.02 and flags["size_threshold"] == 3.0
     ratio = flags["size_ratio"]
+    assert health["reasons"] == [f"response size: recent median {ratio:.3g}x the usual; threshold 3.0x either way"]
     assert f"recent median {ratio}× the usual (threshold 3.0× either way)" in client.get(f"/explorer/{eid}").text
 
 

@@ -116,11 +116,14 @@ def test_a_baseline_stored_as_mean_and_deviation_restarts() -> None:
     old["lat"], old["size"] = [291, 14550.0, 728000.0], [291, 291000, 291000000]
     del old["lath"], old["sizeh"]
     old["flags"] = {"latency": True, "latency_z": 7.5, "latency_threshold": 2.0, "errors": False,
-                    "error_factor": 1.0, "size": False, "size_ratio": 1.0}
+                    "error_factor": 1.0, "size": True, "size_ratio": 0.2}
     m = EndpointMonitor.from_dict(old)
     assert m.latency.count == 0 and m.size.count == 0 and m.requests == 300 and m.errors == 15
     assert not m.flags.latency and m.flags.latency_threshold == 0.0 and m.flags.error_factor == 1.0
     assert Flags.from_dict(old["flags"]) == Flags(error_factor=1.0)
+    # stored between the two rules: the latency verdict is kept, the size one dropped
+    between = {"latency": True, "latency_ratio": 4.0, "latency_threshold": 1.5, "size": True, "size_ratio": 0.2}
+    assert Flags.from_dict(between) == Flags(latency=True, latency_ratio=4.0, latency_threshold=1.5)
 
 
 @pytest.mark.parametrize("usual", [0.0, 0.05, 1.0])
@@ -146,7 +149,8 @@ def test_latencies_that_are_not_numbers_are_ignored() -> None:
 
 def test_a_list_whose_pages_vary_in_size_is_no_size_drift() -> None:
     """Sizes spread over two orders of magnitude (pages of 2 items, then of 60): judged against a
-    mean, the median of any few looked a third of it; against their own quartiles, they do not."""
+    mean (their median is about half of it), one window in eight looked a third of it; against
+    their own quartiles, none does."""
     rng = random.Random(9)
     m = EndpointMonitor()
     for i in range(2000):
@@ -156,3 +160,15 @@ def test_a_list_whose_pages_vary_in_size_is_no_size_drift() -> None:
     for _ in range(9):
         m.observe(40.0, 200, 20)  # all but empty: far below what any page was
     assert m.flags.size and m.flags.size_ratio < 1 / m.flags.size_threshold
+
+
+def test_errors_and_empty_answers_are_not_sizes_of_the_endpoint() -> None:
+    """A 304 or 204 (no body) or an error beside 2 kB answers is another kind of answer: mixed in,
+    they would widen the spread until no drift could show."""
+    m = EndpointMonitor()
+    for i in range(300):
+        m.observe(40.0, (304, 204, 500, 200, 200)[i % 5], 0 if i % 5 < 2 else 2000 + i % 7)
+    assert m.flags.size_threshold == 3.0 and m.size.count == 120 - 9
+    for _ in range(9):
+        m.observe(40.0, 200, 0)  # bodies gone empty
+    assert m.flags.size and m.flags.to_dict()["size_ratio"] == pytest.approx(1 / 2004, rel=0.05)

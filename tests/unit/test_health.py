@@ -14,7 +14,7 @@ from mimic_addon.watch.health import HealthHistory, endpoint_health, global_scor
     (Flags(latency=True, latency_ratio=10.0, latency_threshold=7.4), False, 85, "HEALTHY"),
     (Flags(errors=True, error_factor=4.0), False, 75, "DEGRADED"),
     (Flags(errors=True, error_factor=6.0), False, 62.5, "DEGRADED"),
-    (Flags(size=True, size_ratio=0.1), False, 90, "HEALTHY"),
+    (Flags(size=True, size_ratio=0.1, size_threshold=3.0), False, 90, "HEALTHY"),
     (Flags(), True, 80, "HEALTHY"),
     (Flags(latency=True, latency_ratio=5, latency_threshold=2, errors=True, error_factor=9, size=True), True, 10,
      "CRITICAL"),

@@ -2,15 +2,16 @@
 
 - latency spike: the median of the last few latencies against the baseline's median, on a log
   scale, in units of the baseline's robust spread (its interquartile range): a spike is
-  `LATENCY_Z` spreads, at least `LATENCY_MIN_RATIO` times slower and `LATENCY_Z` x
-  `JITTER_FLOOR_MS` slower. Quantiles, not mean and
-  deviation: rare stalls (a loaded machine, a GC pause) would inflate a deviation until a real
-  slowdown hid inside it. A log scale makes a jittery endpoint need a larger factor by itself;
+  `LATENCY_Z` spreads, at least `LATENCY_MIN_RATIO` times and `LATENCY_Z` x `JITTER_FLOOR_MS`
+  slower. Quantiles, not mean and deviation: rare stalls (a loaded machine, a GC pause) would
+  inflate a deviation until a real slowdown hid inside it. A log scale makes a jittery endpoint
+  need a larger factor by itself;
 - error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
   number of errors in the window;
-- response-size drift (of successful answers with a body): the median of the last few sizes off the baseline median, either way, by
-  `SIZE_FACTOR` at least and by `SIZE_Z` robust spreads (a list endpoint's pages vary in size by
-  themselves: judged against a mean, they looked like drift all the time).
+- response-size drift (of successful answers with a body): the median of the last few sizes off
+  the baseline median, either way, by `SIZE_FACTOR` at least and by `SIZE_Z` robust spreads (a
+  list endpoint's pages vary in size by themselves: judged against a mean, they looked like drift
+  all the time).
 
 Short windows that drop or outvote a single outlier ignore one slow or odd response; the baselines learn only
 from observations that were not anomalous, so an incident does not become the new normal.
@@ -139,7 +140,7 @@ class EndpointMonitor:
         error = 1 if status >= 500 else 0
         # Baselines learn from what is normal only, and late: a value joins the baseline when it
         # leaves the recent window unflagged, so the start of a slow streak cannot hide itself.
-        if 200 <= status < 300 and status != 204:  # (the sizes of errors and of empty answers are other kinds)
+        if 200 <= status < 300 and status != 204:  # (errors and empty answers are other kinds of size)
             if len(self.recent_size) == SIZE_WINDOW and not f.size:
                 self.size.add(self.recent_size[0] + 1)
             self.recent_size.append(size)

@@ -1,8 +1,8 @@
 """Health scores 0-100 per endpoint and globally, from anomaly flags and unresolved drift.
 
-Penalties: latency spike -15 (-22.5 at twice the factor a spike starts at), error spike -25 (-37.5 above 5x the baseline
-rate), size drift -10, unresolved breaking drift -20. HEALTHY >= 80, DEGRADED 50-79, CRITICAL < 50.
-Global score: 70% the mean of the endpoint scores + 30% the worst one.
+Penalties: latency spike -15 (-22.5 at twice the factor a spike starts at), error spike -25
+(-37.5 above 5x the baseline rate), size drift -10, unresolved breaking drift -20. HEALTHY >= 80,
+DEGRADED 50-79, CRITICAL < 50. Global score: 70% the mean of the endpoint scores + 30% the worst one.
 """
 from __future__ import annotations
 

@@ -150,16 +150,17 @@ def _health(flags: dict[str, Any] | None, breaking: bool) -> tuple[dict[str, Any
     """(health, flags) of an endpoint from its stored anomaly flags; most endpoints share the same
     few flag values, so the verdicts are memoised."""
     flags = flags or {}
-    health, fl = _verdict(tuple(flags.get(k) for k in _FLAG_FIELDS), breaking)
+    health, fl = _verdict(tuple(flags.get(k, _ABSENT) for k in _FLAG_FIELDS), breaking)
     return {**health, "reasons": list(health["reasons"])}, dict(fl)
 
 
 _FLAG_FIELDS = tuple(Flags.__dataclass_fields__)
+_ABSENT = "\0absent"  # (a stored null, such as "never" for a bound, is a value)
 
 
 @lru_cache(maxsize=4096)
 def _verdict(values: tuple[Any, ...], breaking: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    fl = Flags.from_dict({k: v for k, v in zip(_FLAG_FIELDS, values) if v is not None})
+    fl = Flags.from_dict({k: v for k, v in zip(_FLAG_FIELDS, values) if v is not _ABSENT})
     return endpoint_health(fl, breaking).to_dict(), fl.to_dict()
 
 

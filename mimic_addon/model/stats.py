@@ -32,12 +32,22 @@ class LatencyHistogram:
         if not math.isfinite(ms):
             return
         ms = max(ms, 0.0)
-        i = int(math.log(ms / HISTOGRAM_BASE_MS) / _LOG_RATIO) if ms > HISTOGRAM_BASE_MS else 0
+        i = self.bucket_of(ms)
         self.buckets[i] = self.buckets.get(i, 0) + 1
         self.count += 1
         self.total += ms
         self.min = ms if self.min is None else min(self.min, ms)
         self.max = ms if self.max is None else max(self.max, ms)
+
+    @staticmethod
+    def bucket_of(value: float) -> int:
+        return int(math.log(value / HISTOGRAM_BASE_MS) / _LOG_RATIO) if value > HISTOGRAM_BASE_MS else 0
+
+    def share_beyond(self, value: float, *, larger: bool) -> float:
+        """The share of values in buckets wholly above `value`'s bucket (`larger`), or wholly below."""
+        at = self.bucket_of(value)
+        beyond = sum(c for i, c in self.buckets.items() if (i > at if larger else i < at))
+        return beyond / self.count if self.count else 0.0
 
     def merge(self, other: LatencyHistogram) -> None:
         for i, c in other.buckets.items():

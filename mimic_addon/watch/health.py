@@ -6,6 +6,7 @@ DEGRADED 50-79, CRITICAL < 50. Global score: 70% the mean of the endpoint scores
 """
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -44,13 +45,21 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
         reasons.append(f"error spike ({flags.error_factor:.1f}x baseline)")
     if flags.size:
         score -= 10
-        reasons.append(f"response size: recent median {flags.size_ratio:.3g}x the usual; threshold "
-                       f"{flags.size_threshold:.1f}x either way")
+        reasons.append(f"response size: {flags.size_count} of the last {flags.size_window} answers {flags.size_way} "
+                       f"than {_share(flags.size_share)} of the usual ones (recent median {flags.size_ratio:.3g}x "
+                       f"the usual)")
     if breaking_drift:
         score -= 20
         reasons.append("unresolved breaking drift")
     score = max(score, 0.0)
     return EndpointHealth(score, status_of(score), reasons)
+
+
+def _share(share: float) -> str:
+    """A share of answers, never rounded up to "all" (nor down to "none")."""
+    if share >= 1.0:
+        return "all"
+    return f"{max(math.floor(share * 1000) / 10, 0.1):g}%"
 
 
 def global_score(scores: list[float]) -> float:

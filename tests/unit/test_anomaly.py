@@ -5,7 +5,9 @@ import random
 
 import pytest
 
-from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor, Flags
+from mimic_addon.model.stats import LatencyHistogram
+from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor, Flags, RankTest, beta_binomial_tail
+from mimic_addon.watch.evidence import chance
 
 
 def baseline(n: int = 300, lat: float = 50.0, jitter: float = 2.0, err_every: int = 0, size: int = 1000,
@@ -156,10 +158,10 @@ def test_a_list_whose_pages_vary_in_size_is_no_size_drift() -> None:
     for i in range(2000):
         m.observe(40.0, 200, int(2000 * rng.lognormvariate(-0.6, 1.1)))
         assert not m.flags.size, i
-    assert m.flags.size_threshold > 10
+    assert m.flags.size_low < 0.1 and m.flags.size_high > 10
     for _ in range(9):
         m.observe(40.0, 200, 20)  # all but empty: far below what any page was
-    assert m.flags.size and m.flags.size_ratio < 1 / m.flags.size_threshold
+    assert m.flags.size and m.flags.size_way == "smaller" and m.flags.size_ratio < m.flags.size_low
 
 
 def test_errors_and_empty_answers_are_not_sizes_of_the_endpoint() -> None:
@@ -168,7 +170,79 @@ def test_errors_and_empty_answers_are_not_sizes_of_the_endpoint() -> None:
     m = EndpointMonitor()
     for i in range(300):
         m.observe(40.0, (304, 204, 500, 200, 200)[i % 5], 0 if i % 5 < 2 else 2000 + i % 7)
-    assert m.flags.size_threshold == 3.0 and m.size.count == 120 - 9
+    assert m.flags.size_low == pytest.approx(1 / 3, rel=0.01) and m.size.count == 120 - 16
     for _ in range(9):
         m.observe(40.0, 200, 0)  # bodies gone empty
     assert m.flags.size and m.flags.to_dict()["size_ratio"] == pytest.approx(1 / 2004, rel=0.05)
+
+
+def pages(rng: random.Random, empty_share: float) -> int:
+    """A list's page: empty (26 bytes) or full (about 2 kB)."""
+    return 26 if rng.random() < empty_share else int(rng.gauss(2000, 200))
+
+
+@pytest.mark.parametrize("empty_share", [0.1, 0.2, 0.3, 0.45])
+def test_empty_pages_beside_full_ones_are_no_size_drift(empty_share: float) -> None:
+    """Two groups of sizes far apart: judged on quartiles, a fifth of empty pages fell outside them
+    and five of nine in a window (one window in fifty) looked like a drift; ranks see no change."""
+    rng = random.Random(5)
+    m = EndpointMonitor()
+    for i in range(5000):
+        m.observe(40.0, 200, pages(rng, empty_share))
+        assert not m.flags.size, i
+
+
+def test_full_pages_truncated_beside_empty_ones_are_a_size_drift() -> None:
+    """30% of pages empty: the quartiles spanned both groups, and a truncation was within them."""
+    rng = random.Random(6)
+    m = EndpointMonitor()
+    for _ in range(3000):
+        m.observe(40.0, 200, pages(rng, 0.3))
+    flagged = []
+    for _ in range(16):
+        flagged.append(m.observe(40.0, 200, pages(rng, 0.3) // 10).size)
+    assert flagged[-1] and not flagged[8]
+    f = m.flags
+    assert (f.size_count, f.size_window, f.size_way) == (16, 16, "smaller")
+    assert f.size_share == pytest.approx(0.7, abs=0.03) and f.size_ratio == pytest.approx(0.1, rel=0.1)
+
+
+def test_a_larger_body_is_a_size_drift_too() -> None:
+    rng = random.Random(7)
+    m = EndpointMonitor()
+    for _ in range(500):
+        m.observe(40.0, 200, pages(rng, 0.3))
+    for _ in range(16):
+        m.observe(40.0, 200, 50_000)
+    assert m.flags.size and m.flags.size_way == "larger" and m.flags.size_share == pytest.approx(1.0, abs=0.01)
+
+
+def test_the_rank_tail_is_the_rule_of_succession() -> None:
+    """All n of the next answers among the lowest `below` of `total` seen: the same chance as the
+    drift watch's evidence (`evidence.chance`); one answer: (below + 1) / (total + 2)."""
+    for n, below, total in ((1, 0, 8), (2, 0, 8), (9, 3, 30), (16, 300, 1000)):
+        assert beta_binomial_tail(n, n, below, total) == pytest.approx(chance(total, below, n))
+    assert beta_binomial_tail(1, 1, 4, 10) == pytest.approx(5 / 12)
+    assert beta_binomial_tail(9, 0, 10, 100) == pytest.approx(1.0)
+    # at least 5 of 9: the sum over 5..9 of the beta-binomial, here from its recurrence by hand
+    direct = sum(beta_binomial_tail(9, j, 10, 100) - beta_binomial_tail(9, j + 1, 10, 100) for j in range(5, 9))
+    assert beta_binomial_tail(9, 5, 10, 100) == pytest.approx(direct + beta_binomial_tail(9, 9, 10, 100))
+
+
+def test_a_small_baseline_needs_a_longer_run() -> None:
+    """30 values seen: 5 of 9 below all of them happens about once in 3,000 windows for an
+    unchanged endpoint, too often to call; 9 of 9, once in 5 million."""
+    hist = LatencyHistogram()
+    for i in range(30):
+        hist.add(1000 + i)
+    test = RankTest(hist, ((9, 5), (9, 9)), 1e-8)
+    assert beta_binomial_tail(9, 5, 0, 30) > 1e-4 and test.low[(9, 5)] == 0.0
+    assert beta_binomial_tail(9, 9, 0, 30) < 1e-6 and 900 < test.low[(9, 9)] <= 1000
+
+
+def test_flags_round_trip_with_a_bound_that_never_comes() -> None:
+    f = Flags(size_low=0.25, size_high=float("inf"))
+    assert f.to_dict()["size_high"] is None
+    assert Flags.from_dict(f.to_dict()) == f
+    # a size verdict stored by the quartile rule (with its threshold) is made again on the next answer
+    assert Flags.from_dict({"size": True, "size_ratio": 0.2, "size_threshold": 3.0}) == Flags()

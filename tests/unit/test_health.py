@@ -14,7 +14,8 @@ from mimic_addon.watch.health import HealthHistory, endpoint_health, global_scor
     (Flags(latency=True, latency_ratio=10.0, latency_threshold=7.4), False, 85, "HEALTHY"),
     (Flags(errors=True, error_factor=4.0), False, 75, "DEGRADED"),
     (Flags(errors=True, error_factor=6.0), False, 62.5, "DEGRADED"),
-    (Flags(size=True, size_ratio=0.1, size_threshold=3.0), False, 90, "HEALTHY"),
+    (Flags(size=True, size_ratio=0.1, size_low=0.333, size_high=3.0, size_count=9, size_window=16,
+           size_way="smaller", size_share=0.7), False, 90, "HEALTHY"),
     (Flags(), True, 80, "HEALTHY"),
     (Flags(latency=True, latency_ratio=5, latency_threshold=2, errors=True, error_factor=9, size=True), True, 10,
      "CRITICAL"),
@@ -23,6 +24,14 @@ def test_penalties(flags: Flags, breaking: bool, score: float, status: str) -> N
     h = endpoint_health(flags, breaking)
     assert (h.score, h.status) == (score, status)
     assert len(h.reasons) == sum([flags.latency, flags.errors, flags.size, breaking])
+
+
+@pytest.mark.parametrize("share, text", [(1.0, "all"), (0.9999, "99.9%"), (0.7, "70%"), (0.0001, "0.1%")])
+def test_a_size_drift_says_how_many_answers_and_beyond_how_many(share: float, text: str) -> None:
+    flags = Flags(size=True, size_ratio=0.111, size_low=0.333, size_high=3.0, size_count=16, size_window=16,
+                  size_way="smaller", size_share=share)
+    assert endpoint_health(flags, False).reasons == [
+        f"response size: 16 of the last 16 answers smaller than {text} of the usual ones (recent median 0.111x the usual)"]
 
 
 def test_bands_and_global() -> None:

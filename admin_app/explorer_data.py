@@ -26,7 +26,7 @@ from mimic_addon.store.tables import DriftAlert, Endpoint, Setting
 from mimic_addon.store.tables import PathTree as PathTreeRow
 from mimic_addon.watch.anomaly import Flags
 from mimic_addon.watch.drift import BREAKING
-from mimic_addon.watch.health import endpoint_health, global_score, status_of
+from mimic_addon.watch.health import endpoint_health, global_score, latency_note, size_note, status_of
 
 from .api_util import ApiError
 
@@ -150,17 +150,16 @@ def _health(flags: dict[str, Any] | None, breaking: bool) -> tuple[dict[str, Any
     """(health, flags) of an endpoint from its stored anomaly flags; most endpoints share the same
     few flag values, so the verdicts are memoised."""
     flags = flags or {}
-    health, fl = _verdict(tuple(flags.get(k, _ABSENT) for k in _FLAG_FIELDS), breaking)
+    health, fl = _verdict(tuple(flags.get(k) for k in _FLAG_FIELDS), breaking)
     return {**health, "reasons": list(health["reasons"])}, dict(fl)
 
 
 _FLAG_FIELDS = tuple(Flags.__dataclass_fields__)
-_ABSENT = "\0absent"  # (a stored null, such as "never" for a bound, is a value)
 
 
 @lru_cache(maxsize=4096)
 def _verdict(values: tuple[Any, ...], breaking: bool) -> tuple[dict[str, Any], dict[str, Any]]:
-    fl = Flags.from_dict({k: v for k, v in zip(_FLAG_FIELDS, values) if v is not _ABSENT})
+    fl = Flags.from_dict({k: v for k, v in zip(_FLAG_FIELDS, values) if v is not None})
     return endpoint_health(fl, breaking).to_dict(), fl.to_dict()
 
 
@@ -284,7 +283,8 @@ def public_alert(data: dict[str, Any]) -> dict[str, Any]:
 def endpoint_health_of(ep: LearnedEndpoint, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     breaking = any(not x["resolved"] and x["label"] == BREAKING for x in alerts)
     health, flags = _health(ep.monitor.flags.to_dict(), breaking)
-    return {**health, "flags": flags}
+    now = ep.monitor.flags
+    return {**health, "flags": flags, "checks": {"latency": latency_note(now), "size": size_note(now)}}
 
 
 def list_alerts(store: Any, unresolved: bool, offset: int, limit: int) -> dict[str, Any]:

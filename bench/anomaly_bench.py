@@ -11,7 +11,8 @@ baseline (1% of requests 30x slower, as a loaded machine or a GC pause makes the
 hide a slowdown nor raise alarms themselves. Two more draw sizes log-normally (cv 1.5, as a list's
 pages of 2 items, then of 60), where a truncation to a tenth stays within the usual range; and two
 give 30% of answers as an empty page (a few dozen bytes) beside full ones, two more 20%: the usual
-sizes come in two groups far apart.
+sizes come in two groups far apart. The last four make 20% (30%) of requests cache misses, 10x slower:
+latencies in two groups.
 Reported: incidents detected (the detector flagged during the incident), false alarms (flags raised
 outside incidents) per 10,000 requests, and the median / max detection delay in requests.
 """
@@ -30,29 +31,35 @@ from mimic_addon.watch.anomaly import EndpointMonitor  # noqa: E402
 
 INCIDENT = 300
 STALL_FACTOR = 30.0
+MISS_FACTOR = 10.0
 # appended to, never reordered: a scenario's seed is its place. Name, latency cv, base error rate,
-# incident kind, latency factor, stall rate, size cv (0: sizes around 2 kB, +-10%), share of empty pages
+# incident kind, latency factor, stall rate, size cv (0: sizes around 2 kB, +-10%), share of empty pages,
+# share of cache misses
 SCENARIOS = (
-    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0, 0.0, 0.0, 0.0),
-    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0, 0.0, 0.0, 0.0),
-    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0, 0.0, 0.0, 0.0),
-    ("errors, 1% base", 0.3, 0.01, "errors", 1.0, 0.0, 0.0, 0.0),
-    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0, 0.0, 0.0, 0.0),
-    ("size, truncated payloads", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.0),
-    ("no incidents (control)", 0.5, 0.01, None, 1.0, 0.0, 0.0, 0.0),
-    ("latency x3, stable with 1% stalls", 0.1, 0.005, "latency", 3.0, 0.01, 0.0, 0.0),
-    ("no incidents, 1% stalls (control)", 0.1, 0.005, None, 1.0, 0.01, 0.0, 0.0),
-    ("size, truncated, varied sizes (cv 1.5)", 0.3, 0.005, "size", 1.0, 0.0, 1.5, 0.0),
-    ("no incidents, varied sizes (cv 1.5, control)", 0.3, 0.005, None, 1.0, 0.0, 1.5, 0.0),
-    ("size, truncated, 30% empty pages", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.3),
-    ("no incidents, 30% empty pages (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.3),
-    ("size, truncated, 20% empty pages", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.2),
-    ("no incidents, 20% empty pages (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.2),
+    ("latency x3, stable (cv 0.1)", 0.1, 0.005, "latency", 3.0, 0.0, 0.0, 0.0, 0.0),
+    ("latency x6, jittery (cv 0.8)", 0.8, 0.005, "latency", 6.0, 0.0, 0.0, 0.0, 0.0),
+    ("latency x10, jittery (cv 0.8)", 0.8, 0.005, "latency", 10.0, 0.0, 0.0, 0.0, 0.0),
+    ("errors, 1% base", 0.3, 0.01, "errors", 1.0, 0.0, 0.0, 0.0, 0.0),
+    ("errors, quiet 0.1% base", 0.3, 0.001, "errors", 1.0, 0.0, 0.0, 0.0, 0.0),
+    ("size, truncated payloads", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.0, 0.0),
+    ("no incidents (control)", 0.5, 0.01, None, 1.0, 0.0, 0.0, 0.0, 0.0),
+    ("latency x3, stable with 1% stalls", 0.1, 0.005, "latency", 3.0, 0.01, 0.0, 0.0, 0.0),
+    ("no incidents, 1% stalls (control)", 0.1, 0.005, None, 1.0, 0.01, 0.0, 0.0, 0.0),
+    ("size, truncated, varied sizes (cv 1.5)", 0.3, 0.005, "size", 1.0, 0.0, 1.5, 0.0, 0.0),
+    ("no incidents, varied sizes (cv 1.5, control)", 0.3, 0.005, None, 1.0, 0.0, 1.5, 0.0, 0.0),
+    ("size, truncated, 30% empty pages", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.3, 0.0),
+    ("no incidents, 30% empty pages (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.3, 0.0),
+    ("size, truncated, 20% empty pages", 0.3, 0.005, "size", 1.0, 0.0, 0.0, 0.2, 0.0),
+    ("no incidents, 20% empty pages (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.2, 0.0),
+    ("latency x3, 20% cache misses (10x slower)", 0.3, 0.005, "latency", 3.0, 0.0, 0.0, 0.0, 0.2),
+    ("no incidents, 20% cache misses (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.0, 0.2),
+    ("latency x3, 30% cache misses (10x slower)", 0.3, 0.005, "latency", 3.0, 0.0, 0.0, 0.0, 0.3),
+    ("no incidents, 30% cache misses (control)", 0.3, 0.005, None, 1.0, 0.0, 0.0, 0.0, 0.3),
 )
 
 
 def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str | None, factor: float,
-        stalls: float, size_cv: float, empty: float):
+        stalls: float, size_cv: float, empty: float, misses: float):
     rng = random.Random(seed)
     sigma = math.sqrt(math.log(1 + cv * cv))
     size_sigma = math.sqrt(math.log(1 + size_cv * size_cv))
@@ -69,6 +76,8 @@ def run(seed: int, requests: int, traces: int, cv: float, err: float, kind: str 
             lat = 40.0 * rng.lognormvariate(-sigma * sigma / 2, sigma)
             if stalls and rng.random() < stalls:
                 lat *= STALL_FACTOR
+            if misses and rng.random() < misses:  # (a cache miss: the backend does the work)
+                lat *= MISS_FACTOR
             rate = err
             if size_cv:  # (list answers: a page of 2 items, the next of 60)
                 size = max(1, int(2000 * rng.lognormvariate(-size_sigma * size_sigma / 2, size_sigma)))
@@ -108,9 +117,9 @@ def main() -> int:
     args = ap.parse_args()
     print("| scenario | incidents | detected | false alarms / 10k requests | delay median (requests) | delay max |")
     print("|---|---:|---:|---:|---:|---:|")
-    for n, (name, cv, err, kind, factor, stalls, size_cv, empty) in enumerate(SCENARIOS):
+    for n, (name, cv, err, kind, factor, stalls, size_cv, empty, misses) in enumerate(SCENARIOS):
         inc, det, false, total, delays = run(args.seed + n, args.requests, args.traces, cv, err, kind, factor,
-                                             stalls, size_cv, empty)
+                                             stalls, size_cv, empty, misses)
         rate = f"{det}/{inc} ({det / inc:.0%})" if inc else "-"
         med = f"{statistics.median(delays):.0f}" if delays else "-"
         mx = f"{max(delays)}" if delays else "-"

@@ -1,23 +1,27 @@
 """Anomaly detection per endpoint against its own learned baseline.
 
-- latency spike: the median of the last few latencies against the baseline's median, on a log
-  scale, in units of the baseline's robust spread (its interquartile range): a spike is
-  `LATENCY_Z` spreads, at least `LATENCY_MIN_RATIO` times and `LATENCY_Z` x `JITTER_FLOOR_MS`
-  slower. Quantiles, not mean and deviation: rare stalls (a loaded machine, a GC pause) would
-  inflate a deviation until a real slowdown hid inside it. A log scale makes a jittery endpoint
-  need a larger factor by itself;
-- error-rate spike: the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
-  number of errors in the window;
-- response-size drift (of successful answers with a body): the last answers as a whole off where
-  the baseline puts its sizes, judged by rank, not by a spread: most of the last 9, or of the last
-  16, or all of them, smaller (or larger) than so much of the baseline that an unchanged endpoint
-  would give that less than once in 100 million windows (`RankTest`), and `SIZE_FACTOR` times and
-  `SIZE_MIN_BYTES` off its median. Ranks hold for any shape of sizes: a list's pages that vary
-  by themselves, or empty pages beside full ones (two groups far apart, where quartiles either
-  span both and see nothing, or miss the smaller and cry wolf when five of nine answers are empty).
+Latency spikes and response-size drift (of successful answers with a body) are found by either of
+two rules:
+- the median: the median of the last `MEDIAN_OF` values against the baseline's median, on a log
+  scale, in units of the baseline's robust spread (its interquartile range): `LATENCY_Z` spreads,
+  at least `LATENCY_MIN_RATIO` times and `LATENCY_Z` x `JITTER_FLOOR_MS` slower (sizes: `SIZE_Z`
+  spreads, `SIZE_FACTOR` and `SIZE_MIN_BYTES` either way), with `RUNS[0]` of the last `RECENT`
+  past the usual tail too (`TAIL`). Quantiles, not mean and deviation: rare stalls (a loaded
+  machine, a GC pause) would inflate a deviation until a real slowdown hid inside it; a log scale
+  makes a jittery endpoint need a larger factor by itself. The tail: where values come in two
+  groups (cache hits and misses, empty pages beside full ones) and the quartiles miss the smaller
+  one, five of its values in nine moved the median, one window in fifty;
+- a run, by rank: `RUNS` of the last `RECENT` values beyond so much of the baseline that an
+  unchanged endpoint would show that less than once in 10^8 windows (`RankTest`: a beta-binomial
+  tail, so a small baseline counts as the uncertain sample it is), and as far off the median as the
+  first rule asks at the least. Ranks hold for any shape of baseline: where the quartiles span two
+  groups, their threshold grows to a hundred times and more, and the median sees nothing.
 
-Short windows that drop or outvote a single outlier ignore one slow or odd response; the baselines learn only
-from observations that were not anomalous, so an incident does not become the new normal.
+An error-rate spike is the 5xx rate in a sliding window above 3x the baseline rate, with a minimum
+number of errors in the window.
+
+A single outlier never flags; the baselines learn only from observations that were not anomalous,
+and only once they leave the recent window, so an incident does not become the new normal.
 Baselines are mergeable (`LogBaseline`: log-spaced histograms); the whole monitor serialises to a
 dict (a few kB for a jittery endpoint). Pure: no clock.
 """
@@ -26,12 +30,16 @@ from __future__ import annotations
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO, LatencyHistogram
 
 MIN_BASELINE = 30        # observations before any judgement
-LATENCY_WINDOW = 9
+MEDIAN_OF = 9            # the median rule: the median of the last 9 latencies or sizes
+RECENT = 16              # the run rule: the last 16
+RUNS = (5, 7, 10, 16)    # how many of them may be off together (few far off, or more a little off)
+RANK_ALPHA = 1e-8        # how unlikely such a run is for the endpoint as it was, at the most
+TAIL = 0.02              # the median rule: RUNS[0] of the last RECENT beyond this quantile as well
 LATENCY_Z = 2.5           # robust spreads of ln(latency); the window's median wanders ~0.4 of one
 LATENCY_MIN_RATIO = 1.5   # a steady endpoint's few percent of slowdown is no spike
 LATENCY_SEVERE_FACTOR = 2.0  # a spike twice the factor it starts at is severe
@@ -40,10 +48,8 @@ ERROR_MIN_COUNT = 6
 ERROR_FACTOR = 3.0
 ERROR_SEVERE_FACTOR = 5.0
 ERROR_RATE_FLOOR = 0.01  # a baseline of 0 errors still needs a rate to multiply
-SIZE_WINDOW = 16
-SIZE_RUNS = ((9, 5), (9, 9), (16, 8), (16, 12), (16, 16))  # (last n answers, how many of them) off
-SIZE_ALPHA = 1e-8         # how unlikely such a run is for the endpoint as it was, at the most
-SIZE_FACTOR = 3.0         # those answers this far off the median size, either way, at the least
+SIZE_FACTOR = 3.0         # the median size this far off, either way, at the least
+SIZE_Z = 2.5              # and as many robust spreads of ln(size): a list's pages vary by themselves
 SIZE_MIN_BYTES = 64
 SPREAD_FLOOR_LOG = math.log(HISTOGRAM_RATIO)  # keeps z finite on a flat baseline (no finer bucket)
 JITTER_FLOOR_MS = 0.5     # a spike is also LATENCY_Z times this above the median: a fast endpoint's
@@ -74,36 +80,38 @@ def beta_binomial_tail(n: int, k: int, below: int, total: int) -> float:
 
 
 class RankTest:
-    """Bounds that say, for each run of `SIZE_RUNS`, when a window of new values is off a baseline
-    histogram: `k` of the last `n` below `low[(n, k)]` (or above `high`) would be that unlikely
-    (`alpha`) if nothing had changed. Worked out by bisection over the buckets (a few hundred
-    microseconds, so not for every answer: `LogBaseline.rank_test`); judging a window is then a
-    comparison per run. A value counts with its whole bucket (about 9% wide), the cautious way."""
+    """Bounds that say, for each run of `RUNS`, when the recent window is off a baseline histogram:
+    `RUNS[i]` of the last `RECENT` values below `low[i]` (or above `high[i]`) would be that unlikely
+    (`alpha`) if nothing had changed, and beyond `least_low` (`least_high`) as well. Worked out by
+    bisection over the buckets (a few hundred microseconds, so not for every answer:
+    `LogBaseline.rank_test`); judging a window is then two comparisons per run. A value counts with
+    its whole bucket (about 9% wide), the cautious way."""
 
     __slots__ = ("low", "high", "lowest_bound", "highest_bound")
 
-    def __init__(self, hist: LatencyHistogram, runs: tuple[tuple[int, int], ...], alpha: float) -> None:
+    def __init__(self, hist: LatencyHistogram, alpha: float, least_low: float, least_high: float) -> None:
         edges = sorted(hist.buckets)
         at_or_below, seen = [], 0
         for i in edges:
             seen += hist.buckets[i]
             at_or_below.append(seen)
         total = hist.count
-        self.low: dict[tuple[int, int], float] = {}
-        self.high: dict[tuple[int, int], float] = {}
-        for n, k in runs:
+        self.low: list[float] = []
+        self.high: list[float] = []
+        n = RECENT
+        for k in RUNS:
             # below: the last bucket a value may sit in; "none" (-1) means below every bucket
             last = _last_true(len(edges), lambda j: beta_binomial_tail(n, k, at_or_below[j] if j >= 0 else 0,
                                                                         total) <= alpha)
-            self.low[(n, k)] = 0.0 if last is None else _lower_edge(edges[last + 1]) if last + 1 < len(edges) \
-                else math.inf
+            low = 0.0 if last is None else _lower_edge(edges[last + 1]) if last + 1 < len(edges) else math.inf
             # above: the first bucket whose values and all above it are few enough
             first = _first_true(len(edges), lambda j: beta_binomial_tail(
                 n, k, total - (at_or_below[j - 1] if j > 0 else 0), total) <= alpha)
-            self.high[(n, k)] = math.inf if first is None else _lower_edge(edges[first - 1] + 1) if first > 0 \
-                else 0.0
+            high = math.inf if first is None else _lower_edge(edges[first - 1] + 1) if first > 0 else 0.0
+            self.low.append(min(low, least_low))
+            self.high.append(max(high, least_high))
         # the loosest bounds: a window within them is off by no run (the quick check)
-        self.lowest_bound, self.highest_bound = max(self.low.values()), min(self.high.values())
+        self.lowest_bound, self.highest_bound = max(self.low), min(self.high)
 
 
 def _lower_edge(bucket: int) -> float:
@@ -140,16 +148,19 @@ def _first_true(size: int, ok: Callable[[int], bool]) -> int | None:
 
 class LogBaseline:
     """A baseline of positive values in a log-spaced histogram (mergeable), summarised by its median
-    and the robust deviation of their logarithm (interquartile range / 1.349), worked out again as it
-    grows by a thirty-second (at least 8 values), or by the bounds of a `RankTest`, worked out again
-    as it grows by a quarter (at least 16 values). Quartiles are read from the buckets: within about 4%."""
+    and the robust deviation of their logarithm (interquartile range / 1.349) and its tails, worked
+    out again as it grows by a thirty-second (at least 8 values), and by the bounds of a `RankTest`,
+    worked out again as it grows by half (at least 16 values). Quartiles are read from the buckets:
+    within about 4%."""
 
-    __slots__ = ("hist", "_at", "_summary", "_ranks_at", "_ranks")
+    __slots__ = ("hist", "_at", "_summary", "_tails_at", "_tails", "_ranks_at", "_ranks")
 
     def __init__(self, hist: LatencyHistogram | None = None) -> None:
         self.hist = hist if hist is not None else LatencyHistogram()  # (its buckets suit any positive value)
         self._at = 0  # the count `_summary` was worked out at
         self._summary = (1.0, SPREAD_FLOOR_LOG)
+        self._tails_at = -1
+        self._tails = (0.0, math.inf)
         self._ranks_at = 0
         self._ranks: RankTest | None = None
 
@@ -176,16 +187,21 @@ class LogBaseline:
             self._at = h.count
         return self._summary
 
-    def rank_test(self) -> RankTest:
-        """`RankTest` bounds for `SIZE_RUNS`, worked out again as the baseline grows by a quarter."""
-        if self._ranks is None or self.hist.count >= self._ranks_at + max(16, self._ranks_at // 4):
-            self._ranks = RankTest(self.hist, SIZE_RUNS, SIZE_ALPHA)
-            self._ranks_at = self.hist.count
-        return self._ranks
+    def tails(self) -> tuple[float, float]:
+        """Where the usual values end: below the `TAIL` quantile's bucket, above the 1 - `TAIL`
+        quantile's (worked out again as `summary` is)."""
+        h = self.hist
+        if self._tails_at != self._at:
+            low, high = (h.bucket_of(h.quantile(q)) for q in (TAIL, 1 - TAIL))
+            self._tails, self._tails_at = (_lower_edge(low), _lower_edge(high + 1)), self._at
+        return self._tails
 
-    @property
-    def last_rank_test(self) -> RankTest | None:
-        """The bounds as last worked out (None: never), however old."""
+    def rank_test(self, least_low: float, least_high: float) -> RankTest:
+        """`RankTest` bounds, worked out again as the baseline grows by half (`least_low`,
+        `least_high`: how far off a run must be in any case, taken when they are)."""
+        if self._ranks is None or self.hist.count >= self._ranks_at + max(16, self._ranks_at // 2):
+            self._ranks = RankTest(self.hist, RANK_ALPHA, least_low, least_high)
+            self._ranks_at = self.hist.count
         return self._ranks
 
 
@@ -194,45 +210,56 @@ class Flags:
     """What is anomalous right now, with the figures behind it."""
     latency: bool = False
     latency_z: float = 0.0          # robust spreads of ln(latency) above the baseline median
-    latency_ratio: float = 1.0      # the recent median over the baseline median
-    latency_threshold: float = 0.0  # the ratio a spike starts at (0: baseline still learning)
+    latency_ratio: float = 1.0      # the median of the last 9 latencies over the baseline median
+    latency_threshold: float = 0.0  # that ratio is a spike above this (0: baseline still learning)
+    latency_count: int = 0          # or a run: this many of the last `latency_window` answers were
+    latency_window: int = 0         # (0: no run)
+    latency_share: float = 0.0      # slower than this share of the usual ones
     errors: bool = False
     error_factor: float = 0.0     # window error rate / baseline rate
     size: bool = False
     size_ratio: float = 1.0         # the median of the last 9 sizes over the baseline median
-    size_low: float = 0.0           # that ratio is off below this (0: baseline still learning)
-    size_high: float = 0.0          # or above this (inf: never)
-    size_count: int = 0             # the drift: this many of the last `size_window` answers were
-    size_window: int = 0
+    size_threshold: float = 0.0     # that ratio is off, either way, by this (0: baseline still learning)
+    size_count: int = 0             # or a run: this many of the last `size_window` answers were
+    size_window: int = 0            # (0: no run)
     size_way: str = ""              # "smaller" or "larger"
-    size_share: float = 0.0         # than this share of the usual answers
+    size_share: float = 0.0         # than this share of the usual ones
 
     def to_dict(self) -> dict[str, Any]:
         return {"latency": self.latency, "latency_z": round(self.latency_z, 2),
                 "latency_ratio": _significant(self.latency_ratio),
-                "latency_threshold": round(self.latency_threshold, 2), "errors": self.errors,
+                "latency_threshold": round(self.latency_threshold, 2),
+                "latency_count": self.latency_count, "latency_window": self.latency_window,
+                "latency_share": round(self.latency_share, 4), "errors": self.errors,
                 "error_factor": round(self.error_factor, 2), "size": self.size,
-                "size_ratio": _significant(self.size_ratio), "size_low": _significant(self.size_low),
-                "size_high": _significant(self.size_high) if math.isfinite(self.size_high) else None,
+                "size_ratio": _significant(self.size_ratio), "size_threshold": round(self.size_threshold, 2),
                 "size_count": self.size_count, "size_window": self.size_window, "size_way": self.size_way,
                 "size_share": round(self.size_share, 4)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Flags:
-        """Flags as stored. A latency verdict stored before the quartile rule (without
-        `latency_ratio`) is dropped, as its baseline restarts; a size verdict stored before the rank
-        rule (without `size_low`) is dropped too, and made again on the next answer."""
-        fields = {k: v for k, v in (d or {}).items()
-                  if k in cls.__dataclass_fields__ and (v is not None or k == "size_high")}
+        """Flags as stored. Latency and size verdicts stored before the quartile rules (without
+        `latency_ratio`, `size_threshold`) are dropped: those baselines restart."""
+        fields = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__ and v is not None}
         if "latency_ratio" not in fields:
             for name in ("latency", "latency_z", "latency_threshold"):
                 fields.pop(name, None)
-        if "size_low" not in fields:
+        if "size_threshold" not in fields:
             for name in ("size", "size_ratio"):
                 fields.pop(name, None)
-        if "size_high" in fields and fields["size_high"] is None:
-            fields["size_high"] = math.inf  # (stored as null: JSON has no infinity)
         return cls(**fields)
+
+
+def _off_run(ordered: Sequence[float], test: RankTest, slower_only: bool = False) -> tuple[int, str, float] | None:
+    """The first of `RUNS` the recent values (`ordered`: sorted, `RECENT` of them) are off by: (how
+    many, "smaller" or "larger", the value that many reach), or None (`slower_only`: latencies,
+    never off below)."""
+    for k, low, high in zip(RUNS, test.low, test.high):
+        if ordered[k - 1] < low and not slower_only:  # the k-th smallest
+            return k, "smaller", ordered[k - 1]
+        if ordered[RECENT - k] > high:  # the k-th largest
+            return k, "larger", ordered[RECENT - k]
+    return None
 
 
 class EndpointMonitor:
@@ -243,9 +270,9 @@ class EndpointMonitor:
         self.size = LogBaseline()     # bytes + 1 (an empty body has a logarithm too)
         self.requests = 0        # baseline requests for the error rate
         self.errors = 0
-        self.recent_latency: deque[float] = deque(maxlen=LATENCY_WINDOW)
+        self.recent_latency: deque[float] = deque(maxlen=RECENT)
         self.recent_errors: deque[int] = deque(maxlen=ERROR_WINDOW)
-        self.recent_size: deque[int] = deque(maxlen=SIZE_WINDOW)
+        self.recent_size: deque[int] = deque(maxlen=RECENT)  # bytes + 1, as the baseline has them
         self.flags = Flags()
 
     # -- judging ---------------------------------------------------------------------------------
@@ -256,11 +283,11 @@ class EndpointMonitor:
         # Baselines learn from what is normal only, and late: a value joins the baseline when it
         # leaves the recent window unflagged, so the start of a slow streak cannot hide itself.
         if 200 <= status < 300 and status != 204:  # (errors and empty answers are other kinds of size)
-            if len(self.recent_size) == SIZE_WINDOW and not f.size:
-                self.size.add(self.recent_size[0] + 1)
-            self.recent_size.append(size)
+            if len(self.recent_size) == RECENT and not f.size:
+                self.size.add(self.recent_size[0])
+            self.recent_size.append(size + 1)
         if latency_ms is not None and math.isfinite(latency_ms):
-            if len(self.recent_latency) == LATENCY_WINDOW and not f.latency:
+            if len(self.recent_latency) == RECENT and not f.latency:
                 self.latency.add(self.recent_latency[0])
             self.recent_latency.append(latency_ms)
         self.recent_errors.append(error)
@@ -273,16 +300,34 @@ class EndpointMonitor:
         return f
 
     def _judge_latency(self, f: Flags) -> None:
-        if self.latency.count < MIN_BASELINE or len(self.recent_latency) < LATENCY_WINDOW:
-            f.latency, f.latency_z, f.latency_ratio, f.latency_threshold = False, 0.0, 1.0, 0.0
+        recent = self.recent_latency
+        f.latency, f.latency_count, f.latency_window, f.latency_share = False, 0, 0, 0.0
+        if self.latency.count < MIN_BASELINE or len(recent) < MEDIAN_OF:
+            f.latency_z, f.latency_ratio, f.latency_threshold = 0.0, 1.0, 0.0
             return
         median, spread = self.latency.summary()
-        recent = max(sorted(self.recent_latency)[LATENCY_WINDOW // 2], _LOG_FLOOR)
-        f.latency_ratio = recent / median
+        last = sorted(list(recent)[-MEDIAN_OF:])
+        f.latency_ratio = max(last[MEDIAN_OF // 2], _LOG_FLOOR) / median
         f.latency_z = math.log(f.latency_ratio) / spread
-        f.latency_threshold = max(LATENCY_MIN_RATIO, math.exp(LATENCY_Z * spread),
-                                  1 + LATENCY_Z * JITTER_FLOOR_MS / median)
-        f.latency = f.latency_ratio > f.latency_threshold
+        least = max(LATENCY_MIN_RATIO, 1 + LATENCY_Z * JITTER_FLOOR_MS / median)
+        f.latency_threshold = max(least, math.exp(LATENCY_Z * spread))
+        if f.latency_ratio > f.latency_threshold:
+            # and past the usual tail, or the median fell among a group of slow answers that is usual
+            # (cache misses) where the quartiles did not reach
+            slow = self.latency.tails()[1]
+            f.latency = sum(v > slow for v in recent) >= RUNS[0]
+        if f.latency or len(recent) < RECENT:
+            return
+        ordered = sorted(recent)
+        if ordered[-1] <= median * least:
+            return  # (no run can be off: none is that slow)
+        test = self.latency.rank_test(-1.0, median * least)
+        if ordered[-1] <= test.highest_bound:
+            return
+        run = _off_run(ordered, test, slower_only=True)
+        if run:
+            f.latency, f.latency_count, f.latency_window = True, run[0], RECENT
+            f.latency_share = self.latency.hist.share_beyond(run[2], larger=False)
 
     def _judge_errors(self, f: Flags) -> None:
         if self.requests < MIN_BASELINE:
@@ -296,48 +341,33 @@ class EndpointMonitor:
 
     def _judge_size(self, f: Flags) -> None:
         recent = self.recent_size
-        if self.size.count < MIN_BASELINE or len(recent) < SIZE_RUNS[0][0]:
-            f.size, f.size_ratio, f.size_low, f.size_high = False, 1.0, 0.0, 0.0
-            self._size_run(f, [], None)
-            return
-        usual = self.size.summary()[0]
-        f.size_ratio = (sorted(recent)[len(recent) // 2] + 1) / usual
-        low, high = min(usual / SIZE_FACTOR, usual - SIZE_MIN_BYTES), max(usual * SIZE_FACTOR, usual + SIZE_MIN_BYTES)
-        # no run is off unless some answer is that far off the median: the bounds are worked out
-        # only then (`RankTest` takes a few hundred microseconds)
-        test = self.size.rank_test() if f.size or min(recent) + 1 < low or max(recent) + 1 > high else \
-            self.size.last_rank_test
-        if test is None:
-            f.size_low, f.size_high = low / usual, high / usual
-            return
-        f.size_low = min(test.low[SIZE_RUNS[0]], low) / usual
-        f.size_high = max(test.high[SIZE_RUNS[0]], high) / usual
-        if f.size or min(recent) + 1 < min(test.lowest_bound, low) or max(recent) + 1 > max(test.highest_bound, high):
-            self._size_run(f, list(recent), test, low, high)
-
-    def _size_run(self, f: Flags, recent: list[int], test: RankTest | None, low: float = 0.0,
-                  high: float = 0.0) -> None:
-        """The first of `SIZE_RUNS` the recent sizes are off by, in `f` (or none); `low`, `high`:
-        the sizes, +1, a run must be off by at the least, beyond the bounds of `test`."""
         f.size, f.size_count, f.size_window, f.size_way, f.size_share = False, 0, 0, "", 0.0
-        if test is None:
+        if self.size.count < MIN_BASELINE or len(recent) < MEDIAN_OF:
+            f.size_ratio, f.size_threshold = 1.0, 0.0
             return
-        last: dict[int, list[int]] = {}  # the last n sizes (+1, as the baseline has them), sorted
-        for n, k in SIZE_RUNS:
-            if n > len(recent):
-                continue
-            if n not in last:
-                last[n] = sorted(s + 1 for s in recent[-n:])
-            values = last[n]
-            if values[k - 1] < min(test.low[(n, k)], low):  # the k-th smallest, so k of them, that small
-                f.size_way, value = "smaller", values[k - 1]
-            elif values[n - k] > max(test.high[(n, k)], high):  # the k-th largest
-                f.size_way, value = "larger", values[n - k]
-            else:
-                continue
-            f.size, f.size_count, f.size_window = True, k, n
-            f.size_share = self.size.hist.share_beyond(value, larger=f.size_way == "smaller")
+        usual, spread = self.size.summary()
+        middle = sorted(list(recent)[-MEDIAN_OF:])[MEDIAN_OF // 2]
+        f.size_ratio = middle / usual
+        f.size_threshold = max(SIZE_FACTOR, math.exp(SIZE_Z * spread))
+        if abs(middle - usual) >= SIZE_MIN_BYTES:
+            small, large = self.size.tails()  # (and past the usual tail, as latencies)
+            if f.size_ratio > f.size_threshold:
+                f.size = sum(v > large for v in recent) >= RUNS[0]
+            elif f.size_ratio < 1 / f.size_threshold:
+                f.size = sum(v < small for v in recent) >= RUNS[0]
+        if f.size or len(recent) < RECENT:
             return
+        ordered = sorted(recent)
+        low, high = min(usual / SIZE_FACTOR, usual - SIZE_MIN_BYTES), max(usual * SIZE_FACTOR, usual + SIZE_MIN_BYTES)
+        if ordered[0] >= low and ordered[-1] <= high:
+            return  # (no run can be off: none is that far off)
+        test = self.size.rank_test(low, high)
+        if ordered[0] >= test.lowest_bound and ordered[-1] <= test.highest_bound:
+            return
+        run = _off_run(ordered, test)
+        if run:
+            f.size, f.size_count, f.size_window, f.size_way = True, run[0], RECENT, run[1]
+            f.size_share = self.size.hist.share_beyond(run[2], larger=f.size_way == "smaller")
 
     # -- merging and storage --------------------------------------------------------------------
     def merge(self, other: EndpointMonitor) -> None:

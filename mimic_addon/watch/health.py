@@ -37,22 +37,40 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
     if flags.latency:
         severe = flags.latency_ratio >= LATENCY_SEVERE_FACTOR * flags.latency_threshold
         score -= 22.5 if severe else 15
-        reasons.append(f"latency spike (recent median {flags.latency_ratio:.3g}x the usual; threshold "
-                       f"{flags.latency_threshold:.1f}x)")
+        reasons.append(f"latency spike ({latency_note(flags)})")
     if flags.errors:
         severe = flags.error_factor > ERROR_SEVERE_FACTOR
         score -= 37.5 if severe else 25
         reasons.append(f"error spike ({flags.error_factor:.1f}x baseline)")
     if flags.size:
         score -= 10
-        reasons.append(f"response size: {flags.size_count} of the last {flags.size_window} answers {flags.size_way} "
-                       f"than {_share(flags.size_share)} of the usual ones (recent median {flags.size_ratio:.3g}x "
-                       f"the usual)")
+        reasons.append(f"response size: {size_note(flags)}")
     if breaking_drift:
         score -= 20
         reasons.append("unresolved breaking drift")
     score = max(score, 0.0)
     return EndpointHealth(score, status_of(score), reasons)
+
+
+def latency_note(flags: Flags) -> str:
+    """The latency check now, in words (the endpoint page's "Now", and the reason of a spike): by
+    the median against its threshold, or by a run of slow answers (`anomaly.RankTest`)."""
+    if not flags.latency_threshold:
+        return "baseline still learning"
+    if flags.latency and flags.latency_window:
+        return (f"{flags.latency_count} of the last {flags.latency_window} answers slower than "
+                f"{_share(flags.latency_share)} of the usual ones; recent median {flags.latency_ratio:.3g}x the usual")
+    return f"recent median {flags.latency_ratio:.3g}x the usual; threshold {flags.latency_threshold:.1f}x"
+
+
+def size_note(flags: Flags) -> str:
+    """The response-size check now, in words."""
+    if not flags.size_threshold:
+        return "baseline still learning"
+    if flags.size and flags.size_window:
+        return (f"{flags.size_count} of the last {flags.size_window} answers {flags.size_way} than "
+                f"{_share(flags.size_share)} of the usual ones; recent median {flags.size_ratio:.3g}x the usual")
+    return f"recent median {flags.size_ratio:.3g}x the usual; threshold {flags.size_threshold:.1f}x either way"
 
 
 def _share(share: float) -> str:

@@ -192,8 +192,9 @@ def test_a_latency_spike_shows_on_the_page_and_in_the_health(client, admin_env):
     flags = ep["health"]["flags"]
     assert flags["latency"] and flags["latency_ratio"] == pytest.approx(200 / 11, rel=0.05)  # (histogram buckets)
     ratio = flags["latency_ratio"]
-    assert ep["health"]["reasons"] == [f"latency spike (recent median {ratio:.3g}x the usual; threshold 1.5x)"]
-    assert f"recent median {ratio}× the usual (threshold 1.5×)" in client.get(f"/explorer/{eid}").text
+    note = f"recent median {ratio:.3g}x the usual; threshold 1.5x"
+    assert ep["health"]["reasons"] == [f"latency spike ({note})"] and ep["health"]["checks"]["latency"] == note
+    assert f"<td>{note}</td>" in client.get(f"/explorer/{eid}").text
 
 
 def test_a_size_drift_shows_on_the_page_and_in_the_health(client, admin_env):
@@ -202,21 +203,21 @@ def test_a_size_drift_shows_on_the_page_and_in_the_health(client, admin_env):
     eid = ids(client)["GET /v1/page"]
     health = client.get(f"/api/endpoints/{eid}").json()["health"]
     flags = health["flags"]
-    assert flags["size"] and 0.005 < flags["size_ratio"] < 0.02 and flags["size_count"] == flags["size_window"] == 9
+    assert flags["size"] and 0.005 < flags["size_ratio"] < 0.02 and flags["size_threshold"] == 3.0
     ratio = flags["size_ratio"]
-    assert health["reasons"] == [f"response size: 9 of the last 9 answers smaller than all of the usual ones "
-                                 f"(recent median {ratio:.3g}x the usual)"]
-    page = client.get(f"/explorer/{eid}").text
-    assert f"9 of the last 9 answers smaller than all of the usual ones; recent median {ratio}× the usual" in page
+    note = f"recent median {ratio:.3g}x the usual; threshold 3.0x either way"
+    assert health["reasons"] == [f"response size: {note}"] and health["checks"]["size"] == note
+    assert f"<td>{note}</td>" in client.get(f"/explorer/{eid}").text
 
 
-def test_the_size_bounds_show_on_the_page_while_nothing_drifts(client, admin_env):
+def test_the_checks_show_on_the_page_while_nothing_drifts(client, admin_env):
     learn_more(admin_env.db, [obs("GET", "/v1/steady", 200, {"items": ["x" * 60] * (20 + i % 3)}) for i in range(60)])
     eid = ids(client)["GET /v1/steady"]
-    flags = client.get(f"/api/endpoints/{eid}").json()["health"]["flags"]
-    assert not flags["size"] and flags["size_low"] == pytest.approx(1 / 3, rel=0.01) and flags["size_high"] == 3.0
-    assert "the usual (a drift once most recent answers are below 0.333× or above 3.0×" in \
-        client.get(f"/explorer/{eid}").text
+    health = client.get(f"/api/endpoints/{eid}").json()["health"]
+    assert not health["flags"]["size"] and health["flags"]["size_window"] == 0
+    page = client.get(f"/explorer/{eid}").text
+    assert f"<td>{health['checks']['size']}</td>" in page and "the usual; threshold 3.0x either way</td>" in page
+    assert f"<td>{health['checks']['latency']}</td>" in page and "the usual; threshold 1.5x</td>" in page
 
 
 def test_lone_surrogates_in_learned_data_do_not_break_pages(client, admin_env):

@@ -4,7 +4,8 @@ from __future__ import annotations
 import pytest
 
 from mimic_addon.watch.anomaly import Flags
-from mimic_addon.watch.health import HealthHistory, endpoint_health, global_score, status_of
+from mimic_addon.watch.health import (HealthHistory, endpoint_health, global_score, latency_note, size_note,
+                                      status_of)
 
 
 @pytest.mark.parametrize("flags, breaking, score, status", [
@@ -14,8 +15,9 @@ from mimic_addon.watch.health import HealthHistory, endpoint_health, global_scor
     (Flags(latency=True, latency_ratio=10.0, latency_threshold=7.4), False, 85, "HEALTHY"),
     (Flags(errors=True, error_factor=4.0), False, 75, "DEGRADED"),
     (Flags(errors=True, error_factor=6.0), False, 62.5, "DEGRADED"),
-    (Flags(size=True, size_ratio=0.1, size_low=0.333, size_high=3.0, size_count=9, size_window=16,
-           size_way="smaller", size_share=0.7), False, 90, "HEALTHY"),
+    (Flags(size=True, size_ratio=0.1, size_threshold=3.0), False, 90, "HEALTHY"),
+    (Flags(size=True, size_ratio=0.1, size_threshold=150.0, size_count=16, size_window=16, size_way="smaller",
+           size_share=0.7), False, 90, "HEALTHY"),
     (Flags(), True, 80, "HEALTHY"),
     (Flags(latency=True, latency_ratio=5, latency_threshold=2, errors=True, error_factor=9, size=True), True, 10,
      "CRITICAL"),
@@ -27,11 +29,22 @@ def test_penalties(flags: Flags, breaking: bool, score: float, status: str) -> N
 
 
 @pytest.mark.parametrize("share, text", [(1.0, "all"), (0.9999, "99.9%"), (0.7, "70%"), (0.0001, "0.1%")])
-def test_a_size_drift_says_how_many_answers_and_beyond_how_many(share: float, text: str) -> None:
-    flags = Flags(size=True, size_ratio=0.111, size_low=0.333, size_high=3.0, size_count=16, size_window=16,
+def test_a_size_drift_by_a_run_says_how_many_answers_and_beyond_how_many(share: float, text: str) -> None:
+    flags = Flags(size=True, size_ratio=0.111, size_threshold=150.0, size_count=16, size_window=16,
                   size_way="smaller", size_share=share)
     assert endpoint_health(flags, False).reasons == [
-        f"response size: 16 of the last 16 answers smaller than {text} of the usual ones (recent median 0.111x the usual)"]
+        f"response size: 16 of the last 16 answers smaller than {text} of the usual ones; recent median 0.111x the usual"]
+
+
+def test_the_checks_in_words() -> None:
+    assert latency_note(Flags()) == size_note(Flags()) == "baseline still learning"
+    assert latency_note(Flags(latency_ratio=1.02, latency_threshold=2.5)) == "recent median 1.02x the usual; threshold 2.5x"
+    assert latency_note(Flags(latency=True, latency_ratio=3.1, latency_threshold=145.0, latency_count=10,
+                              latency_window=16, latency_share=0.7)) == \
+        "10 of the last 16 answers slower than 70% of the usual ones; recent median 3.1x the usual"
+    assert size_note(Flags(size_ratio=0.9, size_threshold=3.0)) == "recent median 0.9x the usual; threshold 3.0x either way"
+    assert endpoint_health(Flags(latency=True, latency_ratio=9.18, latency_threshold=1.5), False).reasons == [
+        "latency spike (recent median 9.18x the usual; threshold 1.5x)"]
 
 
 def test_bands_and_global() -> None:

@@ -283,7 +283,7 @@ def public_alert(data: dict[str, Any]) -> dict[str, Any]:
 def endpoint_health_of(ep: LearnedEndpoint, alerts: list[dict[str, Any]]) -> dict[str, Any]:
     breaking = any(not x["resolved"] and x["label"] == BREAKING for x in alerts)
     health, flags = _health(ep.monitor.flags.to_dict(), breaking)
-    now = ep.monitor.flags
+    now = Flags.from_dict(flags)  # (as stored, as the reasons have them)
     return {**health, "flags": flags, "checks": {"latency": latency_note(now), "size": size_note(now)}}
 
 

@@ -12,7 +12,7 @@ two rules:
   groups (cache hits and misses, empty pages beside full ones) and the quartiles miss the smaller
   one, five of its values in nine moved the median, one window in fifty;
 - a run, by rank: `RUNS` of the last `RECENT` values beyond so much of the baseline that an
-  unchanged endpoint would show that less than once in 10^8 windows (`RankTest`: a beta-binomial
+  unchanged endpoint would show that about once in 10^8 windows (`RankTest`: a beta-binomial
   tail, so a small baseline counts as the uncertain sample it is), and as far off the median as the
   first rule asks at the least. Ranks hold for any shape of baseline: where the quartiles span two
   groups, their threshold grows to a hundred times and more, and the median sees nothing.
@@ -58,6 +58,11 @@ _LOG_FLOOR = 0.01         # values below this count as this, so a logarithm exis
 IQR_PER_SIGMA = 1.349     # a normal distribution's interquartile range, in deviations
 
 
+def _floor4(share: float) -> float:
+    """Four decimals, rounded down: a share just under 1 is not "all"."""
+    return math.floor(share * 10_000) / 10_000
+
+
 def _significant(ratio: float) -> float:
     """Three significant digits: a body gone empty is 0.000488x its usual size, not 0.0x."""
     return float(f"{ratio:.3g}")
@@ -82,14 +87,14 @@ def beta_binomial_tail(n: int, k: int, below: int, total: int) -> float:
 class RankTest:
     """Bounds that say, for each run of `RUNS`, when the recent window is off a baseline histogram:
     `RUNS[i]` of the last `RECENT` values below `low[i]` (or above `high[i]`) would be that unlikely
-    (`alpha`) if nothing had changed, and beyond `least_low` (`least_high`) as well. Worked out by
+    (about `alpha`) if nothing had changed. Worked out by
     bisection over the buckets (a few hundred microseconds, so not for every answer:
     `LogBaseline.rank_test`); judging a window is then two comparisons per run. A value counts with
     its whole bucket (about 9% wide), the cautious way."""
 
     __slots__ = ("low", "high", "lowest_bound", "highest_bound")
 
-    def __init__(self, hist: LatencyHistogram, alpha: float, least_low: float, least_high: float) -> None:
+    def __init__(self, hist: LatencyHistogram, alpha: float) -> None:
         edges = sorted(hist.buckets)
         at_or_below, seen = [], 0
         for i in edges:
@@ -108,8 +113,8 @@ class RankTest:
             first = _first_true(len(edges), lambda j: beta_binomial_tail(
                 n, k, total - (at_or_below[j - 1] if j > 0 else 0), total) <= alpha)
             high = math.inf if first is None else _lower_edge(edges[first - 1] + 1) if first > 0 else 0.0
-            self.low.append(min(low, least_low))
-            self.high.append(max(high, least_high))
+            self.low.append(low)
+            self.high.append(high)
         # the loosest bounds: a window within them is off by no run (the quick check)
         self.lowest_bound, self.highest_bound = max(self.low), min(self.high)
 
@@ -196,11 +201,10 @@ class LogBaseline:
             self._tails, self._tails_at = (_lower_edge(low), _lower_edge(high + 1)), self._at
         return self._tails
 
-    def rank_test(self, least_low: float, least_high: float) -> RankTest:
-        """`RankTest` bounds, worked out again as the baseline grows by half (`least_low`,
-        `least_high`: how far off a run must be in any case, taken when they are)."""
+    def rank_test(self) -> RankTest:
+        """`RankTest` bounds, worked out again as the baseline grows by half."""
         if self._ranks is None or self.hist.count >= self._ranks_at + max(16, self._ranks_at // 2):
-            self._ranks = RankTest(self.hist, RANK_ALPHA, least_low, least_high)
+            self._ranks = RankTest(self.hist, RANK_ALPHA)
             self._ranks_at = self.hist.count
         return self._ranks
 
@@ -230,34 +234,40 @@ class Flags:
                 "latency_ratio": _significant(self.latency_ratio),
                 "latency_threshold": round(self.latency_threshold, 2),
                 "latency_count": self.latency_count, "latency_window": self.latency_window,
-                "latency_share": round(self.latency_share, 4), "errors": self.errors,
+                "latency_share": _floor4(self.latency_share), "errors": self.errors,
                 "error_factor": round(self.error_factor, 2), "size": self.size,
                 "size_ratio": _significant(self.size_ratio), "size_threshold": round(self.size_threshold, 2),
                 "size_count": self.size_count, "size_window": self.size_window, "size_way": self.size_way,
-                "size_share": round(self.size_share, 4)}
+                "size_share": _floor4(self.size_share)}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> Flags:
         """Flags as stored. Latency and size verdicts stored before the quartile rules (without
-        `latency_ratio`, `size_threshold`) are dropped: those baselines restart."""
+        `latency_ratio`, `size_threshold`) are dropped, with their runs: those baselines restart, or
+        the verdict is made again on the next answer."""
         fields = {k: v for k, v in (d or {}).items() if k in cls.__dataclass_fields__ and v is not None}
         if "latency_ratio" not in fields:
-            for name in ("latency", "latency_z", "latency_threshold"):
+            for name in ("latency", "latency_z", "latency_threshold", *_RUN_FIELDS["latency"]):
                 fields.pop(name, None)
-        if "size_threshold" not in fields:
-            for name in ("size", "size_ratio"):
+        if "size_threshold" not in fields:  # (also flags stored on 2026-12-07 with "size_low" instead)
+            for name in ("size", "size_ratio", *_RUN_FIELDS["size"]):
                 fields.pop(name, None)
         return cls(**fields)
 
 
-def _off_run(ordered: Sequence[float], test: RankTest, slower_only: bool = False) -> tuple[int, str, float] | None:
+_RUN_FIELDS = {"latency": ("latency_count", "latency_window", "latency_share"),
+               "size": ("size_count", "size_window", "size_way", "size_share")}
+
+
+def _off_run(ordered: Sequence[float], test: RankTest, low: float, high: float,
+             slower_only: bool = False) -> tuple[int, str, float] | None:
     """The first of `RUNS` the recent values (`ordered`: sorted, `RECENT` of them) are off by: (how
-    many, "smaller" or "larger", the value that many reach), or None (`slower_only`: latencies,
-    never off below)."""
-    for k, low, high in zip(RUNS, test.low, test.high):
-        if ordered[k - 1] < low and not slower_only:  # the k-th smallest
+    many, "smaller" or "larger", the value that many reach), or None. `low`, `high`: how far off the
+    run must be in any case (`slower_only`: latencies, never off below)."""
+    for k, bound_low, bound_high in zip(RUNS, test.low, test.high):
+        if not slower_only and ordered[k - 1] < min(bound_low, low):  # the k-th smallest
             return k, "smaller", ordered[k - 1]
-        if ordered[RECENT - k] > high:  # the k-th largest
+        if ordered[RECENT - k] > max(bound_high, high):  # the k-th largest
             return k, "larger", ordered[RECENT - k]
     return None
 
@@ -321,10 +331,10 @@ class EndpointMonitor:
         ordered = sorted(recent)
         if ordered[-1] <= median * least:
             return  # (no run can be off: none is that slow)
-        test = self.latency.rank_test(-1.0, median * least)
+        test = self.latency.rank_test()
         if ordered[-1] <= test.highest_bound:
             return
-        run = _off_run(ordered, test, slower_only=True)
+        run = _off_run(ordered, test, 0.0, median * least, slower_only=True)
         if run:
             f.latency, f.latency_count, f.latency_window = True, run[0], RECENT
             f.latency_share = self.latency.hist.share_beyond(run[2], larger=False)
@@ -361,17 +371,18 @@ class EndpointMonitor:
         low, high = min(usual / SIZE_FACTOR, usual - SIZE_MIN_BYTES), max(usual * SIZE_FACTOR, usual + SIZE_MIN_BYTES)
         if ordered[0] >= low and ordered[-1] <= high:
             return  # (no run can be off: none is that far off)
-        test = self.size.rank_test(low, high)
+        test = self.size.rank_test()
         if ordered[0] >= test.lowest_bound and ordered[-1] <= test.highest_bound:
             return
-        run = _off_run(ordered, test)
+        run = _off_run(ordered, test, low, high)
         if run:
             f.size, f.size_count, f.size_window, f.size_way = True, run[0], RECENT, run[1]
             f.size_share = self.size.hist.share_beyond(run[2], larger=f.size_way == "smaller")
 
     # -- merging and storage --------------------------------------------------------------------
     def merge(self, other: EndpointMonitor) -> None:
-        """Fold another endpoint's baselines in (template re-grouping); recent windows restart."""
+        """Fold another endpoint's baselines in (template re-grouping); the recent windows are this
+        endpoint's."""
         self.latency.merge(other.latency)
         self.size.merge(other.size)
         self.requests += other.requests
@@ -380,7 +391,7 @@ class EndpointMonitor:
     def to_dict(self) -> dict[str, Any]:
         return {"lath": self.latency.hist.to_dict(), "sizeh": self.size.hist.to_dict(), "req": self.requests,
                 "err": self.errors, "rl": list(self.recent_latency), "re": list(self.recent_errors),
-                "rs": list(self.recent_size), "flags": self.flags.to_dict()}
+                "rs1": list(self.recent_size), "flags": self.flags.to_dict()}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any] | None) -> EndpointMonitor:
@@ -395,6 +406,7 @@ class EndpointMonitor:
         m.requests, m.errors = d.get("req", 0), d.get("err", 0)
         m.recent_latency.extend(d.get("rl", []))
         m.recent_errors.extend(d.get("re", []))
-        m.recent_size.extend(d.get("rs", []))
+        # sizes + 1 ("rs1"); stored before 2026-12-07 as they came ("rs")
+        m.recent_size.extend(d["rs1"] if "rs1" in d else [v + 1 for v in d.get("rs", [])])
         m.flags = Flags.from_dict(d.get("flags"))
         return m

@@ -11,7 +11,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .anomaly import ERROR_SEVERE_FACTOR, LATENCY_SEVERE_FACTOR, Flags
+from .anomaly import ERROR_SEVERE_FACTOR, LATENCY_SEVERE_FACTOR, RECENT, RUNS, SIZE_MIN_BYTES, TAIL, Flags
 
 HEALTHY, DEGRADED, CRITICAL = "HEALTHY", "DEGRADED", "CRITICAL"
 HISTORY_MAX = 500
@@ -60,7 +60,10 @@ def latency_note(flags: Flags) -> str:
     if flags.latency and flags.latency_window:
         return (f"{flags.latency_count} of the last {flags.latency_window} answers slower than "
                 f"{_share(flags.latency_share)} of the usual ones; recent median {flags.latency_ratio:.3g}x the usual")
-    return f"recent median {flags.latency_ratio:.3g}x the usual; threshold {flags.latency_threshold:.1f}x"
+    note = f"recent median {flags.latency_ratio:.3g}x the usual; threshold {flags.latency_threshold:.1f}x"
+    if not flags.latency and flags.latency_ratio > flags.latency_threshold:
+        note += f", but fewer than {RUNS[0]} of the last {RECENT} are in the slowest {TAIL:.0%} seen: no spike"
+    return note
 
 
 def size_note(flags: Flags) -> str:
@@ -70,7 +73,12 @@ def size_note(flags: Flags) -> str:
     if flags.size and flags.size_window:
         return (f"{flags.size_count} of the last {flags.size_window} answers {flags.size_way} than "
                 f"{_share(flags.size_share)} of the usual ones; recent median {flags.size_ratio:.3g}x the usual")
-    return f"recent median {flags.size_ratio:.3g}x the usual; threshold {flags.size_threshold:.1f}x either way"
+    note = f"recent median {flags.size_ratio:.3g}x the usual; threshold {flags.size_threshold:.1f}x either way"
+    off = flags.size_ratio > flags.size_threshold or flags.size_ratio * flags.size_threshold < 1
+    if not flags.size and off:
+        note += (f", but fewer than {RUNS[0]} of the last {RECENT} are beyond the {TAIL:.0%} tail seen that way, or "
+                 f"the median is less than {SIZE_MIN_BYTES} bytes off: no drift")
+    return note
 
 
 def _share(share: float) -> str:

@@ -43,6 +43,10 @@ def test_the_checks_in_words() -> None:
                               latency_window=16, latency_share=0.7)) == \
         "10 of the last 16 answers slower than 70% of the usual ones; recent median 3.1x the usual"
     assert size_note(Flags(size_ratio=0.9, size_threshold=3.0)) == "recent median 0.9x the usual; threshold 3.0x either way"
+    # the median past its threshold, but not past the usual tail: a group of slow answers that is usual
+    assert latency_note(Flags(latency_ratio=7.05, latency_threshold=1.9)) == (
+        "recent median 7.05x the usual; threshold 1.9x, but fewer than 5 of the last 16 are in the slowest 2% seen: "
+        "no spike")
     assert endpoint_health(Flags(latency=True, latency_ratio=9.18, latency_threshold=1.5), False).reasons == [
         "latency spike (recent median 9.18x the usual; threshold 1.5x)"]
 

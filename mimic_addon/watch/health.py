@@ -58,8 +58,7 @@ def latency_note(flags: Flags) -> str:
     if not flags.latency_threshold:
         return "baseline still learning"
     if flags.latency and flags.latency_window:
-        return (f"{flags.latency_count} of the last {flags.latency_window} answers slower than "
-                f"{_share(flags.latency_share)} of the usual ones; recent median {flags.latency_ratio:.3g}x the usual")
+        return _run(flags.latency_count, flags.latency_window, "slower", flags.latency_share, flags.latency_ratio)
     note = f"recent median {flags.latency_ratio:.3g}x the usual; threshold {flags.latency_threshold:.1f}x"
     if not flags.latency and flags.latency_ratio > flags.latency_threshold:
         note += f", but fewer than {RUNS[0]} of the last {RECENT} are in the slowest {TAIL:.0%} seen: no spike"
@@ -71,8 +70,7 @@ def size_note(flags: Flags) -> str:
     if not flags.size_threshold:
         return "baseline still learning"
     if flags.size and flags.size_window:
-        return (f"{flags.size_count} of the last {flags.size_window} answers {flags.size_way} than "
-                f"{_share(flags.size_share)} of the usual ones; recent median {flags.size_ratio:.3g}x the usual")
+        return _run(flags.size_count, flags.size_window, flags.size_way, flags.size_share, flags.size_ratio)
     note = f"recent median {flags.size_ratio:.3g}x the usual; threshold {flags.size_threshold:.1f}x either way"
     off = flags.size_ratio > flags.size_threshold or flags.size_ratio * flags.size_threshold < 1
     if not flags.size and off:
@@ -81,11 +79,10 @@ def size_note(flags: Flags) -> str:
     return note
 
 
-def _share(share: float) -> str:
-    """A share of answers, never rounded up to "all" (nor down to "none")."""
-    if share >= 1.0:
-        return "all"
-    return f"{max(math.floor(share * 1000) / 10, 0.1):g}%"
+def _run(count: int, window: int, way: str, share: float, ratio: float) -> str:
+    """A run of answers off, in words; the share of usual answers is never rounded up to "all"."""
+    beyond = "all" if share >= 1.0 else f"{max(math.floor(share * 1000) / 10, 0.1):g}%"
+    return f"{count} of the last {window} answers {way} than {beyond} of the usual ones; recent median {ratio:.3g}x the usual"
 
 
 def global_score(scores: list[float]) -> float:

@@ -27,10 +27,11 @@ dict (a few kB for a jittery endpoint). Pure: no clock.
 """
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO, LatencyHistogram
 
@@ -87,10 +88,9 @@ def beta_binomial_tail(n: int, k: int, below: int, total: int) -> float:
 class RankTest:
     """Bounds that say, for each run of `RUNS`, when the recent window is off a baseline histogram:
     `RUNS[i]` of the last `RECENT` values below `low[i]` (or above `high[i]`) would be that unlikely
-    (about `alpha`) if nothing had changed. Worked out by
-    bisection over the buckets (a few hundred microseconds, so not for every answer:
-    `LogBaseline.rank_test`); judging a window is then two comparisons per run. A value counts with
-    its whole bucket (about 9% wide), the cautious way."""
+    (about `alpha`) if nothing had changed. Worked out from the largest count of baseline values a
+    run may lie among (`critical_count`), then the buckets; judging a window is then two
+    comparisons per run. A value counts with its whole bucket (about 9% wide), the cautious way."""
 
     __slots__ = ("low", "high", "lowest_bound", "highest_bound")
 
@@ -103,52 +103,57 @@ class RankTest:
         total = hist.count
         self.low: list[float] = []
         self.high: list[float] = []
-        n = RECENT
         for k in RUNS:
-            # below: the last bucket a value may sit in; "none" (-1) means below every bucket
-            last = _last_true(len(edges), lambda j: beta_binomial_tail(n, k, at_or_below[j] if j >= 0 else 0,
-                                                                        total) <= alpha)
-            low = 0.0 if last is None else _lower_edge(edges[last + 1]) if last + 1 < len(edges) else math.inf
-            # above: the first bucket whose values and all above it are few enough
-            first = _first_true(len(edges), lambda j: beta_binomial_tail(
-                n, k, total - (at_or_below[j - 1] if j > 0 else 0), total) <= alpha)
-            high = math.inf if first is None else _lower_edge(edges[first - 1] + 1) if first > 0 else 0.0
-            self.low.append(low)
-            self.high.append(high)
+            most = critical_count(k, total, alpha)
+            if most < 0:  # (even below, or above, every value seen is not enough: a small baseline)
+                self.low.append(0.0)
+                self.high.append(math.inf)
+                continue
+            # below: values in buckets holding, with all below them, `most` values at most
+            after = bisect.bisect_right(at_or_below, most)
+            self.low.append(_lower_edge(edges[after]) if after < len(edges) else math.inf)
+            # above: values in buckets holding, with all above them, `most` values at most
+            before = bisect.bisect_left(at_or_below, total - most) if total > most else -1
+            self.high.append(_lower_edge(edges[before] + 1) if before >= 0 else 0.0)
         # the loosest bounds: a window within them is off by no run (the quick check)
         self.lowest_bound, self.highest_bound = max(self.low), min(self.high)
+
+
+def _binomial_share(k: int, alpha: float) -> float:
+    """The share p at which `k` or more of `RECENT` fall with probability `alpha` (a binomial: the
+    large-baseline limit of `beta_binomial_tail`), by bisection."""
+    lo, hi = 0.0, 1.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        tail = sum(math.comb(RECENT, j) * mid ** j * (1 - mid) ** (RECENT - j) for j in range(k, RECENT + 1))
+        lo, hi = (mid, hi) if tail <= alpha else (lo, mid)
+    return lo
+
+
+_SHARES = {k: _binomial_share(k, RANK_ALPHA) for k in RUNS}
 
 
 def _lower_edge(bucket: int) -> float:
     return HISTOGRAM_BASE_MS * HISTOGRAM_RATIO ** bucket
 
 
-def _last_true(size: int, ok: Callable[[int], bool]) -> int | None:
-    """The largest j in -1..size-1 with ok(j), for ok true up to some point (None: not even -1)."""
-    if not ok(-1):
-        return None
-    lo, hi = -1, size - 1  # ok(lo) holds
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if ok(mid):
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
+def critical_count(k: int, total: int, alpha: float) -> int:
+    """The largest count c of `total` baseline values such that `k` of `RECENT` new ones among them
+    is that unlikely: beta_binomial_tail(RECENT, k, c, total) <= alpha (-1: not even c = 0). Walked
+    to from the binomial's share, less about k / 3 (the baseline's uncertainty): a step or two."""
+    def ok(c: int) -> bool:
+        return c < 0 or beta_binomial_tail(RECENT, k, c, total) <= alpha
 
-
-def _first_true(size: int, ok: Callable[[int], bool]) -> int | None:
-    """The smallest j in 0..size with ok(j), for ok true from some point on (None: not even size)."""
-    if not ok(size):
-        return None
-    lo, hi = 0, size  # ok(hi) holds
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if ok(mid):
-            hi = mid
-        else:
-            lo = mid + 1
-    return lo
+    share = _SHARES[k] if alpha == RANK_ALPHA else _binomial_share(k, alpha)
+    c = min(max(int(share * (total + 2)) - 1 - (k - 1) // 3, -1), total)
+    if ok(c):
+        while c < total and ok(c + 1):
+            c += 1
+    else:
+        while not ok(c - 1):
+            c -= 1
+        c -= 1
+    return c
 
 
 class LogBaseline:

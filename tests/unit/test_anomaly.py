@@ -7,7 +7,8 @@ import random
 import pytest
 
 from mimic_addon.model.stats import LatencyHistogram
-from mimic_addon.watch.anomaly import LATENCY_MIN_RATIO, EndpointMonitor, Flags, RankTest, beta_binomial_tail
+from mimic_addon.watch.anomaly import (LATENCY_MIN_RATIO, RANK_ALPHA, RECENT, RUNS, EndpointMonitor, Flags, RankTest,
+                                       critical_count, beta_binomial_tail)
 from mimic_addon.watch.evidence import chance
 
 
@@ -322,3 +323,11 @@ def test_flags_of_a_rule_of_before_come_back_without_their_verdict_nor_run() -> 
 
 def test_a_share_is_stored_rounded_down() -> None:
     assert Flags(size_share=0.99996, latency_share=0.99999).to_dict()["size_share"] == 0.9999
+
+
+@pytest.mark.parametrize("total", [30, 31, 100, 999, 5000])
+def test_thecritical_count_is_the_largest_that_is_unlikely_enough(total: int) -> None:
+    for k in RUNS:
+        c = critical_count(k, total, RANK_ALPHA)
+        assert c == -1 or beta_binomial_tail(RECENT, k, c, total) <= RANK_ALPHA
+        assert c == total or beta_binomial_tail(RECENT, k, c + 1, total) > RANK_ALPHA

@@ -61,8 +61,9 @@ def latency_note(flags: Flags) -> str:
         return _run(flags.latency_count, flags.latency_window, "slower", flags.latency_share, flags.latency_ratio)
     note = f"recent median {flags.latency_ratio:.3g}x the usual; threshold {flags.latency_threshold:.1f}x"
     if not flags.latency and flags.latency_ratio > flags.latency_threshold:
-        note += f", but fewer than {RUNS[0]} of the last {RECENT} are in the slowest {TAIL:.0%} seen: no spike"
-    return note
+        return note + f", but fewer than {RUNS[0]} of the last {RECENT} are in the slowest {TAIL:.0%} seen: no spike"
+    return note + (f" (or {RUNS[0]} or more of the last {RECENT} far slower than the usual ones)" if not flags.latency
+                   else "")
 
 
 def size_note(flags: Flags) -> str:
@@ -74,9 +75,10 @@ def size_note(flags: Flags) -> str:
     note = f"recent median {flags.size_ratio:.3g}x the usual; threshold {flags.size_threshold:.1f}x either way"
     off = flags.size_ratio > flags.size_threshold or flags.size_ratio * flags.size_threshold < 1
     if not flags.size and off:
-        note += (f", but fewer than {RUNS[0]} of the last {RECENT} are beyond the {TAIL:.0%} tail seen that way, or "
-                 f"the median is less than {SIZE_MIN_BYTES} bytes off: no drift")
-    return note
+        return note + (f", but fewer than {RUNS[0]} of the last {RECENT} are beyond the {TAIL:.0%} tail seen that way, "
+                       f"or the median is less than {SIZE_MIN_BYTES} bytes off: no drift")
+    return note + (f" (or {RUNS[0]} or more of the last {RECENT} far smaller or larger than the usual ones)"
+                   if not flags.size else "")
 
 
 def _run(count: int, window: int, way: str, share: float, ratio: float) -> str:

@@ -38,11 +38,14 @@ def test_a_size_drift_by_a_run_says_how_many_answers_and_beyond_how_many(share: 
 
 def test_the_checks_in_words() -> None:
     assert latency_note(Flags()) == size_note(Flags()) == "baseline still learning"
-    assert latency_note(Flags(latency_ratio=1.02, latency_threshold=2.5)) == "recent median 1.02x the usual; threshold 2.5x"
+    assert latency_note(Flags(latency_ratio=1.02, latency_threshold=2.5)) == \
+        "recent median 1.02x the usual; threshold 2.5x (or 5 or more of the last 16 far slower than the usual ones)"
     assert latency_note(Flags(latency=True, latency_ratio=3.1, latency_threshold=145.0, latency_count=10,
                               latency_window=16, latency_share=0.7)) == \
         "10 of the last 16 answers slower than 70% of the usual ones; recent median 3.1x the usual"
-    assert size_note(Flags(size_ratio=0.9, size_threshold=3.0)) == "recent median 0.9x the usual; threshold 3.0x either way"
+    assert size_note(Flags(size_ratio=0.9, size_threshold=3.0)) == ("recent median 0.9x the usual; threshold 3.0x "
+                                                                    "either way (or 5 or more of the last 16 far smaller "
+                                                                    "or larger than the usual ones)")
     # the median past its threshold, but not past the usual tail: a group of slow answers that is usual
     assert latency_note(Flags(latency_ratio=7.05, latency_threshold=1.9)) == (
         "recent median 7.05x the usual; threshold 1.9x, but fewer than 5 of the last 16 are in the slowest 2% seen: "

@@ -331,8 +331,9 @@ class EndpointMonitor:
             # (cache misses) where the quartiles did not reach
             slow = self.latency.tails()[1]
             f.latency = sum(v > slow for v in recent) >= RUNS[0]
-        if f.latency or len(recent) < RECENT:
-            return
+        if len(recent) < RECENT:
+            return  # (a spike the median found is told by its run too, when there is one: the
+                    # reason then does not change from one answer to the next as the median moves)
         ordered = sorted(recent)
         if ordered[-1] <= median * least:
             return  # (no run can be off: none is that slow)
@@ -370,8 +371,8 @@ class EndpointMonitor:
                 f.size = sum(v > large for v in recent) >= RUNS[0]
             elif f.size_ratio < 1 / f.size_threshold:
                 f.size = sum(v < small for v in recent) >= RUNS[0]
-        if f.size or len(recent) < RECENT:
-            return
+        if len(recent) < RECENT:
+            return  # (as latencies: a drift the median found is told by its run, when there is one)
         ordered = sorted(recent)
         low, high = min(usual / SIZE_FACTOR, usual - SIZE_MIN_BYTES), max(usual * SIZE_FACTOR, usual + SIZE_MIN_BYTES)
         if ordered[0] >= low and ordered[-1] <= high:

@@ -331,3 +331,14 @@ def test_thecritical_count_is_the_largest_that_is_unlikely_enough(total: int) ->
         c = critical_count(k, total, RANK_ALPHA)
         assert c == -1 or beta_binomial_tail(RECENT, k, c, total) <= RANK_ALPHA
         assert c == total or beta_binomial_tail(RECENT, k, c + 1, total) > RANK_ALPHA
+
+
+def test_a_spike_is_told_by_its_run_while_there_is_one() -> None:
+    """The median rule and the run both see a steady slowdown: the flags keep the run, so the
+    reason does not change from one answer to the next as the median moves."""
+    m = baseline(n=600)
+    told = []
+    for _ in range(40):
+        f = m.observe(150.0, 200, 1000)
+        told.append((f.latency, f.latency_window))
+    assert told[4][0] and all(t == (True, 16) for t in told[15:])

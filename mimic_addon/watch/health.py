@@ -2,7 +2,8 @@
 
 Penalties: latency spike -15 (-22.5 at twice the factor a spike starts at), error spike -25
 (-37.5 above 5x the baseline rate), size drift -10, unresolved breaking drift -20. HEALTHY >= 80,
-DEGRADED 50-79, CRITICAL < 50. Global score: 70% the mean of the endpoint scores + 30% the worst one.
+DEGRADED 50-79, CRITICAL < 50; an endpoint with anything active is DEGRADED at best. Global score:
+70% the mean of the endpoint scores + 30% the worst one (its band by score alone).
 """
 from __future__ import annotations
 
@@ -49,7 +50,10 @@ def endpoint_health(flags: Flags, breaking_drift: bool) -> EndpointHealth:
         score -= 20
         reasons.append("unresolved breaking drift")
     score = max(score, 0.0)
-    return EndpointHealth(score, status_of(score), reasons)
+    status = status_of(score)
+    if reasons and status == HEALTHY:  # (a spike of -15 alone leaves 85: not what HEALTHY says)
+        status = DEGRADED
+    return EndpointHealth(score, status, reasons)
 
 
 def latency_note(flags: Flags) -> str:

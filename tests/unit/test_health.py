@@ -10,15 +10,15 @@ from mimic_addon.watch.health import (HealthHistory, endpoint_health, global_sco
 
 @pytest.mark.parametrize("flags, breaking, score, status", [
     (Flags(), False, 100, "HEALTHY"),
-    (Flags(latency=True, latency_ratio=2.0, latency_threshold=1.5), False, 85, "HEALTHY"),
+    (Flags(latency=True, latency_ratio=2.0, latency_threshold=1.5), False, 85, "DEGRADED"),  # (anything active)
     (Flags(latency=True, latency_ratio=3.0, latency_threshold=1.5), False, 77.5, "DEGRADED"),
-    (Flags(latency=True, latency_ratio=10.0, latency_threshold=7.4), False, 85, "HEALTHY"),
+    (Flags(latency=True, latency_ratio=10.0, latency_threshold=7.4), False, 85, "DEGRADED"),
     (Flags(errors=True, error_factor=4.0), False, 75, "DEGRADED"),
     (Flags(errors=True, error_factor=6.0), False, 62.5, "DEGRADED"),
-    (Flags(size=True, size_ratio=0.1, size_threshold=3.0), False, 90, "HEALTHY"),
+    (Flags(size=True, size_ratio=0.1, size_threshold=3.0), False, 90, "DEGRADED"),
     (Flags(size=True, size_ratio=0.1, size_threshold=150.0, size_count=16, size_window=16, size_way="smaller",
-           size_share=0.7), False, 90, "HEALTHY"),
-    (Flags(), True, 80, "HEALTHY"),
+           size_share=0.7), False, 90, "DEGRADED"),
+    (Flags(), True, 80, "DEGRADED"),
     (Flags(latency=True, latency_ratio=5, latency_threshold=2, errors=True, error_factor=9, size=True), True, 10,
      "CRITICAL"),
 ])

@@ -43,6 +43,11 @@ class LatencyHistogram:
     def bucket_of(value: float) -> int:
         return int(math.log(value / HISTOGRAM_BASE_MS) / _LOG_RATIO) if value > HISTOGRAM_BASE_MS else 0
 
+    @staticmethod
+    def lower_edge(bucket: int) -> float:
+        """Where bucket `bucket` starts (values below it are in lower buckets)."""
+        return HISTOGRAM_BASE_MS * HISTOGRAM_RATIO ** bucket
+
     def share_beyond(self, value: float, *, larger: bool) -> float:
         """The share of values in buckets wholly above `value`'s bucket (`larger`), or wholly below."""
         at = self.bucket_of(value)

@@ -33,7 +33,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO, LatencyHistogram
+from ..model.stats import HISTOGRAM_RATIO, LatencyHistogram
 
 MIN_BASELINE = 30        # observations before any judgement
 MEDIAN_OF = 9            # the median rule: the median of the last 9 latencies or sizes
@@ -111,10 +111,10 @@ class RankTest:
                 continue
             # below: values in buckets holding, with all below them, `most` values at most
             after = bisect.bisect_right(at_or_below, most)
-            self.low.append(_lower_edge(edges[after]) if after < len(edges) else math.inf)
+            self.low.append(LatencyHistogram.lower_edge(edges[after]) if after < len(edges) else math.inf)
             # above: values in buckets holding, with all above them, `most` values at most
             before = bisect.bisect_left(at_or_below, total - most) if total > most else -1
-            self.high.append(_lower_edge(edges[before] + 1) if before >= 0 else 0.0)
+            self.high.append(LatencyHistogram.lower_edge(edges[before] + 1) if before >= 0 else 0.0)
         # the loosest bounds: a window within them is off by no run (the quick check)
         self.lowest_bound, self.highest_bound = max(self.low), min(self.high)
 
@@ -131,10 +131,6 @@ def _binomial_share(k: int, alpha: float) -> float:
 
 
 _SHARES = {k: _binomial_share(k, RANK_ALPHA) for k in RUNS}
-
-
-def _lower_edge(bucket: int) -> float:
-    return HISTOGRAM_BASE_MS * HISTOGRAM_RATIO ** bucket
 
 
 def critical_count(k: int, total: int, alpha: float) -> int:
@@ -154,6 +150,19 @@ def critical_count(k: int, total: int, alpha: float) -> int:
             c -= 1
         c -= 1
     return c
+
+
+def _off_run(ordered: Sequence[float], test: RankTest, low: float, high: float,
+             slower_only: bool = False) -> tuple[int, str, float] | None:
+    """The first of `RUNS` the recent values (`ordered`: sorted, `RECENT` of them) are off by: (how
+    many, "smaller" or "larger", the value that many reach), or None. `low`, `high`: how far off the
+    run must be in any case (`slower_only`: latencies, never off below)."""
+    for k, bound_low, bound_high in zip(RUNS, test.low, test.high):
+        if not slower_only and ordered[k - 1] < min(bound_low, low):  # the k-th smallest
+            return k, "smaller", ordered[k - 1]
+        if ordered[RECENT - k] > max(bound_high, high):  # the k-th largest
+            return k, "larger", ordered[RECENT - k]
+    return None
 
 
 class LogBaseline:
@@ -203,8 +212,28 @@ class LogBaseline:
         h = self.hist
         if self._tails_at != self._at:
             low, high = (h.bucket_of(h.quantile(q)) for q in (TAIL, 1 - TAIL))
-            self._tails, self._tails_at = (_lower_edge(low), _lower_edge(high + 1)), self._at
+            self._tails, self._tails_at = (h.lower_edge(low), h.lower_edge(high + 1)), self._at
         return self._tails
+
+    def run_off(self, recent: Sequence[float], low: float, high: float,
+                slower_only: bool = False) -> tuple[int, str, float] | None:
+        """The run of `RUNS` the last `RECENT` values are off this baseline by, at least below `low` or
+        above `high`: (how many, "smaller" or "larger", the share of usual values they lie beyond), or
+        None (`slower_only`: latencies, never off below). The bounds are worked out only when some
+        value lies beyond `low` or `high`."""
+        if len(recent) < RECENT:
+            return None
+        ordered = sorted(recent)
+        if (slower_only or ordered[0] >= low) and ordered[-1] <= high:
+            return None  # (none is that far off)
+        test = self.rank_test()
+        if (slower_only or ordered[0] >= test.lowest_bound) and ordered[-1] <= test.highest_bound:
+            return None
+        run = _off_run(ordered, test, low, high, slower_only)
+        if run is None:
+            return None
+        count, way, value = run
+        return count, way, self.hist.share_beyond(value, larger=way == "smaller")
 
     def rank_test(self) -> RankTest:
         """`RankTest` bounds, worked out again as the baseline grows by half."""
@@ -264,19 +293,6 @@ _RUN_FIELDS = {"latency": ("latency_count", "latency_window", "latency_share"),
                "size": ("size_count", "size_window", "size_way", "size_share")}
 
 
-def _off_run(ordered: Sequence[float], test: RankTest, low: float, high: float,
-             slower_only: bool = False) -> tuple[int, str, float] | None:
-    """The first of `RUNS` the recent values (`ordered`: sorted, `RECENT` of them) are off by: (how
-    many, "smaller" or "larger", the value that many reach), or None. `low`, `high`: how far off the
-    run must be in any case (`slower_only`: latencies, never off below)."""
-    for k, bound_low, bound_high in zip(RUNS, test.low, test.high):
-        if not slower_only and ordered[k - 1] < min(bound_low, low):  # the k-th smallest
-            return k, "smaller", ordered[k - 1]
-        if ordered[RECENT - k] > max(bound_high, high):  # the k-th largest
-            return k, "larger", ordered[RECENT - k]
-    return None
-
-
 class EndpointMonitor:
     """Baselines and recent windows of one endpoint."""
 
@@ -331,19 +347,11 @@ class EndpointMonitor:
             # (cache misses) where the quartiles did not reach
             slow = self.latency.tails()[1]
             f.latency = sum(v > slow for v in recent) >= RUNS[0]
-        if len(recent) < RECENT:
-            return  # (a spike the median found is told by its run too, when there is one: the
-                    # reason then does not change from one answer to the next as the median moves)
-        ordered = sorted(recent)
-        if ordered[-1] <= median * least:
-            return  # (no run can be off: none is that slow)
-        test = self.latency.rank_test()
-        if ordered[-1] <= test.highest_bound:
-            return
-        run = _off_run(ordered, test, 0.0, median * least, slower_only=True)
+        # (a spike the median found is told by its run too, when there is one: the reason then does
+        # not change from one answer to the next as the median moves)
+        run = self.latency.run_off(recent, 0.0, median * least, slower_only=True)
         if run:
-            f.latency, f.latency_count, f.latency_window = True, run[0], RECENT
-            f.latency_share = self.latency.hist.share_beyond(run[2], larger=False)
+            f.latency, f.latency_count, f.latency_window, f.latency_share = True, run[0], RECENT, run[2]
 
     def _judge_errors(self, f: Flags) -> None:
         if self.requests < MIN_BASELINE:
@@ -371,19 +379,10 @@ class EndpointMonitor:
                 f.size = sum(v > large for v in recent) >= RUNS[0]
             elif f.size_ratio < 1 / f.size_threshold:
                 f.size = sum(v < small for v in recent) >= RUNS[0]
-        if len(recent) < RECENT:
-            return  # (as latencies: a drift the median found is told by its run, when there is one)
-        ordered = sorted(recent)
         low, high = min(usual / SIZE_FACTOR, usual - SIZE_MIN_BYTES), max(usual * SIZE_FACTOR, usual + SIZE_MIN_BYTES)
-        if ordered[0] >= low and ordered[-1] <= high:
-            return  # (no run can be off: none is that far off)
-        test = self.size.rank_test()
-        if ordered[0] >= test.lowest_bound and ordered[-1] <= test.highest_bound:
-            return
-        run = _off_run(ordered, test, low, high)
+        run = self.size.run_off(recent, low, high)  # (as latencies: a drift is told by its run, if any)
         if run:
-            f.size, f.size_count, f.size_window, f.size_way = True, run[0], RECENT, run[1]
-            f.size_share = self.size.hist.share_beyond(run[2], larger=f.size_way == "smaller")
+            f.size, f.size_count, f.size_window, f.size_way, f.size_share = True, run[0], RECENT, run[1], run[2]
 
     # -- merging and storage --------------------------------------------------------------------
     def merge(self, other: EndpointMonitor) -> None:

@@ -88,7 +88,8 @@ def size_note(flags: Flags) -> str:
 def _run(count: int, window: int, way: str, share: float, ratio: float) -> str:
     """A run of answers off, in words; the share of usual answers is never rounded up to "all"."""
     beyond = "all" if share >= 1.0 else f"{max(math.floor(share * 1000) / 10, 0.1):g}%"
-    return f"{count} of the last {window} answers {way} than {beyond} of the usual ones; recent median {ratio:.3g}x the usual"
+    return (f"{count} of the last {window} answers {way} than {beyond} of the usual ones; recent median "
+            f"{ratio:.3g}x the usual")
 
 
 def global_score(scores: list[float]) -> float:

@@ -371,7 +371,7 @@ class Watchdog:
                 if kin_change is not c:  # optional now and then in its kin: far stronger evidence needed
                     c = kin_change
                     if c.key in suspicion.runs:  # (a full suspicion takes no new places: `Suspicion.update`)
-                        suspicion.runs[c.key] = (run, False)
+                        suspicion.runs[c.key] = (run, holds(c, run, held))
                     weighed_change, alert_now = weighed(c, run, certain, vouched)
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)

@@ -131,6 +131,8 @@ def _expected_types(counts: dict[str, int]) -> str:
 
 
 ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
+ONE_OFF = 1           # deviations a place may have had and keep its label: once is an accident (a partial
+                      # answer, one of another kind), not a habit its readers had to handle
 UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once (and a third of them): maybe another shape of object
 
 
@@ -214,7 +216,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, 0))
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
-                             grade=1))
+                             grade=1 if nulls > ONE_OFF else 0))
         elif path in watched:
             fine.add(path)
         return
@@ -357,7 +359,7 @@ def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, pat
             return other_kind
         lacked = total - present if present < total else 0  # (objects that went without it before)
         _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, lacked,
-                         grade=1 if lacked else 0))
+                         grade=1 if lacked > ONE_OFF else 0))
     for name in new:
         if len(out) >= MAX_CHANGES:
             break

@@ -158,6 +158,20 @@ def test_an_almost_always_present_field_is_graded_one_label_lower() -> None:
     assert compare(rare, {"id": 1}) == []  # optional: absent is no drift
 
 
+def test_a_place_that_deviated_once_keeps_its_label() -> None:
+    # once in a hundred answers is an accident its readers never had to handle: the label stays,
+    # though the evidence needed is that of a place that deviated (`evidence.threshold`)
+    once = learned([{"id": i, **({"note": "n"} if i else {})} for i in range(100)])
+    [change] = compare(once, {"id": 1})
+    assert (change.kind, change.label, change.exceptions) == ("missing_field", "BREAKING", 1)
+    nulls = learned([{"id": i, "note": "n" if i else None} for i in range(100)])
+    [change] = compare(nulls, {"id": 1, "note": None})
+    assert (change.kind, change.label, change.exceptions) == ("null_value", "WARNING", 1)
+    twice = learned([{"id": i, "note": "n" if i % 50 else None} for i in range(100)])
+    [change] = compare(twice, {"id": 1, "note": None})
+    assert (change.kind, change.label, change.exceptions) == ("null_value", "INFO", 2)
+
+
 def test_confidence_grows_with_the_run_and_the_sightings() -> None:
     from mimic_addon.watch.evidence import chance, weighed
 

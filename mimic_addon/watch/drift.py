@@ -243,14 +243,15 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
             fine.add(path)
         if path not in under:  # nothing watched below here
             watched = under = NOWHERE
+    # the way to a followed place is walked past the budget: a run ends only where its place is
+    # seen as usual, and a run not ended by the answers that had the place is no run in a row
+    # (`under` is a set of paths, not NOWHERE nor EVERYWHERE, only on that way)
+    if budget[0] <= 0 and (under is NOWHERE or not isinstance(under, frozenset)):
+        return
     if t == "object":
-        if budget[0] <= 0:
-            return
         budget[0] -= 1
         _walk_object(node, value, path, out, fine, min_count, answers, watched, under, budget)
     elif t == "array":
-        if budget[0] <= 0:
-            return
         budget[0] -= 1
         _walk_array(node, value, path, key, out, fine, min_count, answers, watched, under, budget)
 

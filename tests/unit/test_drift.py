@@ -639,3 +639,20 @@ def test_a_map_lets_go_of_the_fields_it_had() -> None:
     assert node.watch_memo is not None
     node.observe({f"key{i}": i for i in range(300)})  # (too many keys: the object becomes a map)
     assert node.is_map and node.watch_memo is None
+
+
+def test_a_followed_place_past_the_budget_is_still_seen_as_usual() -> None:
+    # sixty objects come first in each answer: a followed place after them is walked to all the
+    # same, so an answer that has it as usual ends its run (a run it does not end is no run in a row)
+    from mimic_addon.watch.drift import MAX_OBJECTS_LOOKED_INTO, inspect
+
+    def answer(i: int) -> dict:
+        return {**{f"o{k}": {"v": k} for k in range(MAX_OBJECTS_LOOKED_INTO + 12)}, "z": {"a": i}}
+
+    node = learned([answer(i) for i in range(10)])
+    changes, fine = inspect(node, answer(11), min_count=8, watched={"$.z.a"})
+    assert changes == [] and fine == {"$.z.a"}
+    gone = answer(12)
+    del gone["z"]["a"]
+    assert [c.path for c in inspect(node, gone, min_count=8, watched={"$.z.a"})[0]] == ["$.z.a"]
+    assert inspect(node, gone, min_count=8)[0] == []  # not followed: the budget bounds the walk

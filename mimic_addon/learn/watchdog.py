@@ -376,7 +376,7 @@ class Watchdog:
             if alert_now or (alert is not None and alert.stands(c.key)):
                 sure.append(weighed_change)
                 suspicion.runs.pop(c.key, None)
-            elif holds(c, run, held):
+            elif c.key in suspicion.runs and holds(c, run, held):  # (a full suspicion follows no new place)
                 doubtful = True
         return sure, doubtful, runs
 

@@ -17,7 +17,8 @@ object of a kind not seen yet (an unknown tag, or one that lacks several always-
 a third of them at least, and brings fields never seen or is one of objects that vary) only
 counts as evidence (`Change.shaky`). Optional fields (seen in only
 some observations) being absent are not drift, unless they were almost always there: then a long
-run of absences is reported one label lower, and so is an optional field arriving null. Whether
+run of absences is needed, reported one label lower if the field went missing more than once
+before (`ONE_OFF`); an optional field arriving null is reported one label lower. Whether
 a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations
@@ -85,7 +86,7 @@ class Change:
     seen: int = 0        # the evidence: answers in which the place was learned ...
     exceptions: int = 0  # ... and how many of them already deviated this way (0: it never did)
     confidence: float = 1.0  # how sure the alert is that this is a change (evidence.py)
-    grade: int = 0       # labels below the kind's: an almost-always-present field gone is a WARNING
+    grade: int = 0       # labels below the kind's: a field missing now and then before, gone, is a WARNING
     shaky: bool = False  # found in an object that looks like another kind of object: it counts as
                          # evidence (the answer is held back, the place's run goes on) but only a far
                          # longer run alerts on it alone (evidence.py)
@@ -130,7 +131,7 @@ def _expected_types(counts: dict[str, int]) -> str:
     return " | ".join(names) or "null"
 
 
-ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (one label lower) when it goes
+ALMOST_ALWAYS = 0.9   # an optional field present this often is watched (a far longer run) when it goes
 ONE_OFF = 1           # deviations a place may have had and keep its label: once is an accident (a partial
                       # answer, one of another kind), not a habit its readers had to handle
 UNKNOWN_KIND_MISSING = 2  # always-present fields lacking at once (and a third of them): maybe another shape of object
@@ -191,6 +192,14 @@ def _ancestors(paths: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def per_answer(deviations: int, seen: int, sightings: int) -> int:
+    """Deviations counted per sighting (list items: many per answer) as answers, the unit of `seen`
+    (`evidence.chance` needs both in one unit): at least one if any."""
+    if not deviations or sightings <= seen:
+        return deviations
+    return max(1, round(deviations * seen / sightings))
+
+
 def _add(out: dict[tuple[str, str], Change], change: Change) -> None:
     if len(out) < MAX_CHANGES:
         out.setdefault(change.key, change)
@@ -215,6 +224,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         if not nulls:
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, 0))
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
+            nulls = per_answer(nulls, seen, node.count)
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
                              grade=1 if nulls > ONE_OFF else 0))
         elif path in watched:
@@ -321,10 +331,11 @@ def _walk_object(node: SchemaNode, value: dict, path: str, out: dict, fine: set[
                 if watched is not NOWHERE and (p := f"{path}.{name}") in watched:
                     fine.add(p)
                 continue
-            if not nulls and child.count < ALMOST_ALWAYS * total:
+            if child.count < ALMOST_ALWAYS * total:
                 # an optional field arriving null: its readers already handle it missing (one label lower)
+                seen = min(child.count, answers)
                 _add(out, Change(f"{path}.{name}", "null_value", _expected_types(child.type_counts()), "null", None,
-                                 min(child.count, answers), 0, grade=1))
+                                 seen, per_answer(nulls, seen, child.count), grade=1))
                 continue
         _walk(child, v, f"{path}.{name}", name, out, fine, min_count, answers, watched, under, budget)
     if shaky_from >= 0:
@@ -358,7 +369,7 @@ def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, pat
     for name, present in missing:
         if len(out) >= MAX_CHANGES:  # (as `_add` would: only so as not to build what it drops)
             return other_kind
-        lacked = total - present if present < total else 0  # (objects that went without it before)
+        lacked = per_answer(total - present, objects, total) if present < total else 0  # (went without it)
         _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, lacked,
                          grade=1 if lacked > ONE_OFF else 0))
     for name in new:
@@ -392,6 +403,8 @@ def _walk_array(node: SchemaNode, value: list, path: str, key: str, out: dict, f
     n = len(value)
     picks = range(n) if n <= MAX_ITEMS_CHECKED else \
         tuple(i * (n - 1) // (MAX_ITEMS_CHECKED - 1) for i in range(MAX_ITEMS_CHECKED))  # (spread: each differs)
+    if budget[0] <= 0:  # past the budget, on the way to a followed place (`_walk`): one item per list
+        picks = picks[:1]
     within = min(answers, node.types[_ARR_SLOT])  # answers that had this list at most
     prefix = path + "[]"
     before = len(out)

@@ -9,7 +9,9 @@ deviates): the chance that an unchanged contract shows that run is
 A field present in 8 of 8 answers and missing from the next one: P = 1/10, it may be optional;
 missing from the next two: P = 1/10 * 2/11 < 2%, a change. One answer alone is enough only on
 strong evidence (P <= 0.4%: a place stable in about 250 answers). The alert's confidence is 1 - P. Places that already deviated (a field present in 95%
-of answers) need far stronger evidence and are reported one label lower (see `drift.py`).
+of answers) need far stronger evidence, and are reported one label lower if they deviated more than
+once (see `drift.py`). A run not seen for MAX_IDLE judged answers (its place gone with what held it)
+ends, so what it held back is learned.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ ALPHA_ONE = 0.004      # one answer alone: only on strong evidence (a place stab
 MAX_HELD = 32          # answers held back as they came per endpoint and status
 MAX_SHAKY_NEW_HELD = 3  # answers held back for new fields in other kinds of objects (see `holds`)
 MAX_RUNS = 64          # candidate changes followed per endpoint and status
+MAX_IDLE = 32          # judged answers in a row without a run's place, neither as usual nor changed,
+                       # that end the run (its place's parent gone too, say: it would hold answers forever)
 
 
 def chance(seen: int, exceptions: int, run: int) -> float:
@@ -86,6 +90,7 @@ class Suspicion:
     held: list[Any] = field(default_factory=list)
     overflow: SchemaNode | None = None
     held_other: int = 0
+    idle: dict[tuple[str, str], int] = field(default_factory=dict)  # (not saved: a restart starts them again)
 
     def holding(self) -> bool:
         return any(hold for _, hold in self.runs.values())
@@ -163,10 +168,13 @@ class Suspicion:
         keys = {c.key for c in changes}
         for key in list(self.runs):
             if key in keys:
+                self.idle.pop(key, None)
                 continue
             path, kind = key
-            if path in fine or (is_json and kind in ("not_json", "new_field")):
+            idle = self.idle[key] = self.idle.get(key, 0) + 1
+            if path in fine or (is_json and kind in ("not_json", "new_field")) or idle > MAX_IDLE:
                 del self.runs[key]
+                del self.idle[key]
         out = {}
         held = self.held_count()
         for c in changes:

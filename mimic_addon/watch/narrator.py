@@ -78,7 +78,7 @@ def _what(c: Change) -> str:
     if c.kind == "type_changed":
         return f"changed type from {c.expected} to {c.actual}"
     if c.kind == "null_value":
-        return f"was never null ({c.expected}) and now arrives null"
+        return f"was {'almost ' if c.exceptions else ''}never null ({c.expected}) and now arrives null"
     if c.kind == "format_changed":
         return f"changed format from {c.expected} to {c.actual}" + (f" ({_short(c.example)})" if c.example is not None else "")
     if c.kind == "new_enum_value":

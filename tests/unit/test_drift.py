@@ -656,3 +656,41 @@ def test_a_followed_place_past_the_budget_is_still_seen_as_usual() -> None:
     del gone["z"]["a"]
     assert [c.path for c in inspect(node, gone, min_count=8, watched={"$.z.a"})[0]] == ["$.z.a"]
     assert inspect(node, gone, min_count=8)[0] == []  # not followed: the budget bounds the walk
+
+
+def test_deviations_of_list_items_count_per_answer() -> None:
+    # 20 answers of 10 items each, `x` missing from 15 of the 200 items: as answers, 15 * 20 / 200
+    # = 2 (seen is 20 answers), so the evidence P can still fall as the run grows
+    bodies = [{"items": [{"id": k, **({} if a * 10 + k < 15 else {"x": 1})} for k in range(10)]} for a in range(20)]
+    [change] = compare(learned(bodies), {"items": [{"id": 1}]})
+    assert (change.path, change.seen, change.exceptions, change.label) == ("$.items[].x", 20, 2, "WARNING")
+
+
+def test_an_optional_field_null_once_before_is_still_one_label_lower() -> None:
+    node = learned([{"id": i, **({"nick": None if i == 1 else "n"} if i % 2 else {})} for i in range(100)])
+    [change] = compare(node, {"id": 3, "nick": None})
+    assert (change.kind, change.label, change.exceptions) == ("null_value", "INFO", 1)
+
+
+def test_past_the_budget_only_one_item_of_a_list_is_followed() -> None:
+    from mimic_addon.watch import drift
+
+    node = learned([{"a": [{"b": [{"c": [{"d": i}] * 3}] * 3}] * 3} for i in range(10)])
+    calls = []
+    walk = drift._walk
+
+    def counted(*args, **kwargs):
+        calls.append(args[2])
+        return walk(*args, **kwargs)
+
+    drift._walk = counted
+    try:
+        budget = [0]
+        out, fine = {}, set()
+        watched = frozenset({"$.a[].b[].c[].d"})
+        counted(node, {"a": [{"b": [{"c": [{"d": 1}] * 3}] * 3}] * 3}, "$", "", out, fine, 8, 10, watched,
+                drift._ancestors(watched), budget)
+    finally:
+        drift._walk = walk
+    # one item per list on the way (3 ** 3 = 27 items of the innermost list otherwise)
+    assert fine == {"$.a[].b[].c[].d"} and calls.count("$.a[].b[].c[]") == 1

@@ -95,3 +95,21 @@ def test_a_run_on_a_place_that_deviated_before_holds_its_answers_back() -> None:
     assert (alert["label"], [(c["path"], c["kind"], c["exceptions"]) for c in alert["changes"]]) == \
         ("BREAKING", [("$.created", "missing_field", 1)])
     assert alert["count"] == 20  # every answer of the run, the ones held back before it alerted too
+
+
+def test_a_run_whose_place_is_gone_with_its_parent_ends_and_learns_what_it_held() -> None:
+    from mimic_addon.watch.evidence import MAX_IDLE
+
+    brain = Brain(Watchdog())
+    for i in range(20):  # `meta` optional (in half the answers), `b` always in it
+        brain.learn(answer(i, {**item(i), "meta": {"a": 1, "b": 2}} if i % 2 else item(i)))
+    brain.settle()
+    brain.learn(answer(20, {**item(20), "meta": {"a": 1}}))  # `meta.b` missing: a run, the answer held
+    node = brain.endpoints()[0].responses["200"]
+    assert node.count == 20
+    for i in range(21, 21 + MAX_IDLE):  # no `meta` at all: the run's place is neither usual nor changed
+        brain.learn(answer(i, item(i)))
+    assert node.count == 20 + MAX_IDLE  # held still (the run waits), the others learned
+    brain.learn(answer(60, item(60)))
+    assert node.count == 22 + MAX_IDLE  # the run ended: the answer it held is learned too
+    assert brain.alert_list() == []

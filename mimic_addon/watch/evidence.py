@@ -66,14 +66,15 @@ def weighed(change: Change, run: int, certain: bool = False, vouched: bool = Tru
 
 def holds(change: Change, run: int, held: int) -> bool:
     """Does this candidate, not sure yet after `run` answers, hold its answer back (`held`: answers
-    its endpoint holds back already)? Yes when it is BREAKING/WARNING or its place deviated before:
-    learned, the answers of a run would wear away its own evidence (a field present in 53 of 54
-    answers, missing from the next six: learned, it is in 53 of 60, no longer almost always there,
-    and the run stops before it is long enough for a place that deviated before); and for a new
-    field in another kind of object (`Change.shaky`) while few answers are held: learned at once,
-    the field would be known when ordinary answers bring it next, and so never reported. New kinds
-    that keep coming (one kind, or several taking turns) are learned after that."""
-    return change.label != INFO or bool(change.exceptions) or (change.shaky and max(run, held + 1) <= MAX_SHAKY_NEW_HELD)
+    its endpoint holds back already)? Yes when it is BREAKING/WARNING, on a place that deviated
+    before too: learned, the answers of a run would wear away its own evidence (a field present in
+    53 of 54 answers, missing from the next six: learned, it is in 53 of 60, no longer almost always
+    there, and the run stops before it is long enough for a place that deviated before). An INFO
+    change withholds nothing once sure, so nothing is held for it, but for a new field in another
+    kind of object (`Change.shaky`) while few answers are held: learned at once, the field would be
+    known when ordinary answers bring it next, and so never reported. New kinds that keep coming
+    (one kind, or several taking turns) are learned after that."""
+    return change.label != INFO or (change.shaky and max(run, held + 1) <= MAX_SHAKY_NEW_HELD)
 
 
 @dataclass

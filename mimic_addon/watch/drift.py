@@ -18,7 +18,8 @@ a third of them at least, and brings fields never seen or is one of objects that
 counts as evidence (`Change.shaky`). Optional fields (seen in only
 some observations) being absent are not drift, unless they were almost always there: then a long
 run of absences is needed, reported one label lower if the field went missing more than once
-before (`ONE_OFF`); an optional field arriving null is reported one label lower. Whether
+before (`ONE_OFF`), and likewise for a field rarely null arriving null; an optional field arriving
+null is reported one label lower. Whether
 a candidate is surprising enough to alert on is `evidence.py`'s business.
 """
 from __future__ import annotations

@@ -69,11 +69,13 @@ def holds(change: Change, run: int, held: int) -> bool:
     its endpoint holds back already)? Yes when it is BREAKING/WARNING, on a place that deviated
     before too: learned, the answers of a run would wear away its own evidence (a field present in
     53 of 54 answers, missing from the next six: learned, it is in 53 of 60, no longer almost always
-    there, and the run stops before it is long enough for a place that deviated before). An INFO
-    change withholds nothing once sure, so nothing is held for it, but for a new field in another
-    kind of object (`Change.shaky`) while few answers are held: learned at once, the field would be
-    known when ordinary answers bring it next, and so never reported. New kinds that keep coming
-    (one kind, or several taking turns) are learned after that."""
+    there, and the run stops before it is long enough for a place that deviated before). Not for an
+    INFO change: holding answers for a rarely-null field arriving null (graded INFO) kept lists of
+    items with many such fields holding answers without end (jellyfin); the price is that such a
+    field null in 5% or more of the answers before may be learned nullable before its run alerts.
+    But for a new field in another kind of object (`Change.shaky`) while few answers are held:
+    learned at once, the field would be known when ordinary answers bring it next, and so never
+    reported. New kinds that keep coming (one kind, or several taking turns) are learned after that."""
     return change.label != INFO or (change.shaky and max(run, held + 1) <= MAX_SHAKY_NEW_HELD)
 
 
@@ -164,21 +166,22 @@ class Suspicion:
 
     def update(self, changes: list[Change], fine: set[str], is_json: bool) -> dict[tuple[str, str], int]:
         """Count one answer: its candidates extend their runs, a place it had as usual ends its
-        run (a new field's place: any JSON answer without it). Returns each candidate's run length
-        (this answer included)."""
+        run (a new field's place: any JSON answer without it), and so do MAX_IDLE answers in a row
+        that neither had its place as usual nor changed. Returns each candidate's run length (this
+        answer included)."""
         keys = {c.key for c in changes}
         for key in list(self.runs):
             if key in keys:
-                self.idle.pop(key, None)
                 continue
             path, kind = key
             idle = self.idle[key] = self.idle.get(key, 0) + 1
-            if path in fine or (is_json and kind in ("not_json", "new_field")) or idle > MAX_IDLE:
+            if path in fine or (is_json and kind in ("not_json", "new_field")) or idle >= MAX_IDLE:
                 del self.runs[key]
                 del self.idle[key]
         out = {}
         held = self.held_count()
         for c in changes:
+            self.idle.pop(c.key, None)  # (shown again; or a new run, whatever an ended one left)
             run = self.runs.get(c.key, (0, False))[0] + 1
             out[c.key] = run
             if c.key in self.runs or len(self.runs) < MAX_RUNS:

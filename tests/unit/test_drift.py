@@ -694,3 +694,20 @@ def test_past_the_budget_only_one_item_of_a_list_is_followed() -> None:
         drift._walk = walk
     # one item per list on the way (3 ** 3 = 27 items of the innermost list otherwise)
     assert fine == {"$.a[].b[].c[].d"} and calls.count("$.a[].b[].c[]") == 1
+
+
+def test_only_breaking_and_warning_candidates_hold_their_answers() -> None:
+    from mimic_addon.watch.evidence import Suspicion, holds
+
+    graded_null = Change("$.a", "null_value", "string", "null", None, 100, 3, grade=1)  # INFO
+    assert graded_null.label == "INFO" and not holds(graded_null, 1, 0)
+    graded_gone = Change("$.a", "missing_field", "present", "missing", None, 100, 3, grade=1)  # WARNING
+    assert holds(graded_gone, 1, 0) and holds(Change("$.a", "null_value", "string", "null", None, 100, 1), 1, 0)
+    # a run's idle count starts again with a new run of the same place (an ended one leaves nothing)
+    suspicion = Suspicion()
+    suspicion.update([graded_gone], set(), True)
+    suspicion.idle[graded_gone.key] = 30
+    del suspicion.runs[graded_gone.key]  # (ended elsewhere: taken back, say)
+    suspicion.update([graded_gone], set(), True)
+    suspicion.update([], set(), True)
+    assert suspicion.runs[graded_gone.key] == (1, True) and suspicion.idle[graded_gone.key] == 1

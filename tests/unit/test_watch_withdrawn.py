@@ -107,9 +107,9 @@ def test_a_run_whose_place_is_gone_with_its_parent_ends_and_learns_what_it_held(
     brain.learn(answer(20, {**item(20), "meta": {"a": 1}}))  # `meta.b` missing: a run, the answer held
     node = brain.endpoints()[0].responses["200"]
     assert node.count == 20
-    for i in range(21, 21 + MAX_IDLE):  # no `meta` at all: the run's place is neither usual nor changed
+    for i in range(21, 20 + MAX_IDLE):  # no `meta` at all: the run's place is neither usual nor changed
         brain.learn(answer(i, item(i)))
-    assert node.count == 20 + MAX_IDLE  # held still (the run waits), the others learned
-    brain.learn(answer(60, item(60)))
-    assert node.count == 22 + MAX_IDLE  # the run ended: the answer it held is learned too
+    assert node.count == 19 + MAX_IDLE  # held still (the run waits), the others learned
+    brain.learn(answer(60, item(60)))  # the MAX_IDLE-th
+    assert node.count == 21 + MAX_IDLE  # the run ended: the answer it held is learned too
     assert brain.alert_list() == []

@@ -4,8 +4,8 @@ Glue between the Brain and the pure `watch/` core. It runs in the learner thread
 observation is merged into the model (so a new shape cannot become "normal" first). Each place in
 a document is judged on its own evidence (`watch/evidence.py`): a BREAKING/WARNING candidate change
 that is not sure yet holds its answers back until the next answers confirm it (an alert) or
-contradict it (they are learned), or its place goes unseen for long (`evidence.MAX_IDLE`). A response with BREAKING or WARNING drift is withheld from the learned schema
-while its alert is open;
+contradict it (they are learned), or its place goes unseen for long (`evidence.MAX_IDLE`). A
+response with BREAKING or WARNING drift is withheld from the learned schema while its alert is open;
 resolving the alert as "expected" merges what was withheld, so the schema moves on to the new
 contract. INFO (new field) responses are learned as usual: the new field becomes an optional one
 (in an object of another kind, a few answers later: see `evidence.holds`).

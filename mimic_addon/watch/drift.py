@@ -193,6 +193,12 @@ def _ancestors(paths: frozenset[str]) -> frozenset[str]:
     return frozenset(out)
 
 
+def grade_of(deviations: int) -> int:
+    """Labels below its kind's for a change on a place that deviated `deviations` times before (as
+    answers): one from two on, none for once (`ONE_OFF`)."""
+    return 1 if deviations > ONE_OFF else 0
+
+
 def per_answer(deviations: int, seen: int, sightings: int) -> int:
     """Deviations counted per sighting (list items: many per answer) as answers, the unit of `seen`
     (`evidence.chance` needs both in one unit): at least one if any."""
@@ -227,7 +233,7 @@ def _walk(node: SchemaNode, value: Any, path: str, key: str, out: dict, fine: se
         elif nulls <= (1 - ALMOST_ALWAYS) * node.count:
             nulls = per_answer(nulls, seen, node.count)
             _add(out, Change(path, "null_value", _expected_types(node.type_counts()), "null", None, seen, nulls,
-                             grade=1 if nulls > ONE_OFF else 0))
+                             grade=grade_of(nulls)))
         elif path in watched:
             fine.add(path)
         return
@@ -372,7 +378,7 @@ def _judge_keys(node: SchemaNode, props: dict[str, SchemaNode], value: dict, pat
             return other_kind
         lacked = per_answer(total - present, objects, total) if present < total else 0  # (went without it)
         _add(out, Change(f"{path}.{name}", "missing_field", "present", "missing", None, objects, lacked,
-                         grade=1 if lacked > ONE_OFF else 0))
+                         grade=grade_of(lacked)))
     for name in new:
         if len(out) >= MAX_CHANGES:
             break

@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterable
 
 from ..model.schema import TYPE_NAMES, SchemaNode
-from .drift import ALMOST_ALWAYS, ONE_OFF, Change
+from .drift import ALMOST_ALWAYS, Change, grade_of
 
 KIN_KINDS = ("missing_field", "null_value")
 MAX_NODES_VISITED = 100_000  # per answer, over all its changes about to alert: bounded work
@@ -85,8 +85,8 @@ def weigh_with_kin(change: Change, root: SchemaNode, roots: Iterable[SchemaNode]
     unchanged when no kin of its object went without it (or had it null); None when they did often
     (an optional place: nothing to report); else the change with the kin's deviations as its
     exceptions, one label lower if they deviated more than once, as for a field almost always present
-    (`drift.py`). `budget`: the
-    schema nodes still to visit, shared by the changes of one answer (MAX_NODES_VISITED if None)."""
+    (`drift.py`). `budget`: the schema nodes still to visit, shared by the changes of one answer
+    (MAX_NODES_VISITED if None)."""
     if change.kind not in KIN_KINDS or change.exceptions:
         return change
     parts = _segments(change.path)
@@ -119,4 +119,4 @@ def weigh_with_kin(change: Change, root: SchemaNode, roots: Iterable[SchemaNode]
     if deviated > (1 - ALMOST_ALWAYS) * seen:
         return None
     return Change(change.path, change.kind, change.expected, change.actual, change.example, seen, deviated,
-                  change.confidence, grade=1 if deviated > ONE_OFF else 0)
+                  change.confidence, grade=grade_of(deviated))

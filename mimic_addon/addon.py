@@ -21,6 +21,7 @@ from mimic_addon.learn.brain import Brain
 from mimic_addon.learn.learner import Learner
 from mimic_addon.learn.observation import from_flow
 from mimic_addon.learn.watchdog import DEFAULT_DRIFT_AFTER
+from mimic_addon.model.plural import plural
 from mimic_addon.serve.chaos_addon import ChaosAddon
 from mimic_addon.serve.replay_addon import ReplayAddon
 from mimic_addon.serve.serve_addon import ServeAddon
@@ -95,7 +96,7 @@ class Mimic:
         self.learner = Learner(self.brain, store, flush_interval=_flush_interval(),
                                queue_size=ctx.options.mimic_queue_size)
         self.learner.start()
-        logger.info(f"Mimic: {len(self.brain.endpoints())} endpoints loaded from {store.url}")
+        logger.info(f"Mimic: {plural(len(self.brain.endpoints()), 'endpoint')} loaded from {store.url}")
 
     def _close(self) -> None:
         if self.learner is not None:
@@ -121,7 +122,7 @@ class Mimic:
 
     def done(self) -> None:
         if self.learner is not None:
-            logger.info(f"Mimic: saving {self.brain.observed} observations' worth of learning")
+            logger.info(f"Mimic: saving what {plural(self.brain.observed, 'observation')} taught")
         self._close()
 
     @command.command("mimic.flush")

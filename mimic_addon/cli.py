@@ -35,7 +35,9 @@ from .learn.gc_pacing import FrozenModel, collector_off
 from .learn.learner import Learner
 from .learn.readahead import batches, reads_apart
 from .learn.watchdog import DEFAULT_DRIFT_AFTER
+from .model.plural import plural
 from .store import Store, StoreError
+from .store.urls import sqlite_path
 
 ADDON = Path(__file__).with_name("addon.py")
 # Mimic's own commands and their one-line help (`mimic --help`); any other first argument is mitmdump's.
@@ -56,11 +58,6 @@ EXPORT_KINDS = ("openapi", "jsonschema", "typescript", "pydantic", "har", "flows
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
-def plural(n: int, word: str) -> str:
-    """`1 endpoint`, `2 endpoints`."""
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
 def _note(text: str) -> None:
     """A line for people on stderr, after whatever went to stdout so far: with both streams on
     one terminal or file (`2>&1`) it never lands inside or before a table."""
@@ -68,7 +65,14 @@ def _note(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _open_brain(db: str) -> tuple[Store, Brain]:
+def _open_brain(db: str, create: bool = False) -> tuple[Store, Brain]:
+    """The store at `db` and the model it holds. A command that only reads (`create` False) is
+    refused a SQLite file that does not exist: opening it would create an empty store, and a
+    mistyped `--db` would then read as "nothing learned"."""
+    file = sqlite_path(db) if not create else None
+    if file is not None and not file.exists():
+        raise StoreError(f"no store at {file}: nothing was learned there (check --db; `mimic learn` and the proxy "
+                         "create one)")
     try:
         store = Store(db)
         snapshot = store.load()
@@ -145,7 +149,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
             readable.append(p)
         else:
             skipped.append(f"{p}: {'not a file' if p.exists() else 'no such file'}: skipped")
-    store, brain = _open_brain(args.db)
+    store, brain = _open_brain(args.db, create=True)
     brain.watch.enabled = not args.no_watch
     brain.watch.drift_after = args.drift_after
     learner = Learner(brain, store)
@@ -387,7 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true",
                    help="a JSON array on stdout: host, method, template, count, statuses, latency_ms, source...")
     p.set_defaults(func=cmd_endpoints)
-    p = sub.add_parser("drift", help=COMMANDS["drift"])
+    p = sub.add_parser("drift", help=COMMANDS["drift"],
+                       usage="mimic drift [--db DB] [--json] [--unresolved]\n"
+                             "       mimic drift resolve ID expected|fixed [--db DB]")
     p.add_argument("words", nargs="*", metavar="resolve ID expected|fixed")
     p.add_argument("--db", default=default_db)
     p.add_argument("--json", action="store_true", help="a JSON list of alerts on stdout")

@@ -196,7 +196,7 @@ class AdminServer:
         options = (ctx.options.mimic_admin_token, ctx.options.mimic_firebase_project, ctx.options.mimic_admin_allowed,
                    ctx.options.mimic_admin_secure_cookies)
         try:
-            app, generated = await asyncio.to_thread(self._build, store, bind, *options)
+            app, generated, explicit = await asyncio.to_thread(self._build, store, bind, *options)
         except asyncio.CancelledError:
             sock.close()
             raise
@@ -212,9 +212,12 @@ class AdminServer:
         logger.log(ALERT, f"Mimic admin: dashboard at {bind.url}/")
         if generated:
             logger.log(ALERT, f"Mimic admin: generated admin token (shown once, stored hashed): {generated}")
+        elif not explicit:
+            logger.info(stored_token_hint(ctx.options.mimic_db))
 
     def _build(self, store: Any, bind: Bind, token: str, firebase: str, allowed: str,
-               secure_cookies: bool) -> tuple[Any, str | None]:
+               secure_cookies: bool) -> tuple[Any, str | None, bool]:
+        """The app, the admin token generated now (to show once) and whether one was given."""
         from admin_app.app import create_app
         from admin_app.auth import ensure_token
         from admin_app.control import EmbeddedControl
@@ -222,7 +225,7 @@ class AdminServer:
         settings = self.settings(bind, token, firebase, allowed, secure_cookies)
         generated = ensure_token(store, settings.token)
         app = create_app(settings, store, EmbeddedControl(ctx.master, self._status), self.hub)
-        return app, generated
+        return app, generated, bool(settings.token)
 
     @staticmethod
     def settings(bind: Bind, token: str, firebase: str, allowed: str, secure_cookies: bool = False) -> Any:
@@ -233,3 +236,13 @@ class AdminServer:
         return AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None,
                                       firebase_project=firebase or None, allowed_emails=emails or None,
                                       allowed_domains=domains or None, secure_cookies=secure_cookies or None)
+
+
+def stored_token_hint(db: str) -> str:
+    """Said on a start that logs in with the token generated on an earlier one (it is shown once);
+    a database URL's password is not repeated."""
+    if "://" in db:
+        from sqlalchemy.engine import make_url
+        db = make_url(db).render_as_string(hide_password=True)
+    return ("Mimic admin: log in with the admin token shown when it was generated "
+            f"(lost it? `mimic admin --db {db} --reset-token` prints a new one)")

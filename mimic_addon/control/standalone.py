@@ -13,7 +13,7 @@ import sys
 import time
 from typing import Any
 
-from .admin_server import GRACEFUL_S, Bind, listen, parse_bind
+from .admin_server import GRACEFUL_S, Bind, listen, parse_bind, stored_token_hint
 from .entries import event_of
 
 logger = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def run(db: str, bind_spec: str, token: str | None, secure_cookies: bool = False
             print(f"mimic admin: cannot listen on {bind.host}:{bind.port}: {e.strerror or e} "
                   f"(choose another with --bind 127.0.0.1:PORT)", file=sys.stderr)
             return 1
-        _announce(bind, store.url, generated)
+        _announce(bind, store.url, generated, None if settings.token else db)
         config = uvicorn.Config(app, log_level="warning", ws="wsproto", lifespan="off", access_log=False,
                                 timeout_graceful_shutdown=GRACEFUL_S)
         try:
@@ -132,7 +132,9 @@ async def _serve(server: Any, sock: Any, store: Any, hub: Any, brains: Any) -> N
         sock.close()
 
 
-def _announce(bind: Bind, store_url: str, generated: str | None) -> None:
+def _announce(bind: Bind, store_url: str, generated: str | None, stored_token_of: str | None) -> None:
+    """The dashboard's address, and the token generated now (shown once) or, when the one generated
+    before is in use, how to get a new one (`stored_token_of`: the store as the user named it)."""
     from sqlalchemy.engine import make_url
 
     shown = make_url(store_url).render_as_string(hide_password=True)
@@ -140,3 +142,5 @@ def _announce(bind: Bind, store_url: str, generated: str | None) -> None:
     if generated:
         print(f"Mimic admin: generated admin token (shown once, stored hashed): {generated}", file=sys.stderr,
               flush=True)
+    elif stored_token_of is not None:
+        print(stored_token_hint(stored_token_of), file=sys.stderr, flush=True)

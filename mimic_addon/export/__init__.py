@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..learn.brain import Brain
+from ..model.plural import plural
 
 
 class ExportError(Exception):
@@ -40,8 +41,8 @@ def _openapi(req: ExportRequest) -> ExportResult:
         import yaml
 
         text = yaml.safe_dump(doc, sort_keys=False, allow_unicode=False)
-        return ExportResult(text, f"{len(doc['paths'])} paths", "application/yaml", "openapi.yaml")
-    return ExportResult(json.dumps(doc, indent=2, ensure_ascii=True) + "\n", f"{len(doc['paths'])} paths",
+        return ExportResult(text, plural(len(doc['paths']), 'path'), "application/yaml", "openapi.yaml")
+    return ExportResult(json.dumps(doc, indent=2, ensure_ascii=True) + "\n", plural(len(doc['paths']), 'path'),
                         "application/json", "openapi.json")
 
 

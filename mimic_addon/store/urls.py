@@ -30,3 +30,11 @@ def sqlite_file(url: str) -> Path | None:
         return None
     file = url.removeprefix("sqlite:///").split("?", 1)[0]
     return Path(file) if file and file != ":memory:" else None
+
+
+def sqlite_path(db: str) -> Path | None:
+    """The SQLite file the user's ``db`` option names (a path or a ``sqlite:///`` URL), creating
+    nothing; None for another database or an in-memory one."""
+    if "://" not in db:
+        return Path(db).expanduser().resolve()
+    return sqlite_file(db)

@@ -5,6 +5,8 @@ import re
 from datetime import datetime, timezone
 from typing import Any
 
+from ..model.plural import plural
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
@@ -49,5 +51,5 @@ def health_text(health: dict[str, Any]) -> str:
     header = ("STATUS", "SCORE", "METHOD", "ENDPOINT", "COUNT", "ALERTS", "WHY")
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header) - 1)]
     lines = ["  ".join([c.ljust(w) for c, w in zip(r[:-1], widths)] + [r[-1]]) for r in [header] + rows]
-    lines.append(f"GLOBAL  {health['score']:.1f}  {health['status']}  ({len(rows)} endpoints)")
+    lines.append(f"GLOBAL  {health['score']:.1f}  {health['status']}  ({plural(len(rows), 'endpoint')})")
     return _lines(lines)

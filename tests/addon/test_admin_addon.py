@@ -451,3 +451,19 @@ async def test_over_the_log_rate_requests_are_streamed_not_logged_errors_first(d
         assert s.log.writer.skipped == 3 and len(s.mimic.store.recent_requests()) == 4
         s.log.done()
         s.mimic.done()
+
+
+def test_a_start_on_a_stored_token_says_how_to_get_a_new_one(capsys):
+    """The token is shown once: a later start says what to do when it is lost, never a password."""
+    from mimic_addon.control.admin_server import Bind
+    from mimic_addon.control.standalone import _announce
+
+    bind = Bind("127.0.0.1", 8081)
+    _announce(bind, "sqlite:////tmp/m.db", "tok-123", "/tmp/m.db")
+    err = capsys.readouterr().err
+    assert "generated admin token (shown once, stored hashed): tok-123" in err and "reset-token" not in err
+    _announce(bind, "postgresql+psycopg://mimic:s3cret@db/test", None, "postgresql://mimic:s3cret@db/test")
+    err = capsys.readouterr().err
+    assert "`mimic admin --db postgresql://mimic:***@db/test --reset-token`" in err and "s3cret" not in err
+    _announce(bind, "sqlite:////tmp/m.db", None, None)  # a token given (option / environment): nothing to say
+    assert "reset-token" not in capsys.readouterr().err

@@ -147,6 +147,7 @@ def test_embedded_dashboard_token_printed_once(proxies: ProxyFactory, tmp_path):
         assert c.get("/api/status", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     output = again.stop()
     assert "dashboard at" in output and "generated admin token" not in output and token not in output
+    assert f"lost it? `mimic admin --db {db} --reset-token`" in output  # (it was shown once, on the first start)
 
 
 def test_admin_port_in_use_leaves_the_proxy_running(proxies: ProxyFactory, tmp_path):

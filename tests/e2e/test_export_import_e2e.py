@@ -15,6 +15,8 @@ import jsonschema
 import pytest
 import yaml
 
+from mimic_addon.store import Store
+
 from .conftest import (MITMDUMP, START_TIMEOUT, Backend, Proxy, ProxyFactory, _env, _Handler, fetch, free_port,
                        run_cli, serve_http, wait_for_port)
 
@@ -91,9 +93,14 @@ def test_recordings_export_to_flows_that_mitmdump_server_replay_serves(tmp_path:
 
 
 def test_nothing_recorded_is_a_clear_error(tmp_path: Path):
-    cp = subprocess.run([str(MITMDUMP.with_name("mimic")), "export", "flows", "--db", str(tmp_path / "empty.db")],
+    db = tmp_path / "empty.db"
+    Store(str(db)).close()  # a store, with nothing recorded in it
+    cp = subprocess.run([str(MITMDUMP.with_name("mimic")), "export", "flows", "--db", str(db)],
                         capture_output=True, text=True, env=_env(), timeout=60)
     assert cp.returncode == 1 and "nothing recorded: run with --set mimic_mode=record" in cp.stderr
+    cp = subprocess.run([str(MITMDUMP.with_name("mimic")), "export", "flows", "--db", str(tmp_path / "typo.db")],
+                        capture_output=True, text=True, env=_env(), timeout=60)
+    assert cp.returncode == 1 and f"no store at {tmp_path / 'typo.db'}" in cp.stderr
 
 
 PET = {"type": "object", "required": ["id", "name", "status"], "properties": {

@@ -64,3 +64,24 @@ def test_learn_summary_is_singular(tmp_path, capsys):
     capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True})])
     assert cli.main(["learn", "-q", str(capture), "--db", str(tmp_path / "m.db")]) == 0
     assert "learned 1 flow: 1 endpoint on 1 host -> " in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["endpoints"], ["drift", "--json"], ["health"], ["export", "openapi"],
+                                  ["drift", "resolve", "abc", "expected"]])
+def test_a_reading_command_refuses_a_store_that_is_not_there(tmp_path, argv, capsys):
+    """A mistyped --db must not read as "nothing learned" (nor leave an empty store behind)."""
+    typo = tmp_path / "typo" / "mimc.db"
+    assert cli.main(argv + ["--db", str(typo)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert f"no store at {typo}" in captured.err
+    assert not typo.exists() and not typo.parent.exists()
+    assert cli.main(argv[:1] + argv[1:] + ["--db", f"sqlite:///{typo}"]) == 1
+
+
+def test_learn_creates_the_store(tmp_path):
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True})])
+    db = tmp_path / "new" / "m.db"
+    assert cli.main(["learn", "-q", str(capture), "--db", str(db)]) == 0
+    assert db.is_file()
+    assert cli.main(["endpoints", "--db", str(db)]) == 0

@@ -215,7 +215,7 @@ class ServeAddon:
                 flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
-        seed = request_seed(ctx.options.mimic_seed, req.method, req.path.split("?", 1)[0],
+        seed = request_seed(ctx.options.mimic_seed, ep.method, req.path.split("?", 1)[0],  # (HEAD: as its GET)
                             req.path.partition("?")[2], req.raw_content)
         brain = self._brain()
         with brain.lock:
@@ -228,11 +228,15 @@ class ServeAddon:
             await asyncio.sleep(answer.delay_s)
             if not flow.live or flow.error:
                 return
-        headers = {SOURCE: source, "X-Mimic-Template": _capped(f"{req.method.upper()} {template}"), **extra}
+        # (a HEAD never learned is the GET's answer: the template named is the GET's, and the length
+        # told is the body's the GET would get, as a server answers HEAD)
+        headers = {SOURCE: source, "X-Mimic-Template": _capped(f"{ep.method} {template}"), **extra}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
-        flow.response = http.Response.make(answer.status, b"" if req.method.upper() == "HEAD" else answer.body,
-                                           headers)
+        head = req.method.upper() == "HEAD"
+        flow.response = http.Response.make(answer.status, b"" if head else answer.body, headers)
+        if head:
+            flow.response.headers["Content-Length"] = str(len(answer.body))
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
 

@@ -123,6 +123,10 @@ async def test_a_method_never_learned_on_a_known_path_is_405_with_allow(db):
         await s.request(f)
         assert (f.response.status_code, f.response.content) == (200, b"")
         assert f.response.headers["Content-Type"] == "application/json"
+        assert f.response.headers["X-Mimic-Template"] == "GET /users/{user_id}"
+        got = flow("/users/7", "GET")
+        await s.request(got)
+        assert f.response.headers["Content-Length"] == str(len(got.response.content)) != "0"
         f = flow("/orders/1", "DELETE")  # a path never learned stays a 404
         await s.request(f)
         assert f.response.status_code == 404

@@ -127,6 +127,7 @@ def test_a_method_never_learned_is_405_with_allow(tmp_path: Path, two_hosts) -> 
             assert json.loads(body)["allow"] == ["GET", "HEAD", "OPTIONS"]
         st, h, body = fetch(port, "HEAD", "/things/3")
         assert (st, body, h["content-type"]) == (200, b"", "application/json")
+        assert h["x-mimic-template"].startswith("GET ") and int(h["content-length"]) == len(fetch(port, "GET", "/things/3")[2])
         st, h, body = fetch(port, "OPTIONS", "/paint")
         assert (st, h["allow"], body) == (204, "OPTIONS, POST", b"")
         st, h, _ = fetch(port, "OPTIONS", "/things/3", headers={"Origin": "http://app.test",

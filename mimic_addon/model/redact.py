@@ -216,13 +216,15 @@ def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def redact_query(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Redact credential parameters; counters such as `max_tokens=100` keep their value."""
+    """Redact credential parameters; counters such as `max_tokens=100`, and what describes a secret
+    (`token_type=bearer`, `describes_a_secret`), keep their value."""
     out = []
     for name, value in pairs:
         n = _normalise(name)
         if _is_exact_secret(n) or n in _QUERY_NAMES:
             value = REDACTED
-        elif _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None:
+        elif _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None \
+                and not describes_a_secret(name, value):
             value = REDACTED
         else:
             value = _scrub(value)
@@ -249,6 +251,8 @@ def redact_json(value: Any, max_depth: int = 32) -> Any:
             if v is None or t is bool:
                 continue
             if isinstance(k, str) and (kind := _key_class(k)) and (kind == 2 or isinstance(v, str)):
+                if kind == 1 and t is str and describes_a_secret(k, v):
+                    continue
                 new = _blank(v, max_depth - 1) if t is dict or t is list else REDACTED
             elif t is str:  # the common cases inline: this loop runs over every sampled body
                 if len(v) < _SCRUB_MIN:
@@ -319,6 +323,22 @@ def _blank(value: Any, max_depth: int, key: str | None = None) -> Any:
     return REDACTED
 
 
+# The last word of a name with a secret word in it (not a secret's own name) that makes it the name of
+# something said about the secret, not the secret: `token_type`, `signature_algorithm`, `session_status`.
+_DESCRIBING_ENDS = ("type", "types", "algorithm", "algorithms", "kind", "status", "scope", "scopes", "mode",
+                    "category", "method")
+
+
+def describes_a_secret(key: str, value: str) -> bool:
+    """Is this string, under a key holding a secret word but no secret's own name (`_key_class` 1),
+    something said about the secret rather than the secret: a date (`password_changed_at`,
+    `token_expiration_time`) or plain words under a describing name (`"token_type": "bearer"`)? Kept
+    as they are, they keep their format and their set of values for the schema and the mocks."""
+    if _DATE_TEXT.fullmatch(value):
+        return True
+    return _normalise(key).endswith(_DESCRIBING_ENDS) and _PLAIN_WORDS.fullmatch(value) is not None
+
+
 @lru_cache(maxsize=4096)
 def _key_class(key: str) -> int:
     """0: harmless, 1: redact string values, 2: redact any value. Cached: keys repeat a lot."""
@@ -351,7 +371,9 @@ def _masks(name: str, value: str) -> bool:
     n = _normalise(name)
     if _is_exact_secret(n):
         return True
-    return _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value.strip()) is None
+    value = value.strip()
+    return _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None \
+        and not describes_a_secret(name, value)
 
 
 def _mask_match(m: re.Match[str]) -> str:

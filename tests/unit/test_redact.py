@@ -310,3 +310,22 @@ def test_aws_secret_key_beside_its_access_key_id():
     text = f"key AKIAIOSFODNN7EXAMPLE and secret {secret}"
     assert secret not in redact_json({"note": text})["note"]
     assert redact_json({"note": f"sha {secret}"}) == {"note": f"sha {secret}"}  # no key id: nothing to pair
+
+
+def test_what_is_said_about_a_secret_is_kept_and_the_secret_is_not():
+    """Dates and plain words under a describing name keep their format and values (the schema and the
+    mocks need `"token_type": "bearer"` and a date-time); the secrets beside them go."""
+    body = {"access_token": "ya29.a0AfH6SM", "token_type": "bearer", "refresh_token": "1//0g",
+            "token_expiration_time": "2026-12-07T20:00:00Z", "password_changed_at": "2026-01-02",
+            "api_key_status": "active", "signature_method": "HMAC-SHA1",  # (not plain words: redacted)
+            "session_state": "a1b2c3d4", "token_kind": "k9XyZ0q", "password": "2026-01-02",
+            "secret_type": "s3cr3t-value"}
+    assert redact_json(body) == {
+        "access_token": REDACTED, "token_type": "bearer", "refresh_token": REDACTED,
+        "token_expiration_time": "2026-12-07T20:00:00Z", "password_changed_at": "2026-01-02",
+        "api_key_status": "active", "signature_method": REDACTED, "session_state": REDACTED,
+        "token_kind": REDACTED, "password": REDACTED, "secret_type": REDACTED}
+    assert redact_query([("token_type", "bearer"), ("token_created_at", "2026-01-02"), ("token", "bearer")]) == [
+        ("token_type", "bearer"), ("token_created_at", "2026-01-02"), ("token", REDACTED)]
+    assert redact_text("token_type: bearer, session_token: abcdefghij") == \
+        f"token_type: bearer, session_token: {REDACTED}"

@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 MODES = ("learn", "mock", "failover", "record", "replay", "passthrough")  # record/replay: replay_addon.py
 FAILOVER_REASONS = ("5xx", "timeout", "unreachable")
+# Methods a backend may be sent twice without harm (RFC 9110, 9.2.2): the others fail over only when the
+# request never reached it. httpx errors raised before a request went out:
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
+_NEVER_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout"})
 SOURCE = "X-Mimic-Source"
 MODE_HEADER = "X-Mimic-Mode"
 MAX_TEMPLATE_HEADER = 1024  # characters of X-Mimic-Template: a path can be far longer than clients take in a header
@@ -265,6 +269,7 @@ class ServeAddon:
     async def _failover(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None,
                         parts: list[str]) -> None:
         upstream: http.Response | None = None
+        sent = True  # (whether the backend may have got the request, and acted on it)
         try:
             upstream = await self._forward(flow.request)
             reason = "5xx" if upstream.status_code >= 500 else None
@@ -272,18 +277,25 @@ class ServeAddon:
             reason = "timeout"
         except Exception as e:  # httpx.TimeoutException / HTTPError / OSError
             reason = "timeout" if "Timeout" in type(e).__name__ else "unreachable"
+            sent = type(e).__name__ not in _NEVER_SENT
             logger.debug(f"Mimic failover: {flow.request.url}: {type(e).__name__}: {e}")
         if not flow.live:
             return
-        if reason is None or reason not in self.failover_on or ep is None:
+        method = flow.request.method.upper()
+        # a POST or PATCH the backend got is never answered in its place: it may have acted on it (created
+        # the order), and a made-up answer would hide what it did; only one that never reached it is
+        acted = sent and method not in _IDEMPOTENT
+        if reason is None or reason not in self.failover_on or ep is None or acted:
             if upstream is not None:  # the backend's own answer (a 5xx of an endpoint never learned too)
                 upstream.headers[SOURCE] = "upstream"
                 flow.response = upstream
                 flow.metadata["mimic_source"] = "upstream"
             else:
                 status = 504 if reason == "timeout" else 502
-                flow.response = _json_response(status, {"error": f"backend {reason} and no learned answer",
-                                                        "method": flow.request.method.upper(),
+                why = (f"backend {reason} after the request was sent: a {method} is not failed over (the backend "
+                       "may have acted on it)") if acted and ep is not None else \
+                    f"backend {reason} and no learned answer"
+                flow.response = _json_response(status, {"error": why, "method": method,
                                                         "path": clean_text(flow.request.path.split("?", 1)[0])},
                                                  "failover")
                 flow.metadata["mimic_source"] = "failover"

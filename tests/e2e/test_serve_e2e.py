@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import Backend, ProxyFactory, _Handler, fetch, free_port
+from .conftest import Backend, ProxyFactory, _Handler, fetch, free_port, serve_http
 
 pytestmark = pytest.mark.e2e
 
@@ -160,3 +160,64 @@ def test_header_switches_and_host_fallback(tmp_path: Path, live: Switchable):
         p.stop()
     finally:
         factory.cleanup()
+
+
+class _Failing(_Handler):
+    """The e2e backend, until `state` says it answers 503 or hangs (past the failover timeout)."""
+    state = "ok"
+
+    def _trouble(self) -> bool:
+        if _Failing.state == "503":
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))  # (the connection is kept alive)
+            self._json(503, {"error": "overloaded"})
+            return True
+        if _Failing.state == "slow":
+            _Failing.released.wait(10)
+        return False
+
+    def do_GET(self) -> None:
+        if not self._trouble():
+            super().do_GET()
+
+    def do_POST(self) -> None:
+        if not self._trouble():
+            super().do_POST()
+
+
+def test_failover_never_answers_a_post_the_backend_got(tmp_path: Path):
+    """A GET fails over on a 5xx or a timeout; a POST the backend got may have been acted on (an order
+    made): the client gets the backend's 5xx, or a 504 saying so, never a made-up 201. A POST that
+    never reached it (backend down) is answered from the model."""
+    _Failing.state, _Failing.released = "ok", threading.Event()
+    db = str(tmp_path / "p.db")
+    post = lambda port: fetch(port, "POST", "/users", json.dumps({"name": "Eve"}).encode(),  # noqa: E731
+                              {"Content-Type": "application/json"})
+    with serve_http(_Failing) as backend:
+        factory = ProxyFactory(tmp_path, backend)
+        try:
+            p = factory.start(db, "--set", "mimic_mode=failover", "--set", "mimic_failover_timeout=1")
+            learn_some(p)
+            _Failing.state = "503"
+            status, headers, _ = fetch(p.port, "GET", "/users/3")
+            assert (status, headers["x-mimic-source"]) == (200, "failover")
+            status, headers, body = post(p.port)
+            assert (status, headers["x-mimic-source"], json.loads(body)) == (503, "upstream", {"error": "overloaded"})
+            _Failing.state = "slow"
+            status, headers, _ = fetch(p.port, "GET", "/users/4")
+            assert (status, headers["x-mimic-source"]) == (200, "failover")
+            status, headers, body = post(p.port)
+            assert (status, headers["x-mimic-source"]) == (504, "failover")
+            assert "a POST is not failed over" in json.loads(body)["error"]
+            _Failing.released.set()
+            p.stop()
+        finally:
+            factory.cleanup()
+    dead = ProxyFactory(tmp_path, Backend(free_port()))  # nobody listens: the POST never reached a backend
+    try:
+        p = dead.start(db, "--set", "mimic_mode=failover", "--set", "mimic_failover_timeout=1",
+                       "--set", f"mimic_host=127.0.0.1:{backend.port}")
+        status, headers, body = post(p.port)
+        assert (status, headers["x-mimic-source"], json.loads(body)["name"]) == (201, "failover", "Eve")
+        p.stop()
+    finally:
+        dead.cleanup()

@@ -206,7 +206,9 @@ class ServeExtras:
             node = props.get(id_field)
             values: list[Any] = []
             for ep in eps.values():
-                for ex in (getattr(ep, "examples", None) or {}).values():
+                for code, ex in (getattr(ep, "examples", None) or {}).items():
+                    if not str(code).startswith("2"):  # (a 404's `{"id": 999}` is no item that was)
+                        continue
                     for x in (ex if isinstance(ex, list) else [ex] + [v for vs in (ex.values() if isinstance(ex, dict) else [])
                                                                       if isinstance(vs, list) for v in vs]):
                         if isinstance(x, dict) and id_field in x:

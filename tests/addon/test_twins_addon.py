@@ -164,3 +164,16 @@ async def test_secrets_clients_send_to_a_twin_are_not_stored(db):
         m.done()
     stored = b"".join(p.read_bytes() for p in Path(db).parent.glob(Path(db).name + "*"))  # with its WAL
     assert stored and secret.encode() not in stored
+
+
+async def test_a_learned_error_body_gives_no_id_to_count_from(db):
+    """A 404's `{"id": 999}` (a probe of an item that was not there) is no learned item: the first
+    id made is the next above the largest id of a 2xx answer."""
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        m.brain.learn(from_flow(flow("/items/999", status=404, resp_body=b'{"error": "not found", "id": 999}'),
+                                1 << 20))
+        st, created, _ = await call(s, "/items", "POST", {"name": "Ada"})
+        assert st == 201 and created["id"] == 30

@@ -88,7 +88,7 @@ class Mimic:
             snapshot = store.load()
             snapshot["alerts"] = store.load_alerts()
         except StoreError as e:
-            raise exceptions.OptionsError(f"mimic_db {db!r}: {e}") from e
+            raise exceptions.OptionsError(f"mimic_db {db!r}: {e}") from None
         self._close()
         self.store = store
         self.brain = Brain()

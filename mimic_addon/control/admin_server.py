@@ -140,7 +140,7 @@ class AdminServer:
             try:
                 parse_bind(ctx.options.mimic_admin)
             except ValueError as e:
-                raise exceptions.OptionsError(f"mimic_admin: {e}") from e
+                raise exceptions.OptionsError(f"mimic_admin: {e}") from None
         store_changed = self._store() is not self._store_seen
         if self._running and (updated & OPTIONS or store_changed):
             self._restart()

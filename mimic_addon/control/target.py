@@ -76,7 +76,7 @@ class TargetAddon:
             try:
                 self.target = parse_target(ctx.options.mimic_target)
             except ValueError as e:
-                raise exceptions.OptionsError(f"mimic_target: {e}") from e
+                raise exceptions.OptionsError(f"mimic_target: {e}") from None
 
     def requestheaders(self, flow: http.HTTPFlow) -> None:
         self._retarget(flow)

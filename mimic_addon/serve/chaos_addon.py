@@ -30,6 +30,7 @@ from .chaos_rules import (BUILTIN_NAMES, ChaosError, Profile, builtin_profiles, 
 logger = logging.getLogger(__name__)
 
 HEADER = "X-Mimic-Chaos"
+SOURCE = "X-Mimic-Source"
 OFF = ("", "off", "none")
 KEY_PROFILES, KEY_ACTIVE, KEY_COUNTS = "chaos.profiles", "chaos.active", "chaos.counts"
 COUNTS_FLUSH_S = 5.0
@@ -72,7 +73,7 @@ class ChaosAddon:
                 try:
                     parsed = load_yaml(Path(path).expanduser().read_text(encoding="utf-8"))
                 except (OSError, ChaosError) as e:
-                    raise exceptions.OptionsError(f"mimic_chaos_file {path!r}: {e}") from e
+                    raise exceptions.OptionsError(f"mimic_chaos_file {path!r}: {e}") from None
                 if parsed.active and parsed.active not in self.profiles():
                     if parsed.active not in parsed.profiles:
                         raise exceptions.OptionsError(f"mimic_chaos_file {path!r}: active profile "
@@ -89,7 +90,7 @@ class ChaosAddon:
                 self._activate(name)
             except ChaosError as e:
                 if not remembered:
-                    raise exceptions.OptionsError(f"mimic_chaos_profile: {e}") from e
+                    raise exceptions.OptionsError(f"mimic_chaos_profile: {e}") from None
                 logger.warning(f"Mimic chaos: the last active profile is gone, chaos is off: {e}")
                 self.engine = None
 
@@ -140,6 +141,7 @@ class ChaosAddon:
             a = plan.answer
             flow.response = http.Response.make(a.status, a.body, dict(a.headers))
             flow.response.headers[HEADER] = ", ".join(plan.rules)
+            flow.response.headers[SOURCE] = "chaos"  # (made here: neither the backend nor the model said it)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         meta = flow.metadata

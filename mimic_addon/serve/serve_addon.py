@@ -121,12 +121,12 @@ class ServeAddon:
             try:
                 self.failover_on = parse_failover_on(ctx.options.mimic_failover_on)
             except ValueError as e:
-                raise exceptions.OptionsError(f"mimic_failover_on: {e}") from e
+                raise exceptions.OptionsError(f"mimic_failover_on: {e}") from None
         if "mimic_failover_timeout" in updated:
             try:
                 self.timeout = parse_timeout(ctx.options.mimic_failover_timeout)
             except ValueError as e:
-                raise exceptions.OptionsError(f"mimic_failover_timeout: {e}") from e
+                raise exceptions.OptionsError(f"mimic_failover_timeout: {e}") from None
             self._drop_client()
         store = self._store()
         if store is not self._store_seen:

@@ -45,6 +45,7 @@ async def test_file_profile_errors_latency_reset_and_learning(db, tmp_path):
         await c.request(f)
         assert f.response.status_code == 500
         assert f.response.headers["X-Mimic-Chaos"] == "users-500" and f.response.headers["X-Why"] == "test"
+        assert f.response.headers["X-Mimic-Source"] == "chaos"
         assert json.loads(f.response.content)["status"] == 500
         assert f.metadata["mimic_chaos_fault"] is True
         m.response(f)                                  # an injected fault is never learned

@@ -524,32 +524,42 @@ def _query_int(ctx: Context, names: frozenset[str]) -> int | None:
 
 
 def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
-    """Page fields agree with the list beside them (and with ?page= / ?per_page= when given)."""
+    """Page fields agree with the list beside them and with ?page= / ?per_page= when given: those are
+    echoed as asked (like a path value: learned ranges are what was seen, not limits), no `?page=` is
+    the first page (0 where pages were seen to start at 0), and a count is at least what the pages
+    before and this one hold, exactly that when this page is short (the last one)."""
     items = next((v for v in out.values() if isinstance(v, list)), None)
     if items is None:
         return
     n = len(items)
     ranges = {name: child for name, child, _ in plan.props}
 
-    def put(name: str, value: int) -> None:
+    def put(name: str, value: int, clamp: bool = True) -> None:
         child = ranges[name]
         if not isinstance(out.get(name), int) or isinstance(out.get(name), bool):
             return
-        lo, hi = child.num if child.num is not None else (value, value)
-        out[name] = int(min(max(value, lo), hi))
+        if clamp and child.num is not None:
+            value = min(max(value, child.num[0]), child.num[1])
+        out[name] = int(value)
 
     page = _query_int(ctx, _PAGE_NAMES)
     per_page = _query_int(ctx, _PER_PAGE_NAMES)
+    first = 1
     for name in list(out):
         low = name.lower()
         if low in _PER_PAGE_NAMES:
-            put(name, per_page if per_page is not None else max(n, 1))
-        elif low in _PAGE_NAMES and page is not None:
-            put(name, page)
+            if per_page is not None:
+                put(name, per_page, clamp=False)
+            else:
+                put(name, max(n, 1))
+        elif low in _PAGE_NAMES:
+            learned = ranges[name].num
+            first = 0 if learned is not None and learned[0] == 0 else 1
+            put(name, page if page is not None else first, clamp=False)
     per = next((out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
-    pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
+    pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), first)
+    before = max(pg - first, 0) * per  # (items on the pages before this one)
     for name in list(out):
         if name.lower() in _COUNT_NAMES and isinstance(out[name], int) and not isinstance(out[name], bool):
-            minimum = max(pg - 1, 0) * per + n
-            if out[name] < minimum:
-                put(name, minimum)
+            if n < per or out[name] < before + n:
+                put(name, before + n, clamp=False)

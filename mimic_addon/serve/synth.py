@@ -75,9 +75,10 @@ class Plan:
 
 
 def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesakes | None = None,
-                 elsewhere: NameIndex | None = None, parent: str | None = None) -> Plan:
+                 elsewhere: NameIndex | None = None, parent: str | None = None, person: bool = False) -> Plan:
     """Precompute everything `generate` needs from a learned schema node (`name`: its property's,
-    `parent`: the name of the object holding it).
+    `parent`: the name of the object holding it, `person`: that object has fields of a person's,
+    an e-mail, a phone, a user name..., so its `name` is a person's too).
 
     Fields of the same name stand in for string values never seen unredacted (a field of an object
     under a secret's name: `"auth": {"state": ...}`): in the same body first, else in the bodies
@@ -92,10 +93,11 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
         weights = [(slot, c) for slot, c in weights if slot != _NULL]
     kind = field_kind(name) if name else None
     props: list[tuple[str, Plan, float]] = []
+    of_person = any(is_personal_name(key) for key in node.props or ())
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
-        plan = compile_plan(child, key, namesakes, parent=name)
+        plan = compile_plan(child, key, namesakes, parent=name, person=of_person)
         props.append((key, plan, 1.0 if presence >= NEARLY_ALL else presence))
     strings = node
     if t[_STR] and node.str_min is None:  # only `[REDACTED]` strings seen here
@@ -105,9 +107,9 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
         elif any(slot not in (_STR, _NULL) for slot, _ in weights):  # else show what else it was (4096)
             weights = [(slot, c) for slot, c in weights if slot != _STR]
     enum = strings.enum_values() or strings.closed_values(kind in _VOCABULARY_KINDS)
-    if kind in PII and (kind != "name" or is_personal_name(name or "")):
+    if kind in PII and (kind != "name" or is_personal_name(name or "") or (person and (name or "").lower() == "name")):
         # never replay observed values of PII-like fields; `*_name` is a person's only when the model
-        # says so (`display_name`, not `sticker_name`)
+        # says so (`display_name`, not `sticker_name`), a plain `name` when its object is a person's
         enum = None
     variants = None
     active = node.active_variants(mixed=True, alike=True)  # only objects are made from them

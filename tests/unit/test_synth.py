@@ -481,3 +481,14 @@ def test_pagination_echoes_what_was_asked_beyond_what_was_seen():
     assert (v["page"], v["per_page"]) == (2, 5) and len(v["items"]) <= 3 and v["total"] == 5 + len(v["items"])
     zero = learned([{"page": p, "per_page": 2, "total": 9, "items": [{"id": 1}, {"id": 2}]} for p in (0, 1, 2)])
     assert make(zero, ctx=Context(query={}))["page"] == 0
+
+
+def test_the_name_beside_an_email_is_a_persons_and_never_replayed():
+    """`name` alone may be a product's (its words are replayed, a closed set); beside an e-mail it is
+    a person's, and the people seen are never handed out again."""
+    people = ["Alice", "Bob", "Carol", "Dave", "Eve"]
+    users = learned([{"id": i, "name": people[i % 5], "email": f"u{i}@example.com"} for i in range(40)])
+    assert all(make(users, seed)["name"] not in people for seed in range(20))
+    sizes = ["small", "medium", "large"]
+    products = learned([{"id": i, "name": sizes[i % 3], "price": 1.5} for i in range(40)])
+    assert {make(products, seed)["name"] for seed in range(20)} <= set(sizes)

@@ -227,7 +227,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store, brain = _open_brain(args.db)
     try:
-        result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=args.host, yaml=args.yaml))
+        host = _host_named(args.host, list(brain.hosts)) if args.host is not None else None
+        result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=host, yaml=args.yaml))
     except ExportError as e:
         _note(f"mimic export {args.kind}: {e}")
         return 1
@@ -242,6 +243,21 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(result.content)
     return 0
+
+
+def _host_named(asked: str, learned: list[str]) -> str:
+    """The learned host `--host` names: as learned (`127.0.0.1:8001`), or without its port when only one
+    learned host has that name (`127.0.0.1`). ExportError when it names none, or several."""
+    from .export import ExportError
+
+    if asked in learned:
+        return asked
+    alike = [name for name in learned if name.rsplit(":", 1)[0] == asked]
+    if len(alike) == 1:
+        return alike[0]
+    if alike:
+        raise ExportError(f"--host {asked}: several learned hosts have that name: {', '.join(sorted(alike))}")
+    raise ExportError(f"--host {asked}: no such learned host (learned: {', '.join(sorted(learned)) or 'none'})")
 
 
 def cmd_import(args: argparse.Namespace) -> int:

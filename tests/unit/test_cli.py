@@ -85,3 +85,16 @@ def test_learn_creates_the_store(tmp_path):
     assert cli.main(["learn", "-q", str(capture), "--db", str(db)]) == 0
     assert db.is_file()
     assert cli.main(["endpoints", "--db", str(db)]) == 0
+
+
+def test_export_host_without_its_port(tmp_path, capsys):
+    """`--host 127.0.0.1` names the one learned host of that name, whatever its port; a name of no
+    learned host is an error saying which there are, not an empty document."""
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "http://127.0.0.1:8001/ping", 200, {"ok": True})])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["export", "openapi", "--db", db, "--host", "127.0.0.1"]) == 0
+    assert "/ping" in json.loads(capsys.readouterr().out)["paths"]
+    assert cli.main(["export", "openapi", "--db", db, "--host", "api.example.com"]) == 1
+    assert "no such learned host (learned: 127.0.0.1:8001)" in capsys.readouterr().err

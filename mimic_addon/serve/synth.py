@@ -541,8 +541,8 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
         if not isinstance(out.get(name), int) or isinstance(out.get(name), bool):
             return
         if clamp and child.num is not None:
-            value = min(max(value, child.num[0]), child.num[1])
-        out[name] = int(value)
+            value = int(min(max(value, child.num[0]), child.num[1]))
+        out[name] = value
 
     page = _query_int(ctx, _PAGE_NAMES)
     per_page = _query_int(ctx, _PER_PAGE_NAMES)

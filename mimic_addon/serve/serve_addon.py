@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -39,6 +40,7 @@ _IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"})
 _NEVER_SENT = frozenset({"ConnectError", "ConnectTimeout", "PoolTimeout"})
 SOURCE = "X-Mimic-Source"
 MODE_HEADER = "X-Mimic-Mode"
+MAX_COUNTED_REQUESTS = 10_000  # realistic mode: distinct requests whose calls are counted (least recent dropped)
 MAX_TEMPLATE_HEADER = 1024  # characters of X-Mimic-Template: a path can be far longer than clients take in a header
 MOCK_HEADER = "X-Mock-Enabled"
 KEY_ENDPOINT_MODES = "serve.endpoint_modes"
@@ -99,6 +101,7 @@ class ServeAddon:
         self._fallback: tuple[tuple[int, int], Any] | None = None
         self._closing: set[asyncio.Task] = set()
         self.extras: Any = None  # twins_addon.ServeExtras: overrides and stateful twins
+        self._calls: OrderedDict[int, int] = OrderedDict()  # realistic: request seed -> times it came
 
     # -- options ---------------------------------------------------------------------------------------
     def load(self, loader) -> None:
@@ -221,6 +224,8 @@ class ServeAddon:
             return
         seed = request_seed(ctx.options.mimic_seed, ep.method, req.path.split("?", 1)[0],  # (HEAD: as its GET)
                             req.path.partition("?")[2], req.raw_content)
+        if ctx.options.mimic_realism == "realistic":
+            seed = self._nth_call(seed)
         brain = self._brain()
         with brain.lock:
             ctx_ = context_for(template or "", parts, _query(req), json_body(req, MAX_ECHO_BODY), echo_field(host.tree, ep.skeleton))
@@ -243,6 +248,16 @@ class ServeAddon:
             flow.response.headers["Content-Length"] = str(len(answer.body))
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
+
+    def _nth_call(self, seed: int) -> int:
+        """A realistic answer is drawn anew each time a request comes (its status, error and latency
+        sampled from what was learned: a retry may succeed), from the request and how many times it
+        came, so that the same requests in the same order get the same answers."""
+        n = self._calls.pop(seed, 0) + 1
+        self._calls[seed] = n
+        if len(self._calls) > MAX_COUNTED_REQUESTS:
+            self._calls.popitem(last=False)
+        return seed if n == 1 else (seed * 0x9E3779B97F4A7C15 + n) % (1 << 64)
 
     def _allowed(self, host: Any, parts: list[str]) -> list[str]:
         """The methods learned for a path, when it is known but not with the request's method."""

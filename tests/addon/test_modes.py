@@ -87,6 +87,31 @@ async def test_realistic_and_upstream_header(db):
         assert up.response.headers["X-Mimic-Source"] == "upstream"
 
 
+async def test_realistic_draws_each_call_anew_and_the_same_calls_alike(db):
+    """One call in three failed: the same request made again fails or not as sampled (a retry may
+    succeed), and the same calls in the same order get the same answers."""
+    async def statuses() -> list[int]:
+        m, s = pair()
+        with taddons.context(m, s) as tctx:
+            tctx.configure(m, mimic_db=db, mimic_mode="mock", mimic_realism="realistic", mimic_seed=5)
+            for i in range(1, 31):
+                learned = flow("/flaky", status=500 if i % 3 == 0 else 200,
+                               resp_body=b'{"ok": false}' if i % 3 == 0 else b'{"ok": true}')
+                learned.request.timestamp_start = learned.request.timestamp_end = 100.0
+                learned.response.timestamp_start = learned.response.timestamp_end = 100.001  # (1 ms: not waited)
+                m.brain.learn(from_flow(learned, 1 << 20))
+            out = []
+            for _ in range(60):
+                f = flow("/flaky")
+                await s.request(f)
+                out.append(f.response.status_code)
+            return out
+
+    first = await statuses()
+    assert set(first) == {200, 500} and 8 <= first.count(500) <= 32
+    assert await statuses() == first
+
+
 def test_options_are_validated(db):
     m, s = pair()
     with taddons.context(m, s) as tctx:

@@ -140,7 +140,9 @@ def build_row(c: Captured, template: str | None, bodies: bool = True, details: b
         return {**summary, "data": {}}
     data: dict[str, Any] = {
         "scheme": c.scheme,
-        "query": [list(p) for p in redact_query(url.decode(query))] if query else [],
+        # (a byte that is no UTF-8 decodes to a lone surrogate: written `%XX`, as on the wire)
+        "query": [[percent_escape_bad_bytes(k), percent_escape_bad_bytes(v)]
+                  for k, v in redact_query(url.decode(query))] if query else [],
         "request": _message(c.request_fields, c.request_raw if bodies else BUSY, c.request_size),
         "response": (_message(c.response_fields, c.response_raw if bodies else BUSY, c.response_size)
                      if c.status is not None else None),

@@ -2,6 +2,7 @@
 control/entries.py), filtered, keyset-paged, and each exchange shown as escaped text."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 
@@ -162,3 +163,16 @@ def test_page_filters_and_pages_older(client, logged):
 def test_page_with_a_bad_filter_says_so(client, logged):
     r = client.get("/inspector?status=banana")
     assert r.status_code == 400 and "status must be" in r.text
+
+
+def test_an_exchange_with_bytes_that_are_no_utf8_in_its_query_is_shown(client, admin_env):
+    """`?q=caf%E9` (Latin-1) and a raw 0xFF decode to lone surrogates: the record and its page show
+    them as `%E9` / `%FF` instead of failing to encode (a 500 on every look before)."""
+    row = build_row(dataclasses.replace(captured(2), target="/v1/users/1?q=caf%E9&caf%E9=1&r=\udcff"),
+                    "/v1/users/{user_id}")
+    [rid] = admin_env.store.add_requests([row])
+    entry = client.get(f"/api/inspector/{rid}")
+    assert entry.status_code == 200
+    assert entry.json()["data"]["query"] == [["q", "caf%E9"], ["caf%E9", "1"], ["r", "%FF"]]
+    page = client.get(f"/inspector/{rid}")
+    assert page.status_code == 200 and "caf%E9" in page.text

@@ -33,8 +33,13 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
         raise ValueError(f"not a HAR file (not UTF-8: {e})") from e
     try:
         doc = json.loads(text)
+    except RecursionError:  # nested too deep somewhere: the entries are read one by one, that one skipped
+        items = _entries_before_cut(text, problems)
+        if items is None:
+            raise ValueError("not a HAR file (JSON nested too deep outside log.entries)") from None
+        return items
     except json.JSONDecodeError as e:
-        items = _entries_before_cut(text)
+        items = _entries_before_cut(text, problems)
         if items is None:
             raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
         if problems is not None:
@@ -51,8 +56,10 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
 _ENTRIES = re.compile(r'"entries"\s*:\s*\[')
 
 
-def _entries_before_cut(text: str) -> list[Any] | None:
-    """The whole entries of a truncated HAR document's `log.entries`, or None if it has none."""
+def _entries_before_cut(text: str, problems: list[str] | None = None) -> list[Any] | None:
+    """The whole entries of a HAR document's `log.entries` read one by one (up to a cut, when the
+    file is truncated), or None if it has none. An entry nested deeper than the JSON reader can go
+    is skipped (told to `problems`)."""
     m = _ENTRIES.search(text)
     if m is None:
         return None
@@ -67,7 +74,36 @@ def _entries_before_cut(text: str) -> list[Any] | None:
             item, pos = decoder.raw_decode(text, pos)
         except json.JSONDecodeError:
             return items
+        except RecursionError:
+            end = _end_of_value(text, pos)
+            if end is None:
+                return items
+            if problems is not None:
+                problems.append(f"HAR entry {len(items)} skipped: JSON nested too deep to read")
+            items.append(None)  # (keeps the entries' numbers; `flows` skips it)
+            pos = end
+            continue
         items.append(item)
+
+
+def _end_of_value(text: str, pos: int) -> int | None:
+    """Where the JSON object or array starting at `pos` ends (found without recursion), or None when
+    the text ends first."""
+    depth, i, n = 0, pos, len(text)
+    while i < n:
+        c = text[i]
+        if c == '"':
+            i += 1
+            while i < n and text[i] != '"':
+                i += 2 if text[i] == "\\" else 1
+        elif c in "[{":
+            depth += 1
+        elif c in "]}":
+            depth -= 1
+            if depth == 0:
+                return i + 1
+        i += 1
+    return None
 
 
 def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:
@@ -75,6 +111,8 @@ def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:
     from mitmproxy.io import har
 
     for index, raw in enumerate(items):
+        if raw is None:  # (skipped while reading: `_entries_before_cut` told why)
+            continue
         try:
             entry, timed = normalise(raw)
             flow = har.request_to_flow(entry)

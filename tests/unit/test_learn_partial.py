@@ -80,6 +80,21 @@ def test_har_entries_that_cannot_be_read_are_skipped_by_index(tmp_path, capsys):
     assert _endpoints(db, capsys) == [("api.example.com", "/z")]
 
 
+def test_a_har_entry_nested_too_deep_to_read_is_skipped_alone(tmp_path, capsys):
+    """One entry holding 100,000 nested lists (Python's JSON reader recurses): that entry is skipped,
+    the others are learned (the whole file was skipped before, its reader process dead)."""
+    entries = [har_entry("GET", f"https://api.example.com/orders/{i}", 200, {"id": i}) for i in range(3)]
+    har = write_har(tmp_path / "deep.har", entries)
+    text = har.read_text()
+    cut = text.index('"request"', text.index('"request"') + 1)  # the second entry
+    har.write_text(text[:cut] + '"x": ' + "[" * 100_000 + "]" * 100_000 + ", " + text[cut:])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(har), "--db", db]) == 1
+    err = capsys.readouterr().err
+    assert f"mimic learn: {har}: HAR entry 1 skipped: JSON nested too deep to read" in err
+    assert "learned 2 flows" in err
+
+
 def test_a_har_file_cut_short_keeps_its_whole_entries(tmp_path, capsys):
     """A browser killed while saving: the entries written whole before the cut are learned."""
     entries = [har_entry("GET", f"https://api.example.com/orders/{i}", 200, {"id": i}) for i in range(4)]

@@ -15,6 +15,7 @@ from typing import Any
 from ..model.paths import Shape, split_path
 from ..model.redact import redact_json, redact_query
 from ..model.schema import coerce_scalar
+from ..model.wire_text import clean_text
 from .features import Echoes, echo_candidates, echo_values, shape_of
 from .observation import Observation, read_body
 
@@ -56,12 +57,10 @@ def path_parts(obs: Observation) -> list[str]:
 
 def _storable(text: str) -> str:
     """A segment as text every store can hold: raw non-UTF-8 bytes in a path reach us as lone
-    surrogates (mitmproxy decodes with surrogateescape), which no database encoding accepts."""
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        return text.encode("utf-8", "backslashreplace").decode("ascii", "replace")
+    surrogates (mitmproxy decodes with surrogateescape), which no database encoding accepts. They
+    read as U+FFFD, as percent-encoded ones do (`unquote`) and as mock and failover read them
+    (`serve.request_input.path_part`), so a learned segment matches the same request served."""
+    return clean_text(text)
 
 
 def query_fields(query: list[tuple[str, str]]) -> list[tuple[str, Any]]:

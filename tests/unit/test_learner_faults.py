@@ -37,6 +37,11 @@ def test_raw_non_utf8_bytes_in_a_path_do_not_stop_learning(tmp_path) -> None:
     templates = saved_templates(db)
     assert "/after" in templates
     assert any(t.startswith("/files/") for t in templates)  # stored, escaped
+    # the bad bytes read as U+FFFD, as mock and failover read them (not as `\udcff` text)
+    brain = Brain()
+    brain.learn(obs("/files/\udcff\udcfe", {"ok": True}))
+    [(_, skeleton)] = list(brain.hosts[next(iter(brain.hosts))].endpoints)
+    assert "\ufffd\ufffd" in skeleton and "udc" not in skeleton
 
 
 def test_an_unexpected_error_is_contained_per_batch(tmp_path) -> None:

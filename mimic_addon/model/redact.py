@@ -70,6 +70,7 @@ _CARD = re.compile(r"[2-6](?<![\d.-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[04-9]|6")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
+_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^/?#@\s]+@")  # a URL's user:password@
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
 
 
@@ -153,6 +154,8 @@ def _scrub(text: str) -> str:
             text = _AWS_SECRET.sub(REDACTED, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+    if "@" in text and "://" in text:  # `https://user:password@host/`: the password goes
+        text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     if _CARD.search(text) is not None:
         text = _CARD.sub(_card, text)
     return text

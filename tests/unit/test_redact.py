@@ -329,3 +329,10 @@ def test_what_is_said_about_a_secret_is_kept_and_the_secret_is_not():
         ("token_type", "bearer"), ("token_created_at", "2026-01-02"), ("token", REDACTED)]
     assert redact_text("token_type: bearer, session_token: abcdefghij") == \
         f"token_type: bearer, session_token: {REDACTED}"
+
+
+def test_the_password_of_a_url_goes_its_user_stays():
+    assert redact_json({"url": "https://ada:pa55word@host.example/x", "mail": "mailto:ada@example.com"}) == {
+        "url": f"https://ada:{REDACTED}@host.example/x", "mail": "mailto:ada@example.com"}
+    assert redact_text("postgresql://mimic:s3cret@db:5432/test, redis://:pw@cache:6379/0, ftp://anon@host/") == \
+        f"postgresql://mimic:{REDACTED}@db:5432/test, redis://:{REDACTED}@cache:6379/0, ftp://anon@host/"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import socket
 from collections.abc import Callable, Iterator
@@ -25,6 +26,7 @@ OFF = ("off", "none", "")
 OPTIONS = frozenset({"mimic_admin", "mimic_admin_token", "mimic_firebase_project", "mimic_admin_allowed",
                      "mimic_admin_secure_cookies"})
 GRACEFUL_S = 2
+BIND_ATTEMPTS, BIND_RETRY_S = 20, 0.1  # a port in use is asked for again for 2 s before the dashboard is off
 
 
 class Bind(NamedTuple):
@@ -186,13 +188,20 @@ class AdminServer:
         if store is None:
             logger.warning("Mimic admin: no store open, the dashboard is off")
             return
-        try:
-            sock = listen(bind)
-        except OSError as e:
-            logger.warning(f"Mimic admin: cannot listen on {bind.host}:{bind.port} ({e.strerror or e}); the "
-                           f"dashboard is off, the proxy runs on. Choose another port with "
-                           f"--set mimic_admin=127.0.0.1:PORT (or off).")
-            return
+        for attempt in range(BIND_ATTEMPTS):
+            try:
+                sock = listen(bind)
+                break
+            except OSError as e:
+                if e.errno == errno.EADDRINUSE and attempt + 1 < BIND_ATTEMPTS:
+                    # a dashboard this process is closing (the addon reloaded: mitmproxy starts the new
+                    # one as the old one is told to stop) frees the port within uvicorn's next tick
+                    await asyncio.sleep(BIND_RETRY_S)
+                    continue
+                logger.warning(f"Mimic admin: cannot listen on {bind.host}:{bind.port} ({e.strerror or e}); the "
+                               f"dashboard is off, the proxy runs on. Choose another port with "
+                               f"--set mimic_admin=127.0.0.1:PORT (or off).")
+                return
         options = (ctx.options.mimic_admin_token, ctx.options.mimic_firebase_project, ctx.options.mimic_admin_allowed,
                    ctx.options.mimic_admin_secure_cookies)
         try:

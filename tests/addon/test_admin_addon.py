@@ -414,6 +414,35 @@ async def test_embedded_dashboard_serves_and_moves_when_its_option_changes(db, c
         m.done()
 
 
+async def test_a_reloaded_addon_gets_the_port_its_old_self_is_closing(db, caplog):
+    """mitmproxy reloading the script stops the old dashboard and starts the new one at once: the new
+    one waits for the port instead of leaving the dashboard off (every second reload did)."""
+    import httpx
+
+    m = Mimic()
+    old = AdminServer(store=lambda: m.store, hub=LiveHub(), status=lambda: {"mode": "learn"})
+    new = AdminServer(store=lambda: m.store, hub=LiveHub(), status=lambda: {"mode": "learn"})
+    port = _free_port()
+    with taddons.context(m, old) as tctx:  # (`new` reads the same options: those of the reloaded script)
+        tctx.configure(m, mimic_db=db)
+        tctx.configure(old, mimic_admin=f"127.0.0.1:{port}", mimic_admin_token="reload-token")
+        old.running()
+        await old.starting
+        closing = old.server
+        async with httpx.AsyncClient(trust_env=False, timeout=10) as c:
+            assert (await c.get(f"http://127.0.0.1:{port}/")).status_code == 200  # (the old one serving)
+            old.done()      # (as a reload does: the old one told to stop, the new one started at once)
+            with caplog.at_level(logging.INFO):
+                new.running()
+                await new.starting
+            assert "cannot listen" not in caplog.text and new.server is not None and closing.task.done()
+            assert (await c.get(f"http://127.0.0.1:{port}/")).status_code == 200
+        server = new.server
+        new.done()
+        await server.stop()
+        m.done()
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

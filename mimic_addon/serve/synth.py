@@ -527,9 +527,9 @@ def _query_int(ctx: Context, names: frozenset[str]) -> int | None:
 
 def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
     """Page fields agree with the list beside them and with ?page= / ?per_page= when given: those are
-    echoed as asked (like a path value: learned ranges are what was seen, not limits), no `?page=` is
-    the first page (0 where pages were seen to start at 0), and a count is at least what the pages
-    before and this one hold, exactly that when this page is short (the last one)."""
+    echoed as asked (like a path value: learned ranges are what was seen, not limits), a count is at
+    least what the pages before and this one hold, and exactly that when a page asked for with
+    ?per_page= comes out shorter (the last one)."""
     items = next((v for v in out.values() if isinstance(v, list)), None)
     if items is None:
         return
@@ -546,7 +546,6 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
 
     page = _query_int(ctx, _PAGE_NAMES)
     per_page = _query_int(ctx, _PER_PAGE_NAMES)
-    first = 1
     for name in list(out):
         low = name.lower()
         if low in _PER_PAGE_NAMES:
@@ -554,14 +553,13 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
                 put(name, per_page, clamp=False)
             else:
                 put(name, max(n, 1))
-        elif low in _PAGE_NAMES:
-            learned = ranges[name].num
-            first = 0 if learned is not None and learned[0] == 0 else 1
-            put(name, page if page is not None else first, clamp=False)
+        elif low in _PAGE_NAMES and page is not None:
+            put(name, page, clamp=False)
     per = next((out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
-    pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), first)
-    before = max(pg - first, 0) * per  # (items on the pages before this one)
+    pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
+    least = max(pg - 1, 0) * per + n  # (items on the pages before this one, and this one's)
+    last = per_page is not None and n < per_page
     for name in list(out):
         if name.lower() in _COUNT_NAMES and isinstance(out[name], int) and not isinstance(out[name], bool):
-            if n < per or out[name] < before + n:
-                put(name, before + n, clamp=False)
+            if out[name] < least or last:
+                put(name, least, clamp=False)

@@ -70,7 +70,8 @@ _CARD = re.compile(r"[2-6](?<![\d.-][2-6])\d(?:[ -]?\d){11,17}(?![\d-])")
 _UUID_TEXT = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 _ISSUER = re.compile(r"4|5[1-5]|2[2-7]|3[04-9]|6")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9._-]{0,19}")
-_USERINFO = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s]*:)[^/?#@\s]+@")  # a URL's user:password@
+# a URL's `user:password@` (the password runs to the last `@` before the host, as URL parsers read it)
+_USERINFO = re.compile(r"""([A-Za-z][A-Za-z0-9+.-]*://[^:/?#@\s"'<>,{}]*:)[^\s"'<>,{}]+@(?=[^\s@"'<>,{}/]+)""")
 _SHORT_NUMBER = re.compile(r"-?\d{1,12}(\.\d+)?")
 
 
@@ -328,6 +329,11 @@ def _blank(value: Any, max_depth: int, key: str | None = None) -> Any:
 
 # The last word of a name with a secret word in it (not a secret's own name) that makes it the name of
 # something said about the secret, not the secret: `token_type`, `signature_algorithm`, `session_status`.
+# The last word of such a name that makes it a time (`password_changed_at`, `token_expiration_time`).
+_TIME_ENDS = ("at", "on", "date", "time", "expires", "expiry", "expiration", "changed", "created", "updated",
+              "issued")
+# One plain word (`bearer`, `active`, `API_KEY`): a passphrase of several words is not kept.
+_DESCRIBING_WORD = re.compile(r"[a-z]{3,20}(?:[._-][a-z]{2,20}){0,2}|[A-Z]{3,20}(?:_[A-Z]{2,20}){0,2}")
 _DESCRIBING_ENDS = ("type", "types", "algorithm", "algorithms", "kind", "status", "scope", "scopes", "mode",
                     "category", "method")
 
@@ -337,9 +343,10 @@ def describes_a_secret(key: str, value: str) -> bool:
     something said about the secret rather than the secret: a date (`password_changed_at`,
     `token_expiration_time`) or plain words under a describing name (`"token_type": "bearer"`)? Kept
     as they are, they keep their format and their set of values for the schema and the mocks."""
+    n = _normalise(key)
     if _DATE_TEXT.fullmatch(value):
-        return True
-    return _normalise(key).endswith(_DESCRIBING_ENDS) and _PLAIN_WORDS.fullmatch(value) is not None
+        return n.endswith(_TIME_ENDS)  # (`secret_answer: "1990-05-12"` is a secret that looks like a date)
+    return n.endswith(_DESCRIBING_ENDS) and _DESCRIBING_WORD.fullmatch(value) is not None
 
 
 @lru_cache(maxsize=4096)

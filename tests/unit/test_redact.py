@@ -319,12 +319,13 @@ def test_what_is_said_about_a_secret_is_kept_and_the_secret_is_not():
             "token_expiration_time": "2026-12-07T20:00:00Z", "password_changed_at": "2026-01-02",
             "api_key_status": "active", "signature_method": "HMAC-SHA1",  # (not plain words: redacted)
             "session_state": "a1b2c3d4", "token_kind": "k9XyZ0q", "password": "2026-01-02",
-            "secret_type": "s3cr3t-value"}
+            "secret_type": "s3cr3t-value", "secret_answer": "1990-05-12", "password_kind": "hunter two"}
     assert redact_json(body) == {
         "access_token": REDACTED, "token_type": "bearer", "refresh_token": REDACTED,
         "token_expiration_time": "2026-12-07T20:00:00Z", "password_changed_at": "2026-01-02",
         "api_key_status": "active", "signature_method": REDACTED, "session_state": REDACTED,
-        "token_kind": REDACTED, "password": REDACTED, "secret_type": REDACTED}
+        "token_kind": REDACTED, "password": REDACTED, "secret_type": REDACTED, "secret_answer": REDACTED,
+        "password_kind": REDACTED}
     assert redact_query([("token_type", "bearer"), ("token_created_at", "2026-01-02"), ("token", "bearer")]) == [
         ("token_type", "bearer"), ("token_created_at", "2026-01-02"), ("token", REDACTED)]
     assert redact_text("token_type: bearer, session_token: abcdefghij") == \
@@ -336,3 +337,7 @@ def test_the_password_of_a_url_goes_its_user_stays():
         "url": f"https://ada:{REDACTED}@host.example/x", "mail": "mailto:ada@example.com"}
     assert redact_text("postgresql://mimic:s3cret@db:5432/test, redis://:pw@cache:6379/0, ftp://anon@host/") == \
         f"postgresql://mimic:{REDACTED}@db:5432/test, redis://:{REDACTED}@cache:6379/0, ftp://anon@host/"
+    # a port beside an e-mail in compact JSON is no password; a password holding `@` goes whole
+    assert redact_text('{"url":"https://api.x.com:8443","owner":"bob@x.com"}') == \
+        '{"url":"https://api.x.com:8443","owner":"bob@x.com"}'
+    assert redact_text("postgres://user:p@ss@db/app") == f"postgres://user:{REDACTED}@db/app"

@@ -227,7 +227,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store, brain = _open_brain(args.db)
     try:
-        host = _host_named(args.host, list(brain.hosts)) if args.host is not None else None
+        known = list(brain.hosts)
+        if args.kind in ("har", "flows"):  # (what was recorded: a host may be there and not learned)
+            known += sorted({r["host"] for r in store.load_recordings()} - set(known))
+        host = _host_named(args.host, known) if args.host is not None else None
         result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=host, yaml=args.yaml))
     except ExportError as e:
         _note(f"mimic export {args.kind}: {e}")
@@ -246,8 +249,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def _host_named(asked: str, learned: list[str]) -> str:
-    """The learned host `--host` names: as learned (`127.0.0.1:8001`), or without its port when only one
-    learned host has that name (`127.0.0.1`). ExportError when it names none, or several."""
+    """The host `--host` names among those learned (or recorded): as it is (`127.0.0.1:8001`), or without
+    its port when only one has that name (`127.0.0.1`). ExportError when it names none, or several."""
     from .export import ExportError
 
     if asked in learned:

@@ -131,18 +131,20 @@ class Mocker:
         return cached[1]
 
     def answer(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
-               siblings: Iterable[Endpoint] = ()) -> MockAnswer:
+               siblings: Iterable[Endpoint] = (), draw: int | None = None) -> MockAnswer:
         """The answer is a function of the request (through `seed`, which hashes it, and `ctx`, which
         is read from it) and of what was learned (`ep.stats.count` moves whenever that changes), so
-        repeated requests are served from a bounded cache instead of being generated again."""
+        repeated requests are served from a bounded cache instead of being generated again. `draw`:
+        the seed of the status and latency instead (realistic mode, one per call); the body of a
+        status is the request's own all the same."""
         endpoints = list(siblings)
         version = _version(endpoints)
-        key = (ep.key, ep.stats.count, version, realism, seed)
+        key = (ep.key, ep.stats.count, version, realism, seed, draw)
         cached = self._answers.get(key)
         if cached is not None:
             self._answers.move_to_end(key)
             return cached
-        answer = self._generate(ep, ctx, realism, seed, endpoints, version)
+        answer = self._generate(ep, ctx, realism, seed, endpoints, version, draw)
         if len(answer.body) <= MAX_CACHED_BODY:
             self._answers[key] = answer
             if len(self._answers) > MAX_CACHED_ANSWERS:
@@ -150,10 +152,14 @@ class Mocker:
         return answer
 
     def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
-                  endpoints: list[Endpoint], version: tuple[int, int]) -> MockAnswer:
+                  endpoints: list[Endpoint], version: tuple[int, int], draw: int | None = None) -> MockAnswer:
         rng = random.Random(seed)
         status = choose_status(ep, realism, rng)
         delay = sample_latency_ms(ep, rng) / 1000.0 if realism == "realistic" else 0.0
+        if draw is not None and draw != seed:  # (`rng` drew as on the first call: the body stays the same)
+            drawn = random.Random(draw)
+            status = choose_status(ep, realism, drawn)
+            delay = sample_latency_ms(ep, drawn) / 1000.0 if realism == "realistic" else 0.0
         code = str(status)
         plan = self._plan(ep, code, endpoints, version)
         types = ep.response_types.get(code)

@@ -120,6 +120,8 @@ class ServeAddon:
     def configure(self, updated: set[str]) -> None:
         if "mimic_realism" in updated and ctx.options.mimic_realism not in REALISM:
             raise exceptions.OptionsError(f"mimic_realism must be one of {', '.join(REALISM)}")
+        if updated & {"mimic_realism", "mimic_seed", "mimic_db"}:
+            self._calls.clear()  # (the same calls in order give the same answers: counted from here)
         if "mimic_failover_on" in updated:
             try:
                 self.failover_on = parse_failover_on(ctx.options.mimic_failover_on)
@@ -224,12 +226,11 @@ class ServeAddon:
             return
         seed = request_seed(ctx.options.mimic_seed, ep.method, req.path.split("?", 1)[0],  # (HEAD: as its GET)
                             req.path.partition("?")[2], req.raw_content)
-        if ctx.options.mimic_realism == "realistic":
-            seed = self._nth_call(seed)
+        draw = self._nth_call(seed) if ctx.options.mimic_realism == "realistic" else None
         brain = self._brain()
         with brain.lock:
             ctx_ = context_for(template or "", parts, _query(req), json_body(req, MAX_ECHO_BODY), echo_field(host.tree, ep.skeleton))
-            answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed, host.endpoints.values())
+            answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed, host.endpoints.values(), draw)
         extra: dict[str, str] = {}
         if self.extras is not None:
             answer, extra = self.extras.adjust(flow, host, ep, template, parts, answer, seed)
@@ -250,9 +251,10 @@ class ServeAddon:
         flow.is_replay = "response"
 
     def _nth_call(self, seed: int) -> int:
-        """A realistic answer is drawn anew each time a request comes (its status, error and latency
-        sampled from what was learned: a retry may succeed), from the request and how many times it
-        came, so that the same requests in the same order get the same answers."""
+        """The seed of a realistic answer's draws (its status and latency, sampled from what was
+        learned: a retry may succeed), anew each time a request comes: from the request and how many
+        times it came, so that the same requests in the same order get the same answers. The body of a
+        status stays the request's own (`Mocker.answer`)."""
         n = self._calls.pop(seed, 0) + 1
         self._calls[seed] = n
         if len(self._calls) > MAX_COUNTED_REQUESTS:

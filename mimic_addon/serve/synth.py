@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 import random
+import re
 import string
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -37,6 +38,9 @@ _COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "tot
 _PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
 _PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
 _LETTERS = string.ascii_lowercase
+# Fields only a person's object has (its `name` is then a person's): not an address or an ip, which
+# stores and servers have too.
+_PERSON_FIELD = re.compile(r"e.?mail|phone|mobile|user.?name|first.?name|last.?name|full.?name|birth|surname")
 _VOCABULARY_KINDS = frozenset({"type", "status"})  # names of fields that hold a closed set's words
 
 
@@ -93,7 +97,7 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
         weights = [(slot, c) for slot, c in weights if slot != _NULL]
     kind = field_kind(name) if name else None
     props: list[tuple[str, Plan, float]] = []
-    of_person = any(is_personal_name(key) for key in node.props or ())
+    of_person = any(_PERSON_FIELD.search(key.lower()) for key in node.props or ())
     for key, child in (node.props or {}).items():
         # among the objects that had any key: `{}` items say nothing about which fields go together
         presence = node.presence(key)
@@ -520,7 +524,7 @@ def _has_format(value: str, fmt: str) -> bool:
 
 def _query_int(ctx: Context, names: frozenset[str]) -> int | None:
     for k, v in ctx.query.items():
-        if k.lower() in names and v.isdigit():
+        if k.lower() in names and v.isascii() and v.isdigit() and len(v) <= 18:  # (`²`, 5,000 digits: not a page)
             return int(v)
     return None
 
@@ -555,7 +559,8 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
                 put(name, max(n, 1))
         elif low in _PAGE_NAMES and page is not None:
             put(name, page, clamp=False)
-    per = next((out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
+    per = per_page if per_page is not None else next(
+        (out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
     pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
     least = max(pg - 1, 0) * per + n  # (items on the pages before this one, and this one's)
     last = per_page is not None and n < per_page

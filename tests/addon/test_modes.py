@@ -96,15 +96,18 @@ async def test_realistic_draws_each_call_anew_and_the_same_calls_alike(db):
             tctx.configure(m, mimic_db=db, mimic_mode="mock", mimic_realism="realistic", mimic_seed=5)
             for i in range(1, 31):
                 learned = flow("/flaky", status=500 if i % 3 == 0 else 200,
-                               resp_body=b'{"ok": false}' if i % 3 == 0 else b'{"ok": true}')
+                               resp_body=b'{"ok": false}' if i % 3 == 0 else b'{"ok": true, "n": %d}' % (i * 7))
                 learned.request.timestamp_start = learned.request.timestamp_end = 100.0
                 learned.response.timestamp_start = learned.response.timestamp_end = 100.001  # (1 ms: not waited)
                 m.brain.learn(from_flow(learned, 1 << 20))
-            out = []
+            out, bodies = [], set()
             for _ in range(60):
                 f = flow("/flaky")
                 await s.request(f)
                 out.append(f.response.status_code)
+                if f.response.status_code == 200:
+                    bodies.add(f.response.content)
+            assert len(bodies) == 1  # (the status is drawn per call, the body of a status is the request's)
             return out
 
     first = await statuses()

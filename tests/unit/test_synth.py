@@ -490,3 +490,10 @@ def test_the_name_beside_an_email_is_a_persons_and_never_replayed():
     sizes = ["small", "medium", "large"]
     products = learned([{"id": i, "name": sizes[i % 3], "price": 1.5} for i in range(40)])
     assert {make(products, seed)["name"] for seed in range(20)} <= set(sizes)
+
+
+def test_a_total_counts_the_pages_asked_for_when_the_body_has_no_page_size():
+    node = learned([{"page": p, "total": 90, "items": [{"id": i} for i in range(3)]} for p in (1, 2, 3)])
+    v = make(node, ctx=Context(query={"page": "3", "per_page": "50"}))
+    assert v["page"] == 3 and v["total"] == 100 + len(v["items"])
+    assert make(node, ctx=Context(query={"page": "²", "per_page": "9" * 5000})) is not None

@@ -227,10 +227,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     store, brain = _open_brain(args.db)
     try:
-        known = list(brain.hosts)
-        if args.kind in ("har", "flows"):  # (what was recorded: a host may be there and not learned)
-            known += sorted({r["host"] for r in store.load_recordings()} - set(known))
-        host = _host_named(args.host, known) if args.host is not None else None
+        host = args.host
+        if host is not None:
+            known = list(brain.hosts)
+            if args.kind in ("har", "flows"):  # (what was recorded: a host may be there and not learned)
+                known += sorted({r["host"] for r in store.load_recordings()} - set(known))
+            host = _host_named(host, known)
         result = EXPORTERS[args.kind](ExportRequest(store=store, brain=brain, host=host, yaml=args.yaml))
     except ExportError as e:
         _note(f"mimic export {args.kind}: {e}")

@@ -12,16 +12,12 @@ def database_url(db: str) -> str:
     ``postgresql://`` URLs get the psycopg 3 driver, the one installed. The
     parent directory of a SQLite file is created (private to its owner) when missing.
     """
-    if "://" not in db:
-        path = Path(db).expanduser().resolve()
-        path.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-        return f"sqlite:///{path}"
     if db.startswith("postgresql://") or db.startswith("postgres://"):
         return "postgresql+psycopg://" + db.split("://", 1)[1]
-    file = sqlite_file(db)
+    file = sqlite_path(db)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR)
-    return db
+    return db if "://" in db else f"sqlite:///{file}"
 
 
 def sqlite_file(url: str) -> Path | None:

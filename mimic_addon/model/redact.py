@@ -220,20 +220,26 @@ def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def redact_query(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
-    """Redact credential parameters; counters such as `max_tokens=100`, and what describes a secret
-    (`token_type=bearer`, `describes_a_secret`), keep their value."""
+    """Redact credential parameters (`_is_secret_value`, and `key`, `code`)."""
     out = []
     for name, value in pairs:
-        n = _normalise(name)
-        if _is_exact_secret(n) or n in _QUERY_NAMES:
-            value = REDACTED
-        elif _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None \
-                and not describes_a_secret(name, value):
+        if _is_secret_value(name, value) or _normalise(name) in _QUERY_NAMES:
             value = REDACTED
         else:
             value = _scrub(value)
         out.append((name, value))
     return out
+
+
+def _is_secret_value(name: str, value: str) -> bool:
+    """Is `value` of the parameter or field `name` a secret? Secret names always; names with a secret
+    word unless the value is a plain short number (`max_tokens=100`) or describes the secret
+    (`token_type=bearer`, `describes_a_secret`)."""
+    n = _normalise(name)
+    if _is_exact_secret(n):
+        return True
+    return _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None \
+        and not describes_a_secret(name, value)
 
 
 def redact_json(value: Any, max_depth: int = 32) -> Any:
@@ -327,13 +333,13 @@ def _blank(value: Any, max_depth: int, key: str | None = None) -> Any:
     return REDACTED
 
 
-# The last word of a name with a secret word in it (not a secret's own name) that makes it the name of
-# something said about the secret, not the secret: `token_type`, `signature_algorithm`, `session_status`.
-# The last word of such a name that makes it a time (`password_changed_at`, `token_expiration_time`).
+# The last word of a name with a secret word in it (not a secret's own name) that makes it a time
+# (`password_changed_at`, `token_expiration_time`).
 _TIME_ENDS = ("at", "on", "date", "time", "expires", "expiry", "expiration", "changed", "created", "updated",
               "issued")
 # One plain word (`bearer`, `active`, `API_KEY`): a passphrase of several words is not kept.
 _DESCRIBING_WORD = re.compile(r"[a-z]{3,20}(?:[._-][a-z]{2,20}){0,2}|[A-Z]{3,20}(?:_[A-Z]{2,20}){0,2}")
+# ... or the name of something said about the secret, not the secret: `token_type`, `session_status`.
 _DESCRIBING_ENDS = ("type", "types", "algorithm", "algorithms", "kind", "status", "scope", "scopes", "mode",
                     "category", "method")
 
@@ -375,20 +381,10 @@ _COLON_PAIR = re.compile(_NAME + r"(?P<sep>[ \t]*:[ \t]*)"
 _EQUALS_PAIR = re.compile(_NAME + r"(?P<sep>[ \t]*=[ \t]*)(?P<value>" + _QUOTED + r"""|[^\s&"'<>]+)""")
 
 
-def _masks(name: str, value: str) -> bool:
-    """Is `value` of the field `name` a secret? As for query strings: secret names always, names with a
-    secret word unless the value is a plain short number (`max_tokens: 100`)."""
-    n = _normalise(name)
-    if _is_exact_secret(n):
-        return True
-    value = value.strip()
-    return _has_fragment(n, _NAME_FRAGMENTS) and _SHORT_NUMBER.fullmatch(value) is None \
-        and not describes_a_secret(name, value)
-
-
 def _mask_match(m: re.Match[str]) -> str:
+    """A `name: value` or `name=value` in free text, its value masked when a query's would be."""
     value = m.group("value")
-    if not _masks(m.group("name"), value.strip("\"'")):
+    if not _is_secret_value(m.group("name"), value.strip("\"'").strip()):
         return m.group(0)
     if value[:1] in ("'", '"') and m.re is not _XML_ELEMENT:
         masked = value[0] + REDACTED + value[0]

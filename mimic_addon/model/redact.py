@@ -38,6 +38,9 @@ _HEADER_FRAGMENTS = _NAME_FRAGMENTS + ("auth",)
 _HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate"})
 # Too generic for JSON keys, but in a query string they carry credentials.
 _QUERY_NAMES = frozenset({"key", "code"})
+# ... also in a query string inside other text: a `Location` or `Referer` header, a link in a body
+# (`https://app.example/callback?code=...`: an OAuth authorization code; `?key=...`: an API key)
+_QUERY_NAME_PAIR = re.compile(r"(?i)([?&](?:key|code)=)[^&#\s\"'<>,;]+")
 
 _NAME_SEPARATORS = str.maketrans("", "", "-_ .")
 # Credentials recognised by their shape (published formats), wherever they appear.
@@ -146,8 +149,11 @@ def _scrub(text: str) -> str:
     numbers); the very same string when there is none."""
     if len(text) < _SCRUB_MIN:
         return text
-    if "=" in text and _SECRET_WORD_HINT.search(text.lower()) is not None:  # `?access_token=...` in a URL, a form...
-        text = _EQUALS_PAIR.sub(_mask_match, text)
+    if "=" in text:
+        if _SECRET_WORD_HINT.search(text.lower()) is not None:  # `?access_token=...` in a URL, a form...
+            text = _EQUALS_PAIR.sub(_mask_match, text)
+        if "?" in text or "&" in text:
+            text = _QUERY_NAME_PAIR.sub(lambda m: m.group(1) + REDACTED, text)
     if _SHAPE_HINTS.search(text) is not None:
         aws_pair = _AWS_KEY_ID.search(text) is not None
         text = _SHAPES.sub(REDACTED, text)

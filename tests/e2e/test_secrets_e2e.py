@@ -37,11 +37,13 @@ MASTERCARD = 5555555555554444      # a JSON number
 AMEX = "378282246310005"
 BEARER = "mimicBearerToken0123456789"
 AWS_SECRET_FIELD_VALUE = "wJalrXUtnFEMI-mimic-e2e-secret-access"
+OAUTH_CODE = "SplxlOBeZQQYbYS6WxSbIAmimic"  # an authorization code, in a redirect's URL
+URL_KEY = "mimicUrlKey0123456789"             # an API key in a link's query string
 
 # What must not appear anywhere (cards also without their spaces)
 NEEDLES = (JWT, JWT.split(".")[1], AWS_KEY, AWS_TEMP_KEY, GITHUB, GITHUB_OAUTH, GITHUB_PAT, SLACK, STRIPE,
            STRIPE_RESTRICTED, GOOGLE, PEM_BODY, VISA, VISA.replace(" ", ""), str(MASTERCARD), AMEX, BEARER,
-           AWS_SECRET_FIELD_VALUE)
+           AWS_SECRET_FIELD_VALUE, OAUTH_CODE, URL_KEY)
 
 
 def _doc(i: int) -> dict:
@@ -51,7 +53,8 @@ def _doc(i: int) -> dict:
             "pem": PEM, "card": VISA, "card_no": MASTERCARD, "amex": AMEX, "jwt": JWT,
             "note": f"call with Bearer {BEARER} and key {AWS_KEY}, card {VISA}; thanks",
             "aws_access_key_id": AWS_KEY, "aws_secret_access_key": AWS_SECRET_FIELD_VALUE,
-            "api_key": STRIPE, "client_secret": GOOGLE, "private_key": PEM}
+            "api_key": STRIPE, "client_secret": GOOGLE, "private_key": PEM,
+            "map": f"https://maps.example/tiles.js?v=3&key={URL_KEY}"}
 
 
 class _Secrets(_Handler):
@@ -62,7 +65,8 @@ class _Secrets(_Handler):
         if path.startswith("/notes"):
             text = f"owner {AWS_KEY}\ncard {VISA}\n{PEM}token {GITHUB} {SLACK} {STRIPE} {GOOGLE} Bearer {BEARER}\n"
             return self._send(200, text.encode(), "text/plain", X_Debug=f"key={AWS_KEY} jwt={JWT}")
-        return self._send(200, json.dumps(_doc(1)).encode(), X_Trace=AWS_TEMP_KEY)
+        return self._send(200, json.dumps(_doc(1)).encode(), X_Trace=AWS_TEMP_KEY,
+                          Location=f"https://app.example/callback?code={OAUTH_CODE}&state=af0ifjsldkj")
 
     do_GET = _answer
     do_POST = _answer
@@ -75,7 +79,8 @@ def secrets_backend() -> Iterator[Backend]:
 
 
 def _traffic(port: int) -> None:
-    headers = {"X-Note": f"{SLACK} {GITHUB_PAT}", "X-Client": AWS_KEY, "Content-Type": "application/json"}
+    headers = {"X-Note": f"{SLACK} {GITHUB_PAT}", "X-Client": AWS_KEY, "Content-Type": "application/json",
+               "Referer": f"https://app.example/search?KEY={URL_KEY}&q=shoes"}
     for i in range(6):
         assert fetch(port, "GET", f"/sessions/{JWT}", headers=headers)[0] == 200
         assert fetch(port, "GET", f"/keys/{AWS_KEY}/usage?ref={GITHUB}&card={VISA.replace(' ', '')}&q={GOOGLE}",

@@ -300,7 +300,7 @@ def test_secret_fields_inside_json_strings_are_masked():
     assert out == {"next": f"https://api.example.com/items?page=2&access_token={REDACTED}",
                    "echo": f"user=alice&password={REDACTED}&remember=1"}
     assert redact_headers([("Location", "/cb?code=xyz&state=1&token=t0k3n")]) == [
-        ("Location", f"/cb?code=xyz&state=1&token={REDACTED}")]
+        ("Location", f"/cb?code={REDACTED}&state=1&token={REDACTED}")]
     assert redact_json({"v": "padding==", "w": "a=1&b=2&max_tokens=100"}) == {
         "v": "padding==", "w": "a=1&b=2&max_tokens=100"}
 
@@ -341,3 +341,17 @@ def test_the_password_of_a_url_goes_its_user_stays():
     assert redact_text('{"url":"https://api.x.com:8443","owner":"bob@x.com"}') == \
         '{"url":"https://api.x.com:8443","owner":"bob@x.com"}'
     assert redact_text("postgres://user:p@ss@db/app") == f"postgres://user:{REDACTED}@db/app"
+
+
+def test_a_key_or_code_in_a_query_string_goes_wherever_the_url_is():
+    # in a query string itself these names are credentials (`redact_query`); so in a URL in a header or a body
+    assert redact_headers([("Location", "https://app.example/cb?code=SplxlOBeZQQ&state=xyz"),
+                           ("Referer", "https://app.example/p?q=1&Key=abcdef123456")]) == [
+        ("Location", f"https://app.example/cb?code={REDACTED}&state=xyz"),
+        ("Referer", f"https://app.example/p?q=1&Key={REDACTED}")]
+    assert redact_json({"next": "https://api.example/items?key=abcdef123456&page=2"}) == {
+        "next": f"https://api.example/items?key={REDACTED}&page=2"}
+    # other names holding the words, and the words outside a query, stay
+    kept = "/x?zipcode=75001&monkey=1&barcode=12 and key=value code=E42"
+    assert redact_text(kept) == kept
+    assert redact_text(f"go to /cb?code={REDACTED}") == f"go to /cb?code={REDACTED}"

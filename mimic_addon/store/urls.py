@@ -1,7 +1,11 @@
 """Turn the user's ``db`` option into a SQLAlchemy URL."""
 from __future__ import annotations
 
+import urllib.parse
 from pathlib import Path
+
+from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
+from sqlalchemy.engine import make_url
 
 PRIVATE_DIR = 0o700
 
@@ -21,11 +25,20 @@ def database_url(db: str) -> str:
 
 
 def sqlite_file(url: str) -> Path | None:
-    """The database file of a ``sqlite:///`` URL; None for an in-memory database or another database."""
+    """The database file of a ``sqlite:///`` URL, as SQLite will open it; None for an in-memory
+    database or another database. With ``uri=true`` the name is an SQLite URI
+    (``sqlite:///file:/data/mimic.db?mode=ro&uri=true`` opens ``/data/mimic.db``), or, without the
+    ``file:`` scheme, a plain name that keeps the URL's other options (``mimic.db?mode=ro``): the file
+    SQLite would create."""
     if not url.startswith("sqlite:///"):
         return None
-    file = url.removeprefix("sqlite:///").split("?", 1)[0]
-    return Path(file) if file and file != ":memory:" else None
+    (name,), options = SQLiteDialect_pysqlite().create_connect_args(make_url(url))
+    if options.get("uri") and name.startswith("file:"):
+        parts = urllib.parse.urlsplit(name)
+        if "memory" in urllib.parse.parse_qs(parts.query).get("mode", ()):
+            return None
+        name = urllib.parse.unquote(parts.path)
+    return Path(name) if name and name != ":memory:" else None
 
 
 def sqlite_path(db: str) -> Path | None:

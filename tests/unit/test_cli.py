@@ -87,6 +87,21 @@ def test_learn_creates_the_store(tmp_path):
     assert cli.main(["endpoints", "--db", str(db)]) == 0
 
 
+def test_a_read_only_sqlite_uri_reads_the_store_and_creates_nothing(tmp_path, capsys):
+    """SQLAlchemy's read-only URI (`sqlite:///file:PATH?mode=ro&uri=true`) opens PATH: read commands take
+    it; the same options without `file:` name another file (SQLite's plain name keeps them), which does
+    not exist and is refused, not created empty."""
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True})])
+    db = tmp_path / "m.db"
+    assert cli.main(["learn", "-q", str(capture), "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", f"sqlite:///file:{db}?mode=ro&uri=true"]) == 0
+    assert "/ping" in capsys.readouterr().out
+    assert cli.main(["endpoints", "--db", f"sqlite:///{db}?mode=ro&uri=true"]) == 1
+    assert f"no store at {db}?mode=ro" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir() if "?" in p.name) == []
+
+
 def test_export_host_without_its_port(tmp_path, capsys):
     """`--host 127.0.0.1` names the one learned host of that name, whatever its port; a name of no
     learned host is an error saying which there are, not an empty document."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import threading
 import urllib.parse
 from collections import OrderedDict
@@ -285,6 +286,68 @@ def fits(parts: tuple[str, ...], template: str) -> bool:
     if not (len(parts) == len(names) or (tail and len(parts) > len(names))):
         return False
     return all(n == p or param_name(n) is not None for n, p in aligned(template, parts))
+
+
+_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
+_NAMING_WORDS = frozenset(("id", "uuid", "slug", "key", "name", "username", "login", "handle", "number", "sid"))
+
+
+def _names_the_resource(key: str, param: str) -> bool:
+    """Can the field `key` hold the value of the path parameter `param`? Its own name (`user_id` for
+    `{user_id}`, `userId`), or a name ending in a naming word (`id`, `uuid`, `slug`, `name`, ...)."""
+    words = [w.lower() for w in _WORDS.findall(key)]
+    return bool(words) and (words[-1] in _NAMING_WORDS or "".join(words) == param.replace("_", "").lower())
+
+
+def echo_path_values(body: bytes, template: str | None, recorded_path: str, asked_path: str) -> bytes:
+    """A near match's JSON answer, telling the asked path's values where the recording told its own
+    (`GET /users/43` answered from the recording of `/users/42`: `"id": 43`, `"href": "/users/43"`):
+    fields that name the resource (`_names_the_resource`) holding the recorded value (a number for a
+    number: `42` -> `43` only when the asked value is a number too), and links holding it as a path
+    segment. The very same bytes when nothing differs or the body is not JSON."""
+    if template is None:
+        return body
+    recorded, asked = _parts(recorded_path), _parts(asked_path)
+    swaps = {old: new for (name, old), (_, new) in zip(aligned(template, recorded), aligned(template, asked))
+             if param_name(name) is not None and old != new and "/" not in old and "/" not in new and old}
+    if not swaps or body[:64].lstrip()[:1] not in (b"{", b"["):
+        return body
+    try:
+        doc = safe_json.loads(body)
+    except ValueError:
+        return body
+    params = {old: param_name(name) or "" for name, old in aligned(template, recorded) if old in swaps}
+    changed = False
+
+    def swap_link(text: str) -> str:
+        out = text
+        for old, new in swaps.items():
+            out = re.sub(r"(?<=/)" + re.escape(old) + r"(?=$|[/?#.])", lambda _: new, out)
+        return out
+
+    def walk(value: Any, key: str) -> Any:
+        nonlocal changed
+        if isinstance(value, dict):
+            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, list):
+            return [walk(v, key) for v in value]
+        if type(value) is str:
+            if value in swaps and _names_the_resource(key, params[value]):
+                changed = True
+                return swaps[value]
+            if "/" in value:
+                linked = swap_link(value)
+                changed = changed or linked != value
+                return linked
+        elif type(value) is int and str(value) in swaps and _names_the_resource(key, params[str(value)]):
+            new = swaps[str(value)]
+            if new.isascii() and new.isdigit():
+                changed = True
+                return int(new)
+        return value
+
+    doc = walk(doc, "")
+    return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape") if changed else body
 
 
 @dataclass(slots=True)

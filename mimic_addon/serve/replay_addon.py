@@ -5,7 +5,8 @@
   `ReplayIndex` and saves it to the store in batches every `mimic_flush_interval`.
 - replay: the request is answered with the matching recording (exact, then the closest of the same
   template), else by `mimic_replay_fallback`: mock (the learned model), upstream (the backend) or
-  404. Answers carry `X-Mimic-Source: replay` (and `X-Mimic-Replay: exact|near`).
+  404. Answers carry `X-Mimic-Source: replay` (and `X-Mimic-Replay: exact|near`); a near one tells the
+  asked path's values where the recording told its own (`replay.echo_path_values`).
 
 The mode of a flow is decided by ServeAddon (`flow.metadata["mimic_mode"]`), which runs before this
 addon; its matching and mock answers are reused for the template and the mock fallback.
@@ -24,7 +25,8 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key, latency_ms
 from ..learn.worker import BatchWorker
 from ..store import StoreError
-from .replay import FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, make_recording, request_parts
+from .replay import (FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, echo_path_values, make_recording,
+                     request_parts)
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -198,6 +200,8 @@ class ReplayAddon:
         headers = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
                    for k, v in rec.response_headers if k.lower() not in ("x-mimic-source", "x-mimic-replay")]
         twin = self._twin(flow, host, template, parts, status, body)
+        if twin is None and found.how == "near":  # another resource's recording: told as the asked one
+            body = echo_path_values(body, template, rec.path, req.path)
         if twin is not None:  # a mutated resource: the twin's state, not the stale recording
             status, body, op = twin
             headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]

@@ -7,7 +7,8 @@ import hashlib
 import json
 
 from mimic_addon.model.redact import REDACTED
-from mimic_addon.serve.replay import Recording, ReplayIndex, Rules, fits, make_recording, request_parts
+from mimic_addon.serve.replay import (Recording, ReplayIndex, Rules, echo_path_values, fits, make_recording,
+                                      request_parts)
 
 HOST = "api.example.com"
 JSON = [(b"content-type", b"application/json")]
@@ -210,3 +211,25 @@ def test_recordings_stored_before_path_redaction_are_redacted_on_load() -> None:
                     "response_headers": [], "response_body": None, "latency_ms": 1.0}}
     rec = Recording.from_row(row)
     assert rec.path == "/sessions/[REDACTED]" and rec.parts == ("sessions", "[REDACTED]")
+
+
+def test_a_near_answer_tells_the_asked_resource():
+    """`/users/43` answered from `/users/42`'s recording: fields naming the resource and links hold 43;
+    a count of 42, free text, and a number where a name was asked stay as recorded."""
+    body = json.dumps({"id": 42, "count": 42, "user_id": "42", "userId": 42, "note": "user 42",
+                       "href": "https://api.example/users/42/posts?page=1", "other": "/users/421",
+                       "items": [{"user_id": 42}]}).encode()
+    out = json.loads(echo_path_values(body, "/users/{user_id}", "/users/42", "/users/43"))
+    assert out == {"id": 43, "count": 42, "user_id": "43", "userId": 43, "note": "user 42",
+                   "href": "https://api.example/users/43/posts?page=1", "other": "/users/421",
+                   "items": [{"user_id": 43}]}
+    by_name = json.loads(echo_path_values(body, "/users/{user_id}", "/users/42", "/users/bob"))
+    assert by_name["id"] == 42 and by_name["user_id"] == "bob" and by_name["href"].endswith("/users/bob/posts?page=1")
+    # a parameter the field is named for; literals and equal values change nothing, nor does a body that is no JSON
+    repo = json.dumps({"full_name": "ada/mimic", "owner": {"login": "ada"}, "name": "mimic"}).encode()
+    assert json.loads(echo_path_values(repo, "/repos/{owner}/{repo}", "/repos/ada/mimic", "/repos/ada/mirror")) == {
+        "full_name": "ada/mirror", "owner": {"login": "ada"}, "name": "mirror"}
+    assert echo_path_values(body, "/users/{user_id}", "/users/42", "/users/42") is body
+    assert echo_path_values(b"user 42", "/users/{user_id}", "/users/42", "/users/43") == b"user 42"
+    assert echo_path_values(b'{"id": 42', "/users/{user_id}", "/users/42", "/users/43") == b'{"id": 42'
+    assert echo_path_values(body, None, "/users/42", "/users/43") is body

@@ -34,12 +34,14 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
     try:
         doc = json.loads(text)
     except RecursionError:  # nested too deep somewhere: the entries are read one by one, that one skipped
-        items = _entries_before_cut(text, problems)
+        items, cut = _entries_before_cut(text, problems)
         if items is None:
             raise ValueError("not a HAR file (JSON nested too deep outside log.entries)") from None
+        if cut is not None and problems is not None:
+            problems.append(f"HAR file cut short (byte {cut}): the {len(items)} entries before the cut are read")
         return items
     except json.JSONDecodeError as e:
-        items = _entries_before_cut(text, problems)
+        items, _ = _entries_before_cut(text, problems)
         if items is None:
             raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
         if problems is not None:
@@ -56,28 +58,30 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
 _ENTRIES = re.compile(r'"entries"\s*:\s*\[')
 
 
-def _entries_before_cut(text: str, problems: list[str] | None = None) -> list[Any] | None:
+def _entries_before_cut(text: str, problems: list[str] | None = None) -> tuple[list[Any] | None, int | None]:
     """The whole entries of a HAR document's `log.entries` read one by one (up to a cut, when the
-    file is truncated), or None if it has none. An entry nested deeper than the JSON reader can go
-    is skipped (told to `problems`)."""
+    file is truncated: where it is is the second item, None when the list ends), or None if it has
+    none. An entry nested deeper than the JSON reader can go is skipped (told to `problems`)."""
     m = _ENTRIES.search(text)
     if m is None:
-        return None
+        return None, None
     decoder, pos = json.JSONDecoder(), m.end()
     items: list[Any] = []
     while True:
         while pos < len(text) and text[pos] in " \t\r\n,":
             pos += 1
-        if pos >= len(text) or text[pos] == "]":
-            return items
+        if pos >= len(text):
+            return items, pos
+        if text[pos] == "]":
+            return items, None
         try:
             item, pos = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError:
-            return items
+        except json.JSONDecodeError as e:
+            return items, e.pos
         except RecursionError:
             end = _end_of_value(text, pos)
             if end is None:
-                return items
+                return items, pos
             if problems is not None:
                 problems.append(f"HAR entry {len(items)} skipped: JSON nested too deep to read")
             items.append(None)  # (keeps the entries' numbers; `flows` skips it)

@@ -14,7 +14,7 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from ..learn.endpoint import Endpoint
-from .contract import schema_of
+from ..model.contract import schema_of
 from .openapi import _PARAM_SCHEMAS, _operation_id, bodiless, param_kinds
 
 if TYPE_CHECKING:

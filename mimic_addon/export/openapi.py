@@ -10,7 +10,7 @@ from ..learn.endpoint import Endpoint
 from ..model import segments as seg
 from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 from ..model.stats import EndpointStats
-from .contract import schema_of
+from ..model.contract import schema_of
 
 _PARAM_SCHEMAS = {
     seg.INT: {"type": "integer"},

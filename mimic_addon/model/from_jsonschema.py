@@ -71,7 +71,7 @@ _OBJECT_KEYS = ("properties", "additionalProperties", "required", "minProperties
 _STRING_KEYS = ("minLength", "maxLength", "pattern", "format")
 _NUMBER_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf")
 _OBSERVED_KEYS = ("examples", OBSERVED_VALUES_KEY)  # a Mimic export's observed values (`_observed_values`)
-# A Mimic export's observed bounds (export/contract.py): no contract, but what mocks should stay within.
+# A Mimic export's observed bounds (model/contract.py): no contract, but what mocks should stay within.
 OBSERVED_BOUNDS_KEY = "x-mimic-observed-bounds"
 OBSERVED_BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems")
 _OBSERVED_MARK = "\x00observed-bounds"  # (internal) which of a schema's bounds came from OBSERVED_BOUNDS_KEY

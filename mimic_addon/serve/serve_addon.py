@@ -2,7 +2,8 @@
 
 The `request` hook decides the mode of one flow (header `X-Mimic-Mode` / `X-Mock-Enabled: true` >
 per-endpoint mode > `mimic_mode`), records it in `flow.metadata["mimic_mode"]`, and:
-- mock: answers from the learned model and never contacts the backend;
+- mock: answers from the learned model and never contacts the backend (a JSON request body that breaks
+  the endpoint's request schema is answered 422: `request_check.py`, `mimic_mock_validate`);
 - failover: forwards the request itself (mitmproxy would answer 502 itself after the `error` hook,
   too late to step in), and answers from the model when the backend is unreachable, times out or
   answers 5xx (`mimic_failover_on`);
@@ -27,7 +28,9 @@ from ..learn.observation import host_key
 from ..model.paths import split_path
 from ..model.wire_text import clean_text
 from .mock import REALISM, Mocker, closest, context_for, echo_field
-from .request_input import forward_url, json_body, path_part
+from .request_check import MODES as REQUEST_CHECKS
+from .request_check import RequestCheck
+from .request_input import MAX_BODY, decoded_body, forward_url, json_body, path_part
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class ServeAddon:
         self._store = store
         self._store_seen: Any = None
         self.mocker = Mocker()
+        self.checks = RequestCheck()
         self.endpoint_modes: dict[str, str] = {}
         self.failover_on = frozenset(FAILOVER_REASONS)
         self.timeout = 5.0
@@ -111,6 +115,10 @@ class ServeAddon:
         loader.add_option("mimic_realism", str, "happy",
                           "Mock realism: happy (the dominant 2xx, no added latency) or realistic (statuses, "
                           "error bodies and latency sampled from what was learned).", choices=REALISM)
+        loader.add_option("mimic_mock_validate", str, "spec",
+                          "Mock mode checks JSON request bodies against the endpoint's request schema and answers "
+                          "422 (400 for broken JSON) when they break it: spec (endpoints imported from a spec), "
+                          "learned (also those learned from traffic) or off.", choices=REQUEST_CHECKS)
         loader.add_option("mimic_failover_on", str, ",".join(FAILOVER_REASONS),
                           "In failover mode, answer from the model when the backend fails this way: "
                           "comma-separated 5xx, timeout, unreachable.")
@@ -120,6 +128,8 @@ class ServeAddon:
     def configure(self, updated: set[str]) -> None:
         if "mimic_realism" in updated and ctx.options.mimic_realism not in REALISM:
             raise exceptions.OptionsError(f"mimic_realism must be one of {', '.join(REALISM)}")
+        if "mimic_mock_validate" in updated and ctx.options.mimic_mock_validate not in REQUEST_CHECKS:
+            raise exceptions.OptionsError(f"mimic_mock_validate must be one of {', '.join(REQUEST_CHECKS)}")
         if updated & {"mimic_realism", "mimic_seed", "mimic_db"}:
             self._calls.clear()  # (the same calls in order give the same answers: counted from here)
         if "mimic_failover_on" in updated:
@@ -224,6 +234,12 @@ class ServeAddon:
                 flow.response = _json_response(404, self._unknown(host, req), source)
             flow.metadata["mimic_source"] = source
             return
+        if source == "mock" and req.raw_content:
+            refused = self._refused(ep, req)
+            if refused is not None:
+                flow.response = _json_response(*refused, source)
+                flow.metadata["mimic_source"] = source
+                return
         seed = request_seed(ctx.options.mimic_seed, ep.method, req.path.split("?", 1)[0],  # (HEAD: as its GET)
                             req.path.partition("?")[2], req.raw_content)
         draw = self._nth_call(seed) if ctx.options.mimic_realism == "realistic" else None
@@ -249,6 +265,17 @@ class ServeAddon:
             flow.response.headers["Content-Length"] = str(len(answer.body))
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
+
+    def _refused(self, ep: Any, req: http.Request) -> tuple[int, dict] | None:
+        """(status, answer) when the request's body breaks the endpoint's request schema
+        (`mimic_mock_validate`, `request_check.py`)."""
+        mode = ctx.options.mimic_mock_validate
+        if mode == "off":
+            return None
+        body = decoded_body(req, MAX_BODY)
+        brain = self._brain()
+        with brain.lock:  # (the schema may be learning in another thread)
+            return self.checks.problems(ep, mode, body, req.headers.get("content-type", ""))
 
     def _nth_call(self, seed: int) -> int:
         """The seed of a realistic answer's draws (its status and latency, sampled from what was

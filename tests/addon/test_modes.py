@@ -204,3 +204,75 @@ async def test_the_template_header_of_a_very_long_path_is_capped(db):
     assert f.response.status_code == 200
     template = f.response.headers["X-Mimic-Template"]
     assert len(template) <= 1024 and template.startswith("GET /q/seg/seg/") and template.endswith("...")
+
+
+PET_SPEC = {
+    "openapi": "3.0.3", "info": {"title": "pets", "version": "1"}, "servers": [{"url": "http://address:22"}],
+    "paths": {"/pets": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {
+            "type": "object", "required": ["name", "status"], "properties": {
+                "name": {"type": "string", "maxLength": 20},
+                "status": {"type": "string", "enum": ["available", "sold"]},
+                "tags": {"type": "array", "items": {"type": "string"}}}}}}},
+        "responses": {"201": {"description": "made", "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"id": {"type": "integer"}, "name": {"type": "string"}}}}}}}}}},
+}
+
+
+async def test_mock_refuses_a_body_the_imported_spec_refuses(db):
+    """Like Prism: a body breaking the spec's request schema is 422 with what is wrong (never the value
+    sent), broken JSON 400; a good body is answered; `mimic_mock_validate=off` answers everything."""
+    from mimic_addon.imports.openapi_import import apply_plan, plan_import
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        apply_plan(m.brain, plan_import(PET_SPEC))
+
+        async def post(body: bytes, ctype: str = "application/json"):
+            f = flow("/pets", "POST", body, content_type=ctype)
+            await s.request(f)
+            return f.response.status_code, json.loads(f.response.content)
+
+        status, answer = await post(b'{"name": "Rex", "status": "sold", "tags": ["a"]}')
+        assert status == 201 and answer["name"] == "Rex"
+        status, answer = await post(b'{"name": "hunter2hunter2hunter2hunter2", "status": "lost", "tags": [1]}')
+        assert status == 422 and answer["error"] == "the request body does not match the imported spec"
+        assert [(p["path"], p["rule"]) for p in answer["problems"]] == [
+            ("$.name", "maxLength"), ("$.status", "enum"), ("$.tags[0]", "type")]
+        assert answer["problems"][1]["message"] == "must be one of 'available', 'sold'"
+        assert "hunter2" not in json.dumps(answer) and "lost" not in json.dumps(answer)
+        status, answer = await post(b'{"tags": []}')
+        assert status == 422 and answer["problems"] == [
+            {"path": "$", "rule": "required", "message": "missing required fields: name, status"}]
+        status, answer = await post(b'{"name": "Rex", ')
+        assert status == 400 and answer["error"] == "the request body is not valid JSON"
+        assert (await post(b""))[0] == 201  # no body: not judged
+        tctx.configure(s, mimic_mock_validate="off")
+        assert (await post(b'{"tags": []}'))[0] == 201
+        with pytest.raises(exceptions.OptionsError):
+            tctx.configure(s, mimic_mock_validate="strict")
+
+
+async def test_learned_request_schemas_are_checked_only_when_asked(db):
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for i in range(6):
+            body = json.dumps({"title": f"t{i}", "done": i % 2 == 0, "note": "x" * i}).encode()
+            m.brain.learn(from_flow(flow("/todos", "POST", body, status=201, content_type="application/json",
+                                         resp_body=json.dumps({"id": i, "title": f"t{i}"}).encode()), 1 << 20))
+        bad = b'{"title": 7, "done": true}'
+        f = flow("/todos", "POST", bad, content_type="application/json")
+        await s.request(f)
+        assert f.response.status_code == 201  # the default checks imported specs only
+        tctx.configure(s, mimic_mock_validate="learned")
+        f = flow("/todos", "POST", bad, content_type="application/json")
+        await s.request(f)
+        answer = json.loads(f.response.content)
+        assert f.response.status_code == 422 and answer["error"] == "the request body does not match the learned request schema"
+        assert [(p["path"], p["rule"]) for p in answer["problems"]] == [("$", "required"), ("$.title", "type")]
+        # lengths seen are samples, not a contract: a longer note and a new title pass
+        f = flow("/todos", "POST", json.dumps({"title": "new", "done": False, "note": "y" * 500}).encode(),
+                 content_type="application/json")
+        await s.request(f)
+        assert f.response.status_code == 201

@@ -113,7 +113,10 @@ SPEC = {
     "servers": [{"url": "https://shop.example.com/api"}],
     "paths": {
         "/pets": {"get": {"responses": {"200": {"description": "all", "content": {"application/json": {
-            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}}}}}}}},
+            "schema": {"type": "array", "items": {"$ref": "#/components/schemas/Pet"}}}}}}},
+                  "post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Pet"}}}},
+                           "responses": {"201": {"description": "made", "content": {"application/json": {
+                               "schema": {"$ref": "#/components/schemas/Pet"}}}}}}},
         "/pets/{petId}": {"get": {"responses": {"200": {"description": "one", "content": {"application/json": {
             "schema": {"$ref": "#/components/schemas/Pet"}}}}}}},
     },
@@ -139,6 +142,13 @@ def test_imported_spec_is_mocked_by_mitmdump_before_any_traffic(tmp_path: Path):
         jsonschema.validate(json.loads(body), {"type": "array", "items": PET})
         status, _, body = fetch(proxy.port, "GET", "/api/owners")
         assert status == 404 and "GET /api/pets" in json.loads(body)["closest"]
+        # a body the spec refuses is told so, as Prism does; one it takes is answered
+        json_type = {"Content-Type": "application/json"}
+        status, _, body = fetch(proxy.port, "POST", "/api/pets", b'{"id": 0, "name": "Rex", "status": "lost"}', json_type)
+        assert status == 422, body
+        assert [(p["path"], p["rule"]) for p in json.loads(body)["problems"]] == [("$.id", "minimum"), ("$.status", "enum")]
+        status, _, body = fetch(proxy.port, "POST", "/api/pets", b'{"id": 3, "name": "Rex", "status": "sold"}', json_type)
+        assert status == 201 and json.loads(body)["name"] == "Rex"
         proxy.stop()
     finally:
         factory.cleanup()

@@ -1,4 +1,4 @@
-"""Exports state a contract the evidence supports, not the samples seen (`export/contract.py`)."""
+"""Exports state a contract the evidence supports, not the samples seen (`model/contract.py`)."""
 from __future__ import annotations
 
 import json

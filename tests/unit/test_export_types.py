@@ -197,7 +197,7 @@ def test_typescript_expressions(schema: dict, expected: str) -> None:
 def test_typescript_declarations(doc: dict) -> None:
     ts = typescript.from_document(doc)
     assert "export interface GetApiExampleComV1UsersByUserIdResponse200 {\n" in ts
-    # a word seen three times, two seen six: samples of open text, not a closed set (export/contract.py)
+    # a word seen three times, two seen six: samples of open text, not a closed set (model/contract.py)
     assert '  nick: string | null;\n' in ts and '  tags: string[];\n' in ts
     assert "  scores: Record<string, number>;\n" in ts
     assert 'export type GetV1EventsResponse200 = Array<{\n  type: "image";' in ts

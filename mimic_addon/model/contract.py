@@ -20,8 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..model.from_jsonschema import OBSERVED_BOUNDS, OBSERVED_BOUNDS_KEY
-from ..model.schema import HINT_DECLARED_ENUM, MAX_EXAMPLES, OBSERVED_VALUES_KEY, SchemaNode
+from .from_jsonschema import OBSERVED_BOUNDS, OBSERVED_BOUNDS_KEY
+from .schema import HINT_DECLARED_ENUM, MAX_EXAMPLES, OBSERVED_VALUES_KEY, SchemaNode
 
 ENUM_MIN_VALUES = 2
 ENUM_MIN_SAMPLES = 20

@@ -17,12 +17,14 @@ from . import secrets_store
 from .firebase import AuthConfigError, FirebaseLogin, FirebaseLoginError, check_emulator_guard
 from .limits import FailureLimiter, TooManyFailures
 from .policy import HostCheck
-from .sessions import SessionCodec, User
+from .sessions import Session, SessionCodec, User
 
 log = logging.getLogger("mimic.admin")
 _MAX_REMEMBERED = 256
 MIN_TOKEN_LENGTH = 16
-STORE_CACHE_S = 1.0  # the token hash and the signing epoch are re-read from the store this often at most
+STORE_CACHE_S = 1.0  # the token hash, the signing epoch and the ended sessions are re-read this often at most
+ENDED_KEY = "admin.ended_sessions"  # store setting: digest of a logged-out session's CSRF token -> until when
+MAX_ENDED = 10_000  # ended sessions remembered (the oldest first forgotten; each only until it would expire)
 MAX_WAITING_CHECKS = 32  # token hashes / Firebase verifications waiting at once, all clients together
 
 
@@ -75,6 +77,7 @@ class Auth:
             log.warning("Mimic admin: generated an admin token (shown once): %s", generated)
         self._record: dict[str, Any] | None = store.get_setting(secrets_store.TOKEN_KEY, None)
         self._epoch = secrets_store.session_epoch(store)
+        self._ended: dict[str, float] = _ended(store.get_setting(ENDED_KEY, None))
         self.codec = self._codec()
         self._fresh_until = self.now() + STORE_CACHE_S
         # The right token is always let in at the cost of a SHA-256 and a constant-time comparison, before any
@@ -113,11 +116,12 @@ class Auth:
             return
         self._fresh_until = self.now() + STORE_CACHE_S  # one reader; the others use the values at hand
         try:
-            record, epoch = await asyncio.to_thread(self._read)
+            record, epoch, ended = await asyncio.to_thread(self._read)
         except Exception as e:  # the store gone for a moment: keep the last values, try again later  # noqa: BLE001
             log.warning("Mimic admin: cannot re-read the admin token and session epoch: %s", e)
             return
         self._record = record
+        self._ended.update(ended)
         if epoch != self._epoch:
             self._epoch = epoch
             self.codec = self._codec()
@@ -126,8 +130,36 @@ class Auth:
         """Re-read the store on the next request (after this process rotated the token or epoch itself)."""
         self._fresh_until = float("-inf")
 
-    def _read(self) -> tuple[dict[str, Any] | None, str]:
-        return self.store.get_setting(secrets_store.TOKEN_KEY, None), secrets_store.session_epoch(self.store)
+    def _read(self) -> tuple[dict[str, Any] | None, str, dict[str, float]]:
+        return (self.store.get_setting(secrets_store.TOKEN_KEY, None), secrets_store.session_epoch(self.store),
+                _ended(self.store.get_setting(ENDED_KEY, None)))
+
+    def session(self, cookie: str | None) -> Session | None:
+        """The session a cookie holds, unless forged, expired or ended by a logout (here or in another admin
+        app on the store, within STORE_CACHE_S)."""
+        session = self.codec.load(cookie)
+        if session is None or _digest(session.csrf) in self._ended:
+            return None
+        return session
+
+    async def end_session(self, session: Session) -> None:
+        """Log a session out for good: its cookie, even kept elsewhere, is refused from now on by this app
+        and, through the store, by every admin app on it, until it would have expired anyway."""
+        digest = _digest(session.csrf)
+        self._ended[digest] = self.clock() + self.codec.max_age
+        try:
+            await asyncio.to_thread(self._save_ended, digest, self._ended[digest])
+        except Exception as e:  # the store down: ended here only  # noqa: BLE001
+            log.warning("Mimic admin: the logout could not be saved to the store (other admin apps on it still "
+                        "accept that session until it expires): %s", e)
+
+    def _save_ended(self, digest: str, until: float) -> None:
+        now = self.clock()
+        ended = {d: t for d, t in _ended(self.store.get_setting(ENDED_KEY, None)).items() if t > now}
+        ended[digest] = until
+        if len(ended) > MAX_ENDED:
+            ended = dict(sorted(ended.items(), key=lambda kv: kv[1])[-MAX_ENDED:])
+        self.store.put_setting(ENDED_KEY, ended)
 
     async def check_token(self, token: str, client: str) -> bool:
         """Whether `token` is the admin token stored now (the store is the truth: another process may have
@@ -179,3 +211,10 @@ class Auth:
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _ended(saved: Any) -> dict[str, float]:
+    """The ended sessions a store setting holds (anything else in it ignored)."""
+    if not isinstance(saved, dict):
+        return {}
+    return {str(d): float(t) for d, t in saved.items() if isinstance(t, (int, float))}

@@ -100,7 +100,7 @@ class AuthMiddleware:
         csrf = ""
         new_presession = None
         if user is None:
-            session = self.auth.codec.load(cookies.get(SESSION_COOKIE))
+            session = self.auth.session(cookies.get(SESSION_COOKIE))
             if session is not None:
                 user, csrf = session.user, session.csrf
             else:
@@ -193,7 +193,7 @@ class AuthMiddleware:
         user: User | None = BEARER_USER if bearer else None
         csrf = ""
         if user is None and bearer is None:
-            session = self.auth.codec.load(_cookies(headers).get(SESSION_COOKIE))
+            session = self.auth.session(_cookies(headers).get(SESSION_COOKIE))
             if session is not None:
                 user, csrf = session.user, session.csrf
         if user is None:

@@ -66,6 +66,9 @@ def routes(ctx: AdminContext, auth: Auth) -> list[BaseRoute]:
         return response
 
     async def logout(request: Request) -> Response:
+        session = auth.session(request.cookies.get(SESSION_COOKIE))
+        if session is not None:
+            await auth.end_session(session)
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/", secure=auth.settings.secure_cookies, httponly=True,
                                samesite="strict")

@@ -1,9 +1,9 @@
 """Signed, expiring cookie sessions and the pre-login CSRF cookie.
 
-A session cookie is an itsdangerous timestamped signature over {user, csrf}: nothing is kept on the
-server, so any admin process sharing the store's signing secret accepts it, until it is
-`max_age` seconds old. Before login, a short-lived pre-session cookie carries the CSRF token of the
-login forms.
+A session cookie is an itsdangerous timestamped signature over {user, csrf}: any admin process sharing
+the store's signing secret accepts it, until it is `max_age` seconds old or logged out (the store keeps
+the digests of logged-out sessions' CSRF tokens until they would have expired: `core.Auth.end_session`).
+Before login, a short-lived pre-session cookie carries the CSRF token of the login forms.
 """
 from __future__ import annotations
 

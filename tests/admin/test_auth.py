@@ -270,6 +270,29 @@ def test_logout_ends_the_session_in_this_browser(client):
     assert client.get("/deck", follow_redirects=False).status_code == 303
 
 
+def test_a_logged_out_cookie_kept_elsewhere_is_refused_here_and_by_other_admin_apps(admin_env, client):
+    """Logout ends the session itself, not only the browser's copy of its cookie: a copy replayed later
+    (a stolen cookie, another tab's) is refused by this app at once, and by another admin app on the
+    store within STORE_CACHE_S; other sessions go on."""
+    kept = client.cookies.get(SESSION_COOKIE)
+    csrf = client.headers["X-CSRF-Token"]
+    with app_on(admin_env) as other:
+        clock = Clock(other.app)
+        login(other)
+        other_session = other.cookies.get(SESSION_COOKIE)
+        other.cookies.clear()
+        other.cookies.set(SESSION_COOKIE, kept)
+        assert other.get("/api/session").status_code == 200
+        assert client.post("/logout", follow_redirects=False).status_code == 303
+        client.cookies.set(SESSION_COOKIE, kept)
+        assert client.get("/api/session").status_code == 401
+        assert client.put("/api/mode", json={"mode": "mock"}, headers={"X-CSRF-Token": csrf}).status_code == 401
+        clock.advance(STORE_CACHE_S + 0.01)
+        assert other.get("/api/session").status_code == 401
+        other.cookies.set(SESSION_COOKIE, other_session)
+        assert other.get("/api/session").status_code == 200  # another session, still on
+
+
 def test_firebase_sign_in_is_absent_without_a_project(anon):
     page = anon.get("/login")
     assert "firebase" not in page.text.lower()

@@ -27,6 +27,8 @@ from mimic_addon.serve.replay_addon import ReplayAddon
 from mimic_addon.serve.serve_addon import ServeAddon
 from mimic_addon.serve.twins_addon import ServeExtras
 from mimic_addon.store import Store, StoreError
+from mimic_addon.store.store import OPEN_ERRORS, cannot_open
+from mimic_addon.store.urls import shown
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +90,9 @@ class Mimic:
             snapshot = store.load()
             snapshot["alerts"] = store.load_alerts()
         except StoreError as e:
-            raise exceptions.OptionsError(f"mimic_db {db!r}: {e}") from None
+            raise exceptions.OptionsError(f"mimic_db {shown(db)!r}: {e}") from None
+        except OPEN_ERRORS as e:  # (a server down, a store of a newer Mimic...: one line, not a traceback)
+            raise exceptions.OptionsError(f"mimic_db: {cannot_open(db, e)}") from None
         self._close()
         self.store = store
         self.brain = Brain()
@@ -96,7 +100,7 @@ class Mimic:
         self.learner = Learner(self.brain, store, flush_interval=_flush_interval(),
                                queue_size=ctx.options.mimic_queue_size)
         self.learner.start()
-        logger.info(f"Mimic: {plural(len(self.brain.endpoints()), 'endpoint')} loaded from {store.url}")
+        logger.info(f"Mimic: {plural(len(self.brain.endpoints()), 'endpoint')} loaded from {shown(store.url)}")
 
     def _close(self) -> None:
         if self.learner is not None:

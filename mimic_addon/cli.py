@@ -37,7 +37,8 @@ from .learn.readahead import batches, reads_apart
 from .learn.watchdog import DEFAULT_DRIFT_AFTER
 from .model.plural import plural
 from .store import Store, StoreError
-from .store.urls import sqlite_path
+from .store.store import OPEN_ERRORS, cannot_open
+from .store.urls import shown, sqlite_path
 
 ADDON = Path(__file__).with_name("addon.py")
 # Mimic's own commands and their one-line help (`mimic --help`); any other first argument is mitmdump's.
@@ -77,10 +78,8 @@ def _open_brain(db: str, create: bool = False) -> tuple[Store, Brain]:
         store = Store(db)
         snapshot = store.load()
         snapshot["alerts"] = store.load_alerts()
-    except (OSError, SQLAlchemyError, CommandError, ImportError) as e:  # not a database, a path that cannot
-        # be one, a store of a newer Mimic, a database driver not installed
-        reason = getattr(e, "orig", None) or e
-        raise StoreError(f"cannot open the store {db}: {reason}") from e
+    except OPEN_ERRORS as e:
+        raise cannot_open(db, e) from e
     brain = Brain()
     brain.load(snapshot)
     return store, brain
@@ -208,7 +207,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
         _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: "
               + ("what was learned is saved" if ok else "the store refused the last save (above)"))
     _note(f"learned {plural(flows, 'flow')}: {plural(n, 'endpoint')} on {plural(len(brain.hosts), 'host')}"
-          f" -> {store.url}")
+          f" -> {shown(store.url)}")
     opened = [a for a in brain.watch.alerts.open.values() if a.id not in open_before]
     if not args.quiet:
         for alert in opened:

@@ -19,6 +19,8 @@ from typing import Any, NamedTuple
 from mitmproxy import ctx, exceptions
 from mitmproxy.log import ALERT
 
+from ..store.urls import shown
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_BIND = "127.0.0.1:8081"
@@ -250,8 +252,5 @@ class AdminServer:
 def stored_token_hint(db: str) -> str:
     """Said on a start that logs in with the token generated on an earlier one (it is shown once);
     a database URL's password is not repeated."""
-    if "://" in db:
-        from sqlalchemy.engine import make_url
-        db = make_url(db).render_as_string(hide_password=True)
     return ("Mimic admin: log in with the admin token shown when it was generated "
-            f"(lost it? `mimic admin --db {db} --reset-token` prints a new one)")
+            f"(lost it? `mimic admin --db {shown(db)} --reset-token` prints a new one)")

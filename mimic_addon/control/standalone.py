@@ -15,6 +15,7 @@ from typing import Any
 
 from .admin_server import GRACEFUL_S, Bind, listen, parse_bind, stored_token_hint
 from .entries import event_of
+from ..store.urls import shown
 
 logger = logging.getLogger(__name__)
 
@@ -54,9 +55,14 @@ def reset(db: str) -> int:
 
     from admin_app.auth import reset_token
 
-    from ..store import Store
+    from ..store import StoreError
+    from ..store.store import open_store
 
-    store = Store(db)
+    try:
+        store = open_store(db)
+    except StoreError as e:
+        print(f"mimic admin: {e}", file=sys.stderr)
+        return 1
     try:
         token = reset_token(store)
     finally:
@@ -80,7 +86,8 @@ def run(db: str, bind_spec: str, token: str | None, secure_cookies: bool = False
     from admin_app.live import LiveHub
     from admin_app.settings import AdminSettings
 
-    from ..store import Store
+    from ..store import StoreError
+    from ..store.store import open_store
 
     try:
         bind = parse_bind(bind_spec)
@@ -90,7 +97,11 @@ def run(db: str, bind_spec: str, token: str | None, secure_cookies: bool = False
     if bind is None:
         print("mimic admin: --bind needs HOST:PORT", file=sys.stderr)
         return 2
-    store = Store(db)
+    try:
+        store = open_store(db)
+    except StoreError as e:
+        print(f"mimic admin: {e}", file=sys.stderr)
+        return 1
     try:
         settings = AdminSettings.from_env(bind=f"{bind.host}:{bind.port}", token=token or None,
                                           secure_cookies=secure_cookies or None)
@@ -135,10 +146,7 @@ async def _serve(server: Any, sock: Any, store: Any, hub: Any, brains: Any) -> N
 def _announce(bind: Bind, store_url: str, generated: str | None, stored_token_of: str | None) -> None:
     """The dashboard's address, and the token generated now (shown once) or, when the one generated
     before is in use, how to get a new one (`stored_token_of`: the store as the user named it)."""
-    from sqlalchemy.engine import make_url
-
-    shown = make_url(store_url).render_as_string(hide_password=True)
-    print(f"Mimic admin: dashboard at {bind.url}/ over {shown}", file=sys.stderr, flush=True)
+    print(f"Mimic admin: dashboard at {bind.url}/ over {shown(store_url)}", file=sys.stderr, flush=True)
     if generated:
         print(f"Mimic admin: generated admin token (shown once, stored hashed): {generated}", file=sys.stderr,
               flush=True)

@@ -28,6 +28,7 @@ from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
 from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, to_schema_node
 from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
+from ..store.urls import shown
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_IN_SEGMENT = re.compile(r"\{([^{}/]+)\}")
@@ -337,7 +338,8 @@ def cmd_import(args: argparse.Namespace) -> int:
     """`mimic import openapi SPEC --db DB [--host HOST]`."""
     from ..learn.brain import Brain
     from ..learn.learner import Learner
-    from ..store import Store
+    from ..store import StoreError
+    from ..store.store import open_store
 
     path = Path(args.spec)
     try:
@@ -348,7 +350,11 @@ def cmd_import(args: argparse.Namespace) -> int:
     if not plan.operations:
         print(f"mimic import {args.kind}: {path}: no operations under `paths`", file=sys.stderr)
         return 1
-    store = Store(args.db)
+    try:
+        store = open_store(args.db)
+    except StoreError as e:
+        print(f"mimic import {args.kind}: {e}", file=sys.stderr)
+        return 1
     try:
         brain = Brain()
         snapshot = store.load()
@@ -359,5 +365,5 @@ def cmd_import(args: argparse.Namespace) -> int:
     finally:
         store.close()
     print(f"imported {len(plan.operations)} operations ({plan.with_schemas} with JSON response schemas) "
-          f"of {plan.title!r} as {plan.scheme}://{plan.host}{plan.base_path} -> {store.url}", file=sys.stderr)
+          f"of {plan.title!r} as {plan.scheme}://{plan.host}{plan.base_path} -> {shown(store.url)}", file=sys.stderr)
     return 0 if ok else 1

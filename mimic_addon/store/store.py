@@ -10,14 +10,15 @@ from typing import Any
 import orjson
 from sqlalchemy import and_, bindparam, create_engine, event, false, or_, select, true
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import OperationalError
+from alembic.util.exc import CommandError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from mimic_addon.store.control_log import ControlLogMixin, dml_result
 from mimic_addon.store.migrate import upgrade
 from mimic_addon.store.private import ensure_private_file
 from mimic_addon.store.tables import DriftAlert, Endpoint, HealthSnapshot, PathTree, Recording, Setting
-from mimic_addon.store.urls import database_url, sqlite_file
+from mimic_addon.store.urls import database_url, shown, sqlite_file
 
 _INSERTS: dict[str, Callable[..., Any]] = {
     "sqlite": sqlite.insert,
@@ -27,6 +28,17 @@ _INSERTS: dict[str, Callable[..., Any]] = {
 
 class StoreError(Exception):
     """The database could not be written; the caller keeps its data and retries later."""
+
+
+# What opening a store may raise: not a database, a path that cannot be one, a server down or refusing
+# us, a store of a newer Mimic (Alembic), a database driver not installed.
+OPEN_ERRORS = (OSError, SQLAlchemyError, CommandError, ImportError)
+
+
+def cannot_open(db: str, e: BaseException) -> StoreError:
+    """The one-line error of a store that cannot be opened (a URL's password not repeated)."""
+    reason = " ".join(str(getattr(e, "orig", None) or e).split())
+    return StoreError(f"cannot open the store {shown(db)}: {reason or type(e).__name__}")
 
 
 class Store(ControlLogMixin):
@@ -278,3 +290,11 @@ def _sqlite_pragmas(busy_timeout_ms: int) -> Callable[..., None]:
         cursor.close()
 
     return on_connect
+
+
+def open_store(db: str) -> Store:
+    """The store at `db`, opened (and migrated); `cannot_open`'s StoreError when it cannot be."""
+    try:
+        return Store(db)
+    except OPEN_ERRORS as e:
+        raise cannot_open(db, e) from e

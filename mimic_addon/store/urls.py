@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 PRIVATE_DIR = 0o700
 
@@ -47,3 +48,13 @@ def sqlite_path(db: str) -> Path | None:
     if "://" not in db:
         return Path(db).expanduser().resolve()
     return sqlite_file(db)
+
+
+def shown(db: str) -> str:
+    """The store as it may be printed or logged: a database URL without its password."""
+    if "://" not in db:
+        return db
+    try:
+        return make_url(db).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError):  # (not a URL SQLAlchemy reads: nothing of it is shown but its scheme)
+        return db.split("://", 1)[0] + "://..."

@@ -63,16 +63,19 @@ class BatchWorker(ABC):
         else:
             self._guarded(self.process, self._drain_now())
         self._guarded(self.finish)
-        self._guarded(self.flush)
+        if self._guarded(self.flush) is False:  # (the "will retry" of the flush is no more: say what it means)
+            logger.error("%s: the store refused the last save at exit: what was not saved before is lost",
+                         self.thread_name)
 
-    def _guarded(self, work: Any, *args: Any) -> None:
-        """Run `work`, containing any error: one poisoned item or save must never stop the worker
-        (nor, with it, the draining of the queue that shutdown waits for)."""
+    def _guarded(self, work: Any, *args: Any) -> Any:
+        """Run `work` and return what it returns, containing any error (None then): one poisoned item or save
+        must never stop the worker (nor, with it, the draining of the queue that shutdown waits for)."""
         try:
-            work(*args)
+            return work(*args)
         except Exception:
             self.errors += 1
             logger.exception("%s: %s failed; the worker goes on", self.thread_name, getattr(work, "__name__", work))
+            return None
 
     def _drain_now(self) -> list[Any]:
         items: list[Any] = []

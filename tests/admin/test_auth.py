@@ -351,3 +351,22 @@ def test_the_docs_page_lists_every_operation(client, admin_env):
     assert page.status_code == 200 and "Mimic admin API" in page.text
     rows = set(re.findall(r'<td class="method">(\w+)</td>\s*<td class="path">([^<]+)</td>', page.text))
     assert rows == {(m, p) for m, p in api_operations(admin_env.app)}
+
+
+def test_a_store_gone_is_a_503_saying_so_not_a_bare_500(admin_env, client, tmp_path):
+    """The store's directory moved away under a running admin app (as a database server going down):
+    the API answers a JSON 503, pages a 503 page, both saying the store is unavailable; back once it is."""
+    import shutil
+    moved = tmp_path.parent / f"{tmp_path.name}-away"
+    shutil.move(str(tmp_path), str(moved))
+    admin_env.store.engine.dispose()  # (no connection opened before the move is reused)
+    try:
+        r = client.get("/api/inspector")
+        assert r.status_code == 503 and r.json()["error"].startswith("the store is unavailable: ")
+        assert r.headers["retry-after"] == "5"
+        r = client.get("/inspector", headers={"Accept": "text/html"})
+        assert r.status_code == 503 and "The store is unavailable" in r.text and "<script" not in r.text
+    finally:
+        shutil.move(str(moved), str(tmp_path))
+    admin_env.store.engine.dispose()
+    assert client.get("/api/inspector").status_code == 200

@@ -81,3 +81,22 @@ def test_the_finished_model_gets_its_own_health_snapshot(tmp_path) -> None:
     learner.finish()
     assert learner.flush() and len(store.load_health()) == 2
     store.close()
+
+
+def test_a_last_save_refused_at_exit_says_it_is_lost(tmp_path, caplog) -> None:
+    """The store's directory gone when the learner stops (a database down at shutdown): its last save
+    fails; the log says what was not saved is lost, not only "will retry" (nothing retries after exit)."""
+    import logging
+    import shutil
+    db = tmp_path / "store" / "m.db"
+    store = Store(str(db))
+    learner = Learner(Brain(), store, flush_interval=3600)
+    learner.submit(obs("/unsaved", {"ok": True}))
+    shutil.rmtree(db.parent)
+    store.engine.dispose()
+    with caplog.at_level(logging.WARNING):
+        learner.stop()
+    said = [r.getMessage() for r in caplog.records]
+    assert any("will retry" in m for m in said)
+    assert any(r.levelno == logging.ERROR and "refused the last save at exit" in r.getMessage()
+               and "is lost" in r.getMessage() for r in caplog.records), said

@@ -231,8 +231,9 @@ def api_routes(ctx: AdminContext) -> list[BaseRoute]:
         mode = (await read_object(request)).get("mode")
         if not isinstance(mode, str):
             raise ApiError(400, "mode is required")
-        result = await actions.set_mode(ctx, loaded.ep.method, loaded.template, mode)
-        return JSONResponse({"mode": None if mode == "inherit" else mode, "key": loaded.key, **result})
+        key = loaded.mode_key if mode == "inherit" else loaded.key  # (set for this host; the one in effect goes)
+        result = await actions.set_mode(ctx, key, mode)
+        return JSONResponse({"mode": None if mode == "inherit" else mode, "key": key, **result})
 
     @json_api
     async def get_override(request: Request) -> Response:
@@ -247,7 +248,7 @@ def api_routes(ctx: AdminContext) -> list[BaseRoute]:
           404: {description: No such endpoint}
         """
         loaded = await _loaded(ctx, request.path_params["id"])
-        return JSONResponse({"key": loaded.key, "spec": view.scrub(loaded.override)})
+        return JSONResponse({"key": loaded.override_key, "spec": view.scrub(loaded.override)})
 
     @json_api
     async def put_override(request: Request) -> Response:
@@ -271,7 +272,7 @@ def api_routes(ctx: AdminContext) -> list[BaseRoute]:
         """
         loaded = await _loaded(ctx, request.path_params["id"])
         ov = actions.parse_override(await read_object(request))
-        result = await actions.set_override(ctx, loaded.ep.method, loaded.template, ov)
+        result = await actions.set_override(ctx, loaded.key, ov)
         return JSONResponse({"key": loaded.key, "spec": ov.spec, **result})
 
     @json_api
@@ -290,8 +291,8 @@ def api_routes(ctx: AdminContext) -> list[BaseRoute]:
         loaded = await _loaded(ctx, request.path_params["id"])
         if loaded.override is None:
             raise ApiError(404, f"no override for {loaded.key}")
-        result = await actions.clear_override(ctx, loaded.ep.method, loaded.template)
-        return JSONResponse({"key": loaded.key, **result})
+        result = await actions.clear_override(ctx, loaded.override_key)
+        return JSONResponse({"key": loaded.override_key, **result})
 
     @json_api
     async def preview_override(request: Request) -> Response:

@@ -64,10 +64,11 @@ def _put_keyed(store: Any, setting: str, key: str, value: Any) -> None:
 
 
 # -- per-endpoint mode -----------------------------------------------------------------------------------------
-async def set_mode(ctx: Any, method: str, template: str, mode: str) -> dict[str, Any]:
+async def set_mode(ctx: Any, key: str, mode: str) -> dict[str, Any]:
+    """Set (or with "inherit" remove) the mode of `key` (`METHOD /template` or `METHOD host/template`)."""
     if mode not in ENDPOINT_MODES:
         raise ApiError(400, f"mode must be one of {', '.join(ENDPOINT_MODES)}")
-    key = f"{method} {template}"
+    method, template = key.split(" ", 1)
 
     def offline() -> str:
         _put_keyed(ctx.store, KEY_ENDPOINT_MODES, key, None if mode == "inherit" else mode)
@@ -91,8 +92,8 @@ def parse_override(body: dict[str, Any]) -> Override:
     raise ApiError(400, "give the override as spec (JSON) or text (JSON or YAML)")
 
 
-async def set_override(ctx: Any, method: str, template: str, ov: Override) -> dict[str, Any]:
-    key = f"{method} {template}"
+async def set_override(ctx: Any, key: str, ov: Override) -> dict[str, Any]:
+    method, template = key.split(" ", 1)
     spec_text = json.dumps(ov.spec)
 
     def offline() -> str:
@@ -102,8 +103,8 @@ async def set_override(ctx: Any, method: str, template: str, ov: Override) -> di
     return await apply(ctx, "mimic.override.set", [method, template, spec_text], offline)
 
 
-async def clear_override(ctx: Any, method: str, template: str) -> dict[str, Any]:
-    key = f"{method} {template}"
+async def clear_override(ctx: Any, key: str) -> dict[str, Any]:
+    method, template = key.split(" ", 1)
 
     def offline() -> str:
         if key not in (ctx.store.get_setting(KEY_OVERRIDES) or {}):

@@ -20,6 +20,7 @@ from sqlalchemy import false, func, or_, select, tuple_
 
 from mimic_addon.learn.endpoint import Endpoint as LearnedEndpoint
 from mimic_addon.model.paths import PathTree
+from mimic_addon.serve.endpoint_keys import endpoint_key, setting_for
 from mimic_addon.serve.serve_addon import KEY_ENDPOINT_MODES
 from mimic_addon.serve.twins_addon import KEY_OVERRIDES
 from mimic_addon.store.tables import DriftAlert, Endpoint, Setting
@@ -164,7 +165,7 @@ def _verdict(values: tuple[Any, ...], breaking: bool) -> tuple[dict[str, Any], d
 
 
 def settings_of(store: Any) -> tuple[dict[str, str], dict[str, Any]]:
-    """(per-endpoint modes, overrides), both keyed `METHOD /named/template`, read in one query."""
+    """(per-endpoint modes, overrides), both keyed as `endpoint_keys` says, read in one query."""
     t = Setting.__table__
     with store.engine.connect() as conn:
         values = dict(conn.execute(select(t.c.key, t.c.value).where(t.c.key.in_([KEY_ENDPOINT_MODES, KEY_OVERRIDES]))).all())
@@ -220,11 +221,12 @@ def list_endpoints(store: Any, trees: TreeCache, q: ListQuery) -> dict[str, Any]
         a = alerts.get((r.host, r.method, r.template), {"open": 0, "total": 0, "breaking": False})
         health, _ = _health(r[7], a["breaking"])
         template = named(tree_of, r.host, r.template)
-        key = f"{r.method} {template}"
+        mode = setting_for(modes, r.method, r.host, template)
         items.append({"id": r.id, "host": r.host, "method": r.method, "template": template, "skeleton": r.template,
                       "count": r.sample_count, "first_seen": r.first_seen, "last_seen": r.last_seen,
                       "health": {"score": health["score"], "status": health["status"]},
-                      "alerts_open": a["open"], "mode": modes.get(key), "override": key in overrides})
+                      "alerts_open": a["open"], "mode": mode[1] if mode else None,
+                      "override": setting_for(overrides, r.method, r.host, template) is not None})
     return {"items": items, "total": total, "offset": q.offset, "limit": q.limit}
 
 
@@ -251,7 +253,9 @@ class Loaded:
     alerts: list[dict[str, Any]]
     mode: str | None
     override: Any
-    key: str                # `METHOD /named/template`: how modes and overrides are keyed
+    key: str                # `METHOD host/named/template`: this host's key of modes and overrides (endpoint_keys)
+    mode_key: str           # the key of the mode in effect: this host's, or every host's
+    override_key: str       # ... of the override in effect
 
 
 def load_endpoint(store: Any, trees: TreeCache, endpoint_id: int) -> Loaded | None:
@@ -269,10 +273,12 @@ def load_endpoint(store: Any, trees: TreeCache, endpoint_id: int) -> Loaded | No
     ep = LearnedEndpoint.from_dict({"host": row.host, "method": row.method, "template": row.template, "data": row.data})
     tree = host_tree.tree if host_tree is not None else None
     template = host_tree.named(row.template) if host_tree is not None else row.template
-    key = f"{row.method} {template}"
+    key = endpoint_key(row.method, template, row.host)
     modes, overrides = settings_of(store)
+    mode = setting_for(modes, row.method, row.host, template) or (key, None)
+    override = setting_for(overrides, row.method, row.host, template) or (key, None)
     alerts = [public_alert(d) for d in alert_rows]
-    return Loaded(row.id, ep, template, tree, alerts, modes.get(key), overrides.get(key), key)
+    return Loaded(row.id, ep, template, tree, alerts, mode[1], override[1], key, mode[0], override[0])
 
 
 def public_alert(data: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key
 from ..model.paths import split_path
 from ..model.wire_text import clean_text
+from .endpoint_keys import endpoint_key, setting_for
 from .mock import REALISM, Mocker, closest, context_for, echo_field
 from .request_check import MODES as REQUEST_CHECKS
 from .request_check import RequestCheck
@@ -171,8 +172,10 @@ class ServeAddon:
             flow.metadata["mimic_mode"] = mode
             return
         host, ep, template, parts = self._match(req, head_as_get=True)
-        if asked is None and template is not None and self.endpoint_modes:
-            mode = self.endpoint_modes.get(f"{req.method.upper()} {template}", mode)
+        if asked is None and self.endpoint_modes:
+            found = setting_for(self.endpoint_modes, req.method, getattr(host, "name", None), template)
+            if found is not None:
+                mode = found[1]
         flow.metadata["mimic_mode"] = mode
         if mode == "mock":
             await self._mock(flow, host, ep, template, parts, "mock")
@@ -392,9 +395,9 @@ class ServeAddon:
 
     @command.command("mimic.mode.endpoint")
     def set_endpoint_mode(self, method: str, template: str, mode: str) -> None:
-        """Set the mode of one endpoint (METHOD /template, e.g. GET /users/{user_id}); "inherit" removes it.
-        Remembered across restarts."""
-        key = f"{method.upper()} {template}"
+        """Set the mode of one endpoint (METHOD /template, e.g. GET /users/{user_id}, on every host; or of
+        one host's, GET api.example.com/users/{user_id}); "inherit" removes it. Remembered across restarts."""
+        key = endpoint_key(method, template)
         if mode == "inherit":
             self.endpoint_modes.pop(key, None)
         elif mode in MODES:

@@ -26,6 +26,7 @@ from mitmproxy import command, exceptions, http
 
 from ..model.paths import aligned, param_name
 from ..model.redact import redact_json
+from .endpoint_keys import endpoint_key, setting_for
 from .mock import MockAnswer
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
 from .request_input import first_values, json_body, path_part, text_body
@@ -133,9 +134,9 @@ class ServeExtras:
         """The answer to send for a model answer: override > twin > the model's."""
         self._sync()
         req = flow.request
-        key = f"{req.method.upper()} {template}"
-        ov = self.overrides.get(key)
-        if ov is not None:
+        found = setting_for(self.overrides, req.method, getattr(host, "name", None), template)
+        if found is not None:
+            key, ov = found
             n = self.calls[key] = self.calls.get(key, 0) + 1
             rng = random.Random(f"{seed}:{n}")
             r = render(ov, key, request_view(flow, template or "", parts), self.twins.kv(scope_of(flow)),
@@ -237,13 +238,14 @@ class ServeExtras:
     # -- commands -------------------------------------------------------------------------------------
     @command.command("mimic.override.set")
     def override_set(self, method: str, template: str, spec: str) -> str:
-        """Pin the answer of one endpoint (METHOD /template): a JSON/YAML spec with body, template
-        (sandboxed Jinja2) or weighted variants. Remembered across restarts."""
+        """Pin the answer of one endpoint (METHOD /template on every host, or METHOD host/template on one):
+        a JSON/YAML spec with body, template (sandboxed Jinja2) or weighted variants. Remembered across
+        restarts."""
         try:
             ov = parse_text(spec)
         except OverrideError as e:
             raise exceptions.CommandError(str(e)) from None
-        key = f"{method.upper()} {template}"
+        key = endpoint_key(method, template)
         store = self._sync()
         self.overrides[key] = ov
         self.calls.pop(key, None)
@@ -252,8 +254,8 @@ class ServeExtras:
 
     @command.command("mimic.override.clear")
     def override_clear(self, method: str, template: str) -> str:
-        """Remove the override of one endpoint."""
-        key = f"{method.upper()} {template}"
+        """Remove the override of one endpoint (METHOD /template, or METHOD host/template)."""
+        key = endpoint_key(method, template)
         store = self._sync()
         if self.overrides.pop(key, None) is None:
             raise exceptions.CommandError(f"no override for {key}")

@@ -276,3 +276,33 @@ async def test_learned_request_schemas_are_checked_only_when_asked(db):
                  content_type="application/json")
         await s.request(f)
         assert f.response.status_code == 201
+
+
+async def test_an_endpoint_mode_of_one_host_leaves_the_same_template_on_another_alone(db):
+    """`GET /users/{user_id}` on two hosts: a mode keyed with a host (as the admin app sets it) holds
+    for that host only, and wins there over one keyed for every host (as the command is usually given)."""
+    def on(host: str, path: str, **kw):
+        f = flow(path, **kw)
+        f.request.host, f.request.port = host, 8001
+        return f
+
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="learn")
+        for host in ("a.test", "b.test"):
+            for i in range(1, 12):
+                m.brain.learn(from_flow(on(host, f"/users/{i}", status=200,
+                                           resp_body=json.dumps({"id": i}).encode()), 1 << 20))
+        [a_name] = [h for h in m.brain.hosts if h.startswith("a.test")]
+        s.set_endpoint_mode("GET", f"{a_name}/users/{{user_id}}", "mock")
+
+        async def source(host: str) -> str:
+            f = on(host, "/users/5")
+            await s.request(f)
+            return f.response.headers["X-Mimic-Source"] if f.response else "upstream"
+
+        assert await source("a.test") == "mock" and await source("b.test") == "upstream"
+        s.set_endpoint_mode("GET", "/users/{user_id}", "mock")  # every host's ...
+        s.set_endpoint_mode("GET", f"{a_name}/users/{{user_id}}", "passthrough")  # ... but a.test's own wins there
+        assert await source("a.test") == "upstream" and await source("b.test") == "mock"
+        assert s.endpoint_modes == {f"GET {a_name}/users/{{user_id}}": "passthrough", "GET /users/{user_id}": "mock"}

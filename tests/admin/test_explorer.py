@@ -12,6 +12,7 @@ from mimic_addon.learn.learner import Learner
 from mimic_addon.store import Store
 
 USER = "/v1/users/{user_id}"
+HOSTED = f"api.example.com{USER}"  # the key of this host's endpoint (endpoint_keys)
 ORDER = "/v1/orders/{order_id}"
 
 
@@ -233,9 +234,9 @@ def test_mode_change_runs_the_proxy_command(client, admin_env):
     eid = ids(client)[f"GET {USER}"]
     r = client.put(f"/api/endpoints/{eid}/mode", json={"mode": "mock"})
     assert r.status_code == 200 and r.json()["applied"] == "proxy"
-    assert admin_env.control.calls == [("mimic.mode.endpoint", "GET", USER, "mock")]
+    assert admin_env.control.calls == [("mimic.mode.endpoint", "GET", HOSTED, "mock")]  # this host's only
     client.put(f"/api/endpoints/{eid}/mode", json={"mode": "inherit"})
-    assert admin_env.control.calls[-1] == ("mimic.mode.endpoint", "GET", USER, "inherit")
+    assert admin_env.control.calls[-1] == ("mimic.mode.endpoint", "GET", HOSTED, "inherit")
 
 
 def test_bad_mode_is_400_and_a_refusal_409(client, admin_env):
@@ -254,7 +255,7 @@ def test_mode_without_a_proxy_is_saved_in_the_store(client, admin_env, offline):
     r = client.put(f"/api/endpoints/{eid}/mode", json={"mode": "failover"})
     assert r.status_code == 200 and r.json()["applied"] == "store" and "no proxy" in r.json()["message"]
     assert offline.calls == []  # not even tried: status said nobody runs it
-    assert admin_env.store.get_setting("serve.endpoint_modes") == {f"GET {USER}": "failover"}
+    assert admin_env.store.get_setting("serve.endpoint_modes") == {f"GET {HOSTED}": "failover"}
     row = next(e for e in client.get("/api/endpoints").json()["items"] if e["id"] == eid)
     assert row["mode"] == "failover"
     client.put(f"/api/endpoints/{eid}/mode", json={"mode": "inherit"})
@@ -268,7 +269,7 @@ def test_override_set_runs_the_proxy_command_with_the_spec(client, admin_env):
     r = client.put(f"/api/endpoints/{eid}/override", json={"text": text})
     assert r.status_code == 200, r.text
     command, method, template, spec = admin_env.control.calls[-1]
-    assert (command, method, template) == ("mimic.override.set", "GET", USER)
+    assert (command, method, template) == ("mimic.override.set", "GET", HOSTED)
     assert json.loads(spec) == {"status": 201, "template": '{"id": {{ request.params.user_id }}}'}
 
 
@@ -283,7 +284,7 @@ def test_invalid_override_is_400_and_not_sent(client, admin_env):
 
 def test_override_offline_get_and_clear(client, admin_env, offline):
     eid = ids(client)[f"GET {USER}"]
-    assert client.get(f"/api/endpoints/{eid}/override").json() == {"key": f"GET {USER}", "spec": None}
+    assert client.get(f"/api/endpoints/{eid}/override").json() == {"key": f"GET {HOSTED}", "spec": None}
     assert client.delete(f"/api/endpoints/{eid}/override").status_code == 404
     r = client.put(f"/api/endpoints/{eid}/override", json={"spec": {"body": {"pinned": True}}})
     assert r.json()["applied"] == "store"
@@ -295,9 +296,9 @@ def test_override_offline_get_and_clear(client, admin_env, offline):
 
 def test_clear_override_runs_the_proxy_command(client, admin_env):
     eid = ids(client)[f"GET {USER}"]
-    admin_env.store.put_setting("serve.overrides", {f"GET {USER}": {"body": 1}})
+    admin_env.store.put_setting("serve.overrides", {f"GET {USER}": {"body": 1}})  # every host's (a command's)
     assert client.delete(f"/api/endpoints/{eid}/override").status_code == 200
-    assert admin_env.control.calls == [("mimic.override.clear", "GET", USER)]
+    assert admin_env.control.calls == [("mimic.override.clear", "GET", USER)]  # the one in effect goes
 
 
 def test_override_preview_renders_against_a_sample_request(client, admin_env):

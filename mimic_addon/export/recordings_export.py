@@ -21,7 +21,7 @@ from mitmproxy import connection, http
 from mitmproxy.net.http import url
 
 from ..learn.observation import DEFAULT_PORTS
-from ..serve.replay import Recording
+from ..serve.replay import MIMIC_HEADERS, Recording
 from . import ExportError, ExportRequest, ExportResult
 
 NOTHING_RECORDED = "nothing recorded: run with --set mimic_mode=record"
@@ -71,7 +71,7 @@ def flow_of(rec: Recording, scheme: str | None = None) -> http.HTTPFlow:
         reason = b""
     content = rec.response_body or b""  # decoded, as recorded (content-encoding was dropped)
     response_headers = http.Headers([(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-                                     for k, v in rec.response_headers])
+                                     for k, v in rec.response_headers if k.lower() not in MIMIC_HEADERS])
     response_headers["content-length"] = str(len(content))
     response = http.Response(b"HTTP/1.1", rec.status, reason, response_headers, content, None, end, end)
     client = connection.Client(peername=("127.0.0.1", 0), sockname=("127.0.0.1", 0), timestamp_start=start)

@@ -87,7 +87,7 @@ class Endpoint:
             return
         bodies.redact()
         self.sampled[code] += 1
-        if bodies.request_is_json:
+        if bodies.request_is_json and not 400 <= status < 500:  # (a request the backend refused is no contract)
             safe = bodies.request_safe
             if self.request is None:
                 self.request = SchemaNode()

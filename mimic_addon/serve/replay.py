@@ -36,6 +36,8 @@ FALLBACKS = ("mock", "upstream", "404")
 # Not replayed as recorded: the proxy frames the replayed body itself.
 _DROP_RESPONSE = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection", "upgrade", "te",
                             "content-length", "content-encoding"})
+# Mimic's own, not the backend's: never recorded, replayed nor exported (a recording made before kept them)
+MIMIC_HEADERS = frozenset({"x-mimic-source", "x-mimic-replay"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,7 +210,7 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
                 body = json.dumps(redacted).encode()
         else:
             body = redact_bytes(body, _header(resp_headers, "content-type"))
-    resp_headers = [(k, v) for k, v in resp_headers if k.lower() not in _DROP_RESPONSE]
+    resp_headers = [(k, v) for k, v in resp_headers if k.lower() not in _DROP_RESPONSE and k.lower() not in MIMIC_HEADERS]
     return Recording(host=host, status=status, response_headers=resp_headers, response_body=body,
                      latency_ms=latency_ms, ts=ts, **req)
 

@@ -25,8 +25,8 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key, latency_ms
 from ..learn.worker import BatchWorker
 from ..store import StoreError
-from .replay import (FALLBACKS, REPEAT, Recording, ReplayIndex, Rules, echo_path_values, make_recording,
-                     request_parts)
+from .replay import (FALLBACKS, MIMIC_HEADERS, REPEAT, Recording, ReplayIndex, Rules, echo_path_values,
+                     make_recording, request_parts)
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -198,7 +198,7 @@ class ReplayAddon:
                 return
         status, body = rec.status, rec.response_body or b""
         headers = [(k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape"))
-                   for k, v in rec.response_headers if k.lower() not in ("x-mimic-source", "x-mimic-replay")]
+                   for k, v in rec.response_headers if k.lower() not in MIMIC_HEADERS]
         twin = self._twin(flow, host, template, parts, status, body)
         if twin is None and found.how == "near":  # another resource's recording: told as the asked one
             body = echo_path_values(body, template, rec.path, req.path)

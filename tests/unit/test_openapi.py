@@ -113,3 +113,15 @@ def test_observed_values_are_valid_marked_examples() -> None:
     region = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["properties"]["region"]
     assert "enum" not in region
     assert region["examples"] == ["ap-south", "eu-west", "us-east"] and region["x-mimic-observed-values"] is True
+
+
+def test_the_request_contract_comes_from_requests_the_backend_took() -> None:
+    """Bodies answered 422 (or any 4xx) broke the contract: they do not make it. `price: "x"` refused,
+    `{"name": ...}` taken: the request schema requires `name` and knows `price` as a number only."""
+    brain = Brain()
+    for i in range(4):
+        brain.learn(obs("POST", "/v1/items", 201, {"id": i}, request={"name": f"n{i}", "price": 1.5 + i}))
+        brain.learn(obs("POST", "/v1/items", 422, {"error": "name is required"}, request={"price": "x"}))
+    body = from_brain(brain)["paths"]["/v1/items"]["post"]["requestBody"]["content"]["application/json"]
+    assert set(body["schema"]["required"]) == {"name", "price"}
+    assert body["schema"]["properties"]["price"]["type"] == "number"

@@ -159,3 +159,22 @@ def test_cli_writes_the_files(store, tmp_path: Path, capsys):
 ])
 def test_split_host(key, scheme, expected):
     assert split_host(key, scheme) == expected
+
+
+def test_mimics_own_headers_are_not_the_backends(tmp_path: Path):
+    """`X-Mimic-Source: upstream` (added by the proxy before the recorder saw the answer) is neither recorded
+    nor exported: a plain `mitmdump --server-replay` of the export would say "upstream" on its replays."""
+    fields = [(b"Content-Type", b"application/json"), (b"X-Mimic-Source", b"upstream"), (b"X-Request-Id", b"r1")]
+    rec = make_recording(host="127.0.0.1:8001", method="GET", target="/a", request_fields=[], request_raw=b"",
+                         status=200, response_fields=fields, response_raw=b"{}", ts=1_700_000_000.0,
+                         max_body=1 << 20, latency_ms=1.0)
+    assert [k for k, _ in rec.response_headers] == ["Content-Type", "X-Request-Id"]
+    old = rec.to_row()  # as a recording made before this was stored
+    old["data"]["response_headers"].append(["X-Mimic-Source", "upstream"])
+    s = Store(str(tmp_path / "old.db"))
+    try:
+        s.add_recordings([old])
+        [flow] = read_flows(export(s, "flows").content, tmp_path)
+    finally:
+        s.close()
+    assert "x-mimic-source" not in flow.response.headers and flow.response.headers["x-request-id"] == "r1"

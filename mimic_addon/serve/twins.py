@@ -35,6 +35,8 @@ class Collection:
     id_kind: str          # int | digits (a string of digits) | uuid | str
     id_max: int = 0       # int: the largest learned id
     id_prefix: str = ""   # str: the prefix every learned id shared
+    client_fields: frozenset[str] = frozenset()  # fields clients sent in learned POST/PUT/PATCH bodies: what a
+                                                 # PUT may replace; the others (created_at...) are the server's
 
 
 def _parts(t: str) -> list[str]:
@@ -300,8 +302,13 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
             new_item = dict(base)
             if isinstance(body, dict):
                 new_item.update(body)
-        else:
-            new_item = dict(body) if isinstance(body, dict) else dict(item or {})
+        else:  # a PUT replaces what clients send; what only the server writes stays (`client_fields`)
+            base = item if found == "item" else (synth_body if isinstance(synth_body, dict) else {})
+            if isinstance(body, dict):
+                new_item = {k: v for k, v in (base or {}).items() if c.client_fields and k not in c.client_fields}
+                new_item.update(body)
+            else:
+                new_item = dict(base or {})
         typed = _typed_id(rid, c, item)
         if typed is not None:
             new_item[c.id_field] = typed

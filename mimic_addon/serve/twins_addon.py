@@ -158,8 +158,9 @@ class ServeExtras:
         if coll is None:
             return None
         req = flow.request
+        method = "GET" if req.method.upper() == "HEAD" else req.method.upper()  # (HEAD: the GET's answer, bodiless)
         scope = scope_of(flow)
-        if req.method.upper() == "GET" and scope not in self.twins.scopes:
+        if method == "GET" and scope not in self.twins.scopes:
             return None  # nothing created, changed or deleted in this scope: the model's answer stands
         try:
             synth = json.loads(body) if body else None
@@ -168,10 +169,10 @@ class ServeExtras:
         req_body = json_body(req)
         query = first_values(req.query.fields)
         list_key = None
-        if not is_item and req.method.upper() == "GET":
+        if not is_item and method == "GET":
             list_key = self._list_key(host, coll, synth)
         rng = random.Random(f"twin:{seed}")
-        ans = apply(self.twins, scope, coll, req.method, is_item, parts[-1] if is_item else None,
+        ans = apply(self.twins, scope, coll, method, is_item, parts[-1] if is_item else None,
                     req_body, query, status, synth, rng, list_key)
         if ans is None:
             return None
@@ -218,7 +219,9 @@ class ServeExtras:
             types = getattr(node, "types", None) or [0] * 7
             is_string = bool(types[_STR]) and not (types[_INT] or types[_NUM])
             kind, top, prefix = id_kind_of(values, fmt, getattr(node, "num_max", None), is_string)
-        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix)
+            sent = frozenset(k for (m, n), ep in eps.items() if m in ("POST", "PUT", "PATCH")
+                             for k in (getattr(getattr(ep, "request", None), "props", None) or {}))
+        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent)
 
     def _list_key(self, host: Any, coll: Collection, synth: Any) -> str | None:
         if not isinstance(synth, dict):

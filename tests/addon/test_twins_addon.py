@@ -63,6 +63,10 @@ async def test_crud_twin_in_mock_mode_survives_a_restart(db):
         assert st == 200 and upd == {"name": "Bo", "done": True, "id": 30}
         st, listing, _ = await call(s, "/items", X_Mimic_Session="one")
         assert listing["data"][0] == upd and listing["total"] >= len(listing["data"])
+        head = flow("/items/30", "HEAD", X_Mimic_Session="one")  # HEAD: the twin's GET, without its body
+        await s.request(head)
+        assert head.response.headers["X-Mimic-Twin"] == "read" and head.response.content == b""
+        assert head.response.headers["Content-Length"] == str(len(json.dumps(upd, separators=(",", ":"))))
         assert (await call(s, "/items/30", "DELETE", X_Mimic_Session="one"))[0] == 204
         assert (await call(s, "/items/30", X_Mimic_Session="one"))[0] == 404
         await call(s, "/items", "POST", {"name": "Cy"}, X_Mimic_Session="one")

@@ -110,3 +110,15 @@ def test_items_are_keyed_by_the_field_the_path_uses():
     s2 = TwinState()
     assert crud(s2, "POST", body={"id": 7, "name": "Given"}).body["id"] == 7
     assert crud(s2, "POST", body={"id": "x", "name": "Wrong type"}).body["id"] == 31
+
+
+def test_a_put_replaces_what_clients_send_and_keeps_what_the_server_writes():
+    """Clients were seen sending name, price and tags: a PUT of `{"name": ...}` replaces those (price and
+    tags gone, as PUT means), while created_at, which only the server writes, stays."""
+    c = Collection("h /items", "/items", "/items/{item_id}", "id", "int", 30,
+                   client_fields=frozenset({"name", "price", "tags"}))
+    s = TwinState()
+    made = apply(s, "a", c, "POST", False, None, {"name": "Ada", "price": 2, "tags": ["x"]}, {}, 201,
+                 {"id": 1, "name": "x", "price": 1, "tags": [], "created_at": "2026-01-02T00:00:00Z"}, random.Random(1))
+    put = apply(s, "a", c, "PUT", True, str(made.body["id"]), {"name": "Ada2"}, {}, 200, {"id": 9}, random.Random(1))
+    assert put.body == {"id": 31, "name": "Ada2", "created_at": "2026-01-02T00:00:00Z"}

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from . import ExportRequest, ExportResult
 
 _OBSERVED_RANGES = frozenset({"minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"})
+_OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties", "patternProperties", "oneOf",
+                              "minProperties", "maxProperties", "propertyNames"})
 _EXACT_FORMATS = frozenset({"uuid", "ipv4"})  # Mimic's detector accepts exactly what Python's type does
 HEADER = ("# Pydantic v2 models learned by Mimic from observed traffic (`mimic export pydantic`),\n"
           "# generated with datamodel-code-generator. Do not edit.")
@@ -95,6 +97,16 @@ class _Hoister:
     def hoist(self, name: str, schema: Any) -> Any:
         if not isinstance(schema, dict):
             return schema
+        types = schema.get("type")
+        if isinstance(types, list) and "object" in types and set(types) - {"object", "null"} and \
+                any(k in schema for k in _OBJECT_KEYWORDS):
+            # an object or another type (`{...} | string`): the generator would name the object model after
+            # the definition and the union after it with a "1", so ENDPOINTS would name the object alone
+            obj = {k: v for k, v in schema.items() if k in _OBJECT_KEYWORDS}
+            rest = {k: v for k, v in schema.items() if k not in _OBJECT_KEYWORDS and k != "type"}
+            others = [t for t in types if t != "object"]
+            return {"anyOf": [self._new(f"{name}Object", {"type": "object", **obj}),
+                              {**rest, "type": others[0] if len(others) == 1 else others}]}
         if isinstance(schema.get("oneOf"), list):
             schema = {**schema, "oneOf": [
                 self._new(name + (_tag(b) or f"Variant{i}"), b) if isinstance(b, dict) and "properties" in b else b

@@ -359,6 +359,22 @@ def test_models_for_many_clashing_endpoints(tmp_path: Path) -> None:
             model.model_validate({"item": {"n": "one"}, "items": []})
 
 
+def test_an_answer_that_is_an_object_or_a_string_is_one_model_of_both(tmp_path: Path) -> None:
+    """`/pulls/2` answers a pull request, `/pulls/2.patch` (the same template) a text: the JSON Schema,
+    TypeScript and the model ENDPOINTS names all take both (the model took the object alone)."""
+    brain = Brain()
+    for i in range(1, 7):
+        brain.learn(obs("GET", f"/v1/pulls/{i}", 200, {"id": i, "title": "t"} if i % 3 else f"diff {i}"))
+    doc = jsonschema_doc.from_brain(brain)
+    module = import_module(tmp_path / "either.py", pydantic_models.from_document(doc))
+    model = module.ENDPOINTS["GET /v1/pulls/{pull_id}"]["responses"][200]
+    assert model.__name__ == doc[INDEX]["GET /v1/pulls/{pull_id}"]["responses"]["200"]["schema"]
+    assert model.model_validate("diff 3").root == "diff 3"
+    assert model.model_validate({"id": 1, "title": "t"}).root.id == 1
+    with pytest.raises(ValidationError):
+        model.model_validate({"id": "one", "title": "t"})
+
+
 def test_pydantic_module_for_nothing_learned(tmp_path: Path) -> None:
     module = import_module(tmp_path / "empty.py", pydantic_models.from_document(jsonschema_doc.from_brain(Brain())))
     assert module.ENDPOINTS == {}

@@ -1,10 +1,12 @@
 """What every admin route gets: settings, the store, the proxy control, the live hub, templates."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from markupsafe import Markup
 from starlette.templating import Jinja2Templates
 
 from .brain_cache import BrainCache
@@ -14,6 +16,26 @@ from .settings import AdminSettings
 
 TEMPLATES = Path(__file__).with_name("templates")
 STATIC = Path(__file__).with_name("static")
+# Bidirectional controls reorder the text around them (`U+202E` shows "evil" as "live": Trojan Source):
+# in text from traffic they are shown as what they are (app.js's mimic.visible does the same in pages).
+_BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_controls(value: Any) -> Any:
+    """A string with its bidirectional controls written out (`<U+202E>`); anything else as it is."""
+    if isinstance(value, str) and _BIDI.search(value):
+        if isinstance(value, Markup):  # (markup already: the marker goes in escaped)
+            return Markup(_BIDI.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", value))
+        return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
+    return value
+
+
+def templates() -> Jinja2Templates:
+    """The pages' templates: autoescaping (everything learned comes from strangers), bidirectional
+    controls written out in every value rendered."""
+    t = Jinja2Templates(directory=str(TEMPLATES))
+    t.env.finalize = visible_controls
+    return t
 
 
 @dataclass
@@ -27,4 +49,4 @@ class AdminContext:
 
     @classmethod
     def build(cls, settings: AdminSettings, store: Any, control: Control, hub: LiveHub) -> AdminContext:
-        return cls(settings, store, control, hub, Jinja2Templates(directory=str(TEMPLATES)), BrainCache(store))
+        return cls(settings, store, control, hub, templates(), BrainCache(store))

@@ -18,6 +18,12 @@ window.mimic = {
     if (!res.ok) throw new Error((data && data.error) || res.statusText);
     return data;
   },
+  // Bidirectional controls reorder the text around them (U+202E shows "evil" as "live"): written out,
+  // as the server's templates do (context.visible_controls).
+  visible(text) {
+    return text.replace(/[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g,
+      (c) => `<U+${c.charCodeAt(0).toString(16).toUpperCase().padStart(4, "0")}>`);
+  },
   // Build an element from trusted tag names and untrusted text: never innerHTML with traffic.
   el(tag, attrs, ...children) {
     const node = document.createElement(tag);
@@ -25,7 +31,7 @@ window.mimic = {
       if (k === "class") node.className = v; else node.setAttribute(k, v);
     }
     for (const child of children) {
-      node.append(child instanceof Node ? child : document.createTextNode(child == null ? "" : String(child)));
+      node.append(child instanceof Node ? child : document.createTextNode(mimic.visible(child == null ? "" : String(child))));
     }
     return node;
   },

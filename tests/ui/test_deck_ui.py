@@ -60,6 +60,18 @@ def test_a_request_appears_in_the_live_stream(page, live_proxy, screenshot):
     screenshot(page, "deck")
 
 
+def test_bidirectional_controls_from_traffic_are_written_out(page, live_proxy):
+    """A body value holding U+202E (right-to-left override: "\u202eevil\u202c" reads "live") shows its
+    controls as `<U+202E>` and `<U+202C>` in the inspector, never as the reordering characters."""
+    sent = {"name": "\u202eevil\u202c", "email": "rtl@example.com"}
+    assert live_proxy.request("PUT", "/users/5", json=sent).status_code in (200, 404, 405, 501)
+    [entry] = wait_logged(live_proxy, method="PUT")
+    page.goto(f"{live_proxy.admin_url}/inspector/{entry['id']}")
+    body = page.locator("#entry-request-body")
+    expect(body).to_contain_text("<U+202E>evil<U+202C>")
+    assert "\u202e" not in page.locator("main").inner_text() and page.js_errors == []
+
+
 def test_pause_holds_the_stream_and_resume_continues(page, live_proxy):
     open_deck(page, live_proxy)
     page.click("#live-pause")

@@ -93,7 +93,11 @@ class AuthMiddleware:
                                retry_after=e.retry_after)
             return
         if bearer is False and not public:
-            await self._refuse(scope, send, 401, "the bearer token is not the admin token")
+            scheme = headers.get("authorization", "").partition(" ")[0]
+            await self._refuse(scope, send, 401, "the bearer token is not the admin token"
+                               if scheme.lower() == "bearer" else
+                               f"{scheme or 'this'} authorization is not taken here: send "
+                               "'Authorization: Bearer <admin token>'"[:200])
             return
         cookies = _cookies(headers)
         user: User | None = BEARER_USER if bearer else None

@@ -35,7 +35,8 @@ _NAME_FRAGMENTS = (
 )
 # Headers also treat anything with "auth" in the name as secret; JSON keys do not ("author").
 _HEADER_FRAGMENTS = _NAME_FRAGMENTS + ("auth",)
-_HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate"})
+# (X-Mimic-Session names a twin's scope, shown as such in the admin app: `alice`, no secret)
+_HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate", "xmimicsession"})
 # Too generic for JSON keys, but in a query string they carry credentials.
 _QUERY_NAMES = frozenset({"key", "code"})
 # ... also in a query string inside other text: a `Location` or `Referer` header, a link in a body

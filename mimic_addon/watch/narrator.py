@@ -6,6 +6,7 @@ field's meaning). Same change in, same words out.
 """
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -65,9 +66,23 @@ def topic(path: str) -> str:
     return "a data field"
 
 
+_JS_NAME = re.compile(r"[A-Za-z_$][A-Za-z0-9_$]*")
+_JS_STEP = re.compile(r"\.([^.\[]*)|\[\]")
+
+
 def _js(path: str) -> str:
-    """The path as frontend code would read it: $.user.avatar_url -> data.user.avatar_url."""
-    return "data" + path[1:].replace("[]", "[i]")
+    """The path as frontend code would read it: $.user.avatar_url -> data.user.avatar_url; a key that is
+    no JavaScript name in brackets (`data["x-id"]`, never code of a key from traffic)."""
+    out = "data"
+    for m in _JS_STEP.finditer(path, 1):
+        key = m.group(1)
+        if key is None:
+            out += "[i]"
+        elif _JS_NAME.fullmatch(key):
+            out += "." + key
+        else:
+            out += "[" + json.dumps(key) + "]"
+    return out
 
 
 def _what(c: Change) -> str:

@@ -370,3 +370,11 @@ def test_a_store_gone_is_a_503_saying_so_not_a_bare_500(admin_env, client, tmp_p
         shutil.move(str(moved), str(tmp_path))
     admin_env.store.engine.dispose()
     assert client.get("/api/inspector").status_code == 200
+
+
+def test_a_wrong_authorization_scheme_is_told_what_is_taken(anon):
+    r = anon.get("/api/session", headers={"Authorization": "Basic YWRtaW46YWRtaW4="})
+    assert r.status_code == 401
+    assert r.json()["error"] == "Basic authorization is not taken here: send 'Authorization: Bearer <admin token>'"
+    r = anon.get("/api/session", headers={"Authorization": "Bearer not-the-token-0123456789"})
+    assert r.status_code == 401 and r.json()["error"] == "the bearer token is not the admin token"

@@ -60,3 +60,13 @@ def test_deterministic_paragraph() -> None:
     assert p == alert_paragraph("GET", "/v1/users/{user_id}", 200, list(changes))
     assert p.startswith("GET /v1/users/{user_id} (200) no longer matches its learned contract: 1 breaking, 1 warning.")
     assert len(narration("GET", "/v1/users/{user_id}", 200, changes).splitlines()) == 3
+
+
+def test_the_code_in_a_narration_is_javascript_whatever_the_key() -> None:
+    """Keys from traffic that are no JavaScript names are read in brackets (`data["x-id"]`): the impact
+    never shows code built from a hostile key (`data."><img ...> is undefined`)."""
+    hostile = '"><img src=x onerror=alert(1)>'
+    n = narrate(Change(f"$.items[].{hostile}", "missing_field", "present", "missing"))
+    assert 'data.items[i]["\\"><img src=x onerror=alert(1)>"] is undefined' in n["impact"]
+    assert "data.items[i].x_id" in narrate(Change("$.items[].x_id", "missing_field", "present", "missing"))["impact"]
+    assert 'data["x-id"]' in narrate(Change("$.x-id", "missing_field", "present", "missing"))["impact"]

@@ -355,3 +355,8 @@ def test_a_key_or_code_in_a_query_string_goes_wherever_the_url_is():
     kept = "/x?zipcode=75001&monkey=1&barcode=12 and key=value code=E42"
     assert redact_text(kept) == kept
     assert redact_text(f"go to /cb?code={REDACTED}") == f"go to /cb?code={REDACTED}"
+
+
+def test_mimics_session_header_names_a_scope_and_stays():
+    assert redact_headers([("X-Mimic-Session", "alice"), ("X-Session-Id", "abc123")]) == [
+        ("X-Mimic-Session", "alice"), ("X-Session-Id", REDACTED)]

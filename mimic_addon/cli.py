@@ -282,6 +282,9 @@ def _endpoint_record(brain: Brain, ep) -> dict:
     }
 
 
+MAX_COLUMN = 60  # characters a column of `mimic endpoints` pads to
+
+
 def cmd_endpoints(args: argparse.Namespace) -> int:
     store, brain = _open_brain(args.db)
     store.close()
@@ -300,7 +303,8 @@ def cmd_endpoints(args: argparse.Namespace) -> int:
         rows.append((r["host"], r["method"], r["template"], str(r["count"]), mix,
                      fmt(lat["p50"]), fmt(lat["p95"]), fmt(lat["p99"]), r["source"]))
     header = ("HOST", "METHOD", "TEMPLATE", "COUNT", "2xx/3xx/4xx/5xx", "P50ms", "P95ms", "P99ms", "SOURCE")
-    widths = [max(len(r[i]) for r in rows + [header]) for i in range(len(header))]
+    # (a column is as wide as its cells up to MAX_COLUMN: a longer one shifts its own row only, not the table)
+    widths = [min(MAX_COLUMN, max(len(r[i]) for r in rows + [header])) for i in range(len(header))]
     for r in [header] + rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
     _note(plural(len(rows), "endpoint"))

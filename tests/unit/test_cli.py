@@ -113,3 +113,17 @@ def test_export_host_without_its_port(tmp_path, capsys):
     assert "/ping" in json.loads(capsys.readouterr().out)["paths"]
     assert cli.main(["export", "openapi", "--db", db, "--host", "api.example.com"]) == 1
     assert "no such learned host (learned: 127.0.0.1:8001)" in capsys.readouterr().err
+
+
+def test_one_long_template_does_not_widen_every_row(tmp_path, capsys):
+    long = "/files/" + "/".join(f"dir{i}" for i in range(30))
+    capture = write_flows(tmp_path / "c.mitm", [("GET", "https://api.example.com/ping", 200, {"ok": True}),
+                                                 ("GET", f"https://api.example.com{long}", 200, {"ok": True})])
+    db = str(tmp_path / "m.db")
+    assert cli.main(["learn", "-q", str(capture), "--db", db]) == 0
+    capsys.readouterr()
+    assert cli.main(["endpoints", "--db", db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    [ping] = [ln for ln in lines if "/ping" in ln]
+    assert ping.index("  1  ") == len("api.example.com  METHOD  ") + cli.MAX_COLUMN  # (not the long one's width)
+    assert any(long in ln for ln in lines)

@@ -18,6 +18,7 @@ import asyncio
 import json
 import logging
 import time
+import urllib.parse
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -252,6 +253,10 @@ class ServeAddon:
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed, host.endpoints.values(), draw)
         extra: dict[str, str] = {}
         if self.extras is not None:
+            if ep.method == "GET":  # (a listing's items as reading each says: `_read_item`)
+                path = req.path.split("?", 1)[0].rstrip("/")
+                answer = self.extras.listed_as_read(flow, host, template, parts, answer,
+                                                    lambda rid: self._read_item(host, path, parts, rid))
             answer, extra = self.extras.adjust(flow, host, ep, template, parts, answer, seed)
         if answer.delay_s > 0:
             await asyncio.sleep(answer.delay_s)
@@ -268,6 +273,27 @@ class ServeAddon:
             flow.response.headers["Content-Length"] = str(len(answer.body))
         flow.metadata["mimic_source"] = source
         flow.is_replay = "response"
+
+    def _read_item(self, host: Any, path: str, parts: list[str], rid: str) -> Any:
+        """The JSON body the model answers to `GET path/rid` (as a request of its own would get it, in
+        happy realism), or None."""
+        brain = self._brain()
+        item_parts = [*parts, rid]
+        with brain.lock:
+            skeleton = host.tree.match("GET", item_parts)
+            ep = host.endpoints.get(("GET", skeleton)) if skeleton is not None else None
+            if ep is None:
+                return None
+            template = host.tree.named(skeleton)
+            seed = request_seed(ctx.options.mimic_seed, "GET", f"{path}/{urllib.parse.quote(rid, safe='')}", "", b"")
+            ctx_ = context_for(template, item_parts, {}, None, echo_field(host.tree, ep.skeleton))
+            answer = self.mocker.answer(ep, ctx_, "happy", seed, host.endpoints.values())
+        if not answer.body or not 200 <= answer.status < 300:
+            return None
+        try:
+            return json.loads(answer.body)
+        except ValueError:
+            return None
 
     def _refused(self, ep: Any, req: http.Request) -> tuple[int, dict] | None:
         """(status, answer) when the request's body breaks the endpoint's request schema

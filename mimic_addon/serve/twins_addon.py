@@ -44,6 +44,9 @@ TWIN = "X-Mimic-Twin"
 FLUSH_INTERVAL = 0.5
 
 
+MAX_LISTED_READ = 100  # listed items made to agree with their reads (a page of a listing, at most)
+
+
 def scope_of(flow: http.HTTPFlow) -> str:
     session = flow.request.headers.get(SESSION)
     if session:
@@ -147,6 +150,44 @@ class ServeExtras:
             return answer, {}
         status, body, op = twin
         return MockAnswer(status, body, "application/json" if body else "", answer.delay_s), {TWIN: op}
+
+    def listed_as_read(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
+                       answer: MockAnswer, read: Callable[[str], Any]) -> MockAnswer:
+        """A collection's listing whose items say what reading each one says (`GET /items` then
+        `GET /items/1` show item 1 alike): every field a listed item shares with the item read, in the
+        same JSON type, takes the read item's value: the twin's stored item when this scope has one,
+        else the model's answer to `GET` of that item (`read(id)`, its parsed body or None)."""
+        if host is None or template is None or not 200 <= answer.status < 300 or not answer.body:
+            return answer
+        coll, is_item = self._collection(host, template, parts)
+        if coll is None or is_item:
+            return answer
+        try:
+            listing = json.loads(answer.body)
+        except ValueError:
+            return answer
+        key = self._list_key(host, coll, listing) if isinstance(listing, dict) else None
+        items = listing if isinstance(listing, list) else listing.get(key) if key is not None else None
+        if not isinstance(items, list):
+            return answer
+        scope = scope_of(flow)
+        changed = False
+        for item in items[:MAX_LISTED_READ]:
+            rid = item.get(coll.id_field) if isinstance(item, dict) else None
+            if rid is None or isinstance(rid, (dict, list, bool)):
+                continue
+            found, stored = self.twins.get(scope, coll, str(rid))
+            detail = stored if found == "item" else read(str(rid))
+            if not isinstance(detail, dict):
+                continue
+            for k in item:
+                if k != coll.id_field and k in detail and type(detail[k]) is type(item[k]) and detail[k] != item[k]:
+                    item[k] = detail[k]
+                    changed = True
+        if not changed:
+            return answer
+        body = json.dumps(listing, ensure_ascii=False, separators=(",", ":")).encode()
+        return MockAnswer(answer.status, body, answer.content_type, answer.delay_s)
 
     def twin_answer(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
                     status: int, body: bytes, seed: int) -> tuple[int, bytes, str] | None:

@@ -181,3 +181,23 @@ async def test_a_learned_error_body_gives_no_id_to_count_from(db):
                                 1 << 20))
         st, created, _ = await call(s, "/items", "POST", {"name": "Ada"})
         assert st == 201 and created["id"] == 30
+
+
+async def test_a_listed_item_reads_as_the_listing_said(db):
+    """List, then open an item (a frontend's list and detail pages): the fields both show agree, with no
+    twin state at all (the model's answers), and for an item this scope changed (the twin's)."""
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        _, listing, _ = await call(s, "/items?page=2")
+        assert len(listing["data"]) >= 2
+        for item in listing["data"]:
+            _, read, _ = await call(s, f"/items/{item['id']}")
+            assert {k: read[k] for k in item if k in read} == {k: v for k, v in item.items() if k in read}, (item, read)
+        first = listing["data"][0]
+        st, _, h = await call(s, f"/items/{first['id']}", "PUT", {"id": first["id"], "name": "Changed", "done": True},
+                              X_Mimic_Session="p")
+        assert st == 200 and h["X-Mimic-Twin"] == "update"
+        _, again, _ = await call(s, "/items", X_Mimic_Session="p")
+        assert next(i for i in again["data"] if i["id"] == first["id"])["name"] == "Changed"

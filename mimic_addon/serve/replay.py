@@ -291,64 +291,77 @@ def fits(parts: tuple[str, ...], template: str) -> bool:
 
 
 _WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-_NAMING_WORDS = frozenset(("id", "uuid", "slug", "key", "name", "username", "login", "handle", "number", "sid"))
 
 
-def _names_the_resource(key: str, param: str) -> bool:
-    """Can the field `key` hold the value of the path parameter `param`? Its own name (`user_id` for
-    `{user_id}`, `userId`), or a name ending in a naming word (`id`, `uuid`, `slug`, `name`, ...)."""
-    words = [w.lower() for w in _WORDS.findall(key)]
-    return bool(words) and (words[-1] in _NAMING_WORDS or "".join(words) == param.replace("_", "").lower())
+def _normal(key: str) -> str:
+    return "".join(w.lower() for w in _WORDS.findall(key))
 
 
-def echo_path_values(body: bytes, template: str | None, recorded_path: str, asked_path: str) -> bytes:
+def echo_path_values(body: bytes, template: str | None, recorded_path: str, asked_path: str,
+                     echo_key: str | None = None) -> bytes:
     """A near match's JSON answer, telling the asked path's values where the recording told its own
-    (`GET /users/43` answered from the recording of `/users/42`: `"id": 43`, `"href": "/users/43"`):
-    fields that name the resource (`_names_the_resource`) holding the recorded value (a number for a
-    number: `42` -> `43` only when the asked value is a number too), and links holding it as a path
-    segment. The very same bytes when nothing differs or the body is not JSON."""
+    (`GET /users/43` answered from the recording of `/users/42`): a field named for a path parameter
+    (`user_id`, `userId` for `{user_id}`), or at the top level the last one's `id` or the field its values
+    came back under in learned traffic (`echo_key`: `login` for `/users/{name}`), holding the recorded
+    value (a number only for a number asked), and links holding the recorded path (`"href":
+    "/users/42/posts"`). Other fields, nested ones that happen to hold the value, and free text stay as
+    recorded. The very same bytes when nothing differs or the body is not JSON."""
     if template is None:
         return body
-    recorded, asked = _parts(recorded_path), _parts(asked_path)
-    swaps = {old: new for (name, old), (_, new) in zip(aligned(template, recorded), aligned(template, asked))
-             if param_name(name) is not None and old != new and "/" not in old and "/" not in new and old}
-    if not swaps or body[:64].lstrip()[:1] not in (b"{", b"["):
+    pairs = list(zip(aligned(template, _parts(recorded_path)), aligned(template, _parts(asked_path))))
+    params = [(param_name(name) or "", old, new) for (name, old), (_, new) in pairs if param_name(name) is not None]
+    if not any(old != new for _, old, new in params) or body[:64].lstrip()[:1] not in (b"{", b"["):
         return body
     try:
         doc = safe_json.loads(body)
     except ValueError:
         return body
-    params = {old: param_name(name) or "" for name, old in aligned(template, recorded) if old in swaps}
+    by_field = {_normal(name): (old, new) for name, old, new in params if old != new and _normal(name)}
+    last_name, last_old, last_new = params[-1]
+    top_fields = set()
+    if last_old != last_new and pairs[-1][0][0].startswith("{"):  # the resource itself: its own `id` too
+        for name in ("id", _normal(echo_key or "")):
+            if name and name not in by_field:
+                by_field[name] = (last_old, last_new)
+                top_fields.add(name)
+    # every prefix of the recorded path ending at a parameter, longest first, in one pass (no value is
+    # rewritten twice): `/users/1/posts/2` and `/users/1` -> the asked ones
+    links: dict[str, str] = {}
+    for i, ((name, _), _) in enumerate(pairs):
+        if param_name(name) is not None:
+            old_prefix = "/" + "/".join(urllib.parse.quote(o, safe="") for (_, o), _ in pairs[: i + 1])
+            new_prefix = "/" + "/".join(urllib.parse.quote(n, safe="") for _, (_, n) in pairs[: i + 1])
+            if old_prefix != new_prefix:
+                links[old_prefix] = new_prefix
+    link_re = re.compile("(" + "|".join(re.escape(k) for k in sorted(links, key=len, reverse=True)) + r")(?=$|[/?#.\"])") \
+        if links else None
     changed = False
 
-    def swap_link(text: str) -> str:
-        out = text
-        for old, new in swaps.items():
-            out = re.sub(r"(?<=/)" + re.escape(old) + r"(?=$|[/?#.])", lambda _: new, out)
-        return out
-
-    def walk(value: Any, key: str) -> Any:
+    def swap(value: Any, key: str, top: bool) -> Any:
         nonlocal changed
         if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
+            return {k: swap(v, k, False) for k, v in value.items()}
         if isinstance(value, list):
-            return [walk(v, key) for v in value]
-        if type(value) is str:
-            if value in swaps and _names_the_resource(key, params[value]):
+            return [swap(v, key, False) for v in value]
+        field = by_field.get(_normal(key)) if key else None
+        if field is not None and (_normal(key) not in top_fields or top):
+            old, new = field
+            if type(value) is str and value == old:
                 changed = True
-                return swaps[value]
-            if "/" in value:
-                linked = swap_link(value)
-                changed = changed or linked != value
-                return linked
-        elif type(value) is int and str(value) in swaps and _names_the_resource(key, params[str(value)]):
-            new = swaps[str(value)]
-            if new.isascii() and new.isdigit():
+                return new
+            if type(value) is int and str(value) == old and new.isascii() and new.isdigit():
                 changed = True
                 return int(new)
+        if type(value) is str and link_re is not None and (value.startswith("/") or "://" in value):
+            linked = link_re.sub(lambda m: links[m.group(1)], value)
+            changed = changed or linked != value
+            return linked
         return value
 
-    doc = walk(doc, "")
+    if isinstance(doc, dict):
+        doc = {k: swap(v, k, True) for k, v in doc.items()}
+    else:
+        doc = swap(doc, "", False)
     return json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogateescape") if changed else body
 
 

@@ -27,6 +27,7 @@ from ..learn.worker import BatchWorker
 from ..store import StoreError
 from .replay import (FALLBACKS, MIMIC_HEADERS, REPEAT, Recording, ReplayIndex, Rules, echo_path_values,
                      make_recording, request_parts)
+from .mock import echo_field
 from .synth import request_seed
 
 logger = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ class ReplayAddon:
                    for k, v in rec.response_headers if k.lower() not in MIMIC_HEADERS]
         twin = self._twin(flow, host, template, parts, status, body)
         if twin is None and found.how == "near":  # another resource's recording: told as the asked one
-            body = echo_path_values(body, template, rec.path, req.path)
+            body = echo_path_values(body, template, rec.path, req.path, self._echo_key(host, ep))
         if twin is not None:  # a mutated resource: the twin's state, not the stale recording
             status, body, op = twin
             headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
@@ -210,6 +211,14 @@ class ReplayAddon:
         flow.response = http.Response.make(status, body, headers)
         flow.metadata["mimic_source"] = "replay"
         flow.is_replay = "response"
+
+    def _echo_key(self, host: Any, ep: Any) -> str | None:
+        """The body field the endpoint's last path parameter came back under in learned traffic."""
+        brain = self._brain()
+        if host is None or ep is None or brain is None:
+            return None
+        with brain.lock:
+            return echo_field(host.tree, ep.skeleton)
 
     def _twin(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
               status: int, body: bytes) -> tuple[int, bytes, str] | None:

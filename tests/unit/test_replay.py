@@ -214,21 +214,29 @@ def test_recordings_stored_before_path_redaction_are_redacted_on_load() -> None:
 
 
 def test_a_near_answer_tells_the_asked_resource():
-    """`/users/43` answered from `/users/42`'s recording: fields naming the resource and links hold 43;
-    a count of 42, free text, and a number where a name was asked stay as recorded."""
+    """`/users/43` answered from `/users/42`'s recording: the fields named for the parameter, the top-level
+    `id` and links holding the recorded path hold 43; a count of 42, a nested id, free text and dates
+    stay as recorded, and a number where a name was asked too."""
     body = json.dumps({"id": 42, "count": 42, "user_id": "42", "userId": 42, "note": "user 42",
                        "href": "https://api.example/users/42/posts?page=1", "other": "/users/421",
+                       "plan": {"id": 42, "name": "42"}, "day": "2024/42/6",
                        "items": [{"user_id": 42}]}).encode()
     out = json.loads(echo_path_values(body, "/users/{user_id}", "/users/42", "/users/43"))
     assert out == {"id": 43, "count": 42, "user_id": "43", "userId": 43, "note": "user 42",
                    "href": "https://api.example/users/43/posts?page=1", "other": "/users/421",
-                   "items": [{"user_id": 43}]}
+                   "plan": {"id": 42, "name": "42"}, "day": "2024/42/6", "items": [{"user_id": 43}]}
     by_name = json.loads(echo_path_values(body, "/users/{user_id}", "/users/42", "/users/bob"))
     assert by_name["id"] == 42 and by_name["user_id"] == "bob" and by_name["href"].endswith("/users/bob/posts?page=1")
-    # a parameter the field is named for; literals and equal values change nothing, nor does a body that is no JSON
-    repo = json.dumps({"full_name": "ada/mimic", "owner": {"login": "ada"}, "name": "mimic"}).encode()
-    assert json.loads(echo_path_values(repo, "/repos/{owner}/{repo}", "/repos/ada/mimic", "/repos/ada/mirror")) == {
-        "full_name": "ada/mirror", "owner": {"login": "ada"}, "name": "mirror"}
+    # two parameters: each field its own, links rewritten once (not /users/3/posts/3), equal recorded values apart
+    nested = json.dumps({"user_id": 1, "post_id": 1, "self": "/users/1/posts/1", "author": "/users/1"}).encode()
+    assert json.loads(echo_path_values(nested, "/users/{user_id}/posts/{post_id}", "/users/1/posts/1",
+                                       "/users/2/posts/3")) == {
+        "user_id": 2, "post_id": 3, "self": "/users/2/posts/3", "author": "/users/2"}
+    # the field learned traffic echoed the value under (`echo_key`), at the top level
+    repo = json.dumps({"full_name": "ada/mimic", "owner": {"login": "ada", "name": "mimic"}, "name": "mimic"}).encode()
+    assert json.loads(echo_path_values(repo, "/repos/{owner}/{repo}", "/repos/ada/mimic", "/repos/ada/mirror",
+                                       "name")) == {"full_name": "ada/mimic", "owner": {"login": "ada", "name": "mimic"},
+                                                    "name": "mirror"}
     assert echo_path_values(body, "/users/{user_id}", "/users/42", "/users/42") is body
     assert echo_path_values(b"user 42", "/users/{user_id}", "/users/42", "/users/43") == b"user 42"
     assert echo_path_values(b'{"id": 42', "/users/{user_id}", "/users/42", "/users/43") == b'{"id": 42'

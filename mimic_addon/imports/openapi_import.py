@@ -20,7 +20,7 @@ import re
 import sys
 import time
 import urllib.parse
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +209,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     parts, names = _template(base, key)
     ep = Endpoint(host, method.upper(), "")
     options = Options()
+    request_options = replace(options, leave_out="readOnly")
     params: dict[tuple[str, str], dict[str, Any]] = {}
     for raw in list(shared) + list(op.get("parameters") or []):
         p = _deref(raw, refs, "parameters")
@@ -223,12 +224,12 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
             count = SPEC_COUNT if p.get("required") is True else SPEC_COUNT - 1
             ep.query[name] = to_schema_node(_scalar_only(schema), doc, count=count, options=options)
         elif where == "body" and swagger2:
-            ep.request = to_schema_node(p.get("schema", {}), doc, options=options)
+            ep.request = to_schema_node(p.get("schema", {}), doc, options=request_options)
     if not swagger2 and op.get("requestBody") is not None:
         body = _deref(op["requestBody"], refs, "requestBody")
         media = _json_media(body.get("content") if isinstance(body, dict) else None)
         if media is not None and "schema" in media:
-            ep.request = to_schema_node(media["schema"], doc, options=options)
+            ep.request = to_schema_node(media["schema"], doc, options=request_options)
             ep.request_example = redacted_example(_media_example(media))
     responses = op.get("responses") or {}
     if not isinstance(responses, dict):
@@ -265,7 +266,7 @@ def _responses(doc: dict[str, Any], refs: Refs, swagger2: bool, responses: dict[
             example = _media_example(media) if media is not None else None
         if schema is None:
             continue
-        ep.responses[code] = to_schema_node(schema, doc, options=options)
+        ep.responses[code] = to_schema_node(schema, doc, options=replace(options, leave_out="writeOnly"))
         if example is not None:
             safe = redacted_example(example)
             if safe is not None:

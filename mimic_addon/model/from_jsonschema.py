@@ -110,6 +110,8 @@ class Refs:
 @dataclass(frozen=True)
 class Options:
     nullable_keyword: bool = True   # OpenAPI 3.0 `nullable` / Swagger `x-nullable` add a null type
+    leave_out: str | None = None    # "readOnly" in a request body, "writeOnly" in an answer: properties
+                                    # marked so are not part of that side's schema (as Prism reads them)
 
 
 @dataclass
@@ -254,18 +256,38 @@ class _Builder:
         for name in order[:MAX_PROPERTIES]:
             required = all(name in _required(alt.schema) for alt in alts)
             children = []
+            subs = []
             for alt in alts:
                 sub = _dict(alt.schema.get("properties"), "properties").get(name)
                 if sub is not None:
+                    subs.append(sub)
                     children.extend(self.flatten(sub, alt.refs))
                 elif name in _required(alt.schema):
                     children.append(_Alt({}, alt.refs))
+            if subs and len(subs) == len(alts) and all(self._left_out(sub) for sub in subs):
+                continue  # (`id: {readOnly: true}` of a schema shared by requests and answers, in a request)
             if not children:
                 if not required:
                     continue  # a recursion cut: an optional property is simply left out
                 children = [_Alt({}, ())]
             props[name] = self.build(children, objects if required else max(objects - 1, 0), depth + 1, vlevel)
         return props
+
+    def _left_out(self, sub: Any) -> bool:
+        """Is this property marked as not of this side (`Options.leave_out`), itself or where its `$ref` points?"""
+        marked = self.options.leave_out
+        if marked is None or not isinstance(sub, dict):
+            return False
+        if sub.get(marked) is True:
+            return True
+        ref = sub.get("$ref")
+        if isinstance(ref, str):
+            try:
+                target = self.refs.resolve(ref)
+            except SchemaImportError:
+                return False
+            return isinstance(target, dict) and target.get(marked) is True
+        return False
 
     def _variants(self, alts: list[_Alt], objects: int, depth: int, vlevel: int) -> tuple[str, dict[str, Any]] | None:
         """(discriminator, {tag: variant node}) when each object alternative has its own tag."""

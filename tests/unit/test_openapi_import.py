@@ -561,3 +561,20 @@ def test_a_spec_of_one_segment_templates_takes_over_a_learned_parameter_taking_t
     assert all(host.tree.holds(m, s) for m, s in host.endpoints)
     assert host.tree.match("GET", ["files", "abc", "versions"]) == "/files/{}/versions"
     assert sum(ep.stats.count for ep in host.endpoints.values()) == 60
+
+
+def test_read_only_fields_are_not_asked_of_requests_nor_write_only_ones_answered():
+    """A schema shared by a request body and an answer (as OpenAPI means `readOnly` / `writeOnly`, and as
+    Prism reads them): `id` is the server's (no request needs it), `password` the client's (no answer has it)."""
+    user = {"type": "object", "required": ["id", "name", "password"], "properties": {
+        "id": {"type": "integer", "readOnly": True}, "name": {"type": "string"},
+        "password": {"$ref": "#/components/schemas/Secret"}}}
+    spec = {"openapi": "3.0.3", "info": {"title": "u", "version": "1"}, "servers": [{"url": "https://u.test"}],
+            "paths": {"/users": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}},
+                "responses": {"201": {"description": "made", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/User"}}}}}}}},
+            "components": {"schemas": {"User": user, "Secret": {"type": "string", "writeOnly": True}}}}
+    [ep] = imported_brain(spec).endpoints()
+    assert set(ep.request.properties()) == {"name", "password"}
+    assert set(ep.responses["201"].properties()) == {"id", "name"}

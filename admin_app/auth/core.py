@@ -78,6 +78,7 @@ class Auth:
         self._record: dict[str, Any] | None = store.get_setting(secrets_store.TOKEN_KEY, None)
         self._epoch = secrets_store.session_epoch(store)
         self._ended: dict[str, float] = _ended(store.get_setting(ENDED_KEY, None))
+        self._ending = threading.Lock()  # one read-modify-write of the ended sessions at a time in this process
         self.codec = self._codec()
         self._fresh_until = self.now() + STORE_CACHE_S
         # The right token is always let in at the cost of a SHA-256 and a constant-time comparison, before any
@@ -121,7 +122,8 @@ class Auth:
             log.warning("Mimic admin: cannot re-read the admin token and session epoch: %s", e)
             return
         self._record = record
-        self._ended.update(ended)
+        now = self.clock()
+        self._ended = {d: t for d, t in {**self._ended, **ended}.items() if t > now}  # (expired: refused anyway)
         if epoch != self._epoch:
             self._epoch = epoch
             self.codec = self._codec()
@@ -154,12 +156,17 @@ class Auth:
                         "accept that session until it expires): %s", e)
 
     def _save_ended(self, digest: str, until: float) -> None:
-        now = self.clock()
-        ended = {d: t for d, t in _ended(self.store.get_setting(ENDED_KEY, None)).items() if t > now}
-        ended[digest] = until
-        if len(ended) > MAX_ENDED:
-            ended = dict(sorted(ended.items(), key=lambda kv: kv[1])[-MAX_ENDED:])
-        self.store.put_setting(ENDED_KEY, ended)
+        """Add one ended session to the store's list. (Two admin apps logging out at the same instant may
+        still each write their own list: the other's logout then holds in its own app and for its cookie's
+        browser, not in the first app. Within one app the writes are in turn.)"""
+        with self._ending:
+            now = self.clock()
+            ended = {d: t for d, t in _ended(self.store.get_setting(ENDED_KEY, None)).items() if t > now}
+            ended.update({d: t for d, t in dict(self._ended).items() if t > now})  # (what this app ended: kept)
+            ended[digest] = until
+            if len(ended) > MAX_ENDED:
+                ended = dict(sorted(ended.items(), key=lambda kv: kv[1])[-MAX_ENDED:])
+            self.store.put_setting(ENDED_KEY, ended)
 
     async def check_token(self, token: str, client: str) -> bool:
         """Whether `token` is the admin token stored now (the store is the truth: another process may have

@@ -378,3 +378,18 @@ def test_a_wrong_authorization_scheme_is_told_what_is_taken(anon):
     assert r.json()["error"] == "Basic authorization is not taken here: send 'Authorization: Bearer <admin token>'"
     r = anon.get("/api/session", headers={"Authorization": "Bearer not-the-token-0123456789"})
     assert r.status_code == 401 and r.json()["error"] == "the bearer token is not the admin token"
+
+
+def test_logouts_at_the_same_time_are_all_kept_in_the_store(admin_env):
+    import asyncio
+
+    from admin_app.auth.core import ENDED_KEY
+    from admin_app.auth.sessions import Session, User
+    auth = admin_env.app.state.auth
+    sessions = [Session(User("admin"), f"csrf-{i}") for i in range(8)]
+
+    async def all_at_once() -> None:
+        await asyncio.gather(*(auth.end_session(s) for s in sessions))
+
+    asyncio.run(all_at_once())
+    assert len(admin_env.store.get_setting(ENDED_KEY)) == 8

@@ -32,7 +32,7 @@ class StoreError(Exception):
 
 # What opening a store may raise: not a database, a path that cannot be one, a server down or refusing
 # us, a store of a newer Mimic (Alembic), a database driver not installed.
-OPEN_ERRORS = (OSError, SQLAlchemyError, CommandError, ImportError)
+OPEN_ERRORS = (OSError, SQLAlchemyError, CommandError, ImportError, ValueError)  # (ValueError: `host:port`)
 
 
 def cannot_open(db: str, e: BaseException) -> StoreError:

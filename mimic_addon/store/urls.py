@@ -33,7 +33,11 @@ def sqlite_file(url: str) -> Path | None:
     SQLite would create."""
     if not url.startswith("sqlite:///"):
         return None
-    (name,), options = SQLiteDialect_pysqlite().create_connect_args(make_url(url))
+    try:
+        (name,), options = SQLiteDialect_pysqlite().create_connect_args(make_url(url))
+    except (ArgumentError, ValueError):  # (options SQLite refuses: opening it says so; the name is the path's)
+        file = url.removeprefix("sqlite:///").split("?", 1)[0]
+        return Path(file) if file and file != ":memory:" else None
     if options.get("uri") and name.startswith("file:"):
         parts = urllib.parse.urlsplit(name)
         if "memory" in urllib.parse.parse_qs(parts.query).get("mode", ()):
@@ -55,6 +59,9 @@ def shown(db: str) -> str:
     if "://" not in db:
         return db
     try:
-        return make_url(db).render_as_string(hide_password=True)
+        url = make_url(db)
+        secret = {k: "***" for k in url.query if "password" in k.lower()}  # (`?password=`, `?sslpassword=`)
+        shown_url = (url.update_query_dict(secret) if secret else url).render_as_string(hide_password=True)
+        return shown_url.replace("=%2A%2A%2A", "=***")
     except (ArgumentError, ValueError):  # (not a URL SQLAlchemy reads: nothing of it is shown but its scheme)
         return db.split("://", 1)[0] + "://..."

@@ -360,3 +360,7 @@ def test_a_key_or_code_in_a_query_string_goes_wherever_the_url_is():
 def test_mimics_session_header_names_a_scope_and_stays():
     assert redact_headers([("X-Mimic-Session", "alice"), ("X-Session-Id", "abc123")]) == [
         ("X-Mimic-Session", "alice"), ("X-Session-Id", REDACTED)]
+
+
+def test_a_key_in_an_html_link_goes_too():
+    assert redact_text('<a href="/x?a=1&amp;key=SECRETSECRET123">') == f'<a href="/x?a=1&amp;key={REDACTED}">'

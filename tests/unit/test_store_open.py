@@ -42,3 +42,11 @@ def test_the_proxy_refuses_an_unreachable_store_as_an_option_error():
         with pytest.raises(exceptions.OptionsError) as e:
             tctx.configure(m, mimic_db=DOWN)
     assert f"cannot open the store {HIDDEN}" in str(e.value) and "S3cretPW" not in str(e.value)
+
+
+def test_a_password_in_the_query_is_hidden_too_and_a_bad_url_is_one_line(capsys):
+    assert shown("postgresql://u@h/db?password=S3cret&sslmode=require") == "postgresql://u@h/db?password=***&sslmode=require"
+    assert cli.main(["endpoints", "--db", "postgresql://u:S3cretPW@h:port/db"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("mimic: cannot open the store postgresql://...: ") and "Traceback" not in err
+    assert "S3cretPW" not in err

@@ -134,7 +134,7 @@ class Mimic:
         """Learn everything queued and save it to the store now."""
         if self.learner is None:
             raise exceptions.CommandError("Mimic has no store open")
-        self.learner.stop()
+        self.learner.stop(final=False)
         self.learner.start()
 
     @command.command("mimic.stats")

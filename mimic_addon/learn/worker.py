@@ -54,8 +54,9 @@ class BatchWorker(ABC):
             self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
             self._thread.start()
 
-    def stop(self) -> None:
-        """Process everything queued, flush, and end the thread."""
+    def stop(self, final: bool = True) -> None:
+        """Process everything queued, flush, and end the thread. `final`: nothing will run after it (not
+        a flush asked for now, after which the thread starts again and retries a refused save)."""
         thread, self._thread = self._thread, None
         if thread is not None and thread.is_alive():
             self.queue.put(_STOP)
@@ -63,7 +64,7 @@ class BatchWorker(ABC):
         else:
             self._guarded(self.process, self._drain_now())
         self._guarded(self.finish)
-        if self._guarded(self.flush) is False:  # (the "will retry" of the flush is no more: say what it means)
+        if self._guarded(self.flush) is False and final:  # (no retry comes: say what it means)
             logger.error("%s: the store refused the last save at exit: what was not saved before is lost",
                          self.thread_name)
 

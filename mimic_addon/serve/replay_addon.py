@@ -244,7 +244,7 @@ class ReplayAddon:
     def flush(self) -> None:
         """Record everything queued and save it to the store now."""
         if self.recorder is not None:
-            self.recorder.stop()
+            self.recorder.stop(final=False)
             self.recorder.start()
 
     @command.command("mimic.replay.rewind")

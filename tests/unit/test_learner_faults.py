@@ -100,3 +100,21 @@ def test_a_last_save_refused_at_exit_says_it_is_lost(tmp_path, caplog) -> None:
     assert any("will retry" in m for m in said)
     assert any(r.levelno == logging.ERROR and "refused the last save at exit" in r.getMessage()
                and "is lost" in r.getMessage() for r in caplog.records), said
+
+
+def test_a_refused_save_of_a_flush_asked_for_is_retried_not_called_lost(tmp_path, caplog) -> None:
+    import logging
+    import shutil
+    db = tmp_path / "store" / "m.db"
+    store = Store(str(db))
+    learner = Learner(Brain(), store, flush_interval=3600)
+    learner.submit(obs("/unsaved", {"ok": True}))
+    moved = tmp_path / "away"
+    shutil.move(str(db.parent), str(moved))
+    store.engine.dispose()
+    with caplog.at_level(logging.WARNING):
+        learner.stop(final=False)  # as `mimic.flush` does, before it starts the thread again
+    assert not any(r.levelno >= logging.ERROR for r in caplog.records)
+    shutil.move(str(moved), str(db.parent))
+    store.engine.dispose()
+    assert learner.flush() and "/unsaved" in saved_templates(str(db))  # kept, and saved on the retry

@@ -21,9 +21,14 @@ STATIC = Path(__file__).with_name("static")
 _BIDI = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
+class Verbatim(str):
+    """A value that goes back to the server as it is (a form field, an attribute a script sends back):
+    `{{ value|verbatim }}` keeps its characters, bidirectional controls included (escaped as any value)."""
+
+
 def visible_controls(value: Any) -> Any:
     """A string with its bidirectional controls written out (`<U+202E>`); anything else as it is."""
-    if isinstance(value, str) and _BIDI.search(value):
+    if isinstance(value, str) and not isinstance(value, Verbatim) and _BIDI.search(value):
         if isinstance(value, Markup):  # (markup already: the marker goes in escaped)
             return Markup(_BIDI.sub(lambda m: f"&lt;U+{ord(m.group()):04X}&gt;", value))
         return _BIDI.sub(lambda m: f"<U+{ord(m.group()):04X}>", value)
@@ -35,6 +40,7 @@ def templates() -> Jinja2Templates:
     controls written out in every value rendered."""
     t = Jinja2Templates(directory=str(TEMPLATES))
     t.env.finalize = visible_controls
+    t.env.filters["verbatim"] = lambda value: Verbatim("" if value is None else value)
     return t
 
 

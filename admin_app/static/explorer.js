@@ -109,7 +109,7 @@
         if (mine !== seq) return; // a newer edit is being previewed
         out.classList.toggle("error", !res.ok);
         meta.textContent = `→ ${res.status} ${res.content_type}${res.variant ? " · " + res.variant : ""}`;
-        out.textContent = res.ok ? pretty(res.body, res.content_type) : `template error: ${res.error}\n\n${res.body}`;
+        out.textContent = mimic.visible(res.ok ? pretty(res.body, res.content_type) : `template error: ${res.error}\n\n${res.body}`);
       } catch (e) {
         if (mine !== seq) return;
         out.classList.add("error");
@@ -186,7 +186,7 @@
             return;
           }
         }
-        out.textContent = cache[kind];
+        out.textContent = mimic.visible(cache[kind]);
       });
     });
     document.getElementById("types-copy").addEventListener("click", async () => {

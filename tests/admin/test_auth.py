@@ -393,3 +393,9 @@ def test_logouts_at_the_same_time_are_all_kept_in_the_store(admin_env):
 
     asyncio.run(all_at_once())
     assert len(admin_env.store.get_setting(ENDED_KEY)) == 8
+
+
+def test_bidirectional_controls_are_written_out_except_where_a_value_goes_back_as_it_is():
+    from admin_app.context import templates
+    page = templates().env.from_string('<p>{{ x }}</p><input value="{{ x|verbatim }}">')
+    assert page.render(x="a\u202eb<") == '<p>a&lt;U+202E&gt;b&lt;</p><input value="a\u202eb&lt;">'

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 _OBSERVED_RANGES = frozenset({"minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems"})
 _OBJECT_KEYWORDS = frozenset({"properties", "required", "additionalProperties", "patternProperties", "oneOf",
                               "minProperties", "maxProperties", "propertyNames"})
+_ABOUT_KEYWORDS = frozenset({"title", "description", "examples", "$comment"})
 _EXACT_FORMATS = frozenset({"uuid", "ipv4"})  # Mimic's detector accepts exactly what Python's type does
 HEADER = ("# Pydantic v2 models learned by Mimic from observed traffic (`mimic export pydantic`),\n"
           "# generated with datamodel-code-generator. Do not edit.")
@@ -103,10 +104,11 @@ class _Hoister:
             # an object or another type (`{...} | string`): the generator would name the object model after
             # the definition and the union after it with a "1", so ENDPOINTS would name the object alone
             obj = {k: v for k, v in schema.items() if k in _OBJECT_KEYWORDS}
-            rest = {k: v for k, v in schema.items() if k not in _OBJECT_KEYWORDS and k != "type"}
+            said = {k: v for k, v in schema.items() if k in _ABOUT_KEYWORDS}  # (of the whole: on the union)
+            rest = {k: v for k, v in schema.items() if k not in _OBJECT_KEYWORDS | _ABOUT_KEYWORDS and k != "type"}
             others = [t for t in types if t != "object"]
-            return {"anyOf": [self._new(f"{name}Object", {"type": "object", **obj}),
-                              {**rest, "type": others[0] if len(others) == 1 else others}]}
+            other = self.hoist(f"{name}Other", {**rest, "type": others[0] if len(others) == 1 else others})
+            return {**said, "anyOf": [self._new(f"{name}Object", {"type": "object", **obj}), other]}
         if isinstance(schema.get("oneOf"), list):
             schema = {**schema, "oneOf": [
                 self._new(name + (_tag(b) or f"Variant{i}"), b) if isinstance(b, dict) and "properties" in b else b

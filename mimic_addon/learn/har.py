@@ -38,7 +38,9 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
         if items is None:
             raise ValueError("not a HAR file (JSON nested too deep outside log.entries)") from None
         if cut is not None and problems is not None:
-            problems.append(f"HAR file cut short (byte {cut}): the {len(items)} entries before the cut are read")
+            whole = sum(item is not None for item in items)  # (a skipped entry holds its place as None)
+            told = "the entry before the cut is read" if whole == 1 else f"the {whole} entries before the cut are read"
+            problems.append(f"HAR file cut short (byte {cut}): {told}")
         return items
     except json.JSONDecodeError as e:
         items, _ = _entries_before_cut(text, problems)

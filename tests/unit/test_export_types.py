@@ -412,3 +412,13 @@ def test_corpus_exports(tmp_path: Path, petstore: Brain) -> None:
         model_for(module, "GET /api/v3/pet/{pet_id}", "200").model_validate(bad)
     result = tsc(tmp_path, {"api.ts": typescript.from_document(doc), "examples.ts": typed_examples(petstore, doc)})
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_an_object_or_a_list_of_objects_names_each_model_once(tmp_path: Path) -> None:
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$defs": {"GetThingResponse200": {
+        "type": ["object", "array"], "properties": {"id": {"type": "integer"}},
+        "items": {"type": "object", "properties": {"n": {"type": "integer"}}}}}, INDEX: {}}
+    module = import_module(tmp_path / "either_list.py", pydantic_models.from_document(doc))
+    model = module.GetThingResponse200
+    assert model.model_validate([{"n": 1}]).root[0].n == 1 and model.model_validate({"id": 2}).root.id == 2
+    assert not any("GetThingResponse200GetThingResponse200" in name for name in dir(module))

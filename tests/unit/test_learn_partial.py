@@ -100,7 +100,7 @@ def test_a_har_entry_nested_too_deep_to_read_is_skipped_alone(tmp_path, capsys):
     assert cli.main(["learn", "-q", str(har), "--db", str(tmp_path / "cut.db")]) == 1
     err = capsys.readouterr().err
     assert "HAR entry 1 skipped: JSON nested too deep to read" in err
-    assert "HAR file cut short (byte " in err and "the 2 entries before the cut are read" in err
+    assert "HAR file cut short (byte " in err and "the entry before the cut is read" in err
 
 
 def test_a_har_file_cut_short_keeps_its_whole_entries(tmp_path, capsys):

@@ -40,6 +40,7 @@ from .schema import (
     DECLARED_ENUM_MAX,
     DISCRIMINATORS,
     HINT_ARR_MAX,
+    HINT_CLOSED,
     HINT_ARR_MIN,
     HINT_DECLARED_ENUM,
     HINT_NUM_MAX,
@@ -242,6 +243,8 @@ class _Builder:
         props = self._properties(alts, objects, depth, vlevel)
         if props:
             d["p"] = props
+            if all(s.get("additionalProperties") is False for s in schemas):
+                _hint(d, HINT_CLOSED)
         variants = None if flat or vlevel <= 0 else self._variants(alts, objects, depth, vlevel)
         if variants is not None:
             d["vk"], d["v"] = variants

@@ -38,6 +38,8 @@ HINT_ARR_MIN, HINT_ARR_MAX = 4, 8      # item count bounds likewise
 HINT_NUM_MIN, HINT_NUM_MAX = 16, 32    # value range likewise
 HINT_OPEN_VALUES = 64                  # the string values are samples of an open set: never an enum
 HINT_DECLARED_ENUM = 128               # the string values are a declared enum: emitted however often seen
+HINT_CLOSED = 256                      # a declared object taking no other property (`additionalProperties:
+                                       # false`), until traffic shows one
 MAX_FIRSTS = 16   # distinct first characters of strings remembered (their shape)
 MAX_SKELETONS = 4  # distinct skeletons of strings remembered (`123-456` -> `x-x`), None once more
 SKELETON_MAX_LEN = 8  # a longer skeleton is text, not an identifier's layout
@@ -550,6 +552,7 @@ class SchemaNode:
                         additional.observe(rest)
                     return
                 child = props[key] = self._child()
+                self.hints &= ~HINT_CLOSED  # (a property the declared object was closed to: it is not)
             # the plainest values inline (`observe`'s steps for them): this loop runs for every field
             t = type(v)
             if t is bool:
@@ -912,6 +915,8 @@ class SchemaNode:
             required = sorted(k for k, child in self.props.items() if child.count >= objects)
             if required:
                 schema["required"] = required
+            if self.hints & HINT_CLOSED:
+                schema["additionalProperties"] = False
 
     def active_variants(self, mixed: bool = False, alike: bool = False) -> list[tuple[str, SchemaNode]] | None:
         """The discriminated variants (tag, summary) of this object node, sorted by tag, when it

@@ -78,7 +78,7 @@ class RequestCheck:
         schema = schema_of(node, declared)
         if not declared:
             schema = _without_samples(schema)
-        validator = _Validator(schema)
+        validator = _Validator(schema, format_checker=_Validator.FORMAT_CHECKER if declared else None)
         self._validators[id(node)] = (node.count, node, validator)
         if len(self._validators) > CACHED:
             self._validators.popitem(last=False)

@@ -306,3 +306,25 @@ async def test_an_endpoint_mode_of_one_host_leaves_the_same_template_on_another_
         s.set_endpoint_mode("GET", f"{a_name}/users/{{user_id}}", "passthrough")  # ... but a.test's own wins there
         assert await source("a.test") == "upstream" and await source("b.test") == "mock"
         assert s.endpoint_modes == {f"GET {a_name}/users/{{user_id}}": "passthrough", "GET /users/{user_id}": "mock"}
+
+
+async def test_declared_formats_and_closed_objects_are_checked_too(db):
+    from mimic_addon.imports.openapi_import import apply_plan, plan_import
+    spec = json.loads(json.dumps(PET_SPEC))
+    body = spec["paths"]["/pets"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body["additionalProperties"] = False
+    body["properties"]["vet"] = {"type": "string", "format": "email"}
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        apply_plan(m.brain, plan_import(spec))
+        f = flow("/pets", "POST", b'{"name": "Rex", "status": "sold", "vet": "nope", "nick": "zz"}',
+                 content_type="application/json")
+        await s.request(f)
+        answer = json.loads(f.response.content)
+        assert f.response.status_code == 422, answer
+        assert {(p["path"], p["rule"]) for p in answer["problems"]} == {("$", "additionalProperties"), ("$.vet", "format")}
+        assert answer["problems"][0]["message"] == "unknown field: nick"
+        f = flow("/pets", "POST", b'{"name": "Rex", "status": "sold", "vet": "v@x.io"}', content_type="application/json")
+        await s.request(f)
+        assert f.response.status_code == 201

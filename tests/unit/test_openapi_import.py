@@ -578,3 +578,13 @@ def test_read_only_fields_are_not_asked_of_requests_nor_write_only_ones_answered
     [ep] = imported_brain(spec).endpoints()
     assert set(ep.request.properties()) == {"name", "password"}
     assert set(ep.responses["201"].properties()) == {"id", "name"}
+
+
+def test_a_declared_closed_object_stays_closed_until_traffic_shows_another_field():
+    from mimic_addon.model.from_jsonschema import to_schema_node
+    node = to_schema_node({"type": "object", "additionalProperties": False, "properties": {"a": {"type": "string"}}})
+    assert node.to_json_schema()["additionalProperties"] is False
+    node.observe({"a": "x"})
+    assert node.to_json_schema()["additionalProperties"] is False
+    node.observe({"a": "x", "b": 1})
+    assert "additionalProperties" not in node.to_json_schema()

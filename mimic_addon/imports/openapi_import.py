@@ -208,6 +208,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
                op: dict[str, Any], shared: list[Any], stamp: dict[str, Any]) -> Declared:
     parts, names = _template(base, key)
     ep = Endpoint(host, method.upper(), "")
+    write_only: list[str] = []
     options = Options()
     request_options = replace(options, leave_out="readOnly")
     params: dict[tuple[str, str], dict[str, Any]] = {}
@@ -231,11 +232,14 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
         if media is not None and "schema" in media:
             ep.request = to_schema_node(media["schema"], doc, options=request_options)
             ep.request_example = redacted_example(_media_example(media))
+            write_only = _write_only(media["schema"], refs)
     responses = op.get("responses") or {}
     if not isinstance(responses, dict):
         raise SpecError(f"{method.upper()} {key}: responses must be an object")
     declared = _responses(doc, refs, swagger2, responses, ep, options)
     ep.imported = {**stamp, "path": key, "statuses": declared}
+    if write_only:  # (a twin's answers never tell them: `twins.Collection.hidden`)
+        ep.imported["write_only"] = write_only
     return Declared(ep, parts, names, base + key)
 
 
@@ -273,6 +277,37 @@ def _responses(doc: dict[str, Any], refs: Refs, swagger2: bool, responses: dict[
                 ep.examples[code] = safe
         declared.append(code)
     return declared
+
+
+def _write_only(schema: Any, refs: Refs) -> list[str]:
+    """The top-level properties of a request body schema marked `writeOnly` (a password): clients send
+    them, answers never tell them."""
+    seen: set[str] = set()
+    names: list[str] = []
+
+    def walk(s: Any) -> None:
+        while isinstance(s, dict) and isinstance(s.get("$ref"), str) and s["$ref"] not in seen:
+            seen.add(s["$ref"])
+            try:
+                s = refs.resolve(s["$ref"])
+            except SchemaImportError:
+                return
+        if not isinstance(s, dict):
+            return
+        for name, prop in (s.get("properties") or {}).items() if isinstance(s.get("properties"), dict) else ():
+            target = prop
+            if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
+                try:
+                    target = refs.resolve(prop["$ref"])
+                except SchemaImportError:
+                    continue
+            if isinstance(target, dict) and target.get("writeOnly") is True and name not in names:
+                names.append(str(name))
+        for part in s.get("allOf") or () if isinstance(s.get("allOf"), list) else ():
+            walk(part)
+
+    walk(schema)
+    return names
 
 
 def _deref(value: Any, refs: Refs, where: str) -> Any:

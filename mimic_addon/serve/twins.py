@@ -37,6 +37,20 @@ class Collection:
     id_prefix: str = ""   # str: the prefix every learned id shared
     client_fields: frozenset[str] = frozenset()  # fields clients sent in learned POST/PUT/PATCH bodies: what a
                                                  # PUT may replace; the others (created_at...) are the server's
+    hidden: frozenset[str] = frozenset()  # fields a spec declared writeOnly (a password): stored, never told
+
+
+def hide(body: Any, hidden: frozenset[str]) -> Any:
+    """An answer without the collection's hidden fields: an item's, or its items' in a listing."""
+    if not hidden:
+        return body
+    if isinstance(body, dict):
+        if any(k in hidden for k in body):
+            return {k: hide(v, hidden) if isinstance(v, list) else v for k, v in body.items() if k not in hidden}
+        return {k: hide(v, hidden) if isinstance(v, list) else v for k, v in body.items()}
+    if isinstance(body, list):
+        return [hide(x, hidden) if isinstance(x, dict) else x for x in body]
+    return body
 
 
 def _parts(t: str) -> list[str]:

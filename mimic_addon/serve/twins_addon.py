@@ -30,7 +30,7 @@ from .endpoint_keys import endpoint_key, setting_for
 from .mock import MockAnswer
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
 from .request_input import first_values, json_body, path_part, text_body
-from .twins import Collection, TwinState, apply, find_collection, id_field_for, id_kind_of, list_key_for
+from .twins import Collection, TwinState, apply, find_collection, hide, id_field_for, id_kind_of, list_key_for
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class ServeExtras:
             if rid is None or isinstance(rid, (dict, list, bool)):
                 continue
             found, stored = self.twins.get(scope, coll, str(rid))
-            detail = stored if found == "item" else read(str(rid))
+            detail = hide(stored, coll.hidden) if found == "item" else read(str(rid))
             if not isinstance(detail, dict):
                 continue
             for k in item:
@@ -217,7 +217,8 @@ class ServeExtras:
                     req_body, query, status, synth, rng, list_key)
         if ans is None:
             return None
-        out = b"" if ans.body is None else json.dumps(ans.body, separators=(",", ":")).encode()
+        shown = hide(ans.body, coll.hidden)
+        out = b"" if shown is None else json.dumps(shown, separators=(",", ":")).encode()
         return ans.status, out, ans.op
 
     def _collection(self, host: Any, template: str, parts: list[str]) -> tuple[Collection | None, bool]:
@@ -260,9 +261,10 @@ class ServeExtras:
             types = getattr(node, "types", None) or [0] * 7
             is_string = bool(types[_STR]) and not (types[_INT] or types[_NUM])
             kind, top, prefix = id_kind_of(values, fmt, getattr(node, "num_max", None), is_string)
-            sent = frozenset(k for (m, n), ep in eps.items() if m in ("POST", "PUT", "PATCH")
-                             for k in (getattr(getattr(ep, "request", None), "props", None) or {}))
-        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent)
+            writers = [ep for (m, n), ep in eps.items() if m in ("POST", "PUT", "PATCH") and ep is not None]
+            sent = frozenset(k for ep in writers for k in (getattr(ep.request, "props", None) or {}))
+            hidden = frozenset(k for ep in writers for k in ((ep.imported or {}).get("write_only") or ()))
+        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent, hidden)
 
     def _list_key(self, host: Any, coll: Collection, synth: Any) -> str | None:
         if not isinstance(synth, dict):

@@ -201,3 +201,28 @@ async def test_a_listed_item_reads_as_the_listing_said(db):
         assert st == 200 and h["X-Mimic-Twin"] == "update"
         _, again, _ = await call(s, "/items", X_Mimic_Session="p")
         assert next(i for i in again["data"] if i["id"] == first["id"])["name"] == "Changed"
+
+
+async def test_a_write_only_field_of_an_imported_spec_is_never_told_back(db):
+    """Prism's reading of `writeOnly`: a password clients send is stored by the twin, never answered."""
+    from mimic_addon.imports.openapi_import import apply_plan, plan_import
+    user = {"type": "object", "required": ["name"], "properties": {
+        "id": {"type": "integer", "readOnly": True}, "name": {"type": "string"},
+        "password": {"type": "string", "writeOnly": True}}}
+    ok = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/User"}}}}
+    spec = {"openapi": "3.0.3", "info": {"title": "u", "version": "1"}, "servers": [{"url": "http://address:22"}],
+            "paths": {"/users": {"post": {"requestBody": ok, "responses": {"201": {"description": "made", **ok}}},
+                                 "get": {"responses": {"200": {"description": "all", "content": {"application/json": {
+                                     "schema": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}}}}}},
+                      "/users/{id}": {"get": {"responses": {"200": {"description": "one", **ok}}}}},
+            "components": {"schemas": {"User": user}}}
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        apply_plan(m.brain, plan_import(spec))
+        st, made, h = await call(s, "/users", "POST", {"name": "Ada", "password": "hunter2hunter2"}, X_Mimic_Session="w")
+        assert st == 201 and h["X-Mimic-Twin"] == "create" and made["name"] == "Ada" and "password" not in made
+        st, read, h = await call(s, f"/users/{made['id']}", X_Mimic_Session="w")
+        assert st == 200 and h["X-Mimic-Twin"] == "read" and "password" not in read
+        st, listing, _ = await call(s, "/users", X_Mimic_Session="w")
+        assert all("password" not in u for u in listing)

@@ -308,7 +308,38 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
             n = len(items.enum)
         if n <= len(items.enum):
             return rng.sample(items.enum, n)
-    return [_value(items, rng, fake) for _ in range(n)]
+    out = [_value(items, rng, fake) for _ in range(n)]
+    return _distinct_ids(out, items, rng, fake) if n > 1 and items.props else out
+
+
+UNIQUE_TRIES = 8  # draws of a listed object's id before a number id is taken past the largest
+
+
+def _distinct_ids(objects: list[Any], plan: Plan, rng: random.Random, fake: Any) -> list[Any]:
+    """A list of objects names each by its own `id` (a listing holding one resource twice is no listing):
+    a repeated id is drawn again, and a number id taken past the largest when the draws keep repeating
+    (learned ids replayed from a few seen); objects without an `id` as they are."""
+    id_plan = next((p for name, p, _ in plan.props if name == "id"), None)
+    if id_plan is None:
+        return objects
+    seen: set[Any] = set()
+    for obj in objects:
+        if not isinstance(obj, dict) or "id" not in obj or isinstance(obj["id"], (dict, list)):
+            continue
+        value = obj["id"]
+        for _ in range(UNIQUE_TRIES):
+            if value not in seen:
+                break
+            value = _value(id_plan, rng, fake)
+            if isinstance(value, (dict, list)):
+                value = obj["id"]
+                break
+        if value in seen and isinstance(value, int) and not isinstance(value, bool):
+            value = max(v for v in seen if isinstance(v, int) and not isinstance(v, bool)) + 1
+        if value not in seen:
+            obj["id"] = value
+        seen.add(obj["id"])
+    return objects
 
 
 def _number(plan: Plan, rng: random.Random, fake: Any, integer: bool) -> float:

@@ -497,3 +497,11 @@ def test_a_total_counts_the_pages_asked_for_when_the_body_has_no_page_size():
     v = make(node, ctx=Context(query={"page": "3", "per_page": "50"}))
     assert v["page"] == 3 and v["total"] == 100 + len(v["items"])
     assert make(node, ctx=Context(query={"page": "²", "per_page": "9" * 5000})) is not None
+
+
+def test_a_listing_names_each_object_once():
+    """Ids replayed from the few seen (3, 4, 7) would repeat in a list of ten: each is another object."""
+    node = learned([{"data": [{"id": i, "name": f"n{i}"} for i in (3, 4, 7) * 3 + (3,)]} for _ in range(6)])
+    for seed in range(20):
+        ids = [item["id"] for item in make(node, seed)["data"]]
+        assert len(ids) == len(set(ids)), ids

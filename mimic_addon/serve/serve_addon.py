@@ -257,7 +257,10 @@ class ServeAddon:
                 path = req.path.split("?", 1)[0].rstrip("/")
                 answer = self.extras.listed_as_read(flow, host, template, parts, answer,
                                                     lambda rid: self._read_item(host, path, parts, rid))
-            answer, extra = self.extras.adjust(flow, host, ep, template, parts, answer, seed)
+            parent = req.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[0]
+            answer, extra = self.extras.adjust(
+                flow, host, ep, template, parts, answer, seed,
+                (lambda: self._read_item(host, parent, parts[:-1], parts[-1])) if parts else None)
         if answer.delay_s > 0:
             await asyncio.sleep(answer.delay_s)
             if not flow.live or flow.error:

@@ -280,11 +280,13 @@ class TwinAnswer:
 
 def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: bool, rid: str | None,
           body: Any, query: dict[str, str], synth_status: int, synth_body: Any, rng: random.Random,
-          list_key: str | None = None) -> TwinAnswer | None:
+          list_key: str | None = None, current: Any = None) -> TwinAnswer | None:
     """The twin's answer to one request in collection `c` (None: answer as the model would).
 
     `synth_status` / `synth_body` are the model's synthetic answer to this request (`synth_body`
-    None when it is not JSON). Only 2xx synthetic answers mutate: a sampled error stays an error."""
+    None when it is not JSON). Only 2xx synthetic answers mutate: a sampled error stays an error.
+    `current`: the item as the model reads it (`GET` of it), what a PUT or PATCH of an item the twin
+    does not hold yet changes."""
     ok = 200 <= synth_status < 300
     method = method.upper()
     if not is_item:
@@ -311,13 +313,15 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
     if method == "GET":
         return TwinAnswer(200 if not ok else synth_status, item, "read") if found == "item" else None
     if method in ("PUT", "PATCH") and ok:
+        if found == "item":
+            base = item
+        else:
+            base = current if isinstance(current, dict) else synth_body if isinstance(synth_body, dict) else {}
         if method == "PATCH":
-            base = item if found == "item" else (synth_body if isinstance(synth_body, dict) else {})
             new_item = dict(base)
             if isinstance(body, dict):
                 new_item.update(body)
         else:  # a PUT replaces what clients send; what only the server writes stays (`client_fields`)
-            base = item if found == "item" else (synth_body if isinstance(synth_body, dict) else {})
             if isinstance(body, dict):
                 new_item = {k: v for k, v in (base or {}).items() if c.client_fields and k not in c.client_fields}
                 new_item.update(body)

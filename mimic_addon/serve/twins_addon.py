@@ -133,8 +133,9 @@ class ServeExtras:
 
     # -- answers --------------------------------------------------------------------------------------
     def adjust(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None, parts: list[str],
-               answer: MockAnswer, seed: int) -> tuple[MockAnswer, dict[str, str]]:
-        """The answer to send for a model answer: override > twin > the model's."""
+               answer: MockAnswer, seed: int, read: Callable[[], Any] | None = None) -> tuple[MockAnswer, dict[str, str]]:
+        """The answer to send for a model answer: override > twin > the model's. `read`: the model's
+        `GET` of the item the request is about (what a PUT or PATCH of an item the twin lacks changes)."""
         self._sync()
         req = flow.request
         found = setting_for(self.overrides, req.method, getattr(host, "name", None), template)
@@ -145,7 +146,7 @@ class ServeExtras:
             r = render(ov, key, request_view(flow, template or "", parts), self.twins.kv(scope_of(flow)),
                        rng, self.fake)
             return MockAnswer(r.status, r.body, r.content_type, answer.delay_s), {**r.headers, OVERRIDE: r.name}
-        twin = self.twin_answer(flow, host, template, parts, answer.status, answer.body, seed)
+        twin = self.twin_answer(flow, host, template, parts, answer.status, answer.body, seed, read)
         if twin is None:
             return answer, {}
         status, body, op = twin
@@ -190,7 +191,8 @@ class ServeExtras:
         return MockAnswer(answer.status, body, answer.content_type, answer.delay_s)
 
     def twin_answer(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
-                    status: int, body: bytes, seed: int) -> tuple[int, bytes, str] | None:
+                    status: int, body: bytes, seed: int, read: Callable[[], Any] | None = None
+                    ) -> tuple[int, bytes, str] | None:
         """(status, body, op) of the stateful twin for a request whose other answer is status/body,
         or None when the request is not in a learned collection (or the twin has nothing to say)."""
         if host is None or template is None:
@@ -213,8 +215,9 @@ class ServeExtras:
         if not is_item and method == "GET":
             list_key = self._list_key(host, coll, synth)
         rng = random.Random(f"twin:{seed}")
+        current = read() if read is not None and is_item and method in ("PUT", "PATCH") else None
         ans = apply(self.twins, scope, coll, method, is_item, parts[-1] if is_item else None,
-                    req_body, query, status, synth, rng, list_key)
+                    req_body, query, status, synth, rng, list_key, current)
         if ans is None:
             return None
         shown = hide(ans.body, coll.hidden)

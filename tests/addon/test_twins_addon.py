@@ -226,3 +226,21 @@ async def test_a_write_only_field_of_an_imported_spec_is_never_told_back(db):
         assert st == 200 and h["X-Mimic-Twin"] == "read" and "password" not in read
         st, listing, _ = await call(s, "/users", X_Mimic_Session="w")
         assert all("password" not in u for u in listing)
+
+
+async def test_a_put_of_an_item_the_model_made_up_keeps_what_reading_it_showed(db):
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        for i in range(1, 25):
+            thing = {"id": i, "name": f"T{i}", "created_at": f"2025-01-{1 + i % 28:02d}T00:00:00Z"}
+            for f in (flow(f"/things/{i}", status=200, resp_body=json.dumps(thing).encode()),
+                      flow(f"/things/{i}", "PUT", json.dumps({"name": f"T{i}"}).encode(), status=200,
+                           resp_body=json.dumps(thing).encode(), content_type="application/json"),
+                      flow("/things", "POST", json.dumps({"name": f"T{i}"}).encode(), status=201,
+                           resp_body=json.dumps(thing).encode(), content_type="application/json")):
+                m.brain.learn(from_flow(f, 1 << 20))
+        _, shown, _ = await call(s, "/things/5", X_Mimic_Session="k")
+        st, put, h = await call(s, "/things/5", "PUT", {"name": "Cinco"}, X_Mimic_Session="k")
+        assert st == 200 and h["X-Mimic-Twin"] == "update"
+        assert put == {**shown, "name": "Cinco"}  # created_at as reading showed it, not the PUT answer's own

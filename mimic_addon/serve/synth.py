@@ -312,12 +312,26 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
     return _distinct_ids(out, items, rng, fake) if n > 1 and items.props else out
 
 
-UNIQUE_TRIES = 8  # draws of a listed object's id before a number id is taken past the largest
+UNIQUE_TRIES = 8  # draws of a listed object's id before a number id is picked among the unused ones
+
+
+def _unused_int(plan: Plan, seen: set[Any], rng: random.Random) -> int:
+    """A number id no other listed object has: within the learned range while it has room (the range
+    seen is what mocks stay within), else past the largest."""
+    ints = [v for v in seen if isinstance(v, int) and not isinstance(v, bool)]
+    if plan.num is not None:
+        lo, hi = math.ceil(plan.num[0]), math.floor(plan.num[1])
+        if hi - lo + 1 > 2 * len(ints):
+            for _ in range(4 * UNIQUE_TRIES):
+                value = rng.randint(lo, hi)
+                if value not in seen:
+                    return value
+    return max(ints) + 1
 
 
 def _distinct_ids(objects: list[Any], plan: Plan, rng: random.Random, fake: Any) -> list[Any]:
     """A list of objects names each by its own `id` (a listing holding one resource twice is no listing):
-    a repeated id is drawn again, and a number id taken past the largest when the draws keep repeating
+    a repeated id is drawn again, and a number id picked among the unused ones when the draws keep repeating
     (learned ids replayed from a few seen); objects without an `id` as they are."""
     id_plan = next((p for name, p, _ in plan.props if name == "id"), None)
     if id_plan is None:
@@ -335,7 +349,7 @@ def _distinct_ids(objects: list[Any], plan: Plan, rng: random.Random, fake: Any)
                 value = obj["id"]
                 break
         if value in seen and isinstance(value, int) and not isinstance(value, bool):
-            value = max(v for v in seen if isinstance(v, int) and not isinstance(v, bool)) + 1
+            value = _unused_int(id_plan, seen, rng)
         if value not in seen:
             obj["id"] = value
         seen.add(obj["id"])

@@ -617,7 +617,13 @@ class SchemaNode:
         if other.formats is not None:
             self.formats = other.formats if self.formats is None else self.formats & other.formats
         self._merge_enum(other)
+        closed = True
+        if (self.hints | other.hints) & HINT_CLOSED:  # closed still when the other side adds no property
+            mine, theirs = set(self.props or ()), set(other.props or ())
+            closed = bool(self.hints & HINT_CLOSED and theirs <= mine or other.hints & HINT_CLOSED and mine <= theirs)
         self.hints |= other.hints
+        if self.hints & HINT_CLOSED and not closed:
+            self.hints &= ~HINT_CLOSED
         if not other.types[_STR]:
             pass
         elif not self.types[_STR] - other.types[_STR]:

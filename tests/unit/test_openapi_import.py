@@ -588,3 +588,19 @@ def test_a_declared_closed_object_stays_closed_until_traffic_shows_another_field
     assert node.to_json_schema()["additionalProperties"] is False
     node.observe({"a": "x", "b": 1})
     assert "additionalProperties" not in node.to_json_schema()
+
+
+def test_a_closed_object_merged_with_one_holding_another_field_is_not_closed():
+    from mimic_addon.model.from_jsonschema import to_schema_node
+    from mimic_addon.model.schema import SchemaNode
+    declared = to_schema_node({"type": "object", "additionalProperties": False, "properties": {"a": {"type": "string"}}})
+    same, other = SchemaNode(), SchemaNode()
+    same.observe({"a": "x"})
+    other.observe({"a": "x", "b": 1})
+    kept = to_schema_node({"type": "object", "additionalProperties": False, "properties": {"a": {"type": "string"}}})
+    kept.merge(same)
+    assert kept.to_json_schema()["additionalProperties"] is False
+    declared.merge(other)
+    assert "additionalProperties" not in declared.to_json_schema()
+    other.merge(kept)  # (the learned side first: the closed one adds nothing it lacks, but it held `b`)
+    assert "additionalProperties" not in other.to_json_schema()

@@ -187,7 +187,7 @@ class TwinState:
         s = self.scope(scope)
         coll = s["c"].get(c.key)
         if coll is None:
-            coll = s["c"][c.key] = {"items": {}, "gone": [], "next": 0}
+            coll = s["c"][c.key] = {"items": {}, "gone": [], "next": 0, "made": []}
         return coll
 
     # -- CRUD -----------------------------------------------------------------------------------------
@@ -215,20 +215,28 @@ class TwinState:
             return "gone", None
         return "unknown", None
 
-    def put(self, scope: str, c: Collection, rid: str, item: Any) -> None:
+    def put(self, scope: str, c: Collection, rid: str, item: Any, made: bool = False) -> None:
+        """Store an item; `made`: created here (a listing puts it first), not an update of one the
+        model already lists (which stays in its place)."""
         coll = self._coll(scope, c)
         items = coll["items"]
         items.pop(rid, None)
         items[rid] = item
         if rid in coll["gone"]:
             coll["gone"].remove(rid)
+        if made and rid not in coll.setdefault("made", []):
+            coll["made"].append(rid)
         while len(items) > MAX_ITEMS:
             items.pop(next(iter(items)))
+        if "made" in coll and len(coll["made"]) > MAX_ITEMS:
+            coll["made"] = [k for k in coll["made"] if k in items]
         self.dirty.add(scope)
 
     def delete(self, scope: str, c: Collection, rid: str) -> bool:
         coll = self._coll(scope, c)
         existed = coll["items"].pop(rid, None) is not None
+        if rid in coll.get("made", ()):
+            coll["made"].remove(rid)
         if rid not in coll["gone"]:
             coll["gone"].append(rid)
             del coll["gone"][:-MAX_ITEMS]
@@ -240,7 +248,9 @@ class TwinState:
         coll = s["c"].get(c.key) if s is not None else None
         if coll is None:
             return [], set()
-        return list(coll["items"].values()), set(coll["gone"])
+        made = coll.get("made")  # (a state saved before it was kept: every item counts as created)
+        created = list(coll["items"].values()) if made is None else [coll["items"][k] for k in made if k in coll["items"]]
+        return created, set(coll["gone"])
 
 
 class KV:
@@ -298,7 +308,7 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
             if new is None:
                 new = state.new_id(scope, c, rng)
             item[c.id_field] = new
-            state.put(scope, c, str(new), item)
+            state.put(scope, c, str(new), item, made=True)
             return TwinAnswer(synth_status, item, "create")
         if method == "GET" and ok:
             created, gone = state.items(scope, c)

@@ -315,45 +315,61 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> lis
 UNIQUE_TRIES = 8  # draws of a listed object's id before a number id is picked among the unused ones
 
 
-def _unused_int(plan: Plan, seen: set[Any], rng: random.Random) -> int:
-    """A number id no other listed object has: within the learned range while it has room (the range
-    seen is what mocks stay within), else past the largest."""
-    ints = [v for v in seen if isinstance(v, int) and not isinstance(v, bool)]
-    if plan.num is not None:
-        lo, hi = math.ceil(plan.num[0]), math.floor(plan.num[1])
-        if hi - lo + 1 > 2 * len(ints):
-            for _ in range(4 * UNIQUE_TRIES):
-                value = rng.randint(lo, hi)
-                if value not in seen:
-                    return value
-    return max(ints) + 1
+def _id_key(value: Any) -> tuple[bool, Any]:
+    """How listed ids are told apart: `True` is no `1` (an id is data, not a truth value)."""
+    return type(value) is bool, value
 
 
 def _distinct_ids(objects: list[Any], plan: Plan, rng: random.Random, fake: Any) -> list[Any]:
     """A list of objects names each by its own `id` (a listing holding one resource twice is no listing):
-    a repeated id is drawn again, and a number id picked among the unused ones when the draws keep repeating
-    (learned ids replayed from a few seen); objects without an `id` as they are."""
+    a repeated id is drawn again; a number id that keeps repeating is picked among the unused ones of the
+    learned range while it has room, else below the smallest listed (never past the largest: a twin gives
+    its new items the ids past the largest learned), else past the largest. Objects without an `id`, or
+    whose draws keep repeating another kind of id, as they are."""
     id_plan = next((p for name, p, _ in plan.props if name == "id"), None)
     if id_plan is None:
         return objects
-    seen: set[Any] = set()
+    seen: set[tuple[bool, Any]] = set()
+    ints: list[int] = []  # (the number ids listed, for the free ones)
     for obj in objects:
         if not isinstance(obj, dict) or "id" not in obj or isinstance(obj["id"], (dict, list)):
             continue
         value = obj["id"]
         for _ in range(UNIQUE_TRIES):
-            if value not in seen:
+            if _id_key(value) not in seen:
                 break
-            value = _value(id_plan, rng, fake)
-            if isinstance(value, (dict, list)):
-                value = obj["id"]
+            drawn = _value(id_plan, rng, fake)
+            if isinstance(drawn, (dict, list)):
                 break
-        if value in seen and isinstance(value, int) and not isinstance(value, bool):
-            value = _unused_int(id_plan, seen, rng)
-        if value not in seen:
+            value = drawn
+        if _id_key(value) in seen and int in (type(value), type(obj["id"])):
+            value = _unused_int(id_plan, seen, ints, rng)
+        if _id_key(value) not in seen:
             obj["id"] = value
-        seen.add(obj["id"])
+        seen.add(_id_key(obj["id"]))
+        if type(obj["id"]) is int:
+            ints.append(obj["id"])
     return objects
+
+
+def _unused_int(plan: Plan, seen: set[tuple[bool, Any]], ints: list[int], rng: random.Random) -> int:
+    if plan.num is not None:
+        lo, hi = math.ceil(plan.num[0]), math.floor(plan.num[1])
+        if hi - lo + 1 > 2 * len(ints):
+            for _ in range(4 * UNIQUE_TRIES):
+                value = rng.randint(lo, hi)
+                if (False, value) not in seen:
+                    return value
+    numbers = ints or [int(v) for b, v in seen if not b and isinstance(v, (int, float))]  # (`1.0` listed)
+    low = min(numbers) - 1
+    while low >= 0 and (False, low) in seen:
+        low -= 1
+    if low >= 0:
+        return low
+    high = max(numbers) + 1
+    while (False, high) in seen:
+        high += 1
+    return high
 
 
 def _number(plan: Plan, rng: random.Random, fake: Any, integer: bool) -> float:

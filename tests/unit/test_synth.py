@@ -505,3 +505,15 @@ def test_a_listing_names_each_object_once():
     for seed in range(20):
         ids = [item["id"] for item in make(node, seed)["data"]]
         assert len(ids) == len(set(ids)), ids
+
+
+def test_listed_ids_stay_below_the_ids_a_twin_gives_new_items():
+    """A twin numbers what is created past the largest learned id: listed ids that must be new go below the
+    smallest instead (and never crash on ids such as `True` beside `1`)."""
+    node = learned([{"data": [{"id": i} for i in (100, 101, 102) * 4]} for _ in range(6)])
+    for seed in range(30):
+        ids = [item["id"] for item in make(node, seed)["data"]]
+        assert len(ids) == len(set(ids)) and max(ids) <= 102, ids
+    odd = learned([{"data": [{"id": v} for v in (True, 1, 1, 1.0)]} for _ in range(6)])
+    for seed in range(30):
+        make(odd, seed)

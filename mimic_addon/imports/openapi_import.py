@@ -26,6 +26,7 @@ from typing import Any
 
 from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
+from ..model.contract import schema_of
 from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, to_schema_node
 from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 from ..store.urls import shown
@@ -209,6 +210,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     parts, names = _template(base, key)
     ep = Endpoint(host, method.upper(), "")
     write_only: list[str] = []
+    declared_request: dict[str, Any] | None = None
     options = Options()
     request_options = replace(options, leave_out="readOnly")
     params: dict[tuple[str, str], dict[str, Any]] = {}
@@ -226,6 +228,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
             ep.query[name] = to_schema_node(_scalar_only(schema), doc, count=count, options=options)
         elif where == "body" and swagger2:
             ep.request = to_schema_node(p.get("schema", {}), doc, options=request_options)
+            declared_request = schema_of(ep.request, declared=True)
     if not swagger2 and op.get("requestBody") is not None:
         body = _deref(op["requestBody"], refs, "requestBody")
         media = _json_media(body.get("content") if isinstance(body, dict) else None)
@@ -233,6 +236,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
             ep.request = to_schema_node(media["schema"], doc, options=request_options)
             ep.request_example = redacted_example(_media_example(media))
             write_only = _write_only(media["schema"], refs)
+            declared_request = schema_of(ep.request, declared=True)
     responses = op.get("responses") or {}
     if not isinstance(responses, dict):
         raise SpecError(f"{method.upper()} {key}: responses must be an object")
@@ -240,6 +244,8 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     ep.imported = {**stamp, "path": key, "statuses": declared}
     if write_only:  # (a twin's answers never tell them: `twins.Collection.hidden`)
         ep.imported["write_only"] = write_only
+    if declared_request is not None:  # what mock mode checks bodies against, whatever traffic adds later
+        ep.imported["request_schema"] = declared_request
     return Declared(ep, parts, names, base + key)
 
 
@@ -296,7 +302,9 @@ def _write_only(schema: Any, refs: Refs) -> list[str]:
             return
         for name, prop in (s.get("properties") or {}).items() if isinstance(s.get("properties"), dict) else ():
             target = prop
-            if isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
+            if isinstance(prop, dict) and prop.get("writeOnly") is True:
+                target = prop  # (`{"$ref": ..., "writeOnly": true}`, OpenAPI 3.1's way)
+            elif isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
                 try:
                     target = refs.resolve(prop["$ref"])
                 except SchemaImportError:

@@ -243,8 +243,9 @@ class _Builder:
         props = self._properties(alts, objects, depth, vlevel)
         if props:
             d["p"] = props
-            if all(s.get("additionalProperties") is False for s in schemas):
-                _hint(d, HINT_CLOSED)
+            if all(s.get("additionalProperties") is False and "patternProperties" not in s
+                   and "unevaluatedProperties" not in s for s in schemas):
+                _hint(d, HINT_CLOSED)  # (beside patternProperties more names are allowed: not closed)
         variants = None if flat or vlevel <= 0 else self._variants(alts, objects, depth, vlevel)
         if variants is not None:
             d["vk"], d["v"] = variants

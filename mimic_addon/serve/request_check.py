@@ -2,9 +2,10 @@
 
 `mimic_mock_validate` says against what:
 
-- `spec` (the default): endpoints imported from a spec (`mimic import openapi`), whose request schema
-  is a contract: every keyword it declared (types, required fields, enums, bounds, formats' absence of
-  checking aside) holds.
+- `spec` (the default): endpoints imported from a spec (`mimic import openapi`), against the request
+  schema the spec declared (kept at import: what traffic learned since adds nothing to it): types,
+  required fields, enums, bounds, closed objects and the formats `jsonschema` checks (e-mail, date-time,
+  uuid, ...) hold.
 - `learned`: also endpoints learned from traffic, once `LEARNED_MIN` request bodies were seen, against
   what the exports state as their contract (`model.contract`): types, fields present in every body
   seen, closed sets the evidence supports; no bounds or formats taken from samples.
@@ -39,7 +40,7 @@ class RequestCheck:
     again when a schema learned more."""
 
     def __init__(self) -> None:
-        self._validators: OrderedDict[int, tuple[int, SchemaNode, Any]] = OrderedDict()
+        self._validators: OrderedDict[int, tuple[int, Any, Any]] = OrderedDict()  # id -> (count, schema, validator)
 
     def problems(self, ep: Any, mode: str, body: bytes | None, content_type: str) -> tuple[int, dict] | None:
         """(status, answer) for a request body the endpoint's schema refuses; None when it passes or is
@@ -57,7 +58,8 @@ class RequestCheck:
             if sent_as_json:
                 return 400, {"error": "the request body is not valid JSON", "method": ep.method}
             return None  # (a form or a file where JSON was learned: not this check's business)
-        validator = self._validator(node, declared)
+        spec = ep.imported.get("request_schema") if declared else None
+        validator = self._declared(spec) if isinstance(spec, dict) else self._validator(node, declared)
         errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.validator))
         if not errors:
             return None
@@ -69,6 +71,18 @@ class RequestCheck:
         basis = "the imported spec" if declared else "the learned request schema"
         return 422, {"error": f"the request body does not match {basis}", "problems": said[:MAX_PROBLEMS],
                      "more": max(0, len(said) - MAX_PROBLEMS)}
+
+    def _declared(self, schema: dict[str, Any]) -> Any:
+        """The validator of a request schema an import kept (formats checked)."""
+        known = self._validators.get(id(schema))
+        if known is not None and known[1] is schema:
+            self._validators.move_to_end(id(schema))
+            return known[2]
+        validator = _Validator(schema, format_checker=_Validator.FORMAT_CHECKER)
+        self._validators[id(schema)] = (0, schema, validator)
+        if len(self._validators) > CACHED:
+            self._validators.popitem(last=False)
+        return validator
 
     def _validator(self, node: SchemaNode, declared: bool) -> Any:
         known = self._validators.get(id(node))

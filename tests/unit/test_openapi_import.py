@@ -604,3 +604,22 @@ def test_a_closed_object_merged_with_one_holding_another_field_is_not_closed():
     assert "additionalProperties" not in declared.to_json_schema()
     other.merge(kept)  # (the learned side first: the closed one adds nothing it lacks, but it held `b`)
     assert "additionalProperties" not in other.to_json_schema()
+
+
+def test_pattern_properties_beside_a_closed_object_leave_it_open():
+    from mimic_addon.model.from_jsonschema import to_schema_node
+    node = to_schema_node({"type": "object", "additionalProperties": False, "properties": {"a": {"type": "string"}},
+                           "patternProperties": {"^x-": {"type": "string"}}})
+    assert "additionalProperties" not in node.to_json_schema()
+
+
+def test_a_write_only_beside_a_ref_is_write_only():
+    spec = {"openapi": "3.1.0", "info": {"title": "u", "version": "1"}, "servers": [{"url": "https://u.test"}],
+            "paths": {"/users": {"post": {
+                "requestBody": {"content": {"application/json": {"schema": {"type": "object", "properties": {
+                    "name": {"type": "string"},
+                    "password": {"$ref": "#/components/schemas/Plain", "writeOnly": True}}}}}},
+                "responses": {"201": {"description": "made"}}}}},
+            "components": {"schemas": {"Plain": {"type": "string"}}}}
+    [ep] = imported_brain(spec).endpoints()
+    assert ep.imported["write_only"] == ["password"]

@@ -18,6 +18,7 @@ place and the rule, never the value sent (it may be a secret).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import jsonschema
@@ -74,30 +75,27 @@ class RequestCheck:
 
     def _declared(self, schema: dict[str, Any]) -> Any:
         """The validator of a request schema an import kept (formats checked)."""
-        known = self._validators.get(id(schema))
-        if known is not None and known[1] is schema:
-            self._validators.move_to_end(id(schema))
-            return known[2]
-        validator = _Validator(schema, format_checker=_Validator.FORMAT_CHECKER)
-        self._validators[id(schema)] = (0, schema, validator)
-        if len(self._validators) > CACHED:
-            self._validators.popitem(last=False)
-        return validator
+        return self._cached(schema, 0, lambda: _Validator(schema, format_checker=_Validator.FORMAT_CHECKER))
 
     def _validator(self, node: SchemaNode, declared: bool) -> Any:
-        known = self._validators.get(id(node))
-        if known is not None and known[0] == node.count and known[1] is node:
-            self._validators.move_to_end(id(node))
+        def build() -> Any:
+            schema = schema_of(node, declared)
+            return _Validator(schema if declared else _without_samples(schema),
+                              format_checker=_Validator.FORMAT_CHECKER if declared else None)
+        return self._cached(node, node.count, build)
+
+    def _cached(self, source: Any, count: int, build: Callable[[], Any]) -> Any:
+        """The validator built from `source` (a schema or a node) when it had `count` samples, built now
+        if not kept (or kept for another count); the least recently used beyond CACHED are forgotten."""
+        known = self._validators.get(id(source))
+        if known is not None and known[0] == count and known[1] is source:
+            self._validators.move_to_end(id(source))
             return known[2]
-        schema = schema_of(node, declared)
-        if not declared:
-            schema = _without_samples(schema)
-        validator = _Validator(schema, format_checker=_Validator.FORMAT_CHECKER if declared else None)
-        self._validators[id(node)] = (node.count, node, validator)
+        validator = build()
+        self._validators[id(source)] = (count, source, validator)
         if len(self._validators) > CACHED:
             self._validators.popitem(last=False)
         return validator
-
 
 def _without_samples(schema: Any) -> Any:
     """A learned contract without what samples only suggest (formats, patterns, examples)."""

@@ -253,11 +253,11 @@ class ServeAddon:
             answer = self.mocker.answer(ep, ctx_, ctx.options.mimic_realism, seed, host.endpoints.values(), draw)
         extra: dict[str, str] = {}
         if self.extras is not None:
+            path = req.path.split("?", 1)[0].rstrip("/")
             if ep.method == "GET":  # (a listing's items as reading each says: `_read_item`)
-                path = req.path.split("?", 1)[0].rstrip("/")
                 answer = self.extras.listed_as_read(flow, host, template, parts, answer,
                                                     lambda rid: self._read_item(host, path, parts, rid))
-            parent = req.path.split("?", 1)[0].rstrip("/").rsplit("/", 1)[0]
+            parent = path.rsplit("/", 1)[0]
             answer, extra = self.extras.adjust(
                 flow, host, ep, template, parts, answer, seed,
                 (lambda: self._read_item(host, parent, parts[:-1], parts[-1])) if parts else None)

@@ -45,9 +45,7 @@ def hide(body: Any, hidden: frozenset[str]) -> Any:
     if not hidden:
         return body
     if isinstance(body, dict):
-        if any(k in hidden for k in body):
-            return {k: hide(v, hidden) if isinstance(v, list) else v for k, v in body.items() if k not in hidden}
-        return {k: hide(v, hidden) if isinstance(v, list) else v for k, v in body.items()}
+        return {k: hide(v, hidden) if isinstance(v, list) else v for k, v in body.items() if k not in hidden}
     if isinstance(body, list):
         return [hide(x, hidden) if isinstance(x, dict) else x for x in body]
     return body
@@ -91,14 +89,15 @@ def id_field_for(param: str, props: list[str], echo_keys: dict[str, int]) -> str
             return key
     if param in props:
         return param
-    wanted = _folded(param)
-    folded = next((p for p in props if _folded(p) == wanted), None)
+    wanted = folded_name(param)
+    folded = next((p for p in props if folded_name(p) == wanted), None)
     if folded is not None:
         return folded
     return "id" if "id" in props or not props else next((k for k in props if k.lower().endswith("id")), "id")
 
 
-def _folded(name: str) -> str:
+def folded_name(name: str) -> str:
+    """`user_id`, `userId`, `UserID` -> `userid`: a name as field and parameter names are compared."""
     return re.sub(r"[^a-z0-9]", "", name.lower())
 
 

@@ -27,7 +27,7 @@ from typing import Any
 from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
 from ..model.contract import schema_of
-from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, to_schema_node
+from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, is_marked, to_schema_node
 from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 from ..store.urls import shown
 
@@ -301,15 +301,7 @@ def _write_only(schema: Any, refs: Refs) -> list[str]:
         if not isinstance(s, dict):
             return
         for name, prop in (s.get("properties") or {}).items() if isinstance(s.get("properties"), dict) else ():
-            target = prop
-            if isinstance(prop, dict) and prop.get("writeOnly") is True:
-                target = prop  # (`{"$ref": ..., "writeOnly": true}`, OpenAPI 3.1's way)
-            elif isinstance(prop, dict) and isinstance(prop.get("$ref"), str):
-                try:
-                    target = refs.resolve(prop["$ref"])
-                except SchemaImportError:
-                    continue
-            if isinstance(target, dict) and target.get("writeOnly") is True and name not in names:
+            if is_marked(prop, "writeOnly", refs) and name not in names:
                 names.append(str(name))
         for part in s.get("allOf") or () if isinstance(s.get("allOf"), list) else ():
             walk(part)

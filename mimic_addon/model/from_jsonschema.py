@@ -108,6 +108,23 @@ class Refs:
         return target
 
 
+def is_marked(schema: Any, keyword: str, refs: Refs) -> bool:
+    """Is `keyword` (`readOnly`, `writeOnly`) true on this schema, itself (beside a `$ref` too, as OpenAPI 3.1
+    writes it) or where its `$ref` points?"""
+    if not isinstance(schema, dict):
+        return False
+    if schema.get(keyword) is True:
+        return True
+    ref = schema.get("$ref")
+    if not isinstance(ref, str):
+        return False
+    try:
+        target = refs.resolve(ref)
+    except SchemaImportError:
+        return False
+    return isinstance(target, dict) and target.get(keyword) is True
+
+
 @dataclass(frozen=True)
 class Options:
     nullable_keyword: bool = True   # OpenAPI 3.0 `nullable` / Swagger `x-nullable` add a null type
@@ -278,20 +295,9 @@ class _Builder:
         return props
 
     def _left_out(self, sub: Any) -> bool:
-        """Is this property marked as not of this side (`Options.leave_out`), itself or where its `$ref` points?"""
+        """Is this property marked as not of this side (`Options.leave_out`)?"""
         marked = self.options.leave_out
-        if marked is None or not isinstance(sub, dict):
-            return False
-        if sub.get(marked) is True:
-            return True
-        ref = sub.get("$ref")
-        if isinstance(ref, str):
-            try:
-                target = self.refs.resolve(ref)
-            except SchemaImportError:
-                return False
-            return isinstance(target, dict) and target.get(marked) is True
-        return False
+        return marked is not None and is_marked(sub, marked, self.refs)
 
     def _variants(self, alts: list[_Alt], objects: int, depth: int, vlevel: int) -> tuple[str, dict[str, Any]] | None:
         """(discriminator, {tag: variant node}) when each object alternative has its own tag."""

@@ -41,7 +41,8 @@ _HARMLESS_HEADERS = frozenset({"wwwauthenticate", "proxyauthenticate", "xmimicse
 _QUERY_NAMES = frozenset({"key", "code"})
 # ... also in a query string inside other text: a `Location` or `Referer` header, a link in a body
 # (`https://app.example/callback?code=...`: an OAuth authorization code; `?key=...`: an API key)
-_QUERY_NAME_PAIR = re.compile(r"(?i)((?:[?&]|&amp;)(?:key|code)=)[^&#\s\"'<>,;]+")  # (`&amp;`: in HTML)
+_QUERY_NAME_PAIR = re.compile(r"(?i)((?:[?&]|&amp;)(?:" + "|".join(sorted(_QUERY_NAMES)) +
+                              r")=)[^&#\s\"'<>,;]+")  # (`&amp;`: in HTML)
 
 _NAME_SEPARATORS = str.maketrans("", "", "-_ .")
 # Credentials recognised by their shape (published formats), wherever they appear.

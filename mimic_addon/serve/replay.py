@@ -30,6 +30,7 @@ from ..model import bounded_decode, safe_json
 from ..model.paths import aligned, param_name
 from ..model.redact import is_textual, redact_headers, redact_json, redact_path, redact_query, redact_text_body
 from ..model.wire_text import percent_escape_bad_bytes
+from .twins import folded_name
 
 REPEAT = ("sequence", "last")
 FALLBACKS = ("mock", "upstream", "404")
@@ -290,13 +291,6 @@ def fits(parts: tuple[str, ...], template: str) -> bool:
     return all(n == p or param_name(n) is not None for n, p in aligned(template, parts))
 
 
-_WORDS = re.compile(r"[A-Z]?[a-z0-9]+|[A-Z]+(?![a-z])")
-
-
-def _normal(key: str) -> str:
-    return "".join(w.lower() for w in _WORDS.findall(key))
-
-
 def echo_path_values(body: bytes, template: str | None, recorded_path: str, asked_path: str,
                      echo_key: str | None = None) -> bytes:
     """A near match's JSON answer, telling the asked path's values where the recording told its own
@@ -316,11 +310,11 @@ def echo_path_values(body: bytes, template: str | None, recorded_path: str, aske
         doc = safe_json.loads(body)
     except ValueError:
         return body
-    by_field = {_normal(name): (old, new) for name, old, new in params if old != new and _normal(name)}
-    last_name, last_old, last_new = params[-1]
+    by_field = {folded_name(name): (old, new) for name, old, new in params if old != new and folded_name(name)}
+    _, last_old, last_new = params[-1]
     top_fields = set()
     if last_old != last_new and pairs[-1][0][0].startswith("{"):  # the resource itself: its own `id` too
-        for name in ("id", _normal(echo_key or "")):
+        for name in ("id", folded_name(echo_key or "")):
             if name and name not in by_field:
                 by_field[name] = (last_old, last_new)
                 top_fields.add(name)
@@ -343,8 +337,8 @@ def echo_path_values(body: bytes, template: str | None, recorded_path: str, aske
             return {k: swap(v, k, False) for k, v in value.items()}
         if isinstance(value, list):
             return [swap(v, key, False) for v in value]
-        field = by_field.get(_normal(key)) if key else None
-        if field is not None and (_normal(key) not in top_fields or top):
+        field = by_field.get(folded_name(key)) if key else None
+        if field is not None and (folded_name(key) not in top_fields or top):
             old, new = field
             if type(value) is str and value == old:
                 changed = True

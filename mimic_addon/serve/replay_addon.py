@@ -204,9 +204,11 @@ class ReplayAddon:
         if twin is None and found.how == "near":  # another resource's recording: told as the asked one
             body = echo_path_values(body, template, rec.path, req.path, self._echo_key(host, ep))
         if twin is not None:  # a mutated resource: the twin's state, not the stale recording
-            status, body, op = twin
-            headers = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
-            headers += [(b"Content-Type", b"application/json"), (b"X-Mimic-Twin", op.encode())]
+            status, body, told = twin
+            replaced = {b"content-length", b"content-type", *(k.lower().encode() for k in told)}
+            headers = [(k, v) for k, v in headers if k.lower() not in replaced]
+            headers += [(b"Content-Type", b"application/json"),
+                        *((k.encode(), v.encode("utf-8", "surrogateescape")) for k, v in told.items())]
         headers += [(SOURCE.encode(), b"replay"), (b"X-Mimic-Replay", found.how.encode())]
         flow.response = http.Response.make(status, body, headers)
         flow.metadata["mimic_source"] = "replay"
@@ -221,7 +223,7 @@ class ReplayAddon:
             return echo_field(host.tree, ep.skeleton)
 
     def _twin(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
-              status: int, body: bytes) -> tuple[int, bytes, str] | None:
+              status: int, body: bytes) -> tuple[int, bytes, dict[str, str]] | None:
         extras = getattr(self._serve, "extras", None)
         if extras is None:
             return None

@@ -26,7 +26,7 @@ from typing import Any
 from mitmproxy import command, ctx, exceptions, http
 
 from ..learn.observation import host_key
-from ..model.paths import split_path
+from ..model.paths import PARAM, split_path
 from ..model.wire_text import clean_text
 from .endpoint_keys import endpoint_key, setting_for
 from .mock import REALISM, Mocker, closest, context_for, echo_field
@@ -207,6 +207,12 @@ class ServeAddon:
             skeleton = host.tree.match(method, parts)
             if skeleton is None and method == "HEAD" and head_as_get:
                 method, skeleton = "GET", host.tree.match("GET", parts)
+            if len(parts) > 1 and parts[-1] == "" and (skeleton is None or skeleton.endswith("/" + PARAM)):
+                # a trailing slash never learned is the path without it (`POST /items/` is `POST /items`),
+                # not an item whose id is empty
+                bare = host.tree.match(method, parts[:-1])
+                if bare is not None:
+                    skeleton, parts = bare, parts[:-1]
             ep = host.endpoints.get((method, skeleton)) if skeleton is not None else None
             if ep is None:
                 return host, None, None, parts

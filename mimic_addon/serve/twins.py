@@ -284,7 +284,8 @@ class KV:
 class TwinAnswer:
     status: int
     body: Any            # JSON value, or None for an empty body
-    op: str              # create | read | update | delete | list | missing
+    op: str              # create | read | update | delete | list | missing | conflict
+    created: str | None = None  # create: the new item's id, as its path segment names it
 
 
 def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: bool, rid: str | None,
@@ -306,9 +307,11 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
             new = _given_id(body, c)  # `POST /user {"username": "pblake"}` is then `/user/pblake`
             if new is None:
                 new = state.new_id(scope, c, rng)
+            elif state.get(scope, c, str(new))[0] == "item":  # (as a database refuses a second row of one key)
+                return TwinAnswer(409, {"error": "an item with this id exists", "id": new}, "conflict")
             item[c.id_field] = new
             state.put(scope, c, str(new), item, made=True)
-            return TwinAnswer(synth_status, item, "create")
+            return TwinAnswer(synth_status, item, "create", str(new))
         if method == "GET" and ok:
             created, gone = state.items(scope, c)
             if not created and not gone:

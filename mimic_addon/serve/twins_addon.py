@@ -18,6 +18,7 @@ import json
 import logging
 import random
 import threading
+import urllib.parse
 from collections.abc import Callable
 from typing import Any
 
@@ -149,8 +150,8 @@ class ServeExtras:
         twin = self.twin_answer(flow, host, template, parts, answer.status, answer.body, seed, read)
         if twin is None:
             return answer, {}
-        status, body, op = twin
-        return MockAnswer(status, body, "application/json" if body else "", answer.delay_s), {TWIN: op}
+        status, body, headers = twin
+        return MockAnswer(status, body, "application/json" if body else "", answer.delay_s), headers
 
     def listed_as_read(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
                        answer: MockAnswer, read: Callable[[str], Any]) -> MockAnswer:
@@ -192,9 +193,10 @@ class ServeExtras:
 
     def twin_answer(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
                     status: int, body: bytes, seed: int, read: Callable[[], Any] | None = None
-                    ) -> tuple[int, bytes, str] | None:
-        """(status, body, op) of the stateful twin for a request whose other answer is status/body,
-        or None when the request is not in a learned collection (or the twin has nothing to say)."""
+                    ) -> tuple[int, bytes, dict[str, str]] | None:
+        """(status, body, headers) of the stateful twin for a request whose other answer is status/body,
+        or None when the request is not in a learned collection (or the twin has nothing to say). The
+        headers say what the twin did (`X-Mimic-Twin`) and, for a 201, where the new item is (`Location`)."""
         if host is None or template is None:
             return None
         coll, is_item = self._collection(host, template, parts)
@@ -222,7 +224,10 @@ class ServeExtras:
             return None
         shown = hide(ans.body, coll.hidden)
         out = b"" if shown is None else json.dumps(shown, separators=(",", ":")).encode()
-        return ans.status, out, ans.op
+        headers = {TWIN: ans.op}
+        if ans.created is not None and ans.status == 201:
+            headers["Location"] = req.path.split("?", 1)[0].rstrip("/") + "/" + urllib.parse.quote(ans.created, safe="")
+        return ans.status, out, headers
 
     def _collection(self, host: Any, template: str, parts: list[str]) -> tuple[Collection | None, bool]:
         brain = self._brain()

@@ -56,7 +56,12 @@ async def test_crud_twin_in_mock_mode_survives_a_restart(db):
         teach(m)
         st, created, h = await call(s, "/items", "POST", {"name": "Ada"}, X_Mimic_Session="one")
         assert st == 201 and created["name"] == "Ada" and created["id"] == 30 and h["X-Mimic-Twin"] == "create"
-        assert h["X-Mimic-Source"] == "mock"
+        assert h["X-Mimic-Source"] == "mock" and h["Location"] == "/items/30"  # where the new item is
+        st, told, h = await call(s, "/items", "POST", {"id": 30, "name": "Again"}, X_Mimic_Session="one")
+        assert (st, told["id"], h["X-Mimic-Twin"]) == (409, 30, "conflict") and "Location" not in h
+        # a trailing slash never learned is the collection, not an item with an empty id
+        st, other, h = await call(s, "/items/", "POST", {"name": "Slash"}, X_Mimic_Session="two")
+        assert (st, h["X-Mimic-Template"], h["Location"]) == (201, "POST /items", f"/items/{other['id']}")
         assert (await call(s, "/items/30", X_Mimic_Session="one"))[1] == created
         assert (await call(s, "/items/30", X_Mimic_Session="two"))[1]["name"] != "Ada"  # other session
         st, upd, _ = await call(s, "/items/30", "PUT", {"name": "Bo", "done": True}, X_Mimic_Session="one")

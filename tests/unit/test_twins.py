@@ -112,6 +112,17 @@ def test_items_are_keyed_by_the_field_the_path_uses():
     assert crud(s2, "POST", body={"id": "x", "name": "Wrong type"}).body["id"] == 31
 
 
+def test_a_create_naming_an_id_the_twin_holds_is_a_conflict():
+    s = TwinState()
+    made = crud(s, "POST", body={"id": 7, "name": "First"}, synth=201)
+    assert (made.status, made.created) == (201, "7")
+    again = crud(s, "POST", body={"id": 7, "name": "Second"}, synth=201)
+    assert (again.status, again.op, again.created) == (409, "conflict", None)
+    assert crud(s, "GET", "7").body["name"] == "First"  # the first item stands
+    crud(s, "DELETE", "7")
+    assert crud(s, "POST", body={"id": 7, "name": "Third"}, synth=201).status == 201  # deleted: free again
+
+
 def test_a_put_replaces_what_clients_send_and_keeps_what_the_server_writes():
     """Clients were seen sending name, price and tags: a PUT of `{"name": ...}` replaces those (price and
     tags gone, as PUT means), while created_at, which only the server writes, stays."""

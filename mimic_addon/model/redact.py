@@ -5,13 +5,14 @@ Two rules. By name: names are compared after normalisation (lower case, separato
 that merely contain a secret word (`next_page_token`, `max_tokens`) are redacted only when the value is
 a string, so numeric counters keep their values. By shape: whatever its name, a value that looks like a
 well-known credential is redacted, alone or inside longer text (`_SHAPES`: JWTs, AWS access key ids,
-GitHub, Slack, Stripe and Google API keys, PEM private keys, Bearer credentials, and card numbers that
-pass the Luhn check). A small table of published formats rather than a scanner library: it runs on every
+GitHub, GitLab, Slack, Stripe, Google, OpenAI, Anthropic and npm keys, Slack and Discord webhook URLs,
+PEM private keys, Bearer and Basic credentials, and card numbers that pass the Luhn check). A small table of published formats rather than a scanner library: it runs on every
 stored string, so it has to cost next to nothing on text that holds none.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 import urllib.parse
 from functools import lru_cache
@@ -27,7 +28,7 @@ _EXACT_NAMES = frozenset({
     "auth", "authorization", "proxyauthorization", "cookie", "setcookie",
     "sessionid", "sid", "signature", "sig",
     "ssn", "cardnumber", "creditcard", "creditcardnumber", "ccnumber", "cvv", "cvv2", "cvc",
-    "pin", "otp",
+    "pin", "otp", "jwt",
 })
 _NAME_FRAGMENTS = (
     "password", "passwd", "secret", "token", "apikey", "privatekey", "credential",
@@ -54,18 +55,27 @@ _SHAPES = re.compile("|".join((
     r"(?<![A-Za-z0-9])xox[abposrec]-[A-Za-z0-9-]{10,}",                     # Slack tokens
     r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",            # Stripe secret / restricted keys
     r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}",                               # Google API key
+    r"(?<![A-Za-z0-9])sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d\d)-[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic keys
+    r"(?<![A-Za-z0-9-])sk-[A-Za-z0-9]{32,}(?![A-Za-z0-9])",                 # OpenAI keys (first format)
+    r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt|ft|cbt|oas|soat|agent)-[A-Za-z0-9_-]{20,}",  # GitLab tokens
+    r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",                  # npm access token
+    r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9_/-]{16,}",                  # Slack incoming webhook (its path is the secret)
+    r"(?<=discord\.com/api/webhooks/)[0-9]+/[A-Za-z0-9_-]{20,}",              # Discord webhook
     r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----|$)",
 )), re.DOTALL)
 # Every secret name (_EXACT_NAMES, _NAME_FRAGMENTS) holds one of these: text without any has no secret field.
 # (Searched in lower-cased text: a case-insensitive alternation costs several times more.)
 _SECRET_WORD_HINT = re.compile(r"pass|pwd|secret|token|key|auth|sess|sid|sig|cookie|credential|ssn|cv[vc]|card"
-                               r"|cc|pin|otp")
+                               r"|cc|pin|otp|jwt")
 _AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])")
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
 # One quick search before the costlier patterns run: almost no text holds any of these.
 _SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|PRIVATE KEY"
-                          "|earer|EARER")
+                          "|sk-|gl[a-z]{1,5}-|npm_|/services/|/webhooks/|earer|EARER|asic |ASIC ")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
+# `Basic <base64 of user:password>` (RFC 7617) in any text: redacted when it decodes to such a pair,
+# so that "basic information" stays
+_BASIC = re.compile(r"(?i)\b(basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?=$|[\s,;\"'])")
 # Card numbers: 13 to 19 digits (spaces or dashes between groups) with a known issuer prefix
 # (`_ISSUER`: Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay), Luhn-valid. The pattern starts
 # with a character set so the regex engine skips fast over text without such digits. A card number
@@ -163,11 +173,22 @@ def _scrub(text: str) -> str:
             text = _AWS_SECRET.sub(REDACTED, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
+        if "asic " in text or "ASIC " in text:
+            text = _BASIC.sub(_basic, text)
     if "@" in text and "://" in text:  # `https://user:password@host/`: the password goes
         text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     if _CARD.search(text) is not None:
         text = _CARD.sub(_card, text)
     return text
+
+
+def _basic(m: re.Match[str]) -> str:
+    """`Basic [REDACTED]` when the credential decodes to `user:password`, else the text as it was."""
+    try:
+        pair = base64.b64decode(m.group(2), validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        return m.group(0)
+    return f"{m.group(1)} {REDACTED}" if ":" in pair and pair.isprintable() else m.group(0)
 
 
 def redact_path(path: str) -> str:

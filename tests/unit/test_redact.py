@@ -364,3 +364,29 @@ def test_mimics_session_header_names_a_scope_and_stays():
 
 def test_a_key_in_an_html_link_goes_too():
     assert redact_text('<a href="/x?a=1&amp;key=SECRETSECRET123">') == f'<a href="/x?a=1&amp;key={REDACTED}">'
+
+
+def test_more_published_key_shapes_and_webhook_urls_go():
+    openai = "sk-proj-" + "Ab1" * 20
+    legacy = "sk-" + "aB3" * 16
+    anthropic = "sk-ant-api03-" + "Zx9_" * 20
+    gitlab, npm = "glpat-" + "q" * 20, "npm_" + "a1B2" * 9
+    slack_hook = "https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF1/abcdefghijklmnopqrstuvwx"
+    discord_hook = "https://discord.com/api/webhooks/123456789012345678/" + "x" * 68
+    text = f"{openai} {legacy} {anthropic} {gitlab} {npm} {slack_hook} {discord_hook}"
+    assert redact_text(text) == (f"{REDACTED} {REDACTED} {REDACTED} {REDACTED} {REDACTED} "
+                                 f"https://hooks.slack.com/services/{REDACTED} https://discord.com/api/webhooks/{REDACTED}")
+    # words that only look alike stay
+    kept = "sk-learn-tutorial-for-beginners-2024 task-" + "1" * 40 + " global-settings-are-here-for-all-of-us"
+    assert redact_text(kept) == kept
+
+
+def test_a_basic_credential_goes_where_it_decodes_to_a_user_and_password():
+    assert redact_json({"note": "Basic dXNlcjpwYXNzd29yZA=="}) == {"note": f"Basic {REDACTED}"}
+    assert redact_text("basic information about plans") == "basic information about plans"
+    assert redact_text("Basic aGVsbG93b3JsZA==") == "Basic aGVsbG93b3JsZA=="  # (no `:` in it: no credential)
+
+
+def test_a_jwt_parameter_is_a_secret_whatever_it_holds():
+    assert redact_query([("jwt", "opaqueSESSIONjwt123")]) == [("jwt", REDACTED)]
+    assert redact_json({"jwt": "opaque"}) == {"jwt": REDACTED}

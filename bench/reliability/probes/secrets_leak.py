@@ -54,6 +54,10 @@ def make_secrets() -> dict[str, str]:
         "form password": "pw-" + _rand(18), "Set-Cookie (answer)": _rand(32),
         "access_token (answer)": jwt.rsplit(".", 1)[0] + "." + _b64url(secrets.token_bytes(32)),
         "refresh_token (answer)": _rand(40), "X-Auth-Token (answer)": _rand(32),
+        "OpenAI key": "sk-proj-" + _rand(48), "Anthropic key": "sk-ant-api03-" + _rand(60),
+        "GitLab token": "glpat-" + _rand(20), "npm token": "npm_" + _rand(36),
+        "Slack webhook": f"T{_rand(8)}/B{_rand(8)}/{_rand(24)}", "jwt query": _rand(24),
+        "Basic credential in text": base64.b64encode(f"ci:{_rand(16)}".encode()).decode(),
     }
 
 
@@ -112,6 +116,9 @@ def send(proxy: Proxy, s: dict[str, str]) -> int:
                        "aws_secret_access_key": s["AWS secret key"], "card_number": s["card number (string)"],
                        "payment": {"number": int(s["card number (JSON number)"])},
                        "comment": f"tokens {s['GitHub token']} {s['Slack token']} {s['Stripe key']}",
+                       "ai": f"{s['OpenAI key']} and {s['Anthropic key']}", "ci": f"{s['GitLab token']}, {s['npm token']}",
+                       "hook": f"https://hooks.slack.com/services/{s['Slack webhook']}",
+                       "header": f"Basic {s['Basic credential in text']}",
                        "google": s["Google API key"], "ssh": s["PEM private key"]}).encode()
     form = f"user=alice&password={s['form password']}&remember=1".encode()
     answered = 0
@@ -121,6 +128,7 @@ def send(proxy: Proxy, s: dict[str, str]) -> int:
             ("GET", f"/me?api_key={s['api_key query']}&access_token={s['access_token query']}&page={i}",
              {"Cookie": cookie, "X-Api-Key": s["X-Api-Key header"]}, None),
             ("GET", f"/login?user=alice&password={s['password query']}", {"Authorization": f"Basic {basic}"}, None),
+            ("GET", f"/embed?jwt={s['jwt query']}&page={i}", {}, None),
             ("POST", "/accounts", {"Content-Type": "application/json", "Cookie": cookie}, body),
             ("POST", "/login", {"Content-Type": "application/x-www-form-urlencoded"}, form),
         ):
@@ -155,7 +163,7 @@ def run(workdir: Path, upstream: str, quick: bool) -> list[Row]:
     leaked = "; ".join(f"{place}: " + ", ".join(f"{k} ×{v}" for k, v in c.items()) for place, c in leaks.items() if c)
     rows = [Row(NAME, f"{len(s)} kinds of secret (headers, cookies, query, path, JSON and form bodies, answers), "
                 f"{answered} requests in record mode; searched in the store file and {len(places) - 1} exports",
-                "0 found", f"{total} found" + (f" ({leaked})" if leaked else ""), total == 0 and answered == 15)]
+                "0 found", f"{total} found" + (f" ({leaked})" if leaked else ""), total == 0 and answered == 18)]
     if failed_exports or status != 0:
         rows.append(Row(NAME, "the exports themselves", "all run", f"proxy exit {status}; failed: "
                         + (", ".join(failed_exports) or "none"), False))

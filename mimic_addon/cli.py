@@ -86,17 +86,19 @@ def _open_brain(db: str, create: bool = False) -> tuple[Store, Brain]:
 
 
 class _Progress:
-    """A one-line progress bar on stderr, by bytes read (no second pass over the files)."""
+    """A one-line progress bar on stderr, by bytes read (no second pass over the files); where stderr
+    is no terminal (a CI log, a file), only its last state, once."""
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.total = max(total, 1)
         self.enabled = enabled
+        self.live = sys.stderr.isatty()
         self.last = 0.0
         self.start = time.monotonic()
 
     def show(self, done: int, flows: int, final: bool = False) -> None:
         now = time.monotonic()
-        if not self.enabled or (not final and now - self.last < 0.2):
+        if not self.enabled or (not final and (not self.live or now - self.last < 0.2)):
             return
         self.last = now
         frac = min(done / self.total, 1.0)

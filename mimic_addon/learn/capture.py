@@ -58,8 +58,8 @@ class CaptureReader:
         from . import har
 
         data = f.read()
-        self.offset = len(data)
         if not data.strip(b"\xef\xbb\xbf \t\r\n"):
+            self.offset = len(data)
             return
         try:
             items = har.load(data, self.problems)
@@ -67,9 +67,11 @@ class CaptureReader:
             raise CaptureError(f"{self.path}: {e}") from e
         for flow in har.flows(items, self.problems):
             self.read += 1
+            self.offset = len(data) * self.read // max(len(items), 1)  # (progress: a HAR is parsed at once)
             obs = from_flow(flow, self.max_body)
             if obs is not None:
                 yield obs
+        self.offset = len(data)
 
     def _flow_file(self, f: BinaryIO) -> Iterator[Observation]:
         buf, base, pos = b"", 0, 0  # buf holds the file from byte `base`; the next record is at pos

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.parse
 from datetime import datetime
 from typing import Any, Iterator
 
@@ -21,6 +22,15 @@ UNKNOWN_TIME = "1970-01-01T00:00:00+00:00"  # timestamp 0: "not known" to the le
 
 class EntryError(ValueError):
     """An entry lacks something no default can stand in for."""
+
+
+class NotHttp(ValueError):
+    """An entry of another scheme than HTTP (`data:`, `blob:`, `chrome-extension:` ...): browsers log
+    them beside the page's requests; they are no API traffic, and are left out without a word."""
+
+
+_WEBSOCKET = {"ws": "http", "wss": "https"}  # a WebSocket's opening handshake is an HTTP request
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"  # (what a URL may hold as it is: only other characters are escaped)
 
 
 def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
@@ -40,14 +50,14 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
         if cut is not None and problems is not None:
             whole = sum(item is not None for item in items)  # (a skipped entry holds its place as None)
             told = "the entry before the cut is read" if whole == 1 else f"the {whole} entries before the cut are read"
-            problems.append(f"HAR file cut short (byte {cut}): {told}")
+            problems.append(f"HAR file cut short (byte {_byte(data, text, cut)}): {told}")
         return items
     except json.JSONDecodeError as e:
         items, _ = _entries_before_cut(text, problems)
         if items is None:
             raise ValueError(f"not a HAR file (invalid JSON: {e})") from e
         if problems is not None:
-            problems.append(f"HAR file cut short ({e.msg}: byte {e.pos}): the {len(items)} "
+            problems.append(f"HAR file cut short ({e.msg}: byte {_byte(data, text, e.pos)}): the {len(items)} "
                             "entries before the cut are read")
         return items
     log = doc.get("log") if isinstance(doc, dict) else None
@@ -55,6 +65,11 @@ def load(data: bytes, problems: list[str] | None = None) -> list[Any]:
     if not isinstance(items, list):
         raise ValueError("not a HAR file (no log.entries list)")
     return items
+
+
+def _byte(data: bytes, text: str, pos: int) -> int:
+    """The file's byte offset of `text[pos]` (`text`: `data` decoded, without its byte order mark)."""
+    return len(data) - len(text.encode("utf-8")) + len(text[:pos].encode("utf-8"))
 
 
 _ENTRIES = re.compile(r'"entries"\s*:\s*\[')
@@ -122,6 +137,8 @@ def flows(items: list[Any], problems: list[str]) -> Iterator[http.HTTPFlow]:
         try:
             entry, timed = normalise(raw)
             flow = har.request_to_flow(entry)
+        except NotHttp:
+            continue
         except EntryError as e:
             problems.append(f"HAR entry {index} skipped: {e}")
             continue
@@ -191,9 +208,9 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
     if not isinstance(response, dict):
         raise EntryError("no response")
     method, url = _field(request, "method", "request."), _field(request, "url", "request.")
-    if not isinstance(method, str) or not method or not isinstance(url, str) or "://" not in url:
-        raise EntryError(f"request.url {url!r} is not an absolute URL" if isinstance(method, str) and method
-                         else "request.method is not a method")
+    if not isinstance(method, str) or not method:
+        raise EntryError("request.method is not a method")
+    url = _http_url(url)
     status = _field(response, "status", "response.")
     try:
         status = int(status)
@@ -201,9 +218,9 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
         raise EntryError(f"response.status {status!r} is not a number") from None
     started = _started(raw.get("startedDateTime"))
     duration = _duration(raw) if started else None
-    req = {**request, "method": method, "url": url, "httpVersion": str(request.get("httpVersion") or "HTTP/1.1"),
-           "headers": _headers(request.get("headers"))}
     post = request.get("postData")
+    req = {**request, "method": method, "url": url, "httpVersion": str(request.get("httpVersion") or "HTTP/1.1"),
+           "headers": _as_given(_headers(request.get("headers")), post)}
     if isinstance(post, dict):
         req["postData"] = {**post, "text": post.get("text") if isinstance(post.get("text"), str) else ""}
     else:
@@ -212,7 +229,49 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
     if not isinstance(content.get("text", ""), str):
         content = {k: v for k, v in content.items() if k != "text"}
     resp = {**response, "status": status, "httpVersion": str(response.get("httpVersion") or "HTTP/1.1"),
-            "headers": _headers(response.get("headers")), "content": content}
+            "headers": _as_given(_headers(response.get("headers")), content), "content": content}
     entry = {**raw, "startedDateTime": started or UNKNOWN_TIME, "time": duration or 0.0,
              "request": req, "response": resp}
     return entry, duration is not None
+
+
+def _http_url(url: Any) -> str:
+    """The entry's URL as mitmproxy reads it: HTTP or HTTPS (a WebSocket's `ws`/`wss` handshake is
+    one), a host in IDNA and a path and query in ASCII (tools other than browsers write `/tags/naïve`
+    and `bücher.example` as they are); NotHttp for another scheme, EntryError for no absolute URL."""
+    if not isinstance(url, str):
+        raise EntryError(f"request.url {url!r} is not an absolute URL")
+    scheme, sep, rest = url.partition(":")
+    scheme = scheme.lower()
+    if sep and scheme.isascii() and scheme.isalpha() and not rest.startswith("//"):
+        raise NotHttp(url[:40])  # (`data:...`, `about:blank`, `blob:https://...`: no authority of its own)
+    if not rest.startswith("//") or not rest[2:]:
+        raise EntryError(f"request.url {url[:200]!r} is not an absolute URL")
+    scheme = _WEBSOCKET.get(scheme, scheme)
+    if scheme not in ("http", "https"):
+        raise NotHttp(scheme)
+    rest = rest[2:]
+    if not rest.isascii():
+        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        authority, tail = rest[:end], rest[end:]
+        try:
+            authority = authority.encode("idna").decode("ascii") if not authority.isascii() else authority
+        except UnicodeError:
+            raise EntryError(f"request.url host {authority[:100]!r} is not a host name") from None
+        rest = authority + urllib.parse.quote(tail, safe=_URL_SAFE)
+    return f"{scheme}://{rest}"
+
+
+def _as_given(headers: list, content: Any) -> list:
+    """Headers for a body a HAR file holds decoded, as the spec says it does (`content.text`,
+    `postData.text`): without its `Content-Encoding` (mitmproxy's reader would encode the body again,
+    and refuses one it does not know, `x-gzip`, `sdch`), and with the `mimeType` the entry gives for the
+    body as its `Content-Type` when the headers have none."""
+    def name(h: Any) -> str:
+        return str(h["name"] if isinstance(h, dict) else h[0]).lower()
+
+    kept = [h for h in headers if name(h) != "content-encoding"]
+    mime = content.get("mimeType") if isinstance(content, dict) else None
+    if isinstance(mime, str) and mime.strip() and not any(name(h) == "content-type" for h in kept):
+        kept.append({"name": "Content-Type", "value": mime.strip()})
+    return kept

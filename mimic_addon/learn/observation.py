@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -66,6 +67,9 @@ class Observation:
 
 
 def host_key(scheme: str, host: str, port: int) -> str:
+    """`api.example.com`, `127.0.0.1:8001`, `[::1]:8080` (an IPv6 address in brackets, as URLs write it)."""
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
     return host if DEFAULT_PORTS.get(scheme) == port else f"{host}:{port}"
 
 
@@ -178,5 +182,27 @@ def read_body(body: Body) -> tuple[Any, bool, bytes]:
         return None, False, b""
     try:
         return safe_json.loads(raw), True, raw
+    except UnicodeDecodeError:  # not UTF-8: JSON in the charset its Content-Type declares (legacy servers)
+        text = _in_declared_charset(raw, ctype)
+        if text is None:
+            return None, False, b""
+        try:
+            return safe_json.loads(text), True, text.encode("utf-8")
+        except ValueError:
+            return None, False, b""
     except ValueError:  # malformed, or nested too deep to walk: learned as opaque
         return None, False, b""
+
+
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})")
+
+
+def _in_declared_charset(raw: bytes, ctype: str) -> str | None:
+    """`raw` decoded in the charset `ctype` declares (other than UTF-8), or None."""
+    m = _CHARSET.search(ctype)
+    if m is None or m.group(1).lower().replace("_", "-") in ("utf-8", "utf8"):
+        return None
+    try:
+        return raw.decode(m.group(1))
+    except (LookupError, UnicodeDecodeError):
+        return None

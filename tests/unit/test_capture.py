@@ -188,3 +188,77 @@ def test_har_entries_without_an_answer_are_not_learned(tmp_path):
     doc = json.loads(out.read_text())
     validate(doc)
     assert list(doc["paths"]["/users"]["get"]["responses"]) == ["200"]
+
+
+def _browser_har(tmp_path: Path, entries: list[dict]) -> Path:
+    path = tmp_path / "browser.har"
+    path.write_text(json.dumps({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+                                        "entries": entries}}, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+def test_what_browsers_write_beside_api_calls_is_read_or_left_out(tmp_path):
+    """WebSocket handshakes are HTTP requests of their host; `data:`/`blob:` entries are no API traffic and
+    are left out without a word; a URL written with raw non-ASCII characters is read as its escaped form;
+    a body the HAR file holds decoded is read whatever `Content-Encoding` the answer had (even one
+    mitmproxy could not encode again); the entry's `mimeType` stands for a `Content-Type` header missing."""
+    from captures import har_entry
+
+    def with_headers(entry: dict, *headers: tuple[str, str]) -> dict:
+        entry["response"]["headers"] += [{"name": k, "value": v} for k, v in headers]
+        return entry
+
+    posted = har_entry("POST", "https://api.example.com/items", 201, {"id": 1})
+    posted["request"]["postData"] = {"mimeType": "application/json", "text": '{"name": "n"}'}
+    entries = [
+        har_entry("GET", "wss://api.example.com/socket", 101, None),
+        har_entry("GET", "data:image/png;base64,iVBORw0KGgo=", 200, None),
+        har_entry("GET", "blob:https://api.example.com/0b5d6c1e", 200, None),
+        har_entry("GET", "https://api.example.com/tags/naïve", 200, {"tag": "naïve"}),
+        har_entry("GET", "https://bücher.example/api/x", 200, {"ok": True}),
+        with_headers(har_entry("GET", "https://api.example.com/a", 200, {"a": 1}), ("Content-Encoding", "x-gzip")),
+        with_headers(har_entry("GET", "https://api.example.com/b", 200, {"b": 1}), ("Content-Encoding", "gzip, br")),
+        posted,
+    ]
+    reader = CaptureReader(_browser_har(tmp_path, entries), MAX_BODY)
+    got = list(reader)
+    assert reader.problems == []
+    assert [(o.host, o.path, o.status) for o in got] == [
+        ("api.example.com", "/socket", 101), ("api.example.com", "/tags/na%C3%AFve", 200),
+        ("bücher.example", "/api/x", 200),  # (sent as xn--bcher-kva.example; mitmproxy names it so)
+        ("api.example.com", "/a", 200), ("api.example.com", "/b", 200), ("api.example.com", "/items", 201)]
+    assert [o.response.raw for o in got[3:5]] == [b'{"a": 1}', b'{"b": 1}']
+    assert got[5].request.content_type == "application/json" and got[5].request.raw == b'{"name": "n"}'
+
+
+def test_json_in_the_charset_its_content_type_declares(tmp_path):
+    from captures import har_entry
+
+    from mimic_addon.learn.observation import decode_body
+
+    entry = har_entry("GET", "https://api.example.com/greet", 200, None)
+    entry["response"]["headers"] = [{"name": "Content-Type", "value": "application/json; charset=ISO-8859-1"}]
+    entry["response"]["content"]["text"] = '{"msg": "Grüße"}'  # (a HAR holds text as UTF-8 whatever the wire's)
+    [obs] = CaptureReader(_browser_har(tmp_path, [entry]), MAX_BODY)
+    assert obs.response.raw == '{"msg": "Grüße"}'.encode("latin-1")  # (as the wire had it)
+    assert decode_body(obs.response) == ({"msg": "Grüße"}, True)
+
+
+def test_a_cut_in_a_har_file_with_a_byte_order_mark_is_told_in_bytes(tmp_path):
+    from captures import har_entry
+
+    whole = json.dumps({"log": {"entries": [har_entry("GET", "https://a.example/é", 200, {"é": 1})] * 3}},
+                       ensure_ascii=False).encode()
+    path = tmp_path / "cut.har"
+    path.write_bytes(b"\xef\xbb\xbf" + whole[:-30])
+    reader = CaptureReader(path, MAX_BODY)
+    assert len(list(reader)) == 2
+    [told] = reader.problems
+    assert f"byte {len(whole) - 30 + 3}" in told
+
+
+def test_an_ipv6_host_is_written_in_brackets():
+    from mimic_addon.learn.observation import host_key
+
+    assert host_key("http", "::1", 8080) == "[::1]:8080" and host_key("https", "2001:db8::1", 443) == "[2001:db8::1]"
+    assert host_key("http", "127.0.0.1", 80) == "127.0.0.1"

@@ -8,7 +8,7 @@ from typing import Any, Iterable
 
 from ..learn.endpoint import Endpoint
 from ..model import segments as seg
-from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
+from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, skeleton_parts, split_path
 from ..model.stats import EndpointStats
 from ..model.contract import schema_of
 
@@ -230,7 +230,7 @@ def param_kinds(tree, skeleton: str) -> list[str]:
     """The dominant detector kind of each parameter of a skeleton (drives its schema)."""
     kinds = []
     node = tree.root
-    for part in split_path(skeleton):
+    for part in skeleton_parts(skeleton):
         if node is None:
             break
         if part in (PARAM, TAIL) and node.param is not None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..model.consolidate import consolidate
-from ..model.paths import MAX_SEGMENTS, PARAM, TAIL, PathTree, Shape, split_path
+from ..model.paths import MAX_SEGMENTS, PARAM, TAIL, PathTree, Shape, skeleton_parts
 from ..watch.alerts import WITHDRAWN
 from .digest import Digest, digest, path_parts, query_fields
 from .endpoint import Endpoint
@@ -199,7 +199,7 @@ class Brain:
         for (method, skeleton), ep in self._regroup_candidates(host, under):
             if host.tree.holds(method, skeleton):
                 continue
-            target = host.tree.match(method, split_path(skeleton))
+            target = host.tree.match(method, skeleton_parts(skeleton))
             if target is None or target == skeleton:
                 stranded.add((method, skeleton))
                 continue
@@ -364,7 +364,7 @@ class Brain:
 def _value_within(young: str, template: str) -> bool:
     """Does `young` hold a literal where `template` has a parameter, with a literal segment of
     `template` below it (`/acme/clients/{}/perms` in `/{}/clients/{}/perms`)?"""
-    mine, theirs = split_path(young), split_path(template)
+    mine, theirs = skeleton_parts(young), skeleton_parts(template)
     if len(mine) != len(theirs):
         return False
     value_at = -1

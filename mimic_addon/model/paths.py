@@ -414,7 +414,18 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def skeleton_of(parts: list[str]) -> str:
-    return "/" + "/".join(parts)
+    """`/users/{}`: a segment's own `/` (a `%2F` in traffic, `/files/a%2Fb/meta`) written `%2F`, so
+    that the skeleton reads back as the same segments (`skeleton_parts`)."""
+    text = "/" + "/".join(parts)
+    if text.count("/") != len(parts) or not parts:
+        text = "/" + "/".join(p.replace("/", "%2F") for p in parts)
+    return text
+
+
+def skeleton_parts(skeleton: str) -> list[str]:
+    """The segments of a skeleton (`skeleton_of` read back)."""
+    parts = split_path(skeleton)
+    return [p.replace("%2F", "/") for p in parts] if "%2F" in skeleton else parts
 
 
 @dataclass(slots=True)
@@ -559,7 +570,7 @@ class PathTree:
     def node_at(self, skeleton: str) -> Node | None:
         """The node a skeleton names, segment for segment (no re-routing)."""
         node = self.root
-        for value in split_path(skeleton):
+        for value in skeleton_parts(skeleton):
             child = node.param if value in (PARAM, TAIL) else node.literals.get(value)
             if child is None or child.tail != (value == TAIL):
                 return None
@@ -608,7 +619,7 @@ class PathTree:
         """Display form of a skeleton: `/users/{}` -> `/users/{user_id}`."""
         node: Node | None = self.root
         names: list[str] = []
-        parts = split_path(skeleton)
+        parts = skeleton_parts(skeleton)
         for i, value in enumerate(parts):
             if value in (PARAM, TAIL) and node is not None and node.param is not None:
                 names.append(self._display(node.param, names, i == len(parts) - 1))

@@ -202,7 +202,7 @@ def test_typescript_declarations(doc: dict) -> None:
     assert "  scores: Record<string, number>;\n" in ts
     assert 'export type GetV1EventsResponse200 = Array<{\n  type: "image";' in ts
     assert '  "quo\\"te": string;\n' in ts and '  "new\\nline": null;\n' in ts and '  "\\ud800lone": string;\n' in ts
-    assert '  "GET /v1/we%22ird/x%0Ay*/": {\n' in ts
+    assert '  "GET /v1/we%22ird/x%0Ay*%2F": {\n' in ts
     assert "    request: undefined;\n    responses: {\n      204: undefined;\n" in ts
     assert "      200: unknown;\n" in ts  # the HTML page
     # nothing learned in comments: the only comment lines are the fixed ones

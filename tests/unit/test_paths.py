@@ -1071,3 +1071,16 @@ def test_reserved_words_are_names_beside_an_open_vocabulary() -> None:
         learn(tree, f"/l/{link}", shape("url", "clicks", "created_at"))
         learn(tree, f"/l/{link}/stats", shape("clicks", "referrers", "countries"))
     assert anonymous(settled(tree)) == {"GET /l/{}", "GET /l/{}/stats"}
+
+
+def test_a_segment_holding_an_escaped_slash_stays_one_segment():
+    """`/files/a%2Fb/meta` arrives as the segments files, a/b, meta: its skeleton must read back as those
+    three (it was shown, exported and regrouped as files, a, b, meta)."""
+    assert paths.skeleton_of(["files", "a/b", "meta"]) == "/files/a%2Fb/meta"
+    assert paths.skeleton_parts("/files/a%2Fb/meta") == ["files", "a/b", "meta"]
+    assert paths.skeleton_of(["users", "{}"]) == "/users/{}" and paths.skeleton_parts("/users/{}") == ["users", "{}"]
+    tree = PathTree()
+    skeleton = tree.learn("GET", ["files", "a/b", "meta"], {}, USER).skeleton
+    assert skeleton == "/files/a%2Fb/meta" and tree.holds("GET", skeleton)
+    assert tree.named(skeleton) == "/files/a%2Fb/meta"
+    assert [t for _, _, t in tree.templates()] == ["/files/a%2Fb/meta"]

@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from .redact import REDACTED
+
 INT = "int"
 UUID = "uuid"
 HEX = "hex"
@@ -89,6 +91,8 @@ def classify(segment: str) -> str:
     """Return the kind of a (percent-decoded) segment. Cached: segments repeat a lot."""
     if not segment:
         return WORD
+    if segment == REDACTED:  # a credential was there (`redact.redact_path`): a value, never a name
+        return TOKEN
     if not _UNSAFE.isdisjoint(segment):
         return OPAQUE
     if _DOTTED.fullmatch(segment):

@@ -1084,3 +1084,11 @@ def test_a_segment_holding_an_escaped_slash_stays_one_segment():
     assert skeleton == "/files/a%2Fb/meta" and tree.holds("GET", skeleton)
     assert tree.named(skeleton) == "/files/a%2Fb/meta"
     assert [t for _, _, t in tree.templates()] == ["/files/a%2Fb/meta"]
+
+
+def test_a_redacted_segment_is_a_value_at_once():
+    """A credential in a path (`/reset/<token>`) is stored `[REDACTED]`: a value, never a name, so the
+    first request already learns `/reset/{...}` (it was shown and exported as `/reset/%5BREDACTED%5D`)."""
+    tree = PathTree()
+    assert learn(tree, "/api/reset/[REDACTED]") == "/api/reset/{}"
+    assert seg.classify("[REDACTED]") == seg.TOKEN

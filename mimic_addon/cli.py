@@ -160,12 +160,13 @@ def cmd_learn(args: argparse.Namespace) -> int:
     sizes = {p: p.stat().st_size for p in readable}
     progress = _Progress(sum(sizes.values()), enabled=not args.quiet)
     done_bytes = flows = offset = 0
+    nothing: list[Path] = []  # files read whole that held no answered exchange
     saved = time.monotonic()
     with FrozenModel(collect=not reads_apart()) as pace, _stop_requests() as stop_asked:
         try:
             for p in readable:
                 problems: list[str] = []
-                from_file = 0
+                from_file, told = 0, len(skipped)
                 try:
                     for batch, offset in batches(p, args.max_body, problems.append,
                                                  lambda: (brain.learned_fully, brain.observed)):
@@ -186,6 +187,8 @@ def cmd_learn(args: argparse.Namespace) -> int:
                 skipped += [f"{p}: {text}" for text in problems[:MAX_PROBLEMS_SHOWN]]
                 if len(problems) > MAX_PROBLEMS_SHOWN:
                     skipped.append(f"{p}: ... and {len(problems) - MAX_PROBLEMS_SHOWN} more skipped")
+                if not from_file and not problems and len(skipped) == told:
+                    nothing.append(p)
                 done_bytes += sizes[p]
                 offset = 0
                 if stop_asked:
@@ -202,9 +205,9 @@ def cmd_learn(args: argparse.Namespace) -> int:
     n = len(brain.endpoints())
     for line in skipped:
         _note(f"mimic learn: {line}")
-    for p, size in sizes.items():
-        if size == 0:  # (a capture stopped before its first exchange: nothing is wrong with it)
-            _note(f"mimic learn: {p}: empty: nothing to learn")
+    for p in nothing:  # (a capture stopped before its first exchange, or of requests never answered: no error)
+        _note(f"mimic learn: {p}: " + ("empty: nothing to learn" if sizes[p] == 0 else
+                                       "nothing to learn (no exchange with an answer in it)"))
     if stop_asked:
         _note(f"mimic learn: interrupted after {plural(flows, 'flow')}: "
               + ("what was learned is saved" if ok else "the store refused the last save (above)"))

@@ -45,7 +45,7 @@ class CaptureReader:
                 head = f.peek(4)[:4]
                 if head[:1].isdigit():
                     yield from self._flow_file(f)
-                elif head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b""):
+                elif head.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] in (b"{", b"") or head[:2] in (b"\xff\xfe", b"\xfe\xff"):
                     yield from self._har(f)
                 else:
                     raise CaptureError(f"{self.path}: not a mitmproxy flow file nor a HAR file")
@@ -58,6 +58,13 @@ class CaptureReader:
         from . import har
 
         data = f.read()
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):  # UTF-16 with its byte order mark (PowerShell writes so)
+            size = len(data)
+            try:
+                data = data.decode("utf-16").encode("utf-8")
+            except UnicodeDecodeError as e:
+                raise CaptureError(f"{self.path}: not a HAR file (not UTF-16 after its byte order mark: {e})") from e
+            self.offset = size
         if not data.strip(b"\xef\xbb\xbf \t\r\n"):
             self.offset = len(data)
             return

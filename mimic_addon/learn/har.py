@@ -25,8 +25,9 @@ class EntryError(ValueError):
 
 
 class NotHttp(ValueError):
-    """An entry of another scheme than HTTP (`data:`, `blob:`, `chrome-extension:` ...): browsers log
-    them beside the page's requests; they are no API traffic, and are left out without a word."""
+    """An entry of another scheme than HTTP (`data:`, `blob:`, `chrome-extension:` ...), or a proxy's
+    `CONNECT`: browsers and debugging proxies log them beside the requests; they are no API traffic,
+    and are left out without a word."""
 
 
 _WEBSOCKET = {"ws": "http", "wss": "https"}  # a WebSocket's opening handshake is an HTTP request
@@ -210,6 +211,8 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
     method, url = _field(request, "method", "request."), _field(request, "url", "request.")
     if not isinstance(method, str) or not method:
         raise EntryError("request.method is not a method")
+    if method.upper() == "CONNECT":  # (a proxy's tunnel, as Fiddler and Charles log it: what went through it is
+        raise NotHttp("CONNECT")     # logged as entries of its own)
     url = _http_url(url)
     status = _field(response, "status", "response.")
     try:

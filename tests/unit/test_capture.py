@@ -262,3 +262,16 @@ def test_an_ipv6_host_is_written_in_brackets():
 
     assert host_key("http", "::1", 8080) == "[::1]:8080" and host_key("https", "2001:db8::1", 443) == "[2001:db8::1]"
     assert host_key("http", "127.0.0.1", 80) == "127.0.0.1"
+
+
+def test_a_utf16_har_and_a_proxys_connect_entries(tmp_path):
+    """PowerShell saves text as UTF-16 with a byte order mark; Fiddler and Charles log their tunnels as
+    CONNECT entries, which are no API requests (what went through them is logged on its own)."""
+    from captures import har_entry
+
+    doc = {"log": {"entries": [har_entry("CONNECT", "https://api.example.com:443", 200, None),
+                               har_entry("GET", "https://api.example.com/users/1", 200, {"id": 1})]}}
+    path = tmp_path / "saved.har"
+    path.write_bytes(json.dumps(doc).encode("utf-16"))
+    reader = CaptureReader(path, MAX_BODY)
+    assert [(o.method, o.path) for o in reader] == [("GET", "/users/1")] and reader.problems == []

@@ -127,3 +127,10 @@ def test_one_long_template_does_not_widen_every_row(tmp_path, capsys):
     [ping] = [ln for ln in lines if "/ping" in ln]
     assert ping.index("  1  ") == len("api.example.com  METHOD  ") + cli.MAX_COLUMN  # (not the long one's width)
     assert any(long in ln for ln in lines)
+
+
+def test_a_capture_without_an_answered_exchange_says_so(tmp_path, capsys):
+    har = tmp_path / "none.har"
+    har.write_text('{"log": {"entries": []}}')
+    assert cli.main(["learn", str(har), "--db", str(tmp_path / "m.db"), "-q"]) == 0
+    assert f"{har}: nothing to learn (no exchange with an answer in it)" in capsys.readouterr().err

@@ -44,12 +44,24 @@ def nested_deeper_than(raw: bytes | str, max_depth: int) -> bool:
     return b"[" in data  # openers left: nested deeper than max_depth (lone closers are just malformed)
 
 
+def _constant(name: str) -> None:
+    """`NaN`, `Infinity`, `-Infinity`: no JSON (RFC 8259), though Python's and other encoders write them;
+    read as null, as JavaScript's JSON.stringify writes them (kept, they made every store row, admin
+    answer and export that held one invalid JSON). (A number too large for a float, `1e400`, still reads
+    as infinity: the store writes it as null.)"""
+    return None
+
+
+_DECODER = json.JSONDecoder(parse_constant=_constant)  # (made once: json.loads makes one per call with options)
+
+
 def loads(raw: bytes | str, max_depth: int = MAX_DEPTH) -> Any:
     """`json.loads`, refusing documents nested deeper than `max_depth` (`TooDeep`, a ValueError): never
-    raises `RecursionError`."""
+    raises `RecursionError`. `NaN` and `Infinity` read as null."""
     if nested_deeper_than(raw, max_depth):
         raise TooDeep(f"JSON nested deeper than {max_depth} levels")
+    text = raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw), "surrogatepass")  # (as json.loads)
     try:
-        return json.loads(raw)
+        return _DECODER.decode(text)
     except RecursionError as e:  # (cannot happen below the depth bound; kept as a last guard)
         raise TooDeep(str(e)) from e

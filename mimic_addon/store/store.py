@@ -259,12 +259,24 @@ class Store(ControlLogMixin):
 def to_json(value: Any) -> str:
     """The text of a JSON column. orjson writes the model about four times faster than `json` (saving
     was a tenth of `mimic learn`); what it refuses (integers over 64 bits, keys that are not strings,
-    lone surrogates) goes through `json`, as before. (orjson writes a non-finite float as null and
-    non-ASCII text unescaped, in UTF-8; the model stores no non-finite number.)"""
+    lone surrogates) goes through `json`, as before, non-finite floats written as null there too (orjson
+    writes them so, and non-ASCII text unescaped, in UTF-8)."""
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    """`value` with non-finite floats as null (as orjson writes them): `json` would write `NaN`, which
+    SQLite's JSON functions refuse (every query reading the row then failed)."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _endpoint_row(endpoint: dict[str, Any], now: float) -> dict[str, Any]:

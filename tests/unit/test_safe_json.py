@@ -50,3 +50,11 @@ def test_the_learner_learns_deep_bodies_as_opaque() -> None:
         assert decode_body(Body(raw, "", "application/json", len(raw))) == (None, False)
     ok = nest(20).encode()
     assert decode_body(Body(ok, "", "application/json", len(ok)))[1] is True
+
+
+def test_nan_and_infinity_read_as_null() -> None:
+    """`NaN`/`Infinity` are no JSON, yet Python and other encoders write them: kept, they made every store
+    row, admin answer and export holding one invalid JSON. They read as null, as JavaScript writes them."""
+    raw = b'{"a": NaN, "b": Infinity, "c": [-Infinity], "x": 1.5e300, "n": 2}'
+    assert safe_json.loads(raw) == {"a": None, "b": None, "c": [None], "x": 1.5e300, "n": 2}
+    assert safe_json.loads('{"s": "NaN"}') == {"s": "NaN"}

@@ -238,3 +238,13 @@ def test_json_columns_keep_what_the_fast_encoder_refuses(store: Store) -> None:
     store.save({}, [endpoint(data=data)])
     (saved,) = store.load()["endpoints"]
     assert saved["data"] == {"example": {"big": 2**70, "small": -3, "text": "é\u2028"}, "keys": {"1": "a"}}
+
+
+def test_a_non_finite_number_is_stored_as_null_in_valid_json(store: Store, tmp_path: Path) -> None:
+    """A row orjson refuses (an integer over 64 bits) goes through `json`, which wrote `NaN`: SQLite's JSON
+    functions then refused the row, and every admin query reading it failed."""
+    store.save({}, [endpoint(data={"example": {"n": float("nan"), "big": 10**30, "i": [float("inf")]}})])
+    [row] = store.load()["endpoints"]
+    assert row["data"]["example"] == {"n": None, "big": 10**30, "i": [None]}
+    with store.engine.connect() as conn:
+        assert conn.execute(text("select count(*) from endpoints where json_valid(data) = 0")).scalar() == 0

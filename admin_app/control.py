@@ -36,8 +36,10 @@ class EmbeddedControl:
     async def call(self, command: str, *args: str) -> str:
         from mitmproxy import exceptions
 
+        from mimic_addon.control.command_queue import call_as_given
+
         try:
-            result = self.master.commands.call_strings(command, list(args))
+            result = call_as_given(self.master.commands, command, list(args))
         except exceptions.CommandError as e:
             raise ControlError(str(e)) from e
         return "" if result is None else str(result)

@@ -9,6 +9,7 @@ run in worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
 from collections.abc import Callable
@@ -25,10 +26,25 @@ MAX_AGE = 10.0  # a queued command older than this is cancelled, not run (its ca
 MAX_RESULT = 10_000
 
 
+def call_as_given(manager: Any, command: str, args: list[str]) -> Any:
+    """`manager.call_strings`, each argument reaching the command as given: mitmproxy reads a `str`
+    argument as command-line text and undoes its backslash escapes (`"say \\"hi\\""` in an override's
+    JSON lost its backslashes, and the JSON broke), so a str argument's backslashes are escaped first.
+    CommandError as call_strings raises it."""
+    found = manager.commands.get(command)
+    if found is None:
+        raise exceptions.CommandError(f"Unknown command: {command}")
+    kinds = [p.type for p in found.parameters]
+    if kinds and found.parameters[-1].kind is inspect.Parameter.VAR_POSITIONAL:
+        kinds += [kinds[-1]] * max(0, len(args) - len(kinds))
+    given = [a.replace("\\", "\\\\") if i < len(kinds) and kinds[i] is str else a for i, a in enumerate(args)]
+    return manager.call_strings(command, given)
+
+
 def run_command(command: str, args: list[str]) -> tuple[bool, str]:
     """Run a mitmproxy command by name with string arguments: (ok, result or error message)."""
     try:
-        result = ctx.master.commands.call_strings(command, args)
+        result = call_as_given(ctx.master.commands, command, args)
     except exceptions.CommandError as e:
         return False, str(e)
     except Exception as e:  # a bug in a command must not stop the queue

@@ -250,3 +250,19 @@ async def test_a_put_of_an_item_the_model_made_up_keeps_what_reading_it_showed(d
         st, put, h = await call(s, "/things/5", "PUT", {"name": "Cinco"}, X_Mimic_Session="k")
         assert st == 200 and h["X-Mimic-Twin"] == "update"
         assert put == {**shown, "name": "Cinco"}  # created_at as reading showed it, not the PUT answer's own
+
+
+def test_an_override_with_quotes_and_backslashes_reaches_the_command_as_given(db):
+    """The admin app runs commands with string arguments; mitmproxy reads a str argument as command-line
+    text and undid its backslash escapes, so an override's JSON holding `\\"` broke on the way."""
+    import json as _json
+
+    from mimic_addon.control.command_queue import call_as_given
+
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        spec = {"body": {"name": 'say "hi"', "path": "C:\\temp\\new"}}
+        call_as_given(tctx.master.commands, "mimic.override.set", ["GET", "/items/{item_id}", _json.dumps(spec)])
+        assert x.overrides["GET /items/{item_id}"].spec == spec
+        m.done()

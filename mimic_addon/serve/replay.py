@@ -66,6 +66,7 @@ class Recording:
     latency_ms: float | None
     ts: float
     id: int = 0
+    response_cut: bool = False         # the answer had a body over the size cap: not kept (no replay of it)
     parts: tuple[str, ...] = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +80,7 @@ class Recording:
             "body": self.body if self.body_json else _b64(self.body),
             "status": self.status, "response_headers": self.response_headers,
             "response_body": _b64(self.response_body), "latency_ms": self.latency_ms,
+            **({"response_cut": True} if self.response_cut else {}),
         }
         return {"host": self.host, "method": self.method, "path": self.path, "ts": self.ts, "data": data}
 
@@ -91,7 +93,7 @@ class Recording:
                   body_hash=d["body_hash"], status=d["status"],
                   response_headers=[tuple(h) for h in d["response_headers"]],
                   response_body=_unb64(d["response_body"]), latency_ms=d["latency_ms"], ts=row["ts"],
-                  id=row.get("id", 0))
+                  id=row.get("id", 0), response_cut=bool(d.get("response_cut")))
         path = redact_path(rec.path)  # stored before path segments were redacted
         if path is not rec.path:
             rec.path, rec.parts = path, _parts(path)
@@ -202,7 +204,16 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
     """Build a recording from an exchange's raw parts (runs in the recorder thread, not on the hot path)."""
     req = request_parts(method, target, request_fields, request_raw, max_body)
     resp_headers = redact_headers(_str_fields(response_fields))
-    body = _decoded(response_raw or b"", _header(resp_headers, "content-encoding"), max_body)
+    raw = response_raw or b""
+    body: bytes | None = None
+    cut = len(raw) > max_body
+    if not cut:
+        try:
+            body = bounded_decode.decode(raw, _header(resp_headers, "content-encoding"), max_body)
+        except bounded_decode.TooLarge:  # (a compressed body inflating past the cap: not inflated whole)
+            cut = True
+        except ValueError:  # sent with a Content-Encoding it does not have: kept as it came, as clients got it
+            body = raw
     if body:
         value, is_json = _json(body, _header(resp_headers, "content-type"))
         if is_json:
@@ -213,7 +224,7 @@ def make_recording(*, host: str, method: str, target: str, request_fields, reque
             body = redact_bytes(body, _header(resp_headers, "content-type"))
     resp_headers = [(k, v) for k, v in resp_headers if k.lower() not in _DROP_RESPONSE and k.lower() not in MIMIC_HEADERS]
     return Recording(host=host, status=status, response_headers=resp_headers, response_body=body,
-                     latency_ms=latency_ms, ts=ts, **req)
+                     latency_ms=latency_ms, ts=ts, response_cut=cut, **req)
 
 
 # -- matching ------------------------------------------------------------------------------------------

@@ -181,17 +181,20 @@ class ReplayAddon:
         name = self._host(req, host)
         if name is not None:
             found = self.index.find(name, parsed, template, ctx.options.mimic_replay_repeat)
-        if found is None:
+        cut = found is not None and found.recording.response_cut
+        if found is None or cut:  # (an answer whose body was not kept cannot be told again: as no recording)
             fallback = ctx.options.mimic_replay_fallback
             if fallback == "mock":
                 await self._serve._mock(flow, host, ep, template, parts, "mock")
             elif fallback == "404":
                 flow.response = http.Response.make(404, json.dumps({
-                    "error": "Mimic has no recording of this request", "method": req.method.upper(),
+                    "error": "the recorded answer's body was over mimic_max_body and was not kept" if cut
+                    else "Mimic has no recording of this request", "method": req.method.upper(),
                     "path": req.path.split("?", 1)[0]}).encode(),
                     {"Content-Type": "application/json", SOURCE: "replay"})
                 flow.metadata["mimic_source"] = "replay"
             return  # upstream: mitmproxy forwards it
+        assert found is not None
         rec = found.recording
         if ctx.options.mimic_replay_latency and rec.latency_ms:
             await asyncio.sleep(rec.latency_ms / 1000.0)

@@ -189,3 +189,32 @@ async def test_replay_reflects_mutations_through_the_stateful_twin(db):
         st, after, h = await call("/items/3")
         assert (st, after["name"], h["X-Mimic-Source"]) == (200, "Renamed", "replay")
         m.done()
+
+
+async def test_a_body_sent_with_a_wrong_encoding_is_replayed_and_one_over_the_cap_is_not(db):
+    """Plain JSON sent as `Content-Encoding: gzip` reached clients as it came: it is recorded and replayed
+    so (it was recorded as no body). An answer over `mimic_max_body` was replayed as an exact match with
+    an empty body: now it goes to the fallback, as no recording would, saying why."""
+    m, s, r = trio()
+    with taddons.context(m, s, r) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="record", mimic_max_body=1000)
+        wrong = flow("/wrong")
+        await s.request(wrong)
+        await r.request(wrong)
+        wrong.response = tutils.tresp(content=b"", headers=((b"content-type", b"application/json"),
+                                                            (b"content-encoding", b"gzip")))
+        wrong.response.raw_content = b'{"plain": true}'
+        for addon in (s, m, r):
+            addon.response(wrong)
+        await exchange(m, s, r, flow("/big"), answer={"blob": "x" * 5000})
+        r.flush()
+        tctx.configure(m, mimic_mode="replay")
+        tctx.configure(r, mimic_replay_fallback="404")
+        again = flow("/wrong")
+        await exchange(m, s, r, again)
+        assert (again.response.status_code, again.response.content) == (200, b'{"plain": true}')
+        assert "content-encoding" not in again.response.headers
+        big = flow("/big")
+        await exchange(m, s, r, big)
+        assert big.response.status_code == 404 and "over mimic_max_body" in json.loads(big.response.content)["error"]
+        m.done()

@@ -165,12 +165,18 @@ class Mocker:
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:
+            if types and "json" in ctype:  # JSON bodies were seen, none readable: an empty one would be no JSON
+                return MockAnswer(501, json.dumps({"error": UNREADABLE, "status": status}).encode(), JSON, delay)
             return MockAnswer(status, b"", ctype if types else "", delay)
         self.fake.seed_instance(seed)
         value = generate(plan, ctx, rng, self.fake)
         if "json" not in ctype:
             ctype = JSON
         return MockAnswer(status, json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
+
+
+UNREADABLE = ("Mimic cannot make up this answer: the JSON bodies it saw for it were not readable (malformed, "
+              "over mimic_max_body, or not in the Content-Encoding they named)")
 
 
 def closest(method: str, path: str, templates: list[tuple[str, str, str | None]], n: int = 3) -> list[str]:

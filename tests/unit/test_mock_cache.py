@@ -59,3 +59,17 @@ def test_a_plan_is_compiled_again_when_another_endpoint_learns_what_it_reads() -
     assert again is not first
     assert {json.loads(mocker.answer(gate, Context(), "happy", seed, brain.endpoints()).body)["auth"]["state"]
             for seed in range(20)} <= {"open", "closed"}
+
+
+def test_an_endpoint_whose_json_was_never_readable_is_not_answered_with_an_empty_json_body() -> None:
+    """Bodies sent as JSON that were not (malformed, over the size cap, a wrong Content-Encoding): an empty
+    body labelled application/json broke every client's JSON.parse; the mock says what it cannot do."""
+    brain = Brain()
+    broken = b'{"id": 1, "name": '
+    for i in range(3):
+        brain.learn(Observation("api.test", "http", "GET", "/broken", Body(b"", "", "", 0), 200,
+                                Body(broken, "", "application/json", len(broken)), 5.0, 1.0))
+    (ep,) = brain.endpoints()
+    answer = Mocker().answer(ep, Context(), "happy", 42)
+    assert answer.status == 501 and answer.content_type == "application/json"
+    assert "not readable" in json.loads(answer.body)["error"]

@@ -17,6 +17,8 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions
 
+from ..store.retry_log import warn_retrying
+
 logger = logging.getLogger(__name__)
 
 STATUS_KEY = "proxy.status"  # admin_app/control.py STATUS_KEY
@@ -82,7 +84,7 @@ class CommandQueue:
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # StoreError, a database gone for a moment: try again next tick
-                    logger.warning(f"Mimic: admin command queue: {e}")
+                    warn_retrying(logger, "the proxy's status for the admin app (command queue)", e, store)
             await asyncio.sleep(POLL)  # the queue's poll interval (another process writes to it)
 
     async def sync(self, store: Any) -> int:

@@ -24,6 +24,7 @@ from mitmproxy import ctx, http
 from ..learn.worker import BatchWorker
 from ..model.paths import split_path
 from ..store import StoreError
+from ..store.retry_log import warn_retrying
 from ..watch.health import endpoint_health
 from .entries import CAPTURE_LIMIT, Captured, answered_template, build_row, clip, event_of, host_of
 
@@ -168,7 +169,7 @@ class RequestLogWriter(BatchWorker):
             ids = self.store.add_requests(batch, keep=self.keep)
         except StoreError as e:  # locked or unreachable: keep the rows for the next try
             self._defer(batch)
-            logger.warning(f"Mimic inspector: could not save {len(batch)} log entries (will retry): {e}")
+            warn_retrying(logger, "the inspector's log entries", e, self.store)
             return []
         except Exception as e:  # rows the database refuses: retrying would refuse them again
             self.pending = []

@@ -13,6 +13,7 @@ from typing import Callable, Iterable
 from sqlalchemy.exc import SQLAlchemyError
 
 from ..store import Store, StoreError
+from ..store.retry_log import recovered, warn_retrying
 from .brain import Brain
 from .observation import Observation
 from .worker import BatchWorker
@@ -79,11 +80,12 @@ class Learner(BatchWorker):
             return True
         try:
             store.save(trees, eps, deleted)
-            return True
         except StoreError as e:
             self.brain.restore_changes(trees, eps, deleted)
-            logger.warning("Mimic could not save (will retry): %s", e)
+            warn_retrying(logger, "what was learned", e, store)
             return False
+        recovered("what was learned", store)
+        return True
 
     def _flush_watch(self, store: Store) -> bool:
         """Persist changed drift alerts and, every `health_every` seconds, a health snapshot."""
@@ -95,8 +97,9 @@ class Learner(BatchWorker):
         except StoreError as e:
             with self.brain.lock:
                 self.brain.watch.alerts.restore_changes(alerts, gone)
-            logger.warning("Mimic could not save drift alerts (will retry): %s", e)
+            warn_retrying(logger, "drift alerts", e, store)
             return False
+        recovered("drift alerts", store)
         now = time.time()
         if self._last_health is None or now - self._last_health >= self.health_every:
             self._last_health = now

@@ -25,6 +25,7 @@ from mitmproxy import command, ctx, exceptions, http
 from ..learn.observation import host_key, latency_ms
 from ..learn.worker import BatchWorker
 from ..store import StoreError
+from ..store.retry_log import recovered, warn_retrying
 from .replay import (FALLBACKS, MIMIC_HEADERS, REPEAT, Recording, ReplayIndex, Rules, echo_path_values,
                      make_recording, request_parts)
 from .mock import echo_field
@@ -68,11 +69,12 @@ class Recorder(BatchWorker):
         rows, self._pending = self._pending, []
         try:
             self.store.add_recordings(rows, keep=self.index.total)
-            return True
         except StoreError as e:
             self._pending = rows + self._pending
-            logger.warning("Mimic could not save recordings (will retry): %s", e)
+            warn_retrying(logger, "recordings", e, self.store)
             return False
+        recovered("recordings", self.store)
+        return True
 
 
 class ReplayAddon:

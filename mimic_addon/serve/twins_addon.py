@@ -27,6 +27,7 @@ from mitmproxy import command, exceptions, http
 
 from ..model.paths import aligned, param_name
 from ..model.redact import redact_json
+from ..store.retry_log import warn_retrying
 from .endpoint_keys import endpoint_key, setting_for
 from .mock import MockAnswer
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
@@ -111,7 +112,7 @@ class ServeExtras:
                 store.put_setting(KEY_SCOPE + scope, redact_json(data))
             store.put_setting(KEY_SCOPES, scopes)
         except Exception as e:  # StoreError: keep serving from memory
-            logger.warning(f"Mimic: could not save twin state: {e}")
+            warn_retrying(logger, "twin state", e, store)
 
     async def _flusher(self) -> None:
         while True:

@@ -374,9 +374,15 @@ class ServeAddon:
                 flow.metadata["mimic_source"] = "upstream"
             else:
                 status = 504 if reason == "timeout" else 502
-                why = (f"backend {reason} after the request was sent: a {method} is not failed over (the backend "
-                       "may have acted on it)") if acted and ep is not None else \
-                    f"backend {reason} and no learned answer"
+                what = "did not answer in time" if reason == "timeout" else \
+                    "dropped the connection before its answer was whole" if sent else "could not be reached"
+                if acted and ep is not None:
+                    why = (f"the backend {what} after it got this {method}: a {method} is not failed over (the "
+                           "backend may have acted on it)")
+                elif ep is None:
+                    why = f"the backend {what}, and Mimic has learned no answer of this endpoint"
+                else:
+                    why = f"the backend {what}, and mimic_failover_on does not name {reason}"
                 flow.response = _json_response(status, {"error": why, "method": method,
                                                         "path": clean_text(flow.request.path.split("?", 1)[0])},
                                                  "failover")

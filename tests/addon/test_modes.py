@@ -348,3 +348,38 @@ async def test_what_traffic_adds_to_an_imported_endpoint_is_no_contract(db):
         f = flow("/pets", "POST", b'{"name": "Rex", "status": "lost"}', content_type="application/json")
         await s.request(f)
         assert f.response.status_code == 422
+
+
+async def test_a_failover_that_cannot_answer_says_what_the_backend_did(db, monkeypatch):
+    """A backend that cut its answer short was told as "unreachable"; the message now says what happened
+    and why no answer was made up."""
+    import httpx
+
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="failover")
+        teach(m)
+        errors = {"cut": httpx.RemoteProtocolError("peer closed connection"), "down": httpx.ConnectError("refused")}
+
+        async def failing(req):
+            raise errors[req.path.rsplit("/", 1)[-1]]
+
+        monkeypatch.setattr(s, "_forward", failing)
+
+        async def said(path: str, method: str = "GET") -> tuple[int, str]:
+            f = flow(path, method)
+            await s.request(f)
+            return f.response.status_code, json.loads(f.response.content)["error"]
+
+        assert await said("/orders/cut") == (
+            502, "the backend dropped the connection before its answer was whole, and Mimic has learned no answer "
+                 "of this endpoint")
+        assert await said("/orders/down") == (
+            502, "the backend could not be reached, and Mimic has learned no answer of this endpoint")
+        assert await said("/users/down", "POST") == (  # (never sent: it could be made up, were POST learned)
+            502, "the backend could not be reached, and Mimic has learned no answer of this endpoint")
+        m.brain.learn(from_flow(flow("/users/1", "POST", status=201, resp_body=b'{"id": 1}'), 1 << 20))
+        status, why = await said("/users/cut", "POST")
+        assert status == 502 and why.startswith("the backend dropped the connection before its answer was whole "
+                                                 "after it got this POST: a POST is not failed over")
+        m.learner.stop()

@@ -38,6 +38,7 @@ class Learner(BatchWorker):
         self.report: Callable[[Alert, list[Change], bool], None] = log_alert  # new drift, as it is found
         self.health_every = HEALTH_EVERY
         self._last_health: float | None = None
+        self._told_gone = False
 
     def process(self, batch: list[Observation]) -> None:
         held = time.perf_counter()
@@ -73,6 +74,11 @@ class Learner(BatchWorker):
         store = self.store
         if store is None:
             return True
+        if not self._told_gone and store.file_gone():
+            self._told_gone = True
+            logger.warning(f"Mimic: the store file {store.path} was deleted or moved while Mimic runs: what is saved "
+                         "from now on goes to the deleted file and is lost when Mimic stops (the model in memory "
+                         "still serves); restart Mimic to begin a new store there")
         if not self._flush_watch(store):
             return False
         trees, eps, deleted = self.brain.take_changes()

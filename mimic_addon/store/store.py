@@ -68,6 +68,11 @@ class Store(ControlLogMixin):
         self._sessions = sessionmaker(self.engine)
         upgrade(self.engine)
 
+    def file_gone(self) -> bool:
+        """The SQLite file was deleted or moved while open: SQLite goes on writing to the file it opened,
+        which no one will find again (False for PostgreSQL)."""
+        return self.path is not None and not self.path.exists()
+
     def load(self) -> dict[str, Any]:
         """Everything stored: ``{"trees": {host: data}, "endpoints": [...], "settings": {key: value}}``."""
         with self._sessions() as session:

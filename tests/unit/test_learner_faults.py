@@ -118,3 +118,22 @@ def test_a_refused_save_of_a_flush_asked_for_is_retried_not_called_lost(tmp_path
     shutil.move(str(moved), str(db.parent))
     store.engine.dispose()
     assert learner.flush() and "/unsaved" in saved_templates(str(db))  # kept, and saved on the retry
+
+
+def test_a_store_file_deleted_while_running_is_told_once(tmp_path, caplog) -> None:
+    """SQLite goes on writing to a file deleted under it, and everything saved afterwards is lost: the
+    learner says so (once), instead of saving on in silence."""
+    import logging
+    db = tmp_path / "m.db"
+    store = Store(str(db))
+    learner = Learner(Brain(), store, flush_interval=3600)
+    learner.submit(obs("/before", {"ok": True}))
+    learner.flush()
+    db.unlink()
+    with caplog.at_level(logging.WARNING):
+        learner.submit(obs("/after", {"ok": True}))
+        learner.flush()
+        learner.flush()
+        learner.stop()
+    told = [r.getMessage() for r in caplog.records if "was deleted or moved" in r.getMessage()]
+    assert len(told) == 1 and str(db) in told[0]

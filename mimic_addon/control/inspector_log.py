@@ -35,6 +35,7 @@ QUEUE_MAX = 5000
 ROWS_PER_S = 250  # entries logged per second (notable ones: twice as many); beyond, live stream only
 BODIES_PER_S = 100  # bodies decoded, redacted and kept per second; beyond, entries keep their headers only
 HEALTH_TTL = 2.0  # seconds an endpoint's template and health band are reused
+UNNAMED_MAX, NAME_TRIES = 1000, 3  # rows saved before their endpoint was learned, looked up again in the next batches
 PENDING_MAX = 5000  # rows kept for the next try while the store cannot take them (at most `keep`: no more are kept)
 
 
@@ -117,6 +118,9 @@ class RequestLogWriter(BatchWorker):
         self.skipped = 0  # entries over the rate: streamed, not logged
         self.pending: list[dict[str, Any]] = []  # rows the store could not take yet, oldest first
         self.unsaved = 0  # rows lost because more than the buffer waited for the store
+        # rows saved without a template, as their endpoint was not learned yet (the learner's thread had not
+        # got to its first answer): row id -> (host, method, path, batches left to look again)
+        self.unnamed: dict[int, tuple[str, str, str, int]] = {}
         self._rows, self._bodies = PerSecond(), PerSecond()
 
     def submit(self, item: Any) -> bool:
@@ -128,6 +132,7 @@ class RequestLogWriter(BatchWorker):
         return True
 
     def process(self, batch: list[tuple]) -> None:
+        self._name_later()
         rows, bands, kept = [], [], []
         logging_on = self.keep > 0 and self.store is not None
         for raw in batch:
@@ -153,7 +158,11 @@ class RequestLogWriter(BatchWorker):
                 self.failed += 1
                 what = f"{c.method} {c.target[:200]}" if c is not None else "a request"
                 logger.exception(f"Mimic inspector: cannot log {what}")
-        ids = self._save([row for row, k in zip(rows, kept, strict=True) if k])
+        saving = [row for row, k in zip(rows, kept, strict=True) if k]
+        ids = self._save(saving)
+        for row_id, row in zip(ids, saving):
+            if row["template"] is None and row["source"] == "upstream" and len(self.unnamed) < UNNAMED_MAX:
+                self.unnamed[row_id] = (row["host"], row["method"], row["path"], NAME_TRIES)
         if rows:
             saved = iter(ids)
             self.publish([event_of({**row, "id": next(saved, None) if k else None}, band)
@@ -180,6 +189,24 @@ class RequestLogWriter(BatchWorker):
         self.logged += len(ids)
         return ids[len(ids) - len(rows):]
 
+    def _name_later(self) -> None:
+        """Look the rows saved without a template up again: their endpoint is learned by now, most likely."""
+        if not self.unnamed or self.store is None:
+            return
+        named: dict[int, str] = {}
+        for row_id, (host, method, path, tries) in list(self.unnamed.items()):
+            template, _ = self.lookup.lookup(host, method, path)
+            if template is not None:
+                named[row_id] = template
+            if template is not None or tries <= 1:
+                del self.unnamed[row_id]
+            else:
+                self.unnamed[row_id] = (host, method, path, tries - 1)
+        try:
+            self.store.name_requests(named)
+        except Exception as e:  # (a store refusing: the rows stay unnamed, as they were)
+            logger.debug(f"Mimic inspector: could not name {len(named)} log entries: {e}")
+
     def _defer(self, batch: list[dict[str, Any]]) -> None:
         room = max(0, min(self.keep, PENDING_MAX))
         lost = max(0, len(batch) - room)
@@ -187,9 +214,11 @@ class RequestLogWriter(BatchWorker):
         self.pending = batch[lost:]
 
     def flush(self) -> bool:
-        """Retry the rows waiting for the store (each batch is saved as it is processed otherwise)."""
+        """Retry the rows waiting for the store (each batch is saved as it is processed otherwise), and
+        name the rows saved before their endpoint was learned."""
         if self.pending:
             self._save([])
+        self._name_later()
         return not self.pending
 
     def stats(self) -> dict[str, int]:

@@ -55,6 +55,17 @@ class ControlLogMixin:
             self._write(work)
         return ids
 
+    def name_requests(self, named: dict[int, str]) -> None:
+        """Give request log rows saved without a template (their endpoint not learned yet) their template."""
+        def work(session: Session) -> None:
+            table = RequestLog.__table__
+            for row_id, template in named.items():
+                session.execute(table.update().where(table.c.id == row_id, table.c.template.is_(None))
+                                .values(template=template))
+
+        if named:
+            self._write(work)
+
     def recent_requests(self, *, host: str | None = None, method: str | None = None, template: str | None = None,
                         session: str | None = None, status: int | str | None = None, source: str | None = None,
                         after_id: int | None = None, before_id: int | None = None,

@@ -143,3 +143,27 @@ def test_the_proxy_status_reports_the_request_log_counters(db):
         log.writer.pending = []
         log.done()
         mimic.done()
+
+
+def test_a_row_saved_before_its_endpoint_was_learned_gets_its_template_later(tmp_path):
+    """The writer looks a request's template up as it logs it; the learner, in its own thread, may not
+    have learned the endpoint's first answer yet: the row was kept without a template for good."""
+    import json
+
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.observation import from_flow
+
+    store = Store(str(tmp_path / "mimic.db"))
+    brain = Brain()
+    try:
+        writer = RequestLogWriter(store, lambda: brain, lambda events: None)
+        writer.process(captured(2))
+        assert [r["template"] for r in store.recent_requests()] == [None, None]
+        for i in range(2):  # the learner gets to them
+            brain.learn(from_flow(make_flow(f"/users/{i}", status=200, resp_body=json.dumps({"id": i}).encode()), 1 << 20))
+        brain.settle()
+        writer.process([])
+        assert [r["template"] for r in store.recent_requests()] == ["/users/{user_id}"] * 2
+        assert writer.unnamed == {}
+    finally:
+        store.close()

@@ -55,12 +55,11 @@ _SHAPES = re.compile("|".join((
     r"(?<![A-Za-z0-9])xox[abposrec]-[A-Za-z0-9-]{10,}",                     # Slack tokens
     r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{10,}",            # Stripe secret / restricted keys
     r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{35}",                               # Google API key
-    r"(?<![A-Za-z0-9])sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d\d)-[A-Za-z0-9_-]{20,}",  # OpenAI, Anthropic keys
-    r"(?<![A-Za-z0-9-])sk-[A-Za-z0-9]{32,}(?![A-Za-z0-9])",                 # OpenAI keys (first format)
-    r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt|ft|cbt|oas|soat|agent)-[A-Za-z0-9_-]{20,}",  # GitLab tokens
+    # (random keys hold a digit or a capital: `sk-admin-panel-user-guide`, a slug, holds neither)
+    r"(?<![A-Za-z0-9])sk-(?:proj|svcacct|admin|ant-(?:api|admin)\d\d)-(?=[A-Za-z0-9_-]*[0-9A-Z])[A-Za-z0-9_-]{32,}",
+    r"(?<![A-Za-z0-9-])sk-(?=[A-Za-z0-9]*[0-9A-Z])[A-Za-z0-9]{32,}(?![A-Za-z0-9])",  # OpenAI keys (first format)
+    r"(?<![A-Za-z0-9])gl(?:pat|dt|rt|ptt|ft|cbt|oas|soat|agent)-(?=[A-Za-z0-9_-]*[0-9A-Z])[A-Za-z0-9_-]{20,}",  # GitLab
     r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])",                  # npm access token
-    r"(?<=hooks\.slack\.com/services/)[A-Za-z0-9_/-]{16,}",                  # Slack incoming webhook (its path is the secret)
-    r"(?<=discord\.com/api/webhooks/)[0-9]+/[A-Za-z0-9_-]{20,}",              # Discord webhook
     r"-----BEGIN[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----.*?(?:-----END[A-Z ]{0,40} PRIVATE KEY( BLOCK)?-----|$)",
 )), re.DOTALL)
 # Every secret name (_EXACT_NAMES, _NAME_FRAGMENTS) holds one of these: text without any has no secret field.
@@ -70,12 +69,17 @@ _SECRET_WORD_HINT = re.compile(r"pass|pwd|secret|token|key|auth|sess|sid|sig|coo
 _AWS_KEY_ID = re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])")
 _AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+])")
 # One quick search before the costlier patterns run: almost no text holds any of these.
-_SHAPE_HINTS = re.compile("eyJ|AKIA|ASIA|ABIA|ACCA|A3T|gh[pousr]_|github_pat_|xox|k_live_|k_test_|AIza|PRIVATE KEY"
-                          "|sk-|gl[a-z]{1,5}-|npm_|/services/|/webhooks/|earer|EARER|asic |ASIC ")
+_SHAPE_HINTS = re.compile("eyJ|A(?:KIA|SIA|BIA|CCA|3T|Iza)|gh[pousr]_|github_pat_|xox|k_(?:live|test)_|PRIVATE KEY"
+                          "|sk-(?:proj-|svcacct-|admin-|ant-|[A-Za-z0-9]{32})|gl(?:pat|dt|rt|ptt|ft|cbt|oas|soat|agent)-"
+                          "|npm_|earer|EARER")  # (alternatives sharing a start are one: the search tries fewer)
+# Webhook URLs whose path is the secret (Slack's `/services/T.../B.../<secret>`, Discord's
+# `/api/webhooks/<id>/<secret>`), in a URL in any text or in the request's own path: the secret goes
+_WEBHOOK = re.compile(r"(/services/T[A-Z0-9]{6,}/B[A-Z0-9]{6,}/)[A-Za-z0-9]{16,}"
+                      r"|(/api(?:/v\d+)?/webhooks/\d{5,}/)[A-Za-z0-9_-]{20,}")
 _BEARER = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/-]+=*(?=$|[\s,;])")  # RFC 6750 b64token
 # `Basic <base64 of user:password>` (RFC 7617) in any text: redacted when it decodes to such a pair,
 # so that "basic information" stays
-_BASIC = re.compile(r"(?i)\b(basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?=$|[\s,;\"'])")
+_BASIC = re.compile(r"(?i)\b(basic)\s+([A-Za-z0-9+/]{8,}={0,2})(?=$|[\s,;\"'.)\]}])")
 # Card numbers: 13 to 19 digits (spaces or dashes between groups) with a known issuer prefix
 # (`_ISSUER`: Visa, Mastercard, Amex, Diners, JCB, Discover, UnionPay), Luhn-valid. The pattern starts
 # with a character set so the regex engine skips fast over text without such digits. A card number
@@ -173,8 +177,10 @@ def _scrub(text: str) -> str:
             text = _AWS_SECRET.sub(REDACTED, text)
         if "earer" in text or "EARER" in text:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {REDACTED}", text)
-        if "asic " in text or "ASIC " in text:
-            text = _BASIC.sub(_basic, text)
+    if "asic" in text or "ASIC" in text:
+        text = _BASIC.sub(_basic, text)
+    if "/services/" in text or "/webhooks/" in text:
+        text = _WEBHOOK.sub(_webhook, text)
     if "@" in text and "://" in text:  # `https://user:password@host/`: the password goes
         text = _USERINFO.sub(lambda m: f"{m.group(1)}{REDACTED}@", text)
     if _CARD.search(text) is not None:
@@ -191,12 +197,21 @@ def _basic(m: re.Match[str]) -> str:
     return f"{m.group(1)} {REDACTED}" if ":" in pair and pair.isprintable() else m.group(0)
 
 
+def _webhook(m: re.Match[str]) -> str:
+    return (m.group(1) or m.group(2)) + REDACTED
+
+
 def redact_path(path: str) -> str:
     """A URL path (query string kept as it is) with each segment that holds a credential (a JWT, an API
-    key, a card number, ...: `_scrub`) replaced by `[REDACTED]`; the very same string when there is none."""
+    key, a card number, ...: `_scrub`) replaced by `[REDACTED]`, and a webhook's secret segment (a
+    request posting to Slack or Discord through the proxy); the very same string when there is none."""
     path_part, sep, query = path.partition("?")
     if len(path_part) < 13:
         return path
+    if "/services/" in path_part or "/webhooks/" in path_part:
+        hooked = _WEBHOOK.sub(_webhook, path_part)
+        if hooked != path_part:
+            return redact_path(hooked + sep + query)
     segments = path_part.split("/")
     changed = False
     for i, segment in enumerate(segments):

@@ -370,19 +370,27 @@ def test_more_published_key_shapes_and_webhook_urls_go():
     openai = "sk-proj-" + "Ab1" * 20
     legacy = "sk-" + "aB3" * 16
     anthropic = "sk-ant-api03-" + "Zx9_" * 20
-    gitlab, npm = "glpat-" + "q" * 20, "npm_" + "a1B2" * 9
+    gitlab, npm = "glpat-" + "xY3z" * 5, "npm_" + "a1B2" * 9
     slack_hook = "https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF1/abcdefghijklmnopqrstuvwx"
     discord_hook = "https://discord.com/api/webhooks/123456789012345678/" + "x" * 68
     text = f"{openai} {legacy} {anthropic} {gitlab} {npm} {slack_hook} {discord_hook}"
     assert redact_text(text) == (f"{REDACTED} {REDACTED} {REDACTED} {REDACTED} {REDACTED} "
-                                 f"https://hooks.slack.com/services/{REDACTED} https://discord.com/api/webhooks/{REDACTED}")
-    # words that only look alike stay
-    kept = "sk-learn-tutorial-for-beginners-2024 task-" + "1" * 40 + " global-settings-are-here-for-all-of-us"
+                                 f"https://hooks.slack.com/services/T0ABCDEF1/B0ABCDEF1/{REDACTED} "
+                                 f"https://discord.com/api/webhooks/123456789012345678/{REDACTED}")
+    # a request posting to a webhook through the proxy: its own path holds the secret
+    assert redact_path("/services/T0ABCDEF1/B0ABCDEF1/abcdefghijklmnopqrstuvwx") == \
+        f"/services/T0ABCDEF1/B0ABCDEF1/{REDACTED}"
+    assert redact_path("/api/v10/webhooks/123456789012345678/" + "x" * 68) == \
+        f"/api/v10/webhooks/123456789012345678/{REDACTED}"
+    # words that only look alike stay: slugs (no digit, no capital), words ending in sk-, gl...-
+    kept = ("sk-learn-tutorial-for-beginners-2024 task-" + "1" * 40 + " global-settings-are-here-for-all-of-us"
+            " sk-admin-panel-user-management-page glpat-documentation-for-users /services/billing/plans")
     assert redact_text(kept) == kept
 
 
 def test_a_basic_credential_goes_where_it_decodes_to_a_user_and_password():
     assert redact_json({"note": "Basic dXNlcjpwYXNzd29yZA=="}) == {"note": f"Basic {REDACTED}"}
+    assert redact_text("(Basic\tdXNlcjpwYXNzd29yZA==).") == f"(Basic {REDACTED})."
     assert redact_text("basic information about plans") == "basic information about plans"
     assert redact_text("Basic aGVsbG93b3JsZA==") == "Basic aGVsbG93b3JsZA=="  # (no `:` in it: no credential)
 

@@ -56,7 +56,7 @@ def make_secrets() -> dict[str, str]:
         "refresh_token (answer)": _rand(40), "X-Auth-Token (answer)": _rand(32),
         "OpenAI key": "sk-proj-" + _rand(48), "Anthropic key": "sk-ant-api03-" + _rand(60),
         "GitLab token": "glpat-" + _rand(20), "npm token": "npm_" + _rand(36),
-        "Slack webhook": f"T{_rand(8)}/B{_rand(8)}/{_rand(24)}", "jwt query": _rand(24),
+        "Slack webhook": _rand(24), "jwt query": _rand(24),
         "Basic credential in text": base64.b64encode(f"ci:{_rand(16)}".encode()).decode(),
     }
 
@@ -117,7 +117,7 @@ def send(proxy: Proxy, s: dict[str, str]) -> int:
                        "payment": {"number": int(s["card number (JSON number)"])},
                        "comment": f"tokens {s['GitHub token']} {s['Slack token']} {s['Stripe key']}",
                        "ai": f"{s['OpenAI key']} and {s['Anthropic key']}", "ci": f"{s['GitLab token']}, {s['npm token']}",
-                       "hook": f"https://hooks.slack.com/services/{s['Slack webhook']}",
+                       "hook": f"https://hooks.slack.com/services/T0A1B2C3D/B0A1B2C3D/{s['Slack webhook']}",
                        "header": f"Basic {s['Basic credential in text']}",
                        "google": s["Google API key"], "ssh": s["PEM private key"]}).encode()
     form = f"user=alice&password={s['form password']}&remember=1".encode()

@@ -238,29 +238,35 @@ def normalise(raw: Any) -> tuple[dict[str, Any], bool]:
     return entry, duration is not None
 
 
+_OTHER_SCHEMES = frozenset(("data", "blob", "about", "javascript", "file", "filesystem", "chrome", "chrome-extension",
+                            "moz-extension", "safari-extension", "edge", "devtools", "ftp", "mailto", "tel"))
+
+
 def _http_url(url: Any) -> str:
     """The entry's URL as mitmproxy reads it: HTTP or HTTPS (a WebSocket's `ws`/`wss` handshake is
     one), a host in IDNA and a path and query in ASCII (tools other than browsers write `/tags/naïve`
-    and `bücher.example` as they are); NotHttp for another scheme, EntryError for no absolute URL."""
+    and `bücher.example` as they are), no fragment (never sent); NotHttp for a scheme browsers log
+    beside HTTP, EntryError for no absolute URL."""
     if not isinstance(url, str):
         raise EntryError(f"request.url {url!r} is not an absolute URL")
     scheme, sep, rest = url.partition(":")
     scheme = scheme.lower()
-    if sep and scheme.isascii() and scheme.isalpha() and not rest.startswith("//"):
-        raise NotHttp(url[:40])  # (`data:...`, `about:blank`, `blob:https://...`: no authority of its own)
-    if not rest.startswith("//") or not rest[2:]:
-        raise EntryError(f"request.url {url[:200]!r} is not an absolute URL")
+    if sep and scheme in _OTHER_SCHEMES:
+        raise NotHttp(scheme)  # (`data:...`, `about:blank`, `blob:https://...`)
     scheme = _WEBSOCKET.get(scheme, scheme)
-    if scheme not in ("http", "https"):
-        raise NotHttp(scheme)
-    rest = rest[2:]
+    if scheme not in ("http", "https") or not rest.startswith("//") or not rest[2:]:
+        raise EntryError(f"request.url {url[:200]!r} is not an absolute URL")
+    rest = rest[2:].split("#", 1)[0]
     if not rest.isascii():
-        end = min((i for i in (rest.find(c) for c in "/?#") if i >= 0), default=len(rest))
+        end = min((i for i in (rest.find(c) for c in "/?") if i >= 0), default=len(rest))
         authority, tail = rest[:end], rest[end:]
-        try:
-            authority = authority.encode("idna").decode("ascii") if not authority.isascii() else authority
-        except UnicodeError:
-            raise EntryError(f"request.url host {authority[:100]!r} is not a host name") from None
+        userinfo, at, hostport = authority.rpartition("@")
+        if not hostport.isascii() and not hostport.startswith("["):
+            try:
+                hostport = hostport.encode("idna").decode("ascii")
+            except UnicodeError:
+                raise EntryError(f"request.url host {hostport[:100]!r} is not a host name") from None
+        authority = urllib.parse.quote(userinfo, safe="!$&'()*+,;=:%") + at + hostport
         rest = authority + urllib.parse.quote(tail, safe=_URL_SAFE)
     return f"{scheme}://{rest}"
 

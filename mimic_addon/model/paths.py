@@ -414,18 +414,23 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def skeleton_of(parts: list[str]) -> str:
-    """`/users/{}`: a segment's own `/` (a `%2F` in traffic, `/files/a%2Fb/meta`) written `%2F`, so
-    that the skeleton reads back as the same segments (`skeleton_parts`)."""
+    """`/users/{}`: a segment's own `/` (a `%2F` in traffic, `/files/a%2Fb/meta`) written `%2F`, and
+    so its `%` written `%25`, so that the skeleton reads back as the same segments (`skeleton_parts`)."""
     text = "/" + "/".join(parts)
-    if text.count("/") != len(parts) or not parts:
-        text = "/" + "/".join(p.replace("/", "%2F") for p in parts)
+    if "%" in text or text.count("/") != len(parts) or not parts:
+        text = "/" + "/".join(p.replace("%", "%25").replace("/", "%2F") for p in parts)
     return text
+
+
+_SKELETON_ESCAPE = re.compile("%(?:2F|25)")
 
 
 def skeleton_parts(skeleton: str) -> list[str]:
     """The segments of a skeleton (`skeleton_of` read back)."""
     parts = split_path(skeleton)
-    return [p.replace("%2F", "/") for p in parts] if "%2F" in skeleton else parts
+    if "%" not in skeleton:
+        return parts
+    return [_SKELETON_ESCAPE.sub(lambda m: "/" if m.group(0) == "%2F" else "%", p) for p in parts]
 
 
 @dataclass(slots=True)
@@ -604,7 +609,7 @@ class PathTree:
         def walk(node: Node, parts: list[str], names: list[str], ext: str) -> Iterator[tuple[str, str, str]]:
             shown = names[:-1] + [names[-1] + ext] if ext else names
             for method in sorted(node.ends):
-                yield method, skeleton_of(parts), skeleton_of(shown)
+                yield method, skeleton_of(parts), "/" + "/".join(shown)  # (shown: wire form already)
             for v in sorted(node.literals):
                 yield from walk(node.literals[v], parts + [v], names + [wire(v)], "")
             if node.param is not None:
@@ -627,7 +632,7 @@ class PathTree:
             else:
                 names.append(wire(value))
                 node = node.literals.get(value) if node is not None else None
-        return skeleton_of(names)
+        return "/" + "/".join(names)  # (wire form: escaped by `wire`)
 
     @classmethod
     def _display(cls, param: Node, before: list[str], last: bool) -> str:

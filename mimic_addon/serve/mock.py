@@ -165,7 +165,8 @@ class Mocker:
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:
-            if types and "json" in ctype:  # JSON bodies were seen, none readable: an empty one would be no JSON
+            if types and 200 <= status < 300 and _is_json_type(ctype):
+                # JSON bodies were seen, none readable: an empty one would be no JSON
                 return MockAnswer(501, json.dumps({"error": UNREADABLE, "status": status}).encode(), JSON, delay)
             return MockAnswer(status, b"", ctype if types else "", delay)
         self.fake.seed_instance(seed)
@@ -177,6 +178,12 @@ class Mocker:
 
 UNREADABLE = ("Mimic cannot make up this answer: the JSON bodies it saw for it were not readable (malformed, "
               "over mimic_max_body, or not in the Content-Encoding they named)")
+
+
+def _is_json_type(content_type: str) -> bool:
+    """`application/json`, `application/problem+json`: one JSON document (not NDJSON, a stream of them)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.endswith("/json") or media.endswith("+json")
 
 
 def closest(method: str, path: str, templates: list[tuple[str, str, str | None]], n: int = 3) -> list[str]:

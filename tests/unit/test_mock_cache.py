@@ -73,3 +73,14 @@ def test_an_endpoint_whose_json_was_never_readable_is_not_answered_with_an_empty
     answer = Mocker().answer(ep, Context(), "happy", 42)
     assert answer.status == 501 and answer.content_type == "application/json"
     assert "not readable" in json.loads(answer.body)["error"]
+
+
+def test_a_stream_of_json_documents_is_not_taken_for_one() -> None:
+    brain = Brain()
+    lines = b'{"a": 1}\n{"a": 2}\n'
+    for _ in range(3):
+        brain.learn(Observation("api.test", "http", "GET", "/events", Body(b"", "", "", 0), 200,
+                                Body(lines, "", "application/x-ndjson", len(lines)), 5.0, 1.0))
+    (ep,) = brain.endpoints()
+    answer = Mocker().answer(ep, Context(), "happy", 42)
+    assert (answer.status, answer.content_type) == (200, "application/x-ndjson")

@@ -1092,3 +1092,10 @@ def test_a_redacted_segment_is_a_value_at_once():
     tree = PathTree()
     assert learn(tree, "/api/reset/[REDACTED]") == "/api/reset/{}"
     assert seg.classify("[REDACTED]") == seg.TOKEN
+
+
+def test_a_segment_holding_a_percent_sign_reads_back_too():
+    tree = PathTree()
+    skeleton = tree.learn("GET", ["files", "a%2Fb", "100%"], {}, USER).skeleton  # (`%252F`, `%25` in traffic)
+    assert paths.skeleton_parts(skeleton) == ["files", "a%2Fb", "100%"] and tree.holds("GET", skeleton)
+    assert tree.named(skeleton) == "/files/a%252Fb/100%25"

@@ -17,7 +17,7 @@ from typing import Any
 
 from mitmproxy import ctx, exceptions
 
-from ..store.retry_log import warn_retrying
+from ..store.retry_log import recovered, warn_retrying
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +26,7 @@ POLL = 0.5
 HEARTBEAT = 1.0
 MAX_AGE = 10.0  # a queued command older than this is cancelled, not run (its caller gave up long ago)
 MAX_RESULT = 10_000
+QUEUE_SAVES = "the admin command queue's results and the proxy's status"
 
 
 def call_as_given(manager: Any, command: str, args: list[str]) -> Any:
@@ -81,10 +82,11 @@ class CommandQueue:
                     if time.monotonic() - last_beat >= HEARTBEAT:
                         await self.heartbeat(store)
                         last_beat = time.monotonic()
+                    recovered(QUEUE_SAVES, store)
                 except asyncio.CancelledError:
                     raise
                 except Exception as e:  # StoreError, a database gone for a moment: try again next tick
-                    warn_retrying(logger, "the proxy's status for the admin app (command queue)", e, store)
+                    warn_retrying(logger, QUEUE_SAVES, e, store)
             await asyncio.sleep(POLL)  # the queue's poll interval (another process writes to it)
 
     async def sync(self, store: Any) -> int:

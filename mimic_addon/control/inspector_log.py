@@ -24,7 +24,7 @@ from mitmproxy import ctx, http
 from ..learn.worker import BatchWorker
 from ..model.paths import split_path
 from ..store import StoreError
-from ..store.retry_log import warn_retrying
+from ..store.retry_log import recovered, warn_retrying
 from ..watch.health import endpoint_health
 from .entries import CAPTURE_LIMIT, Captured, answered_template, build_row, clip, event_of, host_of
 
@@ -35,7 +35,8 @@ QUEUE_MAX = 5000
 ROWS_PER_S = 250  # entries logged per second (notable ones: twice as many); beyond, live stream only
 BODIES_PER_S = 100  # bodies decoded, redacted and kept per second; beyond, entries keep their headers only
 HEALTH_TTL = 2.0  # seconds an endpoint's template and health band are reused
-UNNAMED_MAX, NAME_TRIES = 1000, 3  # rows saved before their endpoint was learned, looked up again in the next batches
+UNNAMED_MAX, NAME_FOR, NAME_EVERY = 1000, 10.0, 0.5  # rows saved before their endpoint was learned: looked up
+                                                   # again for NAME_FOR seconds, at most every NAME_EVERY
 PENDING_MAX = 5000  # rows kept for the next try while the store cannot take them (at most `keep`: no more are kept)
 
 
@@ -119,8 +120,9 @@ class RequestLogWriter(BatchWorker):
         self.pending: list[dict[str, Any]] = []  # rows the store could not take yet, oldest first
         self.unsaved = 0  # rows lost because more than the buffer waited for the store
         # rows saved without a template, as their endpoint was not learned yet (the learner's thread had not
-        # got to its first answer): row id -> (host, method, path, batches left to look again)
-        self.unnamed: dict[int, tuple[str, str, str, int]] = {}
+        # got to its first answer): row id -> (host, method, path, until when to look again)
+        self.unnamed: dict[int, tuple[str, str, str, float]] = {}
+        self._named_at = 0.0
         self._rows, self._bodies = PerSecond(), PerSecond()
 
     def submit(self, item: Any) -> bool:
@@ -162,7 +164,7 @@ class RequestLogWriter(BatchWorker):
         ids = self._save(saving)
         for row_id, row in zip(ids, saving):
             if row["template"] is None and row["source"] == "upstream" and len(self.unnamed) < UNNAMED_MAX:
-                self.unnamed[row_id] = (row["host"], row["method"], row["path"], NAME_TRIES)
+                self.unnamed[row_id] = (row["host"], row["method"], row["path"], time.monotonic() + NAME_FOR)
         if rows:
             saved = iter(ids)
             self.publish([event_of({**row, "id": next(saved, None) if k else None}, band)
@@ -186,26 +188,28 @@ class RequestLogWriter(BatchWorker):
             logger.warning(f"Mimic inspector: could not save {len(batch)} log entries: {e}")
             return []
         self.pending = []
+        recovered("the inspector's log entries", self.store)
         self.logged += len(ids)
         return ids[len(ids) - len(rows):]
 
     def _name_later(self) -> None:
         """Look the rows saved without a template up again: their endpoint is learned by now, most likely."""
-        if not self.unnamed or self.store is None:
+        now = time.monotonic()
+        if not self.unnamed or self.store is None or now - self._named_at < NAME_EVERY:
             return
+        self._named_at = now
         named: dict[int, str] = {}
-        for row_id, (host, method, path, tries) in list(self.unnamed.items()):
+        for row_id, (host, method, path, until) in list(self.unnamed.items()):
             template, _ = self.lookup.lookup(host, method, path)
             if template is not None:
                 named[row_id] = template
-            if template is not None or tries <= 1:
+            if template is not None or now >= until:
                 del self.unnamed[row_id]
-            else:
-                self.unnamed[row_id] = (host, method, path, tries - 1)
         try:
             self.store.name_requests(named)
         except Exception as e:  # (a store refusing: the rows stay unnamed, as they were)
             logger.debug(f"Mimic inspector: could not name {len(named)} log entries: {e}")
+            return
 
     def _defer(self, batch: list[dict[str, Any]]) -> None:
         room = max(0, min(self.keep, PENDING_MAX))

@@ -79,7 +79,17 @@ def flow_of(rec: Recording, scheme: str | None = None) -> http.HTTPFlow:
     flow = http.HTTPFlow(client, server)
     flow.id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"mimic-recording:{rec.id}:{rec.ts}"))
     flow.request, flow.response = request, response
+    if rec.response_cut:  # (replay tells it to no one: the fallback answers)
+        flow.comment = CUT_NOTE
     return flow
+
+
+CUT_NOTE = "the answer's body was over mimic_max_body when recorded: it was not kept"
+
+
+def _told(flows: list[http.HTTPFlow]) -> str:
+    cut = sum(1 for f in flows if f.comment == CUT_NOTE)
+    return f"{len(flows)} recorded exchanges" + (f" ({cut} without the answer's body, over mimic_max_body)" if cut else "")
 
 
 def recorded_flows(req: ExportRequest) -> list[http.HTTPFlow]:
@@ -100,7 +110,10 @@ def export_har(req: ExportRequest) -> ExportResult:
     flows = recorded_flows(req)
     har = SaveHar().make_har(flows)
     har["log"]["creator"]["comment"] = "recorded by Mimic (secrets redacted)"
-    return ExportResult(json.dumps(har, indent=2) + "\n", f"{len(flows)} recorded exchanges",
+    for entry, flow in zip(har["log"]["entries"], flows):
+        if flow.comment:
+            entry["comment"] = flow.comment
+    return ExportResult(json.dumps(har, indent=2) + "\n", _told(flows),
                         "application/json", "recordings.har")
 
 
@@ -112,5 +125,5 @@ def export_flows(req: ExportRequest) -> ExportResult:
     writer = mitmio.FlowWriter(buf)
     for flow in flows:
         writer.add(flow)
-    return ExportResult(buf.getvalue(), f"{len(flows)} recorded exchanges", "application/octet-stream",
+    return ExportResult(buf.getvalue(), _told(flows), "application/octet-stream",
                         "recordings.mitm")

@@ -48,8 +48,27 @@ def _constant(name: str) -> None:
     """`NaN`, `Infinity`, `-Infinity`: no JSON (RFC 8259), though Python's and other encoders write them;
     read as null, as JavaScript's JSON.stringify writes them (kept, they made every store row, admin
     answer and export that held one invalid JSON). (A number too large for a float, `1e400`, still reads
-    as infinity: the store writes it as null.)"""
+    as infinity: the store and the mock answers write it as null, `dumps`.)"""
     return None
+
+
+def finite(value: Any) -> Any:
+    """`value` with non-finite floats as null (a number too large for a float, `1e400`, read as infinity)."""
+    if isinstance(value, float):
+        return value if value - value == 0 else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value
+
+
+def dumps(value: Any, **options: Any) -> str:
+    """`json.dumps`, writing non-finite floats as null, not as `Infinity` (no JSON: clients' parsers refuse it)."""
+    try:
+        return json.dumps(value, allow_nan=False, **options)
+    except ValueError:  # (rare: only a non-finite number does it)
+        return json.dumps(finite(value), **options)
 
 
 _DECODER = json.JSONDecoder(parse_constant=_constant)  # (made once: json.loads makes one per call with options)

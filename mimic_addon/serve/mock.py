@@ -18,6 +18,7 @@ from typing import Any
 from faker import Faker
 
 from ..learn.endpoint import Endpoint
+from ..model import safe_json
 from ..model.paths import PARAM, TAIL, aligned, param_name
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
 from .synth import Context, NameIndex, Plan, compile_plan, generate
@@ -173,7 +174,7 @@ class Mocker:
         value = generate(plan, ctx, rng, self.fake)
         if "json" not in ctype:
             ctype = JSON
-        return MockAnswer(status, json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
+        return MockAnswer(status, safe_json.dumps(value, separators=(",", ":")).encode(), ctype, delay)
 
 
 UNREADABLE = ("Mimic cannot make up this answer: the JSON bodies it saw for it were not readable (malformed, "

@@ -25,9 +25,10 @@ from typing import Any
 from faker import Faker
 from mitmproxy import command, exceptions, http
 
+from ..model import safe_json
 from ..model.paths import aligned, param_name
 from ..model.redact import redact_json
-from ..store.retry_log import warn_retrying
+from ..store.retry_log import recovered, warn_retrying
 from .endpoint_keys import endpoint_key, setting_for
 from .mock import MockAnswer
 from .overrides import Override, OverrideError, parse_spec, parse_text, render
@@ -94,17 +95,20 @@ class ServeExtras:
         changed, dropped = self.twins.take_changes()
         if store is None or not (changed or dropped):
             return
-        self._write(store, changed, dropped, list(self.twins.scopes))
+        if not self._write(store, changed, dropped, list(self.twins.scopes)):
+            self.twins.dirty.update(changed)  # (the next flush tries them again)
+            self.twins.dropped.update(dropped)
 
     _write_lock = threading.Lock()  # a write in flight on the flusher's thread finishes before done's
 
     @classmethod
-    def _write(cls, store: Any, changed: dict, dropped: set, scopes: list[str]) -> None:
+    def _write(cls, store: Any, changed: dict, dropped: set, scopes: list[str]) -> bool:
         with cls._write_lock:
-            cls._put(store, changed, dropped, scopes)
+            return cls._put(store, changed, dropped, scopes)
 
     @staticmethod
-    def _put(store: Any, changed: dict, dropped: set, scopes: list[str]) -> None:
+    def _put(store: Any, changed: dict, dropped: set, scopes: list[str]) -> bool:
+        """Save the changed scopes; False when the store refused (they are to be tried again)."""
         try:
             for scope in dropped - set(changed):
                 store.put_setting(KEY_SCOPE + scope, None)
@@ -113,6 +117,9 @@ class ServeExtras:
             store.put_setting(KEY_SCOPES, scopes)
         except Exception as e:  # StoreError: keep serving from memory
             warn_retrying(logger, "twin state", e, store)
+            return False
+        recovered("twin state", store)
+        return True
 
     async def _flusher(self) -> None:
         while True:
@@ -120,7 +127,9 @@ class ServeExtras:
             store = self._sync()
             changed, dropped = self.twins.take_changes()
             if store is not None and (changed or dropped):
-                await asyncio.to_thread(self._write, store, changed, dropped, list(self.twins.scopes))
+                if not await asyncio.to_thread(self._write, store, changed, dropped, list(self.twins.scopes)):
+                    self.twins.dirty.update(n for n in changed if n in self.twins.scopes)  # tried again next time
+                    self.twins.dropped.update(dropped)
 
     def running(self) -> None:
         self._sync()
@@ -189,7 +198,7 @@ class ServeExtras:
                     changed = True
         if not changed:
             return answer
-        body = json.dumps(listing, ensure_ascii=False, separators=(",", ":")).encode()
+        body = safe_json.dumps(listing, ensure_ascii=False, separators=(",", ":")).encode()
         return MockAnswer(answer.status, body, answer.content_type, answer.delay_s)
 
     def twin_answer(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
@@ -224,7 +233,7 @@ class ServeExtras:
         if ans is None:
             return None
         shown = hide(ans.body, coll.hidden)
-        out = b"" if shown is None else json.dumps(shown, separators=(",", ":")).encode()
+        out = b"" if shown is None else safe_json.dumps(shown, separators=(",", ":")).encode()
         headers = {TWIN: ans.op}
         if ans.created is not None and ans.status == 201:
             headers["Location"] = req.path.split("?", 1)[0].rstrip("/") + "/" + urllib.parse.quote(ans.created, safe="")

@@ -1,7 +1,6 @@
 """Persistence of the learned API model in SQLite or PostgreSQL."""
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -14,6 +13,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
+from mimic_addon.model import safe_json
 from mimic_addon.store.control_log import ControlLogMixin, dml_result
 from mimic_addon.store.migrate import upgrade
 from mimic_addon.store.private import ensure_private_file
@@ -67,11 +67,12 @@ class Store(ControlLogMixin):
         self._insert = insert
         self._sessions = sessionmaker(self.engine)
         upgrade(self.engine)
+        self._identity = _identity(self.path)
 
     def file_gone(self) -> bool:
-        """The SQLite file was deleted or moved while open: SQLite goes on writing to the file it opened,
-        which no one will find again (False for PostgreSQL)."""
-        return self.path is not None and not self.path.exists()
+        """The SQLite file was deleted, moved or replaced (a backup restored over it) while open: SQLite
+        goes on writing to the file it opened, which no one will find again (False for PostgreSQL)."""
+        return self.path is not None and self._identity is not None and _identity(self.path) != self._identity
 
     def load(self) -> dict[str, Any]:
         """Everything stored: ``{"trees": {host: data}, "endpoints": [...], "settings": {key: value}}``."""
@@ -261,6 +262,15 @@ class Store(ControlLogMixin):
             delay *= 2
 
 
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    """(device, inode) of a file, None when there is none."""
+    try:
+        st = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino) if st is not None else None
+
+
 def to_json(value: Any) -> str:
     """The text of a JSON column. orjson writes the model about four times faster than `json` (saving
     was a tenth of `mimic learn`); what it refuses (integers over 64 bits, keys that are not strings,
@@ -269,19 +279,7 @@ def to_json(value: Any) -> str:
     try:
         return orjson.dumps(value).decode()
     except TypeError:
-        return json.dumps(_finite(value))
-
-
-def _finite(value: Any) -> Any:
-    """`value` with non-finite floats as null (as orjson writes them): `json` would write `NaN`, which
-    SQLite's JSON functions refuse (every query reading the row then failed)."""
-    if isinstance(value, float):
-        return value if value - value == 0 else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
+        return safe_json.dumps(value)  # (non-finite floats as null: SQLite's JSON functions refuse `NaN`)
 
 
 def _endpoint_row(endpoint: dict[str, Any], now: float) -> dict[str, Any]:

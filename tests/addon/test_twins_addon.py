@@ -266,3 +266,23 @@ def test_an_override_with_quotes_and_backslashes_reaches_the_command_as_given(db
         call_as_given(tctx.master.commands, "mimic.override.set", ["GET", "/items/{item_id}", _json.dumps(spec)])
         assert x.overrides["GET /items/{item_id}"].spec == spec
         m.done()
+
+
+async def test_twin_state_the_store_refused_is_saved_at_the_next_flush(db, monkeypatch):
+    """Twin changes were taken from the dirty set before the write: a refused write lost them from the store
+    (until the scope changed again), though the log said "will retry"."""
+    from mimic_addon.store.store import StoreError
+
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        await call(s, "/items", "POST", {"name": "Kept"}, X_Mimic_Session="one")
+        real = m.store.put_setting
+        monkeypatch.setattr(m.store, "put_setting", lambda *a: (_ for _ in ()).throw(StoreError("disk full")))
+        x.flush()
+        monkeypatch.setattr(m.store, "put_setting", real)
+        x.flush()
+        saved = m.store.get_setting("serve.twins.session:one")
+        assert saved is not None and any(i.get("name") == "Kept" for c in saved["c"].values() for i in c["items"].values())
+        m.done()

@@ -137,3 +137,15 @@ def test_a_store_file_deleted_while_running_is_told_once(tmp_path, caplog) -> No
         learner.stop()
     told = [r.getMessage() for r in caplog.records if "was deleted or moved" in r.getMessage()]
     assert len(told) == 1 and str(db) in told[0]
+
+
+def test_a_store_file_replaced_while_running_is_told(tmp_path) -> None:
+    """A backup restored over the file: SQLite writes on to the file it opened, not to the new one."""
+    import shutil
+    db = tmp_path / "m.db"
+    store = Store(str(db))
+    assert not store.file_gone()
+    shutil.copy(db, tmp_path / "backup.db")
+    (tmp_path / "backup.db").replace(db)
+    assert store.file_gone()
+    store.close()

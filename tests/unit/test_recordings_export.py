@@ -178,3 +178,21 @@ def test_mimics_own_headers_are_not_the_backends(tmp_path: Path):
     finally:
         s.close()
     assert "x-mimic-source" not in flow.response.headers and flow.response.headers["x-request-id"] == "r1"
+
+
+def test_an_answer_recorded_without_its_body_says_so_in_the_exports(tmp_path: Path) -> None:
+    s = Store(str(tmp_path / "cut.db"))
+    try:
+        big = make_recording(host="api.example.com", method="GET", target="/big", request_fields=[], request_raw=b"",
+                             status=200, response_fields=[(b"Content-Type", b"application/json")],
+                             response_raw=b"[" + b"1," * 600 + b"1]", ts=1_700_000_000.0, max_body=1000,
+                             latency_ms=1.0)
+        assert big.response_cut and big.response_body is None
+        s.add_recordings([big.to_row()])
+        har = export(s, "har")
+        [entry] = json.loads(har.content)["log"]["entries"]
+        assert "over mimic_max_body" in entry["comment"] and "1 without the answer's body" in har.summary
+        flows = export(s, "flows")
+        assert "over mimic_max_body" in read_flows(flows.content, tmp_path)[0].comment
+    finally:
+        s.close()

@@ -58,3 +58,9 @@ def test_nan_and_infinity_read_as_null() -> None:
     raw = b'{"a": NaN, "b": Infinity, "c": [-Infinity], "x": 1.5e300, "n": 2}'
     assert safe_json.loads(raw) == {"a": None, "b": None, "c": [None], "x": 1.5e300, "n": 2}
     assert safe_json.loads('{"s": "NaN"}') == {"s": "NaN"}
+
+
+def test_dumps_writes_a_number_too_large_for_a_float_as_null() -> None:
+    value = safe_json.loads(b'{"big": 1e400, "n": [1.5, 2]}')
+    assert value["big"] == float("inf")  # (read as Python reads it)
+    assert safe_json.dumps(value) == '{"big": null, "n": [1.5, 2]}'

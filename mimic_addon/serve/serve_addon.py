@@ -185,7 +185,11 @@ class ServeAddon:
 
     def response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
-        if resp is None or flow.metadata.get("mimic_chaos_fault") or SOURCE in resp.headers:
+        if resp is None:
+            return
+        if flow.metadata.get("mimic_chaos_fault") or flow.metadata.get("mimic_source", "upstream") != "upstream":
+            allow_cors(flow.request, resp)  # (an answer of Mimic's own: the backend's CORS never reached it)
+        if flow.metadata.get("mimic_chaos_fault") or SOURCE in resp.headers:
             return
         resp.headers[SOURCE] = "upstream"
         flow.metadata.setdefault("mimic_source", "upstream")
@@ -238,7 +242,8 @@ class ServeAddon:
         req = flow.request
         if ep is None:
             allowed = self._allowed(host, parts)
-            if allowed and req.method.upper() not in allowed:
+            if (allowed and req.method.upper() not in allowed) or _is_preflight(req):
+                # (a preflight of a path never learned passes, so that the app can read the 404 that follows)
                 flow.response = _not_allowed(req, allowed, source)
             else:
                 flow.response = _json_response(404, self._unknown(host, req), source)
@@ -479,9 +484,11 @@ def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Res
     allow = ", ".join(sorted(set(allowed) | {"OPTIONS"} | ({"HEAD"} if "GET" in allowed else set())))
     if req.method.upper() == "OPTIONS":
         headers = {"Allow": allow, SOURCE: source}
-        origin = req.headers.get("Origin")
-        if origin and "Access-Control-Request-Method" in req.headers:
-            headers |= {"Access-Control-Allow-Origin": origin, "Access-Control-Allow-Methods": allow,
+        if _is_preflight(req):
+            asked_method = req.headers["Access-Control-Request-Method"].strip().upper()
+            methods = allow if asked_method in allow.split(", ") or allowed else f"{allow}, {asked_method}"
+            headers |= {"Access-Control-Allow-Origin": req.headers["Origin"], "Access-Control-Allow-Methods": methods,
+                        "Access-Control-Allow-Credentials": "true", "Access-Control-Max-Age": "600",
                         "Vary": "Origin"}
             asked = req.headers.get("Access-Control-Request-Headers")
             if asked:
@@ -491,6 +498,34 @@ def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Res
             "path": req.path.split("?", 1)[0], "allow": allow.split(", ")}
     return http.Response.make(405, json.dumps(body).encode(),
                               {"Content-Type": "application/json", "Allow": allow, SOURCE: source})
+
+
+def _is_preflight(req: http.Request) -> bool:
+    return req.method.upper() == "OPTIONS" and "Origin" in req.headers and "Access-Control-Request-Method" in req.headers
+
+
+_SAFELISTED = frozenset(("cache-control", "content-language", "content-length", "content-type", "expires",
+                         "last-modified", "pragma"))
+
+
+def allow_cors(req: http.Request, resp: http.Response) -> None:
+    """An answer Mimic made (mock, failover, replay, a chaos fault) to a browser's cross-origin request
+    carries what lets the page read it, as Prism's answers do: the asking origin allowed (with
+    credentials), and its headers exposed (`Location`, `X-Mimic-*`). An answer that says already
+    is left as it is (a recorded one)."""
+    origin = req.headers.get("Origin")
+    if not origin or "Access-Control-Allow-Origin" in resp.headers:
+        return
+    resp.headers["Access-Control-Allow-Origin"] = origin
+    resp.headers["Access-Control-Allow-Credentials"] = "true"
+    exposed = sorted({k for k in resp.headers if k.lower() not in _SAFELISTED and not k.lower().startswith("access-control-")})
+    if exposed:
+        resp.headers["Access-Control-Expose-Headers"] = ", ".join(exposed)
+    vary = resp.headers.get("Vary")
+    if not vary:
+        resp.headers["Vary"] = "Origin"
+    elif "origin" not in vary.lower():
+        resp.headers["Vary"] = f"{vary}, Origin"
 
 
 def _query(req: http.Request) -> dict[str, str]:

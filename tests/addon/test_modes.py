@@ -383,3 +383,34 @@ async def test_a_failover_that_cannot_answer_says_what_the_backend_did(db, monke
         assert status == 502 and why.startswith("the backend dropped the connection before its answer was whole "
                                                  "after it got this POST: a POST is not failed over")
         m.learner.stop()
+
+
+async def test_a_browser_app_on_another_origin_can_read_mock_answers(db):
+    """Only the preflight carried CORS headers: a single-page app's fetch of the answer itself was blocked."""
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        origin = "http://localhost:3000"
+
+        async def ask(path: str, method: str = "GET", **headers: str):
+            f = flow(path, method, Origin=origin, **headers)
+            await s.request(f)
+            s.response(f)
+            return f.response
+
+        got = await ask("/users/7")
+        assert got.status_code == 200 and got.headers["Access-Control-Allow-Origin"] == origin
+        assert got.headers["Access-Control-Allow-Credentials"] == "true" and got.headers["Vary"] == "Origin"
+        assert "X-Mimic-Source" in got.headers["Access-Control-Expose-Headers"].split(", ")
+        missing = await ask("/orders/1")  # the app can read the 404 too
+        assert missing.status_code == 404 and missing.headers["Access-Control-Allow-Origin"] == origin
+        pre = await ask("/orders/1", "OPTIONS", Access_Control_Request_Method="DELETE")  # never learned: let through
+        assert pre.status_code == 204 and "DELETE" in pre.headers["Access-Control-Allow-Methods"]
+        pre = await ask("/users/7", "OPTIONS", Access_Control_Request_Method="DELETE")  # learned, without DELETE
+        assert pre.status_code == 204 and "DELETE" not in pre.headers["Access-Control-Allow-Methods"]
+        plain = flow("/users/7")  # no Origin: no CORS headers
+        await s.request(plain)
+        s.response(plain)
+        assert "Access-Control-Allow-Origin" not in plain.response.headers
+        m.learner.stop()

@@ -26,10 +26,10 @@ from typing import Any
 
 from ..learn.endpoint import Endpoint, redacted_example
 from ..learn.observation import DEFAULT_PORTS, host_key
-from ..model.contract import schema_of
 from ..model.from_jsonschema import SPEC_COUNT, Options, Refs, SchemaImportError, is_marked, to_schema_node
 from ..model.paths import MULTI_SEGMENT, PARAM, TAIL, split_path
 from ..store.urls import shown
+from .request_contract import declared_request_schema
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 _PARAM_IN_SEGMENT = re.compile(r"\{([^{}/]+)\}")
@@ -228,7 +228,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
             ep.query[name] = to_schema_node(_scalar_only(schema), doc, count=count, options=options)
         elif where == "body" and swagger2:
             ep.request = to_schema_node(p.get("schema", {}), doc, options=request_options)
-            declared_request = schema_of(ep.request, declared=True)
+            declared_request = declared_request_schema(p.get("schema", {}), refs, legacy=True)
     if not swagger2 and op.get("requestBody") is not None:
         body = _deref(op["requestBody"], refs, "requestBody")
         media = _json_media(body.get("content") if isinstance(body, dict) else None)
@@ -236,7 +236,7 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
             ep.request = to_schema_node(media["schema"], doc, options=request_options)
             ep.request_example = redacted_example(_media_example(media))
             write_only = _write_only(media["schema"], refs)
-            declared_request = schema_of(ep.request, declared=True)
+            declared_request = declared_request_schema(media["schema"], refs, legacy=_is_legacy(doc))
     responses = op.get("responses") or {}
     if not isinstance(responses, dict):
         raise SpecError(f"{method.upper()} {key}: responses must be an object")
@@ -247,6 +247,11 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     if declared_request is not None:  # what mock mode checks bodies against, whatever traffic adds later
         ep.imported["request_schema"] = declared_request
     return Declared(ep, parts, names, base + key)
+
+
+def _is_legacy(doc: dict[str, Any]) -> bool:
+    """OpenAPI 3.0 (or Swagger 2): its schemas are not JSON Schema 2020-12 (`nullable`, boolean bounds)."""
+    return not str(doc.get("openapi", "")).startswith("3.1")
 
 
 def _responses(doc: dict[str, Any], refs: Refs, swagger2: bool, responses: dict[Any, Any], ep: Endpoint,

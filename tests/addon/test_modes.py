@@ -414,3 +414,38 @@ async def test_a_browser_app_on_another_origin_can_read_mock_answers(db):
         s.response(plain)
         assert "Access-Control-Allow-Origin" not in plain.response.headers
         m.learner.stop()
+
+
+async def test_the_spec_checks_its_own_schema_not_a_summary_of_it(db):
+    """The check ran against a schema rebuilt from the model's summary: a `pattern` went unchecked, a
+    `minLength` of its own was made up from it, and OpenAPI 3.0's boolean `exclusiveMinimum` became
+    `minimum: 0.01`. Now the declared schema itself (`$ref`s inlined, 3.0 keywords in 2020-12 terms)."""
+    from mimic_addon.imports.openapi_import import apply_plan, plan_import
+    spec = {
+        "openapi": "3.0.3", "info": {"title": "shop", "version": "1"}, "servers": [{"url": "http://address:22"}],
+        "components": {"schemas": {"Product": {"type": "object", "required": ["sku", "price"], "properties": {
+            "id": {"type": "string", "readOnly": True},
+            "sku": {"type": "string", "pattern": "^[A-Z]{2}-[0-9]{5}$"},
+            "price": {"type": "number", "minimum": 0, "exclusiveMinimum": True},
+            "note": {"type": "string", "nullable": True}}}}},
+        "paths": {"/products": {"post": {
+            "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Product"}}}},
+            "responses": {"201": {"description": "made", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/Product"}}}}}}}},
+    }
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        apply_plan(m.brain, plan_import(spec))
+
+        async def post(body: dict) -> tuple[int, list]:
+            f = flow("/products", "POST", json.dumps(body).encode(), content_type="application/json")
+            await s.request(f)
+            answer = json.loads(f.response.content)
+            return f.response.status_code, [(p["path"], p["rule"]) for p in answer.get("problems", [])]
+
+        assert await post({"sku": "AB-12345", "price": 0.005, "note": None}) == (201, [])
+        assert await post({"sku": "abcdefgh", "price": 0}) == (422, [("$.price", "exclusiveMinimum"),
+                                                                      ("$.sku", "pattern")])
+        assert await post({"sku": "AB-12345", "price": 1, "id": "mine"}) == (201, [])  # (readOnly: not the client's)
+        m.learner.stop()

@@ -37,6 +37,7 @@ NEARLY_ALL = 0.9         # properties of at least this share of the (non-empty) 
 _COUNT_NAMES = frozenset({"total", "total_count", "count", "total_results", "total_items", "num_results"})
 _PER_PAGE_NAMES = frozenset({"per_page", "page_size", "limit", "pagesize", "perpage"})
 _PAGE_NAMES = frozenset({"page", "current_page", "page_number"})
+_PAGING_NAMES = _PER_PAGE_NAMES | _PAGE_NAMES | {"offset", "cursor", "after", "before", "start", "skip"}
 _LETTERS = string.ascii_lowercase
 # Fields only a person's object has (its `name` is then a person's): not an address or an ip, which
 # stores and servers have too.
@@ -592,13 +593,14 @@ def _query_int(ctx: Context, names: frozenset[str]) -> int | None:
 
 def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
     """Page fields agree with the list beside them and with ?page= / ?per_page= when given: those are
-    echoed as asked (like a path value: learned ranges are what was seen, not limits), a count is at
-    least what the pages before and this one hold, and exactly that when a page asked for with
-    ?per_page= comes out shorter (the last one)."""
-    items = next((v for v in out.values() if isinstance(v, list)), None)
-    if items is None:
+    echoed as asked (like a path value: learned ranges are what was seen, not limits), the list holds
+    no more than ?per_page= asks, a page not asked for is the first, and a count is the same on every
+    page of one listing (drawn from the request without its paging parameters), at least what the pages
+    before and this one hold, and exactly that when a page asked for with ?per_page= comes out shorter
+    (the last one)."""
+    key = next((k for k, v in out.items() if isinstance(v, list)), None)
+    if key is None:
         return
-    n = len(items)
     ranges = {name: child for name, child, _ in plan.props}
 
     def put(name: str, value: int, clamp: bool = True) -> None:
@@ -611,6 +613,9 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
 
     page = _query_int(ctx, _PAGE_NAMES)
     per_page = _query_int(ctx, _PER_PAGE_NAMES)
+    if per_page is not None and per_page >= 0 and len(out[key]) > per_page:
+        out[key] = out[key][:per_page]
+    n = len(out[key])
     for name in list(out):
         low = name.lower()
         if low in _PER_PAGE_NAMES:
@@ -618,8 +623,12 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
                 put(name, per_page, clamp=False)
             else:
                 put(name, max(n, 1))
-        elif low in _PAGE_NAMES and page is not None:
-            put(name, page, clamp=False)
+        elif low in _PAGE_NAMES:
+            if page is not None:
+                put(name, page, clamp=False)
+            else:  # (no page asked: the first, 0 where the pages seen started at 0)
+                child = ranges[name]
+                put(name, 0 if child.num is not None and child.num[0] == 0 else 1, clamp=False)
     per = per_page if per_page is not None else next(
         (out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
     pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
@@ -627,5 +636,16 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
     last = per_page is not None and n < per_page
     for name in list(out):
         if name.lower() in _COUNT_NAMES and isinstance(out[name], int) and not isinstance(out[name], bool):
+            child = ranges[name]
+            if (page is not None or per_page is not None) and child.num is not None:
+                put(name, _listing_draw(ctx, int(child.num[0]), int(child.num[1])))
             if out[name] < least or last:
                 put(name, least, clamp=False)
+
+
+def _listing_draw(ctx: Context, low: int, high: int) -> int:
+    """A number in [low, high] that every page of one listing draws alike: from the request's path values
+    and query without its paging parameters."""
+    asked = sorted((k, v) for k, v in ctx.query.items() if k.lower() not in _PAGING_NAMES)
+    digest = hashlib.sha256(repr((sorted(ctx.params.items()), asked)).encode()).digest()
+    return low + int.from_bytes(digest[:8], "big") % max(high - low + 1, 1)

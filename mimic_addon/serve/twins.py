@@ -383,10 +383,12 @@ def splice(listing: Any, created: list[Any], gone: set[str], id_field: str, quer
 
     def merged(old: list[Any]) -> list[Any]:
         rest = [x for x in old if keep(x)]
-        out = (list(created) + rest) if first else rest
-        if per_page is not None:
-            out = out[:max(per_page, len(created) if first else 0)]
-        return out
+        if per_page is None or per_page <= 0:
+            return (list(created) + rest) if first else rest
+        # the created items come first in the whole listing: a page holds its share of them, then the
+        # model's items of the page fill it
+        offset = (max(page or 1, 1) - 1) * per_page
+        return (list(created)[offset:offset + per_page] + rest)[:per_page]
 
     if isinstance(listing, list):
         return merged(listing)

@@ -286,3 +286,21 @@ async def test_twin_state_the_store_refused_is_saved_at_the_next_flush(db, monke
         saved = m.store.get_setting("serve.twins.session:one")
         assert saved is not None and any(i.get("name") == "Kept" for c in saved["c"].values() for i in c["items"].values())
         m.done()
+
+
+async def test_pages_of_a_listing_hold_per_page_items_and_agree_on_the_total(db):
+    """A mock list ignored ?per_page= (5 items for per_page=2), and the items a session created all sat on
+    the first page whatever it asked; the total changed from page to page."""
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        st, plain, _ = await call(s, "/items?per_page=2")
+        assert st == 200 and len(plain["data"]) == 2
+        made = [(await call(s, "/items", "POST", {"name": f"P{i}"}, X_Mimic_Session="pg"))[1]["id"] for i in range(3)]
+        pages = [(await call(s, f"/items?page={p}&per_page=2", X_Mimic_Session="pg"))[1] for p in (1, 2)]
+        assert [len(p["data"]) for p in pages] == [2, 2]
+        shown = [i["id"] for p in pages for i in p["data"]]
+        assert set(made) <= set(shown) and len(set(shown)) == 4  # the 3 created on pages 1-2, once each
+        assert pages[0]["total"] == pages[1]["total"] >= 4
+        m.done()

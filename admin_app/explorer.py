@@ -83,6 +83,8 @@ def _starter_override(info: dict[str, Any]) -> str:
     request's path parameters and a fake value."""
     ok = [c for c in info["responses"] if c.startswith("2")]
     status = ok[0] if ok and ok[0].isdigit() else "200"
+    if status in ("204", "205"):  # (no body: HTTP allows it none)
+        return f"status: {status}\nbody: null\n"
     fields = [f'"{p["name"]}": {{{{ request.params.{p["name"]} | tojson }}}}' for p in info["params"]
               if p["name"].isidentifier()]
     fields += ['"name": {{ fake.name() | tojson }}', '"path": {{ request.path | tojson }}']

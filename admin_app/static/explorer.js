@@ -82,6 +82,7 @@
     const msg = document.getElementById("override-msg");
     const state = document.getElementById("override-state");
     const clear = document.getElementById("override-clear");
+    const badge = document.getElementById("override-badge");
     if (!text) return;
     let timer = null;
     let seq = 0;
@@ -134,6 +135,7 @@
         const res = await mimic.api("PUT", `${base}/override`, { text: text.value });
         state.textContent = "set";
         clear.disabled = false;
+        if (badge) badge.hidden = false;
         say(msg, res.applied === "store" ? res.message : `saved: ${res.key} now answers from this override`, "ok");
       } catch (e) {
         say(msg, e.message, "error");
@@ -146,6 +148,7 @@
         const res = await mimic.api("DELETE", `${base}/override`);
         state.textContent = "none (the learned model answers)";
         clear.disabled = true;
+        if (badge) badge.hidden = true;
         say(msg, res.applied === "store" ? res.message : "cleared", "ok");
       } catch (e) {
         say(msg, e.message, "error");

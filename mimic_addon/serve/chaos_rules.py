@@ -277,7 +277,11 @@ def parse_action(kind: str, value: Any, where: str) -> Action:
                 raise _fail(where, "min_ms and max_ms are both needed, min_ms <= max_ms")
         if learned is not None and learned not in QUANTILES:
             raise _fail(f"{where}.learned", f"must be one of {', '.join(QUANTILES)}, not {learned!r}")
-        return Latency(fixed, lo, hi, learned, _number(d, "factor", where, 1.0))
+        factor = _number(d, "factor", where, 1.0)
+        if fixed == 0 or hi == 0 or (learned is not None and factor == 0):
+            raise _fail(where, "a latency of 0 ms delays nothing: give how long (fixed_ms, min_ms/max_ms, "
+                               "or a factor above 0)")
+        return Latency(fixed, lo, hi, learned, factor)
     if kind == "error":
         _known(d, ("status", "title", "detail", "type", "headers", "body"), where)
         return Error(status=_int(d, "status", where, 503, lo=100, hi=599), title=_str(d, "title", where),

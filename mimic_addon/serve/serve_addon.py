@@ -29,7 +29,7 @@ from ..learn.observation import host_key
 from ..model.paths import PARAM, split_path
 from ..model.wire_text import clean_text
 from .endpoint_keys import endpoint_key, setting_for
-from .mock import REALISM, Mocker, closest, context_for, echo_field
+from .mock import REALISM, MockAnswer, Mocker, closest, context_for, echo_field
 from .request_check import MODES as REQUEST_CHECKS
 from .request_check import RequestCheck
 from .request_input import MAX_BODY, decoded_body, forward_url, json_body, path_part
@@ -279,6 +279,8 @@ class ServeAddon:
         # (a HEAD never learned is the GET's answer: the template named is the GET's, and the length
         # told is the body's the GET would get, as a server answers HEAD)
         headers = {SOURCE: source, "X-Mimic-Template": _capped(f"{ep.method} {template}"), **extra}
+        if answer.status in _BODILESS or answer.status < 200:  # (HTTP allows them no body: an override's is dropped)
+            answer = MockAnswer(answer.status, b"", "", answer.delay_s)
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
         head = req.method.upper() == "HEAD"
@@ -498,6 +500,9 @@ def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Res
             "path": req.path.split("?", 1)[0], "allow": allow.split(", ")}
     return http.Response.make(405, json.dumps(body).encode(),
                               {"Content-Type": "application/json", "Allow": allow, SOURCE: source})
+
+
+_BODILESS = frozenset((204, 205, 304))
 
 
 def _is_preflight(req: http.Request) -> bool:

@@ -304,3 +304,17 @@ async def test_pages_of_a_listing_hold_per_page_items_and_agree_on_the_total(db)
         assert set(made) <= set(shown) and len(set(shown)) == 4  # the 3 created on pages 1-2, once each
         assert pages[0]["total"] == pages[1]["total"] >= 4
         m.done()
+
+
+async def test_a_204_override_answers_no_body(db):
+    """An override with status 204 and a template sent a body with Content-Type, which HTTP forbids."""
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        x.override_set("DELETE", "/items/{item_id}", 'status: 204\ntemplate: \'{"deleted": true}\'\n')
+        f = flow("/items/3", "DELETE")
+        await s.request(f)
+        assert f.response.status_code == 204 and f.response.content == b""
+        assert "Content-Type" not in f.response.headers
+        m.done()

@@ -64,6 +64,25 @@ def test_override_preview_follows_the_editor(page, live_proxy):
     assert page.js_errors == []
 
 
+def test_the_override_badge_follows_save_and_clear(page, live_proxy):
+    """The "override active" badge showed only after a reload, and stayed after Clear override."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{live_proxy.admin_url}/explorer?q=users%20{{user_id}}&method=GET")
+    page.locator("#endpoint-table td.template a").first.click()
+    badge = page.locator("#override-badge")
+    expect(badge).to_be_hidden()
+    page.fill("#override-text", 'status: 200\nbody: {"pinned": true}\n')
+    page.click("#override-save")
+    expect(page.locator("#override-msg")).to_contain_text("saved")
+    expect(badge).to_be_visible()
+    page.on("dialog", lambda d: d.accept())
+    page.click("#override-clear")
+    expect(page.locator("#override-msg")).to_contain_text("cleared")
+    expect(badge).to_be_hidden()
+    assert page.js_errors == []
+
+
 def test_per_endpoint_mode_changes_how_the_proxy_answers(page, live_proxy):
     from playwright.sync_api import expect
 

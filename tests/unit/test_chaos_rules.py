@@ -45,6 +45,8 @@ def test_actions(spec, action):
     ({"name": "r", "latency": {"fixed_ms": 1, "min_ms": 1, "max_ms": 2}}, "exactly one of"),
     ({"name": "r", "latency": {"min_ms": 5, "max_ms": 1}}, "min_ms <= max_ms"),
     ({"name": "r", "latency": {"learned": "p42"}}, "rule(r).latency.learned"),
+    ({"name": "r", "latency": {"min_ms": 0, "max_ms": 0}}, "a latency of 0 ms delays nothing"),  # (an empty form)
+    ({"name": "r", "latency": {"fixed_ms": 0}}, "a latency of 0 ms delays nothing"),
     ({"name": "r", "timeout": {"then": "explode"}}, "must be 504 or drop"),
     ({"name": "r", "rate_limit": {"key": "cookie"}}, "client or header:"),
     ({"name": "r", "slow_body": {}}, "bytes_per_second: is required"),

@@ -277,7 +277,7 @@ class SchemaNode:
         "props", "additional", "items", "arr_min", "arr_max",
         "num_min", "num_max", "str_min", "str_max", "formats", "enum", "loose", "enum_overflow",
         "chars", "firsts", "skeletons", "flat", "vlevel", "vdead", "vkey", "variants", "hints", "pattern",
-        "keysets", "watch_memo",
+        "keysets", "watch_memo", "trues",
     )
 
     def __init__(
@@ -293,6 +293,7 @@ class SchemaNode:
     def _reset(self, depth: int, limits: _Limits, vlevel: int = VARIANT_NESTING, flat: bool = False) -> None:
         self.count = 0
         self.types = [0] * 7
+        self.trues: int | None = 0  # booleans seen true, among types[_BOOL] (None: not known, a store before)
         self.empty = 0  # objects seen without any key (`{}`), among types[_OBJ]
         self.depth = depth
         self.limits = limits
@@ -410,6 +411,8 @@ class SchemaNode:
         elif t is bool:
             self.count += 1
             self.types[_BOOL] += 1
+            if value and self.trues is not None:
+                self.trues += 1
         elif value is None:
             self.count += 1
             self.types[_NULL] += 1
@@ -558,6 +561,8 @@ class SchemaNode:
             if t is bool:
                 child.count += 1
                 child.types[_BOOL] += 1
+                if v and child.trues is not None:
+                    child.trues += 1
             elif v is None:
                 child.count += 1
                 child.types[_NULL] += 1
@@ -610,6 +615,7 @@ class SchemaNode:
         """Fold `other` into this node; `other` is left unchanged and shares nothing with it."""
         self.count += other.count
         self.types = [a + b for a, b in zip(self.types, other.types)]
+        self.trues = None if self.trues is None or other.trues is None else self.trues + other.trues
         self.empty += other.empty
         self.arr_min, self.arr_max = _merge_range(self.arr_min, self.arr_max, other.arr_min, other.arr_max)
         self.num_min, self.num_max = _merge_range(self.num_min, self.num_max, other.num_min, other.num_max)
@@ -744,6 +750,8 @@ class SchemaNode:
         """Compact JSON-serialisable state; `from_dict` restores it exactly."""
         d: dict[str, Any] = {"n": self.count}
         d["t"] = {code: c for code, c in zip(_TYPE_CODES, self.types) if c}
+        if self.types[_BOOL]:
+            d["bt"] = self.trues
         if self.empty:
             d["oz"] = self.empty
         if self.props:
@@ -809,6 +817,7 @@ class SchemaNode:
         self.count = d["n"]
         for code, c in d.get("t", {}).items():
             self.types[_CODE_SLOT[code]] = c
+        self.trues = d["bt"] if "bt" in d else (None if self.types[_BOOL] else 0)  # (not stored before: unknown)
         self.empty = d.get("oz", 0)  # not stored before empty objects were counted
         # not stored before they were counted, nor once too many: unknown
         self.keysets = {frozenset(keys): c for keys, c in d["ks"]} if "ks" in d else (

@@ -77,6 +77,7 @@ class Plan:
     never_empty: bool = False      # every object seen had some property: a mock is never `{}`
     skeletons: list[str] | None = None  # the layouts of the observed strings (`x-x`), when few
     keysets: list[tuple[frozenset[str], int]] | None = None  # the objects' key sets, with their counts
+    true_share: float = 0.5        # booleans: the share seen true (one half when not known)
 
 
 def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesakes | None = None,
@@ -132,6 +133,7 @@ def compile_plan(node: SchemaNode, name: str | None = None, namesakes: _Namesake
         length=(strings.str_min, strings.str_max)
         if strings.str_min is not None and strings.str_max is not None else None,
         fmt=strings.string_format(), enum=enum, kind=kind,
+        true_share=node.trues / t[_BOOL] if t[_BOOL] and node.trues is not None else 0.5,
         chars=strings.chars, firsts="".join(sorted(strings.firsts)) if strings.firsts else None,
         variants=variants, declared_enum=bool(enum) and bool(strings.hints & HINT_DECLARED_ENUM),
         pattern=strings.pattern, skeletons=sorted(strings.skeletons) if strings.skeletons else None,
@@ -248,7 +250,8 @@ def _value(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None = None
     if slot == _NUM:
         return _number(plan, rng, fake, integer=False)
     if slot == _BOOL:
-        return True if plan.kind == "true" else rng.random() < 0.5
+        # (`ok`, `success`: true; else as often true as seen: `active` true in every answer seen stays true)
+        return True if plan.kind == "true" else rng.random() < plan.true_share
     return None
 
 

@@ -84,3 +84,17 @@ def test_a_stream_of_json_documents_is_not_taken_for_one() -> None:
     (ep,) = brain.endpoints()
     answer = Mocker().answer(ep, Context(), "happy", 42)
     assert (answer.status, answer.content_type) == (200, "application/x-ndjson")
+
+
+def test_booleans_are_as_often_true_as_they_were_seen() -> None:
+    """`active` was true in every learned answer and mocked false a third of the time."""
+    brain = Brain()
+    for i in range(30):
+        body = json.dumps({"id": i, "active": True, "deleted": False, "flag": i % 2 == 0}).encode()
+        brain.learn(Observation("api.test", "http", "GET", f"/things/{i}", Body(b"", "", "", 0), 200,
+                                Body(body, "", "application/json", len(body)), 5.0, 1.0))
+    (ep,) = brain.endpoints()
+    mocker = Mocker()
+    answers = [json.loads(mocker.answer(ep, Context(), "happy", seed).body) for seed in range(60)]
+    assert all(a["active"] is True and a["deleted"] is False for a in answers)
+    assert 10 < sum(a["flag"] for a in answers) < 50

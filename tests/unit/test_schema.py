@@ -536,3 +536,19 @@ def test_a_grown_set_survives_merges_and_the_store():
     ids = observed(*[f"acct_{i}x" for i in range(40)])
     ids.merge(observed(*[f"acct_{i}y" for i in range(40)]))  # 80 values, none seen twice
     assert ids.closed_values() is None and ids.to_dict()["eo"] == 1
+
+
+def test_booleans_seen_true_are_counted_and_kept() -> None:
+    node = SchemaNode()
+    for v in (True, True, False):
+        node.observe({"on": v})
+    on = node.props["on"]
+    assert on.trues == 2
+    again = SchemaNode.from_dict(node.to_dict())
+    assert again.props["on"].trues == 2
+    merged = SchemaNode.from_dict(node.to_dict())
+    merged.merge(node)
+    assert merged.props["on"].trues == 4
+    saved = node.to_dict()
+    del saved["p"]["on"]["bt"]  # a store written before they were counted: not known
+    assert SchemaNode.from_dict(saved).props["on"].trues is None

@@ -38,6 +38,8 @@ class Collection:
     client_fields: frozenset[str] = frozenset()  # fields clients sent in learned POST/PUT/PATCH bodies: what a
                                                  # PUT may replace; the others (created_at...) are the server's
     hidden: frozenset[str] = frozenset()  # fields a spec declared writeOnly (a password): stored, never told
+    kept: frozenset[str] = frozenset()  # fields in every learned answer to a PUT: the backend keeps them whatever
+                                        # a PUT leaves out
 
 
 def hide(body: Any, hidden: frozenset[str]) -> Any:
@@ -333,9 +335,11 @@ def apply(state: TwinState, scope: str, c: Collection, method: str, is_item: boo
             new_item = dict(base)
             if isinstance(body, dict):
                 new_item.update(body)
-        else:  # a PUT replaces what clients send; what only the server writes stays (`client_fields`)
+        else:  # a PUT replaces what clients send; what only the server writes stays (`client_fields`), and so
+            # does what every learned answer to a PUT held (`kept`: the backend did not drop it when a PUT left it out)
             if isinstance(body, dict):
-                new_item = {k: v for k, v in (base or {}).items() if c.client_fields and k not in c.client_fields}
+                new_item = {k: v for k, v in (base or {}).items()
+                            if (c.client_fields and k not in c.client_fields) or k in c.kept}
                 new_item.update(body)
             else:
                 new_item = dict(base or {})

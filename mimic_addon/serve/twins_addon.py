@@ -37,7 +37,7 @@ from .twins import Collection, TwinState, apply, find_collection, hide, id_field
 
 logger = logging.getLogger(__name__)
 
-_STR, _INT, _NUM = 2, 3, 4  # SchemaNode type slots (model/schema.py order)
+_OBJ, _STR, _INT, _NUM = 0, 2, 3, 4  # SchemaNode type slots (model/schema.py order)
 KEY_OVERRIDES = "serve.overrides"
 KEY_SCOPES = "serve.twins"
 KEY_SCOPE = "serve.twins."
@@ -282,7 +282,10 @@ class ServeExtras:
             writers = [ep for (m, n), ep in eps.items() if m in ("POST", "PUT", "PATCH") and ep is not None]
             sent = frozenset(k for ep in writers for k in (getattr(ep.request, "props", None) or {}))
             hidden = frozenset(k for ep in writers for k in ((ep.imported or {}).get("write_only") or ()))
-        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent, hidden)
+            put = _ok_schema(eps.get(("PUT", item)))
+            total = put.types[_OBJ] if put is not None else 0
+            kept = frozenset(k for k, child in (getattr(put, "props", None) or {}).items() if total and child.count >= total)
+        return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent, hidden, kept)
 
     def _list_key(self, host: Any, coll: Collection, synth: Any) -> str | None:
         if not isinstance(synth, dict):

@@ -133,3 +133,16 @@ def test_a_put_replaces_what_clients_send_and_keeps_what_the_server_writes():
                  {"id": 1, "name": "x", "price": 1, "tags": [], "created_at": "2026-01-02T00:00:00Z"}, random.Random(1))
     put = apply(s, "a", c, "PUT", True, str(made.body["id"]), {"name": "Ada2"}, {}, 200, {"id": 9}, random.Random(1))
     assert put.body == {"id": 31, "name": "Ada2", "created_at": "2026-01-02T00:00:00Z"}
+
+
+def test_a_put_keeps_what_every_learned_answer_to_a_put_held() -> None:
+    """Clients sent user_id, total and status in every PUT seen, and every answer held them: a PUT of
+    `{"status": "lost"}` keeps user_id and total (they were erased, and answers broke the learned contract)."""
+    c = Collection("h /orders", "/orders", "/orders/{order_id}", "id", "int", 30,
+                   client_fields=frozenset({"user_id", "total", "status"}), kept=frozenset({"id", "user_id", "total", "status"}))
+    s = TwinState()
+    made = apply(s, "a", c, "POST", False, None, {"user_id": 5, "total": 9.5, "status": "new"}, {}, 201,
+                 {"id": 1, "user_id": 1, "total": 1.0, "status": "x"}, random.Random(1))
+    rid = str(made.body["id"])
+    put = apply(s, "a", c, "PUT", True, rid, {"status": "lost"}, {}, 200, None, random.Random(1))
+    assert put.body == {"id": made.body["id"], "user_id": 5, "total": 9.5, "status": "lost"}

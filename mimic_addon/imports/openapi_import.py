@@ -241,7 +241,8 @@ def _operation(doc: dict[str, Any], refs: Refs, swagger2: bool, host: str, base:
     if not isinstance(responses, dict):
         raise SpecError(f"{method.upper()} {key}: responses must be an object")
     declared = _responses(doc, refs, swagger2, responses, ep, options)
-    ep.imported = {**stamp, "path": key, "statuses": declared}
+    ep.imported = {**stamp, "path": key, "statuses": declared,  # (the codes with a JSON schema; `codes`: all)
+                   "codes": sorted({int(c) for c in map(str, responses) if c.isdigit() and 100 <= int(c) <= 599})}
     if write_only:  # (a twin's answers never tell them: `twins.Collection.hidden`)
         ep.imported["write_only"] = write_only
     if declared_request is not None:  # what mock mode checks bodies against, whatever traffic adds later

@@ -75,6 +75,9 @@ def choose_status(ep: Endpoint, realism: str, rng: random.Random) -> int:
     codes = [int(c) for c in ep.responses if c.isdigit() and 200 <= int(c) < 300]
     if codes:
         return min(codes)
+    declared = [c for c in (ep.imported or {}).get("codes") or () if isinstance(c, int) and 200 <= c < 300]
+    if declared:  # (a spec's success without a body: `DELETE` answering only 204)
+        return min(declared)
     return max(((c, s) for s, c in statuses.items()), default=(0, 200))[1]
 
 
@@ -151,6 +154,15 @@ class Mocker:
             if len(self._answers) > MAX_CACHED_ANSWERS:
                 self._answers.popitem(last=False)
         return answer
+
+    def body_of(self, ep: Endpoint, status: int, ctx: Context, seed: int, siblings: Iterable[Endpoint] = ()) -> bytes | None:
+        """A body of the shape the endpoint answered `status` with (learned or declared), or None."""
+        endpoints = list(siblings)
+        plan = self._plan(ep, str(status), endpoints, _version(endpoints))
+        if plan is None:
+            return None
+        self.fake.seed_instance(seed)
+        return safe_json.dumps(generate(plan, ctx, random.Random(seed), self.fake), separators=(",", ":")).encode()
 
     def _generate(self, ep: Endpoint, ctx: Context, realism: str, seed: int,
                   endpoints: list[Endpoint], version: tuple[int, int], draw: int | None = None) -> MockAnswer:

@@ -269,9 +269,14 @@ class ServeAddon:
                 answer = self.extras.listed_as_read(flow, host, template, parts, answer,
                                                     lambda rid: self._read_item(host, path, parts, rid))
             parent = path.rsplit("/", 1)[0]
+
+            def missing() -> bytes | None:
+                with brain.lock:
+                    return self.mocker.body_of(ep, 404, ctx_, seed, host.endpoints.values())
+
             answer, extra = self.extras.adjust(
                 flow, host, ep, template, parts, answer, seed,
-                (lambda: self._read_item(host, parent, parts[:-1], parts[-1])) if parts else None)
+                (lambda: self._read_item(host, parent, parts[:-1], parts[-1])) if parts else None, missing)
         if answer.delay_s > 0:
             await asyncio.sleep(answer.delay_s)
             if not flow.live or flow.error:

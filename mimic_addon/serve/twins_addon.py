@@ -144,9 +144,11 @@ class ServeExtras:
 
     # -- answers --------------------------------------------------------------------------------------
     def adjust(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None, parts: list[str],
-               answer: MockAnswer, seed: int, read: Callable[[], Any] | None = None) -> tuple[MockAnswer, dict[str, str]]:
+               answer: MockAnswer, seed: int, read: Callable[[], Any] | None = None,
+               missing: Callable[[], bytes | None] | None = None) -> tuple[MockAnswer, dict[str, str]]:
         """The answer to send for a model answer: override > twin > the model's. `read`: the model's
-        `GET` of the item the request is about (what a PUT or PATCH of an item the twin lacks changes)."""
+        `GET` of the item the request is about (what a PUT or PATCH of an item the twin lacks changes);
+        `missing`: the model's 404 body of the endpoint, for an item the twin deleted."""
         self._sync()
         req = flow.request
         found = setting_for(self.overrides, req.method, getattr(host, "name", None), template)
@@ -157,7 +159,7 @@ class ServeExtras:
             r = render(ov, key, request_view(flow, template or "", parts), self.twins.kv(scope_of(flow)),
                        rng, self.fake)
             return MockAnswer(r.status, r.body, r.content_type, answer.delay_s), {**r.headers, OVERRIDE: r.name}
-        twin = self.twin_answer(flow, host, template, parts, answer.status, answer.body, seed, read)
+        twin = self.twin_answer(flow, host, template, parts, answer.status, answer.body, seed, read, missing)
         if twin is None:
             return answer, {}
         status, body, headers = twin
@@ -202,8 +204,8 @@ class ServeExtras:
         return MockAnswer(answer.status, body, answer.content_type, answer.delay_s)
 
     def twin_answer(self, flow: http.HTTPFlow, host: Any, template: str | None, parts: list[str],
-                    status: int, body: bytes, seed: int, read: Callable[[], Any] | None = None
-                    ) -> tuple[int, bytes, dict[str, str]] | None:
+                    status: int, body: bytes, seed: int, read: Callable[[], Any] | None = None,
+                    missing: Callable[[], bytes | None] | None = None) -> tuple[int, bytes, dict[str, str]] | None:
         """(status, body, headers) of the stateful twin for a request whose other answer is status/body,
         or None when the request is not in a learned collection (or the twin has nothing to say). The
         headers say what the twin did (`X-Mimic-Twin`) and, for a 201, where the new item is (`Location`)."""
@@ -234,6 +236,8 @@ class ServeExtras:
             return None
         shown = hide(ans.body, coll.hidden)
         out = b"" if shown is None else safe_json.dumps(shown, separators=(",", ":")).encode()
+        if ans.op == "missing" and missing is not None:  # (the shape the endpoint's own 404s had)
+            out = missing() or out
         headers = {TWIN: ans.op}
         if ans.created is not None and ans.status == 201:
             headers["Location"] = req.path.split("?", 1)[0].rstrip("/") + "/" + urllib.parse.quote(ans.created, safe="")

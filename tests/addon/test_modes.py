@@ -449,3 +449,20 @@ async def test_the_spec_checks_its_own_schema_not_a_summary_of_it(db):
                                                                       ("$.sku", "pattern")])
         assert await post({"sku": "AB-12345", "price": 1, "id": "mine"}) == (201, [])  # (readOnly: not the client's)
         m.learner.stop()
+
+
+async def test_an_imported_operation_answering_only_204_answers_204(db):
+    from mimic_addon.imports.openapi_import import apply_plan, plan_import
+    spec = json.loads(json.dumps(PET_SPEC))
+    spec["paths"]["/pets/{petId}"] = {"delete": {"parameters": [{"name": "petId", "in": "path", "required": True,
+                                                                  "schema": {"type": "integer"}}],
+                                                 "responses": {"204": {"description": "gone"},
+                                                               "404": {"description": "none"}}}}
+    m, s = pair()
+    with taddons.context(m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        apply_plan(m.brain, plan_import(spec))
+        f = flow("/pets/3", "DELETE")
+        await s.request(f)
+        assert f.response.status_code == 204 and f.response.content == b""
+        m.learner.stop()

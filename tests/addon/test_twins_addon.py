@@ -320,3 +320,18 @@ async def test_a_204_override_answers_no_body(db):
         assert f.response.status_code == 204 and f.response.content == b""
         assert "Content-Type" not in f.response.headers
         m.done()
+
+
+async def test_an_item_the_twin_deleted_answers_the_endpoints_own_404(db):
+    """The twin's 404 was `{"error": "not found", "id": "43"}` whatever the backend's 404s looked like."""
+    m, s, x = trio()
+    with taddons.context(x, m, s) as tctx:
+        tctx.configure(m, mimic_db=db, mimic_mode="mock")
+        teach(m)
+        for i in range(900, 905):
+            m.brain.learn(from_flow(flow(f"/items/{i}", status=404, resp_body=json.dumps(
+                {"error": {"code": 404, "message": "item not found"}}).encode()), 1 << 20))
+        assert (await call(s, "/items/3", "DELETE", X_Mimic_Session="gone"))[0] == 204
+        st, body, h = await call(s, "/items/3", X_Mimic_Session="gone")
+        assert (st, h["X-Mimic-Twin"]) == (404, "missing") and isinstance(body["error"]["code"], int)
+        m.done()

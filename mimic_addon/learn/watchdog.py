@@ -42,6 +42,9 @@ JUDGE_ALL_UNTIL = 200
 JUDGE_THIRD_UNTIL = 1000
 
 
+_NOT_FOUND = frozenset((404, 410))
+
+
 def judged_one_in(seen: int) -> int:
     """Of the answers of a status the learner only counts, one in this many is judged, once `seen`
     of its answers were (nothing being suspected there)."""
@@ -285,7 +288,9 @@ class Watchdog:
         and the errors in a row of its request shape (0: not applicable)."""
         schema = self.stable_schema(ep, status)
         successes, errors = 0, 0
-        if status >= 400:
+        if status >= 400 and not (status in _NOT_FOUND and "{" in ep.skeleton):
+            # (a 404 of a path with a parameter says the item asked for is not there: clients ask for
+            # deleted and unknown ids all the time; a 404 of a fixed path is the endpoint gone)
             shape = ep.shape_succeeded(query, self.drift_after)
             if shape is not None and ep.stats.statuses.get(status, 0) <= shape[1]:
                 successes, errors = shape

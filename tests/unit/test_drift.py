@@ -711,3 +711,17 @@ def test_only_breaking_and_warning_candidates_hold_their_answers() -> None:
     suspicion.update([graded_gone], set(), True)
     suspicion.update([], set(), True)
     assert suspicion.runs[graded_gone.key] == (1, True) and suspicion.idle[graded_gone.key] == 1
+
+
+def test_not_found_on_a_path_with_a_parameter_is_no_drift() -> None:
+    """Five GETs of unknown ids after thirty found opened a BREAKING "used to succeed" alert: a 404 of an
+    item path says the item is not there, which clients ask for all the time."""
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    for i in range(9000, 9010):
+        brain.learn(_answer(i, 404))
+    assert brain.alert_list() == []

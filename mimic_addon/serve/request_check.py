@@ -12,7 +12,7 @@
 - `off`: no check.
 
 A body that breaks the schema is answered 422 with what is wrong, a body sent as JSON that is not JSON
-400; a request without a body, or with one too large to read, is not judged. What is said names the
+400 (to any endpoint, whatever the mode but `off`); a request without a body, or with one too large to read, is not judged. What is said names the
 place and the rule, never the value sent (it may be a secret).
 """
 from __future__ import annotations
@@ -48,17 +48,20 @@ class RequestCheck:
         not judged."""
         declared = bool(ep.imported)
         node = ep.request
-        if mode == "off" or not body or node is None or not (declared or mode == "learned"):
-            return None
-        if not declared and node.count < LEARNED_MIN:
+        if mode == "off" or not body:
             return None
         sent_as_json = "json" in content_type.lower()
+        judged = node is not None and (declared or (mode == "learned" and node.count >= LEARNED_MIN))
+        if not (judged or sent_as_json):
+            return None
         try:
             value = safe_json.loads(body)
         except ValueError:
-            if sent_as_json:
+            if sent_as_json:  # (any endpoint's: a backend refuses JSON it cannot read, whatever its schema)
                 return 400, {"error": "the request body is not valid JSON", "method": ep.method}
             return None  # (a form or a file where JSON was learned: not this check's business)
+        if not judged:
+            return None
         spec = ep.imported.get("request_schema") if declared else None
         validator = self._declared(spec) if isinstance(spec, dict) else self._validator(node, declared)
         errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.validator))

@@ -253,6 +253,7 @@ class ServeAddon:
             refused = self._refused(ep, req)
             if refused is not None:
                 flow.response = _json_response(*refused, source)
+                flow.response.headers["X-Mimic-Template"] = _capped(f"{ep.method} {template}")
                 flow.metadata["mimic_source"] = source
                 return
         seed = request_seed(ctx.options.mimic_seed, ep.method, req.path.split("?", 1)[0],  # (HEAD: as its GET)

@@ -480,6 +480,7 @@ async def test_broken_json_is_a_400_for_a_learned_endpoint_too(db):
         f = flow("/users", "POST", b'{"name":', content_type="application/json")
         await s.request(f)
         assert f.response.status_code == 400 and "not valid JSON" in json.loads(f.response.content)["error"]
+        assert f.response.headers["X-Mimic-Template"] == "POST /users"
         f = flow("/users", "POST", b'{"name": "ok"}', content_type="application/json")  # (no schema check in `spec`)
         await s.request(f)
         assert f.response.status_code == 201

@@ -1,7 +1,6 @@
 """Bring a database schema to the newest Alembic revision, from code."""
 from __future__ import annotations
 
-import logging
 from importlib import resources
 from pathlib import Path
 
@@ -30,9 +29,6 @@ def upgrade(engine_or_url: Engine | str) -> None:
     log handlers of mitmproxy.
     """
     engine = create_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
-    # (alembic tells at INFO what it sets up and assumes of each database, at every start: noise in the
-    # proxy's log; its warnings and errors still show)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
     cfg = Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     try:

@@ -125,8 +125,13 @@ def page_routes(ctx: AdminContext) -> list[BaseRoute]:
             return await render(request, "explorer_missing.html", {"endpoint_id": request.path_params["id"]}, 404)
         return await render(request, "explorer_endpoint.html", await asyncio.to_thread(_page_context, loaded))
 
+    async def not_an_endpoint(request: Request) -> Response:
+        """`/explorer/abc`: the explorer's own page saying so, not Starlette's bare "Not Found"."""
+        return await render(request, "explorer_missing.html", {"endpoint_id": request.path_params["rest"]}, 404)
+
     return [Route("/explorer", explorer_page, methods=["GET"], name="explorer"),
-            Route("/explorer/{id:int}", endpoint_page, methods=["GET"], name="explorer_endpoint")]
+            Route("/explorer/{id:int}", endpoint_page, methods=["GET"], name="explorer_endpoint"),
+            Route("/explorer/{rest:path}", not_an_endpoint, methods=["GET"])]
 
 
 def _page_context(loaded: data.Loaded) -> dict[str, Any]:

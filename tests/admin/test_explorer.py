@@ -171,6 +171,8 @@ def test_detail_of_a_request_body(client):
 def test_unknown_endpoint_is_404(client):
     assert client.get("/api/endpoints/999999").status_code == 404
     assert client.get("/explorer/999999").status_code == 404
+    page = client.get("/explorer/abc<b>x</b>")  # (not a number: the explorer's page too, the value as text)
+    assert page.status_code == 404 and "No such endpoint" in page.text and "<b>x</b>" not in page.text
 
 
 def test_endpoint_page_shows_schema_charts_and_escapes_learned_strings(client):

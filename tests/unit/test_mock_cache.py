@@ -61,28 +61,26 @@ def test_a_plan_is_compiled_again_when_another_endpoint_learns_what_it_reads() -
             for seed in range(20)} <= {"open", "closed"}
 
 
+def answer_after(path: str, body: bytes, content_type: str):
+    """The mock's answer to `GET path` once three answers `body` were learned."""
+    brain = Brain()
+    for _ in range(3):
+        brain.learn(Observation("api.test", "http", "GET", path, Body(b"", "", "", 0), 200,
+                                Body(body, "", content_type, len(body)), 5.0, 1.0))
+    (ep,) = brain.endpoints()
+    return Mocker().answer(ep, Context(), "happy", 42)
+
+
 def test_an_endpoint_whose_json_was_never_readable_is_not_answered_with_an_empty_json_body() -> None:
     """Bodies sent as JSON that were not (malformed, over the size cap, a wrong Content-Encoding): an empty
     body labelled application/json broke every client's JSON.parse; the mock says what it cannot do."""
-    brain = Brain()
-    broken = b'{"id": 1, "name": '
-    for i in range(3):
-        brain.learn(Observation("api.test", "http", "GET", "/broken", Body(b"", "", "", 0), 200,
-                                Body(broken, "", "application/json", len(broken)), 5.0, 1.0))
-    (ep,) = brain.endpoints()
-    answer = Mocker().answer(ep, Context(), "happy", 42)
+    answer = answer_after("/broken", b'{"id": 1, "name": ', "application/json")
     assert answer.status == 501 and answer.content_type == "application/json"
     assert "not readable" in json.loads(answer.body)["error"]
 
 
 def test_a_stream_of_json_documents_is_not_taken_for_one() -> None:
-    brain = Brain()
-    lines = b'{"a": 1}\n{"a": 2}\n'
-    for _ in range(3):
-        brain.learn(Observation("api.test", "http", "GET", "/events", Body(b"", "", "", 0), 200,
-                                Body(lines, "", "application/x-ndjson", len(lines)), 5.0, 1.0))
-    (ep,) = brain.endpoints()
-    answer = Mocker().answer(ep, Context(), "happy", 42)
+    answer = answer_after("/events", b'{"a": 1}\n{"a": 2}\n', "application/x-ndjson")
     assert (answer.status, answer.content_type) == (200, "application/x-ndjson")
 
 

@@ -87,7 +87,9 @@ def _open_brain(db: str, create: bool = False) -> tuple[Store, Brain]:
 
 class _Progress:
     """A one-line progress bar on stderr, by bytes read (no second pass over the files); where stderr
-    is no terminal (a CI log, a file), only its last state, once."""
+    is no terminal (a CI log, a file), a line of it every `LOG_EVERY` seconds instead of a bar redrawn."""
+
+    LOG_EVERY = 10.0
 
     def __init__(self, total: int, enabled: bool) -> None:
         self.total = max(total, 1)
@@ -98,14 +100,14 @@ class _Progress:
 
     def show(self, done: int, flows: int, final: bool = False) -> None:
         now = time.monotonic()
-        if not self.enabled or (not final and (not self.live or now - self.last < 0.2)):
+        if not self.enabled or (not final and now - self.last < (0.2 if self.live else self.LOG_EVERY)):
             return
         self.last = now
         frac = min(done / self.total, 1.0)
         bar = "#" * int(frac * 30)
         rate = flows / max(now - self.start, 1e-9)
-        sys.stderr.write(f"\r[{bar:<30}] {frac:6.1%} {flows} flows {rate:,.0f}/s")
-        if final:
+        sys.stderr.write(f"{chr(13) if self.live else ''}[{bar:<30}] {frac:6.1%} {flows} flows {rate:,.0f}/s")
+        if final or not self.live:
             sys.stderr.write("\n")
         sys.stderr.flush()
 

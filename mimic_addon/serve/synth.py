@@ -648,9 +648,9 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
         elif low in _PAGE_NAMES:
             if page is not None:
                 put(name, page, clamp=False)
-            else:  # (no page asked: the first, 0 where the pages seen started at 0)
+            else:  # (no page asked: the first, 0 where the pages seen started at 0, never below those seen)
                 child = ranges[name]
-                put(name, 0 if child.num is not None and child.num[0] == 0 else 1, clamp=False)
+                put(name, 0 if child.num is not None and child.num[0] == 0 else 1)
     per = per_page if per_page is not None else next(
         (out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
     pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)

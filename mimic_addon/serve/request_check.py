@@ -50,12 +50,14 @@ class RequestCheck:
         node = ep.request
         if mode == "off" or not body:
             return None
-        sent_as_json = "json" in content_type.lower()
+        sent_as_json = _is_json_media(content_type)
         judged = node is not None and (declared or (mode == "learned" and node.count >= LEARNED_MIN))
         if not (judged or sent_as_json):
             return None
         try:
             value = safe_json.loads(body)
+        except safe_json.TooDeep:
+            return None  # (JSON, but deeper than anything is walked: not judged)
         except ValueError:
             if sent_as_json:  # (any endpoint's: a backend refuses JSON it cannot read, whatever its schema)
                 return 400, {"error": "the request body is not valid JSON", "method": ep.method}
@@ -63,8 +65,11 @@ class RequestCheck:
         if not judged:
             return None
         spec = ep.imported.get("request_schema") if declared else None
-        validator = self._declared(spec) if isinstance(spec, dict) else self._validator(node, declared)
-        errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.validator))
+        try:
+            validator = self._declared(spec) if isinstance(spec, dict) else self._validator(node, declared)
+            errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.validator))
+        except Exception:  # noqa: BLE001 (a schema `jsonschema` cannot run: an ECMA-262 pattern Python's re
+            return None    # refuses, a keyword of another dialect): not judged, never a failed request
         if not errors:
             return None
         said: list[dict[str, str]] = []
@@ -99,6 +104,12 @@ class RequestCheck:
         if len(self._validators) > CACHED:
             self._validators.popitem(last=False)
         return validator
+
+def _is_json_media(content_type: str) -> bool:
+    """`application/json`, `application/merge-patch+json`: one JSON document (not NDJSON, a stream of them)."""
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media.endswith("/json") or media.endswith("+json")
+
 
 def _without_samples(schema: Any) -> Any:
     """A learned contract without what samples only suggest (formats, patterns, examples)."""

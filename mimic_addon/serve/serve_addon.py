@@ -240,7 +240,7 @@ class ServeAddon:
     async def _mock(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None,
                     parts: list[str], source: str) -> None:
         req = flow.request
-        if ep is None:
+        if ep is None or _is_preflight(req):  # (a preflight is Mimic's to answer, a learned OPTIONS's too)
             allowed = self._allowed(host, parts)
             if (allowed and req.method.upper() not in allowed) or _is_preflight(req):
                 # (a preflight of a path never learned passes, so that the app can read the 404 that follows)
@@ -494,7 +494,8 @@ def _not_allowed(req: http.Request, allowed: list[str], source: str) -> http.Res
         headers = {"Allow": allow, SOURCE: source}
         if _is_preflight(req):
             asked_method = req.headers["Access-Control-Request-Method"].strip().upper()
-            methods = allow if asked_method in allow.split(", ") or allowed else f"{allow}, {asked_method}"
+            # (the method asked passes too: the page then reads the 404 or 405 that follows, as it would a backend's)
+            methods = allow if asked_method in allow.split(", ") else f"{allow}, {asked_method}"
             headers |= {"Access-Control-Allow-Origin": req.headers["Origin"], "Access-Control-Allow-Methods": methods,
                         "Access-Control-Allow-Credentials": "true", "Access-Control-Max-Age": "600",
                         "Vary": "Origin"}
@@ -535,7 +536,7 @@ def allow_cors(req: http.Request, resp: http.Response) -> None:
     vary = resp.headers.get("Vary")
     if not vary:
         resp.headers["Vary"] = "Origin"
-    elif "origin" not in vary.lower():
+    elif vary.strip() != "*" and "origin" not in {v.strip().lower() for v in vary.split(",")}:
         resp.headers["Vary"] = f"{vary}, Origin"
 
 

@@ -242,7 +242,7 @@ def _value(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None = None
     if slot == _OBJ:
         return _object(plan, rng, fake, ctx if root else None)
     if slot == _ARR:
-        return _array(plan, rng, fake, None, _owners(ctx) if root and ctx is not None else None)
+        return _array(plan, rng, fake, _query_int(ctx, _PER_PAGE_NAMES) if root and ctx is not None else None)
     if slot == _STR:
         return _string(plan, rng, fake)
     if slot == _INT:
@@ -275,7 +275,7 @@ def _object(plan: Plan, rng: random.Random, fake: Any, ctx: Context | None) -> d
         if not present:
             continue
         if ctx is not None and child.weights and _pick_type(child, rng) == _ARR and child.items is not None:
-            out[name] = _array(child, rng, fake, _query_int(ctx, _PER_PAGE_NAMES), _owners(ctx))
+            out[name] = _array(child, rng, fake, _query_int(ctx, _PER_PAGE_NAMES))
         else:
             out[name] = _value(child, rng, fake)
     if not out and plan.never_empty:
@@ -296,24 +296,12 @@ def _pick_weighted[T](choices: list[tuple[T, int]], rng: random.Random) -> T:
     return rng.choices([thing for thing, _ in choices], [c for _, c in choices])[0]
 
 
-def _owners(ctx: Context) -> dict[str, Any]:
-    """The path values of the owner of a listing's items (`/users/5/orders`: user_id 5), by their name
-    folded (`user_id` is `userId` too): every listed item names it so. The resource's own value (a
-    template ending in a parameter) is no owner."""
-    return {_folded(k): v for k, v in ctx.params.items() if not (ctx.resource_id is not None and v == ctx.resource_id)}
-
-
-def _folded(name: str) -> str:
-    return name.replace("_", "").replace("-", "").lower()
-
-
-def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None,
-           owners: dict[str, Any] | None = None) -> list[Any]:
+def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None) -> list[Any]:
     lo, hi = plan.arr
     if plan.items is None:
         return [None] * lo if lo else []
-    if wanted is not None:
-        n = min(max(wanted, lo), hi)
+    if wanted is not None:  # (?per_page=: no more than asked, no more than lists were seen holding)
+        n = max(0, min(wanted, hi))
     else:
         n = rng.randint(lo, min(hi, lo + ARRAY_EXTRA))
     items = plan.items
@@ -325,13 +313,6 @@ def _array(plan: Plan, rng: random.Random, fake: Any, wanted: int | None,
         if n <= len(items.enum):
             return rng.sample(items.enum, n)
     out = [_value(items, rng, fake) for _ in range(n)]
-    if owners and items.props:
-        fields = {_folded(name): (name, child) for name, child, _ in items.props}
-        named = [(fields[k][0], fields[k][1], v) for k, v in owners.items() if k in fields and fields[k][0] != "id"]
-        for item in out:
-            for name, child, value in named:
-                if isinstance(item, dict) and name in item and (fit := _fit_echo(child, value, True)) is not _NO:
-                    item[name] = fit
     return _distinct_ids(out, items, rng, fake) if n > 1 and items.props else out
 
 
@@ -655,11 +636,12 @@ def _paginate(plan: Plan, out: dict[str, Any], ctx: Context) -> None:
         (out[k] for k in out if k.lower() in _PER_PAGE_NAMES and isinstance(out[k], int)), max(n, 1))
     pg = next((out[k] for k in out if k.lower() in _PAGE_NAMES and isinstance(out[k], int)), 1)
     least = max(pg - 1, 0) * per + n  # (items on the pages before this one, and this one's)
-    last = per_page is not None and n < per_page
+    longest = ranges[key].arr[1] if key in ranges else n
+    last = per_page is not None and n < per_page and n < longest  # (shorter only as lists seen were: not the last)
     for name in list(out):
         if name.lower() in _COUNT_NAMES and isinstance(out[name], int) and not isinstance(out[name], bool):
             child = ranges[name]
-            if (page is not None or per_page is not None) and child.num is not None:
+            if child.num is not None:  # (one total for a listing, asked with or without its paging)
                 put(name, _listing_draw(ctx, int(child.num[0]), int(child.num[1])))
             if out[name] < least or last:
                 put(name, least, clamp=False)

@@ -96,20 +96,3 @@ def test_booleans_are_as_often_true_as_they_were_seen() -> None:
     answers = [json.loads(mocker.answer(ep, Context(), "happy", seed).body) for seed in range(60)]
     assert all(a["active"] is True and a["deleted"] is False for a in answers)
     assert 10 < sum(a["flag"] for a in answers) < 50
-
-
-def test_a_listings_items_name_the_owner_the_path_names() -> None:
-    """`/users/5/orders` listed orders of users 34 and 6."""
-    from mimic_addon.serve.mock import context_for
-
-    brain = Brain()
-    for uid in range(1, 30):
-        body = json.dumps([{"id": uid * 10 + k, "user_id": uid, "total": 3.5} for k in range(3)]).encode()
-        brain.learn(Observation("api.test", "http", "GET", f"/users/{uid}/orders", Body(b"", "", "", 0), 200,
-                                Body(body, "", "application/json", len(body)), 5.0, 1.0))
-    brain.settle()
-    (ep,) = brain.endpoints()
-    template = brain.hosts["api.test"].tree.named(ep.skeleton)
-    answer = Mocker().answer(ep, context_for(template, ["users", "5", "orders"], {}, None), "happy", 7)
-    orders = json.loads(answer.body)
-    assert orders and all(o["user_id"] == 5 for o in orders) and len({o["id"] for o in orders}) == len(orders)

@@ -286,9 +286,16 @@ class ServeExtras:
             writers = [ep for (m, n), ep in eps.items() if m in ("POST", "PUT", "PATCH") and ep is not None]
             sent = frozenset(k for ep in writers for k in (getattr(ep.request, "props", None) or {}))
             hidden = frozenset(k for ep in writers for k in ((ep.imported or {}).get("write_only") or ()))
-            put = _ok_schema(eps.get(("PUT", item)))
+            # kept by the backend: in every learned answer to a PUT, though some learned PUT left it out
+            put_ep = eps.get(("PUT", item))
+            put = _ok_schema(put_ep)
             total = put.types[_OBJ] if put is not None else 0
-            kept = frozenset(k for k, child in (getattr(put, "props", None) or {}).items() if total and child.count >= total)
+            put_sent = getattr(put_ep, "request", None)
+            sent_props = getattr(put_sent, "props", None) or {}
+            sent_total = put_sent.types[_OBJ] if put_sent is not None else 0
+            kept = frozenset(k for k, child in (getattr(put, "props", None) or {}).items()
+                             if total and child.count >= total
+                             and (k not in sent_props or sent_props[k].count < sent_total))
         return Collection(f"{host.name} {base}", base, item, id_field, kind, top, prefix, sent, hidden, kept)
 
     def _list_key(self, host: Any, coll: Collection, synth: Any) -> str | None:

@@ -136,8 +136,8 @@ def test_a_put_replaces_what_clients_send_and_keeps_what_the_server_writes():
 
 
 def test_a_put_keeps_what_every_learned_answer_to_a_put_held() -> None:
-    """Clients sent user_id, total and status in every PUT seen, and every answer held them: a PUT of
-    `{"status": "lost"}` keeps user_id and total (they were erased, and answers broke the learned contract)."""
+    """Some PUTs seen left user_id and total out, and every answer held them: the backend keeps them, so a
+    PUT of `{"status": "lost"}` keeps them (they were erased, and answers broke the learned contract)."""
     c = Collection("h /orders", "/orders", "/orders/{order_id}", "id", "int", 30,
                    client_fields=frozenset({"user_id", "total", "status"}), kept=frozenset({"id", "user_id", "total", "status"}))
     s = TwinState()

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from mimic_addon.export import EXPORTERS, ExportError, ExportRequest
@@ -127,6 +127,8 @@ def page_routes(ctx: AdminContext) -> list[BaseRoute]:
 
     async def not_an_endpoint(request: Request) -> Response:
         """`/explorer/abc`: the explorer's own page saying so, not Starlette's bare "Not Found"."""
+        if not request.path_params["rest"]:
+            return RedirectResponse("/explorer", status_code=307)
         return await render(request, "explorer_missing.html", {"endpoint_id": request.path_params["rest"]}, 404)
 
     return [Route("/explorer", explorer_page, methods=["GET"], name="explorer"),

@@ -43,6 +43,7 @@ JUDGE_THIRD_UNTIL = 1000
 
 
 _NOT_FOUND = frozenset((404, 410))
+NOT_FOUND_RUN = 25  # 404s in a row of a path with a parameter, nothing found between, before they count
 
 
 def judged_one_in(seen: int) -> int:
@@ -288,12 +289,15 @@ class Watchdog:
         and the errors in a row of its request shape (0: not applicable)."""
         schema = self.stable_schema(ep, status)
         successes, errors = 0, 0
-        if status >= 400 and not (status in _NOT_FOUND and "{" in ep.skeleton):
-            # (a 404 of a path with a parameter says the item asked for is not there: clients ask for
-            # deleted and unknown ids all the time; a 404 of a fixed path is the endpoint gone)
+        if status >= 400:
             shape = ep.shape_succeeded(query, self.drift_after)
             if shape is not None and ep.stats.statuses.get(status, 0) <= shape[1]:
                 successes, errors = shape
+                # (a 404 of a path with a parameter says the item asked for is not there: clients ask for
+                # deleted and unknown ids all the time; only a long run of them, no item found at all, is
+                # the endpoint gone, as a 404 of a fixed path is at once)
+                if status in _NOT_FOUND and "{" in ep.skeleton and errors < NOT_FOUND_RUN:
+                    successes, errors = 0, 0
         if schema is None:  # (nothing learned to compare the body with)
             return check_response(None, False, body, is_json, status, successes)[0], set(), errors
         always_json = schema.count >= ep.sampled[str(status)]

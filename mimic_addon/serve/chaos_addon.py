@@ -196,7 +196,7 @@ class ChaosAddon:
         profiles = {}
         for name, spec in (store.get_setting(KEY_PROFILES) or {}).items():
             try:
-                profiles[name] = parse_profile(name, spec)
+                profiles[name] = parse_profile(name, _without_idle_latency(name, spec))
             except ChaosError as e:
                 logger.warning(f"Mimic chaos: ignoring stored profile {name!r}: {e}")
         return profiles, Counts.from_dict(store.get_setting(KEY_COUNTS))
@@ -301,3 +301,21 @@ class ChaosAddon:
             lines.append(f"{rule}: {sum(labels.values())}")
             lines += [f"  {label}: {n}" for label, n in sorted(labels.items(), key=lambda x: -x[1])]
         return "\n".join(lines) or "no faults injected"
+
+
+def _idle(rule: Any) -> bool:
+    """A latency rule of 0 ms (what the form saved when left empty, before it was refused)."""
+    latency = rule.get("latency") if isinstance(rule, dict) else None
+    return isinstance(latency, dict) and (latency.get("fixed_ms") == 0 or latency.get("max_ms") == 0)
+
+
+def _without_idle_latency(name: str, spec: Any) -> Any:
+    """A stored profile without its 0 ms latency rules (told): they did nothing, and refusing them now
+    would drop the whole profile with its other rules."""
+    rules = spec.get("rules") if isinstance(spec, dict) else spec if isinstance(spec, list) else None
+    if not isinstance(rules, list) or not any(_idle(r) for r in rules):
+        return spec
+    logger.warning(f"Mimic chaos: profile {name!r}: leaving out its latency rules of 0 ms (they delay nothing)")
+    kept = [r for r in rules if not _idle(r)]
+    return {**spec, "rules": kept} if isinstance(spec, dict) else kept
+

@@ -287,6 +287,7 @@ class ServeAddon:
         headers = {SOURCE: source, "X-Mimic-Template": _capped(f"{ep.method} {template}"), **extra}
         if answer.status in _BODILESS or answer.status < 200:  # (HTTP allows them no body: an override's is dropped)
             answer = MockAnswer(answer.status, b"", "", answer.delay_s)
+            headers = {k: v for k, v in headers.items() if k.lower() != "content-type"}
         if answer.content_type:
             headers["Content-Type"] = answer.content_type
         head = req.method.upper() == "HEAD"

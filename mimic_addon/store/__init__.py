@@ -5,7 +5,8 @@ import logging
 
 # (alembic tells at INFO what it sets up, when imported, and what it assumes of each database, at every
 # start: noise in the proxy's log; its warnings and errors still show)
-logging.getLogger("alembic").setLevel(logging.WARNING)
+if logging.getLogger("alembic").level == logging.NOTSET:  # (a level the user set stays)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 from mimic_addon.store.store import Store, StoreError  # noqa: E402
 

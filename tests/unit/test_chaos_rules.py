@@ -104,3 +104,10 @@ def test_builtin_profiles():
     assert flaky[0].probability == 0.05 and flaky[0].action.status == 503
     assert profiles["slow"].rules[0].action == Latency(learned="p99", factor=3.0)
     assert profiles["rate-limited"].rules[0].action == RateLimit(10.0, 10, "client")
+
+
+def test_a_stored_profile_keeps_its_other_rules_when_one_latency_rule_was_0_ms():
+    from mimic_addon.serve.chaos_addon import _without_idle_latency
+
+    spec = {"rules": [{"name": "idle", "latency": {"min_ms": 0, "max_ms": 0}}, {"name": "boom", "error": {"status": 503}}]}
+    assert [r.name for r in parse_profile("p", _without_idle_latency("p", spec)).rules] == ["boom"]

@@ -725,3 +725,16 @@ def test_not_found_on_a_path_with_a_parameter_is_no_drift() -> None:
     for i in range(9000, 9010):
         brain.learn(_answer(i, 404))
     assert brain.alert_list() == []
+
+
+def test_an_item_route_answering_only_404_for_long_is_drift_again() -> None:
+    from mimic_addon.learn.brain import Brain
+    from mimic_addon.learn.watchdog import NOT_FOUND_RUN, Watchdog
+
+    brain = Brain(Watchdog())
+    for i in range(1, 31):
+        brain.learn(_answer(i, 200))
+    for i in range(NOT_FOUND_RUN + 10):  # every id not found, none found between: the route is gone
+        brain.learn(_answer(9000 + i, 404))
+    [alert] = brain.alert_list()
+    assert (alert["status"], alert["changes"][0]["kind"]) == (404, "error_status")

@@ -21,6 +21,7 @@ from ..learn.endpoint import Endpoint
 from ..model import safe_json
 from ..model.paths import PARAM, TAIL, aligned, param_name
 from ..model.stats import HISTOGRAM_BASE_MS, HISTOGRAM_RATIO
+from .request_check import is_json_document
 from .synth import Context, NameIndex, Plan, compile_plan, generate
 
 REALISM = ("happy", "realistic")
@@ -178,7 +179,7 @@ class Mocker:
         types = ep.response_types.get(code)
         ctype = types.most_common(1)[0][0] if types else JSON
         if plan is None:
-            if types and 200 <= status < 300 and _is_json_type(ctype):
+            if types and 200 <= status < 300 and is_json_document(ctype):
                 # JSON bodies were seen, none readable: an empty one would be no JSON
                 return MockAnswer(501, json.dumps({"error": UNREADABLE, "status": status}).encode(), JSON, delay)
             return MockAnswer(status, b"", ctype if types else "", delay)
@@ -191,12 +192,6 @@ class Mocker:
 
 UNREADABLE = ("Mimic cannot make up this answer: the JSON bodies it saw for it were not readable (malformed, "
               "over mimic_max_body, or not in the Content-Encoding they named)")
-
-
-def _is_json_type(content_type: str) -> bool:
-    """`application/json`, `application/problem+json`: one JSON document (not NDJSON, a stream of them)."""
-    media = content_type.split(";", 1)[0].strip().lower()
-    return media.endswith("/json") or media.endswith("+json")
 
 
 def closest(method: str, path: str, templates: list[tuple[str, str, str | None]], n: int = 3) -> list[str]:

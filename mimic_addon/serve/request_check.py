@@ -50,7 +50,7 @@ class RequestCheck:
         node = ep.request
         if mode == "off" or not body:
             return None
-        sent_as_json = _is_json_media(content_type)
+        sent_as_json = is_json_document(content_type)
         judged = node is not None and (declared or (mode == "learned" and node.count >= LEARNED_MIN))
         if not (judged or sent_as_json):
             return None
@@ -105,8 +105,9 @@ class RequestCheck:
             self._validators.popitem(last=False)
         return validator
 
-def _is_json_media(content_type: str) -> bool:
-    """`application/json`, `application/merge-patch+json`: one JSON document (not NDJSON, a stream of them)."""
+def is_json_document(content_type: str) -> bool:
+    """`application/json`, `application/merge-patch+json`: one JSON document (not NDJSON, a stream of them),
+    in a request (what is checked) or an answer (what a mock can make up: `mock.py`)."""
     media = content_type.split(";", 1)[0].strip().lower()
     return media.endswith("/json") or media.endswith("+json")
 

@@ -187,9 +187,10 @@ class ServeAddon:
         resp = flow.response
         if resp is None:
             return
-        if flow.metadata.get("mimic_chaos_fault") or flow.metadata.get("mimic_source", "upstream") != "upstream":
+        fault = flow.metadata.get("mimic_chaos_fault")
+        if fault or flow.metadata.get("mimic_source", "upstream") != "upstream":
             allow_cors(flow.request, resp)  # (an answer of Mimic's own: the backend's CORS never reached it)
-        if flow.metadata.get("mimic_chaos_fault") or SOURCE in resp.headers:
+        if fault or SOURCE in resp.headers:
             return
         resp.headers[SOURCE] = "upstream"
         flow.metadata.setdefault("mimic_source", "upstream")
@@ -240,9 +241,10 @@ class ServeAddon:
     async def _mock(self, flow: http.HTTPFlow, host: Any, ep: Any, template: str | None,
                     parts: list[str], source: str) -> None:
         req = flow.request
-        if ep is None or _is_preflight(req):  # (a preflight is Mimic's to answer, a learned OPTIONS's too)
+        preflight = _is_preflight(req)
+        if ep is None or preflight:  # (a preflight is Mimic's to answer, a learned OPTIONS's too)
             allowed = self._allowed(host, parts)
-            if (allowed and req.method.upper() not in allowed) or _is_preflight(req):
+            if (allowed and req.method.upper() not in allowed) or preflight:
                 # (a preflight of a path never learned passes, so that the app can read the 404 that follows)
                 flow.response = _not_allowed(req, allowed, source)
             else:

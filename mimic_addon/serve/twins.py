@@ -181,6 +181,12 @@ class TwinState:
         self.dropped.clear()
         return changed, dropped
 
+    def give_back(self, changed: dict[str, Any], dropped: set[str]) -> None:
+        """Changes `take_changes` gave that the store refused: the next one gives them again (a scope
+        dropped meanwhile is no longer changed)."""
+        self.dirty.update(n for n in changed if n in self.scopes)
+        self.dropped.update(dropped)
+
     def kv(self, name: str) -> KV:
         return KV(self, name)
 

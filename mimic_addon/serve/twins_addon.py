@@ -96,8 +96,7 @@ class ServeExtras:
         if store is None or not (changed or dropped):
             return
         if not self._write(store, changed, dropped, list(self.twins.scopes)):
-            self.twins.dirty.update(changed)  # (the next flush tries them again)
-            self.twins.dropped.update(dropped)
+            self.twins.give_back(changed, dropped)
 
     _write_lock = threading.Lock()  # a write in flight on the flusher's thread finishes before done's
 
@@ -128,8 +127,7 @@ class ServeExtras:
             changed, dropped = self.twins.take_changes()
             if store is not None and (changed or dropped):
                 if not await asyncio.to_thread(self._write, store, changed, dropped, list(self.twins.scopes)):
-                    self.twins.dirty.update(n for n in changed if n in self.twins.scopes)  # tried again next time
-                    self.twins.dropped.update(dropped)
+                    self.twins.give_back(changed, dropped)
 
     def running(self) -> None:
         self._sync()
